@@ -1,0 +1,242 @@
+"""The backend interface and the types that cross it: requests in, generations out.
+
+A backend turns a batch of ``GenerationRequest`` (all with the same generation parameters) into
+``Generation`` objects. Batching, ordering and deduplication live in the engine, not here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pydantic
+
+from pytest_llmeval.errors import GenerationParameterError
+
+__all__ = [
+    "Backend",
+    "FinishReason",
+    "Generation",
+    "GenerationParams",
+    "GenerationRequest",
+    "Message",
+    "ModelDescription",
+]
+
+FinishReason = Literal["stop", "length"]
+
+
+class GenerationParams(pydantic.BaseModel):
+    """Generation parameters a test may set (marker, ``llm.generate(..., **params)``, case files).
+
+    ``None`` means "use the session default" (``--llm-max-new-tokens``, ``--llm-seed``) or the
+    library default. Greedy decoding unless ``do_sample=True``.
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    max_new_tokens: int | None = pydantic.Field(default=None, ge=1)
+    min_new_tokens: int | None = pydantic.Field(default=None, ge=0)
+    do_sample: bool = False
+    temperature: float | None = pydantic.Field(default=None, gt=0)
+    top_p: float | None = pydantic.Field(default=None, gt=0, le=1)
+    top_k: int | None = pydantic.Field(default=None, ge=1)
+    repetition_penalty: float | None = pydantic.Field(default=None, gt=0)
+    no_repeat_ngram_size: int | None = pydantic.Field(default=None, ge=1)
+    num_beams: int | None = pydantic.Field(default=None, ge=1)
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    @pydantic.field_validator("temperature", "top_p", "repetition_penalty", mode="before")
+    @classmethod
+    def _int_is_a_float(cls, value: Any) -> Any:
+        # strict mode refuses 1 for a float field; a person writing temperature: 1 means 1.0
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @pydantic.field_validator("stop", mode="before")
+    @classmethod
+    def _stop_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return tuple(value) if isinstance(value, list) else value
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any]) -> GenerationParams:
+        """Validate user-given parameters; raise GenerationParameterError naming each bad one."""
+        try:
+            return cls.model_validate(dict(params))
+        except pydantic.ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"])
+                if err["type"] == "extra_forbidden":
+                    close = difflib.get_close_matches(key, list(cls.model_fields), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    problems.append(
+                        f"unknown generation parameter {key!r}{hint}; known: {', '.join(cls.model_fields)}"
+                    )
+                else:
+                    problems.append(f"generation parameter {key!r}: {err['msg']} (got {err.get('input')!r})")
+            raise GenerationParameterError("; ".join(problems)) from None
+
+    def with_defaults(self, *, max_new_tokens: int, seed: int | None) -> GenerationParams:
+        updates: dict[str, Any] = {}
+        if self.max_new_tokens is None:
+            updates["max_new_tokens"] = max_new_tokens
+        if self.seed is None and seed is not None and self.do_sample:
+            updates["seed"] = seed
+        return self.model_copy(update=updates) if updates else self
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt (or chat) and the parameters to generate with. Hashable, so requests dedupe."""
+
+    prompt: str | None
+    messages: tuple[Message, ...] | None
+    system: str | None
+    params: GenerationParams
+
+    def chat(self) -> list[dict[str, str]]:
+        """The request as chat messages: the system prompt first, then the messages or the prompt."""
+        chat = [{"role": "system", "content": self.system}] if self.system else []
+        if self.messages is not None:
+            chat.extend(m.as_dict() for m in self.messages)
+        else:
+            chat.append({"role": "user", "content": self.prompt or ""})
+        return chat
+
+    @property
+    def is_chat(self) -> bool:
+        return self.messages is not None or self.system is not None
+
+    def display_prompt(self) -> str:
+        """The prompt as a person should read it in a report."""
+        if not self.is_chat:
+            return self.prompt or ""
+        return "\n".join(f"{m['role']}: {m['content']}" for m in self.chat())
+
+
+class Generation(str):
+    """A model output. It *is* its text (a ``str``), so ``"x" in output`` and ``json.loads(output)`` work,
+    and it carries how it was produced."""
+
+    text: str
+    prompt: str
+    request: GenerationRequest
+    num_tokens: int | None
+    finish_reason: FinishReason
+    latency_s: float
+
+    def __new__(
+        cls,
+        text: str,
+        *,
+        request: GenerationRequest,
+        num_tokens: int | None,
+        finish_reason: FinishReason,
+        latency_s: float,
+    ) -> Generation:
+        self = super().__new__(cls, text)
+        self.text = str(text)
+        self.request = request
+        self.prompt = request.display_prompt()
+        self.num_tokens = num_tokens
+        self.finish_reason = finish_reason
+        self.latency_s = latency_s
+        return self
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return (
+            f"Generation({self.text!r}, num_tokens={self.num_tokens}, "
+            f"finish_reason={self.finish_reason!r}, latency_s={self.latency_s:.3f})"
+        )
+
+    def __reduce__(self) -> Any:  # str subclasses with extra attributes need this to pickle
+        return (
+            _rebuild_generation,
+            (self.text, self.request, self.num_tokens, self.finish_reason, self.latency_s),
+        )
+
+
+def _rebuild_generation(
+    text: str, request: GenerationRequest, num_tokens: int | None, finish_reason: FinishReason, latency: float
+) -> Generation:
+    return Generation(
+        text, request=request, num_tokens=num_tokens, finish_reason=finish_reason, latency_s=latency
+    )
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What the report header and the run record say about the model under test."""
+
+    backend: str
+    source: str
+    architecture: str | None = None
+    num_parameters: int | None = None
+    device: str | None = None
+    dtype: str | None = None
+    adapter: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        parts = [self.architecture or self.backend]
+        if self.num_parameters is not None:
+            parts.append(f"{format_count(self.num_parameters)} parameters")
+        if self.device:
+            parts.append(f"device {self.device}")
+        if self.dtype:
+            parts.append(f"dtype {self.dtype}")
+        if self.adapter:
+            parts.append(f"adapter {self.adapter}")
+        parts.extend(f"{k} {v}" for k, v in self.extra.items())
+        return f"{self.source} ({', '.join(parts)})"
+
+
+def format_count(n: int) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+class Backend(ABC):
+    """A model under test. Loaded once per session (per xdist worker)."""
+
+    name: str
+
+    @abstractmethod
+    def describe(self) -> ModelDescription:
+        """Describe the loaded model (device and dtype as actually used)."""
+
+    @abstractmethod
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Generate one output per request, in order. All requests share the same ``params``."""
+
+    def sort_key(self, request: GenerationRequest) -> int:
+        """A length measure so the engine can batch prompts of similar length together."""
+        return len(request.display_prompt())
+
+    @property
+    def tokenizer(self) -> Any | None:
+        """The model's tokenizer (for token-based checks), if the backend has one."""
+        return None
+
+    def close(self) -> None:
+        """Release resources at the end of the session."""

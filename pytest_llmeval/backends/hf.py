@@ -1,0 +1,435 @@
+"""Hugging Face transformers backend: a local model folder, optionally with a PEFT adapter.
+
+This is the only module that imports torch and transformers, and only inside functions, so that
+``pytest --help`` and suites without a model stay fast. The folder checks at the top read files only.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_llmeval.backends.base import (
+    Backend,
+    Generation,
+    GenerationParams,
+    GenerationRequest,
+    ModelDescription,
+)
+from pytest_llmeval.errors import ConfigurationError, GenerationError
+from pytest_llmeval.settings import Settings
+
+__all__ = ["HFBackend", "ModelFolder", "inspect_adapter_folder", "inspect_model_folder"]
+
+_WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.bin", "*.safetensors.index.json")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "spiece.model",
+    "vocab.json",
+    "vocab.txt",
+    "sentencepiece.bpe.model",
+)
+# Keys of a checkpoint's generation_config.json that change what greedy decoding would produce.
+_DECODING_KEYS = frozenset(
+    {
+        "do_sample", "temperature", "top_p", "top_k", "typical_p", "min_p", "repetition_penalty",
+        "no_repeat_ngram_size", "num_beams", "length_penalty", "max_length", "max_new_tokens",
+        "min_length", "min_new_tokens", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
+        "forced_bos_token_id", "forced_eos_token_id", "encoder_repetition_penalty", "penalty_alpha",
+    }
+)
+_SAVE_HINT = "save the model with model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """What a model folder says about itself, read without loading it."""
+
+    path: Path
+    config: dict[str, Any]
+    weight_files: tuple[Path, ...]
+
+    @property
+    def architecture(self) -> str | None:
+        names = self.config.get("architectures") or []
+        return str(names[0]) if names else self.config.get("model_type")
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return bool(self.config.get("is_encoder_decoder", False))
+
+    @property
+    def config_dtype(self) -> str | None:
+        value = self.config.get("dtype") or self.config.get("torch_dtype")
+        return str(value) if value else None
+
+    def count_parameters(self) -> int | None:
+        """Parameter count from safetensors headers (no tensor is read); None for .bin weights."""
+        total = 0
+        files = [f for f in self.weight_files if f.suffix == ".safetensors"]
+        if not files:
+            return None
+        for file in files:
+            try:
+                with file.open("rb") as handle:
+                    (length,) = struct.unpack("<Q", handle.read(8))
+                    header = json.loads(handle.read(length))
+            except (OSError, ValueError, struct.error):
+                return None
+            for name, info in header.items():
+                if name != "__metadata__":
+                    count = 1
+                    for dim in info.get("shape", []):
+                        count *= int(dim)
+                    total += count
+        return total
+
+
+def _read_json(file: Path, what: str) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{what}: cannot read {file}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"{what}: {file} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            f"restore the file or {_SAVE_HINT}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{what}: {file} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _listing(folder: Path) -> str:
+    names = sorted(p.name for p in folder.iterdir())
+    if not names:
+        return "the folder is empty"
+    shown = ", ".join(names[:12]) + (f", ... ({len(names)} files)" if len(names) > 12 else "")
+    return f"it holds: {shown}"
+
+
+def inspect_model_folder(path: str) -> ModelFolder:
+    """Check that ``path`` is a loadable model folder, reading only small files.
+
+    Raises ConfigurationError naming the path, what is wrong and how to fix it.
+    """
+    folder = Path(path)
+    what = "--llm-model"
+    if not folder.exists():
+        raise ConfigurationError(
+            f"{what}: {folder} does not exist. Give the path of a local model folder "
+            f"(models are never downloaded), or py:module:function for a Python pipeline"
+        )
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"{what}: {folder} is a file, not a model folder; give the folder that holds config.json"
+        )
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        adapter_hint = (
+            "; it looks like a PEFT adapter: pass the base model as --llm-model and this folder as "
+            "--llm-adapter"
+            if (folder / "adapter_config.json").is_file()
+            else ""
+        )
+        raise ConfigurationError(
+            f"{what}: {folder} is not a Hugging Face model folder: config.json is missing "
+            f"({_listing(folder)}){adapter_hint}. Fix: {_SAVE_HINT}"
+        )
+    config = _read_json(config_file, what)
+    weights = tuple(sorted({f for pattern in _WEIGHT_PATTERNS for f in folder.glob(pattern)}))
+    if not weights:
+        raise ConfigurationError(
+            f"{what}: {folder} has a config.json but no weights (*.safetensors or pytorch_model.bin; "
+            f"{_listing(folder)}). Fix: {_SAVE_HINT}"
+        )
+    has_tokenizer = any((folder / name).is_file() for name in _TOKENIZER_FILES)
+    if not has_tokenizer:
+        raise ConfigurationError(
+            f"{what}: {folder} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)}; "
+            f"{_listing(folder)}). Fix: tokenizer.save_pretrained({str(folder)!r})"
+        )
+    return ModelFolder(folder, config, weights)
+
+
+def inspect_adapter_folder(path: str) -> dict[str, Any]:
+    """Check that ``path`` is a PEFT adapter folder and peft is installed; return its config."""
+    import importlib.util
+
+    folder = Path(path)
+    what = "--llm-adapter"
+    if not folder.is_dir():
+        state = "does not exist" if not folder.exists() else "is a file, not a folder"
+        raise ConfigurationError(f"{what}: {folder} {state}; give a folder saved by peft's save_pretrained")
+    config_file = folder / "adapter_config.json"
+    if not config_file.is_file():
+        model_hint = (
+            "; it looks like a full model: pass it as --llm-model instead"
+            if (folder / "config.json").is_file()
+            else ""
+        )
+        raise ConfigurationError(
+            f"{what}: {folder} is not a PEFT adapter: adapter_config.json is missing "
+            f"({_listing(folder)}){model_hint}. Fix: save it with peft_model.save_pretrained(folder)"
+        )
+    config = _read_json(config_file, what)
+    if not any(folder.glob("adapter_model.*")):
+        raise ConfigurationError(
+            f"{what}: {folder} has adapter_config.json but no adapter_model.safetensors or "
+            f"adapter_model.bin ({_listing(folder)})"
+        )
+    if importlib.util.find_spec("peft") is None:
+        raise ConfigurationError(
+            f"{what}: loading an adapter needs the peft package; install it with "
+            f"pip install 'pytest-llmeval[peft]'"
+        )
+    return config
+
+
+def _resolve_device(requested: str, torch: Any) -> str:
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigurationError(
+                f"--llm-device {requested}: CUDA is not available here (torch {torch.__version__}, "
+                f"CUDA build: {torch.version.cuda or 'no'}); use --llm-device cpu or auto"
+            )
+        if ":" in requested:
+            index = int(requested.split(":", 1)[1])
+            if index >= torch.cuda.device_count():
+                raise ConfigurationError(
+                    f"--llm-device {requested}: only {torch.cuda.device_count()} CUDA device(s) here"
+                )
+    if requested == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigurationError("--llm-device mps: MPS is not available here; use cpu or auto")
+    return requested
+
+
+class HFBackend(Backend):
+    """A transformers model loaded from a local folder (causal LM or seq2seq, decided by the config)."""
+
+    name = "hf"
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.model is not None
+        self.settings = settings
+        self.folder = inspect_model_folder(settings.model)
+        if settings.adapter:
+            inspect_adapter_folder(settings.adapter)
+        self._load()
+
+    # -- loading -------------------------------------------------------------------------------
+    def _load(self) -> None:
+        import torch
+        import transformers
+        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+        settings = self.settings
+        self.torch = torch
+        self.device = _resolve_device(settings.device, torch)
+        path = str(self.folder.path)
+        dtype: Any = "auto" if settings.dtype == "auto" else getattr(torch, settings.dtype)
+        auto = AutoModelForSeq2SeqLM if self.folder.is_encoder_decoder else AutoModelForCausalLM
+        # Library warnings during loading are not the user's test's business; under the common
+        # `filterwarnings = error` they would otherwise abort the session.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(
+                    path, trust_remote_code=settings.trust_remote_code
+                )
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"--llm-model: cannot load the tokenizer of {path}: {type(exc).__name__}: {exc}"
+                ) from None
+            try:
+                model = auto.from_pretrained(
+                    path, dtype=dtype, trust_remote_code=settings.trust_remote_code
+                )
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"--llm-model: cannot load the model in {path}: {type(exc).__name__}: {exc}"
+                ) from None
+            if settings.adapter:
+                from peft import PeftModel
+
+                try:
+                    model = PeftModel.from_pretrained(model, settings.adapter)
+                except Exception as exc:
+                    raise ConfigurationError(
+                        f"--llm-adapter: cannot apply the adapter {settings.adapter} to {path}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from None
+        model.to(self.device)
+        model.eval()
+        self.model = model
+        self._tokenizer = tokenizer
+        self._set_special_tokens(tokenizer, model)
+        self.use_chat_template = self._chat_template_in_use(tokenizer)
+
+    def _set_special_tokens(self, tokenizer: Any, model: Any) -> None:
+        from transformers import GenerationConfig
+
+        own = model.generation_config
+        eos = own.eos_token_id if own.eos_token_id is not None else tokenizer.eos_token_id
+        if tokenizer.pad_token_id is None:
+            # Batches need a pad token; EOS is the usual stand-in and is masked out anyway.
+            fallback = tokenizer.eos_token or tokenizer.unk_token or tokenizer.bos_token
+            if fallback is None:
+                raise ConfigurationError(
+                    f"--llm-model: the tokenizer of {self.folder.path} has no pad, eos, unk or bos token "
+                    "to pad batches with; set tokenizer.pad_token and save it again"
+                )
+            tokenizer.pad_token = fallback
+        self.eos_ids = {eos} if isinstance(eos, int) else set(eos or [])
+        self.pad_id = tokenizer.pad_token_id
+        # Replace the checkpoint's generation_config.json: transformers fills every parameter we leave
+        # unset from it, so a shipped `do_sample: true` or `repetition_penalty` would silently apply.
+        token_ids = {
+            "eos_token_id": eos,
+            "pad_token_id": self.pad_id,
+            "bos_token_id": own.bos_token_id,
+            "decoder_start_token_id": own.decoder_start_token_id,
+        }
+        self.token_ids = {k: v for k, v in token_ids.items() if v is not None}
+        # Said in the report header, so nobody wonders why the checkpoint's sampling settings are off.
+        self.ignored_generation_config = {
+            k: v for k, v in own.to_diff_dict().items() if k in _DECODING_KEYS and v is not None
+        }
+        model.generation_config = GenerationConfig(**self.token_ids)
+
+    def _chat_template_in_use(self, tokenizer: Any) -> bool:
+        has_template = bool(getattr(tokenizer, "chat_template", None))
+        mode = self.settings.chat_template
+        if mode == "always" and not has_template:
+            raise ConfigurationError(
+                f"--llm-chat-template always: the tokenizer of {self.folder.path} has no chat template; "
+                "use --llm-chat-template auto or never, or save a tokenizer with a chat_template"
+            )
+        return has_template and mode != "never"
+
+    # -- Backend interface ----------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    def describe(self) -> ModelDescription:
+        base = getattr(self.model, "get_base_model", lambda: self.model)()
+        extra = {"chat template": "on" if self.use_chat_template else "off"}
+        if self.ignored_generation_config:
+            extra["ignored generation_config.json"] = ", ".join(sorted(self.ignored_generation_config))
+        return ModelDescription(
+            backend=self.name,
+            source=str(self.folder.path),
+            architecture=type(base).__name__,
+            num_parameters=sum(p.numel() for p in self.model.parameters()),
+            device=self.device,
+            dtype=str(self.model.dtype).removeprefix("torch."),
+            adapter=self.settings.adapter,
+            extra=extra,
+        )
+
+    def render(self, request: GenerationRequest) -> str:
+        """The text the model is given: the chat template applied, or the plain prompt."""
+        if self.use_chat_template:
+            return str(
+                self._tokenizer.apply_chat_template(
+                    request.chat(), tokenize=False, add_generation_prompt=True
+                )
+            )
+        if not request.is_chat:
+            return request.prompt or ""
+        # No template: a plain transcript the model can continue.
+        return "\n".join(f"{m['role']}: {m['content']}" for m in request.chat()) + "\nassistant:"
+
+    def sort_key(self, request: GenerationRequest) -> int:
+        return len(self._tokenizer(self.render(request), add_special_tokens=False)["input_ids"])
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        torch = self.torch
+        params = requests[0].params
+        texts = [self.render(r) for r in requests]
+        seq2seq = self.folder.is_encoder_decoder
+        encoded = self._tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            # decoder-only models continue from the right end, so pad on the left
+            padding_side="right" if seq2seq else "left",
+            # a chat template already writes the special tokens it wants
+            add_special_tokens=not self.use_chat_template,
+        ).to(self.device)
+        config = self._generation_config(params)
+        if params.do_sample and params.seed is not None:
+            torch.manual_seed(params.seed)
+        started = time.perf_counter()
+        try:
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                output = self.model.generate(**encoded, generation_config=config)
+        except Exception as exc:
+            raise GenerationError(f"model.generate failed: {type(exc).__name__}: {exc}") from exc
+        elapsed = time.perf_counter() - started
+        new_tokens = output[:, 1:] if seq2seq else output[:, encoded["input_ids"].shape[1] :]
+        return [
+            self._decode(request, row.tolist(), params, elapsed / len(requests))
+            for request, row in zip(requests, new_tokens)
+        ]
+
+    def _generation_config(self, params: GenerationParams) -> Any:
+        from transformers import GenerationConfig
+
+        values: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "do_sample": params.do_sample,
+            "num_beams": params.num_beams or 1,
+            **self.token_ids,
+        }
+        optional = ("min_new_tokens", "repetition_penalty", "no_repeat_ngram_size")
+        if params.do_sample:
+            optional += ("temperature", "top_p", "top_k")
+        for name in optional:
+            value = getattr(params, name)
+            if value is not None:
+                values[name] = value
+        return GenerationConfig(**values)
+
+    def _decode(
+        self, request: GenerationRequest, ids: list[int], params: GenerationParams, latency: float
+    ) -> Generation:
+        finish = "length"
+        kept: list[int] = []
+        for token in ids:
+            if token in self.eos_ids:
+                finish = "stop"
+                break
+            kept.append(token)
+        # Everything after EOS is padding; a sequence that ends early was stopped, not cut.
+        text = self._tokenizer.decode(kept, skip_special_tokens=True)
+        if params.stop:
+            cut = min((i for s in params.stop if (i := text.find(s)) != -1), default=-1)
+            if cut != -1:
+                text, finish = text[:cut], "stop"
+        return Generation(
+            text, request=request, num_tokens=len(kept), finish_reason=finish, latency_s=latency
+        )
+
+    def close(self) -> None:
+        self.model = None

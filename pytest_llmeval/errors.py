@@ -1,0 +1,17 @@
+"""Exceptions shared by the plain modules; the pytest plugin turns them into pytest outcomes."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigurationError", "GenerationError", "GenerationParameterError"]
+
+
+class ConfigurationError(Exception):
+    """Bad configuration: the plugin reports it as ``pytest.UsageError`` (exit code 4) before tests run."""
+
+
+class GenerationParameterError(ValueError):
+    """A generation request names an unknown parameter or gives a bad value: fails that test only."""
+
+
+class GenerationError(RuntimeError):
+    """The model or pipeline could not produce an output for a request: fails that test only."""

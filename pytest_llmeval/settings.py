@@ -1,0 +1,175 @@
+"""Every option of the plugin: a ``--llm-*`` flag, its ini twin and default, resolved once.
+
+This module does not import pytest: ``resolve_settings`` takes two lookups (command line, ini file) so
+it can be unit-tested, and the plugin registers ``OPTIONS`` with pytest's parser. The command line
+wins over the ini file; the ini file wins over the default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pytest_llmeval.errors import ConfigurationError
+
+__all__ = [
+    "CHAT_TEMPLATE_MODES",
+    "DTYPES",
+    "OPTIONS",
+    "OptionSpec",
+    "Settings",
+    "resolve_settings",
+]
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+CHAT_TEMPLATE_MODES = ("auto", "always", "never")
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
+
+Kind = Literal["path", "model", "choice", "device", "positive_int", "int", "flag"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: ``flag`` on the command line, ``ini`` in pytest.ini / pyproject.toml."""
+
+    name: str  # attribute of Settings
+    kind: Kind
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--llm-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "llm_" + self.name
+
+    @property
+    def dest(self) -> str:
+        return "llm_" + self.name
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "model",
+        "model",
+        "model under test: a local Hugging Face folder (causal or seq2seq), or "
+        "py:package.module:function for a Python pipeline (prompt -> text)",
+        metavar="PATH",
+    ),
+    OptionSpec("adapter", "path", "a PEFT/LoRA adapter folder applied on top of the model", metavar="PATH"),
+    OptionSpec("device", "device", "device: auto|cpu|cuda|cuda:N|mps", default="auto", metavar="DEVICE"),
+    OptionSpec("dtype", "choice", "weights dtype", default="auto", choices=DTYPES, metavar="DTYPE"),
+    OptionSpec("batch_size", "positive_int", "prompts generated per batch", default=16, metavar="N"),
+    OptionSpec(
+        "max_new_tokens", "positive_int", "default new-token limit per generation", default=64, metavar="N"
+    ),
+    OptionSpec(
+        "chat_template",
+        "choice",
+        "use the tokenizer's chat template: auto (when it has one), always (error if none), never",
+        default="auto",
+        choices=CHAT_TEMPLATE_MODES,
+        metavar="MODE",
+    ),
+    OptionSpec("seed", "int", "random seed for sampled generation (greedy needs none)", metavar="N"),
+    OptionSpec("trust_remote_code", "flag", "allow model code shipped inside the model folder", default=False),
+    OptionSpec(
+        "required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved options of one session. Paths are absolute."""
+
+    model: str | None = None  # an absolute folder path, or "py:module:function"
+    adapter: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 16
+    max_new_tokens: int = 64
+    chat_template: str = "auto"
+    seed: int | None = None
+    trust_remote_code: bool = False
+    required: bool = False
+
+    @property
+    def backend_name(self) -> str | None:
+        if self.model is None:
+            return None
+        return "callable" if self.model.startswith("py:") else "hf"
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
+    """Turn a raw flag or ini value into the typed value, or raise ConfigurationError naming it."""
+    where = spec.flag if source == "flag" else f"ini option {spec.ini}"
+    if spec.kind == "flag":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigurationError(f"{where}: {raw!r} is not a boolean; use true or false")
+    text = str(raw).strip()
+    if spec.kind in ("path", "model"):
+        if not text:
+            return None
+        if spec.kind == "model" and text.startswith("py:"):
+            return text
+        return str((base_dir / Path(text).expanduser()).resolve())
+    if spec.kind == "choice":
+        if text not in spec.choices:
+            raise ConfigurationError(f"{where}: {text!r} is not one of {', '.join(spec.choices)}")
+        return text
+    if spec.kind == "device":
+        if not _DEVICE_RE.match(text):
+            raise ConfigurationError(
+                f"{where}: {text!r} is not a device; use auto, cpu, cuda, cuda:N (e.g. cuda:0) or mps"
+            )
+        return text
+    try:
+        number = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{where}: {text!r} is not a whole number") from None
+    if spec.kind == "positive_int" and number < 1:
+        raise ConfigurationError(f"{where}: must be at least 1, got {number}")
+    return number
+
+
+def resolve_settings(
+    flag_value: Callable[[str], Any],
+    ini_value: Callable[[str], Any],
+    *,
+    cwd: Path,
+    ini_dir: Path | None,
+) -> Settings:
+    """Resolve every option: the flag (``flag_value(dest)``, None when not given) wins over the ini
+    value (``ini_value(key)``, None or "" when unset), which wins over the default.
+
+    Relative paths from the command line are relative to ``cwd``; from the ini file, to ``ini_dir``.
+    """
+    values: dict[str, Any] = {}
+    for spec in OPTIONS:
+        raw_flag = flag_value(spec.dest)
+        raw_ini = ini_value(spec.ini)
+        if raw_flag is not None:
+            values[spec.name] = _convert(spec, raw_flag, "flag", cwd)
+        elif raw_ini not in (None, ""):
+            values[spec.name] = _convert(spec, raw_ini, "ini", ini_dir or cwd)
+        else:
+            values[spec.name] = spec.default
+    return Settings(**values)
