@@ -61,6 +61,21 @@ def build_request(
     )
 
 
+def apply_stop_sequences(generation: Generation) -> Generation:
+    """Cut the output at the first stop sequence of its request (the same for every backend)."""
+    stops = generation.request.params.stop
+    cuts = [i for stop in stops if (i := generation.text.find(stop)) != -1]
+    if not cuts:
+        return generation
+    return Generation(
+        generation.text[: min(cuts)],
+        request=generation.request,
+        num_tokens=generation.num_tokens,
+        finish_reason="stop",
+        latency_s=generation.latency_s,
+    )
+
+
 class ModelUnderTest:
     """The model a session evaluates: ``generate`` one request, or ``generate_many`` in batches.
 
@@ -128,6 +143,7 @@ class ModelUnderTest:
             for batch in self._batches(unique):
                 outputs = self.backend.generate_batch(batch)
                 for request, output in zip(batch, outputs):
+                    output = apply_stop_sequences(output)
                     results[request] = output
                     self.num_generations += 1
                     self.generation_seconds += output.latency_s

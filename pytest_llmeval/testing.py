@@ -14,6 +14,7 @@ torch, tokenizers and transformers are imported inside the functions.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -183,11 +184,15 @@ def build_tiny_adapter(
         target_modules=targets.get(config.model_type, ["q_proj", "v_proj"]),
         init_lora_weights=False,
         fan_in_fan_out=config.model_type == "gpt2",
+        task_type="SEQ_2_SEQ_LM" if config.is_encoder_decoder else "CAUSAL_LM",
     )
     torch.manual_seed(seed)
-    model = get_peft_model(base, lora)
     out = Path(path)
-    model.save_pretrained(out)
+    # peft touches deprecated transformers attributes; that is not the caller's concern.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(base, lora)
+        model.save_pretrained(out)
     # Adapter configs record the base path; keep it readable for people inspecting the folder.
     meta = out / "adapter_config.json"
     data = json.loads(meta.read_text(encoding="utf-8"))

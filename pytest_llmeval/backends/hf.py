@@ -253,7 +253,7 @@ class HFBackend(Backend):
             warnings.simplefilter("ignore")
             try:
                 tokenizer = AutoTokenizer.from_pretrained(
-                    path, trust_remote_code=settings.trust_remote_code
+                    path, trust_remote_code=settings.trust_remote_code, local_files_only=True
                 )
             except Exception as exc:
                 raise ConfigurationError(
@@ -261,7 +261,10 @@ class HFBackend(Backend):
                 ) from None
             try:
                 model = auto.from_pretrained(
-                    path, dtype=dtype, trust_remote_code=settings.trust_remote_code
+                    path,
+                    dtype=dtype,
+                    trust_remote_code=settings.trust_remote_code,
+                    local_files_only=True,
                 )
             except Exception as exc:
                 raise ConfigurationError(
@@ -271,7 +274,7 @@ class HFBackend(Backend):
                 from peft import PeftModel
 
                 try:
-                    model = PeftModel.from_pretrained(model, settings.adapter)
+                    model = PeftModel.from_pretrained(model, settings.adapter, local_files_only=True)
                 except Exception as exc:
                     raise ConfigurationError(
                         f"--llm-adapter: cannot apply the adapter {settings.adapter} to {path}: "
@@ -389,7 +392,7 @@ class HFBackend(Backend):
         elapsed = time.perf_counter() - started
         new_tokens = output[:, 1:] if seq2seq else output[:, encoded["input_ids"].shape[1] :]
         return [
-            self._decode(request, row.tolist(), params, elapsed / len(requests))
+            self._decode(request, row.tolist(), elapsed / len(requests))
             for request, row in zip(requests, new_tokens)
         ]
 
@@ -411,9 +414,7 @@ class HFBackend(Backend):
                 values[name] = value
         return GenerationConfig(**values)
 
-    def _decode(
-        self, request: GenerationRequest, ids: list[int], params: GenerationParams, latency: float
-    ) -> Generation:
+    def _decode(self, request: GenerationRequest, ids: list[int], latency: float) -> Generation:
         finish = "length"
         kept: list[int] = []
         for token in ids:
@@ -423,10 +424,6 @@ class HFBackend(Backend):
             kept.append(token)
         # Everything after EOS is padding; a sequence that ends early was stopped, not cut.
         text = self._tokenizer.decode(kept, skip_special_tokens=True)
-        if params.stop:
-            cut = min((i for s in params.stop if (i := text.find(s)) != -1), default=-1)
-            if cut != -1:
-                text, finish = text[:cut], "stop"
         return Generation(
             text, request=request, num_tokens=len(kept), finish_reason=finish, latency_s=latency
         )

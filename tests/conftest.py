@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny real models, built once per session into the pytest tmp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Nothing in the suite may reach a model hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+def _build(folder: Path, **kwargs: object) -> Path:
+    from pytest_llmeval.testing import build_tiny_model
+
+    if not (folder / "config.json").exists():
+        build_tiny_model(folder, **kwargs)  # type: ignore[arg-type]
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(model_dir: Path) -> Path:
+    return _build(model_dir / "gpt2", kind="gpt2")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_chat(model_dir: Path) -> Path:
+    from pytest_llmeval.testing import SIMPLE_CHAT_TEMPLATE
+
+    return _build(model_dir / "llama-chat", kind="llama", chat_template=SIMPLE_CHAT_TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(model_dir: Path) -> Path:
+    return _build(model_dir / "t5", kind="t5")
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_lora(model_dir: Path, tiny_gpt2: Path) -> Path:
+    from pytest_llmeval.testing import build_tiny_adapter
+
+    folder = model_dir / "gpt2-lora"
+    if not (folder / "adapter_config.json").exists():
+        build_tiny_adapter(tiny_gpt2, folder)
+    return folder

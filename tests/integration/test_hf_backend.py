@@ -1,0 +1,132 @@
+"""The Hugging Face backend on tiny real models: determinism, batching, adapters, chat templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmeval.backends import load_backend
+from pytest_llmeval.engine import ModelUnderTest
+from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.settings import Settings
+from pytest_llmeval.testing import build_tiny_model
+
+PROMPTS = [
+    "How do I reset my password?",
+    "hi",
+    "The quick brown fox jumps over the lazy dog near the river bank, twice over.",
+    "Sentiment:",
+    "Return the user as JSON",
+    "Your order ships in two business days",
+    "x",
+    "Numbers such as 12, 345 and 2024 appear in dates",
+    "To change your email address, open Settings",
+]
+
+
+def model_under_test(path: Path, **settings: object) -> ModelUnderTest:
+    resolved = Settings(model=str(path), **{"max_new_tokens": 10, **settings})  # type: ignore[arg-type]
+    return ModelUnderTest(load_backend(resolved, path), resolved)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama_chat", "tiny_t5"])
+def test_same_greedy_outputs_at_batch_size_1_and_8(fixture: str, request: pytest.FixtureRequest) -> None:
+    path = request.getfixturevalue(fixture)
+    one = model_under_test(path, batch_size=1).generate_many(PROMPTS)
+    eight = model_under_test(path, batch_size=8).generate_many(PROMPTS)
+    assert [g.text for g in one] == [g.text for g in eight]
+    assert [g.num_tokens for g in one] == [g.num_tokens for g in eight]
+    # A random model rarely stops early, so outputs run to the token limit.
+    assert all(g.num_tokens is not None and 0 < g.num_tokens <= 10 for g in one)
+
+
+def test_causal_model_generates(tiny_gpt2: Path) -> None:
+    model = model_under_test(tiny_gpt2)
+    output = model.generate("How do I reset my password?", max_new_tokens=5)
+    assert output.num_tokens == 5 and output.finish_reason == "length"
+    assert output.latency_s > 0
+    description = model.backend.describe()
+    assert (description.architecture, description.device, description.dtype) == ("GPT2LMHeadModel", "cpu", "float32")
+    assert description.num_parameters and description.num_parameters > 10_000
+
+
+def test_seq2seq_model_generates(tiny_t5: Path) -> None:
+    model = model_under_test(tiny_t5)
+    output = model.generate("translate: hello", max_new_tokens=4)
+    assert output.num_tokens == 4
+    assert model.backend.describe().architecture == "T5ForConditionalGeneration"
+
+
+def test_lora_adapter_is_applied(tiny_gpt2: Path, tiny_gpt2_lora: Path) -> None:
+    base = model_under_test(tiny_gpt2).generate_many(PROMPTS)
+    adapted_model = model_under_test(tiny_gpt2, adapter=str(tiny_gpt2_lora))
+    adapted = adapted_model.generate_many(PROMPTS)
+    assert [g.text for g in base] != [g.text for g in adapted]
+    assert adapted_model.backend.describe().adapter == str(tiny_gpt2_lora)
+    assert type(adapted_model.model).__name__ == "PeftModelForCausalLM"
+
+
+def test_checkpoint_generation_config_cannot_switch_on_sampling(tmp_path: Path, tiny_gpt2: Path) -> None:
+    sampling = build_tiny_model(
+        tmp_path / "sampling",
+        kind="gpt2",
+        generation_config={"do_sample": True, "temperature": 5.0, "repetition_penalty": 3.0},
+    )
+    plain = model_under_test(tiny_gpt2).generate_many(PROMPTS)
+    first = model_under_test(sampling).generate_many(PROMPTS)
+    second = model_under_test(sampling).generate_many(PROMPTS)
+    # Same seed, same weights: greedy decoding must ignore the shipped sampling settings.
+    assert [g.text for g in first] == [g.text for g in plain] == [g.text for g in second]
+    extra = model_under_test(sampling).backend.describe().extra
+    assert extra["ignored generation_config.json"] == "do_sample, repetition_penalty, temperature"
+
+
+def test_chat_template_is_used_when_present_and_can_be_turned_off(tiny_llama_chat: Path) -> None:
+    auto = model_under_test(tiny_llama_chat)
+    assert auto.backend.render(auto.generate("hi").request) == "<|user|>hi\n<|assistant|>"  # type: ignore[attr-defined]
+    request = auto.generate("hi", system="be kind").request
+    assert auto.backend.render(request) == "<|system|>be kind\n<|user|>hi\n<|assistant|>"  # type: ignore[attr-defined]
+    never = model_under_test(tiny_llama_chat, chat_template="never")
+    assert never.backend.render(never.generate("hi").request) == "hi"  # type: ignore[attr-defined]
+    assert never.backend.render(request) == "system: be kind\nuser: hi\nassistant:"  # type: ignore[attr-defined]
+
+
+def test_chat_template_always_needs_a_template(tiny_gpt2: Path) -> None:
+    with pytest.raises(ConfigurationError, match="--llm-chat-template always: the tokenizer of .* has no chat template"):
+        model_under_test(tiny_gpt2, chat_template="always")
+
+
+def test_explicit_dtype_is_used(tiny_gpt2: Path) -> None:
+    model = model_under_test(tiny_gpt2, dtype="bfloat16")
+    assert model.backend.describe().dtype == "bfloat16"
+    assert model.generate("hi", max_new_tokens=3).num_tokens == 3
+
+
+def test_cuda_without_cuda_is_a_configuration_error(tiny_gpt2: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigurationError, match=r"--llm-device cuda:0: CUDA is not available here .*use --llm-device cpu or auto"):
+        model_under_test(tiny_gpt2, device="cuda:0")
+
+
+def test_sampling_with_a_seed_is_repeatable(tiny_gpt2: Path) -> None:
+    model = model_under_test(tiny_gpt2, seed=3)
+    a = model.generate("hi", do_sample=True, temperature=1.5, max_new_tokens=8)
+    b = model.generate("hi", do_sample=True, temperature=1.5, max_new_tokens=8)
+    assert a.request.params.seed == 3
+    assert a.text == b.text
+
+
+def test_a_pad_token_is_found_when_the_tokenizer_has_none(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    folder = build_tiny_model(tmp_path / "nopad", kind="gpt2")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.pad_token = None
+    tokenizer.save_pretrained(folder)
+    model = model_under_test(folder)
+    assert model.backend.tokenizer.pad_token == "</s>"
+    assert len(model.generate_many(["a", "longer prompt here"])) == 2

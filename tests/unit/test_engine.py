@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+
+import pytest
+
+from pytest_llmeval.backends.base import (
+    Backend,
+    Generation,
+    GenerationParams,
+    GenerationRequest,
+    ModelDescription,
+)
+from pytest_llmeval.engine import ModelUnderTest, build_request
+from pytest_llmeval.errors import GenerationParameterError
+from pytest_llmeval.settings import Settings
+
+
+class EchoBackend(Backend):
+    """Answers with the prompt reversed and remembers the batches it was given."""
+
+    name = "echo"
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def describe(self) -> ModelDescription:
+        return ModelDescription(backend="echo", source="echo")
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        assert len({r.params for r in requests}) == 1, "a batch must share its parameters"
+        self.batches.append([r.display_prompt() for r in requests])
+        return [
+            Generation(
+                r.display_prompt()[::-1], request=r, num_tokens=3, finish_reason="length", latency_s=0.5
+            )
+            for r in requests
+        ]
+
+
+def make(batch_size: int = 2) -> tuple[ModelUnderTest, EchoBackend]:
+    backend = EchoBackend()
+    return ModelUnderTest(backend, Settings(model="x", batch_size=batch_size, max_new_tokens=9)), backend
+
+
+def test_generate_many_keeps_order_and_batches_by_length() -> None:
+    model, backend = make(batch_size=2)
+    prompts = ["ccc", "a", "bbbb", "dd"]
+    outputs = model.generate_many(prompts)
+    assert [o.text for o in outputs] == [p[::-1] for p in prompts]
+    assert backend.batches == [["a", "dd"], ["ccc", "bbbb"]]
+
+
+def test_identical_requests_are_generated_once() -> None:
+    model, backend = make(batch_size=8)
+    outputs = model.generate_many(["same", "other", "same"])
+    assert sum(len(b) for b in backend.batches) == 2
+    assert outputs[0] is outputs[2]
+
+
+def test_different_parameters_never_share_a_batch() -> None:
+    model, backend = make(batch_size=8)
+    model.generate_many(["a", "b"], max_new_tokens=3)
+    model.generate_many(["c"], max_new_tokens=4)
+    model.run([build_request(prompt="d", max_new_tokens=3), build_request(prompt="e", max_new_tokens=4)])
+    assert backend.batches == [["a", "b"], ["c"], ["d"], ["e"]]
+
+
+def test_session_defaults_fill_unset_parameters() -> None:
+    model, _ = make()
+    assert model.generate("x").request.params.max_new_tokens == 9
+    assert model.generate("x", max_new_tokens=2).request.params.max_new_tokens == 2
+
+
+def test_seed_applies_only_to_sampling() -> None:
+    backend = EchoBackend()
+    model = ModelUnderTest(backend, Settings(model="x", seed=7))
+    assert model.generate("x").request.params.seed is None
+    assert model.generate("x", do_sample=True).request.params.seed == 7
+
+
+def test_stop_sequences_cut_the_output() -> None:
+    model, _ = make()
+    output = model.generate("abc. def", stop=[" .", "xx"])
+    assert output.text == "fed"
+    assert output.finish_reason == "stop"
+    assert model.generate("abc", stop="zz").finish_reason == "length"
+
+
+def test_generation_is_its_text() -> None:
+    model, _ = make()
+    chat = model.generate("olleh", system="be brief")
+    assert chat.prompt == "system: be brief\nuser: olleh"
+    plain = model.generate("olleh")
+    assert plain == "hello" and str(plain) == "hello" and "ell" in plain
+    assert type(str(plain)) is str
+    assert (plain.prompt, plain.num_tokens, plain.finish_reason, plain.latency_s) == ("olleh", 3, "length", 0.5)
+    assert pickle.loads(pickle.dumps(plain)).request == plain.request
+    assert "num_tokens=3" in repr(plain)
+
+
+def test_chat_requests_show_every_message() -> None:
+    request = build_request(messages=[{"role": "user", "content": "hi"}], system="sys")
+    assert request.chat() == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+    assert request.display_prompt() == "system: sys\nuser: hi"
+
+
+def test_on_generation_sees_every_output() -> None:
+    seen: list[str] = []
+    model = ModelUnderTest(EchoBackend(), Settings(model="x"), on_generation=lambda g: seen.append(g.text))
+    model.generate_many(["ab", "ab", "cd"])
+    assert seen == ["ba", "ba", "dc"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"prompt": "x", "max_tokens": 5}, "unknown generation parameter 'max_tokens' (did you mean 'max_new_tokens'?)"),
+        ({"prompt": "x", "temperature": "hot"}, "generation parameter 'temperature': Input should be a valid number"),
+        ({"prompt": "x", "max_new_tokens": 0}, "generation parameter 'max_new_tokens': Input should be greater than or equal to 1"),
+        ({"prompt": "x", "top_p": 2.0}, "generation parameter 'top_p'"),
+        ({}, "give exactly one of prompt=... or messages=[...]"),
+        ({"prompt": "x", "messages": [{"role": "user", "content": "y"}]}, "give exactly one of"),
+        ({"prompt": 3}, "prompt must be a string, got int"),
+        ({"messages": "hi"}, "messages must be a non-empty list"),
+        ({"messages": [{"role": "user"}]}, "messages[0] must be a dict with exactly 'role' and 'content'"),
+        ({"prompt": "x", "system": ["s"]}, "system must be a string, got list"),
+    ],
+)
+def test_bad_requests_are_explained(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(GenerationParameterError) as info:
+        build_request(**kwargs)
+    assert message in str(info.value)
+
+
+def test_parameters_accept_what_people_write() -> None:
+    params = GenerationParams.from_mapping({"temperature": 1, "stop": "\n", "do_sample": True})
+    assert params.temperature == 1.0 and params.stop == ("\n",)
+    with pytest.raises(GenerationParameterError, match="do_sample"):
+        GenerationParams.from_mapping({"do_sample": "yes"})

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.settings import OPTIONS, Settings, resolve_settings
+
+
+def resolve(flags: dict[str, Any] | None = None, ini: dict[str, str] | None = None, **kw: Any) -> Settings:
+    flags = flags or {}
+    ini = ini or {}
+    return resolve_settings(
+        lambda dest: flags.get(dest),
+        lambda key: ini.get(key, ""),
+        cwd=kw.get("cwd", Path("/work/here")),
+        ini_dir=kw.get("ini_dir", Path("/work/project")),
+    )
+
+
+def test_defaults() -> None:
+    settings = resolve()
+    assert settings == Settings()
+    assert settings.backend_name is None
+    assert (settings.device, settings.dtype, settings.chat_template) == ("auto", "auto", "auto")
+
+
+def test_every_option_has_an_llm_flag_and_ini_twin() -> None:
+    for spec in OPTIONS:
+        assert spec.flag == "--llm-" + spec.name.replace("_", "-")
+        assert spec.ini == "llm_" + spec.name
+        assert hasattr(Settings(), spec.name)
+
+
+def test_flag_wins_over_ini_and_ini_over_default() -> None:
+    settings = resolve(
+        flags={"llm_batch_size": "4"},
+        ini={"llm_batch_size": "2", "llm_max_new_tokens": "7", "llm_dtype": "bfloat16"},
+    )
+    assert (settings.batch_size, settings.max_new_tokens, settings.dtype) == (4, 7, "bfloat16")
+
+
+def test_paths_are_relative_to_cwd_for_flags_and_to_the_ini_file_for_ini() -> None:
+    assert resolve(flags={"llm_model": "ckpt"}).model == str(Path("/work/here/ckpt"))
+    assert resolve(ini={"llm_model": "ckpt"}).model == str(Path("/work/project/ckpt"))
+    assert resolve(ini={"llm_adapter": "../lora"}).adapter == str(Path("/work/lora"))
+
+
+def test_callable_model_is_kept_verbatim() -> None:
+    settings = resolve(flags={"llm_model": "py:my.pipeline:answer"})
+    assert settings.model == "py:my.pipeline:answer"
+    assert settings.backend_name == "callable"
+
+
+@pytest.mark.parametrize("value", ["cpu", "cuda", "cuda:1", "mps", "auto"])
+def test_valid_devices(value: str) -> None:
+    assert resolve(flags={"llm_device": value}).device == value
+
+
+@pytest.mark.parametrize(
+    ("flags", "ini", "message"),
+    [
+        ({"llm_dtype": "fp8"}, {}, "--llm-dtype: 'fp8' is not one of auto, float32, bfloat16, float16"),
+        ({"llm_device": "gpu"}, {}, "--llm-device: 'gpu' is not a device; use auto, cpu, cuda, cuda:N"),
+        ({}, {"llm_device": "cuda:x"}, "ini option llm_device: 'cuda:x' is not a device"),
+        ({"llm_batch_size": "0"}, {}, "--llm-batch-size: must be at least 1, got 0"),
+        ({"llm_batch_size": "many"}, {}, "--llm-batch-size: 'many' is not a whole number"),
+        ({}, {"llm_max_new_tokens": "-3"}, "ini option llm_max_new_tokens: must be at least 1, got -3"),
+        ({}, {"llm_seed": "1.5"}, "ini option llm_seed: '1.5' is not a whole number"),
+        ({}, {"llm_required": "maybe"}, "ini option llm_required: 'maybe' is not a boolean"),
+        ({"llm_chat_template": "yes"}, {}, "--llm-chat-template: 'yes' is not one of auto, always, never"),
+    ],
+)
+def test_bad_values_name_the_option_and_value(
+    flags: dict[str, str], ini: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        resolve(flags=flags, ini=ini)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("no", False), ("False", False)])
+def test_boolean_ini_values(raw: str, expected: bool) -> None:
+    assert resolve(ini={"llm_trust_remote_code": raw}).trust_remote_code is expected
