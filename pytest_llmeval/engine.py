@@ -19,6 +19,7 @@ PromptOrMessages = Union[str, Sequence[Mapping[str, str]]]
 
 
 def _messages(value: Any) -> tuple[Message, ...]:
+    __tracebackhide__ = True
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
         raise GenerationParameterError(
             f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {value!r:.120}"
@@ -47,6 +48,7 @@ def build_request(
     Exactly one of ``prompt`` and ``messages``; everything else must be a generation parameter.
     Raises GenerationParameterError with the offending name.
     """
+    __tracebackhide__ = True  # failures point at the caller, not at us
     if (prompt is None) == (messages is None):
         raise GenerationParameterError("give exactly one of prompt=... or messages=[...]")
     if prompt is not None and not isinstance(prompt, str):
@@ -109,6 +111,7 @@ class ModelUnderTest:
         return self.backend.describe().summary()
 
     def _request(self, item: PromptOrMessages, generation: Mapping[str, Any]) -> GenerationRequest:
+        __tracebackhide__ = True
         system = generation.get("system")
         rest = {k: v for k, v in generation.items() if k != "system"}
         if isinstance(item, str):
@@ -117,17 +120,20 @@ class ModelUnderTest:
 
     def generate(self, prompt_or_messages: PromptOrMessages, **generation: Any) -> Generation:
         """Generate one output. ``generation`` holds generation parameters and ``system``."""
+        __tracebackhide__ = True  # failures point at the caller, not at us
         return self.generate_many([prompt_or_messages], **generation)[0]
 
     def generate_many(
         self, prompts: Iterable[PromptOrMessages], **generation: Any
     ) -> list[Generation]:
         """Generate outputs for many prompts (or chats) in length-sorted batches; order is kept."""
+        __tracebackhide__ = True  # failures point at the caller, not at us
         requests = [self._request(p, generation) for p in prompts]
         return self.run(requests)
 
     def run(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Serve validated requests: identical ones are generated once."""
+        __tracebackhide__ = True  # failures point at the caller, not at us
         resolved = [
             GenerationRequest(
                 r.prompt,

@@ -136,7 +136,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(SESSION_KEY, None)
     if state is None:
         return []
-    return [f"llmeval: model {describe_configured_model(state.settings)}"]
+    prefix = "llmeval: model " if state.settings.model else "llmeval: "
+    return [prefix + describe_configured_model(state.settings)]
 
 
 # -- loading the model before the first test --------------------------------------------------

@@ -37,7 +37,7 @@ def validate_model_source(settings: Settings, cwd: Path) -> None:
 def describe_configured_model(settings: Settings) -> str:
     """One line for the report header, from files only (the model itself loads later, if needed)."""
     if settings.model is None:
-        return "no model (tests that need one are skipped; give --llm-model)"
+        return "no --llm-model given; tests that need a model are skipped"
     if settings.backend_name == "callable":
         return f"{settings.model} (Python callable)"
     from pytest_llmeval.backends.hf import inspect_model_folder

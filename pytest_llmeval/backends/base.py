@@ -66,6 +66,7 @@ class GenerationParams(pydantic.BaseModel):
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> GenerationParams:
         """Validate user-given parameters; raise GenerationParameterError naming each bad one."""
+        __tracebackhide__ = True
         try:
             return cls.model_validate(dict(params))
         except pydantic.ValidationError as exc:

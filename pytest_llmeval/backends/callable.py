@@ -80,9 +80,11 @@ class CallableBackend(Backend):
         return ModelDescription(backend=self.name, source=self.spec, architecture="Python callable")
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        __tracebackhide__ = True
         return [self._generate_one(r) for r in requests]
 
     def _generate_one(self, request: GenerationRequest) -> Generation:
+        __tracebackhide__ = True
         given = request.params.model_dump(exclude_defaults=True)
         given.setdefault("max_new_tokens", request.params.max_new_tokens)
         kwargs = {k: v for k, v in given.items() if self._accepted is None or k in self._accepted}
