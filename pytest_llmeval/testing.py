@@ -138,6 +138,9 @@ def build_tiny_model(
     is written as the model's ``generation_config.json``, as a real checkpoint might ship it.
     Returns ``path``. About 0.1-0.2M parameters; builds in well under a second.
     """
+    from pytest_llmeval.backends.hf import prefer_passive_openmp
+
+    prefer_passive_openmp()
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationConfig
 
@@ -170,6 +173,9 @@ def build_tiny_adapter(
 
     The LoRA weights are random, not zero, so the adapter really changes the model's outputs.
     """
+    from pytest_llmeval.backends.hf import prefer_passive_openmp
+
+    prefer_passive_openmp()
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM

@@ -27,8 +27,9 @@ def validate_model_source(settings: Settings, cwd: Path) -> None:
             raise ConfigurationError("--llm-adapter applies to a Hugging Face model, not a py: pipeline")
         import_target(settings.model, cwd)
         return
-    from pytest_llmeval.backends.hf import inspect_adapter_folder, inspect_model_folder
+    from pytest_llmeval.backends.hf import inspect_adapter_folder, inspect_model_folder, prefer_passive_openmp
 
+    prefer_passive_openmp()  # now, before a conftest or fixture imports torch
     inspect_model_folder(settings.model)
     if settings.adapter:
         inspect_adapter_folder(settings.adapter)
