@@ -36,7 +36,10 @@ class TestRecord:
     checks: list[CheckResult] = field(default_factory=list)
 
 
-@dataclass
+MODES = ("success_mode", "failure_mode")
+
+
+@dataclass(eq=False)  # compared and hashed by identity: it is registered as a plugin
 class LLMEvalSession:
     """Run state of one pytest session (one per xdist worker), kept in ``config.stash``."""
 
@@ -45,6 +48,26 @@ class LLMEvalSession:
     model: ModelUnderTest | None = None
     load_seconds: float = 0.0
     load_count: int = 0
+    # mode -> outcome -> count, from test reports (so the xdist controller has them too)
+    mode_outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Count each test's outcome under the mode markers it carries (a hook: this object is
+        registered as a plugin, like pytest's junitxml LogXML)."""
+        if report.when == "call":
+            outcome = report.outcome
+        elif report.failed:
+            outcome = "error"  # a setup or teardown failure
+        elif report.skipped and report.when == "setup":
+            outcome = "skipped"
+        else:
+            return
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
+        for mode in MODES:
+            if mode in report.keywords:
+                counts = self.mode_outcomes.setdefault(mode, {})
+                counts[outcome] = counts.get(outcome, 0) + 1
 
     def model_under_test(self) -> ModelUnderTest:
         """The model, loaded on first use and kept for the session."""
@@ -123,13 +146,16 @@ def pytest_configure(config: pytest.Config) -> None:
         validate_model_source(settings, cwd)
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[SESSION_KEY] = LLMEvalSession(settings=settings, cwd=cwd)
+    state = LLMEvalSession(settings=settings, cwd=cwd)
+    config.stash[SESSION_KEY] = state
+    config.pluginmanager.register(state, "llmeval-session")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(SESSION_KEY, None)
     if state is not None:
         state.close()
+        config.pluginmanager.unregister(state)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -268,17 +294,26 @@ def pytest_runtest_makereport(
 # -- summary -----------------------------------------------------------------------------------
 
 
+_OUTCOME_ORDER = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     state = terminalreporter.config.stash.get(SESSION_KEY, None)
-    if state is None or state.model is None:
+    if state is None or (state.model is None and not state.mode_outcomes):
         return
-    model = state.model
     terminalreporter.section("llmeval", sep="-")
-    terminalreporter.line(f"model: {model.describe()}")
-    terminalreporter.line(
-        f"loaded in {state.load_seconds:.2f} s; {model.num_generations} generations in "
-        f"{model.generation_seconds:.2f} s"
-    )
+    if state.model is not None:
+        model = state.model
+        terminalreporter.line(f"model: {model.describe()}")
+        terminalreporter.line(
+            f"loaded in {state.load_seconds:.2f} s; {model.num_generations} generations in "
+            f"{model.generation_seconds:.2f} s"
+        )
+    for mode in MODES:
+        counts = state.mode_outcomes.get(mode)
+        if counts:
+            text = ", ".join(f"{counts[o]} {o}" for o in _OUTCOME_ORDER if counts.get(o))
+            terminalreporter.line(f"{mode}: {text}", red=bool(counts.get("failed") or counts.get("error")))
 
 
 __all__ = ["LLMEvalSession", "SESSION_KEY", "llm", "llm_output"]

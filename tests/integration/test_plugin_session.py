@@ -358,3 +358,48 @@ def test_bad_configuration_ends_the_session_before_any_test(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
     assert not (pytester.path / "ran.txt").exists()
+
+
+MODE_TESTS = """
+import pytest
+
+@pytest.mark.success_mode
+def test_a(): pass
+
+@pytest.mark.success_mode
+def test_b(): assert 0
+
+@pytest.mark.failure_mode
+@pytest.mark.parametrize("x", [1, 2])
+def test_c(x): pass
+
+@pytest.mark.failure_mode
+@pytest.mark.xfail(reason="known")
+def test_d(): assert 0
+
+@pytest.mark.failure_mode
+def test_e(llm): pass
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture broke")
+
+@pytest.mark.failure_mode
+def test_f(broken): pass
+
+def test_unmarked(): pass
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_summary_counts_outcomes_per_mode(pytester: pytest.Pytester, xdist: bool) -> None:
+    pytester.makepyfile(MODE_TESTS)
+    args = ["-n", "2", "-p", "xdist"] if xdist else []
+    result = pytester.runpytest_subprocess(*args) if xdist else pytester.runpytest(*args)
+    result.stdout.fnmatch_lines(
+        [
+            "*- llmeval -*",
+            "success_mode: 1 passed, 1 failed",
+            "failure_mode: 2 passed, 1 error, 1 skipped, 1 xfailed",
+        ]
+    )
