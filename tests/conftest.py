@@ -53,3 +53,14 @@ def tiny_gpt2_lora(model_dir: Path, tiny_gpt2: Path) -> Path:
     if not (folder / "adapter_config.json").exists():
         build_tiny_adapter(tiny_gpt2, folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_model(model_dir: Path) -> Path:
+    """The example suite's demo model, trained once per session (about 15 s)."""
+    from pytest_llmeval.demo import build_demo_model
+
+    folder = model_dir / "demo"
+    if not (folder / "config.json").exists():
+        build_demo_model(folder)
+    return folder

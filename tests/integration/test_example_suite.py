@@ -1,0 +1,47 @@
+"""README's first command: the example suite runs green on the demo model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_llmeval.demo import DEMO_EXAMPLES, demo_fingerprint
+
+EXAMPLE_SUITE = Path(__file__).resolve().parents[2] / "example_suite"
+
+
+def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester, demo_model: Path) -> None:
+    suite = pytester.path / "example_suite"
+    shutil.copytree(EXAMPLE_SUITE, suite, ignore=shutil.ignore_patterns(".llmeval", "__pycache__"))
+    # Where the suite's conftest caches the model it trains: pre-filled, so this test trains once.
+    shutil.copytree(demo_model, suite / ".llmeval" / f"demo-model-{demo_fingerprint(150)}")
+    result = pytester.runpytest_subprocess(str(suite))
+    result.assert_outcomes(passed=16)
+    result.stdout.fnmatch_lines(["llmeval: model */demo-model-*GPT2LMHeadModel*", "success_mode: 12 passed", "failure_mode: 4 passed"])
+
+
+def test_demo_model_memorises_its_answers(demo_model: Path) -> None:
+    from pytest_llmeval.backends import load_backend
+    from pytest_llmeval.engine import ModelUnderTest
+    from pytest_llmeval.settings import Settings
+
+    settings = Settings(model=str(demo_model), max_new_tokens=48)
+    model = ModelUnderTest(load_backend(settings, demo_model), settings)
+    outputs = model.generate_many([prompt for prompt, _ in DEMO_EXAMPLES])
+    wrong = [(p, a, o.text) for (p, a), o in zip(DEMO_EXAMPLES, outputs) if o.text != a]
+    assert not wrong
+    assert model.backend.describe().extra["chat template"] == "on"
+
+
+def test_fewer_steps_give_a_weaker_demo_model(tmp_path: Path) -> None:
+    from pytest_llmeval.backends import load_backend
+    from pytest_llmeval.demo import build_demo_model
+    from pytest_llmeval.engine import ModelUnderTest
+    from pytest_llmeval.settings import Settings
+
+    folder = build_demo_model(tmp_path / "weak", steps=5)
+    settings = Settings(model=str(folder), max_new_tokens=16)
+    outputs = ModelUnderTest(load_backend(settings, folder), settings).generate_many([p for p, _ in DEMO_EXAMPLES])
+    assert sum(o.text == a for (_, a), o in zip(DEMO_EXAMPLES, outputs)) < len(DEMO_EXAMPLES) // 2
