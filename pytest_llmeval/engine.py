@@ -15,7 +15,7 @@ from pytest_llmeval.settings import Settings
 
 __all__ = ["ModelUnderTest", "PromptOrMessages", "build_request"]
 
-PromptOrMessages = Union[str, Sequence[Mapping[str, str]]]
+PromptOrMessages = Union[str, Sequence[Mapping[str, str]], GenerationRequest]
 
 
 def _messages(value: Any) -> tuple[Message, ...]:
@@ -112,6 +112,10 @@ class ModelUnderTest:
 
     def _request(self, item: PromptOrMessages, generation: Mapping[str, Any]) -> GenerationRequest:
         __tracebackhide__ = True
+        if isinstance(item, GenerationRequest):  # e.g. a case's request: already validated
+            if generation:
+                raise GenerationParameterError("a GenerationRequest carries its own parameters")
+            return item
         system = generation.get("system")
         rest = {k: v for k, v in generation.items() if k != "system"}
         if isinstance(item, str):

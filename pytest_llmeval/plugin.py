@@ -19,13 +19,12 @@ from pytest_llmeval.backends import describe_configured_model, load_backend, val
 from pytest_llmeval.backends.base import Generation
 from pytest_llmeval.checks.base import CheckResult, recording_checks, using_tokenizer
 from pytest_llmeval.engine import ModelUnderTest, build_request
+from pytest_llmeval.report import format_checks, format_generation
 from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
 from pytest_llmeval.settings import OPTIONS, Settings, resolve_settings
 
 MODEL_FIXTURES = frozenset({"llm", "llm_output"})
 NO_MODEL_REASON = "no --llm-model given"
-# Longest output shown in a failure report; the full length is stated.
-REPORT_OUTPUT_CHARS = 2000
 
 
 @dataclass
@@ -257,25 +256,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
 
 
-def _format_generation(generation: Generation) -> str:
-    facts = [f"finish: {generation.finish_reason}", f"{generation.latency_s:.3f} s"]
-    if generation.num_tokens is not None:
-        facts.insert(0, f"{generation.num_tokens} tokens")
-    text = generation.text
-    shown = text if len(text) <= REPORT_OUTPUT_CHARS else text[:REPORT_OUTPUT_CHARS]
-    more = f"\n... ({len(text)} chars in all)" if len(text) > REPORT_OUTPUT_CHARS else ""
-    return f"prompt: {generation.prompt}\noutput ({', '.join(facts)}):\n{shown}{more}"
-
-
-def _format_checks(checks: list[CheckResult]) -> str:
-    lines = []
-    for result in checks:
-        mark = "PASS" if result.passed else "FAIL"
-        score = "" if result.score is None else f" (score {result.score:.3g})"
-        lines.append(f"{mark} {result.name}{score}: {result.message}")
-    return "\n".join(lines)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -285,9 +265,9 @@ def pytest_runtest_makereport(
     if record is not None and report.failed:
         for i, generation in enumerate(record.generations, 1):
             title = "llm output" if len(record.generations) == 1 else f"llm output {i}"
-            report.sections.append((title, _format_generation(generation)))
+            report.sections.append((title, format_generation(generation)))
         if record.checks:
-            report.sections.append(("llm checks", _format_checks(record.checks)))
+            report.sections.append(("llm checks", format_checks(record.checks)))
     return report
 
 
