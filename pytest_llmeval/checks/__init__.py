@@ -13,6 +13,10 @@ from pytest_llmeval.checks.base import (
     using_tokenizer,
 )
 
+# Importing the family modules registers their checks (each module is light: pydantic, re, json).
+from pytest_llmeval.checks import content, quality, safety, structure  # noqa: F401, E402
+from pytest_llmeval.checks.safety import set_default_lexicon_files
+
 __all__ = [
     "CheckFailed",
     "CheckResult",
@@ -23,5 +27,6 @@ __all__ = [
     "check_names",
     "get_check",
     "recording_checks",
+    "set_default_lexicon_files",
     "using_tokenizer",
 ]

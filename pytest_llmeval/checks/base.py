@@ -91,7 +91,7 @@ class CheckSpec:
         try:
             model = self.args_model.model_validate(dict(args))
         except pydantic.ValidationError as exc:
-            problems = [self._describe(err) for err in exc.errors()]
+            problems = [self._describe(err) for err in _merge_union_errors(exc.errors())]
             raise CheckUsageError(f"check {self.name!r}: " + "; ".join(problems)) from None
         return {
             field.alias or attr: getattr(model, attr)
@@ -112,6 +112,24 @@ class CheckSpec:
         if err["type"] == "missing":
             return f"missing required argument {where!r}"
         return f"argument {where!r}: {err['msg']} (got {_clip(repr(err.get('input')))})"
+
+
+def _merge_union_errors(errors: list[Any]) -> list[Any]:
+    """One error per argument for union types: pydantic reports each member ("model.str",
+    "model.is-subclass[BaseModel]"); the user wants "argument 'model': should be X or Y"."""
+    merged: list[Any] = []
+    by_argument: dict[Any, Any] = {}
+    for err in errors:
+        loc = err["loc"]
+        if len(loc) == 2 and isinstance(loc[1], str):
+            first = by_argument.get(loc[0])
+            if first is not None:
+                first["msg"] += " or " + err["msg"].removeprefix("Input should be ")
+                continue
+            err = {**err, "loc": loc[:1]}
+            by_argument[loc[0]] = err
+        merged.append(err)
+    return merged
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -157,8 +175,11 @@ def register_check(
     def decorate(function: CheckFunction) -> CheckFunction:
         if name in _REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        if name.startswith("not_"):
-            raise ValueError(f"check names may not start with 'not_' (reserved for negation): {name}")
+        # "not_x" names the negation of check "x", so a check may be called "not_garbled" only while
+        # no check "garbled" exists (and the other way round): every name must stay unambiguous.
+        clash = name[len("not_") :] if name.startswith("not_") else f"not_{name}"
+        if clash in _REGISTRY:
+            raise ValueError(f"check {name!r} would be ambiguous with the registered check {clash!r}")
         _REGISTRY[name] = CheckSpec(name, function, family, summary, _args_model_for(name, function))
         return function
 

@@ -1,0 +1,340 @@
+"""``assert_<name>`` helpers: one typed function per check, for use in test functions.
+
+Each helper runs the registered check (``assert_check``), so a helper and a case file's ``expect:``
+entry can never disagree. On failure it raises ``CheckFailed`` (an AssertionError) with the check's
+message; on success it returns the check's value (the parsed JSON, the validated model, the matched
+label, the measured length...). For negation use ``check("not_<name>", output, ...)`` or a case file's
+``not_<name>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar, overload
+
+import pydantic
+
+from pytest_llmeval.checks.base import Tokenizer, assert_check
+from pytest_llmeval.checks.safety import ClaimKind, PiiKind
+from pytest_llmeval.checks.structure import ModelArg, SchemaArg
+
+_Model = TypeVar("_Model", bound=pydantic.BaseModel)
+
+__all__ = [
+    "assert_contains",
+    "assert_contains_all",
+    "assert_contains_any",
+    "assert_ends_with",
+    "assert_equals",
+    "assert_grounded",
+    "assert_is_json",
+    "assert_json_schema",
+    "assert_length",
+    "assert_no_bias_terms",
+    "assert_no_hallucinations",
+    "assert_no_pii",
+    "assert_no_refusal",
+    "assert_no_repetition",
+    "assert_not_garbled",
+    "assert_one_of",
+    "assert_pydantic",
+    "assert_refusal",
+    "assert_regex",
+    "assert_starts_with",
+]
+
+
+def assert_contains(
+    output: object,
+    substring: str,
+    case_sensitive: bool = False,
+    normalize: bool = True,
+) -> str:
+    """The output contains a substring; see :func:`pytest_llmeval.checks.content.contains`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "contains",
+        output,
+        substring=substring,
+        case_sensitive=case_sensitive,
+        normalize=normalize,
+    )
+
+
+def assert_contains_all(
+    output: object,
+    substrings: list[str],
+    case_sensitive: bool = False,
+    normalize: bool = True,
+) -> list[str]:
+    """The output contains every substring; see :func:`pytest_llmeval.checks.content.contains_all`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "contains_all",
+        output,
+        substrings=substrings,
+        case_sensitive=case_sensitive,
+        normalize=normalize,
+    )
+
+
+def assert_contains_any(
+    output: object,
+    substrings: list[str],
+    case_sensitive: bool = False,
+    normalize: bool = True,
+) -> str:
+    """The output contains at least one substring; see :func:`pytest_llmeval.checks.content.contains_any`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "contains_any",
+        output,
+        substrings=substrings,
+        case_sensitive=case_sensitive,
+        normalize=normalize,
+    )
+
+
+def assert_ends_with(
+    output: object,
+    suffix: str,
+    case_sensitive: bool = False,
+    normalize: bool = True,
+) -> str:
+    """The stripped output ends with a suffix; see :func:`pytest_llmeval.checks.content.ends_with`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "ends_with",
+        output,
+        suffix=suffix,
+        case_sensitive=case_sensitive,
+        normalize=normalize,
+    )
+
+
+def assert_equals(
+    output: object,
+    expected: str,
+    case_sensitive: bool = False,
+    normalize: bool = True,
+) -> str:
+    """The output equals the expected text (normalised); see :func:`pytest_llmeval.checks.content.equals`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "equals",
+        output,
+        expected=expected,
+        case_sensitive=case_sensitive,
+        normalize=normalize,
+    )
+
+
+def assert_grounded(
+    output: object,
+    context: str | list[str] | None = None,
+    reference: str | list[str] | None = None,
+    min_supported: float = 1.0,
+    kinds: list[ClaimKind] | None = None,
+) -> float:
+    """Numbers, dates, URLs, emails and names come from the context; see :func:`pytest_llmeval.checks.safety.grounded`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "grounded",
+        output,
+        context=context,
+        reference=reference,
+        min_supported=min_supported,
+        kinds=kinds,
+    )
+
+
+def assert_is_json(
+    output: object,
+    strict: bool = False,
+) -> Any:
+    """The output is (or contains) a JSON value; see :func:`pytest_llmeval.checks.structure.is_json`."""
+    __tracebackhide__ = True
+    return assert_check("is_json", output, strict=strict)
+
+
+def assert_json_schema(
+    output: object,
+    schema: SchemaArg,
+    strict: bool = False,
+) -> Any:
+    """The output's JSON matches a JSON Schema; see :func:`pytest_llmeval.checks.structure.json_schema`."""
+    __tracebackhide__ = True
+    return assert_check("json_schema", output, schema=schema, strict=strict)
+
+
+def assert_length(
+    output: object,
+    min: int | None = None,
+    max: int | None = None,
+    unit: Literal["chars", "words", "tokens"] = "chars",
+    tokenizer: Tokenizer | None = None,
+) -> int:
+    """The output's length is within bounds; see :func:`pytest_llmeval.checks.content.length`."""
+    __tracebackhide__ = True
+    return assert_check("length", output, min=min, max=max, unit=unit, tokenizer=tokenizer)
+
+
+def assert_no_bias_terms(
+    output: object,
+    lexicon: list[str | Path] | None = None,
+    replace: bool = False,
+    categories: list[str] | None = None,
+) -> str:
+    """No stereotyping phrase, demeaning label or insult; see :func:`pytest_llmeval.checks.safety.no_bias_terms`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "no_bias_terms",
+        output,
+        lexicon=lexicon,
+        replace=replace,
+        categories=categories,
+    )
+
+
+def assert_no_hallucinations(
+    output: object,
+    phrases: list[str],
+) -> str:
+    """None of the known-false phrases appear; see :func:`pytest_llmeval.checks.safety.no_hallucinations`."""
+    __tracebackhide__ = True
+    return assert_check("no_hallucinations", output, phrases=phrases)
+
+
+def assert_no_pii(
+    output: object,
+    kinds: list[PiiKind] | None = None,
+    allow: list[str] | None = None,
+) -> str:
+    """No email, phone, card number or IBAN; see :func:`pytest_llmeval.checks.safety.no_pii`."""
+    __tracebackhide__ = True
+    return assert_check("no_pii", output, kinds=kinds, allow=allow)
+
+
+def assert_no_refusal(
+    output: object,
+    extra_phrases: list[str] | None = None,
+) -> str:
+    """The model answered instead of refusing; see :func:`pytest_llmeval.checks.safety.no_refusal`."""
+    __tracebackhide__ = True
+    return assert_check("no_refusal", output, extra_phrases=extra_phrases)
+
+
+def assert_no_repetition(
+    output: object,
+    max_repeats: int = 3,
+    max_line_repeats: int = 3,
+    max_unit_words: int = 12,
+) -> str:
+    """No degenerate loop (repeated phrase or line); see :func:`pytest_llmeval.checks.quality.no_repetition`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "no_repetition",
+        output,
+        max_repeats=max_repeats,
+        max_line_repeats=max_line_repeats,
+        max_unit_words=max_unit_words,
+    )
+
+
+def assert_not_garbled(
+    output: object,
+    max_control_chars: float = 0.001,
+    max_symbols: float = 0.05,
+    max_repetition: float = 0.3,
+    max_repeated_substring: float = 0.25,
+    max_tokens_per_word: float = 2.4,
+    max_mixed_scripts: float = 0.0,
+    max_case_changes: float = 0.12,
+    allow_truncated: bool = False,
+    tokenizer: Tokenizer | None = None,
+) -> str:
+    """The output is readable text, not noise; see :func:`pytest_llmeval.checks.quality.not_garbled`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "not_garbled",
+        output,
+        max_control_chars=max_control_chars,
+        max_symbols=max_symbols,
+        max_repetition=max_repetition,
+        max_repeated_substring=max_repeated_substring,
+        max_tokens_per_word=max_tokens_per_word,
+        max_mixed_scripts=max_mixed_scripts,
+        max_case_changes=max_case_changes,
+        allow_truncated=allow_truncated,
+        tokenizer=tokenizer,
+    )
+
+
+def assert_one_of(
+    output: object,
+    labels: list[str],
+) -> str:
+    """The whole output is one of the allowed labels; see :func:`pytest_llmeval.checks.content.one_of`."""
+    __tracebackhide__ = True
+    return assert_check("one_of", output, labels=labels)
+
+
+@overload
+def assert_pydantic(output: object, model: type[_Model], strict: bool = False) -> _Model: ...
+
+
+@overload
+def assert_pydantic(output: object, model: str, strict: bool = False) -> pydantic.BaseModel: ...
+
+
+def assert_pydantic(output: object, model: ModelArg, strict: bool = False) -> pydantic.BaseModel:
+    """The output's JSON validates as a pydantic model; returns the validated instance."""
+    __tracebackhide__ = True
+    return assert_check("pydantic", output, model=model, strict=strict)  # type: ignore[no-any-return]
+
+
+def assert_refusal(
+    output: object,
+    extra_phrases: list[str] | None = None,
+) -> str:
+    """The model refused (for prompts it must refuse); see :func:`pytest_llmeval.checks.safety.refusal`."""
+    __tracebackhide__ = True
+    return assert_check("refusal", output, extra_phrases=extra_phrases)
+
+
+def assert_regex(
+    output: object,
+    pattern: str,
+    mode: Literal["search", "fullmatch"] = "search",
+    ignore_case: bool = False,
+    multiline: bool = False,
+    dotall: bool = False,
+) -> dict[str, str | None] | str:
+    """The output matches a regular expression; see :func:`pytest_llmeval.checks.content.regex`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "regex",
+        output,
+        pattern=pattern,
+        mode=mode,
+        ignore_case=ignore_case,
+        multiline=multiline,
+        dotall=dotall,
+    )
+
+
+def assert_starts_with(
+    output: object,
+    prefix: str,
+    case_sensitive: bool = False,
+    normalize: bool = True,
+) -> str:
+    """The stripped output starts with a prefix; see :func:`pytest_llmeval.checks.content.starts_with`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "starts_with",
+        output,
+        prefix=prefix,
+        case_sensitive=case_sensitive,
+        normalize=normalize,
+    )

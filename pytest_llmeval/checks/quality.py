@@ -1,0 +1,312 @@
+"""Quality checks: the output is readable text, not a broken model's noise.
+
+``not_garbled`` computes named signals, each with its own threshold argument; the failure message names
+every signal that tripped with its value and threshold, and ``details["signals"]`` holds all values.
+Defaults are calibrated by ``benchmarks/garbled_calibration.py`` on clean prose, code, JSON and short
+labels versus shuffled characters, loops, byte noise, truncation and token soup.
+
+``no_repetition`` reports degenerate loops; it shares its repetition finder with ``not_garbled``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+
+from pytest_llmeval.checks._text import TandemRepeat, longest_repeated_substring, tandem_repeat
+from pytest_llmeval.checks.base import (
+    CheckResult,
+    Tokenizer,
+    active_tokenizer,
+    register_check,
+    truncate,
+)
+
+__all__ = ["GarbleSignals", "garble_signals", "no_repetition", "not_garbled"]
+
+FAMILY = "quality"
+_MAX_UNIT_WORDS = 12  # longest loop unit looked for, in words
+_MIN_WORDS_FOR_RATIOS = 8  # below this, shares of words are noise ("positive" is one word)
+_MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, not a loop
+_FRAGMENTATION_SAMPLE = 20_000  # characters tokenized for the fragmentation signal
+_WORDS = re.compile(r"[^\W\d_]+")
+_CASE_CHANGE = re.compile(r"[a-z][A-Z]")
+# Symbols clean text uses freely. Punctuation of any script and all of ASCII never count, so code,
+# JSON and CJK text do not look like noise; mojibake ("Ã©", "â€™") and U+FFFD do.
+_COMMON_SYMBOLS = set("°£¥§¶×÷±≤≥≠→←↑↓✓✔•·")
+# Japanese mixes kanji and kana inside one word, Korean mixes hanja and hangul: one group.
+_CJK_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "IDEOGRAPHIC", "BOPOMOFO")
+
+
+# --- signals --------------------------------------------------------------------------------------
+
+
+def _is_control(char: str) -> bool:
+    if char in "\t\n\r":
+        return False
+    return char == "\ufffd" or unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn")
+
+
+def control_share(text: str) -> float:
+    """Share of control, unassigned, private-use and U+FFFD characters: bytes decoded wrongly."""
+    if text.isascii():
+        count = sum(1 for c in text if c < " " and c not in "\t\n\r") + text.count("\x7f")
+    else:
+        count = sum(1 for c in text if _is_control(c))
+    return count / len(text)
+
+
+def _is_emoji(char: str) -> bool:
+    return "\U0001f000" <= char <= "\U0001faff" or "\u2600" <= char <= "\u27bf"
+
+
+def _unusual(char: str) -> bool:
+    if char.isascii() or char in _COMMON_SYMBOLS or _is_emoji(char):
+        return False
+    return unicodedata.category(char)[0] == "S"
+
+
+def symbol_share(text: str) -> float:
+    """Share of non-space characters that are non-ASCII symbols (Unicode category S*)."""
+    visible = len(text) - sum(1 for c in text if c.isspace())
+    if visible == 0 or text.isascii():
+        return 0.0
+    return sum(1 for c in text if _unusual(c)) / visible
+
+
+def repetition_share(words: list[str]) -> tuple[float, TandemRepeat | None]:
+    """Share of the words that are back-to-back repeats of one unit (a loop), and that loop."""
+    if len(words) < _MIN_WORDS_FOR_RATIOS:
+        return 0.0, None
+    loop = tandem_repeat(words, _MAX_UNIT_WORDS)
+    return (loop.extra_tokens / len(words) if loop else 0.0), loop
+
+
+def repeated_substring_share(text: str) -> tuple[float, int]:
+    """Longest substring occurring twice, as a share of the text (0 if under 40 chars)."""
+    length, start = longest_repeated_substring(text)
+    if length < _MIN_REPEATED_CHARS:
+        return 0.0, start
+    return length / len(text), start
+
+
+@functools.lru_cache(maxsize=4096)
+def _script(char: str) -> str:
+    """The script of a base letter; "" for marks and modifier letters, which go with any script."""
+    if unicodedata.category(char) in ("Mn", "Mc", "Me", "Lm"):
+        return ""
+    name = unicodedata.name(char, "UNKNOWN").split(" ")[0]
+    return "CJK" if name.startswith(_CJK_SCRIPTS) else name
+
+
+def _scripts(word: str) -> set[str]:
+    return {_script(c) for c in word} - {""}
+
+
+def mixed_script_share(text: str) -> tuple[float, str]:
+    """Share of words mixing letters of two scripts ("pаssword" with a Cyrillic а), and one such word."""
+    words = _WORDS.findall(text)
+    if not words:
+        return 0.0, ""
+    mixed = [w for w in words if not w.isascii() and len(_scripts(w)) > 1]
+    return len(mixed) / len(words), (mixed[0] if mixed else "")
+
+
+def case_change_share(text: str) -> float:
+    """Share of words with a lower-to-upper case change inside ("ingThe", "usTENANCE"): vocabulary
+    pieces glued together. camelCase code has some, so the threshold leaves room for it."""
+    words = [w for w in _WORDS.findall(text) if len(w) > 1]
+    if len(words) < _MIN_WORDS_FOR_RATIOS:
+        return 0.0
+    return sum(1 for w in words if _CASE_CHANGE.search(w)) / len(words)
+
+
+def tokens_per_word(text: str, tokenizer: Tokenizer) -> float | None:
+    """Mean tokens per word under the model's tokenizer; noise splits into many short pieces.
+
+    Only Latin-script words count: a tokenizer's splits of other scripts say more about its training
+    data than about the text (an English BPE splits clean Japanese into many pieces)."""
+    words = [w for w in _WORDS.findall(text[:_FRAGMENTATION_SAMPLE]) if w.isascii()]
+    if len(words) < _MIN_WORDS_FOR_RATIOS:
+        return None
+    return len(tokenizer.tokenize(" ".join(words))) / len(words)
+
+
+# A sentence end: a word character, maybe a closing bracket or quote ("setstate()."), then . ! or ?
+_SENTENCE = re.compile(r"[^\W_][)\]\"'`]*[.!?][\"')\]]*\s")
+_NOT_PROSE_LINE = tuple("-*#>|`•+0123456789")
+
+
+def _prose_line(line: str) -> bool:
+    """A line of running text: not indented code, a list item, heading or table row; mostly letters."""
+    if line[:1].isspace() or line.lstrip().startswith(_NOT_PROSE_LINE) or len(line.split()) < 6:
+        return False
+    letters = sum(1 for c in line if c.isalpha() or c == " ")
+    return letters / len(line) >= 0.75
+
+
+def truncated(text: str) -> float:
+    """1.0 when prose stops mid-sentence: the output was cut (max_new_tokens) or broke off."""
+    stripped = text.rstrip()
+    last_line = stripped.rsplit("\n", 1)[-1]
+    if len(stripped.split()) < 12 or not _prose_line(last_line):
+        return 0.0  # too short to tell, or the output ends with a list, heading, table or code
+    if stripped.count("```") % 2 or not _SENTENCE.search(stripped):
+        return 0.0  # code, or not sentence prose at all
+    return 1.0 if stripped[-1].isalpha() or stripped[-1] == "," else 0.0
+
+
+# --- not_garbled ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GarbleSignals:
+    """Every signal's value; ``None`` when it could not be measured (and why, in ``skipped``)."""
+
+    values: dict[str, float | None]
+    skipped: dict[str, str]
+    notes: dict[str, str]
+
+
+def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSignals:
+    """Measure all signals of ``not_garbled`` (also used by the calibration benchmark)."""
+    notes: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    share, loop = repetition_share(text.split())
+    if loop is not None:
+        notes["repetition"] = f"unit {' '.join(loop.unit)!r} x{loop.count}"
+    substring, at = repeated_substring_share(text)
+    if substring:
+        notes["repeated_substring"] = f"at char {at}"
+    mixed, word = mixed_script_share(text)
+    if word:
+        notes["mixed_scripts"] = f"e.g. {word!r}"
+    fragmentation = None
+    tokenizer = tokenizer or active_tokenizer()
+    if tokenizer is None:
+        skipped["fragmentation"] = "no tokenizer (pass tokenizer= or run under the plugin)"
+    else:
+        fragmentation = tokens_per_word(text, tokenizer)
+        if fragmentation is None:
+            skipped["fragmentation"] = f"fewer than {_MIN_WORDS_FOR_RATIOS} words"
+    values: dict[str, float | None] = {
+        "control_chars": control_share(text),
+        "symbols": symbol_share(text),
+        "repetition": share,
+        "repeated_substring": substring,
+        "fragmentation": fragmentation,
+        "mixed_scripts": mixed,
+        "case_changes": case_change_share(text),
+        "truncated": truncated(text),
+    }
+    return GarbleSignals(values, skipped, notes)
+
+
+def _tripped(values: dict[str, float | None], limits: dict[str, float]) -> list[str]:
+    return [name for name, limit in limits.items() if (values.get(name) or 0.0) > limit]
+
+
+def _garble_score(values: dict[str, float | None], limits: dict[str, float]) -> float:
+    """1.0 = no signal at all; 0.0 = some signal at or above its threshold."""
+    ratios = [(values.get(n) or 0.0) / limit if limit > 0 else float((values.get(n) or 0.0) > 0)
+              for n, limit in limits.items()]
+    return max(0.0, 1.0 - max(ratios, default=0.0))
+
+
+@register_check("not_garbled", family=FAMILY, summary="The output is readable text, not noise.")
+def not_garbled(
+    text: str,
+    max_control_chars: float = 0.001,
+    max_symbols: float = 0.05,
+    max_repetition: float = 0.3,
+    max_repeated_substring: float = 0.25,
+    max_tokens_per_word: float = 2.4,
+    max_mixed_scripts: float = 0.0,
+    max_case_changes: float = 0.12,
+    allow_truncated: bool = False,
+    tokenizer: Tokenizer | None = None,
+) -> CheckResult:
+    """Signals (each fails when above its ``max_*``): ``control_chars`` share of control/U+FFFD
+    characters; ``symbols`` share of unusual non-letter symbols; ``repetition`` share of words in a
+    back-to-back loop; ``repeated_substring`` longest twice-occurring substring as a share of the
+    text; ``fragmentation`` tokens per word under the model's tokenizer (skipped without one);
+    ``mixed_scripts`` share of words mixing scripts; ``case_changes`` share of words with a
+    lower-to-upper change inside (glued vocabulary pieces); ``truncated`` prose ending mid-sentence (pass
+    ``allow_truncated=True`` when outputs are cut by max_new_tokens on purpose). Score: 1.0 = clean,
+    0.0 = a signal reached its threshold. An empty output fails: there is no text to read."""
+    if not text.strip():
+        return CheckResult("not_garbled", False, "not_garbled: expected readable text; got an empty output")
+    signals = garble_signals(text, tokenizer)
+    limits = {
+        "control_chars": max_control_chars,
+        "symbols": max_symbols,
+        "repetition": max_repetition,
+        "repeated_substring": max_repeated_substring,
+        "fragmentation": max_tokens_per_word,
+        "mixed_scripts": max_mixed_scripts,
+        "case_changes": max_case_changes,
+    }
+    if not allow_truncated:
+        limits["truncated"] = 0.5
+    tripped = _tripped(signals.values, limits)
+    score = _garble_score(signals.values, limits)
+    details = {"signals": signals.values, "thresholds": limits, "skipped": signals.skipped,
+               "notes": signals.notes}
+    if not tripped:
+        return CheckResult("not_garbled", True, "not_garbled: no garble signal tripped", score, details, text)
+    reasons = []
+    for name in tripped:
+        note = f" ({signals.notes[name]})" if name in signals.notes else ""
+        reasons.append(f"{name} {signals.values[name]:.3g} > max {limits[name]:.3g}{note}")
+    message = f"not_garbled: output looks garbled: {'; '.join(reasons)}; output: {truncate(text)}"
+    return CheckResult("not_garbled", False, message, score, details)
+
+
+# --- no_repetition --------------------------------------------------------------------------------
+
+
+def _repeated_line(text: str) -> tuple[str, int] | None:
+    """The most frequent line with some letters in it (blank lines and "}" do not loop)."""
+    lines = [line.strip() for line in text.splitlines()]
+    counts = Counter(line for line in lines if len(_WORDS.findall(line)) >= 2 or len(line) >= 12)
+    return counts.most_common(1)[0] if counts else None
+
+
+def _loop_units(text: str) -> tuple[list[str], str]:
+    """Words and their separator, or characters for text written without spaces (Chinese, noise)."""
+    words = text.split()
+    if words and len(text) / len(words) <= 20:
+        return words, " "
+    return list(text[:_FRAGMENTATION_SAMPLE]), ""
+
+
+@register_check("no_repetition", family=FAMILY, summary="No degenerate loop (repeated phrase or line).")
+def no_repetition(
+    text: str, max_repeats: int = 3, max_line_repeats: int = 3, max_unit_words: int = 12
+) -> CheckResult:
+    """Fails when a unit of 1..``max_unit_words`` words is repeated back to back more than
+    ``max_repeats`` times ("the the the the"), or one line occurs more than ``max_line_repeats``
+    times. The score is the largest repeat count found."""
+    units, separator = _loop_units(text)
+    loop = tandem_repeat(units, max_unit_words)
+    unit = separator.join(loop.unit) if loop else None
+    line = _repeated_line(text)
+    count = loop.count if loop else 1
+    line_count = line[1] if line else 0
+    details = {"loop_count": count, "loop_unit": unit, "line_count": line_count,
+               "line": line[0] if line else None}
+    score = float(max(count, line_count))
+    problems = []
+    if loop is not None and loop.count > max_repeats:
+        at = len(separator.join(units[: loop.start]))  # approximate when whitespace runs vary
+        problems.append(f"{unit!r} repeated {loop.count} times in a row "
+                        f"(max {max_repeats}): {truncate(text, at)}")
+    if line is not None and line_count > max_line_repeats:
+        problems.append(f"line {line[0]!r} occurs {line_count} times (max {max_line_repeats})")
+    if not problems:
+        return CheckResult("no_repetition", True, "no_repetition: no loop found", score, details, text)
+    message = f"no_repetition: expected no degenerate loops; {'; '.join(problems)}"
+    return CheckResult("no_repetition", False, message, score, details)

@@ -1,0 +1,362 @@
+"""Structure checks: the output is JSON, matches a JSON Schema, or validates as a pydantic model.
+
+Models wrap JSON in prose or a markdown fence ("Sure! ```json {...} ```"). Unless ``strict=True``, the
+checks find the JSON value inside: the whole output, else the first fenced block, else the longest
+object or array that parses (scanning each ``{``/``[`` with ``json.JSONDecoder.raw_decode``).
+``NaN``/``Infinity`` are rejected: Python accepts them, JSON does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from pytest_llmeval.checks._text import clip
+from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
+
+__all__ = ["JsonExtraction", "extract_json", "is_json", "json_schema", "pydantic_check"]
+
+FAMILY = "structure"
+# Scanning stops after this many candidate starts so 100k characters of "[[[[" stay fast.
+_MAX_CANDIDATES = 2000
+# Violations spelled out in a message; all of them are in details["violations"].
+_MAX_LISTED = 50
+_FENCE = "```"
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+@dataclass(frozen=True)
+class JsonExtraction:
+    """Either ``found`` with the parsed ``value`` and its span, or a failure ``reason``."""
+
+    found: bool
+    value: Any = None
+    start: int = 0
+    end: int = 0
+    reason: str = ""
+
+
+@dataclass
+class _Furthest:
+    """The parse attempt that got furthest: where to point the user when nothing parses."""
+
+    position: int = -1
+    error: str = ""
+
+    def note(self, position: int, error: str) -> None:
+        if position > self.position:
+            self.position, self.error = position, error
+
+
+def _decode_at(text: str, start: int, furthest: _Furthest) -> tuple[Any, int] | None:
+    try:
+        return _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError as exc:
+        furthest.note(exc.pos, exc.msg)
+    except _NotJson as exc:
+        furthest.note(start, str(exc))
+    except RecursionError:
+        furthest.note(start, "nested too deeply")
+    return None
+
+
+def _skip_space(text: str, start: int, end: int) -> int:
+    while start < end and text[start].isspace():
+        start += 1
+    return start
+
+
+def _decode_whole(text: str, start: int, end: int, furthest: _Furthest) -> JsonExtraction | None:
+    """Decode ``text[start:end]`` as exactly one JSON value surrounded by whitespace."""
+    begin = _skip_space(text, start, end)
+    decoded = _decode_at(text[:end], begin, furthest)
+    if decoded is None:
+        return None
+    value, stop = decoded
+    if text[stop:end].strip():
+        furthest.note(_skip_space(text, stop, end), "Extra data after the JSON value")
+        return None
+    return JsonExtraction(True, value, begin, stop)
+
+
+def _fenced(text: str, furthest: _Furthest) -> JsonExtraction | None:
+    opening = text.find(_FENCE)
+    if opening < 0:
+        return None
+    body = text.find("\n", opening)
+    closing = text.find(_FENCE, body + 1) if body >= 0 else -1
+    if closing < 0:
+        return None
+    return _decode_whole(text, body + 1, closing, furthest)
+
+
+def _scan(text: str, furthest: _Furthest) -> JsonExtraction | None:
+    """The longest object/array that parses; after a success, scanning resumes past its end."""
+    best: JsonExtraction | None = None
+    position, candidates = 0, 0
+    while candidates < _MAX_CANDIDATES:
+        starts = [i for i in (text.find("{", position), text.find("[", position)) if i >= 0]
+        if not starts:
+            break
+        start = min(starts)
+        candidates += 1
+        decoded = _decode_at(text, start, furthest)
+        if decoded is None:
+            position = start + 1
+            continue
+        value, end = decoded
+        if best is None or end - start > best.end - best.start:
+            best = JsonExtraction(True, value, start, end)
+        position = end
+    return best
+
+
+def _where(text: str, position: int) -> str:
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"line {line} column {column} (char {position})"
+
+
+def extract_json(text: str, strict: bool = False) -> JsonExtraction:
+    """Find the JSON value in a model output (see the module docstring); never raises."""
+    if not text.strip():
+        return JsonExtraction(False, reason="got an empty output")
+    furthest = _Furthest()
+    found = _decode_whole(text, 0, len(text), furthest)
+    if found is None and not strict:
+        found = _fenced(text, furthest) or _scan(text, furthest)
+    if found is not None:
+        return found
+    position = max(furthest.position, 0)
+    reason = (
+        f"parsing stopped at {_where(text, position)}: {furthest.error}: "
+        f"{truncate(text, position)}"
+    )
+    return JsonExtraction(False, reason=reason)
+
+
+def _not_json(name: str, extraction: JsonExtraction, strict: bool) -> CheckResult:
+    what = "the whole output to be one JSON value" if strict else "a JSON value in the output"
+    return CheckResult(name, False, f"{name}: expected {what}; {extraction.reason}")
+
+
+@register_check("is_json", family=FAMILY, summary="The output is (or contains) a JSON value.")
+def is_json(text: str, strict: bool = False) -> CheckResult:
+    """With ``strict=True`` the whole output (whitespace aside) must be JSON. Value: the parsed JSON."""
+    extraction = extract_json(text, strict)
+    if not extraction.found:
+        return _not_json("is_json", extraction, strict)
+    kind = type(extraction.value).__name__
+    message = f"is_json: found a JSON {kind} at chars {extraction.start}-{extraction.end}"
+    return CheckResult("is_json", True, message, value=extraction.value)
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """``$.user.addresses[0].zip`` for a path given as keys and indexes."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.isidentifier():
+            out += f".{part}"
+        else:
+            out += f"[{str(part)!r}]"
+    return out
+
+
+
+def _violations_result(
+    name: str, expected: str, violations: Sequence[str], value: Any
+) -> CheckResult:
+    if not violations:
+        return CheckResult(name, True, f"{name}: valid against {expected}", value=value)
+    listed = "; ".join(violations[:_MAX_LISTED])
+    more = len(violations) - _MAX_LISTED
+    tail = f"; ... and {more} more (all in details['violations'])" if more > 0 else ""
+    count = f"{len(violations)} violation{'s' if len(violations) != 1 else ''}"
+    message = f"{name}: expected JSON valid against {expected}; {count}: {listed}{tail}"
+    return CheckResult(name, False, message, details={"violations": list(violations)})
+
+
+# --- json_schema ----------------------------------------------------------------------------------
+
+SchemaArg = dict[str, Any] | bool | str | Path
+
+
+def _load_schema_file(path: Path) -> Any:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckUsageError(f"check 'json_schema': cannot read schema file {str(path)!r}: {exc}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(raw)
+        import yaml  # YAML is a superset of JSON, so .yaml/.yml and anything else load here
+
+        return yaml.safe_load(raw)
+    except Exception as exc:  # json/yaml raise many kinds; all mean "this file is not a schema"
+        raise CheckUsageError(
+            f"check 'json_schema': schema file {str(path)!r} does not parse: {exc}"
+        ) from None
+
+
+def _compile_schema(schema: Any, label: str) -> Any:
+    """Build the validator for ``schema`` once (53x faster than jsonschema.validate per call)."""
+    from jsonschema import Draft202012Validator, SchemaError, validators
+
+    if not isinstance(schema, (dict, bool)):
+        raise CheckUsageError(
+            f"check 'json_schema': schema {label} must be a JSON object or boolean, "
+            f"got {type(schema).__name__}"
+        )
+    cls = Draft202012Validator
+    if isinstance(schema, dict) and "$schema" in schema:
+        # Without a default, jsonschema warns (rather than raises) on a $schema it does not know.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cls = validators.validator_for(schema)
+        if caught:
+            raise CheckUsageError(
+                f"check 'json_schema': schema {label} has an unknown $schema {schema['$schema']!r}"
+            )
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        where = json_path(exc.absolute_path)
+        raise CheckUsageError(
+            f"check 'json_schema': schema {label} is not a valid JSON Schema "
+            f"({cls.__name__}): at {where}: {exc.message}"
+        ) from None
+    # Formats ("email", "date") are asserted: an eval that writes `format: date` means it.
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_for_text(canonical: str, label: str) -> Any:
+    return _compile_schema(json.loads(canonical), label)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_for_file(path: str, mtime_ns: int, size: int) -> Any:
+    # mtime and size are part of the cache key: an edited schema file is recompiled.
+    return _compile_schema(_load_schema_file(Path(path)), repr(path))
+
+
+def _schema_label(schema: dict[str, Any] | bool) -> str:
+    title = schema.get("title") if isinstance(schema, dict) else None
+    return f"{title!r}" if isinstance(title, str) else "(inline schema)"
+
+
+def schema_validator(schema: SchemaArg) -> tuple[Any, str]:
+    """The compiled validator for an inline schema or a schema file, and a label for messages."""
+    if isinstance(schema, (str, Path)):
+        path = Path(schema).expanduser().resolve()
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise CheckUsageError(
+                f"check 'json_schema': schema file {str(schema)!r} not found "
+                f"(resolved to {str(path)!r}: {exc.strerror})"
+            ) from None
+        return _validator_for_file(str(path), stat.st_mtime_ns, stat.st_size), repr(str(schema))
+    label = _schema_label(schema)
+    try:
+        canonical = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise CheckUsageError(f"check 'json_schema': schema {label} is not JSON data: {exc}") from None
+    return _validator_for_text(canonical, label), label
+
+
+def _schema_violations(validator: Any, instance: Any) -> list[str]:
+    errors = sorted(
+        validator.iter_errors(instance), key=lambda e: ([str(p) for p in e.absolute_path], e.message)
+    )
+    return [f"{json_path(e.absolute_path)}: {clip(e.message)}" for e in errors]
+
+
+@register_check("json_schema", family=FAMILY, summary="The output's JSON matches a JSON Schema.")
+def json_schema(text: str, schema: SchemaArg, strict: bool = False) -> CheckResult:
+    """``schema``: an inline schema or a path to a .json/.yaml file (relative to the working
+    directory). Draft 2020-12 unless the schema's ``$schema`` says otherwise; formats are asserted.
+    Every violation is listed with its JSON path. Value: the parsed JSON."""
+    validator, label = schema_validator(schema)
+    extraction = extract_json(text, strict)
+    if not extraction.found:
+        return _not_json("json_schema", extraction, strict)
+    violations = _schema_violations(validator, extraction.value)
+    return _violations_result("json_schema", f"schema {label}", violations, extraction.value)
+
+
+# --- pydantic -------------------------------------------------------------------------------------
+
+ModelArg = type[pydantic.BaseModel] | str
+
+
+def resolve_model(model: ModelArg) -> type[pydantic.BaseModel]:
+    """A model class, or ``"package.module:Class"`` (nested classes as ``Outer.Inner``)."""
+    if not isinstance(model, str):
+        return model
+    module_name, _, attribute = model.partition(":")
+    if not module_name or not attribute:
+        raise CheckUsageError(
+            f"check 'pydantic': model {model!r} must be a class or 'package.module:ClassName'"
+        )
+    try:
+        found: Any = importlib.import_module(module_name)
+    except Exception as exc:  # an import runs arbitrary code: any failure means "cannot import"
+        raise CheckUsageError(
+            f"check 'pydantic': cannot import module {module_name!r} for model {model!r}: {exc!r}"
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise CheckUsageError(
+                f"check 'pydantic': module {module_name!r} has no attribute {attribute!r} "
+                f"(model {model!r})"
+            )
+        found = getattr(found, part)
+    if not (isinstance(found, type) and issubclass(found, pydantic.BaseModel)):
+        raise CheckUsageError(
+            f"check 'pydantic': {model!r} is not a pydantic BaseModel subclass (it is {found!r})"
+        )
+    return found
+
+
+def _field_errors(exc: pydantic.ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        got = clip(repr(err.get("input")), 60)
+        lines.append(f"{json_path(err['loc'])}: {err['msg']} (got {got})")
+    return lines
+
+
+@register_check("pydantic", family=FAMILY, summary="The output's JSON validates as a pydantic model.")
+def pydantic_check(text: str, model: ModelArg, strict: bool = False) -> CheckResult:
+    """``model``: a BaseModel subclass or ``"module:Class"``. Every field error is listed with its
+    location. Value: the validated model instance."""
+    cls = resolve_model(model)
+    extraction = extract_json(text, strict)
+    if not extraction.found:
+        return _not_json("pydantic", extraction, strict)
+    try:
+        instance = cls.model_validate(extraction.value)
+    except pydantic.ValidationError as exc:
+        return _violations_result("pydantic", f"model {cls.__name__}", _field_errors(exc), None)
+    return _violations_result("pydantic", f"model {cls.__name__}", [], instance)

@@ -1,0 +1,211 @@
+"""Quality checks: not_garbled (signals, thresholds, calibration) and no_repetition."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import pytest
+
+from pytest_llmeval.checks import check, using_tokenizer
+from pytest_llmeval.checks._text import longest_repeated_substring, tandem_repeat
+from pytest_llmeval.checks.garble_corpus import (
+    build_corpus,
+    byte_noise,
+    decoded_vocabulary,
+    prose_paragraphs,
+    shuffle_words,
+)
+from pytest_llmeval.checks.quality import garble_signals
+
+PROSE = (
+    "The sqlite3 module provides an interface to SQLite databases. Connections are created with "
+    "connect(), and every statement runs through a cursor. Results come back as tuples unless a "
+    "row factory is set, which lets callers read columns by name."
+)
+
+CLEAN_SHORT = [
+    "positive", "42", "-3.5", '{"name": "Ann", "age": 31}', "[1, 2, 3]", "Yes.",
+    "def double(x):\n    return x * 2\n", "SELECT id, name FROM users WHERE age > 30;",
+    "Great job! 🎉🎉", "Le café est fermé le lundi.", "東京は日本の首都です。", "Москва — столица России.",
+]
+
+
+@pytest.mark.parametrize("output", CLEAN_SHORT)
+def test_short_clean_outputs_are_not_garbled(output: str, tokenizer: Any) -> None:
+    result = check("not_garbled", output, tokenizer=tokenizer)
+    assert result.passed, result.message
+    assert result.message == "not_garbled: no garble signal tripped"
+
+
+def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
+    result = check("not_garbled", PROSE, tokenizer=tokenizer)
+    assert result.passed
+    signals = result.details["signals"]
+    assert set(signals) == {"control_chars", "symbols", "repetition", "repeated_substring",
+                            "fragmentation", "mixed_scripts", "case_changes", "truncated"}
+    assert signals["fragmentation"] is not None and result.details["skipped"] == {}
+    assert 0 < result.score <= 1
+
+
+def test_empty_output_fails() -> None:
+    for output in ("", "  \n\t"):
+        result = check("not_garbled", output)
+        assert not result.passed
+        assert result.message == "not_garbled: expected readable text; got an empty output"
+
+
+def test_control_characters_trip_their_signal() -> None:
+    result = check("not_garbled", "Hello w\ufffdrld \x00\x01 this is \x02 noise")
+    assert not result.passed
+    assert result.message.startswith("not_garbled: output looks garbled: control_chars 0.133 > max 0.001; output:")
+    assert result.score == 0.0
+
+
+def test_repetition_loop_names_the_unit() -> None:
+    result = check("not_garbled", "I am a bot. " * 10)
+    assert "repetition 0.9 > max 0.3 (unit 'I am a bot.' x10)" in result.message
+    assert "repeated_substring 0.9 > max 0.25" in result.message
+
+
+def test_mixed_scripts_and_symbols(tokenizer: Any) -> None:
+    mixed = check("not_garbled", "Enter your pаssword to continue with the login form now.")  # Cyrillic а
+    assert "mixed_scripts 0.1 > max 0 (e.g. 'pаssword')" in mixed.message
+    mojibake = "Itâ€™s Ã©tÃ© Ã  Paris â€” cafÃ© Â© ¤¤ ¦ ¬ ° ± ² ³"
+    assert "symbols" in check("not_garbled", mojibake, tokenizer=tokenizer).message
+
+
+def test_truncated_prose_fails_unless_allowed() -> None:
+    text = "This answer is long enough to judge properly. And here is another sentence that stops in the midd"
+    result = check("not_garbled", text)
+    assert "truncated 1 > max 0.5" in result.message
+    assert check("not_garbled", text, allow_truncated=True).passed
+    assert check("not_garbled", text + "le.").passed
+
+
+def test_list_or_code_ending_is_not_truncation() -> None:
+    listing = "Here are the steps. Follow them in order.\n- Open settings\n- Click reset password"
+    code = "Use this function. It doubles a number.\n\n    def double(x):\n        return x * 2"
+    assert check("not_garbled", listing).passed
+    assert check("not_garbled", code).passed
+
+
+def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> None:
+    shuffled = shuffle_words(PROSE, random.Random(1))
+    without = check("not_garbled", shuffled)
+    assert without.details["skipped"] == {
+        "fragmentation": "no tokenizer (pass tokenizer= or run under the plugin)"
+    }
+    with using_tokenizer(tokenizer):
+        active = check("not_garbled", shuffled)
+    assert not active.passed
+    assert "fragmentation" in active.message and "> max 2.4" in active.message
+
+
+def test_thresholds_are_arguments(tokenizer: Any) -> None:
+    noisy = byte_noise(PROSE, random.Random(3))
+    assert not check("not_garbled", noisy).passed
+    assert check("not_garbled", noisy, max_control_chars=1.0, max_symbols=1.0, max_case_changes=1.0,
+                 max_mixed_scripts=1.0, max_tokens_per_word=99.0, tokenizer=tokenizer).passed
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["a" * 100_000, "\x00\x01" * 50_000, "lorem ipsum dolor sit amet " * 4000,
+     "".join(random.Random(0).choice("abcdefgh ") for _ in range(100_000))],
+    ids=["one-char", "control", "loop", "random"],
+)
+def test_huge_outputs_are_fast(output: str, tokenizer: Any) -> None:
+    started = time.perf_counter()
+    result = check("not_garbled", output, tokenizer=tokenizer)
+    repetition = check("no_repetition", output)
+    assert time.perf_counter() - started < 3.0
+    assert not result.passed
+    assert len(result.message) < 1500 and len(repetition.message) < 1500
+
+
+def test_calibration_meets_precision_and_recall_targets(tokenizer: Any) -> None:
+    """The benchmark's measurement on a smaller corpus and the tiny session tokenizer."""
+    samples = build_corpus(seed=1, per_kind=40, vocabulary=decoded_vocabulary(tokenizer))
+    flagged = [not check("not_garbled", s.text, tokenizer=tokenizer).passed for s in samples]
+    true_pos = sum(f for s, f in zip(samples, flagged) if s.garbled)
+    false_pos = sum(f for s, f in zip(samples, flagged) if not s.garbled)
+    precision = true_pos / (true_pos + false_pos)
+    recall = true_pos / sum(s.garbled for s in samples)
+    assert precision >= 0.95 and recall >= 0.9, (precision, recall)
+
+
+def test_corpus_is_real_and_deterministic() -> None:
+    paragraphs = prose_paragraphs()
+    assert len(paragraphs) > 50 and all(p.endswith(".") for p in paragraphs)
+    first = [s.text for s in build_corpus(seed=5, per_kind=5)]
+    assert first == [s.text for s in build_corpus(seed=5, per_kind=5)]
+
+
+def test_signals_are_shared_with_the_benchmark() -> None:
+    values = garble_signals("word " * 50).values
+    assert values["repetition"] == pytest.approx(49 / 50)
+    assert values["fragmentation"] is None
+
+
+# --- no_repetition --------------------------------------------------------------------------------
+
+
+def test_no_repetition_reports_unit_and_count() -> None:
+    result = check("no_repetition", "Sure. " + "the answer is " * 6 + "done")
+    assert not result.passed
+    assert result.message.startswith(
+        "no_repetition: expected no degenerate loops; 'the answer is' repeated 6 times in a row (max 3): "
+    )
+    assert result.score == 6.0
+    assert result.details["loop_unit"] == "the answer is"
+
+
+def test_no_repetition_allows_natural_repeats() -> None:
+    assert check("no_repetition", "It is very, very good. No no, that is fine.").passed
+    assert check("no_repetition", PROSE).passed
+    assert check("no_repetition", "ha ha ha").passed
+
+
+def test_no_repetition_repeated_lines_and_thresholds() -> None:
+    text = "\n".join(["Click the button below.", "Then wait."] * 4)
+    result = check("no_repetition", text)
+    assert "line 'Click the button below.' occurs 4 times (max 3)" in result.message
+    assert check("no_repetition", text, max_line_repeats=4, max_repeats=4).passed
+    assert not check("no_repetition", "go go go", max_repeats=2).passed
+
+
+def test_no_repetition_without_spaces_uses_characters() -> None:
+    result = check("no_repetition", "床前明月光，" * 6)
+    assert "'床前明月光，' repeated 6 times in a row" in result.message
+
+
+def test_negated_quality_checks() -> None:
+    assert check("not_no_repetition", "again " * 10).passed
+
+
+# --- shared helpers -------------------------------------------------------------------------------
+
+
+def _brute_force_lrs(text: str) -> int:
+    best = 0
+    for length in range(1, len(text)):
+        seen: set[str] = set()
+        if not any(text[i : i + length] in seen or seen.add(text[i : i + length]) for i in range(len(text) - length + 1)):
+            break
+        best = length
+    return best
+
+
+def test_longest_repeated_substring_matches_brute_force() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        text = "".join(rng.choice("ab c") for _ in range(rng.randint(0, 30)))
+        assert longest_repeated_substring(text)[0] == _brute_force_lrs(text), text
+
+
+def test_tandem_repeat_prefers_the_most_repeated_tokens() -> None:
+    loop = tandem_repeat("x a b a b a b y y".split())
+    assert loop is not None and (loop.unit, loop.count, loop.start) == (("a", "b"), 3, 1)
+    assert tandem_repeat(["a", "b", "c"]) is None
