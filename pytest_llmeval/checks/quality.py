@@ -135,6 +135,39 @@ def tokens_per_word(text: str, tokenizer: Tokenizer) -> float | None:
     return len(tokenizer.tokenize(" ".join(words))) / len(words)
 
 
+# Plain English prose every tokenizer is measured on once: its fragmentation of clean text.
+_REFERENCE_PROSE = (
+    "When you sign in for the first time, the assistant asks a few simple questions about your "
+    "account and the kind of help you need. Most people finish in a couple of minutes. You can "
+    "change these answers later in the settings page, where every choice is explained in plain "
+    "words. If something does not work as expected, write to the support team and describe what "
+    "happened, what you tried, and what you saw on the screen. We read every message and usually "
+    "answer within one working day. The service keeps a history of your requests, so you never "
+    "have to repeat yourself, and you can close your account at any time without losing your data."
+)
+_baselines: dict[int, tuple[Tokenizer, float]] = {}
+
+
+def reference_tokens_per_word(tokenizer: Tokenizer) -> float:
+    """The tokenizer's tokens per word on clean reference prose (cached per tokenizer object)."""
+    cached = _baselines.get(id(tokenizer))
+    if cached is not None and cached[0] is tokenizer:
+        return cached[1]
+    value = tokens_per_word(_REFERENCE_PROSE, tokenizer) or 1.0
+    _baselines[id(tokenizer)] = (tokenizer, value)  # keeps the object alive, so ids are not reused
+    return value
+
+
+def fragmentation(text: str, tokenizer: Tokenizer) -> float | None:
+    """Tokens per word of ``text`` relative to the same tokenizer on clean prose.
+
+    Relative, because the absolute figure depends on the vocabulary: a 400-token BPE splits clean
+    English into 3-4 tokens a word, GPT-2's into about 1.3. Noise splits worse than clean text under
+    either, so the ratio separates them whatever the tokenizer."""
+    measured = tokens_per_word(text, tokenizer)
+    return None if measured is None else measured / reference_tokens_per_word(tokenizer)
+
+
 # A sentence end: a word character, maybe a closing bracket or quote ("setstate()."), then . ! or ?
 _SENTENCE = re.compile(r"[^\W_][)\]\"'`]*[.!?][\"')\]]*\s")
 _NOT_PROSE_LINE = tuple("-*#>|`•+0123456789")
@@ -184,20 +217,20 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
     mixed, word = mixed_script_share(text)
     if word:
         notes["mixed_scripts"] = f"e.g. {word!r}"
-    fragmentation = None
+    fragmentation_value = None
     tokenizer = tokenizer or active_tokenizer()
     if tokenizer is None:
         skipped["fragmentation"] = "no tokenizer (pass tokenizer= or run under the plugin)"
     else:
-        fragmentation = tokens_per_word(text, tokenizer)
-        if fragmentation is None:
+        fragmentation_value = fragmentation(text, tokenizer)
+        if fragmentation_value is None:
             skipped["fragmentation"] = f"fewer than {_MIN_WORDS_FOR_RATIOS} words"
     values: dict[str, float | None] = {
         "control_chars": control_share(text),
         "symbols": symbol_share(text),
         "repetition": share,
         "repeated_substring": substring,
-        "fragmentation": fragmentation,
+        "fragmentation": fragmentation_value,
         "mixed_scripts": mixed,
         "case_changes": case_change_share(text),
         "truncated": truncated(text),
@@ -223,7 +256,7 @@ def not_garbled(
     max_symbols: float = 0.05,
     max_repetition: float = 0.3,
     max_repeated_substring: float = 0.25,
-    max_tokens_per_word: float = 2.4,
+    max_fragmentation: float = 1.75,
     max_mixed_scripts: float = 0.0,
     max_case_changes: float = 0.12,
     allow_truncated: bool = False,
@@ -232,7 +265,8 @@ def not_garbled(
     """Signals (each fails when above its ``max_*``): ``control_chars`` share of control/U+FFFD
     characters; ``symbols`` share of unusual non-letter symbols; ``repetition`` share of words in a
     back-to-back loop; ``repeated_substring`` longest twice-occurring substring as a share of the
-    text; ``fragmentation`` tokens per word under the model's tokenizer (skipped without one);
+    text; ``fragmentation`` tokens per word under the model's tokenizer, relative to the same
+    tokenizer on clean reference prose (skipped without a tokenizer);
     ``mixed_scripts`` share of words mixing scripts; ``case_changes`` share of words with a
     lower-to-upper change inside (glued vocabulary pieces); ``truncated`` prose ending mid-sentence (pass
     ``allow_truncated=True`` when outputs are cut by max_new_tokens on purpose). Score: 1.0 = clean,
@@ -245,7 +279,7 @@ def not_garbled(
         "symbols": max_symbols,
         "repetition": max_repetition,
         "repeated_substring": max_repeated_substring,
-        "fragmentation": max_tokens_per_word,
+        "fragmentation": max_fragmentation,
         "mixed_scripts": max_mixed_scripts,
         "case_changes": max_case_changes,
     }

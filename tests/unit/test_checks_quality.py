@@ -100,14 +100,27 @@ def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> No
     with using_tokenizer(tokenizer):
         active = check("not_garbled", shuffled)
     assert not active.passed
-    assert "fragmentation" in active.message and "> max 2.4" in active.message
+    assert "fragmentation" in active.message and "> max 1.75" in active.message
+
+
+def test_fragmentation_is_relative_to_the_tokenizer(tokenizer: Any) -> None:
+    """A tokenizer with a small vocabulary splits clean English finely too: that is not noise."""
+    from pytest_llmeval.checks.quality import fragmentation
+    from pytest_llmeval.testing import DEFAULT_CORPUS, train_tokenizer
+
+    small = train_tokenizer(DEFAULT_CORPUS, vocab_size=400)
+    clean = "Open Settings, choose Security, and turn on two-factor authentication for every account you use."
+    with using_tokenizer(small):
+        assert check("not_garbled", clean).passed
+    shuffled = shuffle_words(PROSE, random.Random(1))
+    assert fragmentation(shuffled, tokenizer) > 1.75 > fragmentation(PROSE, tokenizer)
 
 
 def test_thresholds_are_arguments(tokenizer: Any) -> None:
     noisy = byte_noise(PROSE, random.Random(3))
     assert not check("not_garbled", noisy).passed
     assert check("not_garbled", noisy, max_control_chars=1.0, max_symbols=1.0, max_case_changes=1.0,
-                 max_mixed_scripts=1.0, max_tokens_per_word=99.0, tokenizer=tokenizer).passed
+                 max_mixed_scripts=1.0, max_fragmentation=99.0, tokenizer=tokenizer).passed
 
 
 @pytest.mark.parametrize(
