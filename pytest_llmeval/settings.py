@@ -28,7 +28,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 CHAT_TEMPLATE_MODES = ("auto", "always", "never")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
 
-Kind = Literal["path", "model", "choice", "device", "positive_int", "int", "flag"]
+Kind = Literal["path", "paths", "model", "choice", "device", "positive_int", "int", "flag"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False
     ),
+    OptionSpec(
+        "bias_lexicon",
+        "paths",
+        "extra lexicon file(s) for no_bias_terms (YAML: category -> terms); the flag may repeat",
+        default=(),
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "bias_lexicon_replace", "flag", "use only --llm-bias-lexicon files, not the shipped lexicon", default=False
+    ),
 )
 
 
@@ -100,6 +110,8 @@ class Settings:
     seed: int | None = None
     trust_remote_code: bool = False
     required: bool = False
+    bias_lexicon: tuple[str, ...] = ()
+    bias_lexicon_replace: bool = False
 
     @property
     def backend_name(self) -> str | None:
@@ -124,6 +136,10 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         if text in _FALSE:
             return False
         raise ConfigurationError(f"{where}: {raw!r} is not a boolean; use true or false")
+    if spec.kind == "paths":
+        # repeated flags arrive as a list; an ini value is whitespace-separated (or one per line)
+        items = raw if isinstance(raw, list) else str(raw).split()
+        return tuple(str((base_dir / Path(item).expanduser()).resolve()) for item in items if item)
     text = str(raw).strip()
     if spec.kind in ("path", "model"):
         if not text:

@@ -243,13 +243,18 @@ def check(name: str, output: object, /, **args: Any) -> CheckResult:
     Never raises for a model failure. Raises CheckUsageError for an unknown check or bad arguments.
     A non-text output (None, undecodable bytes, ...) fails every check, negated or not.
     """
+    __tracebackhide__ = True
     spec, negated = get_check(name)
     clean = spec.validate_args(args)
     text, why_not_text = _as_text(output)
     if text is None:
         result = CheckResult(name=name, passed=False, message=f"{name}: {why_not_text}")
     else:
-        result = spec.function(text, **clean)
+        try:
+            result = spec.function(text, **clean)
+        except CheckUsageError as exc:
+            # Raised afresh here: the message names the problem; the check's insides are noise.
+            raise CheckUsageError(str(exc)) from None
         if negated:
             result = _negate(name, result)
     _record(result)
