@@ -1,0 +1,464 @@
+"""Case files (YAML and JSONL): parsed, validated with pydantic, turned into cases with line numbers.
+
+A case is one request plus its expectations (``expect``: check name -> arguments, any check of the
+registry, ``not_<name>`` to negate). Errors name the file, the line and the field. A broken case does
+not hide the other cases of its file; a file that does not parse at all is one error.
+
+    defaults: {max_new_tokens: 64, system: "...", tags: [support], prompt_template: "Q: {question}"}
+    pass_rate: 0.9                       # optional: the file's cases as a group
+    tag_pass_rates: {safety: 1.0}        # optional: this file's cases with a tag, as a group
+    cases:
+      - id: reset-password
+        prompt: How do I reset my password?
+        expect:
+          contains_any: [Forgot Password, reset link]
+          not_contains: I don't know
+
+This module does not import pytest; the plugin turns cases into test items.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from pytest_llmeval.backends.base import GenerationParams, GenerationRequest
+from pytest_llmeval.checks.base import (
+    CheckFailed,
+    CheckResult,
+    CheckUsageError,
+    check,
+    get_check,
+    truncate,
+)
+from pytest_llmeval.engine import build_request
+from pytest_llmeval.errors import GenerationParameterError
+
+__all__ = [
+    "Case",
+    "CaseError",
+    "CaseExpectationsFailed",
+    "CaseFile",
+    "Expectation",
+    "load_cases",
+    "parse_case_file",
+]
+
+_TAG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TEMPLATE_VAR_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_GENERATION_KEYS = frozenset(GenerationParams.model_fields)
+
+
+class CaseError(ValueError):
+    """A problem in a case file, located by file and line (and the case, when there is one)."""
+
+    def __init__(self, path: Path, line: int | None, message: str, case_id: str | None = None) -> None:
+        self.path, self.line, self.message, self.case_id = path, line, message, case_id
+        where = f"{path}:{line}" if line else str(path)
+        case = f" case {case_id!r}:" if case_id else ""
+        super().__init__(f"{where}:{case} {message}")
+
+
+# -- YAML with line numbers -----------------------------------------------------------------------
+
+
+class _LineDict(dict):  # type: ignore[type-arg]
+    line: int
+    key_lines: dict[Any, int]
+
+
+class _LineList(list):  # type: ignore[type-arg]
+    line: int
+    item_lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers where each mapping key and list item starts, and refuses
+    duplicate keys (plain YAML keeps the last one silently, which hides typos)."""
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+    loader.flatten_mapping(node)
+    result = _LineDict()
+    result.line, result.key_lines = node.start_mark.line + 1, {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        try:
+            duplicate = key in result
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a mapping key must be a plain value, got {type(key).__name__}",
+                key_node.start_mark,
+            ) from None
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {result.key_lines[key]})",
+                key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = line
+    return result
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _LineList:
+    result = _LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def _line_of(data: Any, loc: Sequence[Any], default: int | None) -> int | None:
+    """The line of the deepest part of ``loc`` that the parsed data knows the position of."""
+    line = default
+    node = data
+    for part in loc:
+        if isinstance(node, _LineDict) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, _LineList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.item_lines[part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class _Defaults(_Strict):
+    model_config = pydantic.ConfigDict(extra="allow")  # extra keys are generation parameters
+
+    system: str | None = None
+    tags: list[str] = []
+    prompt_template: str | None = None
+
+
+class _CaseModel(_Strict):
+    model_config = pydantic.ConfigDict(extra="allow")  # extra keys are generation parameters
+
+    id: str | None = None
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    vars: dict[str, Any] | None = None
+    system: str | None = None
+    expect: dict[str, Any] = {}
+    tags: list[str] = []
+    reference: str | None = None
+    xfail: str | None = None
+
+
+class _FileModel(_Strict):
+    defaults: _Defaults = _Defaults()
+    pass_rate: float | None = pydantic.Field(default=None, ge=0, le=1)
+    tag_pass_rates: dict[str, float] = {}
+    cases: list[Any]
+
+
+_CASE_FIELDS = tuple(_CaseModel.model_fields)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One ``expect`` entry: a check (possibly ``not_``-negated) and its validated arguments."""
+
+    name: str
+    args: Mapping[str, Any]
+
+    def run(self, output: object) -> CheckResult:
+        return check(self.name, output, **self.args)
+
+
+class CaseExpectationsFailed(CheckFailed):
+    """A case's output failed one or more of its expectations."""
+
+    def __init__(self, case: Case, output: object, results: list[CheckResult]) -> None:
+        self.case, self.output, self.results = case, output, results
+        failed = [r for r in results if not r.passed]
+        lines = [f"case {case.id!r} failed {len(failed)} of {len(results)} checks"]
+        lines += [f"  FAIL {r.message}" for r in failed]
+        AssertionError.__init__(self, "\n".join(lines))
+        self.result = failed[0]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One eval case: a request, what its output must satisfy, and where it was written."""
+
+    id: str
+    request: GenerationRequest
+    expect: tuple[Expectation, ...]
+    tags: tuple[str, ...] = ()
+    reference: str | None = None
+    xfail: str | None = None
+    path: Path | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.id
+
+    def evaluate(self, output: object) -> list[CheckResult]:
+        """Run every expectation on ``output``; never raises for a model failure."""
+        return [expectation.run(output) for expectation in self.expect]
+
+    def assert_expectations(self, output: object) -> list[CheckResult]:
+        """Run every expectation; raise CaseExpectationsFailed listing each failed check."""
+        __tracebackhide__ = True
+        results = self.evaluate(output)
+        if not all(r.passed for r in results):
+            raise CaseExpectationsFailed(self, output, results)
+        return results
+
+
+@dataclass
+class CaseFile:
+    """A parsed case file: its cases, and the errors of cases (or of the file) that could not load."""
+
+    path: Path
+    cases: list[Case]
+    errors: list[CaseError]
+    pass_rate: float | None = None
+    tag_pass_rates: dict[str, float] = field(default_factory=dict)
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def _derive_id(request: GenerationRequest) -> str:
+    """A stable id from the prompt: its first words, plus a short hash for uniqueness."""
+    text = request.display_prompt()
+    words = re.findall(r"[a-z0-9]+", text.lower())[:6]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
+    return "-".join(words + [digest]) if words else digest
+
+
+def _fill_template(template: str, variables: Mapping[str, Any]) -> str:
+    missing = [name for name in _TEMPLATE_VAR_RE.findall(template) if name not in variables]
+    if missing:
+        raise ValueError(
+            f"template variable {missing[0]!r} is missing from vars (prompt_template: {template!r}; "
+            f"vars given: {', '.join(sorted(variables)) or 'none'})"
+        )
+    return _TEMPLATE_VAR_RE.sub(lambda m: str(variables[m.group(1)]), template)
+
+
+def _expectation(name: str, raw: Any) -> Expectation:
+    """Turn ``name: raw`` from ``expect`` into validated check arguments.
+
+    ``raw`` may be the arguments as a mapping, the check's first argument alone (a list, a string,
+    a number, or a mapping when that argument is itself a mapping, like an inline JSON schema), or
+    ``true``/null for a check that needs no arguments.
+    """
+    spec, _ = get_check(name)
+    # (name as written, annotation) in declaration order; fields are stored under prefixed names
+    params = [(f.alias or n, f.annotation) for n, f in spec.args_model.model_fields.items()]
+    names = {p for p, _ in params}
+    first, first_type = params[0] if params else (None, None)
+    takes_mapping = first is not None and ("dict" in str(first_type) or "Mapping" in str(first_type))
+    if raw is None or raw is True:
+        args: dict[str, Any] = {}
+    elif raw is False:
+        raise CheckUsageError(f"false is not an argument; to require the opposite, use not_{spec.name}")
+    elif isinstance(raw, Mapping) and (set(raw) <= names or not takes_mapping):
+        args = dict(raw)
+    elif first is None:
+        raise CheckUsageError(f"{name} takes no arguments; write `{name}: true`")
+    else:
+        args = {first: raw}
+    return Expectation(name, spec.validate_args(args))
+
+
+def _generation_keys(extra: Mapping[str, Any], where: str) -> dict[str, Any]:
+    unknown = [k for k in extra if k not in _GENERATION_KEYS]
+    if unknown:
+        known = list(_CASE_FIELDS) + sorted(_GENERATION_KEYS)
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{where}unknown field {unknown[0]!r}{hint}; a case takes {', '.join(_CASE_FIELDS)} and "
+            f"generation parameters ({', '.join(sorted(_GENERATION_KEYS))})"
+        )
+    return dict(extra)
+
+
+def _pydantic_problem(exc: pydantic.ValidationError, prefix: Sequence[Any] = ()) -> tuple[tuple[Any, ...], str]:
+    err = exc.errors()[0]
+    loc = tuple(prefix) + tuple(err["loc"])
+    where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return loc, f"unknown field {where!r}"
+    return loc, f"{where}: {err['msg']} (got {truncate(repr(err.get('input')), limit=80)})"
+
+
+def _build_case(
+    raw: Any, defaults: _Defaults, path: Path, line: int | None, index: int
+) -> Case:
+    """Validate one raw case; raise CaseError with the line of the offending field."""
+    data = raw
+    label = f"cases[{index}]"
+    if not isinstance(raw, Mapping):
+        raise CaseError(path, line, f"{label} must be a mapping with prompt/messages/vars and expect, got {type(raw).__name__}")
+    case_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+
+    def fail(loc: Sequence[Any], message: str) -> CaseError:
+        return CaseError(path, _line_of(data, loc, line), message, case_id)
+
+    try:
+        model = _CaseModel.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        loc, message = _pydantic_problem(exc)
+        raise fail(loc, message) from None
+    try:
+        generation = {**_generation_keys(defaults.model_extra or {}, "defaults: "),
+                      **_generation_keys(model.model_extra or {}, "")}
+    except ValueError as exc:
+        bad = next((k for k in (model.model_extra or {}) if k not in _GENERATION_KEYS), None)
+        raise fail([bad] if bad else [], str(exc)) from None
+    given = [k for k in ("prompt", "messages", "vars") if getattr(model, k) is not None]
+    if len(given) != 1:
+        what = "none" if not given else " and ".join(given)
+        raise fail([given[-1]] if given else [], f"give exactly one of prompt, messages or vars (got {what})")
+    prompt = model.prompt
+    if model.vars is not None:
+        if defaults.prompt_template is None:
+            raise fail(["vars"], "vars needs a prompt_template in the file's defaults")
+        try:
+            prompt = _fill_template(defaults.prompt_template, model.vars)
+        except ValueError as exc:
+            raise fail(["vars"], str(exc)) from None
+    try:
+        request = build_request(
+            prompt=prompt, messages=model.messages, system=model.system or defaults.system, **generation
+        )
+    except GenerationParameterError as exc:
+        key = next((k for k in generation if k in str(exc)), None)
+        raise fail([key] if key else [], str(exc)) from None
+    if case_id is None:
+        case_id = _derive_id(request)
+    if not re.fullmatch(r"[^\s\[\]:]+", case_id):
+        raise fail(["id"], f"id {case_id!r} may not contain spaces, brackets or colons")
+    expectations = []
+    for name, args in model.expect.items():
+        try:
+            expectations.append(_expectation(name, args))
+        except CheckUsageError as exc:
+            raise fail(["expect", name], f"expect.{name}: {exc}") from None
+    tags = tuple(dict.fromkeys([*defaults.tags, *model.tags]))
+    for i, tag in enumerate(tags):
+        if not _TAG_RE.match(tag):
+            raise fail(["tags", i], f"tag {tag!r} must be a name (letters, digits, _) so that -m can select it")
+    return Case(
+        id=case_id,
+        request=request,
+        expect=tuple(expectations),
+        tags=tags,
+        reference=model.reference,
+        xfail=model.xfail,
+        path=path,
+        line=line,
+    )
+
+
+def _read_yaml(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]]:
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise CaseError(path, line, f"not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise CaseError(path, None, f"not valid YAML: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise CaseError(path, 1, "a case file must be a mapping with a `cases:` list (and optional `defaults:`)")
+    raw_cases = data.get("cases")
+    lines = raw_cases.item_lines if isinstance(raw_cases, _LineList) else []
+    return data, [(c, lines[i] if i < len(lines) else None) for i, c in enumerate(raw_cases or [])]
+
+
+def _read_jsonl(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]]:
+    cases: list[tuple[Any, int | None]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            cases.append((json.loads(line), number))
+        except json.JSONDecodeError as exc:
+            cases.append((CaseError(path, number, f"not valid JSON (column {exc.colno}: {exc.msg})"), number))
+    return {"cases": [c for c, _ in cases]}, cases
+
+
+def parse_case_file(path: str | Path) -> CaseFile:
+    """Parse and validate a case file. File-level problems and per-case problems are collected in
+    ``errors`` (each a CaseError with the line); valid cases are returned alongside them."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return CaseFile(path, [], [CaseError(path, None, f"cannot read the file: {exc}")])
+    reader = _read_jsonl if path.suffix == ".jsonl" else _read_yaml
+    try:
+        data, raw_cases = reader(path, text)
+    except CaseError as exc:
+        return CaseFile(path, [], [exc])
+    top = {k: v for k, v in data.items() if k != "cases"}
+    try:
+        file_model = _FileModel.model_validate({**top, "cases": []})
+    except pydantic.ValidationError as exc:
+        loc, message = _pydantic_problem(exc)
+        return CaseFile(path, [], [CaseError(path, _line_of(data, loc, 1), message)])
+    for tag in [*file_model.tag_pass_rates, *file_model.defaults.tags]:
+        if not _TAG_RE.match(tag):
+            return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), f"tag {tag!r} must be a name (letters, digits, _)")])
+    if not raw_cases:
+        return CaseFile(path, [], [CaseError(path, 1, "the file has no cases (a `cases:` list is needed)")])
+    cases: list[Case] = []
+    errors: list[CaseError] = []
+    first_line: dict[str, int | None] = {}
+    for index, (raw, line) in enumerate(raw_cases):
+        if isinstance(raw, CaseError):
+            errors.append(raw)
+            continue
+        try:
+            case = _build_case(raw, file_model.defaults, path, line, index)
+        except CaseError as exc:
+            errors.append(exc)
+            continue
+        if case.id in first_line:
+            errors.append(
+                CaseError(path, line, f"duplicate id (first used at line {first_line[case.id]}); ids must be unique in a file", case.id)
+            )
+            continue
+        first_line[case.id] = line
+        cases.append(case)
+    return CaseFile(path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates))
+
+
+def load_cases(path: str | Path) -> list[Case]:
+    """The validated cases of a case file, for ``pytest.mark.parametrize``; raises the first error.
+
+        @pytest.mark.parametrize("case", load_cases("evals/support.eval.yaml"), ids=str)
+        def test_support(llm, case):
+            case.assert_expectations(llm.generate(case.request))
+    """
+    parsed = parse_case_file(path)
+    if parsed.errors:
+        raise parsed.errors[0]
+    return parsed.cases
