@@ -260,7 +260,23 @@ def _fill_template(template: str, variables: Mapping[str, Any]) -> str:
     return _TEMPLATE_VAR_RE.sub(lambda m: str(variables[m.group(1)]), template)
 
 
-def _expectation(name: str, raw: Any) -> Expectation:
+def _resolve_paths(params: list[tuple[str, Any]], args: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Arguments typed as paths (a JSON schema file, a lexicon) are relative to the case file."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and not Path(value).is_absolute():
+            return str(base_dir / value)
+        return value
+
+    path_args = {name for name, annotation in params if "Path" in str(annotation)}
+    resolved = dict(args)
+    for name in path_args & set(args):
+        value = args[name]
+        resolved[name] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
+    return resolved
+
+
+def _expectation(name: str, raw: Any, base_dir: Path | None = None) -> Expectation:
     """Turn ``name: raw`` from ``expect`` into validated check arguments.
 
     ``raw`` may be the arguments as a mapping, the check's first argument alone (a list, a string,
@@ -283,6 +299,8 @@ def _expectation(name: str, raw: Any) -> Expectation:
         raise CheckUsageError(f"{name} takes no arguments; write `{name}: true`")
     else:
         args = {first: raw}
+    if base_dir is not None:
+        args = _resolve_paths(params, args, base_dir)
     return Expectation(name, spec.validate_args(args))
 
 
@@ -309,9 +327,10 @@ def _pydantic_problem(exc: pydantic.ValidationError, prefix: Sequence[Any] = ())
 
 
 def _build_case(
-    raw: Any, defaults: _Defaults, path: Path, line: int | None, index: int
+    raw: Any, defaults: _Defaults, source: Path, path: Path, line: int | None, index: int
 ) -> Case:
-    """Validate one raw case; raise CaseError with the line of the offending field."""
+    """Validate one raw case from file ``source`` (named ``path`` in messages); raise CaseError with
+    the line of the offending field."""
     data = raw
     label = f"cases[{index}]"
     if not isinstance(raw, Mapping):
@@ -358,7 +377,7 @@ def _build_case(
     expectations = []
     for name, args in model.expect.items():
         try:
-            expectations.append(_expectation(name, args))
+            expectations.append(_expectation(name, args, source.parent))
         except CheckUsageError as exc:
             raise fail(["expect", name], f"expect.{name}: {exc}") from None
     tags = tuple(dict.fromkeys([*defaults.tags, *model.tags]))
@@ -372,7 +391,7 @@ def _build_case(
         tags=tags,
         reference=model.reference,
         xfail=model.xfail,
-        path=path,
+        path=source,
         line=line,
     )
 
@@ -405,12 +424,18 @@ def _read_jsonl(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]
     return {"cases": [c for c, _ in cases]}, cases
 
 
-def parse_case_file(path: str | Path) -> CaseFile:
+def parse_case_file(path: str | Path, display_path: str | Path | None = None) -> CaseFile:
     """Parse and validate a case file. File-level problems and per-case problems are collected in
-    ``errors`` (each a CaseError with the line); valid cases are returned alongside them."""
-    path = Path(path)
+    ``errors`` (each a CaseError with the line); valid cases are returned alongside them.
+    ``display_path`` is how messages name the file (e.g. relative to the rootdir)."""
+    source = Path(path)
+    return _parse(source, Path(display_path) if display_path is not None else source)
+
+
+def _parse(source: Path, path: Path) -> CaseFile:
+    """Parse ``source``; ``path`` is the name used in messages."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return CaseFile(path, [], [CaseError(path, None, f"cannot read the file: {exc}")])
     reader = _read_jsonl if path.suffix == ".jsonl" else _read_yaml
@@ -437,7 +462,7 @@ def parse_case_file(path: str | Path) -> CaseFile:
             errors.append(raw)
             continue
         try:
-            case = _build_case(raw, file_model.defaults, path, line, index)
+            case = _build_case(raw, file_model.defaults, source, path, line, index)
         except CaseError as exc:
             errors.append(exc)
             continue

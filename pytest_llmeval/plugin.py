@@ -267,6 +267,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
                 raise pytest.UsageError(str(exc)) from None
     result = yield
     if state is not None and not hasattr(session.config, "workerinput"):
+        # Each group is one more item: counted as collected, so progress still ends at 100%.
+        session.testscollected += len(state.groups)
         for group in state.groups.values():
             session.config.hook.pytest_runtest_logreport(report=group.report())
     return result
@@ -378,7 +380,7 @@ class CaseFileCollector(pytest.File):
     """A YAML/JSONL case file: one item per case, and an error item per case that does not load."""
 
     def collect(self) -> list[pytest.Item]:
-        parsed = parse_case_file(self.path)
+        parsed = parse_case_file(self.path, display_path=self.nodeid)
         items: list[pytest.Item] = []
         for case in parsed.cases:
             items.append(CaseItem.from_parent(self, name=case.id, case=case, groups=self._groups(parsed, case)))
@@ -390,14 +392,14 @@ class CaseFileCollector(pytest.File):
         return items
 
     def _groups(self, parsed: CaseFile, case: Case) -> list[tuple[str, tuple[str, int | None, str], float]]:
-        location = (self.nodeid, None, "pass_rate")
         groups = []
         if parsed.pass_rate is not None:
-            groups.append((f"{self.nodeid}::pass_rate", location, parsed.pass_rate))
+            groups.append((f"{self.nodeid}::pass_rate", parsed.pass_rate))
         for tag, rate in parsed.tag_pass_rates.items():
             if tag in case.tags:
-                groups.append((f"{self.nodeid}::pass_rate[{tag}]", location, rate))
-        return groups
+                groups.append((f"{self.nodeid}::pass_rate[{tag}]", rate))
+        # (node id, location, threshold); the failure report's title is the location's last part
+        return [(node_id, (self.nodeid, None, node_id), rate) for node_id, rate in groups]
 
 
 class CaseItem(pytest.Item):
