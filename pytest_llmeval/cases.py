@@ -293,7 +293,7 @@ def _expectation(name: str, raw: Any, base_dir: Path | None = None) -> Expectati
         args: dict[str, Any] = {}
     elif raw is False:
         raise CheckUsageError(f"false is not an argument; to require the opposite, use not_{spec.name}")
-    elif isinstance(raw, Mapping) and (set(raw) <= names or not takes_mapping):
+    elif isinstance(raw, Mapping) and ((raw and set(raw) <= names) or not takes_mapping):
         args = dict(raw)
     elif first is None:
         raise CheckUsageError(f"{name} takes no arguments; write `{name}: true`")

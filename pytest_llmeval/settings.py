@@ -86,7 +86,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "bias_lexicon",
         "paths",
-        "extra lexicon file(s) for no_bias_terms (YAML: category -> terms); the flag may repeat",
+        "extra lexicon file(s) for no_bias_terms (YAML `categories: {name: {terms: [...]}}` or one "
+        "term per line); the flag may repeat",
         default=(),
         metavar="PATH",
     ),

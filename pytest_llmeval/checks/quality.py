@@ -69,12 +69,27 @@ def _unusual(char: str) -> bool:
     return unicodedata.category(char)[0] == "S"
 
 
+# Currency and trademark signs are ordinary in text ("5 €", "Acme™") but also what mojibake is made of
+# ("â€™" is a mis-decoded ’): they count only when glued to another non-ASCII character.
+_TEXT_SIGNS = set("©®™≈")
+
+
+def _counts_as_noise(text: str, i: int) -> bool:
+    char = text[i]
+    if not _unusual(char):
+        return False
+    if char in _TEXT_SIGNS or unicodedata.category(char) == "Sc":
+        previous = text[i - 1] if i else " "
+        return not previous.isascii() and not previous.isspace()
+    return True
+
+
 def symbol_share(text: str) -> float:
     """Share of non-space characters that are non-ASCII symbols (Unicode category S*)."""
     visible = len(text) - sum(1 for c in text if c.isspace())
     if visible == 0 or text.isascii():
         return 0.0
-    return sum(1 for c in text if _unusual(c)) / visible
+    return sum(1 for i in range(len(text)) if _counts_as_noise(text, i)) / visible
 
 
 def repetition_share(words: list[str]) -> tuple[float, TandemRepeat | None]:

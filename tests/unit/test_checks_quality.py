@@ -222,3 +222,16 @@ def test_tandem_repeat_prefers_the_most_repeated_tokens() -> None:
     loop = tandem_repeat("x a b a b a b y y".split())
     assert loop is not None and (loop.unit, loop.count, loop.start) == (("a", "b"), 3, 1)
     assert tandem_repeat(["a", "b", "c"]) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["It costs 5 €.", "Price: €12, or ₹900.", "Acme™ and Widget® are ours ©2024."]
+)
+def test_currency_and_trademark_signs_are_not_noise(text: str) -> None:
+    assert check("not_garbled", text).passed
+
+
+@pytest.mark.parametrize("text", ["Itâ€™s a nice dayâ€¦ isnâ€™t it", "CafÃ© au lait Ã  la carte, trÃ¨s bien"])
+def test_mojibake_is_noise(text: str) -> None:
+    result = check("not_garbled", text)
+    assert not result.passed and "symbols" in result.message

@@ -1,0 +1,79 @@
+"""Case-file parsing as plain Python: argument shorthands, paths, line numbers, templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmeval.cases import _expectation, load_cases, parse_case_file
+from pytest_llmeval.checks import CheckUsageError
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "args"),
+    [
+        ("contains_any", ["a", "b"], {"substrings": ["a", "b"]}),
+        ("contains", "x", {"substring": "x"}),
+        ("contains", {"substring": "x", "case_sensitive": True}, {"substring": "x", "case_sensitive": True}),
+        ("not_contains", "x", {"substring": "x"}),
+        ("refusal", True, {}),
+        ("refusal", None, {}),
+        ("json_schema", {"type": "object"}, {"schema": {"type": "object"}}),
+        ("json_schema", {}, {"schema": {}}),
+        ("json_schema", {"schema": {"type": "object"}, "strict": True}, {"schema": {"type": "object"}, "strict": True}),
+        ("length", {"max": 3, "unit": "words"}, {"max": 3, "unit": "words"}),
+    ],
+)
+def test_expect_values_map_to_arguments(name: str, raw: object, args: dict[str, object]) -> None:
+    expectation = _expectation(name, raw)
+    assert {k: v for k, v in expectation.args.items() if k in args} == args
+
+
+def test_path_arguments_are_relative_to_the_case_file(tmp_path: Path) -> None:
+    expectation = _expectation("json_schema", "schemas/user.json", tmp_path)
+    assert expectation.args["schema"] == str(tmp_path / "schemas/user.json")
+    lexicon = _expectation("no_bias_terms", {"lexicon": ["extra.yaml"]}, tmp_path)
+    assert lexicon.args["lexicon"] == [str(tmp_path / "extra.yaml")]
+
+
+def test_false_is_not_an_argument() -> None:
+    with pytest.raises(CheckUsageError, match="use not_refusal"):
+        _expectation("refusal", False)
+
+
+def test_cases_carry_request_tags_reference_and_lines(tmp_path: Path) -> None:
+    file = tmp_path / "a.eval.yaml"
+    file.write_text(
+        "defaults:\n  tags: [support]\n  system: Be brief.\n  max_new_tokens: 9\n"
+        "  prompt_template: 'Q: {q}'\n"
+        "cases:\n"
+        "  - id: one\n    vars: {q: hello}\n    tags: [smalltalk]\n    reference: Hi there.\n"
+        "  - id: two\n    prompt: bye\n    system: Be long.\n    temperature: 1\n",
+        encoding="utf-8",
+    )
+    one, two = load_cases(file)
+    assert (one.line, two.line) == (7, 11)
+    assert one.request.prompt == "Q: hello" and one.request.system == "Be brief."
+    assert one.request.params.max_new_tokens == 9
+    assert one.tags == ("support", "smalltalk") and one.reference == "Hi there."
+    assert two.request.system == "Be long." and two.request.params.temperature == 1.0
+    assert str(two) == "two" and two.path == file
+
+
+def test_template_braces_that_are_not_variables_stay(tmp_path: Path) -> None:
+    file = tmp_path / "t.eval.yaml"
+    file.write_text(
+        "defaults: {prompt_template: 'Return JSON like {\"name\": ...} for {who}'}\ncases:\n  - vars: {who: Ann}\n",
+        encoding="utf-8",
+    )
+    assert load_cases(file)[0].request.prompt == 'Return JSON like {"name": ...} for Ann'
+
+
+def test_load_cases_raises_the_first_error(tmp_path: Path) -> None:
+    file = tmp_path / "b.eval.yaml"
+    file.write_text("cases:\n  - id: a\n    prompt: x\n    expect: {nope: 1}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"b.eval.yaml:4: case 'a': expect.nope: unknown check 'nope'"):
+        load_cases(file)
+    parsed = parse_case_file(file, display_path="evals/b.eval.yaml")
+    assert str(parsed.errors[0]).startswith("evals/b.eval.yaml:4:")
