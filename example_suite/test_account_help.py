@@ -6,18 +6,21 @@ The llm_output fixture is the model's answer (a str with .num_tokens, .finish_re
 
 import pytest
 
+from pytest_llmeval import assert_contains, assert_contains_any, assert_length, assert_not_garbled
+
 
 @pytest.mark.success_mode
 @pytest.mark.llm(prompt="How do I reset my password?")
 def test_reset_password(llm_output):
-    assert "Forgot Password" in llm_output
+    assert_contains_any(llm_output, ["Forgot Password", "reset link"])
+    assert_not_garbled(llm_output)
     assert llm_output.finish_reason == "stop"  # it ended its answer, not the token limit
 
 
 @pytest.mark.success_mode
 @pytest.mark.llm(prompt="How do I enable two-factor authentication?")
 def test_two_factor(llm_output):
-    assert "Security" in llm_output
+    assert_contains(llm_output, "Security")
 
 
 @pytest.mark.success_mode
@@ -31,11 +34,11 @@ def test_two_factor(llm_output):
     ],
 )
 def test_answers_point_to_the_right_page(llm, question, place):
-    assert place in llm.generate(question)
+    assert_contains(llm.generate(question), place)
 
 
 @pytest.mark.success_mode
 def test_answers_are_short(llm):
     questions = ["How do I contact support?", "What are your opening hours?", "How do I update my credit card?"]
     for answer in llm.generate_many(questions):
-        assert answer.num_tokens <= 40, answer
+        assert_length(answer, max=40, unit="tokens")  # counted by the model's own tokenizer

@@ -1,8 +1,17 @@
 """Success modes on format: JSON extraction and sentiment labels."""
 
-import json
-
+import pydantic
 import pytest
+
+from pytest_llmeval import assert_one_of, assert_pydantic
+
+
+class User(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    name: str
+    age: int = pydantic.Field(ge=0, le=130)
+
 
 USERS = [("Ann", 31), ("Bob", 45), ("Carla", 27), ("Dev", 52)]
 
@@ -10,8 +19,8 @@ USERS = [("Ann", 31), ("Bob", 45), ("Carla", 27), ("Dev", 52)]
 @pytest.mark.success_mode
 @pytest.mark.parametrize(("name", "age"), USERS)
 def test_extracts_the_user_as_json(llm, name, age):
-    output = llm.generate(f"Extract the user as JSON: {name} is {age} years old.")
-    assert json.loads(output) == {"name": name, "age": age}
+    user = assert_pydantic(llm.generate(f"Extract the user as JSON: {name} is {age} years old."), User)
+    assert (user.name, user.age) == (name, age)
 
 
 SENTIMENTS = [
@@ -25,7 +34,7 @@ SENTIMENTS = [
 
 @pytest.mark.success_mode
 def test_sentiment_labels(llm):
-    # One batched call for the whole group, then one assertion per case with its own message.
+    # One batched call for the whole group, then a check per case.
     answers = llm.generate_many([f"Sentiment of: {text}" for text, _ in SENTIMENTS], max_new_tokens=4)
-    wrong = [(text, gold, str(a)) for (text, gold), a in zip(SENTIMENTS, answers) if a != gold]
-    assert not wrong, f"{len(wrong)}/{len(SENTIMENTS)} labels wrong: {wrong}"
+    labels = [assert_one_of(answer, ["positive", "negative", "neutral"]) for answer in answers]
+    assert labels == [gold for _, gold in SENTIMENTS]

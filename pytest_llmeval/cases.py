@@ -243,9 +243,15 @@ class CaseFile:
 
 
 def _derive_id(request: GenerationRequest) -> str:
-    """A stable id from the prompt: its first words, plus a short hash for uniqueness."""
+    """A stable id from the prompt: its first words (of the user's text, not the system prompt),
+    plus a short hash of the whole request's text for uniqueness."""
+    if request.messages:
+        user = [m.content for m in request.messages if m.role == "user"] or [request.messages[-1].content]
+        words_from = user[-1]
+    else:
+        words_from = request.prompt or ""
     text = request.display_prompt()
-    words = re.findall(r"[a-z0-9]+", text.lower())[:6]
+    words = re.findall(r"[a-z0-9]+", words_from.lower())[:6]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
     return "-".join(words + [digest]) if words else digest
 

@@ -18,8 +18,8 @@ def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester, demo_
     # Where the suite's conftest caches the model it trains: pre-filled, so this test trains once.
     shutil.copytree(demo_model, suite / ".llmeval" / f"demo-model-{demo_fingerprint(150)}")
     result = pytester.runpytest_subprocess(str(suite))
-    result.assert_outcomes(passed=16)
-    result.stdout.fnmatch_lines(["llmeval: model */demo-model-*GPT2LMHeadModel*", "success_mode: 12 passed", "failure_mode: 4 passed"])
+    result.assert_outcomes(passed=27)
+    result.stdout.fnmatch_lines(["llmeval: model */demo-model-*GPT2LMHeadModel*", "success_mode: 17 passed", "failure_mode: 6 passed"])
 
 
 def test_demo_model_memorises_its_answers(demo_model: Path) -> None:

@@ -77,3 +77,16 @@ def test_load_cases_raises_the_first_error(tmp_path: Path) -> None:
         load_cases(file)
     parsed = parse_case_file(file, display_path="evals/b.eval.yaml")
     assert str(parsed.errors[0]).startswith("evals/b.eval.yaml:4:")
+
+
+def test_derived_ids_come_from_the_user_prompt_not_the_system_prompt(tmp_path: Path) -> None:
+    file = tmp_path / "s.eval.yaml"
+    file.write_text(
+        "defaults: {system: You are a bot., prompt_template: 'Q: {q}'}\ncases:\n"
+        "  - vars: {q: 'Where are my invoices?'}\n"
+        "  - messages: [{role: user, content: Hello there}]\n",
+        encoding="utf-8",
+    )
+    first, second = load_cases(file)
+    assert first.id.startswith("q-where-are-my-invoices-")
+    assert second.id.startswith("hello-there-")
