@@ -6,14 +6,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, GenerationRequest, Message
-from pytest_llmeval.errors import GenerationParameterError
+from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
 from pytest_llmeval.settings import Settings
 
-__all__ = ["ModelUnderTest", "PromptOrMessages", "build_request"]
+__all__ = ["LazyTokenizer", "ModelUnderTest", "OutputCache", "PromptOrMessages", "build_request"]
 
 PromptOrMessages = Union[str, Sequence[Mapping[str, str]], GenerationRequest]
 
@@ -78,25 +79,79 @@ def apply_stop_sequences(generation: Generation) -> Generation:
     )
 
 
+class OutputCache(Protocol):
+    """What the engine needs of a persistent cache (``cache.CachedOutputs``)."""
+
+    def lookup(self, requests: Sequence[GenerationRequest]) -> dict[GenerationRequest, Generation]: ...
+
+    def record(self, generation: Generation) -> None: ...
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class LazyTokenizer:
+    """The model's tokenizer for token-based checks, loaded only when a check needs it (so a run
+    served from the cache does not load the model for a token count)."""
+
+    def __init__(self, model: ModelUnderTest, load: Callable[[], Any] | None) -> None:
+        self._model = model
+        self._load = load
+        self._tokenizer: Any | None = None
+
+    def tokenize(self, text: str) -> list[str]:
+        if self._tokenizer is None:
+            if self._model.loaded or self._load is None:
+                self._tokenizer = self._model.backend.tokenizer
+            else:
+                self._tokenizer = self._load()
+        if self._tokenizer is None:
+            raise GenerationError("this backend has no tokenizer: token counts need a Hugging Face model")
+        return list(self._tokenizer.tokenize(text))
+
+
 class ModelUnderTest:
     """The model a session evaluates: ``generate`` one request, or ``generate_many`` in batches.
 
-    One instance per session (per xdist worker). ``on_generation`` is called with every output so
-    the plugin can attach it to the running test.
+    One instance per session (per xdist worker). The backend is loaded on the first output that is
+    neither prepared in memory nor in the persistent cache. ``on_generation`` sees every output
+    served to a test, so the plugin can attach it to the running test.
     """
 
     def __init__(
         self,
-        backend: Backend,
         settings: Settings,
+        load_backend: Callable[[], Backend],
+        *,
+        cache: OutputCache | None = None,
         on_generation: Callable[[Generation], None] | None = None,
+        load_tokenizer: Callable[[], Any] | None = None,
     ) -> None:
-        self.backend = backend
         self.settings = settings
+        self._load_backend = load_backend
+        self._backend: Backend | None = None
+        self.cache = cache
         self.on_generation = on_generation
-        self.num_generations = 0
+        self.checks_tokenizer = LazyTokenizer(self, load_tokenizer)
+        self._ready: dict[GenerationRequest, Generation] = {}
+        self.num_generations = 0  # outputs the model generated in this session
+        self.num_cached = 0  # outputs served from the persistent cache
         self.generation_seconds = 0.0
-        self._lock = threading.Lock()
+        self.load_seconds = 0.0
+        self._lock = threading.RLock()  # one generate call at a time: models are not re-entrant
+
+    # -- the backend ---------------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            started = time.perf_counter()
+            self._backend = self._load_backend()
+            self.load_seconds = time.perf_counter() - started
+        return self._backend
 
     @property
     def tokenizer(self) -> Any | None:
@@ -110,6 +165,7 @@ class ModelUnderTest:
     def describe(self) -> str:
         return self.backend.describe().summary()
 
+    # -- requests ------------------------------------------------------------------------------
     def _request(self, item: PromptOrMessages, generation: Mapping[str, Any]) -> GenerationRequest:
         __tracebackhide__ = True
         if isinstance(item, GenerationRequest):  # e.g. a case's request: already validated
@@ -121,6 +177,18 @@ class ModelUnderTest:
         if isinstance(item, str):
             return build_request(prompt=item, system=system, **rest)
         return build_request(messages=item, system=system, **rest)
+
+    def resolve(self, request: GenerationRequest) -> GenerationRequest:
+        """The request with the session's defaults filled in: what is generated and cached."""
+        params = request.params.with_defaults(
+            max_new_tokens=self.settings.max_new_tokens, seed=self.settings.seed
+        )
+        if params is request.params:
+            return request
+        return GenerationRequest(request.prompt, request.messages, request.system, params)
+
+    def is_ready(self, request: GenerationRequest) -> bool:
+        return self.resolve(request) in self._ready
 
     def generate(self, prompt_or_messages: PromptOrMessages, **generation: Any) -> Generation:
         """Generate one output. ``generation`` holds generation parameters and ``system``."""
@@ -136,32 +204,53 @@ class ModelUnderTest:
         return self.run(requests)
 
     def run(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Serve validated requests: identical ones are generated once."""
+        """Serve validated requests: from memory, the cache, or the model (identical ones once)."""
         __tracebackhide__ = True  # failures point at the caller, not at us
-        resolved = [
-            GenerationRequest(
-                r.prompt,
-                r.messages,
-                r.system,
-                r.params.with_defaults(max_new_tokens=self.settings.max_new_tokens, seed=self.settings.seed),
-            )
-            for r in requests
-        ]
-        unique = list(dict.fromkeys(resolved))
-        results: dict[GenerationRequest, Generation] = {}
-        with self._lock:  # one generate call at a time: models are not re-entrant
-            for batch in self._batches(unique):
-                outputs = self.backend.generate_batch(batch)
-                for request, output in zip(batch, outputs):
-                    output = apply_stop_sequences(output)
-                    results[request] = output
-                    self.num_generations += 1
-                    self.generation_seconds += output.latency_s
-        generations = [results[r] for r in resolved]
+        resolved = [self.resolve(r) for r in requests]
+        self.prefetch(resolved)
+        generations = [self._ready[r] for r in resolved]
         if self.on_generation is not None:
             for generation in generations:
                 self.on_generation(generation)
         return generations
+
+    def prefetch(
+        self, requests: Iterable[GenerationRequest], on_progress: ProgressCallback | None = None
+    ) -> int:
+        """Make outputs ready for ``requests`` ahead of the tests that need them: cached ones are
+        read, the rest generated in length-sorted batches. Returns how many were generated."""
+        with self._lock:
+            wanted = [r for r in dict.fromkeys(self.resolve(r) for r in requests) if r not in self._ready]
+            if not wanted:
+                return 0
+            if self.cache is not None:
+                found = self.cache.lookup(wanted)
+                self._ready.update(found)
+                self.num_cached += len(found)
+                wanted = [r for r in wanted if r not in found]
+            done = 0
+            for batch in self._batches(wanted):
+                for request, output in zip(batch, self._generate(batch)):
+                    output = apply_stop_sequences(output)
+                    self._ready[request] = output
+                    self.num_generations += 1
+                    self.generation_seconds += output.latency_s
+                    if self.cache is not None:
+                        self.cache.record(output)
+                done += len(batch)
+                if on_progress is not None:
+                    on_progress(done, len(wanted))
+            return len(wanted)
+
+    def _generate(self, batch: list[GenerationRequest]) -> list[Generation]:
+        """One batch; if it does not fit in memory, halve it and go on."""
+        try:
+            return self.backend.generate_batch(batch)
+        except BatchTooLargeError as exc:
+            if len(batch) == 1:
+                raise GenerationError(f"one prompt alone does not fit in memory: {exc}") from exc
+            half = len(batch) // 2
+            return self._generate(batch[:half]) + self._generate(batch[half:])
 
     def _batches(self, requests: Sequence[GenerationRequest]) -> Iterable[list[GenerationRequest]]:
         """Group by parameters (a batch shares one generation config), sort by length, chunk."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "GenerationError", "GenerationParameterError"]
+__all__ = ["BatchTooLargeError", "ConfigurationError", "GenerationError", "GenerationParameterError"]
 
 
 class ConfigurationError(Exception):
@@ -15,3 +15,7 @@ class GenerationParameterError(ValueError):
 
 class GenerationError(RuntimeError):
     """The model or pipeline could not produce an output for a request: fails that test only."""
+
+
+class BatchTooLargeError(RuntimeError):
+    """A backend ran out of memory on a batch; the engine halves the batch and tries again."""

@@ -17,13 +17,16 @@ from pathlib import Path
 import pytest
 
 from pytest_llmeval.backends import describe_configured_model, load_backend, validate_model_source
-from pytest_llmeval.backends.base import Generation
+from pytest_llmeval.backends.base import Backend, Generation, GenerationRequest
+from pytest_llmeval.backends.hf import inspect_model_folder, load_tokenizer
+from pytest_llmeval.cache import CachedOutputs, CacheEntry, GenerationCache
 from pytest_llmeval.cases import Case, CaseError, CaseExpectationsFailed, CaseFile, parse_case_file
 from pytest_llmeval.checks import set_default_lexicon_files
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, recording_checks, using_tokenizer
 from pytest_llmeval.engine import ModelUnderTest, build_request
 from pytest_llmeval.report import format_checks, format_generation
 from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
+from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
 from pytest_llmeval.settings import OPTIONS, Settings, resolve_settings
 
 MODEL_FIXTURES = frozenset({"llm", "llm_output"})
@@ -105,13 +108,24 @@ class LLMEvalSession:
     settings: Settings
     cwd: Path
     model: ModelUnderTest | None = None
-    load_seconds: float = 0.0
     load_count: int = 0
     # mode -> outcome -> count, from test reports (so the xdist controller has them too)
     mode_outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     # pass-rate groups, from case reports: group node id -> results
     groups: dict[str, GroupResult] = field(default_factory=dict)
     registered_tags: set[str] = field(default_factory=set)
+    # the generation cache and what identifies the model in it
+    is_worker: bool = False
+    model_id: str | None = None
+    cache_store: GenerationCache | None = None
+    fingerprint_memo: FileHashMemo | None = None
+    worker_cache_entries: list[CacheEntry] = field(default_factory=list)
+    worker_stats: list[dict[str, float]] = field(default_factory=list)
+    cache_written: int = 0
+    # statically known requests of the selected tests, in run order
+    plan: list[GenerationRequest] = field(default_factory=list)
+    plan_index: dict[str, int] = field(default_factory=dict)
+    tests_started: bool = False
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count each test's outcome under the mode markers it carries (a hook: this object is
@@ -137,19 +151,65 @@ class LLMEvalSession:
                 group.add(case["id"], case["passed"], case["reason"])
 
     def model_under_test(self) -> ModelUnderTest:
-        """The model, loaded on first use and kept for the session."""
+        """The session's model: created once; its backend loads on the first output that is
+        neither prepared nor cached."""
         if self.model is None:
-            started = time.perf_counter()
-            backend = load_backend(self.settings, self.cwd)
-            self.load_seconds = time.perf_counter() - started
-            self.load_count += 1
-            self.model = ModelUnderTest(backend, self.settings, on_generation=_record_generation)
+            cache = None
+            if self.cache_store is not None and self.model_id is not None:
+                cache = CachedOutputs(self.cache_store, self.model_id, read=self.settings.cache == "on")
+            hf = self.settings.backend_name == "hf"
+            self.model = ModelUnderTest(
+                self.settings,
+                self._load_backend,
+                cache=cache,
+                on_generation=_record_generation,
+                load_tokenizer=(lambda: load_tokenizer(self.settings)) if hf else None,
+            )
         return self.model
 
+    def _load_backend(self) -> Backend:
+        self.load_count += 1
+        if not self.tests_started:
+            return load_backend(self.settings, self.cwd)  # the caller turns errors into exit 4
+        try:
+            return load_backend(self.settings, self.cwd)
+        except ConfigurationError as exc:
+            # First needed inside a test (a cache miss): still a usage error that ends the session.
+            pytest.exit(f"llmeval: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+    def prepare(self, item: pytest.Item, request: GenerationRequest) -> ModelUnderTest:
+        """Under xdist, make this test's output ready together with the next planned ones (xdist
+        hands a worker consecutive tests, so those are most likely its own): batched, not one by one."""
+        model = self.model_under_test()
+        if not self.is_worker or model.is_ready(request):
+            return model
+        window = [request]
+        position = self.plan_index.get(item.nodeid)
+        if position is not None:
+            for upcoming in self.plan[position + 1 :]:
+                if len(window) >= self.settings.batch_size:
+                    break
+                if not model.is_ready(upcoming):
+                    window.append(upcoming)
+        model.prefetch(window)
+        return model
+
+    def stats(self) -> dict[str, float]:
+        model = self.model
+        if model is None:
+            return {}
+        return {
+            "generated": model.num_generations,
+            "cached": model.num_cached,
+            "seconds": model.generation_seconds,
+            "loads": self.load_count,
+            "load_seconds": model.load_seconds,
+        }
+
     def close(self) -> None:
-        if self.model is not None:
+        if self.model is not None and self.model.loaded:
             self.model.backend.close()
-            self.model = None
+        self.model = None
 
 
 SESSION_KEY = pytest.StashKey[LLMEvalSession]()
@@ -223,9 +283,53 @@ def pytest_configure(config: pytest.Config) -> None:
         set_default_lexicon_files(settings.bias_lexicon, replace=settings.bias_lexicon_replace)
     except (ConfigurationError, CheckUsageError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    state = LLMEvalSession(settings=settings, cwd=cwd)
+    state = LLMEvalSession(settings=settings, cwd=cwd, is_worker=hasattr(config, "workerinput"))
+    try:
+        _set_up_cache(config, state)
+    except OSError as exc:
+        raise pytest.UsageError(f"--llm-cache-path: cannot use the generation cache: {exc}") from None
     config.stash[SESSION_KEY] = state
     config.pluginmanager.register(state, "llmeval-session")
+    if config.pluginmanager.hasplugin("xdist") and not state.is_worker:
+        config.pluginmanager.register(_XdistController(state), "llmeval-xdist")
+
+
+def _set_up_cache(config: pytest.Config, state: LLMEvalSession) -> None:
+    """Open the cache and fingerprint the model (Hugging Face models only: a Python pipeline's
+    behaviour depends on code and services no hash of files can see, so it is never cached)."""
+    settings = state.settings
+    if settings.cache == "off" or settings.backend_name != "hf" or settings.model is None:
+        return
+    path = Path(settings.cache_path) if settings.cache_path else config.rootpath / ".llmeval" / "cache.db"
+    state.cache_store = GenerationCache(path, writable=not state.is_worker)
+    worker_input = getattr(config, "workerinput", {})
+    state.model_id = worker_input.get("llmeval_model_id")
+    if state.model_id is None:
+        state.fingerprint_memo = FileHashMemo(path.parent / "fingerprints.json")
+        roots = [Path(p) for p in (settings.model, settings.adapter) if p]
+        fingerprint = fingerprint_files(model_files(*roots), state.fingerprint_memo, roots)
+        dtype = settings.dtype
+        if dtype == "auto":
+            dtype = f"auto:{inspect_model_folder(settings.model).config_dtype}"
+        state.model_id = f"{fingerprint}|dtype={dtype}|device={settings.device}|chat={settings.chat_template}"
+
+
+class _XdistController:
+    """xdist hooks (registered only when xdist is installed): the workers get the model identity;
+    the controller gets their new cache entries and counts, and alone writes the cache."""
+
+    def __init__(self, state: LLMEvalSession) -> None:
+        self.state = state
+
+    def pytest_configure_node(self, node: object) -> None:
+        if self.state.model_id is not None:
+            node.workerinput["llmeval_model_id"] = self.state.model_id  # type: ignore[attr-defined]
+
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        output = getattr(node, "workeroutput", {}) or {}
+        self.state.worker_cache_entries.extend(tuple(e) for e in output.get("llmeval_cache", []))  # type: ignore[misc]
+        if output.get("llmeval_stats"):
+            self.state.worker_stats.append(output["llmeval_stats"])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -260,11 +364,12 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     state = session.config.stash.get(SESSION_KEY, None)
     collect_only = session.config.option.collectonly
     if state is not None and state.settings.model is not None and not collect_only:
-        if any(_needs_model(item) for item in session.items):
-            try:
-                state.model_under_test()
-            except ConfigurationError as exc:
-                raise pytest.UsageError(str(exc)) from None
+        try:
+            _prepare_outputs(session, state)
+        except ConfigurationError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    if state is not None:
+        state.tests_started = True
     result = yield
     if state is not None and not hasattr(session.config, "workerinput"):
         # Each group is one more item: counted as collected, so progress still ends at 100%.
@@ -274,7 +379,66 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     return result
 
 
+def _planned_request(item: pytest.Item) -> GenerationRequest | None:
+    """The request a test will need, when it is known before the test runs."""
+    if isinstance(item, CaseItem):
+        return item.case.request
+    if "llm_output" in getattr(item, "fixturenames", ()):
+        marker = item.get_closest_marker("llm")
+        if marker is not None:
+            try:
+                return _marker_request(marker)
+            except GenerationParameterError:
+                return None  # the test itself reports it
+    return None
+
+
+def _prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
+    """Before the first test: know every static request; serially, generate them all now."""
+    users = [item for item in session.items if _needs_model(item)]
+    if not users:
+        return
+    model = state.model_under_test()
+    for item in users:
+        request = _planned_request(item)
+        if request is not None:
+            state.plan_index[item.nodeid] = len(state.plan)
+            state.plan.append(request)
+    # Tests that call llm.generate themselves will need the model: load it now, so a model that
+    # cannot load ends the session before any test runs.
+    if any(_planned_request(item) is None for item in users):
+        _ = model.backend
+    if state.is_worker or not state.plan:
+        return  # a worker generates in windows, as its tests arrive (LLMEvalSession.prepare)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    show = reporter is not None and reporter.isatty and session.config.get_verbosity() >= 0
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            width = 30
+            filled = width * done // total
+            reporter.rewrite(f"llmeval: generating {total} outputs [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+
+    generated = model.prefetch(state.plan, on_progress=progress)
+    if show and generated:
+        reporter.rewrite(
+            f"llmeval: generated {generated} outputs in {time.perf_counter() - started:.1f} s "
+            f"({model.num_cached} from the cache)"
+        )
+        reporter.line("")
+
+
 # -- fixtures ----------------------------------------------------------------------------------
+
+
+def _marker_request(marker: pytest.Mark) -> GenerationRequest:
+    kwargs = dict(marker.kwargs)
+    if marker.args:
+        if len(marker.args) > 1 or "prompt" in kwargs:
+            raise GenerationParameterError("@pytest.mark.llm takes one positional argument, the prompt")
+        kwargs["prompt"] = marker.args[0]
+    return build_request(**kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -284,10 +448,7 @@ def llm(request: pytest.FixtureRequest) -> ModelUnderTest:
     state = request.config.stash[SESSION_KEY]
     if state.settings.model is None:
         pytest.skip(NO_MODEL_REASON)
-    try:
-        return state.model_under_test()
-    except ConfigurationError as exc:
-        pytest.exit(f"llmeval: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    return state.model_under_test()
 
 
 @pytest.fixture
@@ -300,13 +461,10 @@ def llm_output(request: pytest.FixtureRequest, llm: ModelUnderTest) -> Generatio
             "(or messages=[...]), or call llm.generate(...) in the test instead",
             pytrace=False,
         )
-    kwargs = dict(marker.kwargs)
-    if marker.args:
-        if len(marker.args) > 1 or "prompt" in kwargs:
-            pytest.fail("@pytest.mark.llm takes one positional argument, the prompt", pytrace=False)
-        kwargs["prompt"] = marker.args[0]
     try:
-        return llm.run([build_request(**kwargs)])[0]
+        generation_request = _marker_request(marker)
+        state = request.config.stash[SESSION_KEY]
+        return state.prepare(request.node, generation_request).run([generation_request])[0]
     except GenerationParameterError as exc:
         problem = f"@pytest.mark.llm: {exc}"
     except GenerationError as exc:
@@ -328,7 +486,7 @@ def _recording(item: pytest.Item) -> Iterator[None]:
         stack.callback(_current_record.reset, token)
         stack.enter_context(recording_checks(_record_check))
         if state is not None and state.model is not None:
-            stack.enter_context(using_tokenizer(state.model.tokenizer))
+            stack.enter_context(using_tokenizer(state.model.checks_tokenizer))
         yield
 
 
@@ -431,7 +589,7 @@ class CaseItem(pytest.Item):
             pytest.skip(NO_MODEL_REASON)
 
     def runtest(self) -> None:
-        model = self.config.stash[SESSION_KEY].model_under_test()
+        model = self.config.stash[SESSION_KEY].prepare(self, self.case.request)
         self.output = model.run([self.case.request])[0]
         self.case.assert_expectations(self.output)
 
@@ -499,18 +657,57 @@ class InvalidCaseItem(pytest.Item):
 _OUTCOME_ORDER = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
+@pytest.hookimpl(tryfirst=True)  # before the terminal summary, which reports what was written
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(SESSION_KEY, None)
+    if state is None:
+        return
+    pending = state.model.cache.take_pending() if state.model is not None and state.model.cache else []
+    if state.is_worker:
+        # Workers never write shared files: the controller writes their outputs to the cache.
+        session.config.workeroutput["llmeval_cache"] = [list(e) for e in pending]  # type: ignore[attr-defined]
+        session.config.workeroutput["llmeval_stats"] = state.stats()  # type: ignore[attr-defined]
+        return
+    if state.cache_store is not None:
+        state.cache_written = state.cache_store.write([*pending, *state.worker_cache_entries])
+    if state.fingerprint_memo is not None:
+        state.fingerprint_memo.save()
+
+
+def _summed_stats(state: LLMEvalSession) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for stats in [state.stats(), *state.worker_stats]:
+        for key, value in stats.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     state = terminalreporter.config.stash.get(SESSION_KEY, None)
-    if state is None or (state.model is None and not state.mode_outcomes and not state.groups):
+    if state is None:
+        return
+    stats = _summed_stats(state)
+    warnings = state.cache_store.warnings if state.cache_store is not None else []
+    if not (stats or state.mode_outcomes or state.groups or warnings):
         return
     terminalreporter.section("llmeval", sep="-")
-    if state.model is not None:
+    if stats:
         model = state.model
-        terminalreporter.line(f"model: {model.describe()}")
-        terminalreporter.line(
-            f"loaded in {state.load_seconds:.2f} s; {model.num_generations} generations in "
-            f"{model.generation_seconds:.2f} s"
-        )
+        described = model.describe() if model is not None and model.loaded else describe_configured_model(state.settings)
+        terminalreporter.line(f"model: {described}")
+        served = f"outputs: {int(stats['generated'])} generated in {stats['seconds']:.2f} s"
+        served += f", {int(stats['cached'])} from the cache"
+        if stats["loads"]:
+            served += f"; model loaded in {stats['load_seconds']:.2f} s"
+            served += f" ({int(stats['loads'])} processes)" if stats["loads"] > 1 else ""
+        else:
+            served += "; model not loaded"
+        terminalreporter.line(served)
+    if state.cache_written:
+        assert state.cache_store is not None
+        terminalreporter.line(f"cache: {state.cache_written} new outputs saved to {state.cache_store.path}")
+    for warning in warnings:
+        terminalreporter.line(f"warning: {warning}", yellow=True)
     for mode in MODES:
         counts = state.mode_outcomes.get(mode)
         if counts:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pytest_llmeval.errors import ConfigurationError
 
 __all__ = [
+    "CACHE_MODES",
     "CHAT_TEMPLATE_MODES",
     "DTYPES",
     "OPTIONS",
@@ -26,6 +27,7 @@ __all__ = [
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 CHAT_TEMPLATE_MODES = ("auto", "always", "never")
+CACHE_MODES = ("on", "off", "refresh")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
 
 Kind = Literal["path", "paths", "model", "choice", "device", "positive_int", "int", "flag"]
@@ -84,6 +86,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False
     ),
     OptionSpec(
+        "cache",
+        "choice",
+        "generation cache: on (read and write), off, refresh (regenerate and overwrite)",
+        default="on",
+        choices=CACHE_MODES,
+        metavar="MODE",
+    ),
+    OptionSpec("cache_path", "path", "the generation cache file (default: <rootdir>/.llmeval/cache.db)", metavar="PATH"),
+    OptionSpec(
         "bias_lexicon",
         "paths",
         "extra lexicon file(s) for no_bias_terms (YAML `categories: {name: {terms: [...]}}` or one "
@@ -111,6 +122,8 @@ class Settings:
     seed: int | None = None
     trust_remote_code: bool = False
     required: bool = False
+    cache: str = "on"
+    cache_path: str | None = None
     bias_lexicon: tuple[str, ...] = ()
     bias_lexicon_replace: bool = False
 

@@ -24,7 +24,7 @@ from pytest_llmeval.backends.base import (
     GenerationRequest,
     ModelDescription,
 )
-from pytest_llmeval.errors import ConfigurationError, GenerationError
+from pytest_llmeval.errors import BatchTooLargeError, ConfigurationError, GenerationError
 from pytest_llmeval.settings import Settings
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ModelFolder",
     "inspect_adapter_folder",
     "inspect_model_folder",
+    "load_tokenizer",
     "prefer_passive_openmp",
 ]
 
@@ -239,6 +240,21 @@ def prefer_passive_openmp() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def load_tokenizer(settings: Settings) -> Any:
+    """The model's tokenizer alone (for token-based checks when every output came from the cache)."""
+    from transformers import AutoTokenizer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return AutoTokenizer.from_pretrained(
+            settings.model, trust_remote_code=settings.trust_remote_code, local_files_only=True
+        )
+
+
 def _share_cpu_threads(torch: Any) -> None:
     """Give each xdist worker its share of the cores.
 
@@ -420,6 +436,8 @@ class HFBackend(Backend):
                 warnings.simplefilter("ignore")
                 output = self.model.generate(**encoded, generation_config=config)
         except Exception as exc:
+            if _is_out_of_memory(exc):
+                raise BatchTooLargeError(f"{len(requests)} prompts: {exc}") from exc
             raise GenerationError(f"model.generate failed: {type(exc).__name__}: {exc}") from exc
         elapsed = time.perf_counter() - started
         new_tokens = output[:, 1:] if seq2seq else output[:, encoded["input_ids"].shape[1] :]

@@ -28,7 +28,7 @@ def test_demo_model_memorises_its_answers(demo_model: Path) -> None:
     from pytest_llmeval.settings import Settings
 
     settings = Settings(model=str(demo_model), max_new_tokens=48)
-    model = ModelUnderTest(load_backend(settings, demo_model), settings)
+    model = ModelUnderTest(settings, lambda: load_backend(settings, demo_model))
     outputs = model.generate_many([prompt for prompt, _ in DEMO_EXAMPLES])
     wrong = [(p, a, o.text) for (p, a), o in zip(DEMO_EXAMPLES, outputs) if o.text != a]
     assert not wrong
@@ -43,5 +43,5 @@ def test_fewer_steps_give_a_weaker_demo_model(tmp_path: Path) -> None:
 
     folder = build_demo_model(tmp_path / "weak", steps=5)
     settings = Settings(model=str(folder), max_new_tokens=16)
-    outputs = ModelUnderTest(load_backend(settings, folder), settings).generate_many([p for p, _ in DEMO_EXAMPLES])
+    outputs = ModelUnderTest(settings, lambda: load_backend(settings, folder)).generate_many([p for p, _ in DEMO_EXAMPLES])
     assert sum(o.text == a for (_, a), o in zip(DEMO_EXAMPLES, outputs)) < len(DEMO_EXAMPLES) // 2

@@ -27,7 +27,7 @@ PROMPTS = [
 
 def model_under_test(path: Path, **settings: object) -> ModelUnderTest:
     resolved = Settings(model=str(path), **{"max_new_tokens": 10, **settings})  # type: ignore[arg-type]
-    return ModelUnderTest(load_backend(resolved, path), resolved)
+    return ModelUnderTest(resolved, lambda: load_backend(resolved, path))
 
 
 @pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama_chat", "tiny_t5"])
@@ -94,7 +94,7 @@ def test_chat_template_is_used_when_present_and_can_be_turned_off(tiny_llama_cha
 
 def test_chat_template_always_needs_a_template(tiny_gpt2: Path) -> None:
     with pytest.raises(ConfigurationError, match="--llm-chat-template always: the tokenizer of .* has no chat template"):
-        model_under_test(tiny_gpt2, chat_template="always")
+        _ = model_under_test(tiny_gpt2, chat_template="always").backend  # loading is lazy
 
 
 def test_explicit_dtype_is_used(tiny_gpt2: Path) -> None:
@@ -109,7 +109,7 @@ def test_cuda_without_cuda_is_a_configuration_error(tiny_gpt2: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigurationError, match=r"--llm-device cuda:0: CUDA is not available here .*use --llm-device cpu or auto"):
-        model_under_test(tiny_gpt2, device="cuda:0")
+        _ = model_under_test(tiny_gpt2, device="cuda:0").backend  # loading is lazy
 
 
 def test_sampling_with_a_seed_is_repeatable(tiny_gpt2: Path) -> None:

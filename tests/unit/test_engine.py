@@ -41,7 +41,7 @@ class EchoBackend(Backend):
 
 def make(batch_size: int = 2) -> tuple[ModelUnderTest, EchoBackend]:
     backend = EchoBackend()
-    return ModelUnderTest(backend, Settings(model="x", batch_size=batch_size, max_new_tokens=9)), backend
+    return ModelUnderTest(Settings(model="x", batch_size=batch_size, max_new_tokens=9), lambda: backend), backend
 
 
 def test_generate_many_keeps_order_and_batches_by_length() -> None:
@@ -75,7 +75,7 @@ def test_session_defaults_fill_unset_parameters() -> None:
 
 def test_seed_applies_only_to_sampling() -> None:
     backend = EchoBackend()
-    model = ModelUnderTest(backend, Settings(model="x", seed=7))
+    model = ModelUnderTest(Settings(model="x", seed=7), lambda: backend)
     assert model.generate("x").request.params.seed is None
     assert model.generate("x", do_sample=True).request.params.seed == 7
 
@@ -108,7 +108,8 @@ def test_chat_requests_show_every_message() -> None:
 
 def test_on_generation_sees_every_output() -> None:
     seen: list[str] = []
-    model = ModelUnderTest(EchoBackend(), Settings(model="x"), on_generation=lambda g: seen.append(g.text))
+    backend = EchoBackend()
+    model = ModelUnderTest(Settings(model="x"), lambda: backend, on_generation=lambda g: seen.append(g.text))
     model.generate_many(["ab", "ab", "cd"])
     assert seen == ["ba", "ba", "dc"]
 
