@@ -134,8 +134,10 @@ class ModelUnderTest:
         self.on_generation = on_generation
         self.checks_tokenizer = LazyTokenizer(self, load_tokenizer)
         self._ready: dict[GenerationRequest, Generation] = {}
+        self._from_cache: set[GenerationRequest] = set()
+        self._served: set[GenerationRequest] = set()
         self.num_generations = 0  # outputs the model generated in this session
-        self.num_cached = 0  # outputs served from the persistent cache
+        self.num_cached = 0  # distinct outputs served to tests from the persistent cache
         self.generation_seconds = 0.0
         self.load_seconds = 0.0
         self._lock = threading.RLock()  # one generate call at a time: models are not re-entrant
@@ -208,6 +210,10 @@ class ModelUnderTest:
         __tracebackhide__ = True  # failures point at the caller, not at us
         resolved = [self.resolve(r) for r in requests]
         self.prefetch(resolved)
+        for request in resolved:
+            if request in self._from_cache and request not in self._served:
+                self.num_cached += 1
+            self._served.add(request)
         generations = [self._ready[r] for r in resolved]
         if self.on_generation is not None:
             for generation in generations:
@@ -226,7 +232,7 @@ class ModelUnderTest:
             if self.cache is not None:
                 found = self.cache.lookup(wanted)
                 self._ready.update(found)
-                self.num_cached += len(found)
+                self._from_cache.update(found)
                 wanted = [r for r in wanted if r not in found]
             done = 0
             for batch in self._batches(wanted):

@@ -424,7 +424,7 @@ def _prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
     if show and generated:
         reporter.rewrite(
             f"llmeval: generated {generated} outputs in {time.perf_counter() - started:.1f} s "
-            f"({model.num_cached} from the cache)"
+            f"({len({model.resolve(r) for r in state.plan}) - generated} ready from the cache)"
         )
         reporter.line("")
 

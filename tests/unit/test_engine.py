@@ -13,7 +13,7 @@ from pytest_llmeval.backends.base import (
     ModelDescription,
 )
 from pytest_llmeval.engine import ModelUnderTest, build_request
-from pytest_llmeval.errors import GenerationParameterError
+from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
 from pytest_llmeval.settings import Settings
 
 
@@ -140,3 +140,46 @@ def test_parameters_accept_what_people_write() -> None:
     assert params.temperature == 1.0 and params.stop == ("\n",)
     with pytest.raises(GenerationParameterError, match="do_sample"):
         GenerationParams.from_mapping({"do_sample": "yes"})
+
+
+class SmallMemoryBackend(EchoBackend):
+    """Runs out of memory on batches larger than two."""
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        if len(requests) > 2:
+            raise BatchTooLargeError(f"{len(requests)} prompts")
+        return super().generate_batch(requests)
+
+
+def test_a_batch_that_runs_out_of_memory_is_halved() -> None:
+    backend = SmallMemoryBackend()
+    model = ModelUnderTest(Settings(model="x", batch_size=8), lambda: backend)
+    prompts = [f"p{i}" for i in range(7)]
+    assert [o.text for o in model.generate_many(prompts)] == [p[::-1] for p in prompts]
+    assert max(len(b) for b in backend.batches) <= 2
+
+
+def test_one_prompt_that_does_not_fit_is_an_error() -> None:
+    class NoMemory(EchoBackend):
+        def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+            raise BatchTooLargeError("CUDA out of memory")
+
+    model = ModelUnderTest(Settings(model="x"), lambda: NoMemory())
+    with pytest.raises(GenerationError, match="one prompt alone does not fit in memory: CUDA out of memory"):
+        model.generate("x")
+
+
+def test_the_backend_loads_only_when_an_output_is_missing() -> None:
+    loads: list[int] = []
+    backend = EchoBackend()
+
+    class AllCached:
+        def lookup(self, requests: Sequence[GenerationRequest]) -> dict[GenerationRequest, Generation]:
+            return {r: Generation("cached", request=r, num_tokens=1, finish_reason="stop", latency_s=0.0) for r in requests}
+
+        def record(self, generation: Generation) -> None:
+            raise AssertionError("nothing new to record")
+
+    model = ModelUnderTest(Settings(model="x"), lambda: loads.append(1) or backend, cache=AllCached())
+    assert model.generate("a") == "cached" and model.num_cached == 1
+    assert not model.loaded and loads == []

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
+
+
+def folder_with(tmp_path: Path, weights: bytes) -> Path:
+    folder = tmp_path / "model"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    (folder / "model.safetensors").write_bytes(weights)
+    (folder / "README.md").write_text("docs do not count", encoding="utf-8")
+    return folder
+
+
+def test_content_changes_the_fingerprint_and_docs_do_not(tmp_path: Path) -> None:
+    folder = folder_with(tmp_path, b"weights-1")
+    memo = FileHashMemo(None)
+    first = fingerprint_files(model_files(folder), memo, [folder])
+    (folder / "README.md").write_text("new docs", encoding="utf-8")
+    assert fingerprint_files(model_files(folder), memo, [folder]) == first
+    (folder / "model.safetensors").write_bytes(b"weights-2")
+    assert fingerprint_files(model_files(folder), memo, [folder]) != first
+
+
+def test_the_memo_spares_a_second_session_from_rehashing(tmp_path: Path) -> None:
+    folder = folder_with(tmp_path, b"w" * 1000)
+    memo_file = tmp_path / "fingerprints.json"
+    memo = FileHashMemo(memo_file)
+    first = fingerprint_files(model_files(folder), memo, [folder])
+    memo.save()
+    again = FileHashMemo(memo_file)
+    assert fingerprint_files(model_files(folder), again, [folder]) == first
+    assert not again.changed  # every hash came from the memo
+    stat = (folder / "model.safetensors").stat()
+    os.utime(folder / "model.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))
+    fingerprint_files(model_files(folder), again, [folder])
+    assert again.changed  # a touched file is hashed again
+
+
+def test_a_damaged_memo_only_costs_a_rehash(tmp_path: Path) -> None:
+    memo_file = tmp_path / "fingerprints.json"
+    memo_file.write_text("{not json", encoding="utf-8")
+    folder = folder_with(tmp_path, b"x")
+    assert fingerprint_files(model_files(folder), FileHashMemo(memo_file), [folder])
