@@ -17,6 +17,8 @@ import pydantic
 from pytest_llmeval.checks.base import Tokenizer, assert_check
 from pytest_llmeval.checks.safety import ClaimKind, PiiKind
 from pytest_llmeval.checks.structure import ModelArg, SchemaArg
+from pytest_llmeval.metrics.judge import Judge
+from pytest_llmeval.metrics.perplexity import PerplexityScorer
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 
@@ -41,6 +43,16 @@ __all__ = [
     "assert_refusal",
     "assert_regex",
     "assert_starts_with",
+    # metric checks (pytest_llmeval.metrics)
+    "assert_bleu",
+    "assert_chrf",
+    "assert_judge",
+    "assert_perplexity",
+    "assert_preferred_over",
+    "assert_rouge_1",
+    "assert_rouge_2",
+    "assert_rouge_l",
+    "assert_rouge_lsum",
 ]
 
 
@@ -337,4 +349,131 @@ def assert_starts_with(
         prefix=prefix,
         case_sensitive=case_sensitive,
         normalize=normalize,
+    )
+
+
+# -- metric checks (pytest_llmeval.metrics): each returns the measured value ----------------------
+
+
+def _assert_reference(name: str, output: object, reference: str, **args: Any) -> float:
+    __tracebackhide__ = True
+    return assert_check(name, output, reference=reference, **args)  # type: ignore[no-any-return]
+
+
+def assert_rouge_1(
+    output: object,
+    reference: str,
+    min: float | None = None,
+    stemming: bool = False,
+) -> float:
+    """ROUGE-1 F-measure (0..1) against a reference is at least ``min``; returns it."""
+    __tracebackhide__ = True
+    return _assert_reference("rouge_1", output, reference, min=min, stemming=stemming)
+
+
+def assert_rouge_2(
+    output: object,
+    reference: str,
+    min: float | None = None,
+    stemming: bool = False,
+) -> float:
+    """ROUGE-2 F-measure (0..1) against a reference is at least ``min``; returns it."""
+    __tracebackhide__ = True
+    return _assert_reference("rouge_2", output, reference, min=min, stemming=stemming)
+
+
+def assert_rouge_l(
+    output: object,
+    reference: str,
+    min: float | None = None,
+    stemming: bool = False,
+) -> float:
+    """ROUGE-L F-measure (0..1) against a reference is at least ``min``; returns it."""
+    __tracebackhide__ = True
+    return _assert_reference("rouge_l", output, reference, min=min, stemming=stemming)
+
+
+def assert_rouge_lsum(
+    output: object,
+    reference: str,
+    min: float | None = None,
+    stemming: bool = False,
+) -> float:
+    """ROUGE-Lsum F-measure (0..1, lines as sentences) against a reference is at least ``min``."""
+    __tracebackhide__ = True
+    return _assert_reference("rouge_lsum", output, reference, min=min, stemming=stemming)
+
+
+def assert_bleu(
+    output: object,
+    reference: str,
+    min: float | None = None,
+) -> float:
+    """Sentence BLEU (0..1, sacreBLEU / 100) against a reference is at least ``min``; returns it."""
+    __tracebackhide__ = True
+    return _assert_reference("bleu", output, reference, min=min)
+
+
+def assert_chrf(
+    output: object,
+    reference: str,
+    min: float | None = None,
+) -> float:
+    """Sentence chrF (0..1, sacreBLEU / 100) against a reference is at least ``min``; returns it."""
+    __tracebackhide__ = True
+    return _assert_reference("chrf", output, reference, min=min)
+
+
+def assert_perplexity(
+    output: object,
+    max: float | None = None,
+    scorer: PerplexityScorer | None = None,
+) -> float:
+    """The model's perplexity of the output is at most ``max``; returns it (needs --llm-model or
+    ``scorer=``)."""
+    __tracebackhide__ = True
+    return assert_check("perplexity", output, max=max, scorer=scorer)  # type: ignore[no-any-return]
+
+
+def assert_judge(
+    output: object,
+    rubric: str,
+    reference: str | None = None,
+    min_score: float = 3.0,
+    mode: Literal["logprobs", "text"] = "logprobs",
+    judge: Judge | None = None,
+) -> float:
+    """A judge model scores the output (1..5) at least ``min_score``; returns the score (needs
+    --llm-judge-model or ``judge=``)."""
+    __tracebackhide__ = True
+    return assert_check(  # type: ignore[no-any-return]
+        "judge",
+        output,
+        rubric=rubric,
+        reference=reference,
+        min_score=min_score,
+        mode=mode,
+        judge=judge,
+    )
+
+
+def assert_preferred_over(
+    output: object,
+    other: str,
+    rubric: str | None = None,
+    allow_tie: bool = False,
+    mode: Literal["logprobs", "text"] = "logprobs",
+    judge: Judge | None = None,
+) -> float:
+    """A judge prefers the output over ``other`` in both orders; returns 1.0 (win) or 0.5 (tie, with
+    ``allow_tie``)."""
+    __tracebackhide__ = True
+    return assert_check(  # type: ignore[no-any-return]
+        "preferred_over",
+        output,
+        other=other,
+        rubric=rubric,
+        allow_tie=allow_tie,
+        mode=mode,
+        judge=judge,
     )

@@ -45,6 +45,7 @@ from pytest_llmeval.errors import GenerationParameterError
 
 __all__ = [
     "Case",
+    "ClassificationSpec",
     "CaseError",
     "CaseExpectationsFailed",
     "CaseFile",
@@ -163,17 +164,43 @@ class _CaseModel(_Strict):
     expect: dict[str, Any] = {}
     tags: list[str] = []
     reference: str | None = None
+    label: str | None = None
     xfail: str | None = None
+
+
+class ClassificationSpec(_Strict):
+    """A file's classification group: cases with a gold ``label``, the model's output mapped to a
+    label (``one_of`` semantics, or a regex with one capture group), and thresholds on the group."""
+
+    labels: list[str] = pydantic.Field(min_length=1)
+    pattern: str | None = None
+    min_accuracy: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_macro_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_micro_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_class_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+
+    @pydantic.field_validator("pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                groups = re.compile(value).groups
+            except re.error as exc:
+                raise ValueError(f"not a valid regex: {exc}") from None
+            if groups != 1:
+                raise ValueError(f"needs exactly one capture group, has {groups}")
+        return value
 
 
 class _FileModel(_Strict):
     defaults: _Defaults = _Defaults()
     pass_rate: float | None = pydantic.Field(default=None, ge=0, le=1)
     tag_pass_rates: dict[str, float] = {}
+    classification: ClassificationSpec | None = None
     cases: list[Any]
 
 
-_CASE_FIELDS = tuple(_CaseModel.model_fields)
+_CASE_FIELDS = tuple(_CaseModel.model_fields)  # includes label
 
 
 @dataclass(frozen=True)
@@ -211,6 +238,7 @@ class Case:
     xfail: str | None = None
     path: Path | None = None
     line: int | None = None
+    label: str | None = None  # the gold label, for the file's classification group
 
     def __str__(self) -> str:
         return self.id
@@ -237,6 +265,7 @@ class CaseFile:
     errors: list[CaseError]
     pass_rate: float | None = None
     tag_pass_rates: dict[str, float] = field(default_factory=dict)
+    classification: ClassificationSpec | None = None
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -282,7 +311,9 @@ def _resolve_paths(params: list[tuple[str, Any]], args: dict[str, Any], base_dir
     return resolved
 
 
-def _expectation(name: str, raw: Any, base_dir: Path | None = None) -> Expectation:
+def _expectation(
+    name: str, raw: Any, base_dir: Path | None = None, reference: str | None = None
+) -> Expectation:
     """Turn ``name: raw`` from ``expect`` into validated check arguments.
 
     ``raw`` may be the arguments as a mapping, the check's first argument alone (a list, a string,
@@ -303,10 +334,15 @@ def _expectation(name: str, raw: Any, base_dir: Path | None = None) -> Expectati
         args = dict(raw)
     elif first is None:
         raise CheckUsageError(f"{name} takes no arguments; write `{name}: true`")
+    elif first == "reference" and reference is not None and isinstance(raw, (int, float)):
+        args = {"min": raw}  # `rouge_l: 0.4` with the case's reference: the number is the threshold
     else:
         args = {first: raw}
     if base_dir is not None:
         args = _resolve_paths(params, args, base_dir)
+    if reference is not None and "reference" in names and "reference" not in args:
+        # The case's reference is what reference metrics (rouge_l, bleu, judge...) compare with.
+        args["reference"] = reference
     return Expectation(name, spec.validate_args(args))
 
 
@@ -333,7 +369,13 @@ def _pydantic_problem(exc: pydantic.ValidationError, prefix: Sequence[Any] = ())
 
 
 def _build_case(
-    raw: Any, defaults: _Defaults, source: Path, path: Path, line: int | None, index: int
+    raw: Any,
+    defaults: _Defaults,
+    source: Path,
+    path: Path,
+    line: int | None,
+    index: int,
+    classification: ClassificationSpec | None = None,
 ) -> Case:
     """Validate one raw case from file ``source`` (named ``path`` in messages); raise CaseError with
     the line of the offending field."""
@@ -383,9 +425,14 @@ def _build_case(
     expectations = []
     for name, args in model.expect.items():
         try:
-            expectations.append(_expectation(name, args, source.parent))
+            expectations.append(_expectation(name, args, source.parent, model.reference))
         except CheckUsageError as exc:
             raise fail(["expect", name], f"expect.{name}: {exc}") from None
+    if model.label is not None:
+        if classification is None:
+            raise fail(["label"], "label needs a `classification:` block in the file (its labels and thresholds)")
+        if model.label not in classification.labels:
+            raise fail(["label"], f"label {model.label!r} is not one of the classification labels {classification.labels}")
     tags = tuple(dict.fromkeys([*defaults.tags, *model.tags]))
     for i, tag in enumerate(tags):
         if not _TAG_RE.match(tag):
@@ -399,6 +446,7 @@ def _build_case(
         xfail=model.xfail,
         path=source,
         line=line,
+        label=model.label,
     )
 
 
@@ -468,7 +516,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
             errors.append(raw)
             continue
         try:
-            case = _build_case(raw, file_model.defaults, source, path, line, index)
+            case = _build_case(raw, file_model.defaults, source, path, line, index, file_model.classification)
         except CaseError as exc:
             errors.append(exc)
             continue
@@ -479,7 +527,9 @@ def _parse(source: Path, path: Path) -> CaseFile:
             continue
         first_line[case.id] = line
         cases.append(case)
-    return CaseFile(path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates))
+    return CaseFile(
+        path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates), file_model.classification
+    )
 
 
 def load_cases(path: str | Path) -> list[Case]:

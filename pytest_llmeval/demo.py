@@ -76,7 +76,8 @@ def demo_fingerprint(steps: int) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
-_ARCH = {"n_embd": 96, "n_layer": 3, "n_head": 4, "n_positions": 128, "vocab_size": 700}
+# 512 positions, so the demo model can also serve as the demo's judge (judge prompts are long).
+_ARCH = {"n_embd": 96, "n_layer": 3, "n_head": 4, "n_positions": 512, "vocab_size": 700}
 
 
 def _render(tokenizer: Any, prompt: str, answer: str | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, Union
 
@@ -14,7 +15,7 @@ from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, 
 from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
 from pytest_llmeval.settings import Settings
 
-__all__ = ["LazyTokenizer", "ModelUnderTest", "OutputCache", "PromptOrMessages", "build_request"]
+__all__ = ["LazyTokenizer", "ModelJudge", "ModelUnderTest", "OutputCache", "PromptOrMessages", "build_request"]
 
 PromptOrMessages = Union[str, Sequence[Mapping[str, str]], GenerationRequest]
 
@@ -167,6 +168,14 @@ class ModelUnderTest:
     def describe(self) -> str:
         return self.backend.describe().summary()
 
+    def perplexity(self, texts: str | Path | Sequence[str], *, stride: int | None = None) -> Any:
+        """Token-weighted perplexity (``metrics.PerplexityResult``: ``.perplexity``, ``.per_text``) of a
+        list of texts, or of a UTF-8 text file as one document. Causal Hugging Face models only."""
+        __tracebackhide__ = True
+        if isinstance(texts, (str, Path)):
+            texts = [Path(texts).read_text(encoding="utf-8")]
+        return self.backend.perplexity(list(texts), stride=stride)
+
     # -- requests ------------------------------------------------------------------------------
     def _request(self, item: PromptOrMessages, generation: Mapping[str, Any]) -> GenerationRequest:
         __tracebackhide__ = True
@@ -220,6 +229,13 @@ class ModelUnderTest:
                 self.on_generation(generation)
         return generations
 
+    def prefetch_and_get(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Outputs for ``requests`` without reporting them to the running test (a judge's answers
+        are not the model's outputs)."""
+        resolved = [self.resolve(r) for r in requests]
+        self.prefetch(resolved)
+        return [self._ready[r] for r in resolved]
+
     def prefetch(
         self, requests: Iterable[GenerationRequest], on_progress: ProgressCallback | None = None
     ) -> int:
@@ -268,3 +284,19 @@ class ModelUnderTest:
             ordered = sorted(group, key=self.backend.sort_key)
             for start in range(0, len(ordered), size):
                 yield ordered[start : start + size]
+
+
+class ModelJudge:
+    """A model as an LLM judge (``metrics.Judge``): next-token scores from one forward pass, free
+    text from batched, cached generation."""
+
+    def __init__(self, model: ModelUnderTest, max_new_tokens: int = 64) -> None:
+        self.model = model
+        self.max_new_tokens = max_new_tokens
+
+    def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
+        return self.model.backend.next_token_logprobs(prompts, candidates)
+
+    def generate(self, prompts: list[str]) -> list[str]:
+        requests = [build_request(prompt=p, max_new_tokens=self.max_new_tokens) for p in prompts]
+        return [g.text for g in self.model.prefetch_and_get(requests)]

@@ -11,7 +11,7 @@ import fnmatch
 import time
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,14 @@ from pytest_llmeval.cache import CachedOutputs, CacheEntry, GenerationCache
 from pytest_llmeval.cases import Case, CaseError, CaseExpectationsFailed, CaseFile, parse_case_file
 from pytest_llmeval.checks import set_default_lexicon_files
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, recording_checks, using_tokenizer
-from pytest_llmeval.engine import ModelUnderTest, build_request
+from pytest_llmeval.engine import ModelJudge, ModelUnderTest, build_request
+from pytest_llmeval.metrics import (
+    classification_report,
+    classification_result,
+    map_label,
+    using_judge,
+    using_perplexity_scorer,
+)
 from pytest_llmeval.report import format_checks, format_generation
 from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
 from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
@@ -43,6 +50,42 @@ class TestRecord:
 
 
 MODES = ("success_mode", "failure_mode")
+
+
+@dataclass
+class ClassificationGroup:
+    """A case file's classification group: gold and predicted labels as the cases finished."""
+
+    node_id: str
+    location: tuple[str, int | None, str]
+    spec: dict[str, object]
+    gold: list[str] = field(default_factory=list)
+    predicted: list[str] = field(default_factory=list)
+
+    def result(self) -> CheckResult:
+        report = classification_report(self.gold, self.predicted, labels=list(self.spec["labels"]))  # type: ignore[call-overload]
+        thresholds = {k: v for k, v in self.spec.items() if k.startswith("min_") and v is not None}
+        return classification_result(report, name=self.node_id, **thresholds)  # type: ignore[arg-type]
+
+    def table(self) -> str:
+        return classification_report(self.gold, self.predicted, labels=list(self.spec["labels"])).format()  # type: ignore[call-overload]
+
+    def report(self) -> pytest.TestReport:
+        result = self.result()
+        longrepr = None if result.passed else f"{result.message}\n\n{self.table()}"
+        return pytest.TestReport(
+            nodeid=self.node_id,
+            location=self.location,
+            keywords={"classification": 1},
+            outcome="passed" if result.passed else "failed",
+            longrepr=longrepr,
+            when="call",
+            sections=[],
+            duration=0.0,
+            start=time.time(),
+            stop=time.time(),
+            user_properties=[],
+        )
 
 
 @dataclass
@@ -113,6 +156,7 @@ class LLMEvalSession:
     mode_outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     # pass-rate groups, from case reports: group node id -> results
     groups: dict[str, GroupResult] = field(default_factory=dict)
+    classifications: dict[str, ClassificationGroup] = field(default_factory=dict)
     registered_tags: set[str] = field(default_factory=set)
     # the generation cache and what identifies the model in it
     is_worker: bool = False
@@ -126,6 +170,9 @@ class LLMEvalSession:
     plan: list[GenerationRequest] = field(default_factory=list)
     plan_index: dict[str, int] = field(default_factory=dict)
     tests_started: bool = False
+    judge: ModelUnderTest | None = None
+    # metric name -> (values, higher_is_better), from test reports (the controller has them too)
+    metric_values: dict[str, tuple[list[float], bool]] = field(default_factory=dict)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count each test's outcome under the mode markers it carries (a hook: this object is
@@ -144,6 +191,16 @@ class LLMEvalSession:
             if mode in report.keywords:
                 counts = self.mode_outcomes.setdefault(mode, {})
                 counts[outcome] = counts.get(outcome, 0) + 1
+        for name, value, higher_is_better in getattr(report, "llmeval_metrics", []):
+            values, _ = self.metric_values.setdefault(name, ([], bool(higher_is_better)))
+            values.append(float(value))
+        label = getattr(report, "llmeval_label", None)
+        if label is not None:
+            group = self.classifications.setdefault(
+                label["group"], ClassificationGroup(label["group"], tuple(label["location"]), label["spec"])
+            )
+            group.gold.append(label["gold"])
+            group.predicted.append(label["predicted"])
         case = getattr(report, "llmeval_case", None)
         if case is not None:
             for node_id, location, threshold in case["groups"]:
@@ -166,6 +223,18 @@ class LLMEvalSession:
                 load_tokenizer=(lambda: load_tokenizer(self.settings)) if hf else None,
             )
         return self.model
+
+    def judge_model(self) -> ModelUnderTest:
+        """The judge: the model under test itself when --llm-judge-model names the same folder."""
+        assert self.settings.judge_model is not None
+        if self.settings.judge_model == self.settings.model:
+            return self.model_under_test()
+        if self.judge is None:
+            judge_settings = replace(
+                self.settings, model=self.settings.judge_model, adapter=None, chat_template="auto"
+            )
+            self.judge = ModelUnderTest(judge_settings, lambda: load_backend(judge_settings, self.cwd))
+        return self.judge
 
     def _load_backend(self) -> Backend:
         self.load_count += 1
@@ -373,8 +442,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     result = yield
     if state is not None and not hasattr(session.config, "workerinput"):
         # Each group is one more item: counted as collected, so progress still ends at 100%.
-        session.testscollected += len(state.groups)
-        for group in state.groups.values():
+        session.testscollected += len(state.groups) + len(state.classifications)
+        for group in [*state.groups.values(), *state.classifications.values()]:
             session.config.hook.pytest_runtest_logreport(report=group.report())
     return result
 
@@ -486,7 +555,11 @@ def _recording(item: pytest.Item) -> Iterator[None]:
         stack.callback(_current_record.reset, token)
         stack.enter_context(recording_checks(_record_check))
         if state is not None and state.model is not None:
-            stack.enter_context(using_tokenizer(state.model.checks_tokenizer))
+            model = state.model
+            stack.enter_context(using_tokenizer(model.checks_tokenizer))
+            stack.enter_context(using_perplexity_scorer(lambda texts: list(model.perplexity(texts).per_text)))
+        if state is not None and state.settings.judge_model is not None:
+            stack.enter_context(using_judge(ModelJudge(state.judge_model())))
         yield
 
 
@@ -507,6 +580,14 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    record = item.stash.get(RECORD_KEY, None)
+    if record is not None and report.when == "call":
+        # Metric values travel on the report, so the xdist controller can average them.
+        metrics = [c.details.get("metric") for c in record.checks if isinstance(c.details.get("metric"), dict)]
+        report.llmeval_metrics = [  # type: ignore[attr-defined]
+            [m["name"], float(m["value"]), bool(m["higher_is_better"])] for m in metrics
+            if isinstance(m.get("value"), (int, float))
+        ]
     if isinstance(item, CaseItem):
         item.annotate_report(report)
         return report
@@ -514,7 +595,6 @@ def pytest_runtest_makereport(
         # A setup error's report is normally a traceback; the file, line and field say it all.
         report.longrepr = str(item.error)
         return report
-    record = item.stash.get(RECORD_KEY, None)
     if record is not None and report.failed:
         for i, generation in enumerate(record.generations, 1):
             title = "llm output" if len(record.generations) == 1 else f"llm output {i}"
@@ -541,7 +621,16 @@ class CaseFileCollector(pytest.File):
         parsed = parse_case_file(self.path, display_path=self.nodeid)
         items: list[pytest.Item] = []
         for case in parsed.cases:
-            items.append(CaseItem.from_parent(self, name=case.id, case=case, groups=self._groups(parsed, case)))
+            classification = None
+            if parsed.classification is not None and case.label is not None:
+                node_id = f"{self.nodeid}::classification"
+                spec = parsed.classification.model_dump()
+                classification = (node_id, (self.nodeid, None, node_id), spec)
+            items.append(
+                CaseItem.from_parent(
+                    self, name=case.id, case=case, groups=self._groups(parsed, case), classification=classification
+                )
+            )
         used = {case.id for case in parsed.cases}
         for error in parsed.errors:
             name = error.case_id if error.case_id and error.case_id not in used else f"line{error.line or 0}"
@@ -568,11 +657,13 @@ class CaseItem(pytest.Item):
         *,
         case: Case,
         groups: list[tuple[str, tuple[str, int | None, str], float]],
+        classification: tuple[str, tuple[str, int | None, str], dict[str, object]] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.case = case
         self.groups = groups
+        self.classification = classification
         self.output: Generation | None = None
         state = self.config.stash.get(SESSION_KEY, None)
         for tag in case.tags:
@@ -613,7 +704,14 @@ class CaseItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def annotate_report(self, report: pytest.TestReport) -> None:
-        """Give the controller what it needs for pass-rate groups; tolerate a grouped failure."""
+        """Give the controller what it needs for the file's groups; tolerate a grouped failure."""
+        if report.when == "call" and self.classification is not None and self.output is not None:
+            node_id, location, spec = self.classification
+            predicted = map_label(self.output, list(spec["labels"]), pattern=spec["pattern"])  # type: ignore[call-overload]
+            report.llmeval_label = {  # type: ignore[attr-defined]
+                "group": node_id, "location": list(location), "spec": spec,
+                "gold": self.case.label, "predicted": predicted,
+            }
         if report.when != "call" or not self.groups or hasattr(report, "wasxfail"):
             return
         record = self.stash.get(RECORD_KEY, TestRecord())
@@ -688,7 +786,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     stats = _summed_stats(state)
     warnings = state.cache_store.warnings if state.cache_store is not None else []
-    if not (stats or state.mode_outcomes or state.groups or warnings):
+    if not (stats or state.mode_outcomes or state.groups or warnings or state.metric_values or state.classifications):
         return
     terminalreporter.section("llmeval", sep="-")
     if stats:
@@ -713,8 +811,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if counts:
             text = ", ".join(f"{counts[o]} {o}" for o in _OUTCOME_ORDER if counts.get(o))
             terminalreporter.line(f"{mode}: {text}", red=bool(counts.get("failed") or counts.get("error")))
+    for name, (values, higher_is_better) in sorted(state.metric_values.items()):
+        direction = "higher is better" if higher_is_better else "lower is better"
+        terminalreporter.line(
+            f"metric {name}: mean {sum(values) / len(values):.4g} over {len(values)} "
+            f"(min {min(values):.4g}, max {max(values):.4g}; {direction})"
+        )
     for group in state.groups.values():
         terminalreporter.line(f"pass rate {group.summary()}", red=not group.ok, green=group.ok)
+    for classification in state.classifications.values():
+        result = classification.result()
+        verdict = "ok" if result.passed else "FAILED"
+        terminalreporter.line(f"classification {result.message}: {verdict}", red=not result.passed, green=result.passed)
+        for line in classification.table().splitlines():
+            terminalreporter.line(f"  {line}")
 
 
 __all__ = ["LLMEvalSession", "SESSION_KEY", "llm", "llm_output"]

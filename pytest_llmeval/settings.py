@@ -86,6 +86,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False
     ),
     OptionSpec(
+        "judge_model",
+        "path",
+        "a local model folder that grades outputs for the judge and preferred_over checks (it may be "
+        "the --llm-model path itself)",
+        metavar="PATH",
+    ),
+    OptionSpec(
         "cache",
         "choice",
         "generation cache: on (read and write), off, refresh (regenerate and overwrite)",
@@ -122,6 +129,7 @@ class Settings:
     seed: int | None = None
     trust_remote_code: bool = False
     required: bool = False
+    judge_model: str | None = None
     cache: str = "on"
     cache_path: str | None = None
     bias_lexicon: tuple[str, ...] = ()

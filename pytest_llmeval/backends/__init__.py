@@ -12,10 +12,13 @@ __all__ = ["describe_configured_model", "load_backend", "validate_model_source"]
 
 
 def validate_model_source(settings: Settings, cwd: Path) -> None:
-    """Cheap start-up checks of ``--llm-model``/``--llm-adapter`` (no model is loaded).
-
-    Raises ConfigurationError with the path, what is wrong and how to fix it.
+    """Cheap start-up checks of ``--llm-model``/``--llm-adapter``/``--llm-judge-model`` (no model is
+    loaded). Raises ConfigurationError with the path, what is wrong and how to fix it.
     """
+    if settings.judge_model is not None:
+        from pytest_llmeval.backends.hf import inspect_model_folder
+
+        inspect_model_folder(settings.judge_model, what="--llm-judge-model")
     if settings.model is None:
         if settings.adapter:
             raise ConfigurationError("--llm-adapter needs a base model: give --llm-model too")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pydantic
 
-from pytest_llmeval.errors import GenerationParameterError
+from pytest_llmeval.errors import GenerationError, GenerationParameterError
 
 __all__ = [
     "Backend",
@@ -238,6 +238,14 @@ class Backend(ABC):
     def tokenizer(self) -> Any | None:
         """The model's tokenizer (for token-based checks), if the backend has one."""
         return None
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
+        """Log-probabilities of candidate next tokens (what a judge model needs)."""
+        raise GenerationError(f"the {self.name} backend cannot score next tokens: a judge must be a local model")
+
+    def perplexity(self, texts: Sequence[str], stride: int | None = None) -> Any:
+        """Token-weighted perplexity of ``texts`` (``metrics.PerplexityResult``)."""
+        raise GenerationError(f"the {self.name} backend has no perplexity: it needs a local causal model")
 
     def close(self) -> None:
         """Release resources at the end of the session."""

@@ -126,13 +126,12 @@ def _listing(folder: Path) -> str:
     return f"it holds: {shown}"
 
 
-def inspect_model_folder(path: str) -> ModelFolder:
+def inspect_model_folder(path: str, what: str = "--llm-model") -> ModelFolder:
     """Check that ``path`` is a loadable model folder, reading only small files.
 
-    Raises ConfigurationError naming the path, what is wrong and how to fix it.
+    Raises ConfigurationError naming the option (``what``), the path, what is wrong and how to fix it.
     """
     folder = Path(path)
-    what = "--llm-model"
     if not folder.exists():
         raise ConfigurationError(
             f"{what}: {folder} does not exist. Give the path of a local model folder "
@@ -413,11 +412,36 @@ class HFBackend(Backend):
     def sort_key(self, request: GenerationRequest) -> int:
         return len(self._tokenizer(self.render(request), add_special_tokens=False)["input_ids"])
 
+    @property
+    def context_length(self) -> int | None:
+        config = self.model.config
+        for name in ("n_positions", "max_position_embeddings"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None  # e.g. T5's relative positions: no fixed limit
+
+    def _check_context(self, lengths: Sequence[int], new_tokens: int, what: str) -> None:
+        """Refuse, with a reason, what would overrun the model's positions (torch says IndexError)."""
+        limit = self.context_length
+        longest = max(lengths, default=0)
+        if limit is not None and not self.folder.is_encoder_decoder and longest + new_tokens > limit:
+            raise GenerationError(
+                f"{what} of {longest} tokens{f' + {new_tokens} new tokens' if new_tokens else ''} "
+                f"exceeds the context of {self.folder.path} ({limit} positions); shorten it or use "
+                "a model with a longer context"
+            )
+
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         torch = self.torch
         params = requests[0].params
         texts = [self.render(r) for r in requests]
         seq2seq = self.folder.is_encoder_decoder
+        self._check_context(
+            [len(self._tokenizer(t, add_special_tokens=not self.use_chat_template)["input_ids"]) for t in texts],
+            params.max_new_tokens or 0,
+            "a prompt",
+        )
         encoded = self._tokenizer(
             texts,
             return_tensors="pt",
@@ -478,5 +502,66 @@ class HFBackend(Backend):
             text, request=request, num_tokens=len(kept), finish_reason=finish, latency_s=latency
         )
 
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
+        """For each prompt (rendered like a generation request), the log-probability of each
+        candidate's first token as the next token, with and without a leading space."""
+        torch = self.torch
+        variants = {c: [c, f" {c}"] for c in candidates}
+        ids: dict[str, int] = {}
+        for candidate, forms in variants.items():
+            for form in forms:
+                tokens = self._tokenizer(form, add_special_tokens=False)["input_ids"]
+                if tokens:
+                    ids[form] = tokens[0]
+        rendered = [self.render(_plain_request(p)) for p in prompts]
+        self._check_context(
+            [len(self._tokenizer(r, add_special_tokens=not self.use_chat_template)["input_ids"]) for r in rendered],
+            0,
+            "a judge prompt",
+        )
+        results: list[dict[str, float]] = []
+        size = self.settings.batch_size
+        for start in range(0, len(rendered), size):
+            chunk = rendered[start : start + size]
+            seq2seq = self.folder.is_encoder_decoder
+            encoded = self._tokenizer(
+                chunk,
+                return_tensors="pt",
+                padding=True,
+                padding_side="right" if seq2seq else "left",  # left: the last position is the next token
+                add_special_tokens=not self.use_chat_template,
+            ).to(self.device)
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if seq2seq:
+                    start_id = self.token_ids.get("decoder_start_token_id", self.pad_id)
+                    decoder = torch.full((len(chunk), 1), start_id, device=self.device)
+                    logits = self.model(**encoded, decoder_input_ids=decoder).logits[:, -1, :]
+                else:
+                    logits = self.model(**encoded).logits[:, -1, :]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            for row in logprobs:
+                results.append({form: float(row[token]) for form, token in ids.items()})
+        return results
+
+    def perplexity(self, texts: Sequence[str], stride: int | None = None) -> Any:
+        """Token-weighted perplexity of ``texts`` (a ``metrics.PerplexityResult``); causal LMs only."""
+        if self.folder.is_encoder_decoder:
+            raise GenerationError(
+                f"perplexity needs a causal language model; {self.folder.architecture} is encoder-decoder"
+            )
+        from pytest_llmeval.metrics.perplexity import perplexity
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return perplexity(
+                self.model, self._tokenizer, list(texts), batch_size=self.settings.batch_size,
+                stride=stride, device=self.device,
+            )
+
     def close(self) -> None:
         self.model = None
+
+
+def _plain_request(prompt: str) -> GenerationRequest:
+    return GenerationRequest(prompt=prompt, messages=None, system=None, params=GenerationParams())

@@ -30,3 +30,4 @@ __all__ = [
     "set_default_lexicon_files",
     "using_tokenizer",
 ]
+import pytest_llmeval.metrics  # noqa: F401,E402  (registers metric checks)

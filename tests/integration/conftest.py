@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import numpy  # noqa: F401 - see below
 import pytest
+import rouge_score.rouge_scorer  # noqa: F401
+import sacrebleu  # noqa: F401
+import sklearn.metrics  # noqa: F401
 
-# In-process pytester runs drop the modules an inner session imported first; numpy (imported lazily
-# by a check) cannot be imported twice in one process, so it is imported here, once.
+# In-process pytester runs drop the modules an inner session imported first; numpy and the metric
+# libraries (imported lazily by checks) cannot all be imported twice in one process, so they are
+# imported here, once.
 
 
 @pytest.fixture

@@ -1,0 +1,202 @@
+"""Metrics in whole sessions: reference metrics, perplexity, the judge, classification groups."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+BOT = """
+LABELS = {"great": "positive", "love": "positive", "bad": "negative", "slow": "negative",
+          "today": "neutral", "tuesday": "neutral"}
+
+def answer(prompt):
+    if prompt.startswith("Sentiment of:"):
+        return next((label for word, label in LABELS.items() if word in prompt.lower()), "no idea")
+    return {"reset": "Click Forgot Password on the sign-in page."}.get(prompt, "I don't know")
+"""
+
+
+@pytest.fixture
+def scripted(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(bot=BOT)
+    return pytester
+
+
+def write(pytester: pytest.Pytester, name: str, text: str) -> None:
+    (pytester.path / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+
+def test_reference_metrics_use_the_case_reference_and_show_in_the_summary(scripted: pytest.Pytester) -> None:
+    write(scripted, "ref.eval.yaml", """
+        cases:
+          - id: close
+            prompt: reset
+            reference: Click Forgot Password on the sign-in page.
+            expect: {rouge_l: 0.9, bleu: {min: 0.5}, chrf: true}
+          - id: far
+            prompt: other
+            reference: Open Settings and choose Account.
+            expect: {rouge_l: 0.5}
+    """)
+    scripted.makepyfile(
+        """
+        from pytest_llmeval import assert_rouge_1
+
+        def test_python(llm):
+            assert_rouge_1(llm.generate("reset"), reference="Click Forgot Password", min=0.5)
+        """
+    )
+    result = scripted.runpytest("--llm-model=py:bot:answer")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL rouge_l (score 0): rouge_l: 0.00 < min 0.50 against reference 'Open Settings and choose Account.'; output \"I don't know\"",
+            "metric bleu: mean 1 over 1 (min 1, max 1; higher is better)",
+            "metric chrf: mean 1 over 1 (min 1, max 1; higher is better)",
+            "metric rouge_1: mean 0.5455 over 1 *",  # P 3/8, R 1
+            "metric rouge_l: mean 0.5 over 2 (min 0, max 1; higher is better)",
+        ]
+    )
+
+
+def test_metric_means_are_the_same_under_xdist(scripted: pytest.Pytester) -> None:
+    cases = "\n".join(
+        f"  - {{id: c{i}, prompt: {'reset' if i % 2 else 'other'}, reference: Click Forgot Password on the sign-in page., expect: {{rouge_l: true}}}}"
+        for i in range(8)
+    )
+    write(scripted, "ref.eval.yaml", "cases:\n" + cases + "\n")
+    result = scripted.runpytest_subprocess("--llm-model=py:bot:answer", "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(["metric rouge_l: mean 0.5 over 8 (min 0, max 1; higher is better)"])
+
+
+def test_perplexity_of_texts_and_files_and_the_check(pytester: pytest.Pytester, tiny_gpt2: Path) -> None:
+    pytester.makefile(".txt", heldout="The quick brown fox jumps over the lazy dog.\nYour order ships in two days.\n")
+    pytester.makepyfile(
+        """
+        import math
+        from pytest_llmeval import check
+        from pytest_llmeval.metrics import compute_perplexity
+
+        def test_perplexity(llm):
+            texts = ["The quick brown fox jumps over the lazy dog.", "Your order ships in two days."]
+            batched = llm.perplexity(texts)
+            one_by_one = [compute_perplexity(llm.model, llm.tokenizer, [t], batch_size=1).perplexity for t in texts]
+            for a, b in zip(batched.per_text, one_by_one):
+                assert math.isclose(a, b, rel_tol=1e-4)
+            assert llm.perplexity("heldout.txt").perplexity > 1
+            result = check("perplexity", texts[0], max=1.0)
+            assert not result.passed and "perplexity" in result.message
+        """
+    )
+    write(pytester, "p.eval.yaml", "cases:\n  - {id: p, prompt: hi, max_new_tokens: 8, expect: {perplexity: {max: 100000}}}\n")
+    result = pytester.runpytest(f"--llm-model={tiny_gpt2}")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["metric perplexity: mean * over 2 (*; lower is better)"])
+
+
+def test_perplexity_needs_a_causal_model(pytester: pytest.Pytester, tiny_t5: Path) -> None:
+    pytester.makepyfile("def test_p(llm):\n    llm.perplexity(['hello there'])\n")
+    result = pytester.runpytest(f"--llm-model={tiny_t5}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*GenerationError: perplexity needs a causal language model; T5ForConditionalGeneration is encoder-decoder"])
+
+
+def test_the_demo_model_judges_itself(pytester: pytest.Pytester, demo_model: Path) -> None:
+    write(pytester, "j.eval.yaml", """
+        cases:
+          - id: reset
+            prompt: How do I reset my password?
+            reference: Click Forgot Password on the sign-in page and follow the reset link we email you.
+            expect:
+              judge: {rubric: "The answer says where to click to reset the password.", min_score: 1}
+              preferred_over: {other: "I don't know.", allow_tie: true}
+    """)
+    result = pytester.runpytest(f"--llm-model={demo_model}", f"--llm-judge-model={demo_model}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["metric judge: mean * over 1 (*; higher is better)"])
+
+
+def test_a_judge_check_without_a_judge_names_the_option(pytester: pytest.Pytester, demo_model: Path) -> None:
+    write(pytester, "j.eval.yaml", "cases:\n  - {id: j, prompt: hi, expect: {judge: {rubric: be nice}}}\n")
+    result = pytester.runpytest(f"--llm-model={demo_model}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["case j (j.eval.yaml:2): usage error in expect (not a model failure): judge needs a judge model: run under the plugin with --llm-judge-model=*"])
+
+
+def test_a_judge_model_that_is_not_a_model_is_a_usage_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(f"--llm-judge-model={tmp_path / 'nope'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --llm-judge-model: * does not exist*"])
+
+
+CLASSIFICATION = """
+defaults: {{max_new_tokens: 4}}
+classification:
+  labels: [positive, negative, neutral]
+  min_macro_f1: {threshold}
+cases:
+  - {{id: s1, prompt: "Sentiment of: great", label: positive}}
+  - {{id: s2, prompt: "Sentiment of: I love it", label: positive}}
+  - {{id: s3, prompt: "Sentiment of: bad", label: negative}}
+  - {{id: s4, prompt: "Sentiment of: so slow", label: negative}}
+  - {{id: s5, prompt: "Sentiment of: arrived today", label: neutral}}
+  - {{id: s6, prompt: "Sentiment of: hmm", label: neutral}}
+  - {{id: no-label, prompt: reset, expect: {{contains: Forgot}}}}
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_classification_group_passes_with_its_report(scripted: pytest.Pytester, xdist: bool) -> None:
+    write(scripted, "sentiment.eval.yaml", CLASSIFICATION.format(threshold=0.7))
+    args = ["--llm-model=py:bot:answer"] + (["-n", "2", "-p", "xdist"] if xdist else [])
+    result = scripted.runpytest_subprocess(*args) if xdist else scripted.runpytest(*args)
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(
+        [
+            "classification sentiment.eval.yaml::classification: accuracy 0.833, macro-F1 0.889 over 6 cases (1 unmapped): ok",
+            "*neutral * 1.000 * 0.500 * 0.667 * 2",
+        ]
+    )
+
+
+def test_classification_below_its_threshold_fails_the_group_item(scripted: pytest.Pytester) -> None:
+    from sklearn.metrics import f1_score
+
+    gold = ["positive", "positive", "negative", "negative", "neutral", "neutral"]
+    predicted = ["positive", "positive", "negative", "negative", "neutral", "<unmapped>"]
+    expected = f1_score(gold, predicted, labels=["positive", "negative", "neutral"], average="macro")
+    write(scripted, "sentiment.eval.yaml", CLASSIFICATION.format(threshold=0.9))
+    result = scripted.runpytest("--llm-model=py:bot:answer")
+    result.assert_outcomes(passed=7, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"sentiment.eval.yaml::classification: macro_f1 {expected:.3f} < min 0.900 *",
+            "FAILED sentiment.eval.yaml::classification - *",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cases:\n  - {id: a, prompt: x, label: positive}\n", "a.eval.yaml:2: case 'a': label needs a `classification:` block"),
+        (
+            "classification: {labels: [good, bad]}\ncases:\n  - {id: a, prompt: x, label: maybe}\n",
+            "a.eval.yaml:3: case 'a': label 'maybe' is not one of the classification labels ['good', 'bad']",
+        ),
+        (
+            "classification: {labels: [good, bad], pattern: 'no groups'}\ncases:\n  - {id: a, prompt: x}\n",
+            "a.eval.yaml:1: classification.pattern: Value error, needs exactly one capture group, has 0",
+        ),
+    ],
+)
+def test_bad_classification_input(scripted: pytest.Pytester, text: str, message: str) -> None:
+    (scripted.path / "a.eval.yaml").write_text(text, encoding="utf-8")
+    result = scripted.runpytest("--llm-model=py:bot:answer")
+    assert message in result.stdout.str(), result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
