@@ -293,9 +293,16 @@ class ModelJudge:
     def __init__(self, model: ModelUnderTest, max_new_tokens: int = 64) -> None:
         self.model = model
         self.max_new_tokens = max_new_tokens
+        # Scores are memoised, so prompts scored ahead in one batch are not scored again one by one.
+        self._scores: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
-        return self.model.backend.next_token_logprobs(prompts, candidates)
+        key = tuple(candidates)
+        missing = list(dict.fromkeys(p for p in prompts if (p, key) not in self._scores))
+        if missing:
+            scores = self.model.backend.next_token_logprobs(missing, candidates)
+            self._scores.update({(p, key): score for p, score in zip(missing, scores)})
+        return [self._scores[(p, key)] for p in prompts]
 
     def generate(self, prompts: list[str]) -> list[str]:
         requests = [build_request(prompt=p, max_new_tokens=self.max_new_tokens) for p in prompts]

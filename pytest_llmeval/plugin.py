@@ -24,6 +24,7 @@ from pytest_llmeval.cases import Case, CaseError, CaseExpectationsFailed, CaseFi
 from pytest_llmeval.checks import set_default_lexicon_files
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, recording_checks, using_tokenizer
 from pytest_llmeval.engine import ModelJudge, ModelUnderTest, build_request
+from pytest_llmeval.metrics.judge import SCORE_TOKENS, build_judge_prompt
 from pytest_llmeval.metrics import (
     classification_report,
     classification_result,
@@ -171,6 +172,7 @@ class LLMEvalSession:
     plan_index: dict[str, int] = field(default_factory=dict)
     tests_started: bool = False
     judge: ModelUnderTest | None = None
+    judge_instance: ModelJudge | None = None
     # metric name -> (values, higher_is_better), from test reports (the controller has them too)
     metric_values: dict[str, tuple[list[float], bool]] = field(default_factory=dict)
 
@@ -223,6 +225,12 @@ class LLMEvalSession:
                 load_tokenizer=(lambda: load_tokenizer(self.settings)) if hf else None,
             )
         return self.model
+
+    def judge_adapter(self) -> ModelJudge:
+        """One judge for the session, so scores computed ahead in batches are reused."""
+        if self.judge_instance is None:
+            self.judge_instance = ModelJudge(self.judge_model())
+        return self.judge_instance
 
     def judge_model(self) -> ModelUnderTest:
         """The judge: the model under test itself when --llm-judge-model names the same folder."""
@@ -496,6 +504,31 @@ def _prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
             f"({len({model.resolve(r) for r in state.plan}) - generated} ready from the cache)"
         )
         reporter.line("")
+    if state.settings.judge_model is not None:
+        _prepare_judge_scores(state, [item for item in users if isinstance(item, CaseItem)])
+
+
+def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
+    """Score the case files' judge prompts in batches now that their outputs are ready; each judge
+    check then finds its score done. A prompt that cannot be scored is left to its check to report."""
+    model = state.model_under_test()
+    prompts: dict[str, list[str]] = {"logprobs": [], "text": []}
+    for item in cases:
+        for expectation in item.case.expect:
+            if expectation.name != "judge":
+                continue
+            args = expectation.args
+            output = model.prefetch_and_get([item.case.request])[0]
+            prompt = build_judge_prompt(str(args["rubric"]), output.text, args.get("reference"))  # type: ignore[arg-type]
+            prompts[str(args.get("mode", "logprobs"))].append(prompt)
+    judge = state.judge_adapter()
+    try:
+        if prompts["logprobs"]:
+            judge.score_next_token(prompts["logprobs"], list(SCORE_TOKENS))
+        if prompts["text"]:
+            judge.generate(prompts["text"])
+    except GenerationError:
+        pass
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -559,7 +592,7 @@ def _recording(item: pytest.Item) -> Iterator[None]:
             stack.enter_context(using_tokenizer(model.checks_tokenizer))
             stack.enter_context(using_perplexity_scorer(lambda texts: list(model.perplexity(texts).per_text)))
         if state is not None and state.settings.judge_model is not None:
-            stack.enter_context(using_judge(ModelJudge(state.judge_model())))
+            stack.enter_context(using_judge(state.judge_adapter()))
         yield
 
 

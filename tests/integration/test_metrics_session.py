@@ -200,3 +200,31 @@ def test_bad_classification_input(scripted: pytest.Pytester, text: str, message:
     result = scripted.runpytest("--llm-model=py:bot:answer")
     assert message in result.stdout.str(), result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_judge_prompts_of_case_files_are_scored_in_one_batch(pytester: pytest.Pytester, demo_model: Path) -> None:
+    cases = "\n".join(
+        f"  - {{id: c{i}, prompt: {q!r}, expect: {{judge: {{rubric: Answers the question., min_score: 1}}}}}}"
+        for i, q in enumerate(["How do I reset my password?", "How do I contact support?", "What are your opening hours?"])
+    )
+    (pytester.path / "j.eval.yaml").write_text("cases:\n" + cases + "\n", encoding="utf-8")
+    pytester.makeconftest(
+        """
+        from pytest_llmeval.backends.hf import HFBackend
+
+        _original = HFBackend.next_token_logprobs
+
+        def _logging(self, prompts, candidates):
+            with open("judge_batches.txt", "a", encoding="utf-8") as f:
+                f.write(f"{len(prompts)}\\n")
+            return _original(self, prompts, candidates)
+
+        HFBackend.next_token_logprobs = _logging
+
+        def pytest_unconfigure(config):
+            HFBackend.next_token_logprobs = _original
+        """
+    )
+    result = pytester.runpytest(f"--llm-model={demo_model}", f"--llm-judge-model={demo_model}")
+    result.assert_outcomes(passed=3)
+    assert (pytester.path / "judge_batches.txt").read_text(encoding="utf-8").split() == ["3"]
