@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import fnmatch
 import time
+import uuid
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,20 @@ from pytest_llmeval.metrics import (
 )
 from pytest_llmeval.report import format_checks, format_generation
 from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
+from pytest_llmeval.compare import Comparison, compare_runs
 from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
+from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.store import (
+    Baseline,
+    BaselineCase,
+    BaselineError,
+    RunStore,
+    StoreError,
+    baseline_from_run,
+    merge_new_cases,
+    read_baseline,
+    write_baseline,
+)
 from pytest_llmeval.settings import OPTIONS, Settings, resolve_settings
 
 MODEL_FIXTURES = frozenset({"llm", "llm_output"})
@@ -51,6 +65,32 @@ class TestRecord:
 
 
 MODES = ("success_mode", "failure_mode")
+
+
+def _group_report(
+    node_id: str,
+    location: tuple[str, int | None, str],
+    keyword: str,
+    passed: bool,
+    longrepr: str | None,
+    properties: list[tuple[str, object]] | None = None,
+) -> pytest.TestReport:
+    """The report of an item that judges a group after the run (pass rate, classification, gate):
+    made on the controller, where every case's report has arrived."""
+    now = time.time()
+    return pytest.TestReport(
+        nodeid=node_id,
+        location=location,
+        keywords={keyword: 1},
+        outcome="passed" if passed else "failed",
+        longrepr=None if passed else longrepr,
+        when="call",
+        sections=[],
+        duration=0.0,
+        start=now,
+        stop=now,
+        user_properties=properties or [],
+    )
 
 
 @dataclass
@@ -74,19 +114,7 @@ class ClassificationGroup:
     def report(self) -> pytest.TestReport:
         result = self.result()
         longrepr = None if result.passed else f"{result.message}\n\n{self.table()}"
-        return pytest.TestReport(
-            nodeid=self.node_id,
-            location=self.location,
-            keywords={"classification": 1},
-            outcome="passed" if result.passed else "failed",
-            longrepr=longrepr,
-            when="call",
-            sections=[],
-            duration=0.0,
-            start=time.time(),
-            stop=time.time(),
-            user_properties=[],
-        )
+        return _group_report(self.node_id, self.location, "classification", result.passed, longrepr)
 
 
 @dataclass
@@ -130,18 +158,9 @@ class GroupResult:
             lines = [self.summary(), "failed cases (tolerated one by one, counted here):"]
             lines += [f"  {case_id}: {reason}" for case_id, reason in self.failures]
             longrepr = "\n".join(lines)
-        return pytest.TestReport(
-            nodeid=self.node_id,
-            location=self.location,
-            keywords={"pass_rate": 1},
-            outcome="passed" if self.ok else "failed",
-            longrepr=longrepr,
-            when="call",
-            sections=[],
-            duration=0.0,
-            start=time.time(),
-            stop=time.time(),
-            user_properties=[("pass_rate", self.rate), ("threshold", self.threshold)],
+        return _group_report(
+            self.node_id, self.location, "pass_rate", self.ok, longrepr,
+            [("pass_rate", self.rate), ("threshold", self.threshold)],
         )
 
 
@@ -173,22 +192,26 @@ class LLMEvalSession:
     tests_started: bool = False
     judge: ModelUnderTest | None = None
     judge_instance: ModelJudge | None = None
+    # regression tracking (controller): records per test, the run, the baseline and the comparison
+    started_at: float = field(default_factory=time.time)
+    records: dict[str, CaseRecord] = field(default_factory=dict)
+    baseline_path: Path | None = None
+    history_path: Path | None = None
+    baseline: Baseline | None = None
+    run: RunRecord | None = None
+    comparison: Comparison | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     # metric name -> (values, higher_is_better), from test reports (the controller has them too)
     metric_values: dict[str, tuple[list[float], bool]] = field(default_factory=dict)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Count each test's outcome under the mode markers it carries (a hook: this object is
-        registered as a plugin, like pytest's junitxml LogXML)."""
-        if report.when == "call":
-            outcome = report.outcome
-        elif report.failed:
-            outcome = "error"  # a setup or teardown failure
-        elif report.skipped and report.when == "setup":
-            outcome = "skipped"
-        else:
+        """Gather from each test's deciding report (on the xdist controller too): the outcome under
+        each mode marker, metric values, the test's record, and what its groups need. A hook: this
+        object is registered as a plugin, like pytest's junitxml LogXML."""
+        outcome = _outcome(report)
+        if outcome is None:
             return
-        if hasattr(report, "wasxfail"):
-            outcome = "xfailed" if report.skipped else "xpassed"
         for mode in MODES:
             if mode in report.keywords:
                 counts = self.mode_outcomes.setdefault(mode, {})
@@ -196,6 +219,11 @@ class LLMEvalSession:
         for name, value, higher_is_better in getattr(report, "llmeval_metrics", []):
             values, _ = self.metric_values.setdefault(name, ([], bool(higher_is_better)))
             values.append(float(value))
+        record = getattr(report, "llmeval_record", None)
+        if record is not None:
+            self.records[report.nodeid] = CaseRecord.from_dict(record)
+        elif report.when == "teardown" and report.failed and report.nodeid in self.records:
+            self.records[report.nodeid].outcome = "error"
         label = getattr(report, "llmeval_label", None)
         if label is not None:
             group = self.classifications.setdefault(
@@ -314,15 +342,18 @@ def _record_check(result: CheckResult) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmeval", "LLM evaluation (pytest-llmeval)")
     for spec in OPTIONS:
-        help_text = f"{spec.help} (ini: {spec.ini}"
+        help_text = spec.help + (f" (ini: {spec.ini}" if spec.has_ini else " (command line only")
         help_text += f"; default: {spec.default})" if spec.default not in (None, False, ()) else ")"
         if spec.kind == "flag":
             group.addoption(spec.flag, dest=spec.dest, action="store_true", default=None, help=help_text)
-        elif spec.kind == "paths":
+        elif spec.kind in ("paths", "tolerances"):
             group.addoption(spec.flag, dest=spec.dest, action="append", default=None, metavar=spec.metavar, help=help_text)
+        elif spec.name == "update_baseline":  # a flag with an optional value
+            group.addoption(spec.flag, dest=spec.dest, nargs="?", const="all", default=None, metavar=spec.metavar, help=help_text)
         else:
             group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=help_text)
-        parser.addini(spec.ini, help=spec.help, type="string", default="")
+        if spec.has_ini:
+            parser.addini(spec.ini, help=spec.help, type="string", default="")
     parser.addini(
         "llm_case_files",
         help="glob patterns of case files collected as tests",
@@ -365,6 +396,10 @@ def pytest_configure(config: pytest.Config) -> None:
         _set_up_cache(config, state)
     except OSError as exc:
         raise pytest.UsageError(f"--llm-cache-path: cannot use the generation cache: {exc}") from None
+    try:
+        _set_up_regression_tracking(config, state)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = state
     config.pluginmanager.register(state, "llmeval-session")
     if config.pluginmanager.hasplugin("xdist") and not state.is_worker:
@@ -389,6 +424,26 @@ def _set_up_cache(config: pytest.Config, state: LLMEvalSession) -> None:
         if dtype == "auto":
             dtype = f"auto:{inspect_model_folder(settings.model).config_dtype}"
         state.model_id = f"{fingerprint}|dtype={dtype}|device={settings.device}|chat={settings.chat_template}"
+
+
+def _set_up_regression_tracking(config: pytest.Config, state: LLMEvalSession) -> None:
+    """Find the history and the baseline; with a gate on, a missing or broken baseline is a usage
+    error (never an empty pass). Workers read the baseline too: they mark "fails in baseline too"."""
+    settings = state.settings
+    state.baseline_path = Path(settings.baseline) if settings.baseline else config.rootpath / "llmeval-baseline.json"
+    state.history_path = Path(settings.history) if settings.history else config.rootpath / ".llmeval" / "history.db"
+    if settings.gate != "off":
+        if settings.model is None:
+            raise ConfigurationError(f"--llm-gate {settings.gate} compares a model's run with the baseline: give --llm-model")
+        try:
+            state.baseline = read_baseline(state.baseline_path)
+        except BaselineError as exc:
+            raise ConfigurationError(f"--llm-gate {settings.gate}: {exc}") from None
+    elif settings.model is not None and state.baseline_path.is_file():
+        try:
+            state.baseline = read_baseline(state.baseline_path)
+        except BaselineError as exc:
+            state.warnings.append(f"baseline not compared: {exc}")
 
 
 class _XdistController:
@@ -452,8 +507,89 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         # Each group is one more item: counted as collected, so progress still ends at 100%.
         session.testscollected += len(state.groups) + len(state.classifications)
         for group in [*state.groups.values(), *state.classifications.values()]:
-            session.config.hook.pytest_runtest_logreport(report=group.report())
+            group_report = group.report()
+            session.config.hook.pytest_runtest_logreport(report=group_report)
+            state.records[group_report.nodeid] = CaseRecord(
+                group_report.nodeid, group_report.outcome,
+                message=None if group_report.passed else str(group_report.longrepr).splitlines()[0],
+            )
+        if state.settings.model is not None:
+            _compare_with_baseline(session, state)
     return result
+
+
+def _compare_with_baseline(session: pytest.Session, state: LLMEvalSession) -> None:
+    """Assemble the run; compare it with the baseline; a metric drop beyond its tolerance fails the
+    gate as one more item (failed tests already fail the session by themselves)."""
+    state.run = _run_record(session.config, state)
+    if state.baseline is None:
+        return
+    state.comparison = compare_runs(
+        state.baseline, state.run, tolerances=dict(state.settings.metric_tolerance), default_tolerance=0.0
+    )
+    if state.settings.gate != "off" and state.comparison.metric_drops:
+        report = _group_report(
+            "llmeval::gate", ("llmeval", None, "llmeval::gate (metric drops against the baseline)"),
+            "llmeval", False, state.comparison.format(),
+        )
+        session.testscollected += 1
+        session.config.hook.pytest_runtest_logreport(report=report)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("pytest-llmeval", "pytest", "torch", "transformers", "tokenizers", "peft"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _git_commit(root: Path) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _run_record(config: pytest.Config, state: LLMEvalSession) -> RunRecord:
+    settings = state.settings
+    model = state.model
+    described = model.backend.describe() if model is not None and model.loaded else None
+    return RunRecord(
+        run_id=uuid.uuid4().hex,
+        started_at=state.started_at,
+        finished_at=time.time(),
+        complete=True,
+        model={
+            "source": settings.model,
+            "backend": settings.backend_name,
+            "model_id": state.model_id or settings.model,
+            "adapter": settings.adapter,
+            "dtype": described.dtype if described else settings.dtype,
+            "device": described.device if described else settings.device,
+        },
+        settings={
+            "max_new_tokens": settings.max_new_tokens,
+            "batch_size": settings.batch_size,
+            "chat_template": settings.chat_template,
+            "seed": settings.seed,
+            "dtype": settings.dtype,
+            "device": settings.device,
+        },
+        versions=_versions(),
+        git_commit=_git_commit(config.rootpath),
+        cases=sorted(state.records.values(), key=lambda r: r.node_id),
+    )
 
 
 def _planned_request(item: pytest.Item) -> GenerationRequest | None:
@@ -614,6 +750,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     record = item.stash.get(RECORD_KEY, None)
+    state = item.config.stash.get(SESSION_KEY, None)
     if record is not None and report.when == "call":
         # Metric values travel on the report, so the xdist controller can average them.
         metrics = [c.details.get("metric") for c in record.checks if isinstance(c.details.get("metric"), dict)]
@@ -621,8 +758,20 @@ def pytest_runtest_makereport(
             [m["name"], float(m["value"]), bool(m["higher_is_better"])] for m in metrics
             if isinstance(m.get("value"), (int, float))
         ]
+        _add_junit_properties(item, record)
+    if state is not None and state.settings.model is not None:
+        # The true outcome, before a pass-rate group or the baseline turns a failure into an x.
+        case_record = _case_record(item, report, record)
+        if case_record is not None:
+            report.llmeval_record = case_record.to_dict()  # type: ignore[attr-defined]
     if isinstance(item, CaseItem):
         item.annotate_report(report)
+    if state is not None and state.settings.gate == "regressions" and report.when == "call" and report.failed:
+        before = state.baseline.cases.get(item.nodeid) if state.baseline is not None else None
+        if before is not None and before.outcome in ("failed", "error"):
+            report.outcome = "skipped"
+            report.wasxfail = "fails in baseline too"  # type: ignore[attr-defined]
+    if isinstance(item, CaseItem):
         return report
     if isinstance(item, InvalidCaseItem) and report.failed:
         # A setup error's report is normally a traceback; the file, line and field say it all.
@@ -635,6 +784,66 @@ def pytest_runtest_makereport(
         if record.checks:
             report.sections.append(("llm checks", format_checks(record.checks)))
     return report
+
+
+def _outcome(report: pytest.TestReport) -> str | None:
+    """A test's outcome from the report of the phase that decides it (None for other phases)."""
+    if report.when == "call":
+        outcome = report.outcome
+    elif report.failed:
+        outcome = "error"  # a setup or teardown failure
+    elif report.skipped and report.when == "setup":
+        outcome = "skipped"
+    else:
+        return None
+    if hasattr(report, "wasxfail"):
+        outcome = "xfailed" if report.skipped else "xpassed"
+    return outcome
+
+
+def _case_record(item: pytest.Item, report: pytest.TestReport, record: TestRecord | None) -> CaseRecord | None:
+    outcome = _outcome(report)
+    if outcome is None or (report.when == "teardown"):
+        return None
+    checks = record.checks if record is not None else []
+    generations = record.generations if record is not None else []
+    metric_values: dict[str, list[float]] = {}
+    directions: dict[str, bool] = {}
+    for result in checks:
+        metric = result.details.get("metric")
+        if isinstance(metric, dict) and isinstance(metric.get("value"), (int, float)):
+            metric_values.setdefault(metric["name"], []).append(float(metric["value"]))
+            directions[metric["name"]] = bool(metric["higher_is_better"])
+    message = None
+    if report.failed:
+        failed = [c for c in checks if not c.passed]
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = failed[0].message if failed else (crash.message if crash else str(report.longrepr).splitlines()[0])
+    return CaseRecord(
+        node_id=item.nodeid,
+        outcome=outcome,
+        duration_s=report.duration,
+        mode=next((m for m in MODES if item.get_closest_marker(m)), None),
+        checks=[{"name": c.name, "passed": c.passed, "score": c.score, "message": c.message[:300]} for c in checks],
+        metrics={
+            name: {"value": sum(values) / len(values), "higher_is_better": directions[name]}
+            for name, values in metric_values.items()
+        },
+        prompt=generations[0].prompt if generations else None,
+        output=generations[0].text if generations else None,
+        message=message[:300] if message else None,
+    )
+
+
+def _add_junit_properties(item: pytest.Item, record: TestRecord) -> None:
+    """Checks and metrics as JUnit properties, so CI dashboards can show them (on the item: the
+    junitxml plugin writes the properties of the teardown report, which copies the item's)."""
+    for result in record.checks:
+        score = "" if result.score is None else f" score={result.score:.6g}"
+        item.user_properties.append((f"llmeval.check.{result.name}", f"{'passed' if result.passed else 'failed'}{score}"))
+        metric = result.details.get("metric")
+        if isinstance(metric, dict) and isinstance(metric.get("value"), (int, float)):
+            item.user_properties.append((f"llmeval.metric.{metric['name']}", f"{float(metric['value']):.6g}"))
 
 
 # -- case files ----------------------------------------------------------------------------------
@@ -803,6 +1012,46 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         state.cache_written = state.cache_store.write([*pending, *state.worker_cache_entries])
     if state.fingerprint_memo is not None:
         state.fingerprint_memo.save()
+    if state.run is not None:
+        _record_and_accept(state)
+
+
+def _record_and_accept(state: LLMEvalSession) -> None:
+    """Controller only: record the run in the history (one transaction) and, when asked, write the
+    baseline (atomically). Neither may end the session: problems become warnings."""
+    assert state.run is not None and state.history_path is not None and state.baseline_path is not None
+    try:
+        RunStore(state.history_path).record_run(state.run)
+        state.notes.append(f"run {state.run.run_id[:12]} recorded in {state.history_path}")
+    except (StoreError, OSError) as exc:
+        state.warnings.append(f"the run was not recorded: {exc}")
+    mode = state.settings.update_baseline
+    if mode is None:
+        return
+    if mode == "new" and state.baseline_path.is_file():
+        try:
+            old = read_baseline(state.baseline_path)
+        except BaselineError as exc:
+            state.warnings.append(f"baseline not updated: {exc}")
+            return
+        merged = merge_new_cases(old, state.run)
+        added = sorted(set(merged.cases) - set(old.cases))
+        write_baseline(state.baseline_path, merged)
+        state.notes.append(f"baseline {state.baseline_path}: added {len(added)} new cases ({', '.join(added) or 'none'})")
+        return
+    accepted = baseline_from_run(state.run)
+    kept: dict[str, BaselineCase] = {}
+    if state.baseline_path.is_file():
+        try:
+            previous = read_baseline(state.baseline_path)
+        except BaselineError:
+            previous = None
+        if previous is not None:
+            # A partial run (-k, -m, a path) re-accepts what it ran and keeps the other entries.
+            kept = {k: v for k, v in previous.cases.items() if k not in accepted.cases}
+    write_baseline(state.baseline_path, Baseline(run=accepted.run, cases={**kept, **accepted.cases}))
+    note = f"baseline {state.baseline_path}: wrote {len(accepted.cases)} cases from this run"
+    state.notes.append(note + (f", kept {len(kept)} not run now" if kept else ""))
 
 
 def _summed_stats(state: LLMEvalSession) -> dict[str, float]:
@@ -819,7 +1068,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     stats = _summed_stats(state)
     warnings = state.cache_store.warnings if state.cache_store is not None else []
-    if not (stats or state.mode_outcomes or state.groups or warnings or state.metric_values or state.classifications):
+    if not (stats or state.mode_outcomes or state.groups or warnings or state.metric_values or state.classifications
+            or state.comparison or state.notes or state.warnings):
         return
     terminalreporter.section("llmeval", sep="-")
     if stats:
@@ -837,7 +1087,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if state.cache_written:
         assert state.cache_store is not None
         terminalreporter.line(f"cache: {state.cache_written} new outputs saved to {state.cache_store.path}")
-    for warning in warnings:
+    if state.comparison is not None:
+        assert state.baseline_path is not None
+        terminalreporter.line(f"compared with the baseline {state.baseline_path}:")
+        for line in state.comparison.format().splitlines():
+            terminalreporter.line(f"  {line}")
+    for note in state.notes:
+        terminalreporter.line(note)
+    for warning in [*warnings, *state.warnings]:
         terminalreporter.line(f"warning: {warning}", yellow=True)
     for mode in MODES:
         counts = state.mode_outcomes.get(mode)

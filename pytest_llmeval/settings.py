@@ -17,6 +17,7 @@ from pytest_llmeval.errors import ConfigurationError
 
 __all__ = [
     "CACHE_MODES",
+    "GATE_MODES",
     "CHAT_TEMPLATE_MODES",
     "DTYPES",
     "OPTIONS",
@@ -28,9 +29,11 @@ __all__ = [
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 CHAT_TEMPLATE_MODES = ("auto", "always", "never")
 CACHE_MODES = ("on", "off", "refresh")
+GATE_MODES = ("off", "regressions", "strict")
+UPDATE_MODES = ("all", "new")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
 
-Kind = Literal["path", "paths", "model", "choice", "device", "positive_int", "int", "flag"]
+Kind = Literal["path", "paths", "model", "choice", "device", "positive_int", "int", "flag", "tolerances"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class OptionSpec:
     default: Any = None
     choices: tuple[str, ...] = ()
     metavar: str | None = None
+    has_ini: bool = True  # False only where a config file must not decide (updating the baseline)
 
     @property
     def flag(self) -> str:
@@ -101,6 +105,34 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="MODE",
     ),
     OptionSpec("cache_path", "path", "the generation cache file (default: <rootdir>/.llmeval/cache.db)", metavar="PATH"),
+    OptionSpec("history", "path", "the run history file (default: <rootdir>/.llmeval/history.db)", metavar="PATH"),
+    OptionSpec("baseline", "path", "the baseline file (default: <rootdir>/llmeval-baseline.json)", metavar="PATH"),
+    OptionSpec(
+        "update_baseline",
+        "choice",
+        "write the baseline from this run: all cases (--llm-update-baseline) or only cases it lacks "
+        "(--llm-update-baseline=new); command line only, so a baseline changes only when asked",
+        choices=UPDATE_MODES,
+        metavar="new",
+        has_ini=False,
+    ),
+    OptionSpec(
+        "gate",
+        "choice",
+        "compare with the baseline and fail on: off, regressions (a case that passed now fails, a metric "
+        "dropped beyond its tolerance), strict (any failure)",
+        default="off",
+        choices=GATE_MODES,
+        metavar="MODE",
+    ),
+    OptionSpec(
+        "metric_tolerance",
+        "tolerances",
+        "how far a metric may drop below the baseline before the gate fails, NAME=VALUE (absolute; the "
+        "flag may repeat; ini: one per line); default 0",
+        default=(),
+        metavar="NAME=VALUE",
+    ),
     OptionSpec(
         "bias_lexicon",
         "paths",
@@ -132,6 +164,11 @@ class Settings:
     judge_model: str | None = None
     cache: str = "on"
     cache_path: str | None = None
+    history: str | None = None
+    baseline: str | None = None
+    update_baseline: str | None = None
+    gate: str = "off"
+    metric_tolerance: tuple[tuple[str, float], ...] = ()
     bias_lexicon: tuple[str, ...] = ()
     bias_lexicon_replace: bool = False
 
@@ -158,6 +195,23 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         if text in _FALSE:
             return False
         raise ConfigurationError(f"{where}: {raw!r} is not a boolean; use true or false")
+    if spec.kind == "tolerances":
+        items = raw if isinstance(raw, list) else str(raw).splitlines()
+        pairs = []
+        for item in (i.strip() for i in items):
+            if not item:
+                continue
+            name, sep, value = item.partition("=")
+            try:
+                number = float(value)
+            except ValueError:
+                number = -1.0
+            if not sep or not name.strip() or number < 0:
+                raise ConfigurationError(
+                    f"{where}: {item!r} is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05)"
+                )
+            pairs.append((name.strip(), number))
+        return tuple(pairs)
     if spec.kind == "paths":
         # repeated flags arrive as a list; an ini value is whitespace-separated (or one per line)
         items = raw if isinstance(raw, list) else str(raw).split()
@@ -203,7 +257,7 @@ def resolve_settings(
     values: dict[str, Any] = {}
     for spec in OPTIONS:
         raw_flag = flag_value(spec.dest)
-        raw_ini = ini_value(spec.ini)
+        raw_ini = ini_value(spec.ini) if spec.has_ini else None
         if raw_flag is not None:
             values[spec.name] = _convert(spec, raw_flag, "flag", cwd)
         elif raw_ini not in (None, ""):

@@ -32,6 +32,23 @@ def test_every_option_has_an_llm_flag_and_ini_twin() -> None:
         assert spec.flag == "--llm-" + spec.name.replace("_", "-")
         assert spec.ini == "llm_" + spec.name
         assert hasattr(Settings(), spec.name)
+    # Only updating the baseline is command-line only: a config file must not re-accept results.
+    assert [spec.name for spec in OPTIONS if not spec.has_ini] == ["update_baseline"]
+
+
+def test_metric_tolerances_from_flags_and_ini() -> None:
+    assert resolve(flags={"llm_metric_tolerance": ["rouge_l=0.05", "bleu = 0.1"]}).metric_tolerance == (
+        ("rouge_l", 0.05),
+        ("bleu", 0.1),
+    )
+    assert resolve(ini={"llm_metric_tolerance": "judge=0.5\n\nperplexity=2"}).metric_tolerance == (
+        ("judge", 0.5),
+        ("perplexity", 2.0),
+    )
+    with pytest.raises(ConfigurationError, match=r"--llm-metric-tolerance: 'rouge_l' is not NAME=VALUE"):
+        resolve(flags={"llm_metric_tolerance": ["rouge_l"]})
+    with pytest.raises(ConfigurationError, match="is not NAME=VALUE with a non-negative number"):
+        resolve(flags={"llm_metric_tolerance": ["rouge_l=-1"]})
 
 
 def test_flag_wins_over_ini_and_ini_over_default() -> None:

@@ -1,0 +1,258 @@
+"""The ``llmeval`` command: look at the run history, diff runs and baselines, write a baseline.
+
+    llmeval runs [--history PATH] [--limit N]
+    llmeval show RUN [--history PATH] [--outputs]
+    llmeval diff A B [--history PATH] [--tolerance NAME=VALUE ...] [--default-tolerance VALUE]
+    llmeval baseline RUN [--history PATH] [--out PATH] [--new-only]
+
+RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff``, A and B may also be
+baseline JSON files (an argument naming an existing path is a file). Exit codes: 0 fine, 1 ``diff``
+found a regression, 2 an error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from pytest_llmeval.compare import compare_runs
+from pytest_llmeval.records import RunRecord
+from pytest_llmeval.store import (
+    Baseline,
+    BaselineError,
+    RunStore,
+    StoreError,
+    baseline_from_run,
+    merge_new_cases,
+    read_baseline,
+    write_baseline,
+)
+
+__all__ = ["DEFAULT_BASELINE", "DEFAULT_HISTORY", "build_parser", "main"]
+
+DEFAULT_HISTORY = os.path.join(".llmeval", "history.db")
+DEFAULT_BASELINE = "llmeval-baseline.json"
+ID_CHARS = 12
+
+
+def _tolerance(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not sep or not name.strip() or not number >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05)")
+    return name.strip(), number
+
+
+def _non_negative(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative number")
+    return number
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmeval", description="Inspect pytest-llmeval run history, diff runs and write baselines."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def history(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--history", default=DEFAULT_HISTORY, metavar="PATH", help=f"run history file (default: {DEFAULT_HISTORY})"
+        )
+
+    runs = commands.add_parser("runs", help="list recorded runs, newest first")
+    history(runs)
+    runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="show at most N runs (default 20)")
+
+    show = commands.add_parser("show", help="one run: identity, settings and every case's outcome")
+    show.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
+    history(show)
+    show.add_argument("--outputs", action="store_true", help="also print every case's prompt and output")
+
+    diff = commands.add_parser("diff", help="compare run/baseline B with run/baseline A; exit 1 on a regression")
+    diff.add_argument("a", metavar="A", help="the reference: run id/prefix, latest, previous, or a baseline file")
+    diff.add_argument("b", metavar="B", help="the candidate: run id/prefix, latest, previous, or a baseline file")
+    history(diff)
+    diff.add_argument(
+        "--tolerance",
+        type=_tolerance,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="absolute tolerance for a metric drop; may repeat",
+    )
+    diff.add_argument(
+        "--default-tolerance", type=_non_negative, default=0.0, metavar="VALUE", help="tolerance for other metrics (0)"
+    )
+    diff.add_argument("--max-rows", type=_positive_int, default=None, metavar="N", help="show at most N rows (all)")
+
+    baseline = commands.add_parser("baseline", help="write a baseline file from a recorded run")
+    baseline.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
+    history(baseline)
+    baseline.add_argument(
+        "--out", default=DEFAULT_BASELINE, metavar="PATH", help=f"baseline file (default: {DEFAULT_BASELINE})"
+    )
+    baseline.add_argument(
+        "--new-only",
+        action="store_true",
+        help="only add the cases the existing baseline lacks; keep the rest unchanged",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        if args.command == "runs":
+            return _runs(args, out)
+        if args.command == "show":
+            return _show(args, out)
+        if args.command == "diff":
+            return _diff(args, out)
+        return _baseline(args, out)
+    except (StoreError, BaselineError) as exc:
+        print(f"llmeval: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. writing --out into a read-only folder
+        print(f"llmeval: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+
+
+def _runs(args: argparse.Namespace, out: TextIO) -> int:
+    summaries = RunStore(args.history).runs(limit=args.limit)
+    if not summaries:
+        print(f"no runs recorded in {args.history}", file=out)
+        return 0
+    rows = [["run", "started", "model", "passed", "failed", "other", "complete"]]
+    for summary in summaries:
+        passed = summary.counts.get("passed", 0) + summary.counts.get("xpassed", 0)
+        failed = summary.counts.get("failed", 0) + summary.counts.get("error", 0)
+        rows.append(
+            [
+                summary.run_id[:ID_CHARS],
+                _when(summary.started_at),
+                summary.model_source or "-",
+                str(passed),
+                str(failed),
+                str(summary.total - passed - failed),
+                "yes" if summary.complete else "NO",
+            ]
+        )
+    _table(rows, out)
+    return 0
+
+
+def _show(args: argparse.Namespace, out: TextIO) -> int:
+    run = RunStore(args.history).load_run(args.run)
+    print(f"run       {run.run_id}{'' if run.complete else '  (INCOMPLETE: the session was interrupted)'}", file=out)
+    print(f"started   {_when(run.started_at)}", file=out)
+    print(f"finished  {_when(run.finished_at)}", file=out)
+    print(f"git       {run.git_commit or '-'}", file=out)
+    for title, block in (("model", run.model), ("settings", run.settings), ("versions", run.versions)):
+        print(f"{title}:", file=out)
+        for key in sorted(block):
+            print(f"  {key}: {block[key]}", file=out)
+    counts: dict[str, int] = {}
+    for case in run.cases:
+        counts[case.outcome] = counts.get(case.outcome, 0) + 1
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+    print(f"cases ({len(run.cases)}{': ' + summary if summary else ''}):", file=out)
+    if run.cases:
+        width = max(len(case.outcome) for case in run.cases)
+        for case in run.cases:
+            line = f"  {case.outcome:<{width}}  {case.duration_s:7.2f}s  {case.node_id}"
+            if case.message:
+                line += f"  - {' '.join(case.message.split())}"
+            print(line, file=out)
+    if args.outputs:
+        for case in run.cases:
+            print("", file=out)
+            print(f"== {case.node_id} ({case.outcome})", file=out)
+            print("prompt:", file=out)
+            print(_indent(case.prompt), file=out)
+            print("output:", file=out)
+            print(_indent(case.output), file=out)
+    return 0
+
+
+def _indent(text: str | None) -> str:
+    if text is None:
+        return "    (none)"
+    if text == "":
+        return "    (empty)"
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _load_side(ref: str, history: str) -> Baseline | RunRecord:
+    # An existing path is a baseline file; anything else is a run reference into the history.
+    if os.path.exists(ref):
+        return read_baseline(ref)
+    return RunStore(history).load_run(ref)
+
+
+def _diff(args: argparse.Namespace, out: TextIO) -> int:
+    before = _load_side(args.a, args.history)
+    after = _load_side(args.b, args.history)
+    reference = before if isinstance(before, Baseline) else baseline_from_run(before)
+    comparison = compare_runs(
+        reference, after, tolerances=dict(args.tolerance), default_tolerance=args.default_tolerance
+    )
+    print(comparison.format(max_rows=args.max_rows), file=out)
+    return 1 if comparison.failing("regressions") else 0
+
+
+def _baseline(args: argparse.Namespace, out: TextIO) -> int:
+    run = RunStore(args.history).load_run(args.run)
+    path = Path(args.out)
+    if args.new_only and path.exists():
+        old = read_baseline(path)
+        baseline = merge_new_cases(old, run)
+        added = len(baseline.cases) - len(old.cases)
+        write_baseline(path, baseline)
+        print(f"added {added} new {'case' if added == 1 else 'cases'} from run {run.run_id} to {path} "
+              f"({len(baseline.cases)} in all; existing entries unchanged)", file=out)
+        return 0
+    baseline = baseline_from_run(run)
+    write_baseline(path, baseline)
+    print(f"wrote {len(baseline.cases)} {'case' if len(baseline.cases) == 1 else 'cases'} from run "
+          f"{run.run_id} to {path}", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

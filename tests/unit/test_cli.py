@@ -1,0 +1,213 @@
+"""The ``llmeval`` command, called through ``main([...])``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmeval.cli import main
+from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.store import RunStore, baseline_from_run, read_baseline, write_baseline
+
+
+def case(node_id: str, outcome: str = "passed", **fields: Any) -> CaseRecord:
+    fields.setdefault("output", f"output of {node_id}")
+    fields.setdefault("prompt", f"prompt of {node_id}")
+    return CaseRecord(node_id=node_id, outcome=outcome, **fields)
+
+
+def run(run_id: str, started_at: float, *cases: CaseRecord, complete: bool = True, dtype: str = "float32") -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=started_at + 3,
+        complete=complete,
+        model={"source": "./ckpt/run-7", "model_id": "fp1", "dtype": dtype, "device": "cpu"},
+        settings={"max_new_tokens": 64, "batch_size": 8},
+        versions={"torch": "2.13"},
+        git_commit="abc1234",
+        cases=list(cases),
+    )
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    path = tmp_path / "history.db"
+    store = RunStore(path)
+    store.record_run(
+        run("aaaa0000good", 1_700_000_000.0,
+            case("evals/s.yaml::reset", metrics={"rouge_l": {"value": 0.62, "higher_is_better": True}}),
+            case("evals/s.yaml::json"), case("test_x.py::test_skip", "skipped"))
+    )
+    store.record_run(
+        run("bbbb1111bad", 1_700_000_100.0,
+            case("evals/s.yaml::reset", "failed", message="contains_any: expected one of ['reset link']",
+                 metrics={"rouge_l": {"value": 0.41, "higher_is_better": True}}, output="I dunno\nreally"),
+            case("evals/s.yaml::json"), case("evals/s.yaml::new", "error", message="boom"),
+            complete=False, dtype="bfloat16")
+    )
+    return path
+
+
+def test_runs_table(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--history", str(history)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["run", "started", "model", "passed", "failed", "other", "complete"]
+    assert lines[1].split()[0] == "bbbb1111bad" and lines[1].split()[-4:] == ["1", "2", "0", "NO"]
+    assert lines[2].split()[0] == "aaaa0000good" and lines[2].split()[-4:] == ["2", "0", "1", "yes"]
+    assert "./ckpt/run-7" in lines[1]
+    assert lines[1].index("./ckpt") == lines[0].index("model")  # aligned columns
+
+
+def test_runs_limit(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--history", str(history), "--limit", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_runs_empty_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "h.db"
+    path.touch()
+    assert main(["runs", "--history", str(path)]) == 0
+    assert capsys.readouterr().out == f"no runs recorded in {path}\n"
+
+
+def test_default_history_is_relative_to_cwd(history: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (history.parent / ".llmeval").mkdir()
+    history.rename(history.parent / ".llmeval" / "history.db")
+    monkeypatch.chdir(history.parent)
+    assert main(["runs"]) == 0
+    assert "aaaa0000good" in capsys.readouterr().out
+
+
+def test_missing_history_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("llmeval: error: the run history .llmeval/history.db does not exist;")
+
+
+def test_show(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "bbbb", "--history", str(history)]) == 0
+    out = capsys.readouterr().out
+    assert "run       bbbb1111bad  (INCOMPLETE: the session was interrupted)" in out
+    assert "git       abc1234" in out
+    assert "  dtype: bfloat16" in out and "  max_new_tokens: 64" in out and "  torch: 2.13" in out
+    assert "cases (3: 1 error, 1 failed, 1 passed):" in out
+    assert "  failed     0.00s  evals/s.yaml::reset  - contains_any: expected one of ['reset link']" in out
+    assert "prompt of" not in out  # outputs only when asked
+
+
+def test_show_outputs(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "latest", "--history", str(history), "--outputs"]) == 0
+    out = capsys.readouterr().out
+    assert "== evals/s.yaml::reset (failed)\nprompt:\n    prompt of evals/s.yaml::reset\noutput:\n    I dunno\n    really\n" in out
+
+
+def test_show_unknown_run(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "cccc", "--history", str(history)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("llmeval: error: no run 'cccc' in the run history ")
+    assert "bbbb1111bad" in err and err.count("\n") == 1
+
+
+def test_diff_runs_regressed_exit_1(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "previous", "latest", "--history", str(history), "--tolerance", "rouge_l=0.05"]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("WARNING: generation settings differ from the baseline's: dtype: float32 -> bfloat16")
+    assert "1 regression, 1 metric drop, 1 new failing, 1 changed output, 1 not run" in lines[1]
+    assert "rouge_l 0.62 -> 0.41 (tolerance 0.05)" in out
+    assert "passed -> failed: contains_any: expected one of ['reset link']" in out
+
+
+def test_diff_tolerance_does_not_hide_a_regression(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "aaaa", "bbbb", "--history", str(history), "--default-tolerance", "1"]) == 1
+    assert "metric drop" not in capsys.readouterr().out
+
+
+def test_diff_clean_exit_0(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "aaaa", "aaaa", "--history", str(history)]) == 0
+    assert capsys.readouterr().out.strip().endswith("no differences")
+
+
+def test_diff_baseline_file_against_run(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    baseline = tmp_path / "b.json"
+    assert main(["baseline", "aaaa", "--history", str(history), "--out", str(baseline)]) == 0
+    capsys.readouterr()
+    assert main(["diff", str(baseline), "latest", "--history", str(history)]) == 1
+    assert "regression" in capsys.readouterr().out
+    assert main(["diff", str(baseline), str(baseline), "--history", str(history)]) == 0  # two files
+
+
+def test_diff_bad_baseline_exits_2(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "b.json"
+    bad.write_text("{oops", encoding="utf-8")
+    assert main(["diff", str(bad), "latest", "--history", str(history)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"llmeval: error: the baseline {bad} is not valid JSON: ") and "line 1 column 2" in err
+
+
+def test_diff_bad_tolerance_is_a_usage_error(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["diff", "aaaa", "bbbb", "--history", str(history), "--tolerance", "rouge_l"])
+    assert excinfo.value.code == 2
+    assert "'rouge_l' is not NAME=VALUE with a non-negative number" in capsys.readouterr().err
+
+
+def test_baseline_default_out(history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["baseline", "aaaa", "--history", str(history)]) == 0
+    assert capsys.readouterr().out == "wrote 3 cases from run aaaa0000good to llmeval-baseline.json\n"
+    written = read_baseline(tmp_path / "llmeval-baseline.json")
+    assert written == baseline_from_run(RunStore(history).load_run("aaaa"))
+    assert json.loads((tmp_path / "llmeval-baseline.json").read_text(encoding="utf-8"))["run"]["run_id"] == "aaaa0000good"
+
+
+def test_baseline_new_only(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "b.json"
+    old = baseline_from_run(RunStore(history).load_run("aaaa"))
+    write_baseline(out, old)
+    assert main(["baseline", "latest", "--history", str(history), "--out", str(out), "--new-only"]) == 0
+    assert capsys.readouterr().out.startswith(f"added 1 new case from run bbbb1111bad to {out} (4 in all;")
+    merged = read_baseline(out)
+    assert merged.run == old.run
+    assert merged.cases["evals/s.yaml::reset"] == old.cases["evals/s.yaml::reset"]  # kept, though it now fails
+    assert merged.cases["evals/s.yaml::new"].outcome == "error"
+
+
+def test_baseline_new_only_without_a_file_writes_all(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "b.json"
+    assert main(["baseline", "aaaa", "--history", str(history), "--out", str(out), "--new-only"]) == 0
+    assert "wrote 3 cases" in capsys.readouterr().out
+    assert out.exists()
+
+
+def test_baseline_new_only_with_corrupt_file_exits_2(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "b.json"
+    out.write_text("[]", encoding="utf-8")
+    assert main(["baseline", "aaaa", "--history", str(history), "--out", str(out), "--new-only"]) == 2
+    assert "must hold a JSON object at the top" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "[]"
+
+
+def test_baseline_into_missing_folder_exits_2(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["baseline", "aaaa", "--history", str(history), "--out", str(tmp_path / "no" / "b.json")]) == 2
+    assert "folder" in capsys.readouterr().err
+
+
+def test_corrupt_history_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "h.db"
+    path.write_bytes(b"garbage" * 200)
+    assert main(["runs", "--history", str(path)]) == 2
+    assert "is unreadable (file is not a database); move it aside" in capsys.readouterr().err
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main([])
+    assert excinfo.value.code == 2
