@@ -1,4 +1,5 @@
-"""Use the embedded demo model when no --llm-model (or llm_model ini) is given.
+"""The example suite's defaults: the embedded demo model is the model under test when no --llm-model
+(or llm_model ini) is given, and the judge when no --llm-judge-model is given.
 
 The demo model is trained from scratch on a shipped dataset in about 15 s, once, and cached in
 example_suite/.llmeval/. Your own suite needs none of this: pass --llm-model=./your-checkpoint.
@@ -13,15 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmeval.demo import DEMO_SYSTEM, build_demo_model, demo_fingerprint
+from pytest_llmeval.demo import build_demo_model, demo_fingerprint
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-llmeval reads its options
-def pytest_configure(config: pytest.Config) -> None:
-    if config.option.help or config.getoption("llm_model") or config.getini("llm_model"):
-        return
+def demo_model() -> Path:
     cache = Path(__file__).parent / ".llmeval" / f"demo-model-{demo_fingerprint(150)}"
     if not (cache / "config.json").is_file():
         print(f"\nllmeval example: training the demo model into {cache} (about 15 s, once)")
@@ -34,9 +32,16 @@ def pytest_configure(config: pytest.Config) -> None:
         except OSError:  # another process (an xdist worker) finished first
             pass
         shutil.rmtree(scratch, ignore_errors=True)
-    config.option.llm_model = str(cache)
+    return cache
 
 
-@pytest.fixture
-def system_prompt() -> str:
-    return DEMO_SYSTEM
+@pytest.hookimpl(tryfirst=True)  # before pytest-llmeval reads its options
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.help:
+        return
+    if not (config.getoption("llm_model") or config.getini("llm_model")):
+        config.option.llm_model = str(demo_model())
+    if not (config.getoption("llm_judge_model") or config.getini("llm_judge_model")):
+        # The demo model grades the answers (its own, by default): fine for a demo, a weak judge in
+        # real use.
+        config.option.llm_judge_model = str(demo_model())

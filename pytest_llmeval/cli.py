@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -108,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--max-rows", type=_positive_int, default=None, metavar="N", help="show at most N rows (all)")
 
+    demo = commands.add_parser(
+        "demo-model",
+        help="train the demo support-assistant model into PATH (about 15 s on 2 cores; nothing downloaded)",
+    )
+    demo.add_argument("path", help="folder to write the model into (created)")
+    demo.add_argument(
+        "--steps", type=int, default=150,
+        help="training steps: 150 memorises every answer; fewer give a weaker model (default 150)",
+    )
     baseline = commands.add_parser("baseline", help="write a baseline file from a recorded run")
     baseline.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
     history(baseline)
@@ -132,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args, out)
         if args.command == "diff":
             return _diff(args, out)
+        if args.command == "demo-model":
+            return _demo_model(args, out)
         return _baseline(args, out)
     except (StoreError, BaselineError) as exc:
         print(f"llmeval: error: {exc}", file=sys.stderr)
@@ -234,6 +246,19 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
     )
     print(comparison.format(max_rows=args.max_rows), file=out)
     return 1 if comparison.failing("regressions") else 0
+
+
+def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
+    from pytest_llmeval.demo import build_demo_model
+
+    if args.steps < 1:
+        print("llmeval: error: --steps must be at least 1", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    path = build_demo_model(args.path, steps=args.steps, log=lambda line: print(line, file=out, flush=True))
+    print(f"trained the demo model for {args.steps} steps in {time.perf_counter() - started:.1f} s: {path}", file=out)
+    print(f"try: pytest example_suite --llm-model={path}", file=out)
+    return 0
 
 
 def _baseline(args: argparse.Namespace, out: TextIO) -> int:

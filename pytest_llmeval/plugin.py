@@ -561,6 +561,17 @@ def _git_commit(root: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+def _portable(path: str | None, root: Path) -> str | None:
+    """A path under the rootdir, relative to it: a committed baseline then reads the same in every
+    clone. Other paths and py: targets stay as given."""
+    if path is None or path.startswith("py:"):
+        return path
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
 def _run_record(config: pytest.Config, state: LLMEvalSession) -> RunRecord:
     settings = state.settings
     model = state.model
@@ -571,10 +582,10 @@ def _run_record(config: pytest.Config, state: LLMEvalSession) -> RunRecord:
         finished_at=time.time(),
         complete=True,
         model={
-            "source": settings.model,
+            "source": _portable(settings.model, config.rootpath),
             "backend": settings.backend_name,
             "model_id": state.model_id or settings.model,
-            "adapter": settings.adapter,
+            "adapter": _portable(settings.adapter, config.rootpath),
             "dtype": described.dtype if described else settings.dtype,
             "device": described.device if described else settings.device,
         },
