@@ -30,7 +30,7 @@ CacheEntry = tuple[str, str, "int | None", str, float]  # key, text, num_tokens,
 
 def is_cacheable(request: GenerationRequest) -> bool:
     """Greedy outputs are deterministic; sampled ones only when seeded."""
-    return not request.params.do_sample or request.params.seed is not None
+    return request.is_reproducible
 
 
 def cache_key(model_id: str, request: GenerationRequest) -> str:

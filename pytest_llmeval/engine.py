@@ -136,6 +136,7 @@ class ModelUnderTest:
         self.checks_tokenizer = LazyTokenizer(self, load_tokenizer)
         self._ready: dict[GenerationRequest, Generation] = {}
         self._from_cache: set[GenerationRequest] = set()
+        self._errors: dict[GenerationRequest, GenerationError] = {}
         self._served: set[GenerationRequest] = set()
         self.num_generations = 0  # outputs the model generated in this session
         self.num_cached = 0  # distinct outputs served to tests from the persistent cache
@@ -219,11 +220,18 @@ class ModelUnderTest:
         __tracebackhide__ = True  # failures point at the caller, not at us
         resolved = [self.resolve(r) for r in requests]
         self.prefetch(resolved)
+        fresh = self._generate_fresh([r for r in resolved if not r.is_reproducible])
+        generations = []
         for request in resolved:
+            if not request.is_reproducible:
+                generations.append(fresh.pop(0))
+                continue
+            if request in self._errors:
+                raise GenerationError(str(self._errors[request]))
             if request in self._from_cache and request not in self._served:
                 self.num_cached += 1
             self._served.add(request)
-        generations = [self._ready[r] for r in resolved]
+            generations.append(self._ready[request])
         if self.on_generation is not None:
             for generation in generations:
                 self.on_generation(generation)
@@ -242,7 +250,10 @@ class ModelUnderTest:
         """Make outputs ready for ``requests`` ahead of the tests that need them: cached ones are
         read, the rest generated in length-sorted batches. Returns how many were generated."""
         with self._lock:
-            wanted = [r for r in dict.fromkeys(self.resolve(r) for r in requests) if r not in self._ready]
+            wanted = [
+                r for r in dict.fromkeys(self.resolve(r) for r in requests)
+                if r.is_reproducible and r not in self._ready and r not in self._errors
+            ]
             if not wanted:
                 return 0
             if self.cache is not None:
@@ -252,17 +263,52 @@ class ModelUnderTest:
                 wanted = [r for r in wanted if r not in found]
             done = 0
             for batch in self._batches(wanted):
-                for request, output in zip(batch, self._generate(batch)):
-                    output = apply_stop_sequences(output)
+                for request, output in self._generate_each(batch):
+                    if isinstance(output, GenerationError):
+                        self._errors[request] = output  # raised for the test that needs it
+                        continue
                     self._ready[request] = output
-                    self.num_generations += 1
-                    self.generation_seconds += output.latency_s
                     if self.cache is not None:
                         self.cache.record(output)
                 done += len(batch)
                 if on_progress is not None:
                     on_progress(done, len(wanted))
             return len(wanted)
+
+    def _generate_each(
+        self, batch: list[GenerationRequest]
+    ) -> list[tuple[GenerationRequest, Generation | GenerationError]]:
+        """A batch's outputs; if the batch fails, its requests one by one, so one bad prompt (too
+        long, a pipeline that raises) fails only its own test, never the session."""
+        try:
+            outputs = self._generate(batch)
+        except GenerationError as exc:
+            if len(batch) == 1:
+                return [(batch[0], exc)]
+            return [pair for request in batch for pair in self._generate_each([request])]
+        results: list[tuple[GenerationRequest, Generation | GenerationError]] = []
+        for request, output in zip(batch, outputs):
+            output = apply_stop_sequences(output)
+            self.num_generations += 1
+            self.generation_seconds += output.latency_s
+            results.append((request, output))
+        return results
+
+    def _generate_fresh(self, requests: list[GenerationRequest]) -> list[Generation]:
+        """Unseeded sampled requests: generated every time, never shared or kept."""
+        if not requests:
+            return []
+        with self._lock:
+            outputs: list[Generation] = []
+            for batch in self._batches(requests):
+                outputs += [apply_stop_sequences(o) for o in self._generate(batch)]
+            self.num_generations += len(outputs)
+            by_request: dict[int, Generation] = {}
+            # _batches reorders by length: map back to the callers' order by identity.
+            order = [id(r) for batch in self._batches(requests) for r in batch]
+            for key, output in zip(order, outputs):
+                by_request[key] = output
+            return [by_request[id(r)] for r in requests]
 
     def _generate(self, batch: list[GenerationRequest]) -> list[Generation]:
         """One batch; if it does not fit in memory, halve it and go on."""

@@ -120,6 +120,12 @@ class GenerationRequest:
         return chat
 
     @property
+    def is_reproducible(self) -> bool:
+        """Greedy, or sampled with a seed: the same request gives the same output, so it may be
+        generated once, shared and cached. Unseeded sampling must be generated every time."""
+        return not self.params.do_sample or self.params.seed is not None
+
+    @property
     def is_chat(self) -> bool:
         return self.messages is not None or self.system is not None
 

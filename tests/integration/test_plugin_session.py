@@ -403,3 +403,33 @@ def test_summary_counts_outcomes_per_mode(pytester: pytest.Pytester, xdist: bool
             "failure_mode: 2 passed, 1 error, 1 skipped, 1 xfailed",
         ]
     )
+
+
+def test_a_prompt_that_cannot_be_generated_fails_only_its_test(pytester: pytest.Pytester, tiny_gpt2: Path) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.llm(prompt="word " * 3000)
+        def test_too_long(llm_output):
+            pass
+
+        @pytest.mark.llm(prompt="hello", max_new_tokens=2)
+        def test_fine(llm_output):
+            assert llm_output.num_tokens == 2
+        """
+    )
+    result = pytester.runpytest(f"--llm-model={tiny_gpt2}")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*llm_output: a prompt of * tokens + 64 new tokens exceeds the context of * (256 positions)*"])
+
+
+def test_a_pipeline_that_raises_on_one_case_fails_only_that_case(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(bot="def answer(prompt):\n    if prompt == 'boom':\n        raise RuntimeError('backend down')\n    return 'ok'\n")
+    (pytester.path / "c.eval.yaml").write_text(
+        "cases:\n  - {id: a, prompt: fine, expect: {equals: ok}}\n  - {id: b, prompt: boom}\n  - {id: c, prompt: also fine}\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest("--llm-model=py:bot:answer")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["case b (c.eval.yaml:3): py:bot:answer raised RuntimeError: backend down"])

@@ -183,3 +183,41 @@ def test_the_backend_loads_only_when_an_output_is_missing() -> None:
     model = ModelUnderTest(Settings(model="x"), lambda: loads.append(1) or backend, cache=AllCached())
     assert model.generate("a") == "cached" and model.num_cached == 1
     assert not model.loaded and loads == []
+
+
+class FlakyBackend(EchoBackend):
+    """Fails any batch holding the prompt "bad"; numbers its outputs so repeats are visible."""
+
+    calls = 0
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        if any(r.prompt == "bad" for r in requests):
+            raise GenerationError("the pipeline choked on 'bad'")
+        numbered = []
+        for output in super().generate_batch(requests):
+            FlakyBackend.calls += 1
+            numbered.append(
+                Generation(f"{output.text}#{FlakyBackend.calls}", request=output.request, num_tokens=1,
+                           finish_reason="stop", latency_s=0.0)
+            )
+        return numbered
+
+
+def test_one_failing_prompt_fails_only_its_own_request() -> None:
+    backend = FlakyBackend()
+    model = ModelUnderTest(Settings(model="x", batch_size=8), lambda: backend)
+    model.prefetch([build_request(prompt="ok"), build_request(prompt="bad"), build_request(prompt="fine")])
+    assert model.generate("ok").text.startswith("ko#")
+    assert model.generate("fine").text.startswith("enif#")
+    with pytest.raises(GenerationError, match="the pipeline choked on 'bad'"):
+        model.generate("bad")
+
+
+def test_unseeded_sampling_is_generated_every_time_and_seeded_sampling_once() -> None:
+    backend = FlakyBackend()
+    model = ModelUnderTest(Settings(model="x"), lambda: backend)
+    unseeded = {model.generate("x", do_sample=True).text for _ in range(3)}
+    assert len(unseeded) == 3
+    assert len({o.text for o in model.generate_many(["y", "y"], do_sample=True)}) == 2
+    seeded = {model.generate("x", do_sample=True, seed=1).text for _ in range(3)}
+    assert len(seeded) == 1
