@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_llmeval.records import RunRecord
+from pytest_llmeval.settings import GATE_MODES
 from pytest_llmeval.store import Baseline, baseline_from_run, round_sig
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
     "compare_runs",
 ]
 
-GATES = ("off", "regressions", "strict")
+GATES = GATE_MODES  # one list of gate modes, shared with the options
 PASSING = frozenset({"passed", "xpassed"})
 FAILING = frozenset({"failed", "error"})
 # Model keys that change what the model generates. The rest of the model block (source path,
@@ -100,14 +101,16 @@ class Comparison:
     current_failures: list[str] = field(default_factory=list)  # node ids failed/error in the current run
 
     def failing(self, gate: str) -> bool:
-        """Whether ``gate`` fails the session: ``regressions`` on a regression or metric drop,
-        ``strict`` on any failed/error case of the current run, ``off`` never."""
+        """Whether ``gate`` fails the session (the plugin and ``llmeval diff`` share this policy):
+        ``regressions`` on a case that passed and fails now, a failing case the baseline lacks, or a
+        metric drop; ``strict`` on any failed/error case of the current run or a metric drop;
+        ``off`` never. A case that failed in the baseline too fails neither."""
         if gate == "off":
             return False
         if gate == "regressions":
-            return bool(self.regressions or self.metric_drops)
+            return bool(self.regressions or self.new_failing or self.metric_drops)
         if gate == "strict":
-            return bool(self.current_failures)
+            return bool(self.current_failures or self.metric_drops)
         raise ValueError(f"unknown gate {gate!r}; use one of {', '.join(GATES)}")
 
     @property

@@ -194,3 +194,17 @@ def test_accepting_a_partial_run_keeps_the_cases_it_did_not_run(project: pytest.
     result.stdout.fnmatch_lines(["baseline *: wrote 1 cases from this run, kept 2 not run now"])
     outcomes = {k: v["outcome"] for k, v in baseline(project)["cases"].items()}
     assert outcomes == {"support.eval.yaml::a": "passed", "support.eval.yaml::b": "passed", "support.eval.yaml::c": "passed"}
+
+
+@pytest.mark.parametrize("gate", ["regressions", "strict"])
+def test_a_pass_rate_group_cannot_hide_a_regression_from_the_gate(project: pytest.Pytester, gate: str) -> None:
+    (project.path / "support.eval.yaml").write_text("pass_rate: 0.5\n" + textwrap.dedent(CASES).lstrip(), encoding="utf-8")
+    answers(project, a="good answer", b="good answer", c="good answer")
+    run(project, "--llm-update-baseline").assert_outcomes(passed=4)
+    answers(project, a="bad answer", b="good answer", c="good answer")
+    without_gate = run(project)
+    without_gate.assert_outcomes(passed=3, xfailed=1)  # tolerated by the group: 2/3 >= 0.5
+    gated = run(project, f"--llm-gate={gate}")
+    gated.assert_outcomes(passed=3, failed=1)
+    assert gated.ret == pytest.ExitCode.TESTS_FAILED
+    gated.stdout.fnmatch_lines(["*regression*support.eval.yaml::a*passed -> failed*"])
