@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -104,7 +103,6 @@ def build_demo_model(path: str | Path, *, steps: int = 150, seed: int = 0, log: 
 
     from pytest_llmeval.testing import train_tokenizer
 
-    started = time.perf_counter()
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     torch.manual_seed(seed)
@@ -158,6 +156,7 @@ def build_demo_model(path: str | Path, *, steps: int = 150, seed: int = 0, log: 
         warnings.simplefilter("ignore")
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
-    meta = {"steps": steps, "final_loss": loss_value, "seconds": round(time.perf_counter() - started, 1)}
+    # Only what decides the model: a wall-clock time here would change its fingerprint every build.
+    meta = {"steps": steps, "final_loss": loss_value}
     (out / "llmeval-demo.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return out

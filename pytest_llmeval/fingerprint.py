@@ -17,22 +17,23 @@ from pathlib import Path
 
 __all__ = ["FileHashMemo", "fingerprint_files", "model_files"]
 
-# Files of a model folder that do not change its outputs (docs, training logs, our own ignored
-# generation_config.json is *included*: it is cheap and a changed one is worth a miss).
-_SKIP_SUFFIXES = {".md", ".txt", ".log", ".png", ".jpg"}
+# Files of a model folder that do not change its outputs. Tokenizer files such as vocab.txt and
+# merges.txt do, so .txt is kept; subfolders (a Trainer's checkpoint-*/, caches) are not read at all.
+_SKIP_SUFFIXES = {".md", ".log", ".png", ".jpg", ".jpeg", ".gif"}
+_SKIP_NAMES = {"training_args.bin", "trainer_state.json", "optimizer.pt", "scheduler.pt", "rng_state.pth"}
 _CHUNK = 4 * 1024 * 1024
 
 
 def model_files(*folders: str | Path | None) -> list[Path]:
-    """The files that make up a model (and its adapter), in a stable order."""
+    """The files that make up a model (and its adapter), in a stable order: the folder's own files,
+    not its subfolders (``save_pretrained`` writes everything at the top)."""
     files: list[Path] = []
     for folder in folders:
         if folder is None:
             continue
-        base = Path(folder)
         files += sorted(
-            p for p in base.rglob("*")
-            if p.is_file() and p.suffix.lower() not in _SKIP_SUFFIXES and ".cache" not in p.parts
+            p for p in Path(folder).iterdir()
+            if p.is_file() and p.suffix.lower() not in _SKIP_SUFFIXES and p.name not in _SKIP_NAMES
         )
     return files
 

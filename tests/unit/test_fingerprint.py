@@ -45,3 +45,26 @@ def test_a_damaged_memo_only_costs_a_rehash(tmp_path: Path) -> None:
     memo_file.write_text("{not json", encoding="utf-8")
     folder = folder_with(tmp_path, b"x")
     assert fingerprint_files(model_files(folder), FileHashMemo(memo_file), [folder])
+
+
+def test_tokenizer_text_files_count_and_trainer_leftovers_do_not(tmp_path: Path) -> None:
+    folder = folder_with(tmp_path, b"w")
+    (folder / "merges.txt").write_text("a b", encoding="utf-8")
+    (folder / "checkpoint-500").mkdir()
+    (folder / "checkpoint-500" / "optimizer.pt").write_bytes(b"huge")
+    (folder / "training_args.bin").write_bytes(b"args")
+    names = [p.name for p in model_files(folder)]
+    assert names == ["config.json", "merges.txt", "model.safetensors"]
+    memo = FileHashMemo(None)
+    before = fingerprint_files(model_files(folder), memo, [folder])
+    (folder / "merges.txt").write_text("a c", encoding="utf-8")
+    assert fingerprint_files(model_files(folder), memo, [folder]) != before
+
+
+def test_two_builds_of_the_demo_model_have_one_fingerprint(tmp_path: Path) -> None:
+    from pytest_llmeval.demo import build_demo_model
+
+    first = build_demo_model(tmp_path / "a", steps=3)
+    second = build_demo_model(tmp_path / "b", steps=3)
+    memo = FileHashMemo(None)
+    assert fingerprint_files(model_files(first), memo, [first]) == fingerprint_files(model_files(second), memo, [second])
