@@ -513,8 +513,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
                 group_report.nodeid, group_report.outcome,
                 message=None if group_report.passed else str(group_report.longrepr).splitlines()[0],
             )
-        if state.settings.model is not None:
-            _compare_with_baseline(session, state)
+        if state.settings.model is not None and not collect_only and state.records:
+            _compare_with_baseline(session, state)  # a run only when tests ran: never an empty one
     return result
 
 
@@ -617,8 +617,21 @@ def _planned_request(item: pytest.Item) -> GenerationRequest | None:
     return None
 
 
+JUDGE_CHECKS = ("judge", "preferred_over", "not_judge", "not_preferred_over")
+
+
 def _prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
     """Before the first test: know every static request; serially, generate them all now."""
+    if state.settings.judge_model is None:
+        needing = [
+            item.nodeid for item in session.items
+            if isinstance(item, CaseItem) and any(e.name in JUDGE_CHECKS for e in item.case.expect)
+        ]
+        if needing:
+            raise ConfigurationError(
+                f"{len(needing)} case(s) use a judge check ({needing[0]}{', ...' if len(needing) > 1 else ''}) "
+                "but no judge model is given: add --llm-judge-model PATH (it may be the --llm-model path)"
+            )
     users = [item for item in session.items if _needs_model(item)]
     if not users:
         return

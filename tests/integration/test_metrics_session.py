@@ -122,8 +122,15 @@ def test_the_demo_model_judges_itself(pytester: pytest.Pytester, demo_model: Pat
 def test_a_judge_check_without_a_judge_names_the_option(pytester: pytest.Pytester, demo_model: Path) -> None:
     write(pytester, "j.eval.yaml", "cases:\n  - {id: j, prompt: hi, expect: {judge: {rubric: be nice}}}\n")
     result = pytester.runpytest(f"--llm-model={demo_model}")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["case j (j.eval.yaml:2): usage error in expect (not a model failure): judge needs a judge model: run under the plugin with --llm-judge-model=*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # before any test runs, not a model failure
+    result.stderr.fnmatch_lines(
+        ["ERROR: 1 case(s) use a judge check (j.eval.yaml::j) but no judge model is given: add --llm-judge-model PATH*"]
+    )
+    pytester.makepyfile("from pytest_llmeval import assert_judge\n\ndef test_py(llm):\n    assert_judge('x', rubric='be nice')\n")
+    (pytester.path / "j.eval.yaml").unlink()
+    python = pytester.runpytest(f"--llm-model={demo_model}")
+    python.assert_outcomes(failed=1)
+    python.stdout.fnmatch_lines(["*CheckUsageError: judge needs a judge model: run under the plugin with --llm-judge-model=*"])
 
 
 def test_a_judge_model_that_is_not_a_model_is_a_usage_error(pytester: pytest.Pytester, tmp_path: Path) -> None:

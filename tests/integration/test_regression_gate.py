@@ -208,3 +208,12 @@ def test_a_pass_rate_group_cannot_hide_a_regression_from_the_gate(project: pytes
     gated.assert_outcomes(passed=3, failed=1)
     assert gated.ret == pytest.ExitCode.TESTS_FAILED
     gated.stdout.fnmatch_lines(["*regression*support.eval.yaml::a*passed -> failed*"])
+
+
+def test_collect_only_records_nothing_and_keeps_the_baseline(project: pytest.Pytester) -> None:
+    run(project, "--llm-update-baseline")
+    before = (project.path / "llmeval-baseline.json").read_bytes()
+    run(project, "--collect-only", "--llm-update-baseline")
+    assert (project.path / "llmeval-baseline.json").read_bytes() == before
+    with sqlite3.connect(project.path / ".llmeval" / "history.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
