@@ -192,11 +192,15 @@ def sentence_bleu(
 ) -> float:
     """Sentence BLEU (sacreBLEU, exp smoothing, effective order) on 0..1.
 
-    An empty hypothesis scores 0.0; identical texts score 1.0, one word or a whole Thai sentence alike.
-    A one-word hypothesis against a longer reference is near 0 (brevity penalty ``exp(1 - r/h)``).
+    An empty or one-token hypothesis scores 0.0: BLEU is about n-gram overlap, and a single token has
+    none to speak of (for one-word answers use ``equals``, ``one_of`` or chrF). Identical texts of two
+    or more tokens score 1.0, a Thai or Chinese sentence alike (characters count as tokens there).
     """
     refs = [_prepare(r, tokenize) for r in _reference_list(references, "sentence_bleu")]
-    score = _bleu(tokenize, lowercase, True).sentence_score(_prepare(hypothesis, tokenize), refs)
+    prepared = _prepare(hypothesis, tokenize)
+    if len(prepared.split()) <= 1:
+        return 0.0
+    score = _bleu(tokenize, lowercase, True).sentence_score(prepared, refs)
     return _unit(score.score)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import pytest
 
@@ -146,10 +145,11 @@ def test_sentence_bleu_hand_worked() -> None:
 def test_sentence_bleu_short_and_empty_hypotheses() -> None:
     assert sentence_bleu("", CAT) == 0.0
     assert sentence_bleu("", "") == 0.0
-    # one token: unigram precision 1 (effective order 1), brevity penalty exp(1 - 6/1)
-    assert sentence_bleu("cat", CAT) == pytest.approx(math.exp(-5))
-    assert sentence_bleu("Paris", "Paris") == 1.0
+    # one token: 0.0 by definition (the contract), even for an exact one-word match
+    assert sentence_bleu("cat", CAT) == 0.0
+    assert sentence_bleu("Paris", "Paris") == 0.0
     assert sentence_bleu("Paris", "London") == 0.0
+    assert sentence_bleu("Paris, France", "Paris, France") == 1.0  # two tokens and more score as usual
 
 
 def test_sentence_bleu_chinese_gets_partial_credit() -> None:
