@@ -151,6 +151,7 @@ class _Defaults(_Strict):
     system: str | None = None
     tags: list[str] = []
     prompt_template: str | None = None
+    tolerance: dict[str, float] = {}
 
 
 class _CaseModel(_Strict):
@@ -166,6 +167,7 @@ class _CaseModel(_Strict):
     reference: str | None = None
     label: str | None = None
     xfail: str | None = None
+    tolerance: dict[str, float] = {}
 
 
 class ClassificationSpec(_Strict):
@@ -239,6 +241,7 @@ class Case:
     path: Path | None = None
     line: int | None = None
     label: str | None = None  # the gold label, for the file's classification group
+    tolerances: dict[str, float] = field(default_factory=dict)  # how far each metric may drop (gate)
 
     def __str__(self) -> str:
         return self.id
@@ -368,6 +371,13 @@ def _pydantic_problem(exc: pydantic.ValidationError, prefix: Sequence[Any] = ())
     return loc, f"{where}: {err['msg']} (got {truncate(repr(err.get('input')), limit=80)})"
 
 
+def _tolerances(values: dict[str, float], fail: Any) -> dict[str, float]:
+    for name, value in values.items():
+        if value < 0:
+            raise fail(["tolerance", name], f"tolerance.{name}: must be a non-negative number, got {value}")
+    return dict(values)
+
+
 def _build_case(
     raw: Any,
     defaults: _Defaults,
@@ -447,6 +457,7 @@ def _build_case(
         path=source,
         line=line,
         label=model.label,
+        tolerances=_tolerances({**defaults.tolerance, **model.tolerance}, fail),
     )
 
 

@@ -201,9 +201,11 @@ def compare_runs(
     *,
     tolerances: Mapping[str, float] | None = None,
     default_tolerance: float = 0.0,
+    case_tolerances: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Comparison:
     """Compare ``current`` (a run, or another baseline for ``llmeval diff`` of two files) with
-    ``baseline``. ``tolerances``: absolute per-metric tolerances; others use ``default_tolerance``."""
+    ``baseline``. ``tolerances``: absolute per-metric tolerances; others use ``default_tolerance``;
+    ``case_tolerances`` (node id -> metric -> tolerance) overrides both for one case."""
     tolerances = dict(tolerances or {})
     for name, value in [*tolerances.items(), ("default_tolerance", default_tolerance)]:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
@@ -239,9 +241,8 @@ def compare_runs(
         elif before.outcome in FAILING and after.outcome in FAILING:
             comparison.still_failing.append(change)
         for name in sorted(before.metrics.keys() & after.metrics.keys()):
-            drop = _metric_drop(
-                node_id, name, before.metrics[name], after.metrics[name], tolerances.get(name, default_tolerance)
-            )
+            tolerance = (case_tolerances or {}).get(node_id, {}).get(name, tolerances.get(name, default_tolerance))
+            drop = _metric_drop(node_id, name, before.metrics[name], after.metrics[name], tolerance)
             if drop is not None:
                 comparison.metric_drops.append(drop)
         if (

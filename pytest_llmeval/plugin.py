@@ -19,7 +19,7 @@ import pytest
 
 from pytest_llmeval.backends import describe_configured_model, load_backend, validate_model_source
 from pytest_llmeval.backends.base import Backend, Generation, GenerationRequest
-from pytest_llmeval.backends.hf import inspect_model_folder, load_tokenizer
+from pytest_llmeval.backends.hf import chat_template_sha256, inspect_model_folder, load_tokenizer
 from pytest_llmeval.cache import CachedOutputs, CacheEntry, GenerationCache
 from pytest_llmeval.cases import Case, CaseError, CaseExpectationsFailed, CaseFile, parse_case_file
 from pytest_llmeval.checks import set_default_lexicon_files
@@ -525,7 +525,11 @@ def _compare_with_baseline(session: pytest.Session, state: LLMEvalSession) -> No
     if state.baseline is None:
         return
     state.comparison = compare_runs(
-        state.baseline, state.run, tolerances=dict(state.settings.metric_tolerance), default_tolerance=0.0
+        state.baseline,
+        state.run,
+        tolerances=dict(state.settings.metric_tolerance),
+        default_tolerance=0.0,
+        case_tolerances={r.node_id: r.tolerances for r in state.run.cases if r.tolerances},
     )
     if state.settings.gate != "off" and state.comparison.metric_drops:
         report = _group_report(
@@ -593,6 +597,7 @@ def _run_record(config: pytest.Config, state: LLMEvalSession) -> RunRecord:
             "max_new_tokens": settings.max_new_tokens,
             "batch_size": settings.batch_size,
             "chat_template": settings.chat_template,
+            "chat_template_sha256": chat_template_sha256(settings.model) if settings.backend_name == "hf" else None,
             "seed": settings.seed,
             "dtype": settings.dtype,
             "device": settings.device,
@@ -856,6 +861,7 @@ def _case_record(item: pytest.Item, report: pytest.TestReport, record: TestRecor
         prompt=generations[0].prompt if generations else None,
         output=generations[0].text if generations else None,
         message=message[:300] if message else None,
+        tolerances=dict(item.case.tolerances) if isinstance(item, CaseItem) else {},
     )
 
 

@@ -28,6 +28,7 @@ class CaseRecord:
     prompt: str | None = None
     output: str | None = None  # the test's (first) model output
     message: str | None = None  # one line: why it failed
+    tolerances: dict[str, float] = field(default_factory=dict)  # per-metric gate tolerance of this case
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -239,6 +239,27 @@ def prefer_passive_openmp() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def chat_template_sha256(path: str) -> str | None:
+    """A short hash of the folder's chat template (chat_template.jinja, or the tokenizer config's
+    entry), read from files: recorded with each run so a changed template is visible."""
+    import hashlib
+
+    folder = Path(path)
+    text: str | None = None
+    jinja = folder / "chat_template.jinja"
+    if jinja.is_file():
+        text = jinja.read_text(encoding="utf-8")
+    else:
+        config = folder / "tokenizer_config.json"
+        if config.is_file():
+            try:
+                value = json.loads(config.read_text(encoding="utf-8")).get("chat_template")
+            except (ValueError, OSError, AttributeError):
+                value = None
+            text = value if isinstance(value, str) else (json.dumps(value, sort_keys=True) if value else None)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if text else None
+
+
 def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
 

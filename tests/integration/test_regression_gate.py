@@ -217,3 +217,18 @@ def test_collect_only_records_nothing_and_keeps_the_baseline(project: pytest.Pyt
     assert (project.path / "llmeval-baseline.json").read_bytes() == before
     with sqlite3.connect(project.path / ".llmeval" / "history.db") as connection:
         assert connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+
+
+def test_a_case_can_set_its_own_metric_tolerance(project: pytest.Pytester) -> None:
+    cases = textwrap.dedent(REFERENCE_CASES).lstrip().replace("expect: {rouge_l: 0.1}", "expect: {rouge_l: 0.1}, tolerance: {rouge_l: 0.9}")
+    (project.path / "support.eval.yaml").write_text(cases, encoding="utf-8")
+    answers(project, r="Click Forgot Password on the sign-in page.")
+    run(project, "--llm-update-baseline")
+    answers(project, r="Click the Forgot link on the page.")
+    tolerated = run(project, "--llm-gate=regressions")
+    tolerated.assert_outcomes(passed=1)
+    assert tolerated.ret == pytest.ExitCode.OK
+    bad = cases.replace("tolerance: {rouge_l: 0.9}", "tolerance: {rouge_l: -1}")
+    (project.path / "support.eval.yaml").write_text(bad, encoding="utf-8")
+    result = run(project)
+    assert "support.eval.yaml:2: case 'r': tolerance.rouge_l: must be a non-negative number, got -1.0" in result.stdout.str()
