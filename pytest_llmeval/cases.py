@@ -199,6 +199,7 @@ class _FileModel(_Strict):
     pass_rate: float | None = pydantic.Field(default=None, ge=0, le=1)
     tag_pass_rates: dict[str, float] = {}
     classification: ClassificationSpec | None = None
+    tag_classifications: dict[str, ClassificationSpec] = {}
     cases: list[Any]
 
 
@@ -269,6 +270,7 @@ class CaseFile:
     pass_rate: float | None = None
     tag_pass_rates: dict[str, float] = field(default_factory=dict)
     classification: ClassificationSpec | None = None
+    tag_classifications: dict[str, ClassificationSpec] = field(default_factory=dict)
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -386,6 +388,7 @@ def _build_case(
     line: int | None,
     index: int,
     classification: ClassificationSpec | None = None,
+    tag_classifications: dict[str, ClassificationSpec] | None = None,
 ) -> Case:
     """Validate one raw case from file ``source`` (named ``path`` in messages); raise CaseError with
     the line of the offending field."""
@@ -438,12 +441,19 @@ def _build_case(
             expectations.append(_expectation(name, args, source.parent, model.reference))
         except CheckUsageError as exc:
             raise fail(["expect", name], f"expect.{name}: {exc}") from None
-    if model.label is not None:
-        if classification is None:
-            raise fail(["label"], "label needs a `classification:` block in the file (its labels and thresholds)")
-        if model.label not in classification.labels:
-            raise fail(["label"], f"label {model.label!r} is not one of the classification labels {classification.labels}")
     tags = tuple(dict.fromkeys([*defaults.tags, *model.tags]))
+    if model.label is not None:
+        groups = [classification] if classification is not None else []
+        groups += [spec for tag, spec in (tag_classifications or {}).items() if tag in tags]
+        if not groups:
+            raise fail(
+                ["label"],
+                "label needs a `classification:` block in the file, or a `tag_classifications:` entry for one "
+                "of the case's tags (labels and thresholds)",
+            )
+        for spec in groups:
+            if model.label not in spec.labels:
+                raise fail(["label"], f"label {model.label!r} is not one of the classification labels {spec.labels}")
     for i, tag in enumerate(tags):
         if not _TAG_RE.match(tag):
             raise fail(["tags", i], f"tag {tag!r} must be a name (letters, digits, _) so that -m can select it")
@@ -514,7 +524,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
     except pydantic.ValidationError as exc:
         loc, message = _pydantic_problem(exc)
         return CaseFile(path, [], [CaseError(path, _line_of(data, loc, 1), message)])
-    for tag in [*file_model.tag_pass_rates, *file_model.defaults.tags]:
+    for tag in [*file_model.tag_pass_rates, *file_model.tag_classifications, *file_model.defaults.tags]:
         if not _TAG_RE.match(tag):
             return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), f"tag {tag!r} must be a name (letters, digits, _)")])
     if not raw_cases:
@@ -527,7 +537,10 @@ def _parse(source: Path, path: Path) -> CaseFile:
             errors.append(raw)
             continue
         try:
-            case = _build_case(raw, file_model.defaults, source, path, line, index, file_model.classification)
+            case = _build_case(
+                raw, file_model.defaults, source, path, line, index,
+                file_model.classification, file_model.tag_classifications,
+            )
         except CaseError as exc:
             errors.append(exc)
             continue
@@ -539,7 +552,8 @@ def _parse(source: Path, path: Path) -> CaseFile:
         first_line[case.id] = line
         cases.append(case)
     return CaseFile(
-        path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates), file_model.classification
+        path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates), file_model.classification,
+        dict(file_model.tag_classifications),
     )
 
 

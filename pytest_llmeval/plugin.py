@@ -224,8 +224,7 @@ class LLMEvalSession:
             self.records[report.nodeid] = CaseRecord.from_dict(record)
         elif report.when == "teardown" and report.failed and report.nodeid in self.records:
             self.records[report.nodeid].outcome = "error"
-        label = getattr(report, "llmeval_label", None)
-        if label is not None:
+        for label in getattr(report, "llmeval_labels", []):
             group = self.classifications.setdefault(
                 label["group"], ClassificationGroup(label["group"], tuple(label["location"]), label["spec"])
             )
@@ -893,14 +892,16 @@ class CaseFileCollector(pytest.File):
         parsed = parse_case_file(self.path, display_path=self.nodeid)
         items: list[pytest.Item] = []
         for case in parsed.cases:
-            classification = None
-            if parsed.classification is not None and case.label is not None:
-                node_id = f"{self.nodeid}::classification"
-                spec = parsed.classification.model_dump()
-                classification = (node_id, (self.nodeid, None, node_id), spec)
+            classifications = []
+            if case.label is not None:
+                specs = [("classification", parsed.classification)] if parsed.classification else []
+                specs += [(f"classification[{t}]", spec) for t, spec in parsed.tag_classifications.items() if t in case.tags]
+                for suffix, spec in specs:
+                    node_id = f"{self.nodeid}::{suffix}"
+                    classifications.append((node_id, (self.nodeid, None, node_id), spec.model_dump()))
             items.append(
                 CaseItem.from_parent(
-                    self, name=case.id, case=case, groups=self._groups(parsed, case), classification=classification
+                    self, name=case.id, case=case, groups=self._groups(parsed, case), classifications=classifications
                 )
             )
         used = {case.id for case in parsed.cases}
@@ -929,13 +930,13 @@ class CaseItem(pytest.Item):
         *,
         case: Case,
         groups: list[tuple[str, tuple[str, int | None, str], float]],
-        classification: tuple[str, tuple[str, int | None, str], dict[str, object]] | None = None,
+        classifications: list[tuple[str, tuple[str, int | None, str], dict[str, object]]] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.case = case
         self.groups = groups
-        self.classification = classification
+        self.classifications = classifications or []
         self.output: Generation | None = None
         state = self.config.stash.get(SESSION_KEY, None)
         for tag in case.tags:
@@ -977,13 +978,14 @@ class CaseItem(pytest.Item):
 
     def annotate_report(self, report: pytest.TestReport) -> None:
         """Give the controller what it needs for the file's groups; tolerate a grouped failure."""
-        if report.when == "call" and self.classification is not None and self.output is not None:
-            node_id, location, spec = self.classification
-            predicted = map_label(self.output, list(spec["labels"]), pattern=spec["pattern"])  # type: ignore[call-overload]
-            report.llmeval_label = {  # type: ignore[attr-defined]
-                "group": node_id, "location": list(location), "spec": spec,
-                "gold": self.case.label, "predicted": predicted,
-            }
+        if report.when == "call" and self.classifications and self.output is not None:
+            report.llmeval_labels = [  # type: ignore[attr-defined]
+                {
+                    "group": node_id, "location": list(location), "spec": spec, "gold": self.case.label,
+                    "predicted": map_label(self.output, list(spec["labels"]), pattern=spec["pattern"]),  # type: ignore[call-overload]
+                }
+                for node_id, location, spec in self.classifications
+            ]
         if report.when != "call" or not self.groups or hasattr(report, "wasxfail"):
             return
         record = self.stash.get(RECORD_KEY, TestRecord())

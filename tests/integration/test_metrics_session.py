@@ -191,7 +191,7 @@ def test_classification_below_its_threshold_fails_the_group_item(scripted: pytes
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("cases:\n  - {id: a, prompt: x, label: positive}\n", "a.eval.yaml:2: case 'a': label needs a `classification:` block"),
+        ("cases:\n  - {id: a, prompt: x, label: positive}\n", "a.eval.yaml:2: case 'a': label needs a `classification:` block in the file, or a `tag_classifications:` entry"),
         (
             "classification: {labels: [good, bad]}\ncases:\n  - {id: a, prompt: x, label: maybe}\n",
             "a.eval.yaml:3: case 'a': label 'maybe' is not one of the classification labels ['good', 'bad']",
@@ -235,3 +235,18 @@ def test_judge_prompts_of_case_files_are_scored_in_one_batch(pytester: pytest.Py
     result = pytester.runpytest(f"--llm-model={demo_model}", f"--llm-judge-model={demo_model}")
     result.assert_outcomes(passed=3)
     assert (pytester.path / "judge_batches.txt").read_text(encoding="utf-8").split() == ["3"]
+
+
+def test_classification_over_a_tag(scripted: pytest.Pytester) -> None:
+    write(scripted, "mixed.eval.yaml", """
+        tag_classifications:
+          sentiment: {labels: [positive, negative, neutral], min_accuracy: 0.5}
+        cases:
+          - {id: s1, prompt: "Sentiment of: great", label: positive, tags: [sentiment]}
+          - {id: s2, prompt: "Sentiment of: so slow", label: negative, tags: [sentiment]}
+          - {id: s3, prompt: "Sentiment of: hmm", label: neutral, tags: [sentiment]}
+          - {id: other, prompt: reset, expect: {contains: Forgot}}
+    """)
+    result = scripted.runpytest("--llm-model=py:bot:answer")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["classification mixed.eval.yaml::classification?sentiment?: accuracy 0.667, macro-F1 * over 3 cases (1 unmapped): ok"])
