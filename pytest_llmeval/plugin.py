@@ -664,8 +664,8 @@ def _prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
     generated = model.prefetch(state.plan, on_progress=progress)
     if show and generated:
         reporter.rewrite(
-            f"llmeval: generated {generated} outputs in {time.perf_counter() - started:.1f} s "
-            f"({len({model.resolve(r) for r in state.plan}) - generated} ready from the cache)"
+            f"llmeval: generated {generated} outputs in {time.perf_counter() - started:.1f} s, loading "
+            f"included ({len({model.resolve(r) for r in state.plan}) - generated} ready from the cache)"
         )
         reporter.line("")
     if state.settings.judge_model is not None:

@@ -160,3 +160,32 @@ def test_under_xdist_workers_batch_their_own_tests_and_only_the_controller_write
     warm = suite.runpytest_subprocess(model, "-n", "2", "-p", "xdist")
     warm.assert_outcomes(passed=20)
     warm.stdout.fnmatch_lines(["outputs: 0 generated in 0.00 s, 20 from the cache; model not loaded"])
+
+
+TTY_CONFTEST = """
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # Pretend the output is a terminal, as a person running pytest would have.
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.isatty = type(reporter.isatty)(True)  # pytest keeps it a callable bool
+"""
+
+
+def test_the_progress_line_shows_on_a_terminal_and_not_under_q(suite: pytest.Pytester, tiny_gpt2: Path) -> None:
+    (suite.path / "conftest.py").write_text(
+        (suite.path / "conftest.py").read_text(encoding="utf-8") + TTY_CONFTEST, encoding="utf-8"
+    )
+    model = f"--llm-model={tiny_gpt2}"
+    shown = suite.runpytest(model, "--llm-cache=off", "--llm-batch-size=8")
+    assert "llmeval: generating 20 outputs [" in shown.stdout.str()
+    assert "llmeval: generated 20 outputs in " in shown.stdout.str()
+    quiet = suite.runpytest(model, "--llm-cache=off", "-q")
+    assert "llmeval: generat" not in quiet.stdout.str()
+
+
+def test_no_progress_line_when_output_is_not_a_terminal(suite: pytest.Pytester, tiny_gpt2: Path) -> None:
+    result = suite.runpytest(f"--llm-model={tiny_gpt2}", "--llm-cache=off")
+    assert "llmeval: generat" not in result.stdout.str()
