@@ -640,14 +640,17 @@ def _prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
     if not users:
         return
     model = state.model_under_test()
+    unplanned = False
     for item in users:
         request = _planned_request(item)
-        if request is not None:
-            state.plan_index[item.nodeid] = len(state.plan)
-            state.plan.append(request)
+        if request is None:
+            unplanned = True
+            continue
+        state.plan_index[item.nodeid] = len(state.plan)
+        state.plan.append(request)
     # Tests that call llm.generate themselves will need the model: load it now, so a model that
     # cannot load ends the session before any test runs.
-    if any(_planned_request(item) is None for item in users):
+    if unplanned:
         _ = model.backend
     if state.is_worker or not state.plan:
         return  # a worker generates in windows, as its tests arrive (LLMEvalSession.prepare)

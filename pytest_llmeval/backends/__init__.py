@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_llmeval.backends.base import Backend, ModelDescription, format_count
+from pytest_llmeval.backends.base import Backend, format_count
 from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.settings import Settings
 
@@ -72,6 +72,3 @@ def load_backend(settings: Settings, cwd: Path) -> Backend:
 
     return HFBackend(settings)
 
-
-# Re-exported for type hints in other modules.
-_ = (Backend, ModelDescription)
