@@ -202,6 +202,10 @@ class ModelUnderTest:
     def is_ready(self, request: GenerationRequest) -> bool:
         return self.resolve(request) in self._ready
 
+    def served_from_cache(self, generation: Generation) -> bool:
+        """Whether ``generation`` came from the persistent cache rather than from the model."""
+        return generation.request in self._from_cache
+
     def generate(self, prompt_or_messages: PromptOrMessages, **generation: Any) -> Generation:
         """Generate one output. ``generation`` holds generation parameters and ``system``."""
         __tracebackhide__ = True  # failures point at the caller, not at us

@@ -29,6 +29,7 @@ class CaseRecord:
     output: str | None = None  # the test's (first) model output
     message: str | None = None  # one line: why it failed
     tolerances: dict[str, float] = field(default_factory=dict)  # per-metric gate tolerance of this case
+    tags: list[str] = field(default_factory=list)  # case-file tags and the test's own markers
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

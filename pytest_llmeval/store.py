@@ -51,9 +51,10 @@ __all__ = [
     "read_baseline",
     "round_sig",
     "write_baseline",
+    "write_file_atomic",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BASELINE_FORMAT = 1
 EXCERPT_CHARS = 160
 SIGNIFICANT_DIGITS = 6
@@ -163,6 +164,7 @@ CREATE TABLE cases (
     prompt TEXT,
     output TEXT,
     message TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, position)
 );
 """
@@ -171,15 +173,17 @@ CREATE TABLE cases (
 def _migrate(connection: sqlite3.Connection, from_version: int) -> int:
     """Bring a history written with an older schema up to ``SCHEMA_VERSION``; returns the new version.
 
-    Called inside the open transaction. There is no older version yet: each future schema change adds
-    one step here (``if from_version == 1: ALTER TABLE ...; from_version = 2``) so old histories keep
+    Called inside the open transaction. Each schema change adds one step, so old histories keep
     working instead of being thrown away.
     """
-    if from_version == SCHEMA_VERSION:
-        return from_version
-    raise StoreError(
-        f"unknown history schema version {from_version} (this pytest-llmeval knows 1..{SCHEMA_VERSION})"
-    )
+    if not 1 <= from_version <= SCHEMA_VERSION:
+        raise StoreError(
+            f"unknown history schema version {from_version} (this pytest-llmeval knows 1..{SCHEMA_VERSION})"
+        )
+    if from_version == 1:  # version 2: each case records its tags (case-file tags and markers)
+        connection.execute("ALTER TABLE cases ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+        from_version = 2
+    return from_version
 
 
 class RunStore:
@@ -245,36 +249,30 @@ class RunStore:
             connection.close()
 
     def _prepare(self, connection: sqlite3.Connection, *, create: bool) -> None:
-        """Check the schema version; create or migrate the schema when writing."""
+        """Check the schema version; create the schema when writing, migrate an older one always
+        (a reader of an old history upgrades it in place rather than refusing it)."""
         if create:
             _enable_wal(connection)
-            connection.execute("BEGIN IMMEDIATE")  # one session creates or migrates; others wait
-            try:
-                version = self._schema_version(connection)
-                if version is None:
-                    # Statement by statement: executescript would COMMIT our transaction first.
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            connection.execute(statement)
-                    connection.execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                    )
-                elif version < SCHEMA_VERSION:
-                    new_version = _migrate(connection, version)
-                    connection.execute(
-                        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(new_version),)
-                    )
-                connection.execute("COMMIT")
-            except BaseException:
-                _rollback(connection)
-                raise
-        else:
+        elif (self._schema_version(connection) or SCHEMA_VERSION) >= SCHEMA_VERSION:
+            return  # the common read: nothing to create or migrate, no write lock taken
+        connection.execute("BEGIN IMMEDIATE")  # one session creates or migrates; others wait
+        try:
             version = self._schema_version(connection)
-            if version is not None and version < SCHEMA_VERSION:
-                raise StoreError(
-                    f"the run history {self.path} has schema version {version}; record one run with "
-                    "this pytest-llmeval to upgrade it, then read it again"
+            if version is None:
+                # Statement by statement: executescript would COMMIT our transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
+            elif version < SCHEMA_VERSION:
+                new_version = _migrate(connection, version)
+                connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(new_version),))
+            connection.execute("COMMIT")
+        except BaseException:
+            _rollback(connection)
+            raise
 
     def _schema_version(self, connection: sqlite3.Connection) -> int | None:
         """The file's schema version; ``None`` for an empty file (no tables yet)."""
@@ -342,6 +340,7 @@ class RunStore:
                 case.prompt,
                 case.output,
                 case.message,
+                _to_json(list(case.tags)),
             )
             for position, case in enumerate(run.cases)
         ]
@@ -351,7 +350,11 @@ class RunStore:
                 connection.execute("DELETE FROM cases WHERE run_id = ?", (run_id,))
                 connection.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
                 connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", run_row)
-                connection.executemany("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", case_rows)
+                connection.executemany(
+                    "INSERT INTO cases (run_id, position, node_id, outcome, duration_s, mode, checks, metrics, "
+                    "prompt, output, message, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    case_rows,
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 _rollback(connection)
@@ -444,7 +447,7 @@ class RunStore:
                 (run_id,),
             ).fetchone()
             case_rows = connection.execute(
-                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message "
+                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags "
                 "FROM cases WHERE run_id = ? ORDER BY position",
                 (run_id,),
             ).fetchall()
@@ -459,8 +462,9 @@ class RunStore:
                 prompt=prompt,
                 output=output,
                 message=message,
+                tags=_from_json(tags, self.path),
             )
-            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message in case_rows
+            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags in case_rows
         ]
         return RunRecord(
             run_id=row[0],
@@ -620,13 +624,19 @@ def write_baseline(path: str | os.PathLike[str], baseline: Baseline) -> None:
     A process killed at any point leaves either the old file byte-identical or the new one complete
     (at worst a hidden ``.<name>.*.tmp`` file stays behind in the folder).
     """
-    _write_atomic(Path(path), dump_baseline(baseline).encode("utf-8"))
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise BaselineError(
+            f"cannot write the baseline {path}: the folder {path.parent} does not exist; create it first"
+        )
+    write_file_atomic(path, dump_baseline(baseline).encode("utf-8"))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (baselines, reports, inference logs): a temp file in the
+    same folder, fsync, ``os.replace``. The folder must exist (``FileNotFoundError`` otherwise)."""
+    path = Path(path)
     folder = path.parent
-    if not folder.is_dir():
-        raise BaselineError(f"cannot write the baseline {path}: the folder {folder} does not exist; create it first")
     try:
         mode = path.stat().st_mode & 0o777  # keep the permissions of the file being replaced
     except FileNotFoundError:

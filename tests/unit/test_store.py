@@ -213,6 +213,44 @@ def test_damaged_schema_version(tmp_path: Path) -> None:
         RunStore(path).runs()
 
 
+_VERSION_1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL, complete INTEGER NOT NULL,
+    model TEXT NOT NULL, settings TEXT NOT NULL, versions TEXT NOT NULL, git_commit TEXT);
+CREATE TABLE cases (run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE, position INTEGER NOT NULL,
+    node_id TEXT NOT NULL, outcome TEXT NOT NULL, duration_s REAL NOT NULL, mode TEXT, checks TEXT NOT NULL,
+    metrics TEXT NOT NULL, prompt TEXT, output TEXT, message TEXT, PRIMARY KEY (run_id, position));
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO runs VALUES ('old1', 1.0, 2.0, 1, '{"source": "m"}', '{}', '{}', NULL);
+INSERT INTO cases VALUES ('old1', 0, 't.py::a', 'passed', 0.1, NULL, '[]', '{}', 'p', 'o', NULL);
+"""
+
+
+def test_a_version_1_history_is_upgraded_when_read_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(_VERSION_1_SCHEMA)
+    connection.close()
+    history = RunStore(path)
+    assert [s.run_id for s in history.runs()] == ["old1"]  # a reader upgrades in place
+    old = history.load_run("old1")
+    assert [(c.node_id, c.output, c.tags) for c in old.cases] == [("t.py::a", "o", [])]
+    new = make_run("r2")
+    new.cases[0].tags = ["billing"]
+    history.record_run(new)
+    assert history.load_run("r2").cases[0].tags == ["billing"]
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    connection.close()
+
+
+def test_tags_round_trip(tmp_path: Path) -> None:
+    run = make_run()
+    run.cases[0].tags = ["billing", "ünïcode"]
+    RunStore(tmp_path / "h.db").record_run(run)
+    assert RunStore(tmp_path / "h.db").load_run(run.run_id).cases[0].tags == ["billing", "ünïcode"]
+
+
 def test_migrate_current_version_is_a_no_op_and_unknown_is_an_error() -> None:
     connection = sqlite3.connect(":memory:")
     assert store._migrate(connection, SCHEMA_VERSION) == SCHEMA_VERSION
