@@ -1,0 +1,412 @@
+"""The HTML dashboard's data: the latest run against its reference, and every metric across runs.
+
+``build_dashboard_data`` turns runs (oldest first, the latest last) and a reference (the baseline, or
+else the run before the latest) into one JSON-compatible dict; ``dashboard_html.render_dashboard_html``
+turns that dict into a self-contained page. Keeping the two apart means every number on the page is
+computed here, in plain Python under unit tests, and the page's script only draws.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pytest_llmeval.compare import FAILING, PASSING, Comparison, compare_runs
+from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
+from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.store import (
+    EXCERPT_CHARS,
+    Baseline,
+    BaselineCase,
+    RunStore,
+    StoreError,
+    baseline_from_run,
+    output_sha256,
+    write_file_atomic,
+)
+
+__all__ = [
+    "DASHBOARD_FORMAT",
+    "DEFAULT_RUNS",
+    "build_dashboard_data",
+    "dashboard_from_history",
+    "pass_rate",
+    "word_diff",
+    "write_dashboard",
+]
+
+DASHBOARD_FORMAT = 1
+DEFAULT_RUNS = 50  # runs drawn in the charts; older ones stay in the history
+MODES = ("success_mode", "failure_mode")
+NO_MODE = "no mode"
+# A case that fails but is tolerated (xfail, "fails in baseline too") has not passed.
+NOT_PASSED = frozenset({"failed", "error", "xfailed"})
+# Worst first: the order of the cases table before anyone filters or sorts it.
+_CHANGE_RANK = {"regressed": 0, "metric drop": 1, "new": 2, "still failing": 3, "output changed": 4,
+                "fixed": 5, "unchanged": 6, None: 6}
+_OUTCOME_RANK = {"error": 0, "failed": 1, "xfailed": 2, "xpassed": 3, "skipped": 4, "passed": 5}
+_TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
+
+
+def _when(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def pass_rate(outcomes: Sequence[str]) -> float | None:
+    """(passed + xpassed) / (cases - skipped); ``None`` when nothing counts (no cases, all skipped)."""
+    counted = [o for o in outcomes if o != "skipped"]
+    if not counted:
+        return None
+    return sum(o in PASSING for o in counted) / len(counted)
+
+
+def _breakdown(name: str, outcomes: Sequence[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "total": len(outcomes),
+        "passed": sum(o in PASSING for o in outcomes),
+        "failed": sum(o in NOT_PASSED for o in outcomes),
+        "skipped": sum(o == "skipped" for o in outcomes),
+        "pass_rate": pass_rate(outcomes),
+    }
+
+
+def _file_of(node_id: str) -> str:
+    return node_id.split("::", 1)[0]
+
+
+def _breakdowns(cases: Sequence[CaseRecord]) -> dict[str, list[dict[str, Any]]]:
+    by_mode: dict[str, list[str]] = {}
+    by_file: dict[str, list[str]] = {}
+    by_tag: dict[str, list[str]] = {}
+    for case in cases:
+        by_mode.setdefault(case.mode or NO_MODE, []).append(case.outcome)
+        by_file.setdefault(_file_of(case.node_id), []).append(case.outcome)
+        for tag in case.tags:
+            by_tag.setdefault(tag, []).append(case.outcome)
+    mode_order = [*MODES, NO_MODE]  # every mode key is one of these
+    return {
+        "mode": [_breakdown(m, by_mode[m]) for m in sorted(by_mode, key=lambda m: (mode_order.index(m), m))],
+        "file": [_breakdown(f, by_file[f]) for f in sorted(by_file)],
+        "tag": [_breakdown(t, by_tag[t]) for t in sorted(by_tag)],
+    }
+
+
+def _run_point(run: RunRecord) -> dict[str, Any]:
+    """One run as a point of the charts: pass rates and the mean of each metric."""
+    outcomes = [c.outcome for c in run.cases]
+    sums: dict[str, list[float]] = {}
+    for case in run.cases:
+        for name, metric in case.metrics.items():
+            value = metric.get("value")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+                sums.setdefault(name, []).append(float(value))
+    return {
+        "run_id": run.run_id,
+        "short_id": run.run_id[:12],
+        "started_at": _when(run.started_at),
+        "model_source": run.model.get("source"),
+        "git_commit": run.git_commit,
+        "complete": run.complete,
+        "total": len(outcomes),
+        "passed": sum(o in PASSING for o in outcomes),
+        "failed": sum(o in NOT_PASSED for o in outcomes),
+        "pass_rate": pass_rate(outcomes),
+        "mode_pass_rates": {m: pass_rate([c.outcome for c in run.cases if c.mode == m]) for m in MODES},
+        "metrics": {name: sum(values) / len(values) for name, values in sorted(sums.items())},
+    }
+
+
+def word_diff(before: str, after: str) -> dict[str, list[list[str]]]:
+    """Word-level difference: ``before`` as equal/delete segments and ``after`` as equal/insert
+    segments; each side's segments concatenate back to its text exactly."""
+    old, new = _TOKEN.findall(before), _TOKEN.findall(after)
+    # findall drops nothing for this pattern (whitespace, words and every other character).
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    left: list[list[str]] = []
+    right: list[list[str]] = []
+
+    def add(side: list[list[str]], op: str, tokens: list[str]) -> None:
+        text = "".join(tokens)
+        if not text:
+            return
+        if side and side[-1][0] == op:
+            side[-1][1] += text
+        else:
+            side.append([op, text])
+
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            add(left, "equal", old[i1:i2])
+            add(right, "equal", new[j1:j2])
+        else:
+            add(left, "delete", old[i1:i2])
+            add(right, "insert", new[j1:j2])
+    return {"before": left, "after": right}
+
+
+def _changes(comparison: Comparison | None) -> dict[str, str]:
+    if comparison is None:
+        return {}
+    change: dict[str, str] = {}
+    for label, items in (
+        ("output changed", comparison.changed_outputs),
+        ("fixed", comparison.fixes),
+        ("still failing", comparison.still_failing),
+        ("new", comparison.new),
+    ):
+        for item in items:
+            change[item.node_id] = label
+    for drop in comparison.metric_drops:
+        change[drop.node_id] = "metric drop"
+    for item in comparison.regressions:
+        change[item.node_id] = "regressed"
+    return change
+
+
+def _case_row(
+    case: CaseRecord,
+    before: BaselineCase | None,
+    before_output: str | None,
+    change: str | None,
+    dropped: set[tuple[str, str]],
+    generations: int | None,
+) -> dict[str, Any]:
+    is_excerpt = False
+    if before is not None and before_output is None and before.output_sha256 is not None:
+        if before.output_sha256 == output_sha256(case.output):
+            before_output = case.output  # the same text: the hash proves it, so it is known in full
+        else:
+            before_output = before.output_excerpt
+            # A baseline keeps the first EXCERPT_CHARS characters: a shorter excerpt is the whole output.
+            is_excerpt = before_output is not None and len(before_output) >= EXCERPT_CHARS
+    diff = None
+    if before_output is not None and case.output is not None:
+        if is_excerpt:
+            # Only the excerpt's length of the baseline is known: compare like with like and show
+            # the rest of the current output as it is.
+            head = word_diff(before_output, case.output[: len(before_output)])
+            rest = case.output[len(before_output):]
+            if rest:
+                head["after"].append(["equal", rest])
+            diff = head
+        else:
+            diff = word_diff(before_output, case.output)
+    metrics = []
+    for name, metric in sorted(case.metrics.items()):
+        old = before.metrics.get(name, {}).get("value") if before is not None else None
+        metrics.append(
+            {
+                "name": name,
+                "value": metric.get("value"),
+                "before": old,
+                "higher_is_better": bool(metric.get("higher_is_better", True)),
+                "dropped": (case.node_id, name) in dropped,
+            }
+        )
+    return {
+        "node_id": case.node_id,
+        "file": _file_of(case.node_id),
+        "mode": case.mode,
+        "tags": list(case.tags),
+        "outcome": case.outcome,
+        "failed": case.outcome in NOT_PASSED,
+        "regressed": change in ("regressed", "metric drop"),
+        "change": change,
+        "message": case.message,
+        "duration_s": case.duration_s,
+        "prompt": case.prompt,
+        "output": case.output,
+        "baseline_output": before_output,
+        "baseline_outcome": before.outcome if before is not None else None,
+        "baseline_output_is_excerpt": is_excerpt,
+        "diff": diff,
+        "checks": [
+            {"name": c.get("name"), "passed": bool(c.get("passed")), "score": c.get("score"), "message": c.get("message") or ""}
+            for c in case.checks
+        ],
+        "metrics": metrics,
+        "generations": generations if generations is not None else (0 if case.output is None else 1),
+    }
+
+
+def build_dashboard_data(
+    runs: Sequence[RunRecord],
+    *,
+    reference: Baseline | None = None,
+    reference_kind: str | None = None,
+    reference_label: str | None = None,
+    reference_outputs: Mapping[str, str | None] | None = None,
+    tolerances: Mapping[str, float] | None = None,
+    default_tolerance: float = 0.0,
+    generation_counts: Mapping[str, int] | None = None,
+    history: str | None = None,
+) -> dict[str, Any]:
+    """The dashboard's data for ``runs`` (oldest first; the last is the latest).
+
+    ``reference`` is what the latest run is compared with (a baseline, or ``baseline_from_run`` of an
+    earlier run); ``reference_outputs`` its full outputs by node id when the history still has them
+    (a baseline file keeps only an excerpt). ``generation_counts``: outputs per test, from the latest
+    run's inference log.
+    """
+    if not runs:
+        raise ValueError("the dashboard needs at least one run")
+    latest = runs[-1]
+    comparison = None
+    if reference is not None:
+        comparison = compare_runs(
+            reference,
+            latest,
+            tolerances=tolerances,
+            default_tolerance=default_tolerance,
+            case_tolerances={c.node_id: c.tolerances for c in latest.cases if c.tolerances},
+        )
+    changes = _changes(comparison)
+    if comparison is not None:
+        for case in latest.cases:
+            changes.setdefault(case.node_id, "unchanged")
+    dropped = {(d.node_id, d.metric) for d in comparison.metric_drops} if comparison is not None else set()
+    # A test reported twice (rerun plugins) counts once, as its last report, like the run itself.
+    cases = list({case.node_id: case for case in latest.cases}.values())
+    rows = [
+        _case_row(
+            case,
+            reference.cases.get(case.node_id) if reference is not None else None,
+            (reference_outputs or {}).get(case.node_id),
+            changes.get(case.node_id),
+            dropped,
+            generation_counts.get(case.node_id, 0) if generation_counts is not None else None,
+        )
+        for case in cases
+    ]
+    rows.sort(key=lambda r: (_CHANGE_RANK.get(r["change"], 6), _OUTCOME_RANK.get(r["outcome"], 9), r["node_id"]))
+    points = [_run_point(run) for run in runs]
+    directions: dict[str, bool] = {}
+    for run in runs:
+        for case in run.cases:
+            for name, metric in case.metrics.items():
+                directions.setdefault(name, bool(metric.get("higher_is_better", True)))
+    counts: dict[str, int] = {}
+    for case in cases:
+        counts[case.outcome] = counts.get(case.outcome, 0) + 1
+    return {
+        "format": DASHBOARD_FORMAT,
+        "generated_at": _when(time.time()),
+        "history": history,
+        "latest": {
+            "run_id": latest.run_id,
+            "short_id": latest.run_id[:12],
+            "started_at": _when(latest.started_at),
+            "duration_s": None if latest.finished_at is None else latest.finished_at - latest.started_at,
+            "model": dict(latest.model),
+            "settings": dict(latest.settings),
+            "git_commit": latest.git_commit,
+            "complete": latest.complete,
+            "counts": counts,
+            "total": len(cases),
+            "pass_rate": pass_rate([c.outcome for c in cases]),
+        },
+        "reference": {
+            "kind": reference_kind if reference is not None else None,
+            "label": reference_label if reference is not None else None,
+        },
+        "comparison_counts": None if comparison is None else {
+            "regressions": len(comparison.regressions) + len(comparison.new_failing),
+            "fixes": len(comparison.fixes),
+            "new": len(comparison.new),
+            "still_failing": len(comparison.still_failing),
+            "metric_drops": len(comparison.metric_drops),
+            "not_run": len(comparison.not_run),
+        },
+        "breakdowns": _breakdowns(cases),
+        "runs": points,
+        "metrics": [{"name": name, "higher_is_better": directions[name]} for name in sorted(directions)],
+        "cases": rows,
+    }
+
+
+def _generation_counts(history: Path, run_id: str) -> dict[str, int] | None:
+    try:
+        entries = read_inference_log(inference_log_path(history, run_id))
+    except InferenceLogError:
+        return None  # a run recorded before inference logs, or a deleted folder
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry["node_id"]] = counts.get(entry["node_id"], 0) + 1
+    return counts
+
+
+def dashboard_from_history(
+    history: str | os.PathLike[str],
+    *,
+    baseline: Baseline | None = None,
+    baseline_path: str | os.PathLike[str] | None = None,
+    limit: int = DEFAULT_RUNS,
+    latest: RunRecord | None = None,
+    tolerances: Mapping[str, float] | None = None,
+    default_tolerance: float = 0.0,
+) -> dict[str, Any]:
+    """The dashboard's data from the history file: its newest ``limit`` runs, the latest compared
+    with ``baseline`` (or, without one, with the run before it). ``latest``: the run just recorded,
+    as the plugin holds it (with per-case tolerances, which the history does not keep)."""
+    store = RunStore(history)
+    summaries = list(reversed(store.runs(limit=limit)))
+    runs = [store.load_run(summary.run_id) for summary in summaries]
+    if latest is not None:
+        runs = [run for run in runs if run.run_id != latest.run_id] + [latest]
+    if not runs:
+        raise StoreError(f"the run history {history} holds no runs yet; run pytest with --llm-model first")
+    newest = runs[-1]
+    reference: Baseline | None = None
+    reference_kind = reference_label = None
+    reference_run: RunRecord | None = None
+    if baseline is not None:
+        reference, reference_kind = baseline, "baseline"
+        run_id = baseline.run.get("run_id")
+        reference_label = f"{baseline_path or 'the baseline'}" + (f" (run {str(run_id)[:12]})" if run_id else "")
+        if isinstance(run_id, str):
+            try:
+                reference_run = store.load_run(run_id)
+            except StoreError:
+                reference_run = None  # accepted from another history: only its excerpts are known
+    elif len(runs) > 1:
+        reference_run = runs[-2]
+        reference, reference_kind = baseline_from_run(reference_run), "previous run"
+        reference_label = f"the previous run {reference_run.run_id[:12]} ({_when(reference_run.started_at)})"
+    reference_outputs = None
+    if reference_run is not None and reference is not None:
+        # Full outputs of the reference, but only where they are the accepted ones (same hash).
+        reference_outputs = {
+            case.node_id: case.output
+            for case in reference_run.cases
+            if case.node_id in reference.cases and reference.cases[case.node_id].output_sha256 == output_sha256(case.output)
+        }
+    return build_dashboard_data(
+        runs,
+        reference=reference,
+        reference_kind=reference_kind,
+        reference_label=reference_label,
+        reference_outputs=reference_outputs,
+        tolerances=tolerances,
+        default_tolerance=default_tolerance,
+        generation_counts=_generation_counts(Path(history), newest.run_id),
+        history=str(history),
+    )
+
+
+def write_dashboard(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
+    """Render ``data`` and write the page to ``path`` atomically (UTF-8, creating the folder)."""
+    from pytest_llmeval.dashboard_html import render_dashboard_html
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_file_atomic(target, render_dashboard_html(data).encode("utf-8"))
+    return target

@@ -1,0 +1,532 @@
+/* pytest-llmeval dashboard: draws the page from the JSON in <script id="llmeval-data">.
+ *
+ * Plain JavaScript, no dependencies, nothing fetched. Every piece of run data is inserted with
+ * textContent / setAttribute, never as HTML, so an output containing markup stays text.
+ *
+ * DOM hooks (stable; tests and people's scripts may rely on them):
+ *   body[data-ready="true"]           set once the page has been drawn; on failure body[data-error] holds the message
+ *   #llmeval-header                   model, run, commit, what the run was compared with
+ *   #llmeval-tiles .tile[data-tile]   "overall", "mode:<name>", "regressions", "fixes", "new", "metric_drops",
+ *                                     "still_failing", "not_run"; .value holds the big number
+ *   #llmeval-breakdown-file, #llmeval-breakdown-tag
+ *                                     .bar-row[data-name] per file / tag (clicking a tag row filters by it)
+ *   #llmeval-chart-pass-rate svg      circle.point[data-series="overall"|"mode:<name>"][data-run-index][data-run]
+ *                                     one per run with a value; path.line[data-series] joins them
+ *   #llmeval-chart-legend             .legend-item[data-series]
+ *   #llmeval-metric-charts            .metric-chart[data-metric="<name>"] > svg circle.point[data-run-index][data-run]
+ *   filters                           #filter-failed, #filter-regressed (checkboxes), #filter-mode, #filter-tag (selects;
+ *                                     value "" = all, "__none__" = no mode / no tags), #filter-search, #filter-clear
+ *   #cases-count                      "showing N of M cases", with data-shown and data-total
+ *   #cases-table tbody tr.case-row    [data-index] (position in data.cases), [data-node-id], [data-outcome],
+ *                                     [data-mode], [data-failed], [data-regressed] ("true"/"false"), [aria-expanded];
+ *                                     rows filtered out have the hidden attribute; click / Enter toggles the detail
+ *   tr.case-detail[data-index]        the detail row right after its case row: .detail-prompt, .detail-baseline
+ *                                     (baseline output, deletions as del.diff-del), .detail-output (this run's
+ *                                     output, insertions as ins.diff-ins), .detail-checks li[data-passed],
+ *                                     .detail-metrics tr[data-metric]
+ *   location.hash                     filter state: failed=1&regressed=1&mode=..&tag=..&q=..&open=<node id> (repeatable)
+ */
+(function () {
+  "use strict";
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var NONE = "__none__";
+  var PALETTE = ["#2563eb", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#9333ea", "#0f766e"];
+  var OVERALL_COLOR = "#1f2937";
+
+  // ---------- small helpers ----------
+
+  function el(tag, attrs, kids) {
+    var node = document.createElement(tag);
+    setAttrs(node, attrs);
+    append(node, kids);
+    return node;
+  }
+
+  function svg(tag, attrs, kids) {
+    var node = document.createElementNS(SVG_NS, tag);
+    setAttrs(node, attrs);
+    append(node, kids);
+    return node;
+  }
+
+  function setAttrs(node, attrs) {
+    if (!attrs) return;
+    Object.keys(attrs).forEach(function (k) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) return;
+      if (k === "text") node.textContent = String(v);
+      else if (k === "cls") node.setAttribute("class", v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    });
+  }
+
+  function append(node, kids) {
+    if (kids === null || kids === undefined) return;
+    if (!Array.isArray(kids)) kids = [kids];
+    kids.forEach(function (kid) {
+      if (kid === null || kid === undefined || kid === false) return;
+      node.appendChild(typeof kid === "string" ? document.createTextNode(kid) : kid);
+    });
+  }
+
+  function isNum(x) { return typeof x === "number" && isFinite(x); }
+
+  function pct(x) { return isNum(x) ? String(Math.round(x * 1000) / 10) + "%" : "–"; }
+
+  function num(x) {
+    if (!isNum(x)) return "–";
+    var a = Math.abs(x);
+    if (a !== 0 && (a < 0.001 || a >= 1e6)) return x.toExponential(2);
+    return String(Number(x.toPrecision(4)));
+  }
+
+  function secs(x) { return isNum(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) + " s" : "–"; }
+
+  function slug(text) { return String(text).replace(/[^a-z0-9]+/gi, "-").toLowerCase(); }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  function modeKey(c) { return c.mode === null || c.mode === undefined ? NONE : String(c.mode); }
+
+  function runLabel(run) {
+    var bits = ["run " + (run.short_id || "?")];
+    if (run.started_at) bits.push(run.started_at);
+    if (run.model_source) bits.push("model " + run.model_source);
+    if (run.git_commit) bits.push("commit " + String(run.git_commit).slice(0, 10));
+    if (run.complete === false) bits.push("incomplete run");
+    return bits.join("\n");
+  }
+
+  // ---------- header, tiles, bars ----------
+
+  function renderHeader(data) {
+    var latest = data.latest || {};
+    var model = latest.model || {};
+    var head = document.getElementById("llmeval-header");
+    var facts = el("div", { cls: "facts" });
+    function fact(label, value, cls) {
+      if (value === null || value === undefined || value === "") return;
+      append(facts, el("span", { cls: cls }, [label + " ", el("b", { text: value })]));
+    }
+    var modelBits = [model.backend, model.dtype, model.device].filter(function (x) { return x; }).join(", ");
+    fact("model", (model.source || "unknown") + (modelBits ? " (" + modelBits + ")" : ""));
+    fact("run", latest.short_id || "none");
+    fact("started", latest.started_at);
+    fact("took", isNum(latest.duration_s) ? secs(latest.duration_s) : null);
+    fact("commit", latest.git_commit ? String(latest.git_commit).slice(0, 12) : "unknown");
+    var ref = data.reference || {};
+    fact("compared with", ref.label ? (ref.kind ? ref.kind + " " : "") + ref.label : "no baseline");
+    if (latest.complete === false) append(facts, el("span", { cls: "warn", text: "incomplete run (interrupted or partial)" }));
+    append(head, [el("h1", { text: "llmeval report" }), facts]);
+
+    var settings = el("dl");
+    [["model", model], ["settings", latest.settings || {}]].forEach(function (pair) {
+      Object.keys(pair[1]).sort().forEach(function (k) {
+        var v = pair[1][k];
+        append(settings, [el("dt", { text: pair[0] + "." + k }), el("dd", { text: typeof v === "string" ? v : JSON.stringify(v) })]);
+      });
+    });
+    if (settings.childNodes.length) append(head, el("details", { cls: "settings" }, [el("summary", { text: "model and generation settings" }), settings]));
+
+    append(document.getElementById("llmeval-footer"), "generated " + (data.generated_at || "?") + " from " + (data.history || "the run history") +
+      " · " + plural((data.runs || []).length, "run") + " · pytest-llmeval");
+  }
+
+  function countsText(counts, total) {
+    var order = ["passed", "failed", "error", "xfailed", "xpassed", "skipped"];
+    var keys = Object.keys(counts || {}).sort(function (a, b) {
+      var ia = order.indexOf(a), ib = order.indexOf(b);
+      return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+    });
+    var parts = keys.map(function (k) { return counts[k] + " " + k; });
+    return parts.join(" · ") + (isNum(total) ? " of " + total : "");
+  }
+
+  function tile(key, label, value, sub, cls) {
+    return el("div", { cls: "tile " + (cls || ""), "data-tile": key },
+      [el("div", { cls: "label", text: label }), el("div", { cls: "value", text: value }), sub ? el("div", { cls: "sub", text: sub }) : null]);
+  }
+
+  function rateClass(rate) { return !isNum(rate) ? "quiet" : rate >= 1 ? "good" : rate < 0.8 ? "bad" : "neutral"; }
+
+  function renderTiles(data) {
+    var box = document.getElementById("llmeval-tiles");
+    var latest = data.latest || {};
+    append(box, tile("overall", "pass rate", pct(latest.pass_rate), countsText(latest.counts, latest.total), "main " + rateClass(latest.pass_rate)));
+    ((data.breakdowns || {}).mode || []).forEach(function (row) {
+      append(box, tile("mode:" + row.name, row.name, pct(row.pass_rate), row.passed + " of " + (row.total - (row.skipped || 0)) + " passed" +
+        (row.skipped ? " · " + row.skipped + " skipped" : ""), rateClass(row.pass_rate)));
+    });
+    var cc = data.comparison_counts;
+    if (!cc) {
+      append(box, tile("comparison", "compared with", "–", "no baseline or previous run", "quiet"));
+      return;
+    }
+    [["regressions", "regressions", "bad"], ["metric_drops", "metric drops", "bad"], ["fixes", "fixes", "good"],
+      ["new", "new cases", "neutral"], ["still_failing", "still failing", "neutral"], ["not_run", "not run", "neutral"]].forEach(function (t) {
+      var n = cc[t[0]];
+      if (!isNum(n)) return;
+      if (n === 0 && (t[0] === "still_failing" || t[0] === "not_run")) return;
+      append(box, tile(t[0], t[1], String(n), t[0] === "not_run" ? "in the reference, not in this run" : null, n > 0 ? t[2] : "quiet"));
+    });
+  }
+
+  function renderBars(boxId, rows, onPick) {
+    var box = document.getElementById(boxId);
+    if (!rows || !rows.length) { append(box, el("div", { cls: "empty", text: "none" })); return; }
+    rows.forEach(function (row) {
+      var total = row.total || 0;
+      var bar = el("div", { cls: "bar", role: "img", "aria-label": pct(row.pass_rate) + " passed" });
+      [["seg-pass", row.passed], ["seg-fail", row.failed], ["seg-skip", row.skipped]].forEach(function (s) {
+        if (total > 0 && s[1] > 0) append(bar, el("span", { cls: s[0], style: "width:" + (100 * s[1] / total) + "%" }));
+      });
+      var line = el("div", { cls: "bar-row", "data-name": row.name, title: row.name + ": " + row.passed + " passed, " + row.failed + " failed, " + (row.skipped || 0) + " skipped" },
+        [el("span", { cls: "bar-name", text: row.name }), bar,
+          el("span", { cls: "bar-num" }, [el("b", { text: pct(row.pass_rate) }), el("small", { text: " " + row.passed + "/" + (total - (row.skipped || 0)) })])]);
+      line.addEventListener("click", function () { onPick(row.name); });
+      append(box, line);
+    });
+  }
+
+  // ---------- charts ----------
+
+  function lineChart(opts) {
+    // opts: width, height, runs, series [{key, label, color, strong, values}], lo, hi, ticks, fmt
+    var w = opts.width, h = opts.height, padL = opts.padLeft || 44, padR = 28, padT = 10, padB = 26;
+    var n = opts.runs.length;
+    function x(i) { return n === 1 ? (padL + w - padR) / 2 : padL + i * (w - padL - padR) / (n - 1); }
+    function y(v) { return padT + (opts.hi - v) / (opts.hi - opts.lo) * (h - padT - padB); }
+    var root = svg("svg", { viewBox: "0 0 " + w + " " + h, role: "img", "aria-label": opts.label, preserveAspectRatio: "xMidYMid meet" });
+    opts.ticks.forEach(function (t) {
+      append(root, [svg("line", { cls: "grid", x1: padL, x2: w - padR, y1: y(t), y2: y(t) }),
+        svg("text", { x: padL - 6, y: y(t) + 4, "text-anchor": "end", text: opts.fmt(t) })]);
+    });
+    append(root, svg("line", { cls: "axis", x1: padL, x2: w - padR, y1: h - padB, y2: h - padB }));
+    // At most ~8 run labels fit; the latest run is always labelled. Every label has the run in <title>.
+    var step = Math.max(1, Math.ceil(n / 8));
+    opts.runs.forEach(function (run, i) {
+      if (i % step !== 0 && i !== n - 1) return;
+      if (i !== n - 1 && n - 1 - i < step) return;
+      append(root, svg("text", { x: x(i), y: h - padB + 15, "text-anchor": "middle" },
+        [svg("title", { text: runLabel(run) }), String(run.short_id || i + 1).slice(0, 7)]));
+    });
+    opts.series.forEach(function (s) {
+      var d = "", pen = false;
+      s.values.forEach(function (v, i) {
+        if (!isNum(v)) { pen = false; return; }
+        d += (pen ? " L" : " M") + x(i).toFixed(1) + " " + y(v).toFixed(1);
+        pen = true;
+      });
+      if (d) append(root, svg("path", { cls: "line" + (s.strong ? " strong" : ""), d: d.trim(), stroke: s.color, "data-series": s.key }));
+    });
+    opts.series.forEach(function (s) {
+      s.values.forEach(function (v, i) {
+        if (!isNum(v)) return;
+        var run = opts.runs[i];
+        append(root, svg("circle", {
+          cls: "point" + (run.complete === false ? " incomplete" : ""), cx: x(i).toFixed(1), cy: y(v).toFixed(1),
+          r: s.strong ? 4.5 : 3.5, fill: s.color, stroke: run.complete === false ? s.color : null,
+          "data-series": s.key, "data-run-index": i, "data-run": run.short_id || ""
+        }, svg("title", { text: runLabel(run) + "\n" + s.label + ": " + opts.fmt(v) })));
+      });
+    });
+    return root;
+  }
+
+  function renderCharts(data) {
+    var runs = data.runs || [];
+    var box = document.getElementById("llmeval-chart-pass-rate");
+    if (!runs.length) { append(box, el("div", { cls: "empty", text: "no runs in the history" })); return; }
+    var modes = {};
+    runs.forEach(function (r) { Object.keys(r.mode_pass_rates || {}).forEach(function (m) { modes[m] = true; }); });
+    var series = [{ key: "overall", label: "overall", color: OVERALL_COLOR, strong: true, values: runs.map(function (r) { return r.pass_rate; }) }];
+    Object.keys(modes).sort().forEach(function (m, i) {
+      series.push({ key: "mode:" + m, label: m, color: PALETTE[i % PALETTE.length],
+        values: runs.map(function (r) { return (r.mode_pass_rates || {})[m]; }) });
+    });
+    append(box, lineChart({ width: 1100, height: 260, runs: runs, series: series, lo: 0, hi: 1, ticks: [0, 0.25, 0.5, 0.75, 1],
+      fmt: function (v) { return Math.round(v * 100) + "%"; }, label: "pass rate across runs" }));
+    var legend = document.getElementById("llmeval-chart-legend");
+    series.forEach(function (s) {
+      var last = s.values[s.values.length - 1];
+      append(legend, el("span", { cls: "legend-item", "data-series": s.key },
+        [el("span", { cls: "swatch", style: "background:" + s.color }), s.label + " " + pct(last)]));
+    });
+
+    var metricsBox = document.getElementById("llmeval-metric-charts");
+    (data.metrics || []).forEach(function (m) {
+      var values = runs.map(function (r) { var v = (r.metrics || {})[m.name]; return isNum(v) ? v : null; });
+      var present = values.filter(isNum);
+      if (!present.length) return;
+      var lo = Math.min.apply(null, present), hi = Math.max.apply(null, present);
+      var pad = hi - lo > 1e-12 ? (hi - lo) * 0.12 : (Math.abs(hi) * 0.1 || 0.5);
+      lo -= pad; hi += pad;
+      var higher = m.higher_is_better !== false;
+      var head = el("div", { cls: "head" }, [el("span", { cls: "name", text: m.name }),
+        el("span", { cls: "dir", text: higher ? "higher is better" : "lower is better" })]);
+      var latestV = values[values.length - 1], prev = null;
+      for (var i = values.length - 2; i >= 0; i--) { if (isNum(values[i])) { prev = values[i]; break; } }
+      var latestLine = el("div", { cls: "latest-line" }, [el("span", { cls: "latest", text: "latest " + num(latestV) })]);
+      if (isNum(latestV) && isNum(prev)) {
+        var delta = latestV - prev;
+        var good = delta === 0 ? "same" : ((delta > 0) === higher ? "good" : "bad");
+        append(latestLine, el("span", { cls: "delta " + good, text: " (" + (delta >= 0 ? "+" : "") + num(delta) + " vs previous run)" }));
+      }
+      append(metricsBox, el("div", { cls: "metric-chart", "data-metric": m.name }, [head, latestLine,
+        lineChart({ width: 300, height: 140, padLeft: 46, runs: runs, label: m.name + " across runs", lo: lo, hi: hi,
+          ticks: [lo + pad, (lo + hi) / 2, hi - pad].filter(function (t, k, a) { return k === 0 || Math.abs(t - a[0]) > 1e-12; }),
+          fmt: num, series: [{ key: m.name, label: m.name, color: PALETTE[0], strong: true, values: values }] })]));
+    });
+  }
+
+  // ---------- cases: table, filters, details ----------
+
+  function outcomeBadge(outcome) {
+    var known = ["passed", "failed", "error", "skipped", "xfailed", "xpassed"];
+    return el("span", { cls: "badge " + (known.indexOf(outcome) >= 0 ? outcome : "unknown"), text: outcome || "?" });
+  }
+
+  function textBlock(cls, text, missing) {
+    if (text === null || text === undefined) return el("pre", { cls: "text missing " + cls, text: missing });
+    return el("pre", { cls: "text " + cls, text: text === "" ? "" : String(text) }, text === "" ? el("span", { cls: "note", text: "(empty)" }) : null);
+  }
+
+  function diffBlock(cls, segments, keep, mark, markCls) {
+    // segments: [[kind, text]...]; `keep` kinds are plain text, `mark` kinds are wrapped in <del>/<ins>.
+    var pre = el("pre", { cls: "text " + cls });
+    segments.forEach(function (seg) {
+      var kind = seg[0], text = String(seg[1] === null || seg[1] === undefined ? "" : seg[1]);
+      if (kind === mark) append(pre, el(mark === "delete" ? "del" : "ins", { cls: markCls, text: text }));
+      else append(pre, document.createTextNode(text));
+    });
+    return pre;
+  }
+
+  function buildDetail(c, data) {
+    var ref = data.reference || {};
+    var meta = ["outcome " + (c.outcome || "?")];
+    if (c.baseline_outcome) meta.push("in the reference: " + c.baseline_outcome);
+    if (c.change) meta.push("change: " + c.change);
+    meta.push("file " + (c.file || "?"));
+    if (isNum(c.duration_s)) meta.push(secs(c.duration_s));
+    if (isNum(c.generations) && c.generations !== 1) meta.push(plural(c.generations, "generation") + " (the inference log has all of them)");
+    var parts = [el("div", { cls: "detail-meta", text: meta.join(" · ") })];
+    if (c.message) parts.push(el("div", { cls: "detail-message", text: c.message }));
+    parts.push(el("section", { cls: "detail-prompt" }, [el("h4", { text: "prompt" }), textBlock("prompt-text", c.prompt, "no prompt recorded")]));
+
+    var diff = c.diff && Array.isArray(c.diff.before) && Array.isArray(c.diff.after) ? c.diff : null;
+    var changed = diff && (diff.before.some(function (s) { return s[0] === "delete"; }) || diff.after.some(function (s) { return s[0] === "insert"; }));
+    var baseTitle = ref.kind === "previous run" ? "output in the previous run" : "baseline output";
+    var base = el("section", { cls: "detail-baseline" }, [el("h4", { text: baseTitle }),
+      diff ? diffBlock("baseline-text", diff.before, "equal", "delete", "diff-del")
+        : textBlock("baseline-text", c.baseline_output, ref.kind ? "no output recorded in the reference" : "no baseline")]);
+    if (c.baseline_output_is_excerpt) append(base, el("div", { cls: "note", text: "only the first 160 characters of the baseline output are known" }));
+    var out = el("section", { cls: "detail-output" }, [el("h4", { text: "output (this run)" }),
+      diff ? diffBlock("output-text", diff.after, "equal", "insert", "diff-ins") : textBlock("output-text", c.output, "no output recorded")]);
+    if (diff) append(out, el("div", { cls: "note", text: changed ? "differences from the baseline output are marked" : "same as the baseline output" }));
+    parts.push(el("div", { cls: "detail-compare" }, [base, out]));
+
+    var extras = el("div", { cls: "detail-extras" });
+    var checks = c.checks || [];
+    if (checks.length) {
+      var ul = el("ul");
+      checks.forEach(function (ch) {
+        append(ul, el("li", { "data-passed": ch.passed ? "true" : "false" }, [el("span", { cls: "mark", text: ch.passed ? "✓" : "✗" }),
+          el("span", { cls: "cname", text: ch.name }), isNum(ch.score) ? " (score " + num(ch.score) + ")" : null, ch.message ? ": " + ch.message : null]));
+      });
+      append(extras, el("section", { cls: "detail-checks" }, [el("h4", { text: "checks" }), ul]));
+    }
+    var metrics = c.metrics || [];
+    if (metrics.length) {
+      var table = el("table", null, el("tr", null, [el("th", { text: "metric" }), el("th", { text: "before → after" }), el("th", { text: "" })]));
+      metrics.forEach(function (m) {
+        append(table, el("tr", { cls: m.dropped ? "dropped" : null, "data-metric": m.name }, [el("td", { cls: "mono", text: m.name }),
+          el("td", { text: num(m.before) + " → " + num(m.value) }),
+          el("td", { text: (m.dropped ? "dropped · " : "") + (m.higher_is_better === false ? "lower is better" : "higher is better") })]));
+      });
+      append(extras, el("section", { cls: "detail-metrics" }, [el("h4", { text: "metrics" }), table]));
+    }
+    if (extras.childNodes.length) parts.push(extras);
+    return el("div", { cls: "detail" }, parts);
+  }
+
+  function renderCases(data) {
+    var cases = data.cases || [];
+    var tbody = document.querySelector("#cases-table tbody");
+    var ui = {
+      failed: document.getElementById("filter-failed"), regressed: document.getElementById("filter-regressed"),
+      mode: document.getElementById("filter-mode"), tag: document.getElementById("filter-tag"),
+      q: document.getElementById("filter-search"), clear: document.getElementById("filter-clear"),
+      count: document.getElementById("cases-count")
+    };
+    var state = { failed: false, regressed: false, mode: "", tag: "", q: "", open: {} };
+    var rows = [], details = [], hay = [];
+
+    // Select options: the modes and tags that occur, plus "none" when some case has no mode / tag.
+    var modes = {}, tags = {}, noMode = false, noTag = false;
+    cases.forEach(function (c) {
+      if (modeKey(c) === NONE) noMode = true; else modes[c.mode] = true;
+      if (!(c.tags || []).length) noTag = true;
+      (c.tags || []).forEach(function (t) { tags[t] = true; });
+    });
+    Object.keys(modes).sort().forEach(function (m) { append(ui.mode, el("option", { value: m, text: m })); });
+    if (noMode) append(ui.mode, el("option", { value: NONE, text: "(no mode)" }));
+    Object.keys(tags).sort().forEach(function (t) { append(ui.tag, el("option", { value: t, text: t })); });
+    if (noTag) append(ui.tag, el("option", { value: NONE, text: "(untagged)" }));
+
+    cases.forEach(function (c, i) {
+      var tagCell = el("td", { title: (c.tags || []).join(", ") });
+      (c.tags || []).forEach(function (t) { append(tagCell, el("span", { cls: "tag", text: t })); });
+      var row = el("tr", {
+        cls: "case-row" + (c.regressed ? " regressed" : ""), tabindex: "0", "aria-expanded": "false",
+        "data-index": i, "data-node-id": c.node_id, "data-outcome": c.outcome, "data-mode": c.mode === null ? "" : c.mode,
+        "data-failed": c.failed ? "true" : "false", "data-regressed": c.regressed ? "true" : "false"
+      }, [el("td", null, outcomeBadge(c.outcome)), el("td", { cls: "change " + slug(c.change || ""), text: c.change || "" }),
+        el("td", { cls: "node", title: c.node_id, text: c.node_id }), el("td", { text: c.mode || "" }), tagCell,
+        el("td", { title: c.message || "", text: c.message || "" })]);
+      row.addEventListener("click", function () { toggle(i); });
+      row.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); toggle(i); }
+      });
+      rows.push(row);
+      details.push(null);
+      hay.push([c.node_id, c.prompt, c.output, c.message].filter(function (s) { return s; }).join("\n").toLowerCase());
+      append(tbody, row);
+    });
+    var noMatch = el("tr", { cls: "no-match", hidden: true }, el("td", { colspan: "6", text: cases.length ? "no case matches these filters" : "no cases in this run" }));
+    append(tbody, noMatch);
+
+    function ensureDetail(i) {
+      // Built on first open: thousands of cases stay cheap, and long outputs cost nothing until looked at.
+      if (!details[i]) {
+        details[i] = el("tr", { cls: "case-detail", "data-index": i, "data-node-id": cases[i].node_id, hidden: true },
+          el("td", { colspan: "6" }, buildDetail(cases[i], data)));
+        rows[i].parentNode.insertBefore(details[i], rows[i].nextSibling);
+      }
+      return details[i];
+    }
+
+    function toggle(i) {
+      var id = cases[i].node_id;
+      if (state.open[id]) delete state.open[id]; else state.open[id] = true;
+      apply(true);
+    }
+
+    function visible(c, i) {
+      if (state.failed && !c.failed) return false;
+      if (state.regressed && !c.regressed) return false;
+      if (state.mode && modeKey(c) !== state.mode) return false;
+      if (state.tag) {
+        var ts = c.tags || [];
+        if (state.tag === NONE ? ts.length > 0 : ts.indexOf(state.tag) < 0) return false;
+      }
+      return !state.q || hay[i].indexOf(state.q.toLowerCase()) >= 0;
+    }
+
+    var lastHash = null;
+    function apply(writeHash) {
+      var shown = 0;
+      cases.forEach(function (c, i) {
+        var v = visible(c, i), open = v && !!state.open[c.node_id];
+        rows[i].hidden = !v;
+        rows[i].setAttribute("aria-expanded", open ? "true" : "false");
+        if (open) ensureDetail(i).hidden = false; else if (details[i]) details[i].hidden = true;
+        if (v) shown++;
+      });
+      noMatch.hidden = shown > 0;
+      ui.count.textContent = "showing " + shown + " of " + plural(cases.length, "case");
+      ui.count.setAttribute("data-shown", shown);
+      ui.count.setAttribute("data-total", cases.length);
+      if (writeHash) writeState();
+    }
+
+    function writeState() {
+      var p = new URLSearchParams();
+      if (state.failed) p.set("failed", "1");
+      if (state.regressed) p.set("regressed", "1");
+      if (state.mode) p.set("mode", state.mode);
+      if (state.tag) p.set("tag", state.tag);
+      if (state.q) p.set("q", state.q);
+      Object.keys(state.open).forEach(function (id) { p.append("open", id); });
+      var hash = p.toString();
+      lastHash = hash;
+      if (hash === location.hash.replace(/^#/, "")) return;
+      // replace, not push: typing in the search box must not fill the back button's history.
+      try { history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search); }
+      catch (e) { location.replace("#" + hash); }
+    }
+
+    function hasOption(select, value) {
+      return Array.prototype.some.call(select.options, function (o) { return o.value === value; });
+    }
+
+    function readState() {
+      var p = new URLSearchParams(location.hash.replace(/^#/, ""));
+      state.failed = p.get("failed") === "1";
+      state.regressed = p.get("regressed") === "1";
+      state.mode = hasOption(ui.mode, p.get("mode") || "") ? p.get("mode") || "" : "";
+      state.tag = hasOption(ui.tag, p.get("tag") || "") ? p.get("tag") || "" : "";
+      state.q = p.get("q") || "";
+      state.open = {};
+      p.getAll("open").forEach(function (id) { state.open[id] = true; });
+      ui.failed.checked = state.failed;
+      ui.regressed.checked = state.regressed;
+      ui.mode.value = state.mode;
+      ui.tag.value = state.tag;
+      ui.q.value = state.q;
+    }
+
+    ui.failed.addEventListener("change", function () { state.failed = ui.failed.checked; apply(true); });
+    ui.regressed.addEventListener("change", function () { state.regressed = ui.regressed.checked; apply(true); });
+    ui.mode.addEventListener("change", function () { state.mode = ui.mode.value; apply(true); });
+    ui.tag.addEventListener("change", function () { state.tag = ui.tag.value; apply(true); });
+    ui.q.addEventListener("input", function () { state.q = ui.q.value; apply(true); });
+    ui.clear.addEventListener("click", function () {
+      state = { failed: false, regressed: false, mode: "", tag: "", q: "", open: {} };
+      ui.failed.checked = ui.regressed.checked = false;
+      ui.mode.value = ui.tag.value = ui.q.value = "";
+      apply(true);
+    });
+    window.addEventListener("hashchange", function () {
+      if (location.hash.replace(/^#/, "") === lastHash) return;
+      readState();
+      apply(false);
+    });
+
+    readState();
+    apply(false);
+    lastHash = location.hash.replace(/^#/, "");
+    var firstOpen = rows.filter(function (r, i) { return state.open[cases[i].node_id] && !r.hidden; })[0];
+    if (firstOpen && firstOpen.scrollIntoView) firstOpen.scrollIntoView({ block: "center" });
+
+    return {
+      pickTag: function (tag) { state.tag = hasOption(ui.tag, tag) ? tag : ""; ui.tag.value = state.tag; apply(true); },
+      search: function (text) { state.q = text; ui.q.value = text; apply(true); }
+    };
+  }
+
+  // ---------- start ----------
+
+  function main() {
+    var data = JSON.parse(document.getElementById("llmeval-data").textContent);
+    renderHeader(data);
+    renderTiles(data);
+    renderCharts(data);
+    var table = renderCases(data);
+    var bd = data.breakdowns || {};
+    renderBars("llmeval-breakdown-file", bd.file, function (name) { table.search(name); });
+    renderBars("llmeval-breakdown-tag", bd.tag, function (name) { table.pickTag(name); });
+    document.body.setAttribute("data-ready", "true");
+  }
+
+  try {
+    main();
+  } catch (err) {
+    var box = document.getElementById("llmeval-error");
+    box.textContent = "The report could not be drawn: " + (err && err.message ? err.message : String(err));
+    box.hidden = false;
+    document.body.setAttribute("data-error", String(err && err.message ? err.message : err));
+    throw err;
+  }
+})();
