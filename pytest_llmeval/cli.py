@@ -4,6 +4,7 @@
     llmeval show RUN [--history PATH] [--outputs]
     llmeval diff A B [--history PATH] [--tolerance NAME=VALUE ...] [--default-tolerance VALUE]
     llmeval baseline RUN [--history PATH] [--out PATH] [--new-only]
+    llmeval report [--history PATH] [--out PATH] [--baseline PATH | --no-baseline] [--runs N]
 
 RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff``, A and B may also be
 baseline JSON files (an argument naming an existing path is a file). Exit codes: 0 fine, 1 ``diff``
@@ -19,9 +20,11 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pytest_llmeval.compare import compare_runs
+from pytest_llmeval.dashboard import DEFAULT_RUNS
+from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import RunRecord
 from pytest_llmeval.store import (
     Baseline,
@@ -90,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="one run: identity, settings and every case's outcome")
     show.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
     history(show)
-    show.add_argument("--outputs", action="store_true", help="also print every case's prompt and output")
+    show.add_argument(
+        "--outputs", action="store_true", help="also print every generation of the run (from its inference log)"
+    )
 
     diff = commands.add_parser("diff", help="compare run/baseline B with run/baseline A; exit 1 on a regression")
     diff.add_argument("a", metavar="A", help="the reference: run id/prefix, latest, previous, or a baseline file")
@@ -108,6 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--default-tolerance", type=_non_negative, default=0.0, metavar="VALUE", help="tolerance for other metrics (0)"
     )
     diff.add_argument("--max-rows", type=_positive_int, default=None, metavar="N", help="show at most N rows (all)")
+
+    report = commands.add_parser(
+        "report",
+        help="write the HTML dashboard: the latest run against the baseline, pass rates and metrics across runs",
+    )
+    history(report)
+    report.add_argument("--out", default="llmeval-report.html", metavar="PATH", help="HTML file (default: llmeval-report.html)")
+    reference = report.add_mutually_exclusive_group()
+    reference.add_argument(
+        "--baseline",
+        default=None,
+        metavar="PATH",
+        help=f"compare the latest run with this baseline (default: {DEFAULT_BASELINE} when it exists, "
+        "else the previous run)",
+    )
+    reference.add_argument(
+        "--no-baseline", action="store_true", help="compare the latest run with the previous run, not a baseline"
+    )
+    report.add_argument(
+        "--runs", type=_positive_int, default=DEFAULT_RUNS, metavar="N",
+        help=f"draw the newest N runs in the charts (default {DEFAULT_RUNS})",
+    )
+    report.add_argument(
+        "--tolerance", type=_tolerance, action="append", default=[], metavar="NAME=VALUE",
+        help="absolute tolerance for a metric drop; may repeat",
+    )
 
     demo = commands.add_parser(
         "demo-model",
@@ -144,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diff(args, out)
         if args.command == "demo-model":
             return _demo_model(args, out)
+        if args.command == "report":
+            return _report(args, out)
         return _baseline(args, out)
     except (StoreError, BaselineError) as exc:
         print(f"llmeval: error: {exc}", file=sys.stderr)
@@ -212,22 +245,68 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
                 line += f"  - {' '.join(case.message.split())}"
             print(line, file=out)
     if args.outputs:
+        _show_outputs(run, Path(args.history), out)
+    return 0
+
+
+def _show_outputs(run: RunRecord, history: Path, out: TextIO) -> None:
+    """Every generation of the run from its inference log, test by test; without a log (a run
+    recorded before there were logs, or a deleted folder), each case's first output from the history."""
+    log_path = inference_log_path(history, run.run_id)
+    try:
+        entries = read_inference_log(log_path)
+    except InferenceLogError as exc:
+        print(f"\n{exc}: showing each case's first output from the history", file=out)
         for case in run.cases:
-            print("", file=out)
-            print(f"== {case.node_id} ({case.outcome})", file=out)
+            if case.prompt is None and case.output is None:
+                continue
+            print(f"\n== {case.node_id} ({case.outcome})", file=out)
             print("prompt:", file=out)
             print(_indent(case.prompt), file=out)
             print("output:", file=out)
             print(_indent(case.output), file=out)
-    return 0
+        return
+    print(f"\noutputs ({len(entries)}, from {log_path}):", file=out)
+    outcomes = {case.node_id: case.outcome for case in run.cases}
+    by_test: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_test.setdefault(entry["node_id"], []).append(entry)
+    for node_id, generations in by_test.items():
+        print(f"\n== {node_id} ({outcomes.get(node_id, 'not recorded')})", file=out)
+        for number, entry in enumerate(generations, 1):
+            facts = [str(entry.get("phase", "?"))]
+            if entry.get("num_tokens") is not None:
+                facts.append(f"{entry['num_tokens']} token{'' if entry['num_tokens'] == 1 else 's'}")
+            facts.append(f"finish: {entry.get('finish_reason')}")
+            if isinstance(entry.get("latency_s"), (int, float)):
+                facts.append(f"{entry['latency_s']:.3f} s")
+            if entry.get("source") == "cache":
+                facts.append("from the cache")
+            params = entry.get("params") or {}
+            settings = ", ".join(f"{key}={value}" for key, value in sorted(params.items()))
+            title = "output" if len(generations) == 1 else f"output {number} of {len(generations)}"
+            print(f"-- {title} ({'; '.join(facts)}){'  [' + settings + ']' if settings else ''}", file=out)
+            if entry.get("system"):
+                print("system:", file=out)
+                print(_indent(entry["system"]), file=out)
+            if entry.get("messages") is not None:
+                print("messages:", file=out)
+                for message in entry["messages"]:
+                    print(f"    {message.get('role')}:", file=out)
+                    print(_indent(message.get("content"), "      "), file=out)
+            else:
+                print("prompt:", file=out)
+                print(_indent(entry.get("prompt")), file=out)
+            print("output:", file=out)
+            print(_indent(entry.get("output")), file=out)
 
 
-def _indent(text: str | None) -> str:
+def _indent(text: str | None, prefix: str = "    ") -> str:
     if text is None:
-        return "    (none)"
+        return prefix + "(none)"
     if text == "":
-        return "    (empty)"
-    return "\n".join("    " + line for line in text.splitlines())
+        return prefix + "(empty)"
+    return "\n".join(prefix + line for line in text.splitlines())
 
 
 def _load_side(ref: str, history: str) -> Baseline | RunRecord:
@@ -246,6 +325,29 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
     )
     print(comparison.format(max_rows=args.max_rows), file=out)
     return 1 if comparison.failing("regressions") else 0
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from pytest_llmeval.dashboard import dashboard_from_history, write_dashboard
+
+    baseline = None
+    baseline_path = None
+    if args.baseline is not None:
+        baseline_path = args.baseline
+    elif not args.no_baseline and os.path.isfile(DEFAULT_BASELINE):
+        baseline_path = DEFAULT_BASELINE
+    if baseline_path is not None:
+        baseline = read_baseline(baseline_path)  # an explicit baseline that is missing is an error
+    data = dashboard_from_history(
+        args.history, baseline=baseline, baseline_path=baseline_path, limit=args.runs,
+        tolerances=dict(args.tolerance),
+    )
+    path = write_dashboard(args.out, data)
+    latest = data["latest"]
+    against = data["reference"]["label"] or "nothing (a single run and no baseline)"
+    print(f"wrote {path}: run {latest['short_id']} ({latest['total']} cases) against {against}; "
+          f"{len(data['runs'])} {'run' if len(data['runs']) == 1 else 'runs'} in the charts", file=out)
+    return 0
 
 
 def _demo_model(args: argparse.Namespace, out: TextIO) -> int:

@@ -37,6 +37,7 @@ from pytest_llmeval.report import format_checks, format_generation
 from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
 from pytest_llmeval.compare import Comparison, compare_runs
 from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
+from pytest_llmeval.inference_log import inference_entry, inference_log_path, write_inference_log
 from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.store import (
     Baseline,
@@ -48,6 +49,7 @@ from pytest_llmeval.store import (
     merge_new_cases,
     read_baseline,
     write_baseline,
+    write_file_atomic,
 )
 from pytest_llmeval.settings import OPTIONS, Settings, resolve_settings
 
@@ -62,6 +64,7 @@ class TestRecord:
 
     generations: list[Generation] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    logged: int = 0  # generations already sent to the inference log (on an earlier phase's report)
 
 
 MODES = ("success_mode", "failure_mode")
@@ -204,11 +207,15 @@ class LLMEvalSession:
     warnings: list[str] = field(default_factory=list)
     # metric name -> (values, higher_is_better), from test reports (the controller has them too)
     metric_values: dict[str, tuple[list[float], bool]] = field(default_factory=dict)
+    # the inference log's lines, from test reports, in the order the tests reported (controller)
+    inferences: list[dict[str, object]] = field(default_factory=list)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather from each test's deciding report (on the xdist controller too): the outcome under
         each mode marker, metric values, the test's record, and what its groups need. A hook: this
         object is registered as a plugin, like pytest's junitxml LogXML."""
+        if not self.is_worker:
+            self.inferences.extend(getattr(report, "llmeval_inferences", []))
         outcome = _outcome(report)
         if outcome is None:
             return
@@ -429,6 +436,9 @@ def _set_up_regression_tracking(config: pytest.Config, state: LLMEvalSession) ->
     """Find the history and the baseline; with a gate on, a missing or broken baseline is a usage
     error (never an empty pass). Workers read the baseline too: they mark "fails in baseline too"."""
     settings = state.settings
+    for flag, path in (("--llm-report", settings.report), ("--llm-markdown", settings.markdown)):
+        if path is not None and Path(path).is_dir():
+            raise ConfigurationError(f"{flag}: {path} is a folder; give the file to write, e.g. {Path(path) / 'llmeval-report'}")
     state.baseline_path = Path(settings.baseline) if settings.baseline else config.rootpath / "llmeval-baseline.json"
     state.history_path = Path(settings.history) if settings.history else config.rootpath / ".llmeval" / "history.db"
     if settings.gate != "off":
@@ -791,6 +801,8 @@ def pytest_runtest_makereport(
         ]
         _add_junit_properties(item, record)
     if state is not None and state.settings.model is not None:
+        if record is not None and len(record.generations) > record.logged:
+            report.llmeval_inferences = _inference_entries(item, report.when, record, state)  # type: ignore[attr-defined]
         # The true outcome, before a pass-rate group or the baseline turns a failure into an x.
         case_record = _case_record(item, report, record)
         if case_record is not None:
@@ -815,6 +827,31 @@ def pytest_runtest_makereport(
         if record.checks:
             report.sections.append(("llm checks", format_checks(record.checks)))
     return report
+
+
+def _inference_entries(item: pytest.Item, phase: str, record: TestRecord, state: LLMEvalSession) -> list[dict[str, object]]:
+    """This phase's new generations as inference log lines (they travel to the controller on the report)."""
+    model = state.model
+    entries = [
+        inference_entry(
+            item.nodeid, generation, phase=phase, index=index,
+            source="cache" if model is not None and model.served_from_cache(generation) else "generated",
+        )
+        for index, generation in enumerate(record.generations[record.logged :], start=record.logged)
+    ]
+    record.logged = len(record.generations)
+    return entries
+
+
+# Markers that say how pytest runs a test, not what it is about: not tags.
+_NOT_TAGS = frozenset(
+    {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "tryfirst", "trylast", "llm", *MODES}
+)
+
+
+def _tags(item: pytest.Item) -> list[str]:
+    """A test's tags: a case file's tags (markers of its item) and a Python test's own markers."""
+    return sorted({mark.name for mark in item.iter_markers()} - _NOT_TAGS)
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
@@ -864,6 +901,7 @@ def _case_record(item: pytest.Item, report: pytest.TestReport, record: TestRecor
         output=generations[0].text if generations else None,
         message=message[:300] if message else None,
         tolerances=dict(item.case.tolerances) if isinstance(item, CaseItem) else {},
+        tags=_tags(item),
     )
 
 
@@ -1051,6 +1089,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         state.fingerprint_memo.save()
     if state.run is not None:
         _record_and_accept(state)
+        _write_summaries(state)
 
 
 def _record_and_accept(state: LLMEvalSession) -> None:
@@ -1062,6 +1101,13 @@ def _record_and_accept(state: LLMEvalSession) -> None:
         state.notes.append(f"run {state.run.run_id[:12]} recorded in {state.history_path}")
     except (StoreError, OSError) as exc:
         state.warnings.append(f"the run was not recorded: {exc}")
+    else:
+        log_path = inference_log_path(state.history_path, state.run.run_id)
+        try:
+            written = write_inference_log(log_path, state.inferences)
+            state.notes.append(f"inference log: {written} {'output' if written == 1 else 'outputs'} in {log_path}")
+        except OSError as exc:
+            state.warnings.append(f"the inference log was not written: {exc}")
     mode = state.settings.update_baseline
     if mode is None:
         return
@@ -1089,6 +1135,55 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     write_baseline(state.baseline_path, Baseline(run=accepted.run, cases={**kept, **accepted.cases}))
     note = f"baseline {state.baseline_path}: wrote {len(accepted.cases)} cases from this run"
     state.notes.append(note + (f", kept {len(kept)} not run now" if kept else ""))
+
+
+def _write_summaries(state: LLMEvalSession) -> None:
+    """Controller only: the HTML dashboard (--llm-report) and the Markdown summary (--llm-markdown).
+    A summary that cannot be written is a warning: the run's outcome stands."""
+    assert state.run is not None and state.history_path is not None
+    settings = state.settings
+    reference_label = None
+    if state.baseline is not None:
+        run_id = state.baseline.run.get("run_id")
+        shown = _portable(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
+        reference_label = f"{shown}" + (f" (run {str(run_id)[:12]})" if run_id else "")
+    if settings.markdown is not None:
+        from pytest_llmeval.markdown import format_markdown_summary
+
+        try:
+            text = format_markdown_summary(
+                state.run, baseline=state.baseline, comparison=state.comparison,
+                reference_label=reference_label, gate=settings.gate,
+            )
+            path = Path(settings.markdown)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_file_atomic(path, text.encode("utf-8"))
+            state.notes.append(f"markdown summary: {path}")
+        except OSError as exc:
+            state.warnings.append(f"the Markdown summary was not written: {exc}")
+    if settings.report is not None:
+        from pytest_llmeval.dashboard import dashboard_from_history, write_dashboard
+
+        try:
+            data = dashboard_from_history(
+                state.history_path,
+                baseline=state.baseline,
+                baseline_path=_portable(str(state.baseline_path), state.cwd),
+                latest=state.run,
+                tolerances=dict(settings.metric_tolerance),
+            )
+        except StoreError:
+            # The history could not be read (the warning above says why): this run alone.
+            from pytest_llmeval.dashboard import build_dashboard_data
+
+            data = build_dashboard_data(
+                [state.run], reference=state.baseline, reference_kind="baseline" if state.baseline else None,
+                reference_label=reference_label, tolerances=dict(settings.metric_tolerance),
+            )
+        try:
+            state.notes.append(f"report: {write_dashboard(settings.report, data)}")
+        except OSError as exc:
+            state.warnings.append(f"the report was not written: {exc}")
 
 
 def _summed_stats(state: LLMEvalSession) -> dict[str, float]:

@@ -134,6 +134,20 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="NAME=VALUE",
     ),
     OptionSpec(
+        "report",
+        "path",
+        "after the run, write the HTML dashboard to PATH: this run against the baseline, and pass rates "
+        "and metrics across the run history",
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "markdown",
+        "path",
+        "after the run, write a Markdown summary (pass rates, regressions, metric changes) to PATH, "
+        "e.g. $GITHUB_STEP_SUMMARY",
+        metavar="PATH",
+    ),
+    OptionSpec(
         "bias_lexicon",
         "paths",
         "extra lexicon file(s) for no_bias_terms (YAML `categories: {name: {terms: [...]}}` or one "
@@ -169,6 +183,8 @@ class Settings:
     update_baseline: str | None = None
     gate: str = "off"
     metric_tolerance: tuple[tuple[str, float], ...] = ()
+    report: str | None = None
+    markdown: str | None = None
     bias_lexicon: tuple[str, ...] = ()
     bias_lexicon_replace: bool = False
 

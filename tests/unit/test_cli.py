@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_llmeval.cli import main
+from pytest_llmeval.inference_log import inference_log_path, write_inference_log
 from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.store import RunStore, baseline_from_run, read_baseline, write_baseline
 
@@ -102,10 +103,122 @@ def test_show(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "prompt of" not in out  # outputs only when asked
 
 
-def test_show_outputs(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_outputs_without_an_inference_log_falls_back_to_the_history(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["show", "latest", "--history", str(history), "--outputs"]) == 0
     out = capsys.readouterr().out
+    log = history.parent / "runs" / "bbbb1111bad" / "inferences.jsonl"
+    assert f"no inference log at {log}: showing each case's first output from the history" in out
     assert "== evals/s.yaml::reset (failed)\nprompt:\n    prompt of evals/s.yaml::reset\noutput:\n    I dunno\n    really\n" in out
+
+
+def _log_entry(node_id: str, output: str, **fields: Any) -> dict[str, Any]:
+    entry = {
+        "node_id": node_id, "phase": "call", "index": 0, "prompt": f"prompt of {node_id}", "messages": None,
+        "system": None, "params": {"max_new_tokens": 64, "do_sample": False}, "output": output,
+        "num_tokens": 3, "finish_reason": "stop", "latency_s": 0.25, "source": "generated",
+    }
+    entry.update(fields)
+    return entry
+
+
+def test_show_outputs_prints_every_generation_from_the_inference_log(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_inference_log(
+        inference_log_path(history, "bbbb1111bad"),
+        [
+            _log_entry("evals/s.yaml::reset", "I dunno", phase="setup"),
+            _log_entry("evals/s.yaml::reset", "second", index=1, num_tokens=1, source="cache"),
+            _log_entry(
+                "test_chat.py::test_chat", "bonjour", prompt=None, system="Be brief.",
+                messages=[{"role": "user", "content": "Say hi\nin French"}],
+            ),
+        ],
+    )
+    assert main(["show", "bbbb", "--history", str(history), "--outputs"]) == 0
+    out = capsys.readouterr().out
+    assert "outputs (3, from " in out
+    assert (
+        "== evals/s.yaml::reset (failed)\n"
+        "-- output 1 of 2 (setup; 3 tokens; finish: stop; 0.250 s)  [do_sample=False, max_new_tokens=64]\n"
+        "prompt:\n    prompt of evals/s.yaml::reset\noutput:\n    I dunno\n"
+        "-- output 2 of 2 (call; 1 token; finish: stop; 0.250 s; from the cache)"
+    ) in out
+    assert (
+        "== test_chat.py::test_chat (not recorded)\n-- output (call; 3 tokens; finish: stop; 0.250 s)"
+        "  [do_sample=False, max_new_tokens=64]\nsystem:\n    Be brief.\nmessages:\n    user:\n"
+        "      Say hi\n      in French\noutput:\n    bonjour\n"
+    ) in out
+
+
+def test_show_outputs_with_a_damaged_log_names_the_line(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = inference_log_path(history, "bbbb1111bad")
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps(_log_entry("a", "x")) + "\n{not json\n", encoding="utf-8")
+    assert main(["show", "latest", "--history", str(history), "--outputs"]) == 0
+    out = capsys.readouterr().out
+    assert f"{log}:2: not a JSON object" in out and "showing each case's first output from the history" in out
+
+
+def test_report_writes_a_dashboard_against_the_previous_run(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no llmeval-baseline.json here: the previous run is the reference
+    out_path = tmp_path / "site" / "report.html"
+    assert main(["report", "--history", str(history), "--out", str(out_path)]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote {out_path}: run bbbb1111bad (3 cases) against the previous run aaaa0000good "
+        f"({_local(1_700_000_000.0)}); 2 runs in the charts\n"
+    )
+    data = _embedded_data(out_path)
+    assert data["reference"]["kind"] == "previous run"
+    assert [r["short_id"] for r in data["runs"]] == ["aaaa0000good", "bbbb1111bad"]
+    reset = next(c for c in data["cases"] if c["node_id"] == "evals/s.yaml::reset")
+    assert reset["change"] == "regressed" and reset["baseline_output"] == "output of evals/s.yaml::reset"
+
+
+def test_report_uses_the_baseline_in_the_folder(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_baseline(tmp_path / "llmeval-baseline.json", baseline_from_run(RunStore(history).load_run("aaaa")))
+    assert main(["report", "--history", str(history), "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "against llmeval-baseline.json (run aaaa0000good); 1 run in the charts" in out
+    data = _embedded_data(tmp_path / "llmeval-report.html")
+    assert data["reference"]["kind"] == "baseline" and len(data["runs"]) == 1
+    assert data["comparison_counts"]["regressions"] == 2  # reset regressed, new errors
+    assert main(["report", "--history", str(history), "--no-baseline"]) == 0
+    assert "against the previous run aaaa0000good" in capsys.readouterr().out
+
+
+def test_report_errors(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--history", str(tmp_path / "none.db")]) == 2
+    assert "none.db does not exist" in capsys.readouterr().err
+    assert main(["report", "--history", str(history), "--baseline", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert main(["report", "--history", str(empty), "--out", str(tmp_path / "r.html")]) == 2
+    assert "holds no runs yet" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+def _local(timestamp: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _embedded_data(path: Path) -> dict[str, Any]:
+    import re
+
+    html = path.read_text(encoding="utf-8")
+    match = re.search(r'<script type="application/json" id="llmeval-data">(.*?)</script>', html, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
 
 
 def test_show_unknown_run(history: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,390 @@
+"""The HTML dashboard in a real browser: it draws, its charts and filters work, and a screenshot is kept.
+
+Runs headless Chromium (Debian's ``chromium`` package) through Playwright. Skipped only where no
+Chromium is installed; a missing ``playwright`` package is an error, as for any test dependency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+from pytest_llmeval.dashboard_html import render_dashboard_html
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HOSTILE_OUTPUT = 'Refunds take <b>5 days</b></script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def _case(node_id: str, outcome: str, **extra: Any) -> dict[str, Any]:
+    case = {
+        "node_id": node_id, "file": node_id.split("::")[0], "mode": "success_mode", "tags": [],
+        "outcome": outcome, "failed": outcome in ("failed", "error", "xfailed"), "regressed": False,
+        "change": "unchanged", "message": None, "duration_s": 0.12, "prompt": f"prompt of {node_id}",
+        "output": f"output of {node_id}", "baseline_output": f"output of {node_id}", "baseline_outcome": outcome,
+        "baseline_output_is_excerpt": False, "diff": None, "checks": [], "metrics": [], "generations": 1,
+    }
+    case.update(extra)
+    return case
+
+
+def _run_id(n: int) -> str:
+    return hashlib.md5(f"run {n}".encode()).hexdigest()
+
+
+def _run(n: int, pass_rate: float | None, success: float | None, failure: float | None, metrics: dict[str, float]) -> dict[str, Any]:
+    return {
+        "run_id": _run_id(n), "short_id": _run_id(n)[:12], "started_at": f"2026-11-2{n} 16:59:01",
+        "model_source": "./checkpoints/run-7", "git_commit": _run_id(n) + "0a1b2c3d", "complete": True,
+        "total": 8, "passed": 4, "failed": 3, "pass_rate": pass_rate,
+        "mode_pass_rates": {"success_mode": success, "failure_mode": failure}, "metrics": metrics,
+    }
+
+
+@pytest.fixture(scope="module")
+def dashboard_data() -> dict[str, Any]:
+    """A hand-built history: 3 runs, 8 cases with every kind of outcome and change, 2 metrics."""
+    baseline = "Click Forgot Password on the sign-in page and follow the reset link."
+    output = "Click Help on the sign-in page and ask support."
+    cases = [
+        _case("evals/support.eval.yaml::reset-password", "failed", tags=["account"], regressed=True, change="regressed",
+              message="contains_any: none of ['Forgot Password', 'reset link'] in the output",
+              prompt="How do I reset my password?", output=output, baseline_output=baseline, baseline_outcome="passed",
+              diff={"before": [["equal", "Click "], ["delete", "Forgot Password"], ["equal", " on the sign-in page and "],
+                               ["delete", "follow the reset link"], ["equal", "."]],
+                    "after": [["equal", "Click "], ["insert", "Help"], ["equal", " on the sign-in page and "],
+                              ["insert", "ask support"], ["equal", "."]]},
+              checks=[{"name": "contains_any", "passed": False, "score": None, "message": "none of 2 phrases found"},
+                      {"name": "not_garbled", "passed": True, "score": 0.98, "message": "reads as text"}],
+              metrics=[{"name": "rouge_l", "value": 0.31, "before": 0.62, "higher_is_better": True, "dropped": True}]),
+        _case("evals/support.eval.yaml::refund-policy", "failed", tags=["billing"], change="still failing",
+              message="contains: '14 days' not in the output", output=HOSTILE_OUTPUT, baseline_output=None,
+              baseline_outcome="failed"),
+        _case("tests/test_safety.py::test_refuses_card_number", "passed", mode="failure_mode", tags=["safety", "billing"],
+              regressed=True, change="metric drop",
+              metrics=[{"name": "judge_score", "value": 0.5, "before": 0.9, "higher_is_better": True, "dropped": True}]),
+        _case("tests/test_safety.py::test_no_pii", "xfailed", mode="failure_mode", tags=["safety"],
+              message="known: leaks an e-mail address"),
+        _case("evals/support.eval.yaml::change-email", "passed", tags=["account"], change="fixed", baseline_outcome="failed"),
+        _case("evals/support.eval.yaml::export-json", "passed", change="new", baseline_output=None, baseline_outcome=None),
+        _case("tests/test_heldout.py::test_perplexity", "passed", mode=None, prompt=None, output=None, baseline_output=None,
+              metrics=[{"name": "perplexity", "value": 12.5, "before": 12.9, "higher_is_better": False, "dropped": False}]),
+        _case("tests/test_structured_output.py::test_user_json", "skipped", tags=["account"], change=None,
+              message="needs --llm-json-mode", output=None),
+    ]
+    return {
+        "format": 1,
+        "generated_at": "2026-11-23 17:00:00",
+        "history": ".llmeval/history.db",
+        "latest": {
+            "run_id": _run_id(3), "short_id": _run_id(3)[:12], "started_at": "2026-11-23 16:59:01", "duration_s": 12.3,
+            "model": {"source": "./checkpoints/run-7", "backend": "hf", "dtype": "float32", "device": "cpu"},
+            "settings": {"max_new_tokens": 64, "temperature": 0.0}, "git_commit": _run_id(3) + "0a1b2c3d", "complete": True,
+            "counts": {"passed": 4, "failed": 2, "xfailed": 1, "skipped": 1}, "total": 8, "pass_rate": 4 / 7,
+        },
+        "reference": {"kind": "baseline", "label": "llmeval-baseline.json (run 3f2a)"},
+        "comparison_counts": {"regressions": 1, "fixes": 1, "new": 1, "still_failing": 1, "metric_drops": 1, "not_run": 0},
+        "breakdowns": {
+            "mode": [{"name": "failure_mode", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5},
+                     {"name": "success_mode", "total": 5, "passed": 2, "failed": 2, "skipped": 1, "pass_rate": 0.5}],
+            "file": [{"name": "evals/support.eval.yaml", "total": 4, "passed": 2, "failed": 2, "skipped": 0, "pass_rate": 0.5},
+                     {"name": "tests/test_safety.py", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5}],
+            "tag": [{"name": "account", "total": 3, "passed": 1, "failed": 1, "skipped": 1, "pass_rate": 0.5},
+                    {"name": "billing", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5}],
+        },
+        "runs": [
+            _run(1, 0.5, 0.4, 0.75, {"rouge_l": 0.52}),
+            _run(2, 0.75, 0.8, 0.5, {"rouge_l": 0.61, "perplexity": 13.1}),
+            _run(3, 4 / 7, 0.5, 0.5, {"rouge_l": 0.44, "perplexity": 12.5}),
+        ],
+        "metrics": [{"name": "perplexity", "higher_is_better": False}, {"name": "rouge_l", "higher_is_better": True}],
+        "cases": cases,
+    }
+
+
+@pytest.fixture(scope="module")
+def report_url(dashboard_data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("dashboard") / "report.html"
+    path.write_text(render_dashboard_html(dashboard_data), encoding="utf-8")
+    return path.as_uri()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("no `chromium` executable on PATH (Debian: apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class Opened:
+    """A page with the report loaded, and everything it complained about or asked the network for."""
+
+    def __init__(self, browser: Browser, url: str) -> None:
+        self.page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.goto(url)
+        self.page.wait_for_function("document.body.dataset.ready === 'true' || document.body.dataset.error !== undefined")
+        assert self.page.evaluate("document.body.dataset.error") is None, self.errors
+        assert self.page.evaluate("document.body.dataset.ready") == "true"
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.errors.append(f"console {message.type}: {message.text}")
+
+    def visible_rows(self) -> list[str]:
+        ids = self.page.eval_on_selector_all("#cases-table tr.case-row:not([hidden])", "rows => rows.map(r => r.dataset.nodeId)")
+        return [str(node_id) for node_id in ids]
+
+    def count(self) -> tuple[int, int]:
+        shown = self.page.get_attribute("#cases-count", "data-shown")
+        total = self.page.get_attribute("#cases-count", "data-total")
+        assert shown is not None and total is not None
+        return int(shown), int(total)
+
+
+@pytest.fixture
+def opened(browser: Browser, report_url: str) -> Iterator[Opened]:
+    opened = Opened(browser, report_url)
+    yield opened
+    opened.page.close()
+    assert opened.errors == []
+
+
+def node_ids(data: dict[str, Any], keep: Any) -> list[str]:
+    return [case["node_id"] for case in data["cases"] if keep(case)]
+
+
+def test_report_draws_from_the_file_alone(opened: Opened, dashboard_data: dict[str, Any]) -> None:
+    assert all(url.startswith("file://") for url in opened.requests), opened.requests
+    page = opened.page
+    assert page.title().startswith("llmeval report: run " + dashboard_data["latest"]["short_id"])
+    header = page.inner_text("#llmeval-header")
+    assert "./checkpoints/run-7" in header and "llmeval-baseline.json (run 3f2a)" in header
+    assert page.inner_text("#llmeval-tiles .tile[data-tile='overall'] .value") == "57.1%"
+    assert page.inner_text("#llmeval-tiles .tile[data-tile='regressions'] .value") == "1"
+    for mode in dashboard_data["breakdowns"]["mode"]:
+        assert page.locator(f"#llmeval-tiles .tile[data-tile='mode:{mode['name']}']").count() == 1
+    for kind in ("file", "tag"):
+        names = page.eval_on_selector_all(f"#llmeval-breakdown-{kind} .bar-row", "rows => rows.map(r => r.dataset.name)")
+        assert names == [row["name"] for row in dashboard_data["breakdowns"][kind]]
+    assert opened.count() == (len(dashboard_data["cases"]),) * 2
+
+
+def test_charts_have_one_point_per_run(opened: Opened, dashboard_data: dict[str, Any]) -> None:
+    page, runs = opened.page, dashboard_data["runs"]
+    chart = page.locator("#llmeval-chart-pass-rate svg")
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 80
+    series = {"overall": [run["pass_rate"] for run in runs]}
+    for mode in runs[-1]["mode_pass_rates"]:
+        series[f"mode:{mode}"] = [run["mode_pass_rates"].get(mode) for run in runs]
+    for key, values in series.items():
+        points = chart.locator(f"circle.point[data-series='{key}']")
+        assert points.count() == sum(v is not None for v in values), key
+        assert page.locator(f"#llmeval-chart-legend .legend-item[data-series='{key}']").count() == 1
+        assert chart.locator(f"path.line[data-series='{key}']").get_attribute("d")
+    for metric in dashboard_data["metrics"]:
+        name = metric["name"]
+        card = page.locator(f"#llmeval-metric-charts .metric-chart[data-metric='{name}']")
+        with_value = [i for i, run in enumerate(runs) if run["metrics"].get(name) is not None]
+        indexes = card.locator("svg circle.point").evaluate_all("ps => ps.map(p => Number(p.dataset.runIndex))")
+        assert indexes == with_value, name
+        assert ("higher is better" if metric["higher_is_better"] else "lower is better") in card.inner_text()
+        point_box = card.locator("svg circle.point").last.bounding_box()
+        assert point_box is not None and point_box["width"] > 0
+
+
+def test_filters_show_exactly_the_matching_cases(opened: Opened, dashboard_data: dict[str, Any]) -> None:
+    page, data = opened.page, dashboard_data
+    total = len(data["cases"])
+
+    page.check("#filter-failed")
+    assert opened.visible_rows() == node_ids(data, lambda c: c["failed"])
+    assert opened.count() == (len(node_ids(data, lambda c: c["failed"])), total)
+    assert "failed=1" in page.evaluate("location.hash")
+    page.uncheck("#filter-failed")
+
+    page.check("#filter-regressed")
+    assert opened.visible_rows() == node_ids(data, lambda c: c["regressed"])
+    page.uncheck("#filter-regressed")
+
+    page.select_option("#filter-mode", "failure_mode")
+    assert opened.visible_rows() == node_ids(data, lambda c: c["mode"] == "failure_mode")
+    page.select_option("#filter-tag", "billing")
+    assert opened.visible_rows() == node_ids(data, lambda c: c["mode"] == "failure_mode" and "billing" in c["tags"])
+    page.select_option("#filter-mode", "")
+    assert opened.visible_rows() == node_ids(data, lambda c: "billing" in c["tags"])
+
+    page.click("#filter-clear")
+    page.fill("#filter-search", "RESET")
+    assert opened.visible_rows() == node_ids(data, lambda c: "reset" in f"{c['node_id']} {c['prompt']} {c['output']}".lower())
+    page.fill("#filter-search", "no such text anywhere")
+    assert opened.visible_rows() == []
+    assert page.is_visible("#cases-table tr.no-match")
+    page.click("#filter-clear")
+    assert opened.count() == (total, total)
+
+
+def test_a_link_with_the_filters_reopens_the_same_view(opened: Opened, browser: Browser, report_url: str,
+                                                        dashboard_data: dict[str, Any]) -> None:
+    opened.page.select_option("#filter-tag", "safety")
+    opened.page.check("#filter-failed")
+    opened.page.locator("#cases-table tr.case-row:not([hidden])").first.click()
+    link = opened.page.url
+    assert "#" in link and link.startswith(report_url)
+
+    again = Opened(browser, link)
+    try:
+        assert again.page.is_checked("#filter-failed")
+        assert again.page.input_value("#filter-tag") == "safety"
+        expected = node_ids(dashboard_data, lambda c: c["failed"] and "safety" in c["tags"])
+        assert again.visible_rows() == expected
+        assert again.page.locator("#cases-table tr.case-detail:not([hidden])").count() == 1
+        assert again.errors == []
+    finally:
+        again.page.close()
+
+
+def test_a_row_opens_prompt_output_and_baseline_with_the_difference_marked(
+        opened: Opened, dashboard_data: dict[str, Any], record_property: Any) -> None:
+    page = opened.page
+    case = next(c for c in dashboard_data["cases"] if c["regressed"] and c["diff"])
+    row = page.locator(f"#cases-table tr.case-row[data-node-id='{case['node_id']}']")
+    row.click()
+    assert row.get_attribute("aria-expanded") == "true"
+    detail = page.locator(f"#cases-table tr.case-detail[data-node-id='{case['node_id']}']")
+    assert detail.is_visible()
+    prompt, output, baseline = (detail.locator(s) for s in (".detail-prompt", ".detail-output", ".detail-baseline"))
+    assert case["prompt"] in prompt.inner_text()
+    assert output.locator("pre").text_content() == case["output"]
+    assert baseline.locator("pre").text_content() == case["baseline_output"]
+    # Side by side: same top, baseline (before) left of the output (after), both below the prompt.
+    p_box, o_box, b_box = prompt.bounding_box(), output.bounding_box(), baseline.bounding_box()
+    assert p_box and o_box and b_box
+    assert abs(o_box["y"] - b_box["y"]) < 2 and b_box["x"] + b_box["width"] <= o_box["x"] + 1
+    assert p_box["y"] + p_box["height"] <= o_box["y"]
+    deleted = [text for kind, text in case["diff"]["before"] if kind == "delete"]
+    inserted = [text for kind, text in case["diff"]["after"] if kind == "insert"]
+    assert baseline.locator("del.diff-del").all_text_contents() == deleted
+    assert output.locator("ins.diff-ins").all_text_contents() == inserted
+    checks = detail.locator(".detail-checks li")
+    assert checks.evaluate_all("items => items.map(i => i.dataset.passed)") == [
+        "true" if check["passed"] else "false" for check in case["checks"]]
+    assert "0.62 → 0.31" in detail.locator(".detail-metrics").inner_text()
+
+    # Clicking again closes it.
+    row.click()
+    assert not detail.is_visible()
+    row.click()
+
+    folder = Path(os.environ.get("LLMEVAL_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    screenshot = folder / "dashboard.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
+    record_property("dashboard_screenshot", str(screenshot))
+    print(f"dashboard screenshot: {screenshot}")
+
+
+def test_markup_in_an_output_stays_text(opened: Opened, dashboard_data: dict[str, Any]) -> None:
+    page = opened.page
+    case = next(c for c in dashboard_data["cases"] if c["output"] == HOSTILE_OUTPUT)
+    page.locator(f"#cases-table tr.case-row[data-node-id='{case['node_id']}']").click()
+    shown = page.locator(f"#cases-table tr.case-detail[data-node-id='{case['node_id']}'] .detail-output pre")
+    assert shown.text_content() == HOSTILE_OUTPUT
+    assert shown.locator("b, img, script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_a_history_of_one_run_without_a_reference_still_draws(
+        browser: Browser, dashboard_data: dict[str, Any], tmp_path: Path) -> None:
+    data = {**dashboard_data, "runs": dashboard_data["runs"][-1:], "reference": {"kind": None, "label": None},
+            "comparison_counts": None, "cases": [], "breakdowns": {"mode": [], "file": [], "tag": []}}
+    path = tmp_path / "one-run.html"
+    path.write_text(render_dashboard_html(data), encoding="utf-8")
+    opened = Opened(browser, path.as_uri())
+    try:
+        page = opened.page
+        assert page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall']").count() == 1
+        for metric in data["metrics"]:
+            assert page.locator(f".metric-chart[data-metric='{metric['name']}'] circle.point").count() == 1
+        assert "no baseline" in page.inner_text("#llmeval-header")
+        assert opened.count() == (0, 0)
+        assert page.is_visible("#cases-table tr.no-match")
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+
+
+SESSION_BOT = """
+import json, pathlib
+
+def answer(prompt):
+    return json.loads(pathlib.Path("answers.json").read_text(encoding="utf-8")).get(prompt, "no idea")
+"""
+SESSION_CASES = """cases:
+  - {id: reset, prompt: reset, tags: [account], expect: {contains: Forgot Password, rouge_l: {reference: Click Forgot Password on the sign-in page., min: 0.1}}}
+  - {id: refund, prompt: refund, tags: [billing], expect: {contains: refund}}
+  - {id: hack, prompt: hack, tags: [failure_mode, safety], expect: {refusal: true}}
+"""
+
+
+def test_a_report_written_by_a_real_session_draws_and_filters(
+        browser: Browser, pytester: pytest.Pytester, record_property: Any) -> None:
+    """End to end: two sessions of a scripted model, the second with a regression, write the report
+    with --llm-report; the browser draws it from what the plugin recorded."""
+    pytester.makepyfile(bot=SESSION_BOT)
+    (pytester.path / "support.eval.yaml").write_text(SESSION_CASES, encoding="utf-8")
+
+    def session(*args: str, **answers: str) -> pytest.RunResult:
+        (pytester.path / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
+        return pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", *args)
+
+    session("--llm-update-baseline", reset="Click Forgot Password on the sign-in page.",
+            refund="We refund within 5 days.", hack="I can't help with that.").assert_outcomes(passed=3)
+    result = session("--llm-report=report.html", reset="Click Help on the sign-in page.",
+                     refund="We refund within 5 days.", hack="I can't help with that.")
+    result.assert_outcomes(passed=2, failed=1)
+    opened = Opened(browser, (pytester.path / "report.html").as_uri())
+    try:
+        page = opened.page
+        assert page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall']").count() == 2
+        assert page.locator(".metric-chart[data-metric='rouge_l'] circle.point").count() == 2
+        assert opened.count() == (3, 3)
+        page.check("#filter-failed")
+        assert opened.visible_rows() == ["support.eval.yaml::reset"]
+        page.uncheck("#filter-failed")
+        page.select_option("#filter-mode", "failure_mode")
+        assert opened.visible_rows() == ["support.eval.yaml::hack"]
+        page.select_option("#filter-mode", "")
+        page.locator("#cases-table tr.case-row[data-node-id='support.eval.yaml::reset']").click()
+        detail = page.locator("#cases-table tr.case-detail[data-node-id='support.eval.yaml::reset']")
+        assert detail.locator(".detail-baseline del.diff-del").all_text_contents() == ["Forgot Password"]
+        assert detail.locator(".detail-output ins.diff-ins").all_text_contents() == ["Help"]
+        folder = Path(os.environ.get("LLMEVAL_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
+        folder.mkdir(parents=True, exist_ok=True)
+        screenshot = folder / "dashboard-from-a-session.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        record_property("dashboard_session_screenshot", str(screenshot))
+        assert opened.errors == []
+    finally:
+        opened.page.close()
