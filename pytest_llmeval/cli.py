@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="absolute tolerance for a metric drop; may repeat",
+        help="absolute tolerance for a metric drop, where run B recorded none (a run records the tolerances "
+        "its gate used); may repeat",
     )
     diff.add_argument(
         "--default-tolerance", type=_non_negative, default=0.0, metavar="VALUE", help="tolerance for other metrics (0)"
@@ -137,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--tolerance", type=_tolerance, action="append", default=[], metavar="NAME=VALUE",
-        help="absolute tolerance for a metric drop; may repeat",
+        help="absolute tolerance for a metric drop, where the run recorded none (it records the tolerances "
+        "its gate used); may repeat",
     )
 
     demo = commands.add_parser(
@@ -320,8 +322,11 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
     before = _load_side(args.a, args.history)
     after = _load_side(args.b, args.history)
     reference = before if isinstance(before, Baseline) else baseline_from_run(before)
+    # A recorded run carries the tolerances its gate used (case file, then ini); the flags cover the rest.
+    recorded = {c.node_id: c.tolerances for c in after.cases if c.tolerances} if isinstance(after, RunRecord) else {}
     comparison = compare_runs(
-        reference, after, tolerances=dict(args.tolerance), default_tolerance=args.default_tolerance
+        reference, after, tolerances=dict(args.tolerance), default_tolerance=args.default_tolerance,
+        case_tolerances=recorded,
     )
     print(comparison.format(max_rows=args.max_rows), file=out)
     return 1 if comparison.failing("regressions") else 0

@@ -900,9 +900,19 @@ def _case_record(item: pytest.Item, report: pytest.TestReport, record: TestRecor
         prompt=generations[0].prompt if generations else None,
         output=generations[0].text if generations else None,
         message=message[:300] if message else None,
-        tolerances=dict(item.case.tolerances) if isinstance(item, CaseItem) else {},
+        tolerances=_tolerances(item, metric_values),
         tags=_tags(item),
     )
+
+
+def _tolerances(item: pytest.Item, metrics: dict[str, list[float]]) -> dict[str, float]:
+    """The gate's tolerance for each metric of this test: its case file's, else the session's."""
+    state = item.config.stash.get(SESSION_KEY, None)
+    session = dict(state.settings.metric_tolerance) if state is not None else {}
+    own = dict(item.case.tolerances) if isinstance(item, CaseItem) else {}
+    tolerances = {name: session[name] for name in metrics if name in session}
+    tolerances.update(own)
+    return tolerances
 
 
 def _add_junit_properties(item: pytest.Item, record: TestRecord) -> None:

@@ -28,7 +28,9 @@ class CaseRecord:
     prompt: str | None = None
     output: str | None = None  # the test's (first) model output
     message: str | None = None  # one line: why it failed
-    tolerances: dict[str, float] = field(default_factory=dict)  # per-metric gate tolerance of this case
+    # the gate's tolerance for each of this case's metrics that has one (the case file's, else the
+    # session's --llm-metric-tolerance), so a report made later from the history judges drops alike
+    tolerances: dict[str, float] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)  # case-file tags and the test's own markers
 
     def to_dict(self) -> dict[str, Any]:

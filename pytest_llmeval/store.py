@@ -165,6 +165,7 @@ CREATE TABLE cases (
     output TEXT,
     message TEXT,
     tags TEXT NOT NULL DEFAULT '[]',
+    tolerances TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (run_id, position)
 );
 """
@@ -180,8 +181,9 @@ def _migrate(connection: sqlite3.Connection, from_version: int) -> int:
         raise StoreError(
             f"unknown history schema version {from_version} (this pytest-llmeval knows 1..{SCHEMA_VERSION})"
         )
-    if from_version == 1:  # version 2: each case records its tags (case-file tags and markers)
+    if from_version == 1:  # version 2: each case records its tags and its metrics' gate tolerances
         connection.execute("ALTER TABLE cases ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+        connection.execute("ALTER TABLE cases ADD COLUMN tolerances TEXT NOT NULL DEFAULT '{}'")
         from_version = 2
     return from_version
 
@@ -341,6 +343,7 @@ class RunStore:
                 case.output,
                 case.message,
                 _to_json(list(case.tags)),
+                _to_json(dict(case.tolerances)),
             )
             for position, case in enumerate(run.cases)
         ]
@@ -352,7 +355,7 @@ class RunStore:
                 connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", run_row)
                 connection.executemany(
                     "INSERT INTO cases (run_id, position, node_id, outcome, duration_s, mode, checks, metrics, "
-                    "prompt, output, message, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "prompt, output, message, tags, tolerances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     case_rows,
                 )
                 connection.execute("COMMIT")
@@ -447,7 +450,7 @@ class RunStore:
                 (run_id,),
             ).fetchone()
             case_rows = connection.execute(
-                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags "
+                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances "
                 "FROM cases WHERE run_id = ? ORDER BY position",
                 (run_id,),
             ).fetchall()
@@ -463,8 +466,9 @@ class RunStore:
                 output=output,
                 message=message,
                 tags=_from_json(tags, self.path),
+                tolerances=_from_json(tolerances, self.path),
             )
-            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags in case_rows
+            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances in case_rows
         ]
         return RunRecord(
             run_id=row[0],

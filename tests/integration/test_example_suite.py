@@ -23,12 +23,14 @@ def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester, demo_
         [
             "llmeval: model */demo-model-*GPT2LMHeadModel*",
             # the committed baseline, compared under the suite's own gate
-            "  llmeval: compared 35 cases with baseline run *",
+            "  llmeval: compared 35 cases with baseline run *: no differences",
             "success_mode: 17 passed",
             "failure_mode: 8 passed",
             "classification sentiment.eval.yaml::classification: accuracy 1.000, macro-F1 1.000 over 8 cases: ok",
         ]
     )
+    # the committed baseline was made with the settings the suite runs with: nothing to warn about
+    assert "settings differ" not in result.stdout.str()
     assert result.ret == pytest.ExitCode.OK
 
 

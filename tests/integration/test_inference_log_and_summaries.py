@@ -180,3 +180,46 @@ def test_an_unwritable_report_is_a_warning_not_a_failure(project: pytest.Pyteste
     result.stdout.fnmatch_lines(
         ["warning: the Markdown summary was not written: *blocker*", "warning: the report was not written: *blocker*"]
     )
+
+
+TOLERANT_CASES = """
+defaults: {tolerance: {rouge_l: 0.3}}
+cases:
+  - {id: reset, prompt: reset, expect: {rouge_l: {reference: Click Forgot Password on the sign-in page., min: 0}}}
+  - id: strict
+    prompt: strict
+    tolerance: {rouge_l: 0}
+    expect: {rouge_l: {reference: Click Forgot Password on the sign-in page., min: 0}}
+"""
+
+
+def test_a_run_records_its_tolerances_so_a_later_report_judges_drops_like_the_gate(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytester.makepyfile(bot=BOT)
+    (pytester.path / "t.eval.yaml").write_text(textwrap.dedent(TOLERANT_CASES).lstrip(), encoding="utf-8")
+    (pytester.path / "other.eval.yaml").write_text(
+        "cases:\n  - {id: x, prompt: x, expect: {rouge_l: {reference: a b c d, min: 0}}}\n", encoding="utf-8"
+    )
+    same = "Click Forgot Password on the sign-in page."
+    answers(pytester, reset=same, strict=same, x="a b c d")
+    run(pytester, "--llm-update-baseline", "--llm-metric-tolerance=rouge_l=0.6").assert_outcomes(passed=3)
+    recorded = {c.node_id: c.tolerances for c in RunStore(pytester.path / ".llmeval" / "history.db").load_run("latest").cases}
+    # the case file's own tolerances win over the ini/flag's, which covers the other file
+    assert recorded == {"t.eval.yaml::reset": {"rouge_l": 0.3}, "t.eval.yaml::strict": {"rouge_l": 0.0},
+                        "other.eval.yaml::x": {"rouge_l": 0.6}}
+    slightly_off = "Click Forgot Password on the page."  # rouge_l drops by about 0.13
+    answers(pytester, reset=slightly_off, strict=slightly_off, x="a b")  # x drops by 0.33
+    gated = run(pytester, "--llm-gate=regressions", "--llm-metric-tolerance=rouge_l=0.6")
+    gated.stdout.fnmatch_lines(["*metric drop*t.eval.yaml::strict*"])
+    assert "metric drop     t.eval.yaml::reset" not in gated.stdout.str()
+    assert "metric drop     other.eval.yaml::x" not in gated.stdout.str()
+    capsys.readouterr()
+    # later, from the history alone: the same drops as the gate found
+    assert main(["report", "--out", "r.html"]) == 0
+    data = _embedded(pytester.path / "r.html")
+    assert [c["node_id"] for c in data["cases"] if c["change"] == "metric drop"] == ["t.eval.yaml::strict"]
+    capsys.readouterr()
+    assert main(["diff", "llmeval-baseline.json", "latest"]) == 1
+    drops = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["metric", "drop"]]
+    assert drops == ["t.eval.yaml::strict"]

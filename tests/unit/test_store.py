@@ -234,7 +234,7 @@ def test_a_version_1_history_is_upgraded_when_read_and_keeps_its_runs(tmp_path: 
     history = RunStore(path)
     assert [s.run_id for s in history.runs()] == ["old1"]  # a reader upgrades in place
     old = history.load_run("old1")
-    assert [(c.node_id, c.output, c.tags) for c in old.cases] == [("t.py::a", "o", [])]
+    assert [(c.node_id, c.output, c.tags, c.tolerances) for c in old.cases] == [("t.py::a", "o", [], {})]
     new = make_run("r2")
     new.cases[0].tags = ["billing"]
     history.record_run(new)
@@ -244,11 +244,13 @@ def test_a_version_1_history_is_upgraded_when_read_and_keeps_its_runs(tmp_path: 
     connection.close()
 
 
-def test_tags_round_trip(tmp_path: Path) -> None:
+def test_tags_and_tolerances_round_trip(tmp_path: Path) -> None:
     run = make_run()
     run.cases[0].tags = ["billing", "ünïcode"]
+    run.cases[0].tolerances = {"rouge_l": 0.05}
     RunStore(tmp_path / "h.db").record_run(run)
-    assert RunStore(tmp_path / "h.db").load_run(run.run_id).cases[0].tags == ["billing", "ünïcode"]
+    loaded = RunStore(tmp_path / "h.db").load_run(run.run_id).cases[0]
+    assert (loaded.tags, loaded.tolerances) == (["billing", "ünïcode"], {"rouge_l": 0.05})
 
 
 def test_migrate_current_version_is_a_no_op_and_unknown_is_an_error() -> None:
