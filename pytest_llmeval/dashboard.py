@@ -9,6 +9,7 @@ computed here, in plain Python under unit tests, and the page's script only draw
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import time
@@ -48,10 +49,12 @@ NO_MODE = "no mode"
 # A case that fails but is tolerated (xfail, "fails in baseline too") has not passed.
 NOT_PASSED = frozenset({"failed", "error", "xfailed"})
 # Worst first: the order of the cases table before anyone filters or sorts it.
-_CHANGE_RANK = {"regressed": 0, "metric drop": 1, "new": 2, "still failing": 3, "output changed": 4,
-                "fixed": 5, "unchanged": 6, None: 6}
+_CHANGE_RANK = {"regressed": 0, "new failing": 1, "metric drop": 2, "outcome changed": 3, "new": 4,
+                "still failing": 5, "output changed": 6, "fixed": 7, "unchanged": 8, None: 8}
+REGRESSED = frozenset({"regressed", "new failing", "metric drop"})
 _OUTCOME_RANK = {"error": 0, "failed": 1, "xfailed": 2, "xpassed": 3, "skipped": 4, "passed": 5}
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
+DIFF_BUDGET = 100_000  # token pairs the word matcher may compare for one case (about 300 x 300)
 
 
 def _when(timestamp: float | None) -> str | None:
@@ -107,7 +110,7 @@ def _run_point(run: RunRecord) -> dict[str, Any]:
     for case in run.cases:
         for name, metric in case.metrics.items():
             value = metric.get("value")
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 sums.setdefault(name, []).append(float(value))
     return {
         "run_id": run.run_id,
@@ -127,10 +130,21 @@ def _run_point(run: RunRecord) -> dict[str, Any]:
 
 def word_diff(before: str, after: str) -> dict[str, list[list[str]]]:
     """Word-level difference: ``before`` as equal/delete segments and ``after`` as equal/insert
-    segments; each side's segments concatenate back to its text exactly."""
-    old, new = _TOKEN.findall(before), _TOKEN.findall(after)
-    # findall drops nothing for this pattern (whitespace, words and every other character).
-    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    segments; each side's segments concatenate back to its text exactly.
+
+    The matcher is quadratic (worse on repetitive text, which a model stuck in a loop writes), so it
+    only sees the part between the common start and end, and only while that part has at most
+    ``DIFF_BUDGET`` token pairs; beyond that lines are matched, and beyond that too the part is
+    shown as replaced as a whole.
+    """
+    old, new = _TOKEN.findall(before), _TOKEN.findall(after)  # the pattern drops no character
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    old_middle, new_middle = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
     left: list[list[str]] = []
     right: list[list[str]] = []
 
@@ -143,28 +157,48 @@ def word_diff(before: str, after: str) -> dict[str, list[list[str]]]:
         else:
             side.append([op, text])
 
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            add(left, "equal", old[i1:i2])
-            add(right, "equal", new[j1:j2])
-        else:
-            add(left, "delete", old[i1:i2])
-            add(right, "insert", new[j1:j2])
+    add(left, "equal", old[:prefix])
+    add(right, "equal", new[:prefix])
+    if len(old_middle) * len(new_middle) > DIFF_BUDGET:
+        old_middle = "".join(old_middle).splitlines(keepends=True)
+        new_middle = "".join(new_middle).splitlines(keepends=True)
+    if len(old_middle) * len(new_middle) > DIFF_BUDGET:
+        add(left, "delete", old_middle)
+        add(right, "insert", new_middle)
+    else:
+        matcher = difflib.SequenceMatcher(a=old_middle, b=new_middle, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                add(left, "equal", old_middle[i1:i2])
+                add(right, "equal", new_middle[j1:j2])
+            else:
+                add(left, "delete", old_middle[i1:i2])
+                add(right, "insert", new_middle[j1:j2])
+    add(left, "equal", old[len(old) - suffix :])
+    add(right, "equal", new[len(new) - suffix :])
     return {"before": left, "after": right}
 
 
-def _changes(comparison: Comparison | None) -> dict[str, str]:
-    if comparison is None:
+def _changes(comparison: Comparison | None, reference: Baseline | None, cases: Sequence[CaseRecord]) -> dict[str, str]:
+    """Each case's change against the reference, the worst one when several apply."""
+    if comparison is None or reference is None:
         return {}
     change: dict[str, str] = {}
+    for case in cases:
+        before = reference.cases.get(case.node_id)
+        if before is not None:
+            # e.g. passed -> skipped or xfailed -> failed: neither a regression nor a fix for the gate
+            change[case.node_id] = "unchanged" if before.outcome == case.outcome else "outcome changed"
     for label, items in (
         ("output changed", comparison.changed_outputs),
         ("fixed", comparison.fixes),
         ("still failing", comparison.still_failing),
         ("new", comparison.new),
+        ("new failing", comparison.new_failing),
     ):
         for item in items:
-            change[item.node_id] = label
+            if label != "output changed" or change.get(item.node_id) == "unchanged":
+                change[item.node_id] = label
     for drop in comparison.metric_drops:
         change[drop.node_id] = "metric drop"
     for item in comparison.regressions:
@@ -219,7 +253,8 @@ def _case_row(
         "tags": list(case.tags),
         "outcome": case.outcome,
         "failed": case.outcome in NOT_PASSED,
-        "regressed": change in ("regressed", "metric drop"),
+        # what fails a regressions gate: the same cases the "regressions" and "metric drops" tiles count
+        "regressed": change in REGRESSED,
         "change": change,
         "message": case.message,
         "duration_s": case.duration_s,
@@ -269,13 +304,10 @@ def build_dashboard_data(
             default_tolerance=default_tolerance,
             case_tolerances={c.node_id: c.tolerances for c in latest.cases if c.tolerances},
         )
-    changes = _changes(comparison)
-    if comparison is not None:
-        for case in latest.cases:
-            changes.setdefault(case.node_id, "unchanged")
-    dropped = {(d.node_id, d.metric) for d in comparison.metric_drops} if comparison is not None else set()
     # A test reported twice (rerun plugins) counts once, as its last report, like the run itself.
     cases = list({case.node_id: case for case in latest.cases}.values())
+    changes = _changes(comparison, reference, cases)
+    dropped = {(d.node_id, d.metric) for d in comparison.metric_drops} if comparison is not None else set()
     rows = [
         _case_row(
             case,
@@ -287,8 +319,12 @@ def build_dashboard_data(
         )
         for case in cases
     ]
-    rows.sort(key=lambda r: (_CHANGE_RANK.get(r["change"], 6), _OUTCOME_RANK.get(r["outcome"], 9), r["node_id"]))
+    rows.sort(key=lambda r: (_CHANGE_RANK.get(r["change"], 8), _OUTCOME_RANK.get(r["outcome"], 9), r["node_id"]))
     points = [_run_point(run) for run in runs]
+    # Only the modes some run has: a suite without modes draws no empty mode series.
+    present = {m for run in runs for case in run.cases for m in MODES if case.mode == m}
+    for point in points:
+        point["mode_pass_rates"] = {m: r for m, r in point["mode_pass_rates"].items() if m in present}
     directions: dict[str, bool] = {}
     for run in runs:
         for case in run.cases:
@@ -317,6 +353,9 @@ def build_dashboard_data(
         "reference": {
             "kind": reference_kind if reference is not None else None,
             "label": reference_label if reference is not None else None,
+            # outputs made with other settings are not comparable: the page says so above everything
+            "settings_differences": comparison.settings_differences if comparison is not None else [],
+            "model_differences": comparison.model_differences if comparison is not None else [],
         },
         "comparison_counts": None if comparison is None else {
             "regressions": len(comparison.regressions) + len(comparison.new_failing),

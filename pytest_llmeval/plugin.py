@@ -48,6 +48,7 @@ from pytest_llmeval.store import (
     baseline_from_run,
     merge_new_cases,
     read_baseline,
+    storable_text,
     write_baseline,
     write_file_atomic,
 )
@@ -56,6 +57,10 @@ from pytest_llmeval.settings import OPTIONS, Settings, resolve_settings
 MODEL_FIXTURES = frozenset({"llm", "llm_output"})
 NO_MODEL_REASON = "no --llm-model given"
 CASE_FILE_PATTERNS = ("*.eval.yaml", "*.eval.yml", "*.eval.jsonl")
+NO_CASES_MARKDOWN = (
+    "## ⚪ llmeval: no eval cases ran\n\n"
+    "No test that uses the model ran in this session, so there is nothing to report or compare.\n"
+)
 
 
 @dataclass
@@ -330,10 +335,15 @@ _current_record: contextvars.ContextVar[TestRecord | None] = contextvars.Context
 )
 
 
+# The record of the test running now, for generations made in threads the test started: a thread
+# does not inherit the context variable, but its outputs are still that test's.
+_running_record: TestRecord | None = None
+
+
 def _record_generation(generation: Generation) -> None:
-    record = _current_record.get()
+    record = _current_record.get() or _running_record
     if record is not None:
-        record.generations.append(generation)
+        record.generations.append(generation)  # list.append is atomic: threads may share a record
 
 
 def _record_check(result: CheckResult) -> None:
@@ -760,9 +770,17 @@ def _recording(item: pytest.Item) -> Iterator[None]:
     """Attach generations and check results made during this phase to the item."""
     record = item.stash.setdefault(RECORD_KEY, TestRecord())
     state = item.config.stash.get(SESSION_KEY, None)
+    global _running_record
     with ExitStack() as stack:
         token = _current_record.set(record)
         stack.callback(_current_record.reset, token)
+        previous, _running_record = _running_record, record
+
+        def restore() -> None:
+            global _running_record
+            _running_record = previous
+
+        stack.callback(restore)
         stack.enter_context(recording_checks(_record_check))
         if state is not None and state.model is not None:
             model = state.model
@@ -782,6 +800,12 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     with _recording(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    with _recording(item):  # a fixture may generate after its yield: still this test's output
         return (yield)
 
 
@@ -843,15 +867,17 @@ def _inference_entries(item: pytest.Item, phase: str, record: TestRecord, state:
     return entries
 
 
-# Markers that say how pytest runs a test, not what it is about: not tags.
+# Markers that say how a test runs, not what it is about: pytest's, ours and common plugins'.
 _NOT_TAGS = frozenset(
-    {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "tryfirst", "trylast", "llm", *MODES}
+    {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "tryfirst", "trylast", "llm", *MODES,
+     "asyncio", "anyio", "trio", "timeout", "flaky", "xdist_group", "django_db", "order", "dependency", "benchmark"}
 )
 
 
 def _tags(item: pytest.Item) -> list[str]:
-    """A test's tags: a case file's tags (markers of its item) and a Python test's own markers."""
-    return sorted({mark.name for mark in item.iter_markers()} - _NOT_TAGS)
+    """A test's tags: a case file's tags and a Python test's own labels, i.e. its markers that take
+    no arguments (a marker with arguments, ``timeout(10)``, configures the test rather than names it)."""
+    return sorted({m.name for m in item.iter_markers() if not m.args and not m.kwargs} - _NOT_TAGS)
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
@@ -1098,8 +1124,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state.fingerprint_memo is not None:
         state.fingerprint_memo.save()
     if state.run is not None:
-        _record_and_accept(state)
-        _write_summaries(state)
+        try:
+            _record_and_accept(state)
+        finally:  # a CI job's summary is most wanted when something went wrong
+            _write_summaries(state)
+    elif state.settings.markdown and state.settings.model and not session.config.option.collectonly:
+        # No case ran (all deselected, or -k matched nothing): say so, rather than leave an empty page.
+        _write_markdown(state, NO_CASES_MARKDOWN)
 
 
 def _record_and_accept(state: LLMEvalSession) -> None:
@@ -1129,7 +1160,11 @@ def _record_and_accept(state: LLMEvalSession) -> None:
             return
         merged = merge_new_cases(old, state.run)
         added = sorted(set(merged.cases) - set(old.cases))
-        write_baseline(state.baseline_path, merged)
+        try:
+            write_baseline(state.baseline_path, merged)
+        except (BaselineError, OSError) as exc:
+            state.warnings.append(f"baseline not updated: {exc}")
+            return
         state.notes.append(f"baseline {state.baseline_path}: added {len(added)} new cases ({', '.join(added) or 'none'})")
         return
     accepted = baseline_from_run(state.run)
@@ -1142,7 +1177,11 @@ def _record_and_accept(state: LLMEvalSession) -> None:
         if previous is not None:
             # A partial run (-k, -m, a path) re-accepts what it ran and keeps the other entries.
             kept = {k: v for k, v in previous.cases.items() if k not in accepted.cases}
-    write_baseline(state.baseline_path, Baseline(run=accepted.run, cases={**kept, **accepted.cases}))
+    try:
+        write_baseline(state.baseline_path, Baseline(run=accepted.run, cases={**kept, **accepted.cases}))
+    except (BaselineError, OSError) as exc:
+        state.warnings.append(f"baseline not updated: {exc}")
+        return
     note = f"baseline {state.baseline_path}: wrote {len(accepted.cases)} cases from this run"
     state.notes.append(note + (f", kept {len(kept)} not run now" if kept else ""))
 
@@ -1160,17 +1199,11 @@ def _write_summaries(state: LLMEvalSession) -> None:
     if settings.markdown is not None:
         from pytest_llmeval.markdown import format_markdown_summary
 
-        try:
-            text = format_markdown_summary(
-                state.run, baseline=state.baseline, comparison=state.comparison,
-                reference_label=reference_label, gate=settings.gate,
-            )
-            path = Path(settings.markdown)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_file_atomic(path, text.encode("utf-8"))
-            state.notes.append(f"markdown summary: {path}")
-        except OSError as exc:
-            state.warnings.append(f"the Markdown summary was not written: {exc}")
+        text = format_markdown_summary(
+            state.run, baseline=state.baseline, comparison=state.comparison,
+            reference_label=reference_label, gate=settings.gate,
+        )
+        _write_markdown(state, text)
     if settings.report is not None:
         from pytest_llmeval.dashboard import dashboard_from_history, write_dashboard
 
@@ -1192,8 +1225,19 @@ def _write_summaries(state: LLMEvalSession) -> None:
             )
         try:
             state.notes.append(f"report: {write_dashboard(settings.report, data)}")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             state.warnings.append(f"the report was not written: {exc}")
+
+
+def _write_markdown(state: LLMEvalSession, text: str) -> None:
+    assert state.settings.markdown is not None
+    path = Path(state.settings.markdown)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file_atomic(path, (storable_text(text) or "").encode("utf-8"))
+        state.notes.append(f"markdown summary: {path}")
+    except OSError as exc:
+        state.warnings.append(f"the Markdown summary was not written: {exc}")
 
 
 def _summed_stats(state: LLMEvalSession) -> dict[str, float]:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import sqlite3
 import tempfile
@@ -50,11 +51,12 @@ __all__ = [
     "output_sha256",
     "read_baseline",
     "round_sig",
+    "storable_text",
     "write_baseline",
     "write_file_atomic",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BASELINE_FORMAT = 1
 EXCERPT_CHARS = 160
 SIGNIFICANT_DIGITS = 6
@@ -181,10 +183,12 @@ def _migrate(connection: sqlite3.Connection, from_version: int) -> int:
         raise StoreError(
             f"unknown history schema version {from_version} (this pytest-llmeval knows 1..{SCHEMA_VERSION})"
         )
-    if from_version == 1:  # version 2: each case records its tags and its metrics' gate tolerances
+    if from_version == 1:  # version 2: each case records its tags
         connection.execute("ALTER TABLE cases ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
-        connection.execute("ALTER TABLE cases ADD COLUMN tolerances TEXT NOT NULL DEFAULT '{}'")
         from_version = 2
+    if from_version == 2:  # version 3: each case records its metrics' gate tolerances
+        connection.execute("ALTER TABLE cases ADD COLUMN tolerances TEXT NOT NULL DEFAULT '{}'")
+        from_version = 3
     return from_version
 
 
@@ -333,15 +337,15 @@ class RunStore:
             (
                 run_id,
                 position,
-                case.node_id,
+                storable_text(case.node_id),
                 case.outcome,
                 float(case.duration_s),
                 case.mode,
                 _to_json(case.checks),
                 _to_json(case.metrics),
-                case.prompt,
-                case.output,
-                case.message,
+                storable_text(case.prompt),
+                storable_text(case.output),
+                storable_text(case.message),
                 _to_json(list(case.tags)),
                 _to_json(dict(case.tolerances)),
             )
@@ -509,10 +513,21 @@ def _rollback(connection: sqlite3.Connection) -> None:
         connection.execute("ROLLBACK")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str | None) -> str | None:
+    """``text`` with any lone surrogate replaced by U+FFFD. A Python backend or a server's JSON can
+    produce one; neither SQLite nor a UTF-8 file can hold it, and one output must not lose a run."""
+    if text is None:
+        return None
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _to_json(value: Any) -> str:
     # default=str: a stray non-JSON value (a Path in settings) is kept readable rather than losing
     # the whole run; sort_keys keeps stored text stable.
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return storable_text(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)) or ""
 
 
 def _from_json(text: str, path: Path) -> Any:
@@ -617,6 +632,7 @@ def dump_baseline(baseline: Baseline) -> str:
     """The file text: sorted keys, cases by node id, indent 2, UTF-8 characters kept, one final newline."""
     try:
         text = json.dumps(baseline.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        text = storable_text(text) or ""
     except ValueError as exc:  # NaN/inf that bypassed rounding: JSON cannot hold it
         raise BaselineError(f"the baseline cannot be written as JSON: {exc}") from exc
     return text + "\n"

@@ -5,7 +5,8 @@
  *
  * DOM hooks (stable; tests and people's scripts may rely on them):
  *   body[data-ready="true"]           set once the page has been drawn; on failure body[data-error] holds the message
- *   #llmeval-header                   model, run, commit, what the run was compared with
+ *   #llmeval-header                   model, run, commit, what the run was compared with; #llmeval-differences
+ *                                     (when present) lists generation-setting and model differences from the reference
  *   #llmeval-tiles .tile[data-tile]   "overall", "mode:<name>", "regressions", "fixes", "new", "metric_drops",
  *                                     "still_failing", "not_run"; .value holds the big number
  *   #llmeval-breakdown-file, #llmeval-breakdown-tag
@@ -119,6 +120,18 @@
     fact("compared with", ref.label ? (ref.kind ? ref.kind + " " : "") + ref.label : "no baseline");
     if (latest.complete === false) append(facts, el("span", { cls: "warn", text: "incomplete run (interrupted or partial)" }));
     append(head, [el("h1", { text: "llmeval report" }), facts]);
+    // Outputs made with other generation settings are not comparable: say so before any number.
+    var differs = (ref.settings_differences || []);
+    var models = (ref.model_differences || []);
+    if (differs.length || models.length) {
+      var banner = el("div", { id: "llmeval-differences", cls: "differences" });
+      if (differs.length) {
+        append(banner, el("p", { cls: "warn", text: "Generation settings differ from the " + (ref.kind || "reference") +
+          "'s, so outputs may differ for that reason alone: " + differs.join("; ") }));
+      }
+      if (models.length) append(banner, el("p", { text: "The model differs from the " + (ref.kind || "reference") + "'s: " + models.join("; ") }));
+      append(head, banner);
+    }
 
     var settings = el("dl");
     [["model", model], ["settings", latest.settings || {}]].forEach(function (pair) {

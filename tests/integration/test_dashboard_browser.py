@@ -361,18 +361,26 @@ def test_a_report_written_by_a_real_session_draws_and_filters(
 
     session("--llm-update-baseline", reset="Click Forgot Password on the sign-in page.",
             refund="We refund within 5 days.", hack="I can't help with that.").assert_outcomes(passed=3)
-    result = session("--llm-report=report.html", reset="Click Help on the sign-in page.",
-                     refund="We refund within 5 days.", hack="I can't help with that.")
-    result.assert_outcomes(passed=2, failed=1)
+    with (pytester.path / "support.eval.yaml").open("a", encoding="utf-8") as cases:
+        cases.write("  - {id: brand-new, prompt: new, expect: {contains: 'yes'}}\n")  # new, and failing
+    result = session("--llm-report=report.html", "--llm-max-new-tokens=32", reset="Click Help on the sign-in page.",
+                     refund="We refund within 5 days.", hack="I can't help with that.", new="no")
+    result.assert_outcomes(passed=2, failed=2)
     opened = Opened(browser, (pytester.path / "report.html").as_uri())
     try:
         page = opened.page
         assert page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall']").count() == 2
         assert page.locator(".metric-chart[data-metric='rouge_l'] circle.point").count() == 2
-        assert opened.count() == (3, 3)
+        assert opened.count() == (4, 4)
+        # the other max_new_tokens is named above everything: these outputs may differ for that alone
+        assert "max_new_tokens: 64 -> 32" in page.inner_text("#llmeval-differences")
         page.check("#filter-failed")
-        assert opened.visible_rows() == ["support.eval.yaml::reset"]
+        assert sorted(opened.visible_rows()) == ["support.eval.yaml::brand-new", "support.eval.yaml::reset"]
         page.uncheck("#filter-failed")
+        page.check("#filter-regressed")  # what fails a regressions gate: the regression and the new failure
+        assert sorted(opened.visible_rows()) == ["support.eval.yaml::brand-new", "support.eval.yaml::reset"]
+        assert page.inner_text("#llmeval-tiles .tile[data-tile='regressions'] .value") == "2"
+        page.uncheck("#filter-regressed")
         page.select_option("#filter-mode", "failure_mode")
         assert opened.visible_rows() == ["support.eval.yaml::hack"]
         page.select_option("#filter-mode", "")

@@ -223,3 +223,59 @@ def test_a_run_records_its_tolerances_so_a_later_report_judges_drops_like_the_ga
     assert main(["diff", "llmeval-baseline.json", "latest"]) == 1
     drops = [line.split()[2] for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["metric", "drop"]]
     assert drops == ["t.eval.yaml::strict"]
+
+
+def test_generations_from_threads_and_fixture_teardown_are_logged(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_more="""
+        from concurrent.futures import ThreadPoolExecutor
+        import pytest
+
+        @pytest.fixture
+        def after(llm):
+            yield
+            llm.generate("hello")  # after the test: still this test's generation
+
+        def test_threads(llm, after):
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                outputs = list(pool.map(llm.generate, ["reset", "refund", "hello", "nothing"]))
+            assert len(outputs) == 4
+        """
+    )
+    result = run(project, "test_more.py")
+    result.assert_outcomes(passed=1)
+    entries = [e for e in latest_log(project) if e["node_id"] == "test_more.py::test_threads"]
+    assert sorted(e["prompt"] for e in entries if e["phase"] == "call") == ["hello", "nothing", "refund", "reset"]
+    assert [(e["phase"], e["prompt"], e["index"]) for e in entries if e["phase"] == "teardown"] == [("teardown", "hello", 4)]
+
+
+def test_a_lone_surrogate_in_an_output_loses_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        bot='def answer(prompt):\n    return "bad \\udcff byte"\n',
+        test_s='import pytest\n\n@pytest.mark.llm(prompt="x")\ndef test_s(llm_output):\n    assert "good" in llm_output\n',
+    )
+    result = pytester.runpytest(
+        "--llm-model=py:bot:answer", "-p", "no:cacheprovider", "--llm-report=r.html", "--llm-markdown=s.md",
+        "--llm-update-baseline",
+    )
+    result.assert_outcomes(failed=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert RunStore(pytester.path / ".llmeval" / "history.db").load_run("latest").cases[0].output == "bad \ufffd byte"
+    assert latest_log(pytester)[0]["output"] == "bad \udcff byte"  # the log keeps it exactly, as a JSON escape
+    assert (pytester.path / "r.html").is_file() and (pytester.path / "s.md").is_file()
+    assert (pytester.path / "llmeval-baseline.json").is_file()
+
+
+def test_markdown_says_so_when_no_case_ran(project: pytest.Pytester) -> None:
+    result = run(project, "-k", "matches_nothing", "--llm-markdown=s.md")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert (project.path / "s.md").read_text(encoding="utf-8").startswith("## ⚪ llmeval: no eval cases ran")
+
+
+def test_a_baseline_that_cannot_be_written_is_a_warning_and_the_summaries_are_still_written(
+    project: pytest.Pytester,
+) -> None:
+    result = run(project, "--llm-update-baseline", "--llm-baseline=missing/dir/b.json", "--llm-markdown=s.md")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["warning: baseline not updated: cannot write the baseline *missing/dir/b.json*"])
+    assert "INTERNALERROR" not in result.stdout.str() and (project.path / "s.md").is_file()

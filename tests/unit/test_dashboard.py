@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_llmeval.dashboard import build_dashboard_data, dashboard_from_history, pass_rate, word_diff
+from pytest_llmeval import dashboard
+from pytest_llmeval.dashboard import DIFF_BUDGET, build_dashboard_data, dashboard_from_history, pass_rate, word_diff
 from pytest_llmeval.inference_log import inference_log_path, write_inference_log
 from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.store import EXCERPT_CHARS, RunStore, StoreError, baseline_from_run
@@ -98,7 +100,10 @@ def test_latest_run_against_a_reference() -> None:
     assert latest["short_id"] == "b" * 12 and latest["total"] == 5 and latest["duration_s"] == 2.5
     assert latest["counts"] == {"failed": 1, "passed": 2, "skipped": 1, "xfailed": 1}
     assert latest["pass_rate"] == 0.5  # 2 of the 4 that count
-    assert data["reference"] == {"kind": "baseline", "label": "llmeval-baseline.json (run aaaaaaaaaaaa)"}
+    assert data["reference"] == {
+        "kind": "baseline", "label": "llmeval-baseline.json (run aaaaaaaaaaaa)",
+        "settings_differences": [], "model_differences": [],
+    }
     assert data["comparison_counts"] == {
         "regressions": 1, "fixes": 1, "new": 2, "still_failing": 0, "metric_drops": 2, "not_run": 1,
     }
@@ -116,6 +121,69 @@ def test_latest_run_against_a_reference() -> None:
     assert by_id["test_new.py::test_tolerated"]["failed"] is True  # tolerated, but not a pass
     # worst first: the regression, then the metric drop, then new cases
     assert [c["change"] for c in data["cases"]][:3] == ["regressed", "metric drop", "new"]
+
+
+def test_regressed_is_what_fails_the_gate_and_every_outcome_change_is_labelled() -> None:
+    old = run("a" * 32, 1.0, case("t.py::skipped_before", "skipped"), case("t.py::passed_before"),
+              case("t.py::xfailed_before", "xfailed"), case("t.py::same"))
+    new = run("b" * 32, 2.0, case("t.py::skipped_before", "failed"), case("t.py::passed_before", "xfailed"),
+              case("t.py::xfailed_before", "failed"), case("t.py::same"), case("t.py::brand_new", "failed"),
+              case("t.py::new_ok"))
+    data = build_dashboard_data([old, new], reference=baseline_from_run(old))
+    change = {c["node_id"]: (c["change"], c["regressed"]) for c in data["cases"]}
+    assert change == {
+        "t.py::brand_new": ("new failing", True),  # fails a regressions gate: counted with the regressions
+        "t.py::skipped_before": ("outcome changed", False),
+        "t.py::passed_before": ("outcome changed", False),
+        "t.py::xfailed_before": ("outcome changed", False),
+        "t.py::same": ("unchanged", False),
+        "t.py::new_ok": ("new", False),
+    }
+    assert data["comparison_counts"]["regressions"] == sum(r for _, r in change.values())
+    assert data["cases"][0]["node_id"] == "t.py::brand_new"
+
+
+def test_settings_differences_are_carried_to_the_page() -> None:
+    old, new = _two_runs()
+    new.settings = {"max_new_tokens": 64}
+    data = build_dashboard_data([old, new], reference=baseline_from_run(old))
+    assert data["reference"]["settings_differences"] == ["max_new_tokens: 8 -> 64"]
+
+
+def test_a_non_finite_metric_value_does_not_remove_the_run_from_its_chart() -> None:
+    items = [case("t.py::a", metrics=rouge(0.5)), case("t.py::b", metrics=rouge(float("inf"))),
+             case("t.py::c", metrics=rouge(float("nan")))]
+    assert build_dashboard_data([run("a" * 32, 1.0, *items)])["runs"][0]["metrics"] == {"rouge_l": 0.5}
+
+
+def test_only_modes_some_run_has_are_series() -> None:
+    data = build_dashboard_data([run("a" * 32, 1.0, case("t.py::a"), case("t.py::b", mode="failure_mode"))])
+    assert data["runs"][0]["mode_pass_rates"] == {"failure_mode": 1.0}
+
+
+def test_the_word_matcher_never_compares_more_than_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real = dashboard.difflib.SequenceMatcher
+
+    def counting(*, a: list[str], b: list[str], autojunk: bool) -> difflib.SequenceMatcher[str]:
+        seen.append(len(a) * len(b))
+        return real(a=a, b=b, autojunk=autojunk)
+
+    monkeypatch.setattr(dashboard.difflib, "SequenceMatcher", counting)
+    loop_before = "I am sorry, I cannot help. " * 400  # a model stuck in a loop: ~5,600 tokens
+    loop_after = "I am sorry, I can not help. " * 400
+    diff = word_diff(loop_before, loop_after)
+    assert "".join(t for _, t in diff["before"]) == loop_before and "".join(t for _, t in diff["after"]) == loop_after
+    assert all(pairs <= DIFF_BUDGET for pairs in seen)
+    lines_before = "".join(f"line {i} stays\n" for i in range(1000))
+    lines_after = lines_before.replace("line 500 stays", "line 500 moved")
+    diff = word_diff(lines_before, lines_after)  # the common start and end are cut off first: a small middle
+    assert ["insert", "moved"] in diff["after"] and all(pairs <= DIFF_BUDGET for pairs in seen)
+    # too many tokens for words, few enough lines: matched line by line
+    many_lines = word_diff("".join(f"a{i} b\n" for i in range(400)),
+                           "".join(f"{'a' if i % 2 else 'c'}{i} b\n" for i in range(400)))
+    assert ["equal", "a1 b\n"] in many_lines["after"] and ["insert", "c2 b\n"] in many_lines["after"]
+    assert all(pairs <= DIFF_BUDGET for pairs in seen)
 
 
 def test_a_tolerance_keeps_a_small_drop_out() -> None:
@@ -138,7 +206,7 @@ def test_breakdowns_per_mode_file_and_tag() -> None:
     assert [r["name"] for r in data["breakdowns"]["mode"]] == ["success_mode", "failure_mode", "no mode"]
     assert rows["file"]["evals/s.eval.yaml"] == (2, 1, 1, 0, 0.5) and rows["file"]["test_new.py"] == (2, 0, 1, 1, 0.0)
     assert rows["tag"] == {"billing": (2, 1, 1, 0, 0.5), "refunds": (1, 1, 0, 0, 1.0)}
-    assert data["reference"] == {"kind": None, "label": None} and data["comparison_counts"] is None
+    assert data["reference"]["kind"] is None and data["comparison_counts"] is None
     assert all(c["change"] is None and c["baseline_output"] is None for c in data["cases"])
 
 

@@ -244,6 +244,34 @@ def test_a_version_1_history_is_upgraded_when_read_and_keeps_its_runs(tmp_path: 
     connection.close()
 
 
+def test_a_version_2_history_gains_tolerances(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(_VERSION_1_SCHEMA)
+    connection.execute("ALTER TABLE cases ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+    connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    history = RunStore(path)
+    run = make_run("r2")
+    run.cases[0].tolerances = {"rouge_l": 0.1}
+    history.record_run(run)  # a writer upgrades too
+    assert history.load_run("r2").cases[0].tolerances == {"rouge_l": 0.1}
+    assert history.load_run("old1").cases[0].tolerances == {}
+
+
+def test_a_lone_surrogate_in_an_output_does_not_lose_the_run(tmp_path: Path) -> None:
+    run = make_run()
+    run.cases[0].output = "bad \udcff byte"
+    run.cases[0].message = "expected x; got 'bad \udcff'"
+    run.cases[0].checks = [{"name": "contains", "passed": False, "score": None, "message": "got \udcff"}]
+    RunStore(tmp_path / "h.db").record_run(run)
+    loaded = RunStore(tmp_path / "h.db").load_run(run.run_id).cases[0]
+    assert loaded.output == "bad \ufffd byte" and loaded.checks[0]["message"] == "got \ufffd"
+    write_baseline(tmp_path / "b.json", baseline_from_run(run))
+    assert "\ufffd" in (tmp_path / "b.json").read_text(encoding="utf-8")
+
+
 def test_tags_and_tolerances_round_trip(tmp_path: Path) -> None:
     run = make_run()
     run.cases[0].tags = ["billing", "ünïcode"]
