@@ -10,7 +10,7 @@
  *   #llmeval-tiles .tile[data-tile]   "overall", "mode:<name>", "regressions", "fixes", "new", "metric_drops",
  *                                     "still_failing", "not_run"; .value holds the big number
  *   #llmeval-breakdown-file, #llmeval-breakdown-tag
- *                                     .bar-row[data-name] per file / tag (clicking a tag row filters by it)
+ *                                     .bar-row[data-name] per file / tag (clicking a row filters by that file / tag)
  *   #llmeval-chart-pass-rate svg      circle.point[data-series="overall"|"mode:<name>"][data-run-index][data-run]
  *                                     one per run with a value; path.line[data-series] joins them
  *   #llmeval-chart-legend             .legend-item[data-series]
@@ -25,7 +25,8 @@
  *                                     (baseline output, deletions as del.diff-del), .detail-output (this run's
  *                                     output, insertions as ins.diff-ins), .detail-checks li[data-passed],
  *                                     .detail-metrics tr[data-metric]
- *   location.hash                     filter state: failed=1&regressed=1&mode=..&tag=..&q=..&open=<node id> (repeatable)
+ *   location.hash                     filter state: failed=1&regressed=1&file=..&mode=..&tag=..&q=..&open=<node id>
+ *                                     (open repeatable); clicking a file's bar sets file=, "clear" resets all
  */
 (function () {
   "use strict";
@@ -373,7 +374,7 @@
       q: document.getElementById("filter-search"), clear: document.getElementById("filter-clear"),
       count: document.getElementById("cases-count")
     };
-    var state = { failed: false, regressed: false, mode: "", tag: "", q: "", open: {} };
+    var state = { failed: false, regressed: false, file: "", mode: "", tag: "", q: "", open: {} };
     var rows = [], details = [], hay = [];
 
     // Select options: the modes and tags that occur, plus "none" when some case has no mode / tag.
@@ -429,6 +430,7 @@
     function visible(c, i) {
       if (state.failed && !c.failed) return false;
       if (state.regressed && !c.regressed) return false;
+      if (state.file && c.file !== state.file) return false;
       if (state.mode && modeKey(c) !== state.mode) return false;
       if (state.tag) {
         var ts = c.tags || [];
@@ -448,7 +450,7 @@
         if (v) shown++;
       });
       noMatch.hidden = shown > 0;
-      ui.count.textContent = "showing " + shown + " of " + plural(cases.length, "case");
+      ui.count.textContent = "showing " + shown + " of " + plural(cases.length, "case") + (state.file ? " in " + state.file : "");
       ui.count.setAttribute("data-shown", shown);
       ui.count.setAttribute("data-total", cases.length);
       if (writeHash) writeState();
@@ -458,6 +460,7 @@
       var p = new URLSearchParams();
       if (state.failed) p.set("failed", "1");
       if (state.regressed) p.set("regressed", "1");
+      if (state.file) p.set("file", state.file);
       if (state.mode) p.set("mode", state.mode);
       if (state.tag) p.set("tag", state.tag);
       if (state.q) p.set("q", state.q);
@@ -478,6 +481,7 @@
       var p = new URLSearchParams(location.hash.replace(/^#/, ""));
       state.failed = p.get("failed") === "1";
       state.regressed = p.get("regressed") === "1";
+      state.file = p.get("file") || "";
       state.mode = hasOption(ui.mode, p.get("mode") || "") ? p.get("mode") || "" : "";
       state.tag = hasOption(ui.tag, p.get("tag") || "") ? p.get("tag") || "" : "";
       state.q = p.get("q") || "";
@@ -496,7 +500,7 @@
     ui.tag.addEventListener("change", function () { state.tag = ui.tag.value; apply(true); });
     ui.q.addEventListener("input", function () { state.q = ui.q.value; apply(true); });
     ui.clear.addEventListener("click", function () {
-      state = { failed: false, regressed: false, mode: "", tag: "", q: "", open: {} };
+      state = { failed: false, regressed: false, file: "", mode: "", tag: "", q: "", open: {} };
       ui.failed.checked = ui.regressed.checked = false;
       ui.mode.value = ui.tag.value = ui.q.value = "";
       apply(true);
@@ -515,7 +519,7 @@
 
     return {
       pickTag: function (tag) { state.tag = hasOption(ui.tag, tag) ? tag : ""; ui.tag.value = state.tag; apply(true); },
-      search: function (text) { state.q = text; ui.q.value = text; apply(true); }
+      pickFile: function (file) { state.file = file; apply(true); }
     };
   }
 
@@ -528,7 +532,7 @@
     renderCharts(data);
     var table = renderCases(data);
     var bd = data.breakdowns || {};
-    renderBars("llmeval-breakdown-file", bd.file, function (name) { table.search(name); });
+    renderBars("llmeval-breakdown-file", bd.file, function (name) { table.pickFile(name); });
     renderBars("llmeval-breakdown-tag", bd.tag, function (name) { table.pickTag(name); });
     document.body.setAttribute("data-ready", "true");
   }

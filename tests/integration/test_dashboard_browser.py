@@ -354,24 +354,33 @@ def test_a_report_written_by_a_real_session_draws_and_filters(
     with --llm-report; the browser draws it from what the plugin recorded."""
     pytester.makepyfile(bot=SESSION_BOT)
     (pytester.path / "support.eval.yaml").write_text(SESSION_CASES, encoding="utf-8")
+    # a file whose name ends like the other's: the file filter must not take one for the other
+    (pytester.path / "customer_support.eval.yaml").write_text(
+        "cases:\n  - {id: other, prompt: refund, expect: {contains: refund}}\n", encoding="utf-8"
+    )
 
     def session(*args: str, **answers: str) -> pytest.RunResult:
         (pytester.path / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
         return pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", *args)
 
     session("--llm-update-baseline", reset="Click Forgot Password on the sign-in page.",
-            refund="We refund within 5 days.", hack="I can't help with that.").assert_outcomes(passed=3)
+            refund="We refund within 5 days.", hack="I can't help with that.").assert_outcomes(passed=4)
     with (pytester.path / "support.eval.yaml").open("a", encoding="utf-8") as cases:
         cases.write("  - {id: brand-new, prompt: new, expect: {contains: 'yes'}}\n")  # new, and failing
     result = session("--llm-report=report.html", "--llm-max-new-tokens=32", reset="Click Help on the sign-in page.",
                      refund="We refund within 5 days.", hack="I can't help with that.", new="no")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)
     opened = Opened(browser, (pytester.path / "report.html").as_uri())
     try:
         page = opened.page
         assert page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall']").count() == 2
         assert page.locator(".metric-chart[data-metric='rouge_l'] circle.point").count() == 2
-        assert opened.count() == (4, 4)
+        assert opened.count() == (5, 5)
+        page.click("#llmeval-breakdown-file .bar-row[data-name='support.eval.yaml']")
+        assert opened.count() == (4, 5) and "customer_support.eval.yaml::other" not in opened.visible_rows()
+        assert "file=support.eval.yaml" in page.evaluate("location.hash")
+        page.click("#filter-clear")
+        assert opened.count() == (5, 5)
         # the other max_new_tokens is named above everything: these outputs may differ for that alone
         assert "max_new_tokens: 64 -> 32" in page.inner_text("#llmeval-differences")
         page.check("#filter-failed")
