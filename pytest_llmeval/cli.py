@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pytest_llmeval.compare import compare_runs
-from pytest_llmeval.dashboard import DEFAULT_RUNS
+from pytest_llmeval.dashboard import DEFAULT_RUNS, dashboard_from_history, write_dashboard
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import RunRecord
 from pytest_llmeval.store import (
@@ -333,8 +333,6 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
-    from pytest_llmeval.dashboard import dashboard_from_history, write_dashboard
-
     baseline = None
     baseline_path = None
     if args.baseline is not None:

@@ -13,7 +13,7 @@ baseline was written never shows up as a drop.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +29,22 @@ __all__ = [
     "ComparisonRow",
     "MetricDrop",
     "compare_runs",
+    "pass_rate",
 ]
 
 GATES = GATE_MODES  # one list of gate modes, shared with the options
 PASSING = frozenset({"passed", "xpassed"})
 FAILING = frozenset({"failed", "error"})
+
+
+def pass_rate(outcomes: Sequence[str]) -> float | None:
+    """(passed + xpassed) / (cases - skipped): a tolerated failure (xfailed) has not passed.
+    ``None`` when nothing counts (no cases, all skipped)."""
+    counted = [o for o in outcomes if o != "skipped"]
+    if not counted:
+        return None
+    return sum(o in PASSING for o in counted) / len(counted)
+
 # Model keys that change what the model generates. The rest of the model block (source path,
 # model_id fingerprint, backend, adapter) says *which* model ran: reported, but not a setting.
 _SETTING_MODEL_KEYS = ("dtype", "device")

@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_llmeval.compare import FAILING, PASSING, Comparison, compare_runs
+from pytest_llmeval.compare import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
-from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.store import (
     EXCERPT_CHARS,
     Baseline,
@@ -35,6 +35,7 @@ from pytest_llmeval.store import (
 __all__ = [
     "DASHBOARD_FORMAT",
     "DEFAULT_RUNS",
+    "baseline_label",
     "build_dashboard_data",
     "dashboard_from_history",
     "pass_rate",
@@ -44,7 +45,6 @@ __all__ = [
 
 DASHBOARD_FORMAT = 1
 DEFAULT_RUNS = 50  # runs drawn in the charts; older ones stay in the history
-MODES = ("success_mode", "failure_mode")
 NO_MODE = "no mode"
 # A case that fails but is tolerated (xfail, "fails in baseline too") has not passed.
 NOT_PASSED = frozenset({"failed", "error", "xfailed"})
@@ -61,14 +61,6 @@ def _when(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def pass_rate(outcomes: Sequence[str]) -> float | None:
-    """(passed + xpassed) / (cases - skipped); ``None`` when nothing counts (no cases, all skipped)."""
-    counted = [o for o in outcomes if o != "skipped"]
-    if not counted:
-        return None
-    return sum(o in PASSING for o in counted) / len(counted)
 
 
 def _breakdown(name: str, outcomes: Sequence[str]) -> dict[str, Any]:
@@ -372,6 +364,12 @@ def build_dashboard_data(
     }
 
 
+def baseline_label(baseline: Baseline, path: str | os.PathLike[str] | None) -> str:
+    """How a report names a baseline: its file and the run it accepted."""
+    run_id = baseline.run.get("run_id")
+    return f"{path or 'the baseline'}" + (f" (run {str(run_id)[:12]})" if run_id else "")
+
+
 def _generation_counts(history: Path, run_id: str) -> dict[str, int] | None:
     try:
         entries = read_inference_log(inference_log_path(history, run_id))
@@ -409,8 +407,8 @@ def dashboard_from_history(
     reference_run: RunRecord | None = None
     if baseline is not None:
         reference, reference_kind = baseline, "baseline"
+        reference_label = baseline_label(baseline, baseline_path)
         run_id = baseline.run.get("run_id")
-        reference_label = f"{baseline_path or 'the baseline'}" + (f" (run {str(run_id)[:12]})" if run_id else "")
         if isinstance(run_id, str):
             try:
                 reference_run = store.load_run(run_id)

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmeval.compare import GATES, Comparison
-from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.compare import FAILING, GATES, PASSING, Comparison
+from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.store import Baseline, round_sig
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "format_markdown_summary"]
@@ -33,9 +33,6 @@ __all__ = ["GITHUB_COMMENT_LIMIT", "format_markdown_summary"]
 # than the number of characters, so the text fits however GitHub counts.
 GITHUB_COMMENT_LIMIT = 65_536
 
-PASSING = frozenset({"passed", "xpassed"})
-FAILING = frozenset({"failed", "error"})
-MODES = ("success_mode", "failure_mode")
 
 _MESSAGE_CHARS = 120  # a "why" cell: one glance, the terminal and `llmeval diff` have the rest
 _NODE_ID_CHARS = 160  # parametrized ids get long; cut in the middle to keep the file and the params

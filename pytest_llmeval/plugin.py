@@ -6,7 +6,6 @@ only when a selected test needs the model.
 
 from __future__ import annotations
 
-import contextvars
 import fnmatch
 import time
 import uuid
@@ -36,9 +35,10 @@ from pytest_llmeval.metrics import (
 from pytest_llmeval.report import format_checks, format_generation
 from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
 from pytest_llmeval.compare import Comparison, compare_runs
+from pytest_llmeval.dashboard import baseline_label, build_dashboard_data, dashboard_from_history, write_dashboard
 from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
 from pytest_llmeval.inference_log import inference_entry, inference_log_path, write_inference_log
-from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.store import (
     Baseline,
     BaselineCase,
@@ -72,7 +72,6 @@ class TestRecord:
     logged: int = 0  # generations already sent to the inference log (on an earlier phase's report)
 
 
-MODES = ("success_mode", "failure_mode")
 
 
 def _group_report(
@@ -330,24 +329,19 @@ class LLMEvalSession:
 
 SESSION_KEY = pytest.StashKey[LLMEvalSession]()
 RECORD_KEY = pytest.StashKey[TestRecord]()
-_current_record: contextvars.ContextVar[TestRecord | None] = contextvars.ContextVar(
-    "llmeval_current_record", default=None
-)
-
-
-# The record of the test running now, for generations made in threads the test started: a thread
-# does not inherit the context variable, but its outputs are still that test's.
+# The record of the test running now. A module variable, not a context variable: pytest runs one
+# test at a time per process, and generations made in threads the test starts are still its own.
 _running_record: TestRecord | None = None
 
 
 def _record_generation(generation: Generation) -> None:
-    record = _current_record.get() or _running_record
+    record = _running_record
     if record is not None:
         record.generations.append(generation)  # list.append is atomic: threads may share a record
 
 
 def _record_check(result: CheckResult) -> None:
-    record = _current_record.get()
+    record = _running_record
     if record is not None:
         record.checks.append(result)
 
@@ -772,8 +766,7 @@ def _recording(item: pytest.Item) -> Iterator[None]:
     state = item.config.stash.get(SESSION_KEY, None)
     global _running_record
     with ExitStack() as stack:
-        token = _current_record.set(record)
-        stack.callback(_current_record.reset, token)
+        # restored, not cleared: an in-process pytester session runs inside an outer test
         previous, _running_record = _running_record, record
 
         def restore() -> None:
@@ -1191,11 +1184,8 @@ def _write_summaries(state: LLMEvalSession) -> None:
     A summary that cannot be written is a warning: the run's outcome stands."""
     assert state.run is not None and state.history_path is not None
     settings = state.settings
-    reference_label = None
-    if state.baseline is not None:
-        run_id = state.baseline.run.get("run_id")
-        shown = _portable(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
-        reference_label = f"{shown}" + (f" (run {str(run_id)[:12]})" if run_id else "")
+    shown_path = _portable(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
+    reference_label = baseline_label(state.baseline, shown_path) if state.baseline is not None else None
     if settings.markdown is not None:
         from pytest_llmeval.markdown import format_markdown_summary
 
@@ -1205,20 +1195,16 @@ def _write_summaries(state: LLMEvalSession) -> None:
         )
         _write_markdown(state, text)
     if settings.report is not None:
-        from pytest_llmeval.dashboard import dashboard_from_history, write_dashboard
-
         try:
             data = dashboard_from_history(
                 state.history_path,
                 baseline=state.baseline,
-                baseline_path=_portable(str(state.baseline_path), state.cwd),
+                baseline_path=shown_path,
                 latest=state.run,
                 tolerances=dict(settings.metric_tolerance),
             )
         except StoreError:
             # The history could not be read (the warning above says why): this run alone.
-            from pytest_llmeval.dashboard import build_dashboard_data
-
             data = build_dashboard_data(
                 [state.run], reference=state.baseline, reference_kind="baseline" if state.baseline else None,
                 reference_label=reference_label, tolerances=dict(settings.metric_tolerance),

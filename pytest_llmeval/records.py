@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CaseRecord", "RunRecord", "OUTCOMES"]
+__all__ = ["CaseRecord", "RunRecord", "MODES", "OUTCOMES"]
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+MODES = ("success_mode", "failure_mode")  # a case's mode marker, when it has one
 
 
 @dataclass
