@@ -18,7 +18,7 @@ from pytest_llmeval.checks.base import Tokenizer, assert_check
 from pytest_llmeval.checks.safety import ClaimKind, PiiKind
 from pytest_llmeval.checks.structure import ModelArg, SchemaArg
 from pytest_llmeval.metrics.judge import Judge
-from pytest_llmeval.metrics.perplexity import PerplexityScorer
+from pytest_llmeval.metrics.perplexity_scoring import PerplexityScorer
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_llmeval.compare import PASSING, Comparison, compare_runs, pass_rate
+from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.store import (

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmeval.compare import FAILING, GATES, PASSING, Comparison
+from pytest_llmeval.run_comparison import FAILING, GATES, PASSING, Comparison
 from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.store import Baseline, round_sig
 

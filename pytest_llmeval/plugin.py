@@ -32,9 +32,9 @@ from pytest_llmeval.metrics import (
     using_judge,
     using_perplexity_scorer,
 )
-from pytest_llmeval.report import format_checks, format_generation
+from pytest_llmeval.failure_text import format_checks, format_generation
 from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
-from pytest_llmeval.compare import Comparison, compare_runs
+from pytest_llmeval.run_comparison import Comparison, compare_runs
 from pytest_llmeval.dashboard import baseline_label, build_dashboard_data, dashboard_from_history, write_dashboard
 from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
 from pytest_llmeval.inference_log import inference_entry, inference_log_path, write_inference_log
@@ -64,7 +64,7 @@ NO_CASES_MARKDOWN = (
 
 
 @dataclass
-class TestRecord:
+class ItemActivity:
     """What one test did with the model: its generations and evaluated checks."""
 
     generations: list[Generation] = field(default_factory=list)
@@ -328,10 +328,10 @@ class LLMEvalSession:
 
 
 SESSION_KEY = pytest.StashKey[LLMEvalSession]()
-RECORD_KEY = pytest.StashKey[TestRecord]()
+RECORD_KEY = pytest.StashKey[ItemActivity]()
 # The record of the test running now. A module variable, not a context variable: pytest runs one
 # test at a time per process, and generations made in threads the test starts are still its own.
-_running_record: TestRecord | None = None
+_running_record: ItemActivity | None = None
 
 
 def _record_generation(generation: Generation) -> None:
@@ -762,7 +762,7 @@ def llm_output(request: pytest.FixtureRequest, llm: ModelUnderTest) -> Generatio
 @contextmanager
 def _recording(item: pytest.Item) -> Iterator[None]:
     """Attach generations and check results made during this phase to the item."""
-    record = item.stash.setdefault(RECORD_KEY, TestRecord())
+    record = item.stash.setdefault(RECORD_KEY, ItemActivity())
     state = item.config.stash.get(SESSION_KEY, None)
     global _running_record
     with ExitStack() as stack:
@@ -846,7 +846,7 @@ def pytest_runtest_makereport(
     return report
 
 
-def _inference_entries(item: pytest.Item, phase: str, record: TestRecord, state: LLMEvalSession) -> list[dict[str, object]]:
+def _inference_entries(item: pytest.Item, phase: str, record: ItemActivity, state: LLMEvalSession) -> list[dict[str, object]]:
     """This phase's new generations as inference log lines (they travel to the controller on the report)."""
     model = state.model
     entries = [
@@ -888,7 +888,7 @@ def _outcome(report: pytest.TestReport) -> str | None:
     return outcome
 
 
-def _case_record(item: pytest.Item, report: pytest.TestReport, record: TestRecord | None) -> CaseRecord | None:
+def _case_record(item: pytest.Item, report: pytest.TestReport, record: ItemActivity | None) -> CaseRecord | None:
     outcome = _outcome(report)
     if outcome is None or (report.when == "teardown"):
         return None
@@ -934,7 +934,7 @@ def _tolerances(item: pytest.Item, metrics: dict[str, list[float]]) -> dict[str,
     return tolerances
 
 
-def _add_junit_properties(item: pytest.Item, record: TestRecord) -> None:
+def _add_junit_properties(item: pytest.Item, record: ItemActivity) -> None:
     """Checks and metrics as JUnit properties, so CI dashboards can show them (on the item: the
     junitxml plugin writes the properties of the teardown report, which copies the item's)."""
     for result in record.checks:
@@ -1058,7 +1058,7 @@ class CaseItem(pytest.Item):
             ]
         if report.when != "call" or not self.groups or hasattr(report, "wasxfail"):
             return
-        record = self.stash.get(RECORD_KEY, TestRecord())
+        record = self.stash.get(RECORD_KEY, ItemActivity())
         failed = [c for c in record.checks if not c.passed]
         reason = failed[0].message if failed else (str(report.longrepr).splitlines() or [""])[0]
         report.llmeval_case = {  # type: ignore[attr-defined]

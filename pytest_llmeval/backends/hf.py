@@ -571,7 +571,7 @@ class HFBackend(Backend):
             raise GenerationError(
                 f"perplexity needs a causal language model; {self.folder.architecture} is encoder-decoder"
             )
-        from pytest_llmeval.metrics.perplexity import perplexity
+        from pytest_llmeval.metrics.perplexity_scoring import perplexity
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # The modules import pytest_llmeval.checks.base (not pytest_llmeval.checks), because
 # pytest_llmeval.checks imports this package at its end to register these checks.
-from pytest_llmeval.metrics import classification, judge, perplexity, reference
+from pytest_llmeval.metrics import classification, judge, perplexity_scoring, reference
 from pytest_llmeval.metrics.classification import (
     UNMAPPED,
     ClassificationReport,
@@ -30,8 +30,8 @@ from pytest_llmeval.metrics.judge import (
     active_judge,
     build_judge_prompt,
     build_pairwise_prompt,
-    compare,
-    compare_many,
+    judge_pairwise,
+    judge_pairwise_many,
     judge_score,
     parse_choice,
     parse_score,
@@ -39,7 +39,7 @@ from pytest_llmeval.metrics.judge import (
     using_judge,
     win_rate,
 )
-from pytest_llmeval.metrics.perplexity import (
+from pytest_llmeval.metrics.perplexity_scoring import (
     PerplexityResult,
     PerplexityScorer,
     active_perplexity_scorer,
@@ -47,7 +47,7 @@ from pytest_llmeval.metrics.perplexity import (
     perplexity_scorer,
     using_perplexity_scorer,
 )
-from pytest_llmeval.metrics.perplexity import perplexity as compute_perplexity
+from pytest_llmeval.metrics.perplexity_scoring import perplexity as compute_perplexity
 from pytest_llmeval.metrics.reference import (
     RougeScore,
     corpus_bleu,
@@ -75,8 +75,8 @@ __all__ = [
     "classification",
     "classification_report",
     "classification_result",
-    "compare",
-    "compare_many",
+    "judge_pairwise",
+    "judge_pairwise_many",
     "compute_perplexity",
     "confusion_matrix",
     "corpus_bleu",
@@ -87,7 +87,7 @@ __all__ = [
     "map_labels",
     "parse_choice",
     "parse_score",
-    "perplexity",
+    "perplexity_scoring",
     "perplexity_of_file",
     "perplexity_scorer",
     "reference",

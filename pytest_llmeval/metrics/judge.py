@@ -37,8 +37,8 @@ __all__ = [
     "active_judge",
     "build_judge_prompt",
     "build_pairwise_prompt",
-    "compare",
-    "compare_many",
+    "judge_pairwise",
+    "judge_pairwise_many",
     "judge_score",
     "parse_choice",
     "parse_score",
@@ -328,7 +328,7 @@ def _choice_from_logprobs(logprobs: Mapping[str, float]) -> Choice:
     return "A" if probabilities["A"] > probabilities["B"] else "B"
 
 
-def compare_many(
+def judge_pairwise_many(
     judge: Judge,
     candidates: Sequence[str],
     baselines: Sequence[str],
@@ -358,7 +358,7 @@ def compare_many(
     ]
 
 
-def compare(
+def judge_pairwise(
     judge: Judge,
     candidate: str,
     baseline: str,
@@ -367,7 +367,7 @@ def compare(
     mode: JudgeMode = "logprobs",
 ) -> PairwiseResult:
     """Compare one candidate with one baseline answer, in both orders."""
-    return compare_many(judge, [candidate], [baseline], criteria=criteria, mode=mode)[0]
+    return judge_pairwise_many(judge, [candidate], [baseline], criteria=criteria, mode=mode)[0]
 
 
 def win_rate(pairs: Iterable[PairwiseResult | tuple[Choice, Choice]]) -> float:
@@ -453,7 +453,7 @@ def preferred_over_check(
         raise CheckUsageError("check 'preferred_over': argument 'other' is empty")
     active = _require_judge("preferred_over", judge)
     try:
-        result = compare(active, text, other, criteria=rubric, mode=mode)
+        result = judge_pairwise(active, text, other, criteria=rubric, mode=mode)
     except JudgeParseError as exc:
         message = f"preferred_over: could not read the judge's answer: {exc}"
         return CheckResult("preferred_over", False, message)

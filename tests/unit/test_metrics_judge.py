@@ -15,7 +15,7 @@ from pytest_llmeval.metrics import (
     PairwiseResult,
     build_judge_prompt,
     build_pairwise_prompt,
-    compare_many,
+    judge_pairwise_many,
     parse_choice,
     parse_score,
     score_from_logprobs,
@@ -187,10 +187,10 @@ def prefers(word: str, position_bias: bool = False) -> Callable[[str], dict[str,
 
 def test_compare_many_asks_both_orders_in_one_batch() -> None:
     judge = FakeJudge(logprobs=prefers("Forgot"))
-    results = compare_many(judge, ["Click Forgot Password", "No idea"], ["No idea", "Click Forgot Password"])
+    results = judge_pairwise_many(judge, ["Click Forgot Password", "No idea"], ["No idea", "Click Forgot Password"])
     assert [r.outcome for r in results] == [1.0, 0.0]
     assert len(judge.calls) == 1 and len(judge.calls[0][1]) == 4 and judge.calls[0][2] == ["A", "B"]
-    biased = compare_many(FakeJudge(logprobs=prefers("", position_bias=True)), ["x"], ["y"])
+    biased = judge_pairwise_many(FakeJudge(logprobs=prefers("", position_bias=True)), ["x"], ["y"])
     assert biased[0] == PairwiseResult("A", "A", 0.5)
 
 

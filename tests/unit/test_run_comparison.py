@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmeval.compare import CaseChange, Comparison, ComparisonRow, MetricDrop, compare_runs
+from pytest_llmeval.run_comparison import CaseChange, Comparison, ComparisonRow, MetricDrop, compare_runs
 from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.store import baseline_from_run
 
