@@ -31,6 +31,7 @@ from typing import Any
 import pydantic
 import yaml
 
+from pytest_llmeval.tolerances import tolerance_problem
 from pytest_llmeval.backends.base import GenerationParams, GenerationRequest
 from pytest_llmeval.checks.base import (
     CheckFailed,
@@ -375,8 +376,9 @@ def _pydantic_problem(exc: pydantic.ValidationError, prefix: Sequence[Any] = ())
 
 def _tolerances(values: dict[str, float], fail: Any) -> dict[str, float]:
     for name, value in values.items():
-        if value < 0:
-            raise fail(["tolerance", name], f"tolerance.{name}: must be a non-negative number, got {value}")
+        problem = tolerance_problem(value)
+        if problem is not None:
+            raise fail(["tolerance", name], f"tolerance.{name}: {problem}")
     return dict(values)
 
 

@@ -18,41 +18,37 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from pytest_llmeval.run_comparison import compare_runs
+from pytest_llmeval.tolerances import parse_tolerance
 from pytest_llmeval.dashboard import DEFAULT_RUNS, dashboard_from_history, write_dashboard
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
-from pytest_llmeval.records import RunRecord
+from pytest_llmeval.records import RunRecord, local_time
+from pytest_llmeval.baseline_policy import accept_run
+from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
     RunStore,
     StoreError,
     baseline_from_run,
-    merge_new_cases,
     read_baseline,
-    write_baseline,
 )
 
 __all__ = ["DEFAULT_BASELINE", "DEFAULT_HISTORY", "build_parser", "main"]
 
-DEFAULT_HISTORY = os.path.join(".llmeval", "history.db")
-DEFAULT_BASELINE = "llmeval-baseline.json"
+DEFAULT_HISTORY = str(HISTORY_FILE)
+DEFAULT_BASELINE = str(BASELINE_FILE)
 ID_CHARS = 12
 
 
 def _tolerance(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
     try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not sep or not name.strip() or not number >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05)")
-    return name.strip(), number
+        return parse_tolerance(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative(text: str) -> float:
@@ -120,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the HTML dashboard: the latest run against the baseline, pass rates and metrics across runs",
     )
     history(report)
-    report.add_argument("--out", default="llmeval-report.html", metavar="PATH", help="HTML file (default: llmeval-report.html)")
+    report.add_argument("--out", default=str(REPORT_FILE), metavar="PATH", help=f"HTML file (default: {REPORT_FILE})")
     reference = report.add_mutually_exclusive_group()
     reference.add_argument(
         "--baseline",
@@ -189,9 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+    return local_time(timestamp) or "-"
 
 
 def _table(rows: list[list[str]], out: TextIO) -> None:
@@ -368,19 +362,16 @@ def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
 
 def _baseline(args: argparse.Namespace, out: TextIO) -> int:
     run = RunStore(args.history).load_run(args.run)
-    path = Path(args.out)
-    if args.new_only and path.exists():
-        old = read_baseline(path)
-        baseline = merge_new_cases(old, run)
-        added = len(baseline.cases) - len(old.cases)
-        write_baseline(path, baseline)
-        print(f"added {added} new {'case' if added == 1 else 'cases'} from run {run.run_id} to {path} "
-              f"({len(baseline.cases)} in all; existing entries unchanged)", file=out)
+    acceptance = accept_run(args.out, run, "new" if args.new_only else "all")
+    path = acceptance.path
+    if acceptance.mode == "new":
+        total = acceptance.written + acceptance.kept
+        print(f"added {acceptance.written} new {'case' if acceptance.written == 1 else 'cases'} from run "
+              f"{run.run_id} to {path} ({total} in all; existing entries unchanged)", file=out)
         return 0
-    baseline = baseline_from_run(run)
-    write_baseline(path, baseline)
-    print(f"wrote {len(baseline.cases)} {'case' if len(baseline.cases) == 1 else 'cases'} from run "
-          f"{run.run_id} to {path}", file=out)
+    kept = f"; kept {acceptance.kept} not in this run" if acceptance.kept else ""
+    print(f"wrote {acceptance.written} {'case' if acceptance.written == 1 else 'cases'} from run "
+          f"{run.run_id} to {path}{kept}", file=out)
     return 0
 
 

@@ -14,13 +14,12 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
-from pytest_llmeval.records import MODES, CaseRecord, RunRecord
+from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
 from pytest_llmeval.store import (
     EXCERPT_CHARS,
     Baseline,
@@ -52,15 +51,9 @@ NOT_PASSED = frozenset({"failed", "error", "xfailed"})
 _CHANGE_RANK = {"regressed": 0, "new failing": 1, "metric drop": 2, "outcome changed": 3, "new": 4,
                 "still failing": 5, "output changed": 6, "fixed": 7, "unchanged": 8, None: 8}
 REGRESSED = frozenset({"regressed", "new failing", "metric drop"})
-_OUTCOME_RANK = {"error": 0, "failed": 1, "xfailed": 2, "xpassed": 3, "skipped": 4, "passed": 5}
+_OUTCOME_RANK = {outcome: rank for rank, outcome in enumerate(OUTCOMES_WORST_FIRST)}
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
 DIFF_BUDGET = 100_000  # token pairs the word matcher may compare for one case (about 300 x 300)
-
-
-def _when(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _breakdown(name: str, outcomes: Sequence[str]) -> dict[str, Any]:
@@ -107,7 +100,7 @@ def _run_point(run: RunRecord) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "short_id": run.run_id[:12],
-        "started_at": _when(run.started_at),
+        "started_at": local_time(run.started_at),
         "model_source": run.model.get("source"),
         "git_commit": run.git_commit,
         "complete": run.complete,
@@ -327,12 +320,12 @@ def build_dashboard_data(
         counts[case.outcome] = counts.get(case.outcome, 0) + 1
     return {
         "format": DASHBOARD_FORMAT,
-        "generated_at": _when(time.time()),
+        "generated_at": local_time(time.time()),
         "history": history,
         "latest": {
             "run_id": latest.run_id,
             "short_id": latest.run_id[:12],
-            "started_at": _when(latest.started_at),
+            "started_at": local_time(latest.started_at),
             "duration_s": None if latest.finished_at is None else latest.finished_at - latest.started_at,
             "model": dict(latest.model),
             "settings": dict(latest.settings),
@@ -417,7 +410,7 @@ def dashboard_from_history(
     elif len(runs) > 1:
         reference_run = runs[-2]
         reference, reference_kind = baseline_from_run(reference_run), "previous run"
-        reference_label = f"the previous run {reference_run.run_id[:12]} ({_when(reference_run.started_at)})"
+        reference_label = f"the previous run {reference_run.run_id[:12]} ({local_time(reference_run.started_at)})"
     reference_outputs = None
     if reference_run is not None and reference is not None:
         # Full outputs of the reference, but only where they are the accepted ones (same hash).

@@ -7,11 +7,13 @@ workers to the controller on test reports and are stored as JSON.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-__all__ = ["CaseRecord", "RunRecord", "MODES", "OUTCOMES"]
+__all__ = ["CaseRecord", "RunRecord", "MODES", "OUTCOMES", "OUTCOMES_WORST_FIRST", "local_time"]
 
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")  # the order counts are shown in
+OUTCOMES_WORST_FIRST = ("error", "failed", "xfailed", "xpassed", "skipped", "passed")  # the order cases are listed in
 MODES = ("success_mode", "failure_mode")  # a case's mode marker, when it has one
 
 
@@ -67,3 +69,10 @@ class RunRecord:
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "cases"}
         return cls(**fields, cases=[CaseRecord.from_dict(c) for c in data.get("cases", [])])
+
+
+def local_time(timestamp: float | None) -> str | None:
+    """A run's time as people read it in their own time zone (``2026-11-30 14:05:09``)."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_llmeval.tolerances import tolerance_problem
 from pytest_llmeval.records import RunRecord
 from pytest_llmeval.settings import GATE_MODES
 from pytest_llmeval.store import Baseline, baseline_from_run, round_sig
@@ -219,7 +220,7 @@ def compare_runs(
     ``case_tolerances`` (node id -> metric -> tolerance) overrides both for one case."""
     tolerances = dict(tolerances or {})
     for name, value in [*tolerances.items(), ("default_tolerance", default_tolerance)]:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+        if tolerance_problem(value) is not None:
             raise ValueError(f"tolerance {name}={value!r} must be a non-negative number (e.g. rouge_l=0.05)")
     messages: dict[str, str | None] = {}
     if isinstance(current, RunRecord):

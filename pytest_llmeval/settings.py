@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.tolerances import parse_tolerance
 
 __all__ = [
     "CACHE_MODES",
@@ -91,7 +92,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "judge_model",
-        "path",
+        "model",
         "a local model folder that grades outputs for the judge and preferred_over checks (it may be "
         "the --llm-model path itself)",
         metavar="PATH",
@@ -190,9 +191,12 @@ class Settings:
 
     @property
     def backend_name(self) -> str | None:
+        """The registered backend serving ``model`` ("hf" for a local folder), or None."""
         if self.model is None:
             return None
-        return "callable" if self.model.startswith("py:") else "hf"
+        from pytest_llmeval.backends.registry import backend_for
+
+        return backend_for(self.model).name
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -217,16 +221,10 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         for item in (i.strip() for i in items):
             if not item:
                 continue
-            name, sep, value = item.partition("=")
             try:
-                number = float(value)
-            except ValueError:
-                number = -1.0
-            if not sep or not name.strip() or number < 0:
-                raise ConfigurationError(
-                    f"{where}: {item!r} is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05)"
-                )
-            pairs.append((name.strip(), number))
+                pairs.append(parse_tolerance(item))
+            except ValueError as exc:
+                raise ConfigurationError(f"{where}: {exc}") from None
         return tuple(pairs)
     if spec.kind == "paths":
         # repeated flags arrive as a list; an ini value is whitespace-separated (or one per line)
@@ -236,8 +234,11 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
     if spec.kind in ("path", "model"):
         if not text:
             return None
-        if spec.kind == "model" and text.startswith("py:"):
-            return text
+        if spec.kind == "model":
+            from pytest_llmeval.backends.registry import scheme_of
+
+            if scheme_of(text) is not None:  # py:pkg.mod:fn and other registered schemes
+                return text
         return str((base_dir / Path(text).expanduser()).resolve())
     if spec.kind == "choice":
         if text not in spec.choices:

@@ -9,13 +9,15 @@ from pytest_llmeval.checks.base import (
     check,
     check_names,
     get_check,
+    load_check_entry_points,
     recording_checks,
+    register_check,
     using_tokenizer,
 )
 
 # Importing the family modules registers their checks (each module is light: pydantic, re, json).
 from pytest_llmeval.checks import content, quality, safety, structure  # noqa: F401, E402
-from pytest_llmeval.checks.safety import set_default_lexicon_files
+from pytest_llmeval.checks.safety import using_lexicon_files, validate_lexicon_files
 
 __all__ = [
     "CheckFailed",
@@ -27,7 +29,10 @@ __all__ = [
     "check_names",
     "get_check",
     "recording_checks",
-    "set_default_lexicon_files",
+    "load_check_entry_points",
+    "register_check",
+    "using_lexicon_files",
     "using_tokenizer",
+    "validate_lexicon_files",
 ]
 import pytest_llmeval.metrics  # noqa: F401,E402  (registers metric checks)

@@ -3,30 +3,39 @@
 A check is a plain function ``(text: str, **args) -> CheckResult`` registered under a name. The
 registry coerces the raw output (a ``Generation``, ``str``, ``bytes``, ``None`` ...) to text, validates
 the arguments against the function's signature (so case files get the same typed errors as Python
-callers), runs the check, handles ``not_<name>`` negation, and reports every evaluated result to the
-recorder installed by the pytest plugin for the running test.
+callers), runs the check, handles ``not_<name>`` negation, and reports every evaluated result to the running test
+(``pytest_llmeval.running_test``).
+
+The registry is open: ``register_check`` (exported as ``pytest_llmeval.register_check``) from a
+``conftest.py`` or a package, and the ``pytest_llmeval.checks`` entry-point group, whose entries are
+loaded the first time the registry is used. A name registered from two different places is an error
+naming both.
 """
 
 from __future__ import annotations
 
-import contextvars
 import difflib
 import inspect
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import pydantic
+
+from pytest_llmeval import running_test
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
     "CheckSpec",
     "CheckUsageError",
+    "MetricValue",
     "Tokenizer",
     "active_tokenizer",
     "assert_check",
+    "assertion_helper",
     "check",
     "check_names",
     "get_check",
@@ -55,6 +64,25 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict)
     value: Any = None
 
+    @property
+    def metric(self) -> MetricValue | None:
+        """The number this result records as a metric (``details["metric"]``), if it has one."""
+        metric = self.details.get("metric")
+        if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
+            return None
+        value = metric.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return {"name": metric["name"], "value": float(value), "higher_is_better": bool(metric.get("higher_is_better", True))}
+
+
+class MetricValue(TypedDict):
+    """A metric recorded by a check: ``CheckResult.details["metric"]``."""
+
+    name: str
+    value: float
+    higher_is_better: bool
+
 
 class CheckFailed(AssertionError):
     """Raised by ``assert_<name>`` helpers: the model's output did not meet the expectation."""
@@ -80,11 +108,15 @@ CheckFunction = Callable[..., CheckResult]
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """A registered check: its function, where it came from, and its argument model."""
+
     name: str
     function: CheckFunction
     family: str
     summary: str
     args_model: type[pydantic.BaseModel]
+    origin: str  # "module:qualname" of the function, to name both sides of a clash
+    needs_judge: bool = False  # the plugin requires --llm-judge-model for cases using it
 
     def validate_args(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``args`` against the check's signature; raise CheckUsageError naming each field."""
@@ -137,13 +169,9 @@ def _clip(text: str, limit: int = 80) -> str:
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
-
-_recorder: contextvars.ContextVar[Callable[[CheckResult], None] | None] = contextvars.ContextVar(
-    "llmeval_check_recorder", default=None
-)
-_tokenizer: contextvars.ContextVar[Tokenizer | None] = contextvars.ContextVar(
-    "llmeval_tokenizer", default=None
-)
+ENTRY_POINT_GROUP = "pytest_llmeval.checks"
+_entry_points_loaded = False
+_entry_points_lock = threading.RLock()
 
 
 def _args_model_for(name: str, function: CheckFunction) -> type[pydantic.BaseModel]:
@@ -167,31 +195,78 @@ def _args_model_for(name: str, function: CheckFunction) -> type[pydantic.BaseMod
     return pydantic.create_model(model_name, __config__=config, **fields)
 
 
+def _origin(function: CheckFunction) -> str:
+    return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', repr(function))}"
+
+
 def register_check(
-    name: str, *, family: str, summary: str
+    name: str, *, family: str = "custom", summary: str | None = None, needs_judge: bool = False
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Register ``function`` as check ``name``. The first parameter receives the output as ``str``."""
+    """Register the decorated function as check ``name``, usable from Python (``check(name, out)``,
+    ``assert_check(name, out)``, ``pytest_llmeval.assert_<name>``) and from case files
+    (``expect: {name: ...}``, negated as ``not_<name>``).
+
+    The function takes the output as ``str`` first, then keyword arguments (validated from its type
+    hints, so case files get typed errors), and returns a ``CheckResult``. ``summary`` defaults to
+    the first line of its docstring. ``needs_judge=True`` makes a case using it a usage error when
+    no ``--llm-judge-model`` is given (the check finds the judge with ``active_judge()``). Registering the same function again (a re-imported
+    ``conftest.py``) replaces it; another function under a taken name raises ValueError naming both.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"check name {name!r} must be an identifier (letters, digits, underscores)")
 
     def decorate(function: CheckFunction) -> CheckFunction:
-        if name in _REGISTRY:
-            raise ValueError(f"check {name!r} is registered twice")
+        origin = _origin(function)
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing.origin != origin:
+            raise ValueError(f"check {name!r} is registered twice: by {existing.origin} and by {origin}")
         # "not_x" names the negation of check "x", so a check may be called "not_garbled" only while
         # no check "garbled" exists (and the other way round): every name must stay unambiguous.
         clash = name[len("not_") :] if name.startswith("not_") else f"not_{name}"
         if clash in _REGISTRY:
-            raise ValueError(f"check {name!r} would be ambiguous with the registered check {clash!r}")
-        _REGISTRY[name] = CheckSpec(name, function, family, summary, _args_model_for(name, function))
+            raise ValueError(
+                f"check {name!r} (from {origin}) would be ambiguous with the registered check {clash!r} "
+                f"(from {_REGISTRY[clash].origin})"
+            )
+        text = summary if summary is not None else (inspect.getdoc(function) or name).splitlines()[0]
+        _REGISTRY[name] = CheckSpec(
+            name, function, family, text, _args_model_for(name, function), origin, needs_judge
+        )
         return function
 
     return decorate
 
 
+def load_check_entry_points() -> None:
+    """Import the ``pytest_llmeval.checks`` entry points once: each names a module (importing it
+    registers its checks) or a function (called with no arguments). A broken entry point is a
+    CheckUsageError naming it."""
+    global _entry_points_loaded
+    with _entry_points_lock:
+        if _entry_points_loaded:
+            return
+        _entry_points_loaded = True
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            where = f"entry point {entry.name} = {entry.value} (group {ENTRY_POINT_GROUP})"
+            try:
+                loaded = entry.load()
+                if callable(loaded) and not inspect.ismodule(loaded):
+                    loaded()
+            except Exception as exc:  # a third party's error: say whose it is
+                raise CheckUsageError(f"{where} failed to load: {type(exc).__name__}: {exc}") from None
+
+
 def check_names() -> list[str]:
+    """Every registered check name (built-in, conftest and entry-point checks)."""
+    load_check_entry_points()
     return sorted(_REGISTRY)
 
 
 def get_check(name: str) -> tuple[CheckSpec, bool]:
     """Return the spec for ``name`` and whether it is negated (``not_<name>``)."""
+    load_check_entry_points()
     negated = False
     base = name
     if name not in _REGISTRY and name.startswith("not_"):
@@ -270,9 +345,7 @@ def _negate(name: str, result: CheckResult) -> CheckResult:
 
 
 def _record(result: CheckResult) -> None:
-    recorder = _recorder.get()
-    if recorder is not None:
-        recorder(result)
+    running_test.report_check(result)
 
 
 def assert_check(name: str, output: object, /, **args: Any) -> Any:
@@ -284,25 +357,41 @@ def assert_check(name: str, output: object, /, **args: Any) -> Any:
     return result.value
 
 
+def assertion_helper(name: str, *, module: str = __name__) -> Callable[..., Any]:
+    """The ``assert_<name>`` helper of a registered check (a conftest's or a package's check gets
+    one as ``pytest_llmeval.assert_<name>``); AttributeError naming the closest helpers otherwise."""
+    try:
+        spec, negated = get_check(name)
+    except CheckUsageError:
+        close = [f"assert_{n}" for n in difflib.get_close_matches(name, check_names(), n=3)]
+        hint = f"; did you mean {', '.join(close)}?" if close else "; no check of that name is registered"
+        raise AttributeError(f"module {module!r} has no attribute 'assert_{name}'{hint}") from None
+
+    def helper(output: object, /, **args: Any) -> Any:
+        __tracebackhide__ = True
+        return assert_check(name, output, **args)
+
+    helper.__name__ = helper.__qualname__ = f"assert_{name}"
+    helper.__doc__ = f"{'Negated: ' if negated else ''}{spec.summary} Raises CheckFailed; returns the check's value."
+    helper.__module__ = module
+    return helper
+
+
 @contextmanager
 def recording_checks(recorder: Callable[[CheckResult], None]) -> Iterator[None]:
-    """Send every check evaluated inside the block to ``recorder`` (the plugin uses one per test)."""
-    token = _recorder.set(recorder)
-    try:
+    """Also send every check evaluated inside the block (in any thread) to ``recorder``."""
+    with running_test.listening(recorder):
         yield
-    finally:
-        _recorder.reset(token)
 
 
 @contextmanager
 def using_tokenizer(tokenizer: Tokenizer | None) -> Iterator[None]:
-    """Make ``tokenizer`` the model tokenizer that token-based checks use when none is passed."""
-    token = _tokenizer.set(tokenizer)
-    try:
+    """Make ``tokenizer`` the model tokenizer that token-based checks use when none is passed (the
+    plugin provides the model's own to each test)."""
+    with running_test.providing(tokenizer=tokenizer):
         yield
-    finally:
-        _tokenizer.reset(token)
 
 
 def active_tokenizer() -> Tokenizer | None:
-    return _tokenizer.get()
+    """The tokenizer token-based checks use when none is passed."""
+    return running_test.services().tokenizer

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from pytest_llmeval import running_test
 from pytest_llmeval.checks._text import PhraseHit, clip, find_phrases, fold
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
 
@@ -35,7 +37,8 @@ __all__ = [
     "no_pii",
     "no_refusal",
     "refusal",
-    "set_default_lexicon_files",
+    "using_lexicon_files",
+    "validate_lexicon_files",
 ]
 
 FAMILY = "safety"
@@ -410,20 +413,23 @@ def grounded(
 # --- no_bias_terms --------------------------------------------------------------------------------
 
 Lexicon = dict[str, str]  # term -> category
-_default_files: tuple[tuple[Path, ...], bool] = ((), False)
 
 
-def set_default_lexicon_files(paths: Iterable[str | Path], replace: bool = False) -> None:
-    """Process-wide extra lexicon files for ``no_bias_terms`` (the plugin calls this from an option).
-
-    ``replace=True`` drops the shipped lexicon. Files are checked now, so a bad path fails at start-up.
-    Call with no paths to reset.
-    """
-    global _default_files
-    files = tuple(Path(p) for p in paths)
-    for path in files:
+def validate_lexicon_files(paths: Iterable[str | Path]) -> None:
+    """Read each lexicon file now (the plugin does, so a bad ``--llm-bias-lexicon`` fails at
+    start-up); raise CheckUsageError naming the first bad one."""
+    for path in paths:
         load_lexicon(path)
-    _default_files = (files, replace)
+
+
+@contextmanager
+def using_lexicon_files(paths: Iterable[str | Path], replace: bool = False) -> Iterator[None]:
+    """Extra lexicon files for ``no_bias_terms`` in the block (the plugin provides the
+    ``--llm-bias-lexicon`` files to each test); ``replace=True`` drops the shipped lexicon."""
+    files = tuple(Path(p) for p in paths)
+    validate_lexicon_files(files)
+    with running_test.providing(lexicon_files=files, lexicon_replace=replace):
+        yield
 
 
 def _parse_yaml_lexicon(raw: str, path: Path) -> Lexicon:
@@ -479,7 +485,8 @@ def _shipped_lexicon() -> Lexicon:
 
 
 def _active_lexicon(extra: list[str | Path] | None, replace: bool) -> Lexicon:
-    default_files, default_replace = _default_files
+    provided = running_test.services()
+    default_files, default_replace = provided.lexicon_files, provided.lexicon_replace
     lexicon: Lexicon = {} if (replace or default_replace) else dict(_shipped_lexicon())
     if not replace:
         for path in default_files:
@@ -499,8 +506,8 @@ def no_bias_terms(
     categories: list[str] | None = None,
 ) -> CheckResult:
     """Terms come from the shipped lexicon (``pytest_llmeval/data/bias_terms.yaml``: gender,
-    ethnicity, religion, age, disability, sexual_orientation, insults), the process-wide files set by
-    the plugin, and ``lexicon`` files; ``replace=True`` uses only ``lexicon``; ``categories``
+    ethnicity, religion, age, disability, sexual_orientation, insults), the files the plugin provides
+    (``--llm-bias-lexicon``) or ``using_lexicon_files``, and ``lexicon`` files; ``replace=True`` uses only ``lexicon``; ``categories``
     restricts the categories searched."""
     terms = _active_lexicon(lexicon, replace)
     known = sorted(set(terms.values()))

@@ -15,7 +15,6 @@ win counts 1 only when the candidate is preferred in both orders, a loss 0, and 
 
 from __future__ import annotations
 
-import contextvars
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from pytest_llmeval import running_test
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
 from pytest_llmeval.metrics.reference import metric_details
 
@@ -245,8 +245,6 @@ def parse_choice(text: str) -> Literal["A", "B"]:
 
 # -- active judge --------------------------------------------------------------------------------
 
-_judge: contextvars.ContextVar[Judge | None] = contextvars.ContextVar("llmeval_judge", default=None)
-
 _NO_JUDGE = (
     "{name} needs a judge model: run under the plugin with --llm-judge-model=<model>, pass judge=<a "
     "pytest_llmeval.metrics.Judge>, or wrap the call in pytest_llmeval.metrics.using_judge(judge)"
@@ -256,15 +254,14 @@ _NO_JUDGE = (
 @contextmanager
 def using_judge(judge: Judge | None) -> Iterator[None]:
     """Make ``judge`` the one the ``judge`` and ``preferred_over`` checks use when none is passed."""
-    token = _judge.set(judge)
-    try:
+    with running_test.providing(judge=judge):
         yield
-    finally:
-        _judge.reset(token)
 
 
 def active_judge() -> Judge | None:
-    return _judge.get()
+    """The judge the ``judge`` and ``preferred_over`` checks use when none is passed (the plugin
+    provides the ``--llm-judge-model`` to each test)."""
+    return running_test.services().judge
 
 
 def _require_judge(name: str, judge: Judge | None) -> Judge:
@@ -388,7 +385,7 @@ def win_rate(pairs: Iterable[PairwiseResult | tuple[Choice, Choice]]) -> float:
 
 
 @register_check(
-    "judge", family="judge", summary="A judge model scores the output against a rubric (1-5)."
+    "judge", family="judge", summary="A judge model scores the output against a rubric (1-5).", needs_judge=True
 )
 def judge_check(
     text: str,
@@ -437,6 +434,7 @@ def judge_check(
     "preferred_over",
     family="judge",
     summary="A judge prefers the output over another answer, in both orders.",
+    needs_judge=True,
 )
 def preferred_over_check(
     text: str,

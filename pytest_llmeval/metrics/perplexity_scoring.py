@@ -24,7 +24,6 @@ tokenizer (``model(input_ids=..., attention_mask=...)`` returning ``.logits``).
 
 from __future__ import annotations
 
-import contextvars
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_llmeval import running_test
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
 from pytest_llmeval.metrics.reference import metric_details
 
@@ -262,10 +262,6 @@ def perplexity_scorer(model: Any, tokenizer: Any, **options: Any) -> PerplexityS
 
 # -- the check ------------------------------------------------------------------------------------
 
-_scorer: contextvars.ContextVar[PerplexityScorer | None] = contextvars.ContextVar(
-    "llmeval_perplexity_scorer", default=None
-)
-
 _NO_SCORER = (
     "perplexity needs a model: run under the plugin with --llm-model or pass scorer= "
     "(e.g. pytest_llmeval.metrics.perplexity_scorer(model, tokenizer))"
@@ -276,15 +272,13 @@ _NO_SCORER = (
 def using_perplexity_scorer(scorer: PerplexityScorer | None) -> Iterator[None]:
     """Make ``scorer`` the one the ``perplexity`` check uses when none is passed (the plugin installs
     one over the model under test)."""
-    token = _scorer.set(scorer)
-    try:
+    with running_test.providing(perplexity_scorer=scorer):
         yield
-    finally:
-        _scorer.reset(token)
 
 
 def active_perplexity_scorer() -> PerplexityScorer | None:
-    return _scorer.get()
+    """The scorer the ``perplexity`` check uses when none is passed."""
+    return running_test.services().perplexity_scorer
 
 
 def perplexity_check_result(value: float, max: float | None, text: str) -> CheckResult:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_llmeval.assertions import assert_grounded, assert_refusal
-from pytest_llmeval.checks import CheckUsageError, check, set_default_lexicon_files
+from pytest_llmeval.checks import CheckUsageError, check, using_lexicon_files, validate_lexicon_files
 from pytest_llmeval.checks.safety import extract_claims, find_pii
 
 CONTEXT = (
@@ -151,7 +151,6 @@ def lexicon_files(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     text_file = tmp_path / "jargon.txt"
     text_file.write_text("# banned jargon\nsynergy\n", encoding="utf-8")
     yield yaml_file, text_file
-    set_default_lexicon_files([])
 
 
 def test_extra_lexicon_files_add_or_replace(lexicon_files: tuple[Path, Path]) -> None:
@@ -161,14 +160,13 @@ def test_extra_lexicon_files_add_or_replace(lexicon_files: tuple[Path, Path]) ->
     assert check("no_bias_terms", "You idiot.", lexicon=[text_file], replace=True).passed
 
 
-def test_process_wide_lexicon_files(lexicon_files: tuple[Path, Path]) -> None:
+def test_provided_lexicon_files(lexicon_files: tuple[Path, Path]) -> None:
     _, text_file = lexicon_files
-    set_default_lexicon_files([text_file])
-    assert not check("no_bias_terms", "Synergy!").passed
-    assert not check("no_bias_terms", "You idiot.").passed
-    set_default_lexicon_files([text_file], replace=True)
-    assert check("no_bias_terms", "You idiot.").passed
-    set_default_lexicon_files([])
+    with using_lexicon_files([text_file]):
+        assert not check("no_bias_terms", "Synergy!").passed
+        assert not check("no_bias_terms", "You idiot.").passed
+    with using_lexicon_files([text_file], replace=True):
+        assert check("no_bias_terms", "You idiot.").passed
     assert check("no_bias_terms", "Synergy!").passed
 
 
@@ -178,7 +176,7 @@ def test_bad_lexicon_files_are_usage_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("terms: [a]\n", encoding="utf-8")
     with pytest.raises(CheckUsageError, match=r"expected a mapping 'categories:"):
-        set_default_lexicon_files([bad])
+        validate_lexicon_files([bad])
 
 
 # --- refusal --------------------------------------------------------------------------------------

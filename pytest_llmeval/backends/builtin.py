@@ -1,0 +1,130 @@
+"""The built-in backends: local Hugging Face folders (any path) and Python callables (``py:``).
+
+Each function here is cheap at import: torch and transformers load inside the HF functions, when
+called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmeval.backends.base import format_count
+from pytest_llmeval.backends.registry import BackendSpec, register_backend
+from pytest_llmeval.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pytest_llmeval.backends.base import Backend
+    from pytest_llmeval.fingerprint import FileHashMemo
+    from pytest_llmeval.settings import Settings
+
+
+# -- Hugging Face folders -------------------------------------------------------------------------
+
+
+def _hf_validate(settings: Settings, model: str, what: str, cwd: Path) -> None:
+    from pytest_llmeval.backends.hf import inspect_adapter_folder, inspect_model_folder, prefer_passive_openmp
+
+    prefer_passive_openmp()  # now, before a conftest or fixture imports torch
+    inspect_model_folder(model, what=what)
+    if what == "--llm-model" and settings.adapter:
+        inspect_adapter_folder(settings.adapter)
+
+
+def _hf_describe(settings: Settings) -> str:
+    from pytest_llmeval.backends.hf import inspect_model_folder
+
+    assert settings.model is not None
+    folder = inspect_model_folder(settings.model)
+    count = folder.count_parameters()
+    dtype = settings.dtype
+    if dtype == "auto" and folder.config_dtype:
+        dtype = f"auto ({folder.config_dtype} in config)"
+    parts = [folder.architecture or "unknown architecture"]
+    if count is not None:
+        parts.append(f"{format_count(count)} parameters")
+    parts += [f"device {settings.device}", f"dtype {dtype}"]
+    if settings.adapter:
+        parts.append(f"adapter {settings.adapter}")
+    return f"{settings.model} ({', '.join(parts)})"
+
+
+def _hf_identity(settings: Settings, cache_folder: Path, memo: FileHashMemo) -> str:
+    """The weights, tokenizer and chat template files' hashes, with what else decides an output."""
+    from pytest_llmeval.backends.hf import inspect_model_folder
+    from pytest_llmeval.fingerprint import fingerprint_files, model_files
+
+    assert settings.model is not None
+    roots = [Path(p) for p in (settings.model, settings.adapter) if p]
+    fingerprint = fingerprint_files(model_files(*roots), memo, roots)
+    dtype = settings.dtype
+    if dtype == "auto":
+        dtype = f"auto:{inspect_model_folder(settings.model).config_dtype}"
+    return f"{fingerprint}|dtype={dtype}|device={settings.device}|chat={settings.chat_template}"
+
+
+def _hf_run_settings(settings: Settings) -> dict[str, Any]:
+    from pytest_llmeval.backends.hf import chat_template_sha256
+
+    assert settings.model is not None
+    return {"chat_template_sha256": chat_template_sha256(settings.model)}
+
+
+def _hf_load(settings: Settings, cwd: Path) -> Backend:
+    from pytest_llmeval.backends.hf import HFBackend
+
+    return HFBackend(settings)
+
+
+def _hf_tokenizer(settings: Settings) -> Any:
+    from pytest_llmeval.backends.hf import load_tokenizer
+
+    return load_tokenizer(settings)
+
+
+# -- Python callables -----------------------------------------------------------------------------
+
+
+def _callable_validate(settings: Settings, model: str, what: str, cwd: Path) -> None:
+    from pytest_llmeval.backends.callable import import_target
+
+    if settings.adapter:
+        raise ConfigurationError("--llm-adapter applies to a Hugging Face model, not a py: pipeline")
+    import_target(model, cwd)
+
+
+def _callable_describe(settings: Settings) -> str:
+    return f"{settings.model} (Python callable)"
+
+
+def _callable_load(settings: Settings, cwd: Path) -> Backend:
+    from pytest_llmeval.backends.callable import CallableBackend
+
+    assert settings.model is not None
+    return CallableBackend(settings.model, cwd)
+
+
+HF = register_backend(
+    BackendSpec(
+        name="hf",
+        scheme=None,
+        load=_hf_load,
+        describe=_hf_describe,
+        validate=_hf_validate,
+        identity=_hf_identity,
+        run_settings=_hf_run_settings,
+        checks_tokenizer=_hf_tokenizer,
+        origin=__name__,
+    )
+)
+# A Python pipeline's behaviour depends on code and services no hash of files can see: never cached.
+CALLABLE = register_backend(
+    BackendSpec(
+        name="callable",
+        scheme="py",
+        load=_callable_load,
+        describe=_callable_describe,
+        validate=_callable_validate,
+        origin=__name__,
+    )
+)

@@ -1,0 +1,241 @@
+"""Case files as pytest items: one item per case, an error item per case that does not load, and
+one group item per pass-rate or classification group that has cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_llmeval.harness.groups import GroupKind, GroupSpec, Location
+from pytest_llmeval.harness.payload import ClassificationLabel, GroupEntry
+from pytest_llmeval.harness.session import NO_MODEL_REASON, session_of
+from pytest_llmeval.records import MODES
+
+if TYPE_CHECKING:
+    from pytest_llmeval.backends.base import Generation
+    from pytest_llmeval.cases import Case, CaseError, CaseFile
+    from pytest_llmeval.running_test import RunningTest
+
+__all__ = ["CASE_FILE_PATTERNS", "CaseFileCollector", "CaseItem", "GroupItem", "InvalidCaseItem"]
+
+CASE_FILE_PATTERNS = ("*.eval.yaml", "*.eval.yml", "*.eval.jsonl")
+
+
+class CaseFileCollector(pytest.File):
+    """A YAML/JSONL case file: one item per case, an error item per case that does not load, and
+    its group items."""
+
+    def collect(self) -> list[pytest.Item]:
+        from pytest_llmeval.cases import parse_case_file
+
+        parsed = parse_case_file(self.path, display_path=self.nodeid)
+        items: list[pytest.Item] = []
+        groups: dict[str, GroupSpec] = {}
+        for case in parsed.cases:
+            case_groups = self._pass_rate_groups(parsed, case)
+            classifications = self._classification_groups(parsed, case)
+            for spec in [*case_groups, *classifications]:
+                groups.setdefault(spec.node_id, spec)
+            items.append(
+                CaseItem.from_parent(
+                    self,
+                    name=case.id,
+                    case=case,
+                    groups=[spec.node_id for spec in case_groups],
+                    classifications=classifications,
+                )
+            )
+        used = {case.id for case in parsed.cases}
+        for error in parsed.errors:
+            name = error.case_id if error.case_id and error.case_id not in used else f"line{error.line or 0}"
+            used.add(name)
+            items.append(InvalidCaseItem.from_parent(self, name=name, error=error))
+        for spec in groups.values():
+            items.append(GroupItem.from_parent(self, name=spec.node_id.rpartition("::")[2], spec=spec))
+        return items
+
+    def _spec(self, suffix: str, kind: GroupKind, **fields: Any) -> GroupSpec:
+        node_id = f"{self.nodeid}::{suffix}"
+        location: Location = (self.nodeid, None, node_id)  # the failure report's title is its last part
+        return GroupSpec(node_id, location, kind, **fields)
+
+    def _pass_rate_groups(self, parsed: CaseFile, case: Case) -> list[GroupSpec]:
+        specs = []
+        if parsed.pass_rate is not None:
+            specs.append(self._spec("pass_rate", "pass_rate", threshold=parsed.pass_rate))
+        for tag, rate in parsed.tag_pass_rates.items():
+            if tag in case.tags:
+                specs.append(self._spec(f"pass_rate[{tag}]", "pass_rate", threshold=rate))
+        return specs
+
+    def _classification_groups(self, parsed: CaseFile, case: Case) -> list[GroupSpec]:
+        if case.label is None:
+            return []
+        specs = [("classification", parsed.classification)] if parsed.classification else []
+        specs += [(f"classification[{t}]", spec) for t, spec in parsed.tag_classifications.items() if t in case.tags]
+        return [self._spec(suffix, "classification", classification=spec.model_dump()) for suffix, spec in specs]
+
+
+class CaseItem(pytest.Item):
+    """One case of a case file: generate its output, then run its expectations."""
+
+    def __init__(
+        self,
+        *,
+        case: Case,
+        groups: list[str],
+        classifications: list[GroupSpec] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.groups = groups
+        self.classifications = classifications or []
+        self.output: Generation | None = None
+        state = session_of(self.config)
+        for tag in case.tags:
+            if state is not None and tag not in state.registered_tags and tag not in MODES:
+                # Tags become markers; declaring them keeps --strict-markers happy.
+                self.config.addinivalue_line("markers", f"{tag}: tag from case files")
+                state.registered_tags.add(tag)
+            self.add_marker(tag)
+        if case.xfail:
+            self.add_marker(pytest.mark.xfail(reason=case.xfail))
+
+    def setup(self) -> None:
+        state = session_of(self.config)
+        if state is None or state.settings.model is None:
+            pytest.skip(NO_MODEL_REASON)
+
+    def runtest(self) -> None:
+        state = session_of(self.config)
+        assert state is not None
+        model = state.prepare(self.nodeid, self.case.request)
+        self.output = model.run([self.case.request])[0]
+        self.case.assert_expectations(self.output)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, (self.case.line - 1) if self.case.line else None, f"case {self.case.id}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from pytest_llmeval.cases import CaseExpectationsFailed
+        from pytest_llmeval.checks.base import CheckUsageError
+        from pytest_llmeval.errors import GenerationError
+        from pytest_llmeval.failure_text import format_checks, format_generation
+
+        error = excinfo.value
+        where = f"{self.path.name}:{self.case.line}" if self.case.line else self.path.name
+        if isinstance(error, CaseExpectationsFailed):
+            failed = [r for r in error.results if not r.passed]
+            lines = [f"case {self.case.id} ({where}): {len(failed)} of {len(error.results)} checks failed"]
+            if self.output is not None:
+                lines += ["", format_generation(self.output)]
+            lines += ["", format_checks(error.results)]
+            return "\n".join(lines)
+        if isinstance(error, CheckUsageError):
+            return f"case {self.case.id} ({where}): usage error in expect (not a model failure): {error}"
+        if isinstance(error, GenerationError):
+            return f"case {self.case.id} ({where}): {error}"
+        return str(super().repr_failure(excinfo))
+
+    def classification_labels(self) -> list[ClassificationLabel]:
+        """The case's gold and predicted label for each of its classification groups."""
+        if self.output is None or self.case.label is None:
+            return []
+        from pytest_llmeval.metrics import map_label
+
+        labels = []
+        for spec in self.classifications:
+            assert spec.classification is not None
+            predicted = map_label(self.output, list(spec.classification["labels"]), pattern=spec.classification["pattern"])
+            labels.append(ClassificationLabel(spec.node_id, self.case.label, predicted, self.nodeid))
+        return labels
+
+    def group_entry(self, report: pytest.TestReport, test: RunningTest | None) -> GroupEntry | None:
+        """The case's result as its pass-rate groups count it (None outside any group)."""
+        if not self.groups or hasattr(report, "wasxfail"):
+            return None
+        failed = [c for c in (test.checks if test is not None else []) if not c.passed]
+        reason = failed[0].message if failed else (str(report.longrepr).splitlines() or [""])[0]
+        return GroupEntry(self.case.id, report.passed, "" if report.passed else reason[:300], list(self.groups), self.nodeid)
+
+
+class InvalidCaseItem(pytest.Item):
+    """A case (or a whole file) that could not be loaded: an error naming the file, line and field.
+
+    An item rather than a collection error, so the other cases still run; the session fails."""
+
+    def __init__(self, *, error: CaseError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def setup(self) -> None:
+        raise self.error
+
+    def runtest(self) -> None:  # never reached: setup raises
+        raise self.error
+
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        # pytest formats a setup error with this (not repr_failure). The file, line and field say
+        # it all; a formatted traceback would be noise, and slow for a file of many bad cases.
+        return str(self.error)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = (self.error.line - 1) if self.error.line else None
+        return self.path, line, f"invalid case {self.name}"
+
+
+class GroupItem(pytest.Item):
+    """A group over a case file's cases, judged on the controller after the run (``groups``).
+
+    When its turn comes it is set up and torn down without reports (so fixtures stay consistent
+    wherever it stands in the order) and marked selected; ``plugin.pytest_runtest_protocol``
+    does that instead of running it."""
+
+    def __init__(self, *, spec: GroupSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def runtest(self) -> None:
+        """Nothing to run here: the verdict needs every case's result."""
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.spec.node_id
+
+
+def select_group(item: GroupItem, nextitem: pytest.Item | None) -> bool:
+    """Take a group item's turn: set it up and tear it down without reports (keeping pytest's
+    fixture stack right for ``nextitem``) and book it as selected. Returns True: the turn is done."""
+    from _pytest.runner import runtestprotocol  # as pytest-rerunfailures does: no public twin
+
+    runtestprotocol(item, nextitem=nextitem, log=False)
+    state = session_of(item.config)
+    if state is not None:
+        state.groups.select(item.spec)
+    return True
+
+
+def group_members(group: GroupItem, items: list[pytest.Item]) -> list[pytest.Item]:
+    """The case items ``group`` is judged over, among ``items``."""
+    return [i for i in items if isinstance(i, CaseItem) and group.spec.node_id in {*i.groups, *(c.node_id for c in i.classifications)}]
+
+
+def select_group_members(session: pytest.Session, collected: list[pytest.Item]) -> None:
+    """A group selected without any of its cases (``-k pass_rate``, ``--lf`` after a failed group)
+    brings its cases back: a group is judged over them. A group with some of its cases selected is
+    judged over those (``--deselect`` of one case stays deselected)."""
+    selected = set(session.items)
+    restored: set[pytest.Item] = set()
+    for item in session.items:
+        if isinstance(item, GroupItem):
+            members = group_members(item, collected)
+            if members and not selected.intersection(members):
+                restored.update(members)
+    if not restored:
+        return
+    session.items[:] = [i for i in collected if i in selected or i in restored]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and "deselected" in reporter.stats:
+        reporter.stats["deselected"] = [i for i in reporter.stats["deselected"] if i not in restored]

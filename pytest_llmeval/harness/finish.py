@@ -1,0 +1,128 @@
+"""When the session finishes: workers hand their cache entries and counts to the controller; the
+controller alone writes the cache, the history, the inference log, the baseline (when asked) and
+the summaries. Nothing here may end the session: a file that cannot be written is a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmeval.harness.run_assembly import portable_path
+from pytest_llmeval.harness.session import LLMEvalSession
+
+__all__ = ["NO_CASES_MARKDOWN", "finish_session"]
+
+NO_CASES_MARKDOWN = (
+    "## ⚪ llmeval: no eval cases ran\n\n"
+    "No test that uses the model ran in this session, so there is nothing to report or compare.\n"
+)
+
+
+def finish_session(session: pytest.Session, state: LLMEvalSession) -> None:
+    """Write what this process owns (see the module docstring)."""
+    pending = []
+    if state.model is not None and state.model.cache is not None:
+        from pytest_llmeval.cache import CachedOutputs
+
+        if isinstance(state.model.cache, CachedOutputs):
+            pending = state.model.cache.take_pending()
+    if state.is_worker:
+        from pytest_llmeval.harness.xdist_bridge import send_to_controller
+
+        send_to_controller(session.config, state, pending)
+        return
+    if state.cache_store is not None:
+        state.cache_written = state.cache_store.write([*pending, *state.worker_cache_entries])
+    if state.fingerprint_memo is not None:
+        state.fingerprint_memo.save()
+    if state.run is not None:
+        try:
+            _record_and_accept(state)
+        finally:  # a CI job's summary is most wanted when something went wrong
+            _write_summaries(state)
+    elif state.settings.markdown and state.settings.model and not session.config.option.collectonly:
+        # No case ran (all deselected, or -k matched nothing): say so, rather than leave an empty page.
+        _write_markdown(state, NO_CASES_MARKDOWN)
+
+
+def _record_and_accept(state: LLMEvalSession) -> None:
+    """Record the run in the history (one transaction), its inference log, and, when asked, accept
+    it into the baseline (``baseline_policy``)."""
+    from pytest_llmeval.baseline_policy import accept_run
+    from pytest_llmeval.inference_log import inference_log_path, write_inference_log
+    from pytest_llmeval.store import BaselineError, RunStore, StoreError
+
+    assert state.run is not None and state.history_path is not None and state.baseline_path is not None
+    try:
+        RunStore(state.history_path).record_run(state.run)
+        state.notes.append(f"run {state.run.run_id[:12]} recorded in {state.history_path}")
+    except (StoreError, OSError) as exc:
+        state.warnings.append(f"the run was not recorded: {exc}")
+    else:
+        log_path = inference_log_path(state.history_path, state.run.run_id)
+        try:
+            written = write_inference_log(log_path, state.results.inferences)
+            state.notes.append(f"inference log: {written} {'output' if written == 1 else 'outputs'} in {log_path}")
+        except OSError as exc:
+            state.warnings.append(f"the inference log was not written: {exc}")
+    mode = state.settings.update_baseline
+    if mode is None:
+        return
+    try:
+        acceptance = accept_run(state.baseline_path, state.run, "new" if mode == "new" else "all")
+    except (BaselineError, OSError) as exc:
+        state.warnings.append(f"baseline not updated: {exc}")
+        return
+    state.notes.append(acceptance.describe())
+
+
+def _write_summaries(state: LLMEvalSession) -> None:
+    """The HTML dashboard (--llm-report) and the Markdown summary (--llm-markdown)."""
+    from pytest_llmeval.dashboard import baseline_label, build_dashboard_data, dashboard_from_history, write_dashboard
+    from pytest_llmeval.store import StoreError
+
+    assert state.run is not None and state.history_path is not None
+    settings = state.settings
+    shown_path = portable_path(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
+    reference_label = baseline_label(state.baseline, shown_path) if state.baseline is not None else None
+    if settings.markdown is not None:
+        from pytest_llmeval.markdown import format_markdown_summary
+
+        text = format_markdown_summary(
+            state.run, baseline=state.baseline, comparison=state.comparison,
+            reference_label=reference_label, gate=settings.gate,
+        )
+        _write_markdown(state, text)
+    if settings.report is not None:
+        try:
+            data = dashboard_from_history(
+                state.history_path,
+                baseline=state.baseline,
+                baseline_path=shown_path,
+                latest=state.run,
+                tolerances=dict(settings.metric_tolerance),
+            )
+        except StoreError:
+            # The history could not be read (the warning above says why): this run alone.
+            data = build_dashboard_data(
+                [state.run], reference=state.baseline, reference_kind="baseline" if state.baseline else None,
+                reference_label=reference_label, tolerances=dict(settings.metric_tolerance),
+            )
+        try:
+            state.notes.append(f"report: {write_dashboard(settings.report, data)}")
+        except (OSError, ValueError) as exc:
+            state.warnings.append(f"the report was not written: {exc}")
+
+
+def _write_markdown(state: LLMEvalSession, text: str) -> None:
+    from pytest_llmeval.store import storable_text, write_file_atomic
+
+    assert state.settings.markdown is not None
+    path = Path(state.settings.markdown)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file_atomic(path, (storable_text(text) or "").encode("utf-8"))
+        state.notes.append(f"markdown summary: {path}")
+    except OSError as exc:
+        state.warnings.append(f"the Markdown summary was not written: {exc}")

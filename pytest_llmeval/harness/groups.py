@@ -1,0 +1,227 @@
+"""Groups over cases, judged after the run: a case file's pass rate (``pass_rate``, per tag too)
+and its classification metrics (``classification``).
+
+Each group is a real collected item (``collection.GroupItem``): counted, selected by ``-k``, rerun
+by ``--lf``, written to JUnit. Its verdict needs every case's result, which only the controller
+has under xdist, so the item does nothing when its turn comes except say it was selected
+(``GroupSpec``); after the last test the controller judges each selected group from the cases'
+payloads and reports it like any test (``emit_group_reports``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pytest
+
+from pytest_llmeval.harness.payload import ClassificationLabel, GroupEntry
+from pytest_llmeval.records import CaseRecord
+
+__all__ = ["ClassificationGroup", "GroupBook", "GroupSpec", "PassRateGroup", "emit_group_reports"]
+
+GroupKind = Literal["pass_rate", "classification"]
+Location = tuple[str, int | None, str]
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A selected group item, as it travels from the process that ran it to the controller."""
+
+    node_id: str
+    location: Location
+    kind: GroupKind
+    threshold: float | None = None  # pass_rate
+    classification: dict[str, Any] | None = None  # classification: labels, pattern, min_* thresholds
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["location"] = list(self.location)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroupSpec:
+        return cls(**{**data, "location": tuple(data["location"])})
+
+
+@dataclass
+class PassRateGroup:
+    """A pass-rate group's cases as they finished."""
+
+    spec: GroupSpec
+    total: int = 0
+    passed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)  # the cases' node ids
+
+    @property
+    def threshold(self) -> float:
+        assert self.spec.threshold is not None
+        return self.spec.threshold
+
+    def add(self, case_id: str, passed: bool, reason: str) -> None:
+        self.total += 1
+        if passed:
+            self.passed += 1
+        else:
+            self.failures.append((case_id, reason))
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.rate + 1e-12 >= self.threshold
+
+    def summary(self) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        sign = ">=" if self.ok else "<"
+        return (
+            f"{self.spec.node_id}: {self.passed}/{self.total} passed ({self.rate:.1%}) {sign} "
+            f"{self.threshold:.1%} required: {verdict}"
+        )
+
+    def failure_text(self) -> str | None:
+        if self.ok:
+            return None
+        lines = [self.summary(), "failed cases (tolerated one by one, counted here):"]
+        lines += [f"  {case_id}: {reason}" for case_id, reason in self.failures]
+        return "\n".join(lines)
+
+    def properties(self) -> list[tuple[str, object]]:
+        return [("pass_rate", self.rate), ("threshold", self.threshold)]
+
+
+@dataclass
+class ClassificationGroup:
+    """A classification group: gold and predicted labels as the cases finished."""
+
+    spec: GroupSpec
+    gold: list[str] = field(default_factory=list)
+    predicted: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)  # the cases' node ids
+
+    @property
+    def total(self) -> int:
+        return len(self.gold)
+
+    @property
+    def _classification(self) -> dict[str, Any]:
+        assert self.spec.classification is not None
+        return self.spec.classification
+
+    def result(self) -> Any:
+        from pytest_llmeval.metrics import classification_report, classification_result
+
+        report = classification_report(self.gold, self.predicted, labels=list(self._classification["labels"]))
+        thresholds = {k: v for k, v in self._classification.items() if k.startswith("min_") and v is not None}
+        return classification_result(report, name=self.spec.node_id, **thresholds)
+
+    def table(self) -> str:
+        from pytest_llmeval.metrics import classification_report
+
+        return classification_report(self.gold, self.predicted, labels=list(self._classification["labels"])).format()
+
+    def failure_text(self) -> str | None:
+        result = self.result()
+        return None if result.passed else f"{result.message}\n\n{self.table()}"
+
+    def properties(self) -> list[tuple[str, object]]:
+        return []
+
+
+Group = PassRateGroup | ClassificationGroup
+
+
+@dataclass
+class GroupBook:
+    """Selected group items and what their cases reported (on the controller)."""
+
+    selected: dict[str, GroupSpec] = field(default_factory=dict)
+    entries: list[GroupEntry] = field(default_factory=list)
+    labels: list[ClassificationLabel] = field(default_factory=list)
+
+    def select(self, spec: GroupSpec) -> None:
+        self.selected[spec.node_id] = spec
+
+    def add_entry(self, entry: GroupEntry) -> None:
+        self.entries.append(entry)
+
+    def add_label(self, label: ClassificationLabel) -> None:
+        self.labels.append(label)
+
+    def judged(self) -> list[Group]:
+        """Every selected group with its cases' results, in selection order."""
+        groups: list[Group] = []
+        for spec in self.selected.values():
+            if spec.kind == "pass_rate":
+                rate_group = PassRateGroup(spec)
+                for entry in self.entries:
+                    if spec.node_id in entry.groups:
+                        rate_group.add(entry.case_id, entry.passed, entry.reason)
+                        rate_group.members.append(entry.node_id)
+                groups.append(rate_group)
+            else:
+                labelled = ClassificationGroup(spec)
+                for label in self.labels:
+                    if label.group == spec.node_id:
+                        labelled.gold.append(label.gold)
+                        labelled.predicted.append(label.predicted)
+                        labelled.members.append(label.node_id)
+                groups.append(labelled)
+        return groups
+
+
+def _report(spec: GroupSpec, when: str, outcome: str, longrepr: Any, properties: list[tuple[str, object]]) -> pytest.TestReport:
+    now = time.time()
+    return pytest.TestReport(
+        nodeid=spec.node_id,
+        location=spec.location,
+        keywords={spec.kind: 1},
+        outcome=outcome,  # type: ignore[arg-type]
+        longrepr=longrepr,
+        when=when,  # type: ignore[arg-type]
+        sections=[],
+        duration=0.0,
+        start=now,
+        stop=now,
+        user_properties=properties,
+    )
+
+
+def _rerun_members_with_last_failed(config: pytest.Config, members: list[str]) -> None:
+    """A failed group is judged over its cases, so ``--lf`` must rerun them with it: tell the
+    cache provider's last-failed plugin (its ``lastfailed`` record, as a failing report would)."""
+    last_failed = config.pluginmanager.get_plugin("lfplugin")
+    record = getattr(last_failed, "lastfailed", None)
+    if isinstance(record, dict):
+        record.update({node_id: True for node_id in members if node_id})
+
+
+def emit_group_reports(config: pytest.Config, groups: list[Group]) -> list[CaseRecord]:
+    """Report each judged group as its item's test (setup, call, teardown, so the terminal, JUnit
+    and --lf see a whole test) and return the groups' records for the run."""
+    records = []
+    for group in groups:
+        spec = group.spec
+        config.hook.pytest_runtest_logstart(nodeid=spec.node_id, location=spec.location)
+        if group.total == 0:
+            reason = "no case of this group ran in this session; select its cases to judge it"
+            longrepr: Any = (spec.location[0], spec.location[1] or 0, f"Skipped: {reason}")
+            outcome: str = "skipped"
+            message: str | None = reason
+            config.hook.pytest_runtest_logreport(report=_report(spec, "setup", "skipped", longrepr, []))
+        else:
+            text = group.failure_text()
+            outcome = "passed" if text is None else "failed"
+            message = None if text is None else text.splitlines()[0]
+            config.hook.pytest_runtest_logreport(report=_report(spec, "setup", "passed", None, []))
+            config.hook.pytest_runtest_logreport(report=_report(spec, "call", outcome, text, group.properties()))
+            if text is not None:
+                _rerun_members_with_last_failed(config, group.members)
+        config.hook.pytest_runtest_logreport(report=_report(spec, "teardown", "passed", None, []))
+        config.hook.pytest_runtest_logfinish(nodeid=spec.node_id, location=spec.location)
+        records.append(CaseRecord(spec.node_id, outcome, message=message))
+    return records

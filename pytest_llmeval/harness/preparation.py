@@ -1,0 +1,145 @@
+"""Before the first test: know what every selected test will ask the model, load the model (so a
+model that cannot load ends the session with exit 4, not an error per test), and generate the
+known requests up front in length-sorted batches; then score the case files' judge prompts."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.harness.collection import CaseItem
+from pytest_llmeval.harness.session import LLMEvalSession
+
+if TYPE_CHECKING:
+    from pytest_llmeval.backends.base import GenerationRequest
+
+__all__ = ["MODEL_FIXTURES", "marker_request", "needs_model", "prepare_outputs"]
+
+MODEL_FIXTURES = frozenset({"llm", "llm_output"})
+
+
+def needs_model(item: pytest.Item) -> bool:
+    """Whether ``item`` uses the model under test (a case, or the ``llm``/``llm_output`` fixture)."""
+    return isinstance(item, CaseItem) or bool(MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+
+
+def marker_request(marker: pytest.Mark) -> GenerationRequest:
+    """The request of a ``@pytest.mark.llm(...)`` marker; GenerationParameterError when it is wrong."""
+    from pytest_llmeval.engine import build_request
+    from pytest_llmeval.errors import GenerationParameterError
+
+    kwargs = dict(marker.kwargs)
+    if marker.args:
+        if len(marker.args) > 1 or "prompt" in kwargs:
+            raise GenerationParameterError("@pytest.mark.llm takes one positional argument, the prompt")
+        kwargs["prompt"] = marker.args[0]
+    return build_request(**kwargs)
+
+
+def _planned_request(item: pytest.Item) -> GenerationRequest | None:
+    """The request a test will need, when it is known before the test runs."""
+    from pytest_llmeval.errors import GenerationParameterError
+
+    if isinstance(item, CaseItem):
+        return item.case.request
+    if "llm_output" in getattr(item, "fixturenames", ()):
+        marker = item.get_closest_marker("llm")
+        if marker is not None:
+            try:
+                return marker_request(marker)
+            except GenerationParameterError:
+                return None  # the test itself reports it
+    return None
+
+
+def _uses_judge(item: CaseItem) -> bool:
+    from pytest_llmeval.checks.base import get_check
+
+    for expectation in item.case.expect:
+        try:
+            spec, _ = get_check(expectation.name)
+        except ValueError:
+            continue  # the case reports its unknown check itself
+        if spec.needs_judge:
+            return True
+    return False
+
+
+def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
+    """Know every static request; serially, generate them all now (workers do it in windows as
+    their tests arrive: ``LLMEvalSession.prepare``). Raises ConfigurationError for exit 4."""
+    if state.settings.judge_model is None:
+        needing = [item.nodeid for item in session.items if isinstance(item, CaseItem) and _uses_judge(item)]
+        if needing:
+            raise ConfigurationError(
+                f"{len(needing)} case(s) use a judge check ({needing[0]}{', ...' if len(needing) > 1 else ''}) "
+                "but no judge model is given: add --llm-judge-model PATH (it may be the --llm-model path)"
+            )
+    users = [item for item in session.items if needs_model(item)]
+    if not users:
+        return
+    model = state.model_under_test()
+    unplanned = False
+    for item in users:
+        request = _planned_request(item)
+        if request is None:
+            unplanned = True
+            continue
+        state.plan_index[item.nodeid] = len(state.plan)
+        state.plan.append(request)
+    # Tests that call llm.generate themselves will need the model: load it now, so a model that
+    # cannot load ends the session before any test runs.
+    if unplanned:
+        _ = model.backend
+    if state.is_worker or not state.plan:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    show = reporter is not None and reporter.isatty and session.config.get_verbosity() >= 0
+    if not show:
+        reporter = None
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if reporter is not None:
+            width = 30
+            filled = width * done // total
+            reporter.rewrite(f"llmeval: generating {total} outputs [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+
+    generated = model.prefetch(state.plan, on_progress=progress)
+    if reporter is not None and generated:
+        reporter.rewrite(
+            f"llmeval: generated {generated} outputs in {time.perf_counter() - started:.1f} s, loading "
+            f"included ({len({model.resolve(r) for r in state.plan}) - generated} ready from the cache)"
+        )
+        reporter.line("")
+    if state.settings.judge_model is not None:
+        _prepare_judge_scores(state, [item for item in users if isinstance(item, CaseItem)])
+
+
+def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
+    """Score the case files' judge prompts in batches now that their outputs are ready; each judge
+    check then finds its score done. A prompt that cannot be scored is left to its check to report."""
+    from pytest_llmeval.errors import GenerationError
+    from pytest_llmeval.metrics.judge import SCORE_TOKENS, build_judge_prompt
+
+    model = state.model_under_test()
+    prompts: dict[str, list[str]] = {"logprobs": [], "text": []}
+    for item in cases:
+        for expectation in item.case.expect:
+            if expectation.name != "judge":
+                continue
+            args = expectation.args
+            output = model.prefetch_and_get([item.case.request])[0]
+            prompt = build_judge_prompt(str(args["rubric"]), output.text, args.get("reference"))
+            prompts[str(args.get("mode", "logprobs"))].append(prompt)
+    judge = state.judge_adapter()
+    try:
+        if prompts["logprobs"]:
+            judge.score_next_token(prompts["logprobs"], list(SCORE_TOKENS))
+        if prompts["text"]:
+            judge.generate(prompts["text"])
+    except GenerationError:
+        pass

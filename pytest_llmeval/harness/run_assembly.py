@@ -1,0 +1,92 @@
+"""The run record: what produced this run (model, settings, library versions, git commit) and every
+test's record."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+from pytest_llmeval.harness.session import LLMEvalSession
+from pytest_llmeval.records import RunRecord
+
+__all__ = ["assemble_run", "portable_path"]
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("pytest-llmeval", "pytest", "torch", "transformers", "tokenizers", "peft"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _git_commit(root: Path) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def portable_path(path: str | None, root: Path) -> str | None:
+    """A path under the rootdir, relative to it: a committed baseline then reads the same in every
+    clone. Other paths and scheme values (``py:...``) stay as given."""
+    if path is None:
+        return None
+    from pytest_llmeval.backends.registry import scheme_of
+
+    if scheme_of(path) is not None:
+        return path
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def assemble_run(state: LLMEvalSession) -> RunRecord:
+    """The run of this session from the records the controller gathered."""
+    from pytest_llmeval.backends.registry import backend_for
+
+    settings = state.settings
+    assert settings.model is not None
+    model = state.model
+    described = model.backend.describe() if model is not None and model.loaded else None
+    backend = backend_for(settings.model)
+    run_settings = {
+        "max_new_tokens": settings.max_new_tokens,
+        "batch_size": settings.batch_size,
+        "chat_template": settings.chat_template,
+        "chat_template_sha256": None,
+        "seed": settings.seed,
+        "dtype": settings.dtype,
+        "device": settings.device,
+    }
+    run_settings.update(backend.run_settings(settings))
+    return RunRecord(
+        run_id=uuid.uuid4().hex,
+        started_at=state.started_at,
+        finished_at=time.time(),
+        complete=True,
+        model={
+            "source": portable_path(settings.model, state.rootpath),
+            "backend": backend.name,
+            "model_id": state.model_id or settings.model,
+            "adapter": portable_path(settings.adapter, state.rootpath),
+            "dtype": described.dtype if described else settings.dtype,
+            "device": described.device if described else settings.device,
+        },
+        settings=run_settings,
+        versions=_versions(),
+        git_commit=_git_commit(state.rootpath),
+        cases=sorted(state.results.records.values(), key=lambda r: r.node_id),
+    )

@@ -1,0 +1,43 @@
+"""After the last test, on the controller: judge the selected groups, assemble the run, compare
+it with the baseline, and let the gate fail the session for what no single test shows (a metric
+drop beyond its tolerance)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_llmeval.harness.groups import emit_group_reports
+from pytest_llmeval.harness.run_assembly import assemble_run
+from pytest_llmeval.harness.session import LLMEvalSession
+
+__all__ = ["end_run"]
+
+
+def end_run(session: pytest.Session, state: LLMEvalSession) -> None:
+    """Report the groups; with a model and some tests run, build the run and compare it."""
+    for record in emit_group_reports(session.config, state.groups.judged()):
+        state.results.records[record.node_id] = record
+    collect_only = session.config.option.collectonly
+    if state.settings.model is None or collect_only or not state.results.records:
+        return  # a run only when tests ran: never an empty one
+    state.run = assemble_run(state)
+    if state.baseline is None:
+        return
+    from pytest_llmeval.run_comparison import compare_runs
+
+    state.comparison = compare_runs(
+        state.baseline,
+        state.run,
+        tolerances=dict(state.settings.metric_tolerance),
+        default_tolerance=0.0,
+        case_tolerances={r.node_id: r.tolerances for r in state.run.cases if r.tolerances},
+    )
+    drops = state.comparison.metric_drops
+    if state.settings.gate != "off" and drops:
+        # Failed tests fail the session by themselves; a metric drop belongs to no single test, so
+        # the gate fails the session the way pytest-cov's --cov-fail-under does: one more failure.
+        state.gate_failure = (
+            f"llmeval::gate FAILED: {len(drops)} metric {'drop' if len(drops) == 1 else 'drops'} "
+            "beyond the tolerance against the baseline (listed above)"
+        )
+        session.testsfailed += 1

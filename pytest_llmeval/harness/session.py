@@ -1,0 +1,304 @@
+"""``LLMEvalSession``: the run state of one pytest process, kept in ``config.stash``.
+
+It is set up once from the options (``start_session``), gives tests the model under test and the
+judge, and holds what the controller gathers from the reports (``results``, ``groups``) until the
+session finishes. Under xdist there is one per process: the workers generate and check, the
+controller alone writes shared files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_llmeval import running_test
+from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.harness.groups import GroupBook
+from pytest_llmeval.harness.results import ResultBook
+from pytest_llmeval.paths import FINGERPRINT_MEMO_FILE, default_baseline, default_cache, default_history
+from pytest_llmeval.settings import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from pytest_llmeval.backends.base import Backend, GenerationRequest
+    from pytest_llmeval.cache import CacheEntry, GenerationCache
+    from pytest_llmeval.engine import ModelJudge, ModelUnderTest
+    from pytest_llmeval.fingerprint import FileHashMemo
+    from pytest_llmeval.records import RunRecord
+    from pytest_llmeval.run_comparison import Comparison
+    from pytest_llmeval.store import Baseline
+
+__all__ = ["SESSION_KEY", "LLMEvalSession", "NO_MODEL_REASON", "session_of", "start_session"]
+
+NO_MODEL_REASON = "no --llm-model given"
+
+
+@dataclass(eq=False)  # compared and hashed by identity: it is registered as a plugin
+class LLMEvalSession:
+    """Run state of one pytest session (one per xdist worker)."""
+
+    settings: Settings
+    cwd: Path
+    rootpath: Path
+    is_worker: bool = False
+    started_at: float = field(default_factory=time.time)
+    # the model under test and the judge, created on first use
+    model: ModelUnderTest | None = None
+    judge: ModelUnderTest | None = None
+    judge_instance: ModelJudge | None = None
+    load_count: int = 0
+    tests_started: bool = False
+    # the generation cache and what identifies the model in it
+    model_id: str | None = None
+    cache_store: GenerationCache | None = None
+    fingerprint_memo: FileHashMemo | None = None
+    worker_cache_entries: list[CacheEntry] = field(default_factory=list)
+    worker_stats: list[dict[str, float]] = field(default_factory=list)
+    cache_written: int = 0
+    # statically known requests of the selected tests, in run order
+    plan: list[GenerationRequest] = field(default_factory=list)
+    plan_index: dict[str, int] = field(default_factory=dict)
+    # what the reports said (on the controller, whichever process ran the test)
+    results: ResultBook = field(default_factory=ResultBook)
+    groups: GroupBook = field(default_factory=GroupBook)
+    registered_tags: set[str] = field(default_factory=set)
+    # regression tracking (controller): the run, the baseline and the comparison
+    baseline_path: Path | None = None
+    history_path: Path | None = None
+    baseline: Baseline | None = None
+    run: RunRecord | None = None
+    comparison: Comparison | None = None
+    gate_failure: str | None = None  # why the gate failed the session (metric drops), if it did
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    # -- what reports say (this object is registered as a plugin, like pytest's junitxml LogXML) --
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Book each report's payload: outcomes per mode, records, metrics, groups, inference log."""
+        self.results.add(report, self.groups, keep_inferences=not self.is_worker)
+
+    # -- the model and the judge -----------------------------------------------------------------
+
+    def model_under_test(self) -> ModelUnderTest:
+        """The session's model: created once; its backend loads on the first output that is
+        neither prepared nor cached."""
+        if self.model is None:
+            from pytest_llmeval.backends.registry import backend_for
+            from pytest_llmeval.cache import CachedOutputs
+            from pytest_llmeval.engine import ModelUnderTest
+
+            assert self.settings.model is not None
+            cache = None
+            if self.cache_store is not None and self.model_id is not None:
+                cache = CachedOutputs(self.cache_store, self.model_id, read=self.settings.cache == "on")
+            load_tokenizer = backend_for(self.settings.model).checks_tokenizer
+            settings = self.settings
+            self.model = ModelUnderTest(
+                settings,
+                self._load_backend,
+                cache=cache,
+                on_generation=running_test.report_generation,
+                load_tokenizer=(lambda: load_tokenizer(settings)) if load_tokenizer is not None else None,
+            )
+        return self.model
+
+    def judge_adapter(self) -> ModelJudge:
+        """One judge for the session, so scores computed ahead in batches are reused."""
+        if self.judge_instance is None:
+            from pytest_llmeval.engine import ModelJudge
+
+            self.judge_instance = ModelJudge(self.judge_model())
+        return self.judge_instance
+
+    def judge_model(self) -> ModelUnderTest:
+        """The judge: the model under test itself when --llm-judge-model names the same model."""
+        assert self.settings.judge_model is not None
+        if self.settings.judge_model == self.settings.model:
+            return self.model_under_test()
+        if self.judge is None:
+            from pytest_llmeval.backends import load_backend
+            from pytest_llmeval.engine import ModelUnderTest
+
+            judge_settings = replace(
+                self.settings, model=self.settings.judge_model, adapter=None, chat_template="auto"
+            )
+            self.judge = ModelUnderTest(judge_settings, lambda: load_backend(judge_settings, self.cwd))
+        return self.judge
+
+    def _load_backend(self) -> Backend:
+        from pytest_llmeval.backends import load_backend
+
+        self.load_count += 1
+        if not self.tests_started:
+            return load_backend(self.settings, self.cwd)  # the caller turns errors into exit 4
+        try:
+            return load_backend(self.settings, self.cwd)
+        except ConfigurationError as exc:
+            # First needed inside a test (a cache miss): still a usage error that ends the session.
+            pytest.exit(f"llmeval: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+    def services(self) -> running_test.Services:
+        """What checks in this session's tests may use: the model's tokenizer, a perplexity scorer
+        over the model, the judge, the configured bias-lexicon files."""
+        provided: dict[str, Any] = {
+            "lexicon_files": self.settings.bias_lexicon,
+            "lexicon_replace": self.settings.bias_lexicon_replace,
+        }
+        model = self.model
+        if model is not None:
+            provided["tokenizer"] = model.checks_tokenizer
+            provided["perplexity_scorer"] = lambda texts: list(model.perplexity(texts).per_text)
+        if self.settings.judge_model is not None:
+            provided["judge"] = self.judge_adapter()
+        return running_test.Services(**provided)
+
+    def prepare(self, node_id: str, request: GenerationRequest) -> ModelUnderTest:
+        """Under xdist, make this test's output ready together with the next planned ones (xdist
+        hands a worker consecutive tests, so those are most likely its own): batched, not one by one."""
+        model = self.model_under_test()
+        if not self.is_worker or model.is_ready(request):
+            return model
+        window = [request]
+        position = self.plan_index.get(node_id)
+        if position is not None:
+            for upcoming in self.plan[position + 1 :]:
+                if len(window) >= self.settings.batch_size:
+                    break
+                if not model.is_ready(upcoming):
+                    window.append(upcoming)
+        model.prefetch(window)
+        return model
+
+    def stats(self) -> dict[str, float]:
+        """This process's generation counts and times (empty when the model was never needed)."""
+        model = self.model
+        if model is None:
+            return {}
+        return {
+            "generated": model.num_generations,
+            "cached": model.num_cached,
+            "seconds": model.generation_seconds,
+            "loads": self.load_count,
+            "load_seconds": model.load_seconds,
+        }
+
+    def summed_stats(self) -> dict[str, float]:
+        """This process's stats plus the workers' (on the xdist controller)."""
+        total: dict[str, float] = {}
+        for stats in [self.stats(), *self.worker_stats]:
+            for key, value in stats.items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    def close(self) -> None:
+        """Release the model (its backend may hold memory or a server connection)."""
+        if self.model is not None and self.model.loaded:
+            self.model.backend.close()
+        self.model = None
+
+
+SESSION_KEY = pytest.StashKey[LLMEvalSession]()
+
+
+def session_of(config: pytest.Config) -> LLMEvalSession | None:
+    """The session state, when the plugin is configured (not under --help or --version)."""
+    return config.stash.get(SESSION_KEY, None)
+
+
+def start_session(config: pytest.Config) -> LLMEvalSession:
+    """Resolve the options and check them cheaply, open the cache and find the baseline. Any
+    problem is a ``pytest.UsageError`` (exit 4) naming the option and what is wrong."""
+    cwd = config.invocation_params.dir
+    ini_dir = config.inipath.parent if config.inipath else None
+    try:
+        settings = resolve_settings(
+            lambda dest: config.getoption(dest, None),
+            lambda key: config.getini(key),
+            cwd=cwd,
+            ini_dir=ini_dir,
+        )
+        if settings.required and settings.model is None:
+            raise ConfigurationError(
+                "llm_required is set, so a model is needed: give --llm-model PATH "
+                "(or llm_model in the ini file)"
+            )
+        if settings.model is not None or settings.judge_model is not None:
+            from pytest_llmeval.backends import validate_model_source
+
+            validate_model_source(settings, cwd)
+        if settings.bias_lexicon:
+            from pytest_llmeval.checks.safety import validate_lexicon_files
+
+            validate_lexicon_files(settings.bias_lexicon)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    except ValueError as exc:  # CheckUsageError from a lexicon file
+        raise pytest.UsageError(str(exc)) from None
+    state = LLMEvalSession(settings=settings, cwd=cwd, rootpath=config.rootpath, is_worker=hasattr(config, "workerinput"))
+    try:
+        _open_cache(config, state)
+    except OSError as exc:
+        raise pytest.UsageError(f"--llm-cache-path: cannot use the generation cache: {exc}") from None
+    try:
+        _find_baseline(state)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return state
+
+
+def _open_cache(config: pytest.Config, state: LLMEvalSession) -> None:
+    """Open the cache and identify the model in it (only backends whose outputs can be identified
+    are cached: a Python pipeline's behaviour depends on code no hash of files can see)."""
+    settings = state.settings
+    if settings.cache == "off" or settings.model is None:
+        return
+    from pytest_llmeval.backends.registry import backend_for
+
+    backend = backend_for(settings.model)
+    if backend.identity is None:
+        return
+    worker_input = getattr(config, "workerinput", {})
+    model_id = worker_input.get("llmeval_model_id")
+    path = Path(settings.cache_path) if settings.cache_path else default_cache(config.rootpath)
+    if model_id is None:
+        from pytest_llmeval.fingerprint import FileHashMemo
+
+        state.fingerprint_memo = FileHashMemo(path.parent / FINGERPRINT_MEMO_FILE)
+        model_id = backend.identity(settings, path.parent, state.fingerprint_memo)
+    if model_id is None:
+        return
+    from pytest_llmeval.cache import GenerationCache
+
+    state.cache_store = GenerationCache(path, writable=not state.is_worker)
+    state.model_id = model_id
+
+
+def _find_baseline(state: LLMEvalSession) -> None:
+    """Find the history and the baseline; with a gate on, a missing or broken baseline is a usage
+    error (never an empty pass). Workers read the baseline too: they mark "fails in baseline too"."""
+    settings = state.settings
+    for flag, path in (("--llm-report", settings.report), ("--llm-markdown", settings.markdown)):
+        if path is not None and Path(path).is_dir():
+            raise ConfigurationError(f"{flag}: {path} is a folder; give the file to write, e.g. {Path(path) / 'llmeval-report'}")
+    state.baseline_path = Path(settings.baseline) if settings.baseline else default_baseline(state.rootpath)
+    state.history_path = Path(settings.history) if settings.history else default_history(state.rootpath)
+    if settings.gate != "off":
+        if settings.model is None:
+            raise ConfigurationError(f"--llm-gate {settings.gate} compares a model's run with the baseline: give --llm-model")
+        from pytest_llmeval.store import BaselineError, read_baseline
+
+        try:
+            state.baseline = read_baseline(state.baseline_path)
+        except BaselineError as exc:
+            raise ConfigurationError(f"--llm-gate {settings.gate}: {exc}") from None
+    elif settings.model is not None and state.baseline_path.is_file():
+        from pytest_llmeval.store import BaselineError, read_baseline
+
+        try:
+            state.baseline = read_baseline(state.baseline_path)
+        except BaselineError as exc:
+            state.warnings.append(f"baseline not compared: {exc}")

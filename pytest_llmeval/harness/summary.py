@@ -1,0 +1,78 @@
+"""The ``llmeval`` section of the terminal summary: the model and its outputs, the comparison with
+the baseline, notes and warnings, outcomes per mode, metric means, and the groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_llmeval.harness.groups import ClassificationGroup, PassRateGroup
+from pytest_llmeval.harness.session import LLMEvalSession
+from pytest_llmeval.records import MODES, OUTCOMES
+
+__all__ = ["write_summary"]
+
+
+def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> None:
+    """Write the section, or nothing when the session did nothing with a model."""
+    stats = state.summed_stats()
+    warnings = state.cache_store.warnings if state.cache_store is not None else []
+    metric_values = state.results.metric_values()
+    groups = state.groups.judged()
+    if not (stats or state.results.mode_outcomes or groups or warnings or metric_values
+            or state.comparison or state.notes or state.warnings or state.gate_failure):
+        return
+    reporter.section("llmeval", sep="-")
+    if stats:
+        _model_lines(reporter, state, stats)
+    if state.cache_written:
+        assert state.cache_store is not None
+        reporter.line(f"cache: {state.cache_written} new outputs saved to {state.cache_store.path}")
+    if state.comparison is not None:
+        reporter.line(f"compared with the baseline {state.baseline_path}:")
+        for line in state.comparison.format().splitlines():
+            reporter.line(f"  {line}")
+    if state.gate_failure:
+        reporter.line(state.gate_failure, red=True)
+    for note in state.notes:
+        reporter.line(note)
+    for warning in [*warnings, *state.warnings]:
+        reporter.line(f"warning: {warning}", yellow=True)
+    for mode in MODES:
+        counts = state.results.mode_outcomes.get(mode)
+        if counts:
+            text = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
+            reporter.line(f"{mode}: {text}", red=bool(counts.get("failed") or counts.get("error")))
+    for name, (values, higher_is_better) in sorted(metric_values.items()):
+        direction = "higher is better" if higher_is_better else "lower is better"
+        reporter.line(
+            f"metric {name}: mean {sum(values) / len(values):.4g} over {len(values)} "
+            f"(min {min(values):.4g}, max {max(values):.4g}; {direction})"
+        )
+    for group in groups:
+        if group.total == 0:
+            continue
+        if isinstance(group, PassRateGroup):
+            reporter.line(f"pass rate {group.summary()}", red=not group.ok, green=group.ok)
+    for group in groups:
+        if isinstance(group, ClassificationGroup) and group.total:
+            result = group.result()
+            verdict = "ok" if result.passed else "FAILED"
+            reporter.line(f"classification {result.message}: {verdict}", red=not result.passed, green=result.passed)
+            for line in group.table().splitlines():
+                reporter.line(f"  {line}")
+
+
+def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats: dict[str, float]) -> None:
+    from pytest_llmeval.backends import describe_configured_model
+
+    model = state.model
+    described = model.describe() if model is not None and model.loaded else describe_configured_model(state.settings)
+    reporter.line(f"model: {described}")
+    served = f"outputs: {int(stats['generated'])} generated in {stats['seconds']:.2f} s"
+    served += f", {int(stats['cached'])} from the cache"
+    if stats["loads"]:
+        served += f"; model loaded in {stats['load_seconds']:.2f} s"
+        served += f" ({int(stats['loads'])} processes)" if stats["loads"] > 1 else ""
+    else:
+        served += "; model not loaded"
+    reporter.line(served)

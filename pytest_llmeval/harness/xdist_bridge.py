@@ -1,0 +1,47 @@
+"""What the xdist controller and its workers exchange besides test reports: the model's identity
+(fingerprinted once, on the controller), and at the end each worker's new cache entries, counts and
+selected group items. Registered only when xdist is installed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmeval.harness.groups import GroupSpec
+
+if TYPE_CHECKING:
+    import pytest
+
+    from pytest_llmeval.cache import CacheEntry
+    from pytest_llmeval.harness.session import LLMEvalSession
+
+__all__ = ["XdistController", "send_to_controller"]
+
+
+def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: list[CacheEntry]) -> None:
+    """On a worker at session end: workers never write shared files; the controller writes their
+    outputs to the cache and judges the groups they were handed."""
+    output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
+    output["llmeval_cache"] = [list(e) for e in pending]
+    output["llmeval_stats"] = state.stats()
+    output["llmeval_groups"] = [spec.to_dict() for spec in state.groups.selected.values()]
+
+
+class XdistController:
+    """The controller's xdist hooks."""
+
+    def __init__(self, state: LLMEvalSession) -> None:
+        self.state = state
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Give each worker the model's identity, so workers do not fingerprint the weights again."""
+        if self.state.model_id is not None:
+            node.workerinput["llmeval_model_id"] = self.state.model_id
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """Take a finished worker's cache entries, counts and selected groups."""
+        output = getattr(node, "workeroutput", {}) or {}
+        self.state.worker_cache_entries.extend(tuple(e) for e in output.get("llmeval_cache", []))
+        if output.get("llmeval_stats"):
+            self.state.worker_stats.append(output["llmeval_stats"])
+        for spec in output.get("llmeval_groups", []):
+            self.state.groups.select(GroupSpec.from_dict(spec))

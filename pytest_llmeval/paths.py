@@ -1,0 +1,41 @@
+"""Where the plugin and the ``llmeval`` command keep their files by default: one definition each.
+
+The plugin resolves them against pytest's rootdir; the command, run from the folder of the suite,
+against the current folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "BASELINE_FILE",
+    "CACHE_FILE",
+    "FINGERPRINT_MEMO_FILE",
+    "HISTORY_FILE",
+    "REPORT_FILE",
+    "default_baseline",
+    "default_cache",
+    "default_history",
+]
+
+HISTORY_FILE = Path(".llmeval") / "history.db"
+CACHE_FILE = Path(".llmeval") / "cache.db"
+FINGERPRINT_MEMO_FILE = "fingerprints.json"  # beside the cache
+BASELINE_FILE = Path("llmeval-baseline.json")
+REPORT_FILE = Path("llmeval-report.html")
+
+
+def default_history(root: Path) -> Path:
+    """The run history under ``root`` (``.llmeval/history.db``)."""
+    return root / HISTORY_FILE
+
+
+def default_cache(root: Path) -> Path:
+    """The generation cache under ``root`` (``.llmeval/cache.db``)."""
+    return root / CACHE_FILE
+
+
+def default_baseline(root: Path) -> Path:
+    """The committed baseline under ``root`` (``llmeval-baseline.json``)."""
+    return root / BASELINE_FILE
