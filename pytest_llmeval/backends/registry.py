@@ -110,19 +110,15 @@ def _load_builtins_and_entry_points() -> None:
             return
         _loaded = True
         from pytest_llmeval.backends import builtin  # noqa: F401  (registers hf and py:)
+        from pytest_llmeval.entry_points import load_entry_points
 
-        from importlib.metadata import entry_points
+        def take(loaded: object, where: str) -> bool:
+            if not isinstance(loaded, BackendSpec):
+                return False
+            register_backend(BackendSpec(**{**loaded.__dict__, "origin": loaded.origin or where}))
+            return True
 
-        for entry in entry_points(group=ENTRY_POINT_GROUP):
-            where = f"entry point {entry.name} = {entry.value} (group {ENTRY_POINT_GROUP})"
-            try:
-                loaded = entry.load()
-                if isinstance(loaded, BackendSpec):
-                    register_backend(BackendSpec(**{**loaded.__dict__, "origin": loaded.origin or where}))
-                elif callable(loaded) and not inspect.ismodule(loaded):
-                    loaded()
-            except Exception as exc:  # a third party's error: say whose it is
-                raise ConfigurationError(f"{where} failed to load: {type(exc).__name__}: {exc}") from None
+        load_entry_points(ENTRY_POINT_GROUP, ConfigurationError, take)
 
 
 def scheme_of(model: str) -> str | None:

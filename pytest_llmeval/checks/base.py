@@ -246,16 +246,9 @@ def load_check_entry_points() -> None:
         if _entry_points_loaded:
             return
         _entry_points_loaded = True
-        from importlib.metadata import entry_points
+        from pytest_llmeval.entry_points import load_entry_points
 
-        for entry in entry_points(group=ENTRY_POINT_GROUP):
-            where = f"entry point {entry.name} = {entry.value} (group {ENTRY_POINT_GROUP})"
-            try:
-                loaded = entry.load()
-                if callable(loaded) and not inspect.ismodule(loaded):
-                    loaded()
-            except Exception as exc:  # a third party's error: say whose it is
-                raise CheckUsageError(f"{where} failed to load: {type(exc).__name__}: {exc}") from None
+        load_entry_points(ENTRY_POINT_GROUP, CheckUsageError)
 
 
 def check_names() -> list[str]:
