@@ -28,6 +28,7 @@ class CaseFileCollector(pytest.File):
     its group items."""
 
     def collect(self) -> list[pytest.Item]:
+        """Parse the file: its cases, its invalid cases (as error items) and its groups."""
         from pytest_llmeval.cases import parse_case_file
 
         parsed = parse_case_file(self.path, display_path=self.nodeid)
@@ -105,11 +106,13 @@ class CaseItem(pytest.Item):
             self.add_marker(pytest.mark.xfail(reason=case.xfail))
 
     def setup(self) -> None:
+        """Skip without a model (like the ``llm`` fixture)."""
         state = session_of(self.config)
         if state is None or state.settings.model is None:
             pytest.skip(NO_MODEL_REASON)
 
     def runtest(self) -> None:
+        """Generate (or take the prepared output) and run the case's expectations."""
         state = session_of(self.config)
         assert state is not None
         model = state.prepare(self.nodeid, self.case.request)
@@ -117,9 +120,11 @@ class CaseItem(pytest.Item):
         self.case.assert_expectations(self.output)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
+        """The case's file and line, for the report's location."""
         return self.path, (self.case.line - 1) if self.case.line else None, f"case {self.case.id}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """The case, its output and every check, or the usage or generation error in one line."""
         from pytest_llmeval.cases import CaseExpectationsFailed
         from pytest_llmeval.checks.base import CheckUsageError
         from pytest_llmeval.errors import GenerationError
@@ -172,9 +177,11 @@ class InvalidCaseItem(pytest.Item):
         self.error = error
 
     def setup(self) -> None:
+        """Fail at once: the case did not load."""
         raise self.error
 
-    def runtest(self) -> None:  # never reached: setup raises
+    def runtest(self) -> None:
+        """Never reached: setup raises."""
         raise self.error
 
     def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
@@ -183,6 +190,7 @@ class InvalidCaseItem(pytest.Item):
         return str(self.error)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
+        """The file and line of the invalid case."""
         line = (self.error.line - 1) if self.error.line else None
         return self.path, line, f"invalid case {self.name}"
 
@@ -202,6 +210,7 @@ class GroupItem(pytest.Item):
         """Nothing to run here: the verdict needs every case's result."""
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
+        """The case file, and the group's node id as the title."""
         return self.path, None, self.spec.node_id
 
 

@@ -36,12 +36,14 @@ class GroupSpec:
     classification: dict[str, Any] | None = None  # classification: labels, pattern, min_* thresholds
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible, for xdist's workeroutput."""
         data = asdict(self)
         data["location"] = list(self.location)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GroupSpec:
+        """The spec ``to_dict`` gave."""
         return cls(**{**data, "location": tuple(data["location"])})
 
 
@@ -57,10 +59,12 @@ class PassRateGroup:
 
     @property
     def threshold(self) -> float:
+        """The pass rate required."""
         assert self.spec.threshold is not None
         return self.spec.threshold
 
     def add(self, case_id: str, passed: bool, reason: str) -> None:
+        """Count one case's result."""
         self.total += 1
         if passed:
             self.passed += 1
@@ -69,13 +73,16 @@ class PassRateGroup:
 
     @property
     def rate(self) -> float:
+        """The share of the group's cases that passed (0 with none)."""
         return self.passed / self.total if self.total else 0.0
 
     @property
     def ok(self) -> bool:
+        """Whether the rate meets the threshold."""
         return self.rate + 1e-12 >= self.threshold
 
     def summary(self) -> str:
+        """One line: passed of total, the rate, the threshold and the verdict."""
         verdict = "ok" if self.ok else "FAILED"
         sign = ">=" if self.ok else "<"
         return (
@@ -84,6 +91,7 @@ class PassRateGroup:
         )
 
     def failure_text(self) -> str | None:
+        """Why the group failed, with each failed case (None when it passed)."""
         if self.ok:
             return None
         lines = [self.summary(), "failed cases (tolerated one by one, counted here):"]
@@ -91,6 +99,7 @@ class PassRateGroup:
         return "\n".join(lines)
 
     def properties(self) -> list[tuple[str, object]]:
+        """JUnit properties of the group's report."""
         return [("pass_rate", self.rate), ("threshold", self.threshold)]
 
 
@@ -105,6 +114,7 @@ class ClassificationGroup:
 
     @property
     def total(self) -> int:
+        """How many of the group's cases reported a label."""
         return len(self.gold)
 
     @property
@@ -113,6 +123,7 @@ class ClassificationGroup:
         return self.spec.classification
 
     def result(self) -> Any:
+        """The classification check's result over the group's labels."""
         from pytest_llmeval.metrics import classification_report, classification_result
 
         report = classification_report(self.gold, self.predicted, labels=list(self._classification["labels"]))
@@ -120,15 +131,18 @@ class ClassificationGroup:
         return classification_result(report, name=self.spec.node_id, **thresholds)
 
     def table(self) -> str:
+        """The per-label table (precision, recall, F1, support)."""
         from pytest_llmeval.metrics import classification_report
 
         return classification_report(self.gold, self.predicted, labels=list(self._classification["labels"])).format()
 
     def failure_text(self) -> str | None:
+        """The missed threshold and the table (None when it passed)."""
         result = self.result()
         return None if result.passed else f"{result.message}\n\n{self.table()}"
 
     def properties(self) -> list[tuple[str, object]]:
+        """JUnit properties of the group's report (none)."""
         return []
 
 
@@ -144,12 +158,15 @@ class GroupBook:
     labels: list[ClassificationLabel] = field(default_factory=list)
 
     def select(self, spec: GroupSpec) -> None:
+        """A group item took its turn: judge it after the run."""
         self.selected[spec.node_id] = spec
 
     def add_entry(self, entry: GroupEntry) -> None:
+        """A case's result for its pass-rate groups."""
         self.entries.append(entry)
 
     def add_label(self, label: ClassificationLabel) -> None:
+        """A case's labels for its classification groups."""
         self.labels.append(label)
 
     def judged(self) -> list[Group]:

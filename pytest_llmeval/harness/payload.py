@@ -60,9 +60,11 @@ class ReportPayload:
     group_entry: GroupEntry | None = None
 
     def is_empty(self) -> bool:
+        """Nothing to tell the controller."""
         return self.record is None and not self.inferences and not self.labels and self.group_entry is None
 
     def to_json(self) -> str:
+        """One ASCII JSON text with the version."""
         data = {
             "version": VERSION,
             "record": self.record.to_dict() if self.record is not None else None,
@@ -74,6 +76,7 @@ class ReportPayload:
 
     @classmethod
     def from_json(cls, text: str) -> ReportPayload:
+        """Read ``to_json``'s text; PayloadError for another version."""
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("version") != VERSION:
             found = data.get("version") if isinstance(data, dict) else type(data).__name__
