@@ -442,9 +442,12 @@ def assert_judge(
     min_score: float = 3.0,
     mode: Literal["logprobs", "text"] = "logprobs",
     judge: Judge | None = None,
+    prompt: str | None = None,
+    min_mass: float | None = None,
 ) -> float:
     """A judge model scores the output (1..5) at least ``min_score``; returns the score (needs
-    --llm-judge-model or ``judge=``)."""
+    --llm-judge-model or ``judge=``). The judge reads the request the output answers (``prompt``, or
+    the one a model output carries); an inconclusive judge (under ``min_mass`` on the scores) fails."""
     __tracebackhide__ = True
     return assert_check(  # type: ignore[no-any-return]
         "judge",
@@ -454,6 +457,8 @@ def assert_judge(
         min_score=min_score,
         mode=mode,
         judge=judge,
+        prompt=prompt,
+        min_mass=min_mass,
     )
 
 
@@ -464,6 +469,8 @@ def assert_preferred_over(
     allow_tie: bool = False,
     mode: Literal["logprobs", "text"] = "logprobs",
     judge: Judge | None = None,
+    prompt: str | None = None,
+    min_mass: float | None = None,
 ) -> float:
     """A judge prefers the output over ``other`` in both orders; returns 1.0 (win) or 0.5 (tie, with
     ``allow_tie``)."""
@@ -476,4 +483,6 @@ def assert_preferred_over(
         allow_tie=allow_tie,
         mode=mode,
         judge=judge,
+        prompt=prompt,
+        min_mass=min_mass,
     )

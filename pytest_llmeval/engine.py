@@ -15,7 +15,16 @@ from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, 
 from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
 from pytest_llmeval.settings import Settings
 
-__all__ = ["LazyTokenizer", "ModelJudge", "ModelUnderTest", "OutputCache", "PromptOrMessages", "build_request"]
+__all__ = [
+    "LazyTokenizer",
+    "ModelJudge",
+    "ModelUnderTest",
+    "OutputCache",
+    "PromptOrMessages",
+    "build_request",
+    "judge_call_entry",
+    "judge_description",
+]
 
 PromptOrMessages = Union[str, Sequence[Mapping[str, str]], GenerationRequest]
 
@@ -176,6 +185,12 @@ class ModelUnderTest:
         if isinstance(texts, (str, Path)):
             texts = [Path(texts).read_text(encoding="utf-8")]
         return self.backend.perplexity(list(texts), stride=stride)
+
+    def output_perplexity(self, generations: Sequence[Generation]) -> Any:
+        """Each model output's perplexity given its prompt as the model saw it (chat template
+        included): ``metrics.PerplexityResult``. What the ``perplexity`` check uses for an output."""
+        __tracebackhide__ = True
+        return self.backend.output_perplexity(list(generations))
 
     # -- requests ------------------------------------------------------------------------------
     def _request(self, item: PromptOrMessages, generation: Mapping[str, Any]) -> GenerationRequest:
@@ -338,22 +353,90 @@ class ModelUnderTest:
 
 class ModelJudge:
     """A model as an LLM judge (``metrics.Judge``): next-token scores from one forward pass, free
-    text from batched, cached generation."""
+    text from batched, cached generation.
 
-    def __init__(self, model: ModelUnderTest, max_new_tokens: int = 64) -> None:
+    A :class:`~pytest_llmeval.metrics.judge.JudgePrompt` is rendered by the backend through the
+    judge's chat template (with the reply prefix, so the score is the next token); in text mode it
+    is sent as a chat, so the judge answers in its own turn. ``calls`` lists every judge call a
+    check made (for the inference log); the caller takes them with :meth:`take_calls`.
+    """
+
+    def __init__(self, model: ModelUnderTest, max_new_tokens: int = 64, description: str | None = None) -> None:
         self.model = model
         self.max_new_tokens = max_new_tokens
+        self.description = description or judge_description(model.settings, judges_itself=False)
         # Scores are memoised, so prompts scored ahead in one batch are not scored again one by one.
         self._scores: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+        self.calls: list[dict[str, Any]] = []
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
         key = tuple(candidates)
-        missing = list(dict.fromkeys(p for p in prompts if (p, key) not in self._scores))
+        missing = list(dict.fromkeys(p for p in prompts if (str(p), key) not in self._scores))
         if missing:
             scores = self.model.backend.next_token_logprobs(missing, candidates)
-            self._scores.update({(p, key): score for p, score in zip(missing, scores)})
-        return [self._scores[(p, key)] for p in prompts]
+            self._scores.update({(str(p), key): score for p, score in zip(missing, scores)})
+        answers = [self._scores[(str(p), key)] for p in prompts]
+        for prompt, answer in zip(prompts, answers):
+            self.calls.append(judge_call_entry(prompt, logprobs=answer, judge=self.description))
+        return answers
 
     def generate(self, prompts: list[str]) -> list[str]:
-        requests = [build_request(prompt=p, max_new_tokens=self.max_new_tokens) for p in prompts]
-        return [g.text for g in self.model.prefetch_and_get(requests)]
+        requests = [self._text_request(p) for p in prompts]
+        texts = [g.text for g in self.model.prefetch_and_get(requests)]
+        for prompt, text in zip(prompts, texts):
+            self.calls.append(judge_call_entry(prompt, reply=text, judge=self.description))
+        return texts
+
+    def _text_request(self, prompt: str) -> GenerationRequest:
+        messages = getattr(prompt, "messages", None)
+        if messages:  # a JudgePrompt: the judge answers in its own turn of the chat
+            return build_request(messages=[m.as_dict() for m in messages], max_new_tokens=self.max_new_tokens)
+        return build_request(prompt=str(prompt), max_new_tokens=self.max_new_tokens)
+
+    def take_calls(self) -> list[dict[str, Any]]:
+        """The judge calls made since the last take (for the running test's inference log)."""
+        calls, self.calls = self.calls, []
+        return calls
+
+
+def judge_description(settings: Settings, *, judges_itself: bool) -> str:
+    """Which weights judge, for messages: the judge folder, or the model under test with its adapter."""
+    if judges_itself:
+        if settings.adapter:
+            return (
+                f"{settings.model} with adapter {settings.adapter}: the model under test judges itself, "
+                "adapter applied"
+            )
+        return f"{settings.model}: the model under test judges itself"
+    return str(settings.model)
+
+
+def judge_call_entry(
+    prompt: str,
+    *,
+    judge: str,
+    logprobs: Mapping[str, float] | None = None,
+    reply: str | None = None,
+) -> dict[str, Any]:
+    """One inference-log line for a judge call: the prompt (its messages and reply prefix when it is a
+    chat), and the reply, or the score tokens' probabilities and their total mass."""
+    import math
+
+    messages = getattr(prompt, "messages", None)
+    entry: dict[str, Any] = {
+        "kind": "judge",
+        "judge": judge,
+        "prompt": None if messages else str(prompt),
+        "messages": [m.as_dict() for m in messages] if messages else None,
+        "reply_prefix": getattr(prompt, "reply_prefix", None),
+    }
+    if logprobs is not None:
+        merged: dict[str, float] = {}
+        for token, value in logprobs.items():
+            if value != -math.inf:
+                merged[token.strip()] = merged.get(token.strip(), 0.0) + math.exp(value)
+        entry["probabilities"] = {k: round(v, 6) for k, v in sorted(merged.items())}
+        entry["mass"] = round(sum(merged.values()), 6)
+    if reply is not None:
+        entry["output"] = reply
+    return entry

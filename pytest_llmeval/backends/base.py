@@ -253,5 +253,9 @@ class Backend(ABC):
         """Token-weighted perplexity of ``texts`` (``metrics.PerplexityResult``)."""
         raise GenerationError(f"the {self.name} backend has no perplexity: it needs a local causal model")
 
+    def output_perplexity(self, generations: Sequence[Generation]) -> Any:
+        """Each output's perplexity given its prompt (``metrics.PerplexityResult``)."""
+        raise GenerationError(f"the {self.name} backend has no perplexity: it needs a local causal model")
+
     def close(self) -> None:
         """Release resources at the end of the session."""

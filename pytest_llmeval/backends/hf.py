@@ -523,18 +523,54 @@ class HFBackend(Backend):
             text, request=request, num_tokens=len(kept), finish_reason=finish, latency_s=latency
         )
 
-    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
-        """For each prompt (rendered like a generation request), the log-probability of each
-        candidate's first token as the next token, with and without a leading space."""
-        torch = self.torch
-        variants = {c: [c, f" {c}"] for c in candidates}
+    def _candidate_ids(self, candidates: Sequence[str]) -> dict[str, int]:
+        """The token id of each candidate as the next token, spelled "4" and " 4" where the tokenizer
+        has a token for that spelling. A spelling that is not one token (after leading pieces that
+        are only whitespace) is left out, and one id is counted once, so no other token's probability
+        is ever read as a candidate's."""
         ids: dict[str, int] = {}
-        for candidate, forms in variants.items():
-            for form in forms:
-                tokens = self._tokenizer(form, add_special_tokens=False)["input_ids"]
-                if tokens:
-                    ids[form] = tokens[0]
-        rendered = [self.render(_plain_request(p)) for p in prompts]
+        for candidate in candidates:
+            for form in (candidate, f" {candidate}"):
+                tokens = list(self._tokenizer(form, add_special_tokens=False)["input_ids"])
+                if not tokens:
+                    continue
+                leading = str(self._tokenizer.decode(tokens[:-1])) if len(tokens) > 1 else ""
+                last = tokens[-1]
+                if leading.strip() or str(self._tokenizer.decode([last])).strip() != candidate:
+                    continue
+                if last not in ids.values():
+                    ids[form] = last
+        return ids
+
+    def _digits_follow_a_space_token(self) -> bool:
+        """Whether this tokenizer writes " 4" as a space token and then "4" (Llama-3, SmolLM2)."""
+        tokens = list(self._tokenizer(" 4", add_special_tokens=False)["input_ids"])
+        return len(tokens) == 2 and not str(self._tokenizer.decode(tokens[:1])).strip()
+
+    def render_judge(self, prompt: str) -> str:
+        """A judge prompt as the model reads it: a ``JudgePrompt`` through the chat template with the
+        reply prefix after the opened assistant turn; a plain string like any prompt."""
+        from pytest_llmeval.metrics.judge import JudgePrompt, render_judge_prompt
+
+        if isinstance(prompt, JudgePrompt):
+            if self._digits_follow_a_space_token():
+                # "Score: 4" is ["Score", ":", " ", "4"] here: end the prefix with the space, or the
+                # next token is the space (88% on SmolLM2) and the scores get a sliver.
+                prompt = JudgePrompt(prompt.messages, prompt.reply_prefix + " ")
+            template = (
+                (lambda messages: str(self._tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True)))
+                if self.use_chat_template else None
+            )
+            return render_judge_prompt(prompt, template)
+        return self.render(_plain_request(prompt))
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
+        """For each prompt (a judge prompt rendered by :meth:`render_judge`), the log-probability of
+        each candidate as the next token, spelled with and without a leading space."""
+        torch = self.torch
+        ids = self._candidate_ids(candidates)
+        rendered = [self.render_judge(p) for p in prompts]
         self._check_context(
             [len(self._tokenizer(r, add_special_tokens=not self.use_chat_template)["input_ids"]) for r in rendered],
             0,
@@ -559,7 +595,10 @@ class HFBackend(Backend):
                     decoder = torch.full((len(chunk), 1), start_id, device=self.device)
                     logits = self.model(**encoded, decoder_input_ids=decoder).logits[:, -1, :]
                 else:
-                    logits = self.model(**encoded).logits[:, -1, :]
+                    # Left padding shifts positions; give them explicitly, as generate() does, so a
+                    # prompt's score does not depend on the batch it is in.
+                    positions = (encoded["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+                    logits = self.model(**encoded, position_ids=positions).logits[:, -1, :]
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row in logprobs:
                 results.append({form: float(row[token]) for form, token in ids.items()})
@@ -578,6 +617,23 @@ class HFBackend(Backend):
             return perplexity(
                 self.model, self._tokenizer, list(texts), batch_size=self.settings.batch_size,
                 stride=stride, device=self.device,
+            )
+
+    def output_perplexity(self, generations: Sequence[Generation]) -> Any:
+        """Each output's perplexity given its prompt, rendered as it was for generation (chat
+        template included), special tokens as generate_batch encodes them; causal LMs only."""
+        if self.folder.is_encoder_decoder:
+            raise GenerationError(
+                f"perplexity needs a causal language model; {self.folder.architecture} is encoder-decoder"
+            )
+        from pytest_llmeval.metrics.perplexity_scoring import conditional_perplexity
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return conditional_perplexity(
+                self.model, self._tokenizer, [self.render(g.request) for g in generations],
+                [g.text for g in generations], prompt_special_tokens=not self.use_chat_template,
+                batch_size=self.settings.batch_size, device=self.device,
             )
 
     def close(self) -> None:

@@ -291,7 +291,9 @@ def truncate(text: str, around: int | None = None, limit: int = EXCERPT_CHARS) -
 def _as_text(output: object) -> tuple[str | None, str]:
     """Coerce an output to text. Returns ``(text, "")`` or ``(None, why it is not text)``."""
     if isinstance(output, str):
-        return str(output), ""  # plain str, also for Generation (a str subclass)
+        # A Generation (a str subclass) is passed on as it is: checks that need its request or
+        # finish_reason (judge, perplexity) read them; the rest treat it as the str it is.
+        return output, ""
     if output is None:
         return None, "expected a text output, got None (did the model or pipeline return nothing?)"
     if isinstance(output, (bytes, bytearray)):

@@ -111,12 +111,22 @@ def test_the_demo_model_judges_itself(pytester: pytest.Pytester, demo_model: Pat
             prompt: How do I reset my password?
             reference: Click Forgot Password on the sign-in page and follow the reset link we email you.
             expect:
+              judge: {rubric: "The answer says where to click to reset the password.", min_score: 1, min_mass: 0}
+              preferred_over: {other: "I don't know.", allow_tie: true, min_mass: 0}
+          - id: inconclusive
+            prompt: How do I reset my password?
+            expect:
               judge: {rubric: "The answer says where to click to reset the password.", min_score: 1}
-              preferred_over: {other: "I don't know.", allow_tie: true}
     """)
     result = pytester.runpytest(f"--llm-model={demo_model}", f"--llm-judge-model={demo_model}")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["metric judge: mean * over 1 (*; higher is better)"])
+    # the demo model was never taught to grade: almost none of its probability is on a digit, so
+    # with the default min_mass it is an inconclusive judge, not a score
+    result.stdout.fnmatch_lines([
+        "FAIL judge: judge: inconclusive judge: it put only *% of its next-token probability on the "
+        "scores 1-5 (min_mass 0.5), so any score read from it would be noise; no score is given. Use mode: text*"
+    ])
 
 
 def test_a_judge_check_without_a_judge_names_the_option(pytester: pytest.Pytester, demo_model: Path) -> None:
@@ -211,7 +221,7 @@ def test_bad_classification_input(scripted: pytest.Pytester, text: str, message:
 
 def test_judge_prompts_of_case_files_are_scored_in_one_batch(pytester: pytest.Pytester, demo_model: Path) -> None:
     cases = "\n".join(
-        f"  - {{id: c{i}, prompt: {q!r}, expect: {{judge: {{rubric: Answers the question., min_score: 1}}}}}}"
+        f"  - {{id: c{i}, prompt: {q!r}, expect: {{judge: {{rubric: Answers the question., min_score: 1, min_mass: 0}}}}}}"
         for i, q in enumerate(["How do I reset my password?", "How do I contact support?", "What are your opening hours?"])
     )
     (pytester.path / "j.eval.yaml").write_text("cases:\n" + cases + "\n", encoding="utf-8")
