@@ -23,6 +23,7 @@ from pytest_llmeval.metrics.perplexity_scoring import PerplexityScorer
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 
 __all__ = [
+    "assert_classified_as",
     "assert_contains",
     "assert_contains_all",
     "assert_contains_any",
@@ -433,6 +434,15 @@ def assert_perplexity(
     ``scorer=``)."""
     __tracebackhide__ = True
     return assert_check("perplexity", output, max=max, scorer=scorer)  # type: ignore[no-any-return]
+
+
+def assert_classified_as(
+    output: object, label: str, labels: list[str], pattern: str | None = None
+) -> str:
+    """The output maps to the gold ``label`` (``one_of`` rules, a short sentence naming exactly one
+    label, or ``pattern``); returns the mapped label."""
+    __tracebackhide__ = True
+    return assert_check("classified_as", output, label=label, labels=labels, pattern=pattern)  # type: ignore[no-any-return]
 
 
 def assert_judge(

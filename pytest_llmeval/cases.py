@@ -360,6 +360,21 @@ def _expectation(
     return Expectation(name, spec.validate_args(args))
 
 
+def _label_expectations(
+    gold: str, groups: Sequence[ClassificationSpec], written: Sequence[Expectation]
+) -> list[Expectation]:
+    """A labelled case's own verdict: its answer must map to its gold label in each of its
+    classification groups (one ``classified_as`` per distinct label set), so a wrong label fails the
+    case, visibly, not only the group's numbers."""
+    added: list[Expectation] = []
+    for spec in groups:
+        args = {"label": gold, "labels": list(spec.labels), "pattern": spec.pattern}
+        expectation = Expectation("classified_as", args)
+        if all(e.name != "classified_as" or dict(e.args) != args for e in [*written, *added]):
+            added.append(expectation)
+    return added
+
+
 def _with_context(check_name: str, args: dict[str, Any], context: str | list[str] | None) -> dict[str, Any]:
     """A check that reads a source passage (``grounded``) gets the case's ``context:``, never its
     ``reference:`` (the gold answer is not the passage). The passage given twice, or not at all, is a
@@ -484,6 +499,7 @@ def _build_case(
         for spec in groups:
             if model.label not in spec.labels:
                 raise fail(["label"], f"label {model.label!r} is not one of the classification labels {spec.labels}")
+        expectations += _label_expectations(model.label, groups, expectations)
     for i, tag in enumerate(tags):
         if not _TAG_RE.match(tag):
             raise fail(["tags", i], f"tag {tag!r} must be a name (letters, digits, _) so that -m can select it")

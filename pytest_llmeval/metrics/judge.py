@@ -40,6 +40,7 @@ from pytest_llmeval.backends.base import Generation, Message
 from pytest_llmeval.checks.base import (
     CheckResult,
     CheckUsageError,
+    checked_output,
     register_check,
     truncate,
 )
@@ -645,7 +646,8 @@ def judge_check(
     active = _require_judge("judge", judge)
     who = _describe(active)
     try:
-        result = judge_score(active, rubric, text, reference=reference, mode=mode, prompt=prompt)
+        output = checked_output(text)  # a model output carries the request the judge must read
+        result = judge_score(active, rubric, output, reference=reference, mode=mode, prompt=prompt)
     except JudgeParseError as exc:
         return CheckResult("judge", False, f"judge: could not read the judge's answer: {exc}{who}")
     spread = ", ".join(f"{s}: {p:.2f}" for s, p in result.probabilities.items() if p >= 0.005)
@@ -701,7 +703,8 @@ def preferred_over_check(
     active = _require_judge("preferred_over", judge)
     who = _describe(active)
     try:
-        result = judge_pairwise(active, text, other, criteria=rubric, mode=mode, prompt=prompt)
+        output = checked_output(text)
+        result = judge_pairwise(active, output, other, criteria=rubric, mode=mode, prompt=prompt)
     except JudgeParseError as exc:
         message = f"preferred_over: could not read the judge's answer: {exc}{who}"
         return CheckResult("preferred_over", False, message)

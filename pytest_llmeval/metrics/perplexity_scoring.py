@@ -48,6 +48,7 @@ from pytest_llmeval.backends.base import Generation
 from pytest_llmeval.checks.base import (
     CheckResult,
     CheckUsageError,
+    checked_output,
     register_check,
     truncate,
 )
@@ -419,8 +420,9 @@ def perplexity_check(
         raise CheckUsageError(
             f"check 'perplexity': argument 'max' is {max}; a perplexity is at least 1"
         )
+    output = checked_output(text)
     output_scorer = active_output_perplexity_scorer() if scorer is None else None
-    given_prompt = isinstance(text, Generation) and output_scorer is not None
+    given_prompt = isinstance(output, Generation) and output_scorer is not None
     scorer = scorer or active_perplexity_scorer()
     if scorer is None and not given_prompt:
         raise CheckUsageError(_NO_SCORER)
@@ -429,8 +431,8 @@ def perplexity_check(
         return CheckResult("perplexity", False, message)
     try:
         if given_prompt:
-            assert output_scorer is not None and isinstance(text, Generation)
-            values = output_scorer([text])
+            assert output_scorer is not None and isinstance(output, Generation)
+            values = output_scorer([output])
         else:
             assert scorer is not None
             values = scorer([str(text)])

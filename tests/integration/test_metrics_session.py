@@ -171,9 +171,10 @@ def test_classification_group_passes_with_its_report(scripted: pytest.Pytester, 
     write(scripted, "sentiment.eval.yaml", CLASSIFICATION.format(threshold=0.7))
     args = ["--llm-model=py:bot:answer"] + (["-n", "2", "-p", "xdist"] if xdist else [])
     result = scripted.runpytest_subprocess(*args) if xdist else scripted.runpytest(*args)
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=7, failed=1)  # s6's answer maps to no label: its case fails
     result.stdout.fnmatch_lines(
         [
+            "*classified_as: expected the gold label 'neutral', the answer maps to no label; answer 'no idea'*",
             "classification sentiment.eval.yaml::classification: accuracy 0.833, macro-F1 0.889 over 6 cases (1 unmapped): ok",
             "*neutral * 1.000 * 0.500 * 0.667 * 2",
         ]
@@ -188,7 +189,7 @@ def test_classification_below_its_threshold_fails_the_group_item(scripted: pytes
     expected = f1_score(gold, predicted, labels=["positive", "negative", "neutral"], average="macro")
     write(scripted, "sentiment.eval.yaml", CLASSIFICATION.format(threshold=0.9))
     result = scripted.runpytest("--llm-model=py:bot:answer")
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=6, failed=2)  # the unmapped case s6 and the group
     result.stdout.fnmatch_lines(
         [
             f"sentiment.eval.yaml::classification: macro_f1 {expected:.3f} < min 0.900 *",
@@ -258,5 +259,25 @@ def test_classification_over_a_tag(scripted: pytest.Pytester) -> None:
           - {id: other, prompt: reset, expect: {contains: Forgot}}
     """)
     result = scripted.runpytest("--llm-model=py:bot:answer")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["classification mixed.eval.yaml::classification?sentiment?: accuracy 0.667, macro-F1 * over 3 cases (1 unmapped): ok"])
+
+
+def test_a_wrong_label_fails_its_case_with_the_gold_label_beside_the_answer(scripted: pytest.Pytester) -> None:
+    write(scripted, "labels.eval.yaml", """
+        classification: {labels: [positive, negative, neutral]}
+        cases:
+          - {id: right, prompt: "Sentiment of: great", label: positive}
+          - {id: wrong, prompt: "Sentiment of: great but slow", label: negative}
+    """)
+    result = scripted.runpytest("--llm-model=py:bot:answer", "-rA")
+    result.assert_outcomes(passed=2, failed=1)  # right, the group item; wrong fails
+    result.stdout.fnmatch_lines([
+        "*FAIL classified_as: classified_as: expected the gold label 'negative', the answer maps to 'positive'; answer 'positive'*",
+        "FAILED labels.eval.yaml::wrong - *",
+    ])
+    # the declared label no case has is named: it lowers macro-F1 silently otherwise
+    result.stdout.fnmatch_lines([
+        "classification labels.eval.yaml::classification: accuracy 0.500, macro-F1 * over 2 cases; warning: "
+        "label 'neutral' declared in labels.eval.yaml::classification but no case has it as its gold label*",
+    ])
