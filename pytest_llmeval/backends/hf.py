@@ -24,6 +24,7 @@ from pytest_llmeval.backends.base import (
     GenerationRequest,
     ModelDescription,
 )
+from pytest_llmeval.backends.gguf import inspect_gguf, is_gguf_path
 from pytest_llmeval.errors import BatchTooLargeError, ConfigurationError, GenerationError
 from pytest_llmeval.settings import Settings
 
@@ -130,8 +131,17 @@ def inspect_model_folder(path: str, what: str = "--llm-model") -> ModelFolder:
     """Check that ``path`` is a loadable model folder, reading only small files.
 
     Raises ConfigurationError naming the option (``what``), the path, what is wrong and how to fix it.
+    A ``.gguf`` file is checked as one (``backends.gguf``): its folder is the file itself.
     """
     folder = Path(path)
+    if is_gguf_path(path):
+        gguf = inspect_gguf(path, what)
+        config = {
+            "model_type": gguf.architecture,
+            "gguf": gguf.file_type,
+            "is_encoder_decoder": gguf.architecture in ("t5", "umt5"),
+        }
+        return ModelFolder(gguf.path, config, (gguf.path,))
     if not folder.exists():
         raise ConfigurationError(
             f"{what}: {folder} does not exist. Give the path of a local model folder "
@@ -246,6 +256,9 @@ def chat_template_sha256(path: str) -> str | None:
 
     folder = Path(path)
     text: str | None = None
+    if is_gguf_path(path):
+        text = inspect_gguf(path).chat_template
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if text else None
     jinja = folder / "chat_template.jinja"
     if jinja.is_file():
         text = jinja.read_text(encoding="utf-8")
@@ -268,6 +281,11 @@ def load_tokenizer(settings: Settings) -> Any:
     """The model's tokenizer alone (for token-based checks when every output came from the cache)."""
     from transformers import AutoTokenizer
 
+    if is_gguf_path(settings.model):
+        file = Path(str(settings.model))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name, local_files_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return AutoTokenizer.from_pretrained(
@@ -315,6 +333,12 @@ class HFBackend(Backend):
         path = str(self.folder.path)
         dtype: Any = "auto" if settings.dtype == "auto" else getattr(torch, settings.dtype)
         auto = AutoModelForSeq2SeqLM if self.folder.is_encoder_decoder else AutoModelForCausalLM
+        if is_gguf_path(path):
+            from pytest_llmeval.backends.gguf import load_gguf
+
+            model, tokenizer = load_gguf(path, dtype)
+            self._finish_loading(model, tokenizer)
+            return
         # Library warnings during loading are not the user's test's business; under the common
         # `filterwarnings = error` they would otherwise abort the session.
         with warnings.catch_warnings():
@@ -348,6 +372,9 @@ class HFBackend(Backend):
                         f"--llm-adapter: cannot apply the adapter {settings.adapter} to {path}: "
                         f"{type(exc).__name__}: {exc}"
                     ) from None
+        self._finish_loading(model, tokenizer)
+
+    def _finish_loading(self, model: Any, tokenizer: Any) -> None:
         model.to(self.device)
         model.eval()
         self.model = model

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_llmeval.checks._text import fold
-from pytest_llmeval.checks.base import CheckResult, CheckUsageError, get_check, register_check, truncate
+from pytest_llmeval.checks.base import (
+    CheckResult,
+    CheckUsageError,
+    get_check,
+    register_check,
+    truncate,
+)
 
 __all__ = [
     "UNMAPPED",
@@ -31,9 +37,9 @@ __all__ = [
     "ClassMetrics",
     "ClassificationReport",
     "accuracy",
-    "classified_as",
     "classification_report",
     "classification_result",
+    "classified_as",
     "confusion_matrix",
     "map_label",
     "map_labels",
