@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, Union, runtime_checkable
 
 from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, GenerationRequest, Message
 from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
@@ -95,6 +95,15 @@ class OutputCache(Protocol):
     def lookup(self, requests: Sequence[GenerationRequest]) -> dict[GenerationRequest, Generation]: ...
 
     def record(self, generation: Generation) -> None: ...
+
+
+@runtime_checkable
+class ValueCache(Protocol):
+    """A cache that also keeps computed values (judge scores, output perplexities): ``CachedOutputs``."""
+
+    def lookup_values(self, kind: str, payloads: Sequence[dict[str, Any]]) -> dict[int, Any]: ...
+
+    def record_value(self, kind: str, payload: dict[str, Any], value: Any) -> None: ...
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -188,9 +197,27 @@ class ModelUnderTest:
 
     def output_perplexity(self, generations: Sequence[Generation]) -> Any:
         """Each model output's perplexity given its prompt as the model saw it (chat template
-        included): ``metrics.PerplexityResult``. What the ``perplexity`` check uses for an output."""
+        included): ``metrics.PerplexityResult``. What the ``perplexity`` check uses for an output.
+        Each output's value is kept in the persistent cache (keyed by the model's fingerprint, the
+        request and the output), so a warm rerun does not load the model for it."""
         __tracebackhide__ = True
-        return self.backend.output_perplexity(list(generations))
+        from pytest_llmeval.metrics.perplexity_scoring import combine_perplexities
+
+        outputs = list(generations)
+        payloads = [_perplexity_payload(g) for g in outputs]
+        cache = self.cache if isinstance(self.cache, ValueCache) else None
+        known: dict[int, Any] = {}
+        if cache is not None:
+            known = cache.lookup_values("output_perplexity", payloads)
+        missing = [i for i in range(len(outputs)) if i not in known]
+        if missing:
+            fresh = self.backend.output_perplexity([outputs[i] for i in missing])
+            for slot, index in enumerate(missing):
+                value = [fresh.per_text_nll[slot], fresh.per_text_tokens[slot]]
+                known[index] = value
+                if cache is not None:
+                    cache.record_value("output_perplexity", payloads[index], value)
+        return combine_perplexities([(float(known[i][0]), int(known[i][1])) for i in range(len(outputs))])
 
     # -- requests ------------------------------------------------------------------------------
     def _request(self, item: PromptOrMessages, generation: Mapping[str, Any]) -> GenerationRequest:
@@ -364,17 +391,33 @@ class ModelJudge:
     def __init__(self, model: ModelUnderTest, max_new_tokens: int = 64, description: str | None = None) -> None:
         self.model = model
         self.max_new_tokens = max_new_tokens
-        self.description = description or judge_description(model.settings, judges_itself=False)
+        # Only the model under test carries an adapter into its judge role (a separate judge model
+        # is loaded without one), so an adapter here means the model under test judges itself.
+        settings = model.settings
+        self.description = description or judge_description(settings, judges_itself=bool(settings.adapter))
         # Scores are memoised, so prompts scored ahead in one batch are not scored again one by one.
         self._scores: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
         self.calls: list[dict[str, Any]] = []
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
+        """Next-token log-probabilities of ``candidates`` after each prompt: memoised in the session,
+        and kept in the model's persistent cache (keyed by its fingerprint and the exact prompt)."""
         key = tuple(candidates)
         missing = list(dict.fromkeys(p for p in prompts if (str(p), key) not in self._scores))
+        cache = self.model.cache if isinstance(self.model.cache, ValueCache) else None
+        if missing and cache is not None:
+            payloads = [_judge_payload(p, key) for p in missing]
+            for index, value in cache.lookup_values("judge_logprobs", payloads).items():
+                self._scores[(str(missing[index]), key)] = {k: float(v) for k, v in value.items()}
+            missing = [p for p in missing if (str(p), key) not in self._scores]
         if missing:
             scores = self.model.backend.next_token_logprobs(missing, candidates)
-            self._scores.update({(str(p), key): score for p, score in zip(missing, scores)})
+            for prompt, score in zip(missing, scores):
+                self._scores[(str(prompt), key)] = score
+                if cache is not None:
+                    # -inf is not JSON: a token the judge cannot produce is left out (read as absent)
+                    finite = {k: v for k, v in score.items() if v != float("-inf")}
+                    cache.record_value("judge_logprobs", _judge_payload(prompt, key), finite)
         answers = [self._scores[(str(p), key)] for p in prompts]
         for prompt, answer in zip(prompts, answers):
             self.calls.append(judge_call_entry(prompt, logprobs=answer, judge=self.description))
@@ -397,6 +440,26 @@ class ModelJudge:
         """The judge calls made since the last take (for the running test's inference log)."""
         calls, self.calls = self.calls, []
         return calls
+
+
+def _perplexity_payload(generation: Generation) -> dict[str, Any]:
+    request = generation.request
+    return {
+        "prompt": request.prompt,
+        "messages": None if request.messages is None else [m.as_dict() for m in request.messages],
+        "system": request.system,
+        "output": generation.text,
+    }
+
+
+def _judge_payload(prompt: str, candidates: tuple[str, ...]) -> dict[str, Any]:
+    messages = getattr(prompt, "messages", None)
+    return {
+        "prompt": str(prompt),
+        "messages": [m.as_dict() for m in messages] if messages else None,
+        "reply_prefix": getattr(prompt, "reply_prefix", None),
+        "candidates": list(candidates),
+    }
 
 
 def judge_description(settings: Settings, *, judges_itself: bool) -> str:

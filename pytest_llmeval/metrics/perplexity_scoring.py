@@ -60,6 +60,7 @@ __all__ = [
     "PerplexityScorer",
     "active_output_perplexity_scorer",
     "active_perplexity_scorer",
+    "combine_perplexities",
     "conditional_perplexity",
     "context_length",
     "perplexity",
@@ -293,6 +294,20 @@ def conditional_perplexity(
             )
         segments.extend(_segments(index, ids, window, stride, first))
     return _score(model, tokenizer, segments, len(outputs), batch_size, device)
+
+
+def combine_perplexities(parts: Sequence[tuple[float, int]]) -> PerplexityResult:
+    """A result from each text's ``(nll, predicted tokens)``, as :func:`perplexity` builds it (for
+    values kept in a cache)."""
+    total_nll, total_tokens = sum(n for n, _ in parts), sum(c for _, c in parts)
+    return PerplexityResult(
+        perplexity=_exp(total_nll / total_tokens),
+        per_text=tuple(_exp(n / c) for n, c in parts),
+        total_nll=total_nll,
+        token_count=total_tokens,
+        per_text_nll=tuple(n for n, _ in parts),
+        per_text_tokens=tuple(c for _, c in parts),
+    )
 
 
 def _exp(mean_nll: float) -> float:

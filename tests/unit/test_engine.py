@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 from collections.abc import Sequence
 
 import pytest
@@ -221,3 +222,54 @@ def test_unseeded_sampling_is_generated_every_time_and_seeded_sampling_once() ->
     assert len({o.text for o in model.generate_many(["y", "y"], do_sample=True)}) == 2
     seeded = {model.generate("x", do_sample=True, seed=1).text for _ in range(3)}
     assert len(seeded) == 1
+
+
+class ScoringBackend(EchoBackend):
+    """Counts judge scorings and perplexity computations, so cache hits are visible."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scored: list[str] = []
+        self.perplexities: list[str] = []
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
+        self.scored += [str(p) for p in prompts]
+        return [{"4": -0.5, "5": -1.0, "1": float("-inf")} for _ in prompts]
+
+    def output_perplexity(self, generations: Sequence[Generation]) -> object:
+        from pytest_llmeval.metrics.perplexity_scoring import combine_perplexities
+
+        self.perplexities += [g.text for g in generations]
+        return combine_perplexities([(float(len(g.text)), 4) for g in generations])
+
+
+def test_judge_scores_and_output_perplexities_are_kept_in_the_cache(tmp_path: Path) -> None:
+    from pytest_llmeval.cache import CachedOutputs, GenerationCache
+    from pytest_llmeval.engine import ModelJudge
+    from pytest_llmeval.metrics.judge import build_judge_prompt
+
+    store = GenerationCache(tmp_path / "cache.db", writable=True)
+    prompt = build_judge_prompt("Be right.", "Paris.", prompt="Capital of France?")
+
+    def session(model_id: str = "fp1") -> tuple[ModelUnderTest, ScoringBackend, CachedOutputs]:
+        backend = ScoringBackend()
+        cache = CachedOutputs(store, model_id)
+        return ModelUnderTest(Settings(model="x"), lambda: backend, cache=cache), backend, cache
+
+    cold, cold_backend, cold_cache = session()
+    output = cold.generate("Capital of France?")
+    scores = ModelJudge(cold).score_next_token([prompt], ["1", "4", "5"])
+    value = cold.output_perplexity([output]).per_text[0]
+    assert cold_backend.scored == [str(prompt)] and cold_backend.perplexities == [output.text]
+    store.write(cold_cache.take_pending())
+
+    warm, warm_backend, _ = session()
+    warm_output = warm.generate("Capital of France?")
+    assert ModelJudge(warm).score_next_token([prompt], ["1", "4", "5"]) == [{"4": -0.5, "5": -1.0}]
+    assert warm.output_perplexity([warm_output]).per_text[0] == pytest.approx(value)
+    assert not warm.loaded  # nothing needed the model: outputs, scores and perplexities came from the cache
+    assert scores[0]["4"] == -0.5
+
+    other, other_backend, _ = session("fp2")  # another model (fingerprint): nothing is shared
+    ModelJudge(other).score_next_token([prompt], ["1", "4", "5"])
+    assert other_backend.scored == [str(prompt)]
