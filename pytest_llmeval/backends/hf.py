@@ -31,6 +31,7 @@ from pytest_llmeval.settings import Settings
 __all__ = [
     "HFBackend",
     "ModelFolder",
+    "TokenizerFile",
     "inspect_adapter_folder",
     "inspect_model_folder",
     "load_tokenizer",
@@ -277,15 +278,33 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
 
 
+class TokenizerFile:
+    """A model's ``tokenizer.json`` read by the ``tokenizers`` library alone: ``tokenize`` gives the
+    same tokens as the transformers fast tokenizer's, without importing transformers (seconds of a
+    warm rerun whose outputs all come from the cache)."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+
+    def tokenize(self, text: str) -> list[str]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False).tokens)
+
+
 def load_tokenizer(settings: Settings) -> Any:
-    """The model's tokenizer alone (for token-based checks when every output came from the cache)."""
+    """The model's tokenizer alone, for token-based checks when every output came from the cache:
+    its ``tokenizer.json`` through the ``tokenizers`` library where the folder has one (what
+    transformers' fast tokenizer wraps), else transformers' AutoTokenizer."""
+    folder = Path(str(settings.model))
+    if not is_gguf_path(settings.model) and (folder / "tokenizer.json").is_file():
+        return TokenizerFile(folder / "tokenizer.json")
     from transformers import AutoTokenizer
 
     if is_gguf_path(settings.model):
-        file = Path(str(settings.model))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name, local_files_only=True)
+            return AutoTokenizer.from_pretrained(str(folder.parent), gguf_file=folder.name, local_files_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return AutoTokenizer.from_pretrained(
