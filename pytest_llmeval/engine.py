@@ -22,6 +22,7 @@ __all__ = [
     "OutputCache",
     "PromptOrMessages",
     "build_request",
+    "choose_batch_size",
     "judge_call_entry",
     "judge_description",
 ]
@@ -95,6 +96,38 @@ class OutputCache(Protocol):
     def lookup(self, requests: Sequence[GenerationRequest]) -> dict[GenerationRequest, Generation]: ...
 
     def record(self, generation: Generation) -> None: ...
+
+
+AUTO_BATCH_LIMIT = 64  # measured on 2 CPU cores: 32 gets most of batching's gain, 64 adds ~20%
+AUTO_BATCH_TOKENS = 8192  # prompt + new tokens per batch on CPU: beyond it, padding costs more than it saves
+AUTO_MEMORY_SHARE = 0.25  # of the free memory, for the batch's attention cache and activations
+
+
+def choose_batch_size(
+    count: int,
+    longest_tokens: int,
+    max_new_tokens: int,
+    *,
+    bytes_per_token: int | None = None,
+    free_bytes: int | None = None,
+    limit: int = AUTO_BATCH_LIMIT,
+    token_budget: int = AUTO_BATCH_TOKENS,
+) -> int:
+    """The ``auto`` batch size for ``count`` prompts whose longest is ``longest_tokens`` tokens.
+
+    As large as helps and fits: never more than the prompts there are, nor ``limit``; at most
+    ``token_budget`` prompt-plus-new tokens per batch (sorted batches pad to their longest); and,
+    when the cache size of one token (``bytes_per_token``: keys and values over all layers) and the
+    free memory are known, at most ``AUTO_MEMORY_SHARE`` of that memory. Greedy outputs do not depend
+    on the batch size in float32, so this changes speed only. Always at least 1.
+    """
+    if count < 1:
+        return 1
+    per_prompt = max(1, longest_tokens + max_new_tokens)
+    size = min(count, limit, max(1, token_budget // per_prompt))
+    if bytes_per_token and free_bytes:
+        size = min(size, max(1, int(free_bytes * AUTO_MEMORY_SHARE) // (per_prompt * bytes_per_token)))
+    return max(1, size)
 
 
 @runtime_checkable
@@ -371,11 +404,27 @@ class ModelUnderTest:
         groups: dict[GenerationParams, list[GenerationRequest]] = {}
         for request in requests:
             groups.setdefault(request.params, []).append(request)
-        size = self.settings.batch_size
-        for group in groups.values():
+        for params, group in groups.items():
             ordered = sorted(group, key=self.backend.sort_key)
+            size = self.batch_size_for(ordered, params)
             for start in range(0, len(ordered), size):
                 yield ordered[start : start + size]
+
+    def batch_size_for(self, ordered: Sequence[GenerationRequest], params: GenerationParams) -> int:
+        """The session's ``--llm-batch-size``, or with ``auto`` one chosen from the number and length
+        of the prompts and the memory free (:func:`choose_batch_size`)."""
+        size = self.settings.batch_size
+        if isinstance(size, int):
+            return size
+        backend = self.backend
+        facts = backend.memory_facts()
+        return choose_batch_size(
+            len(ordered),
+            backend.sort_key(ordered[-1]) if ordered else 0,
+            params.max_new_tokens or self.settings.max_new_tokens,
+            bytes_per_token=facts[0] if facts else None,
+            free_bytes=facts[1] if facts else None,
+        )
 
 
 class ModelJudge:

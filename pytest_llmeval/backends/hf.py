@@ -476,6 +476,29 @@ class HFBackend(Backend):
         # No template: a plain transcript the model can continue.
         return "\n".join(f"{m['role']}: {m['content']}" for m in request.chat()) + "\nassistant:"
 
+    def memory_facts(self) -> tuple[int, int] | None:
+        """Keys and values of one token over every layer, and the device's free memory (CUDA's own
+        count; on CPU the system's available memory)."""
+        config = self.model.config
+        config = getattr(config, "get_text_config", lambda: config)()
+        layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
+        hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
+        heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", None)
+        if not (isinstance(layers, int) and isinstance(hidden, int) and isinstance(heads, int) and heads):
+            return None
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        head_dim = getattr(config, "head_dim", None) or hidden // heads
+        element = self.model.dtype.itemsize if hasattr(self.model.dtype, "itemsize") else 4
+        per_token = 2 * layers * int(kv_heads) * int(head_dim) * element
+        if self.device.startswith("cuda"):
+            free = int(self.torch.cuda.mem_get_info(self.torch.device(self.device))[0])
+        else:
+            try:
+                free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            except (ValueError, OSError, AttributeError):
+                return None
+        return per_token, free
+
     def sort_key(self, request: GenerationRequest) -> int:
         return len(self._tokenizer(self.render(request), add_special_tokens=False)["input_ids"])
 

@@ -273,3 +273,28 @@ def test_judge_scores_and_output_perplexities_are_kept_in_the_cache(tmp_path: Pa
     other, other_backend, _ = session("fp2")  # another model (fingerprint): nothing is shared
     ModelJudge(other).score_next_token([prompt], ["1", "4", "5"])
     assert other_backend.scored == [str(prompt)]
+
+
+@pytest.mark.parametrize(
+    ("count", "longest", "new", "facts", "expected"),
+    [
+        (5, 20, 32, None, 5),  # never more than the prompts there are
+        (200, 20, 32, None, 64),  # nor the limit
+        (200, 300, 64, None, 22),  # 8192 tokens per batch / 364 per prompt
+        (200, 20, 32, (1_000_000, 1_000_000_000), 4),  # 25% of 1 GB / (52 tokens x 1 MB)
+        (200, 5000, 5000, (10**9, 10**6), 1),  # at least 1
+        (0, 0, 0, None, 1),
+    ],
+)
+def test_auto_batch_size(count: int, longest: int, new: int, facts: tuple[int, int] | None, expected: int) -> None:
+    from pytest_llmeval.engine import choose_batch_size
+
+    kwargs = {} if facts is None else {"bytes_per_token": facts[0], "free_bytes": facts[1]}
+    assert choose_batch_size(count, longest, new, **kwargs) == expected  # type: ignore[arg-type]
+
+
+def test_auto_batch_size_in_the_engine() -> None:
+    backend = EchoBackend()
+    model = ModelUnderTest(Settings(model="x", batch_size="auto", max_new_tokens=9), lambda: backend)  # type: ignore[arg-type]
+    model.generate_many([f"prompt {i}" for i in range(70)])
+    assert [len(b) for b in backend.batches] == [64, 6]  # EchoBackend knows no memory: count and limit
