@@ -476,6 +476,12 @@ class HFBackend(Backend):
         # No template: a plain transcript the model can continue.
         return "\n".join(f"{m['role']}: {m['content']}" for m in request.chat()) + "\nassistant:"
 
+    def _scoring_batch_size(self) -> int:
+        """Texts per forward pass when scoring (perplexity, judge): the session's batch size, or 16
+        with ``auto`` (one pass per text, no generation: batching gains ~1.5x, measured)."""
+        size = self.settings.batch_size
+        return size if isinstance(size, int) else 16
+
     def memory_facts(self) -> tuple[int, int] | None:
         """Keys and values of one token over every layer, and the device's free memory (CUDA's own
         count; on CPU the system's available memory)."""
@@ -646,7 +652,7 @@ class HFBackend(Backend):
             "a judge prompt",
         )
         results: list[dict[str, float]] = []
-        size = self.settings.batch_size
+        size = self._scoring_batch_size()
         for start in range(0, len(rendered), size):
             chunk = rendered[start : start + size]
             seq2seq = self.folder.is_encoder_decoder
@@ -684,7 +690,7 @@ class HFBackend(Backend):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return perplexity(
-                self.model, self._tokenizer, list(texts), batch_size=self.settings.batch_size,
+                self.model, self._tokenizer, list(texts), batch_size=self._scoring_batch_size(),
                 stride=stride, device=self.device,
             )
 
@@ -702,7 +708,7 @@ class HFBackend(Backend):
             return conditional_perplexity(
                 self.model, self._tokenizer, [self.render(g.request) for g in generations],
                 [g.text for g in generations], prompt_special_tokens=not self.use_chat_template,
-                batch_size=self.settings.batch_size, device=self.device,
+                batch_size=self._scoring_batch_size(), device=self.device,
             )
 
     def close(self) -> None:
