@@ -25,7 +25,11 @@ from pytest_llmeval.backends.base import (
     ModelDescription,
 )
 from pytest_llmeval.backends.gguf import inspect_gguf, is_gguf_path
-from pytest_llmeval.errors import BatchTooLargeError, ConfigurationError, GenerationError
+from pytest_llmeval.errors import (
+    BatchTooLargeError,
+    ConfigurationError,
+    GenerationError,
+)
 from pytest_llmeval.settings import Settings
 
 __all__ = [
@@ -341,7 +345,11 @@ class HFBackend(Backend):
         prefer_passive_openmp()
         import torch
         import transformers
-        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import (
+            AutoModelForCausalLM,
+            AutoModelForSeq2SeqLM,
+            AutoTokenizer,
+        )
 
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()

@@ -127,8 +127,10 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
     # Classification: a wrong label is a failed case, the gold label beside the answer; "This review
     # is positive, as ..." maps to positive (one label word in a short sentence).
     result.stdout.fnmatch_lines([
-        "*FAIL classified_as: classified_as: expected the gold label 'negative', the answer maps to "
-        "'positive'; answer 'This review is positive, as it mentions that the product was damaged*",
+        (
+            "*FAIL classified_as: classified_as: expected the gold label 'negative', the answer maps to "
+            "'positive'; answer 'This review is positive, as it mentions that the product was damaged*"
+        ),
     ])
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 1, result.stdout.str()  # review-broke only
@@ -136,8 +138,10 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
                                  "PASSED real.eval.yaml::shop-year", "FAILED real.eval.yaml::review-broke - *"])
     # A declared label with no cases is named (it lowers macro-F1).
     result.stdout.fnmatch_lines([
-        "classification real.eval.yaml::classification: accuracy 0.667, * over 3 cases; warning: label "
-        "'neutral' declared in real.eval.yaml::classification but no case has it as its gold label*",
+        (
+            "classification real.eval.yaml::classification: accuracy 0.667, * over 3 cases; warning: label "
+            "'neutral' declared in real.eval.yaml::classification but no case has it as its gold label*"
+        ),
     ])
     figures = [__import__("json").loads(line) for line in (pytester.path / "figures.json").read_text("utf-8").splitlines()]
     perplexity = next(f for f in figures if "given_prompt" in f)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +14,11 @@ from pytest_llmeval.backends.base import (
     ModelDescription,
 )
 from pytest_llmeval.engine import ModelUnderTest, build_request
-from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
+from pytest_llmeval.errors import (
+    BatchTooLargeError,
+    GenerationError,
+    GenerationParameterError,
+)
 from pytest_llmeval.settings import Settings
 
 
@@ -263,7 +267,7 @@ def test_judge_scores_and_output_perplexities_are_kept_in_the_cache(tmp_path: Pa
     assert cold_backend.scored == [str(prompt)] and cold_backend.perplexities == [output.text]
     store.write(cold_cache.take_pending())
 
-    warm, warm_backend, _ = session()
+    warm, _, _ = session()
     warm_output = warm.generate("Capital of France?")
     assert ModelJudge(warm).score_next_token([prompt], ["1", "4", "5"]) == [{"4": -0.5, "5": -1.0}]
     assert warm.output_perplexity([warm_output]).per_text[0] == pytest.approx(value)
