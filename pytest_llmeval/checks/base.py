@@ -14,6 +14,7 @@ naming both.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import inspect
 import threading
@@ -37,6 +38,7 @@ __all__ = [
     "assert_check",
     "assertion_helper",
     "check",
+    "checked_output",
     "check_names",
     "get_check",
     "recording_checks",
@@ -288,6 +290,8 @@ def truncate(text: str, around: int | None = None, limit: int = EXCERPT_CHARS) -
     return f"{prefix}{excerpt!r}{suffix} ({len(text)} chars)"
 
 
+# Set by check() around the check function's own call, read inside it: one call stack, one thread,
+# so a context variable is exact here (unlike services, which a test's threads must share).
 _checked_output: contextvars.ContextVar[object] = contextvars.ContextVar("llmeval_checked_output", default=None)
 
 
