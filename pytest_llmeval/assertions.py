@@ -23,6 +23,7 @@ from pytest_llmeval.metrics.perplexity_scoring import PerplexityScorer
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 
 __all__ = [
+    "assert_classified_as",
     "assert_contains",
     "assert_contains_all",
     "assert_contains_any",
@@ -435,6 +436,15 @@ def assert_perplexity(
     return assert_check("perplexity", output, max=max, scorer=scorer)  # type: ignore[no-any-return]
 
 
+def assert_classified_as(
+    output: object, label: str, labels: list[str], pattern: str | None = None
+) -> str:
+    """The output maps to the gold ``label`` (``one_of`` rules, a short sentence naming exactly one
+    label, or ``pattern``); returns the mapped label."""
+    __tracebackhide__ = True
+    return assert_check("classified_as", output, label=label, labels=labels, pattern=pattern)  # type: ignore[no-any-return]
+
+
 def assert_judge(
     output: object,
     rubric: str,
@@ -442,9 +452,12 @@ def assert_judge(
     min_score: float = 3.0,
     mode: Literal["logprobs", "text"] = "logprobs",
     judge: Judge | None = None,
+    prompt: str | None = None,
+    min_mass: float | None = None,
 ) -> float:
     """A judge model scores the output (1..5) at least ``min_score``; returns the score (needs
-    --llm-judge-model or ``judge=``)."""
+    --llm-judge-model or ``judge=``). The judge reads the request the output answers (``prompt``, or
+    the one a model output carries); an inconclusive judge (under ``min_mass`` on the scores) fails."""
     __tracebackhide__ = True
     return assert_check(  # type: ignore[no-any-return]
         "judge",
@@ -454,6 +467,8 @@ def assert_judge(
         min_score=min_score,
         mode=mode,
         judge=judge,
+        prompt=prompt,
+        min_mass=min_mass,
     )
 
 
@@ -464,6 +479,8 @@ def assert_preferred_over(
     allow_tie: bool = False,
     mode: Literal["logprobs", "text"] = "logprobs",
     judge: Judge | None = None,
+    prompt: str | None = None,
+    min_mass: float | None = None,
 ) -> float:
     """A judge prefers the output over ``other`` in both orders; returns 1.0 (win) or 0.5 (tie, with
     ``allow_tie``)."""
@@ -476,4 +493,6 @@ def assert_preferred_over(
         allow_tie=allow_tie,
         mode=mode,
         judge=judge,
+        prompt=prompt,
+        min_mass=min_mass,
     )

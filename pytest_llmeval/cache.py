@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_llmeval.backends.base import Generation, GenerationRequest
 
@@ -154,6 +155,31 @@ class CachedOutputs:
             self.pending.append(
                 (key, generation.text, generation.num_tokens, generation.finish_reason, generation.latency_s)
             )
+
+    def lookup_values(self, kind: str, payloads: Sequence[dict[str, Any]]) -> dict[int, Any]:
+        """Stored values (JSON) of ``kind`` (a judge score, an output's perplexity) for each payload
+        that has one, by index. Keyed like outputs: this model's identity plus the exact payload (the
+        judge prompt, or the request and output), so a changed model or prompt never reads an old one."""
+        if self.store is None or not self.read or not payloads:
+            return {}
+        keys = {self._value_key(kind, payload): index for index, payload in enumerate(payloads)}
+        found = self.store.lookup(list(keys))
+        values: dict[int, Any] = {}
+        for key, text, _, _, _ in found.values():
+            try:
+                values[keys[key]] = json.loads(text)
+            except ValueError:
+                continue  # a damaged value is computed again
+        return values
+
+    def record_value(self, kind: str, payload: dict[str, Any], value: Any) -> None:
+        """Note a computed value for writing with the session's new outputs."""
+        if self.store is not None:
+            self.pending.append((self._value_key(kind, payload), json.dumps(value), None, kind, 0.0))
+
+    def _value_key(self, kind: str, payload: dict[str, Any]) -> str:
+        body = {"v": SCHEMA_VERSION, "kind": kind, "model": self.model_id, **payload}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
 
     def take_pending(self) -> list[CacheEntry]:
         pending, self.pending = self.pending, []

@@ -166,6 +166,7 @@ class _CaseModel(_Strict):
     expect: dict[str, Any] = {}
     tags: list[str] = []
     reference: str | None = None
+    context: str | list[str] | None = None  # the source passage(s) `grounded` checks against
     label: str | None = None
     xfail: str | None = None
     tolerance: dict[str, float] = {}
@@ -241,6 +242,7 @@ class Case:
     reference: str | None = None
     xfail: str | None = None
     path: Path | None = None
+    context: str | list[str] | None = None  # the source passage(s) for `grounded`
     line: int | None = None
     label: str | None = None  # the gold label, for the file's classification group
     tolerances: dict[str, float] = field(default_factory=dict)  # how far each metric may drop (gate)
@@ -318,7 +320,11 @@ def _resolve_paths(params: list[tuple[str, Any]], args: dict[str, Any], base_dir
 
 
 def _expectation(
-    name: str, raw: Any, base_dir: Path | None = None, reference: str | None = None
+    name: str,
+    raw: Any,
+    base_dir: Path | None = None,
+    reference: str | None = None,
+    context: str | list[str] | None = None,
 ) -> Expectation:
     """Turn ``name: raw`` from ``expect`` into validated check arguments.
 
@@ -346,10 +352,47 @@ def _expectation(
         args = {first: raw}
     if base_dir is not None:
         args = _resolve_paths(params, args, base_dir)
-    if reference is not None and "reference" in names and "reference" not in args:
+    if "context" in names:
+        args = _with_context(spec.name, args, context)
+    elif reference is not None and "reference" in names and "reference" not in args:
         # The case's reference is what reference metrics (rouge_l, bleu, judge...) compare with.
         args["reference"] = reference
     return Expectation(name, spec.validate_args(args))
+
+
+def _label_expectations(
+    gold: str, groups: Sequence[ClassificationSpec], written: Sequence[Expectation]
+) -> list[Expectation]:
+    """A labelled case's own verdict: its answer must map to its gold label in each of its
+    classification groups (one ``classified_as`` per distinct label set), so a wrong label fails the
+    case, visibly, not only the group's numbers."""
+    added: list[Expectation] = []
+    for spec in groups:
+        args = {"label": gold, "labels": list(spec.labels), "pattern": spec.pattern}
+        expectation = Expectation("classified_as", args)
+        if all(e.name != "classified_as" or dict(e.args) != args for e in [*written, *added]):
+            added.append(expectation)
+    return added
+
+
+def _with_context(check_name: str, args: dict[str, Any], context: str | list[str] | None) -> dict[str, Any]:
+    """A check that reads a source passage (``grounded``) gets the case's ``context:``, never its
+    ``reference:`` (the gold answer is not the passage). The passage given twice, or not at all, is a
+    usage error saying which field to use."""
+    given = [key for key in ("context", "reference") if key in args]
+    if context is not None and given:
+        raise CheckUsageError(
+            f"the passage is given twice: the case's context: and {check_name}'s {given[0]!r} argument; "
+            "keep one (the case's context: is the usual place)"
+        )
+    if context is not None:
+        return {**args, "context": context}
+    if not given:
+        raise CheckUsageError(
+            f"{check_name} needs the source passage the answer must stick to: add a context: field to "
+            "the case (its reference: is the gold answer, and is not used for grounding)"
+        )
+    return args
 
 
 def _generation_keys(extra: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -440,7 +483,7 @@ def _build_case(
     expectations = []
     for name, args in model.expect.items():
         try:
-            expectations.append(_expectation(name, args, source.parent, model.reference))
+            expectations.append(_expectation(name, args, source.parent, model.reference, model.context))
         except CheckUsageError as exc:
             raise fail(["expect", name], f"expect.{name}: {exc}") from None
     tags = tuple(dict.fromkeys([*defaults.tags, *model.tags]))
@@ -456,6 +499,7 @@ def _build_case(
         for spec in groups:
             if model.label not in spec.labels:
                 raise fail(["label"], f"label {model.label!r} is not one of the classification labels {spec.labels}")
+        expectations += _label_expectations(model.label, groups, expectations)
     for i, tag in enumerate(tags):
         if not _TAG_RE.match(tag):
             raise fail(["tags", i], f"tag {tag!r} must be a name (letters, digits, _) so that -m can select it")
@@ -465,6 +509,7 @@ def _build_case(
         expect=tuple(expectations),
         tags=tags,
         reference=model.reference,
+        context=model.context,
         xfail=model.xfail,
         path=source,
         line=line,

@@ -5,6 +5,7 @@
     llmeval diff A B [--history PATH] [--tolerance NAME=VALUE ...] [--default-tolerance VALUE]
     llmeval baseline RUN [--history PATH] [--out PATH] [--new-only]
     llmeval report [--history PATH] [--out PATH] [--baseline PATH | --no-baseline] [--runs N]
+    llmeval import-gguf FILE OUT_DIR
 
 RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff``, A and B may also be
 baseline JSON files (an argument naming an existing path is a file). Exit codes: 0 fine, 1 ``diff``
@@ -28,6 +29,7 @@ from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, 
 from pytest_llmeval.records import RunRecord, local_time
 from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
+from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -147,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=int, default=150,
         help="training steps: 150 memorises every answer; fewer give a weaker model (default 150)",
     )
+    gguf = commands.add_parser(
+        "import-gguf",
+        help="write a GGUF file's model as a normal model folder once (float32), so sessions load it in seconds",
+    )
+    gguf.add_argument("file", metavar="FILE", help="the .gguf file")
+    gguf.add_argument("out_dir", metavar="OUT_DIR", help="a new (or empty) folder to write the model into")
     baseline = commands.add_parser("baseline", help="write a baseline file from a recorded run")
     baseline.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
     history(baseline)
@@ -175,13 +183,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo_model(args, out)
         if args.command == "report":
             return _report(args, out)
+        if args.command == "import-gguf":
+            return _import_gguf(args, out)
         return _baseline(args, out)
-    except (StoreError, BaselineError) as exc:
+    except (StoreError, BaselineError, ConfigurationError) as exc:
         print(f"llmeval: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. writing --out into a read-only folder
         print(f"llmeval: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _import_gguf(args: argparse.Namespace, out: TextIO) -> int:
+    from pytest_llmeval.backends.gguf import GGUF_SOURCE_FILE, import_gguf, inspect_gguf
+
+    started = time.perf_counter()
+    source = inspect_gguf(args.file, "import-gguf")
+    target = import_gguf(args.file, args.out_dir)
+    print(
+        f"wrote {target} from {args.file} ({source.architecture}, {source.file_type} dequantised to float32) "
+        f"in {time.perf_counter() - started:.1f} s; the source file and its sha256 are in "
+        f"{target / GGUF_SOURCE_FILE}. Use it with: pytest --llm-model={target}",
+        file=out,
+    )
+    return 0
 
 
 def _when(timestamp: float | None) -> str:

@@ -9,13 +9,23 @@ import threading
 import time
 from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, Union, runtime_checkable
 
 from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, GenerationRequest, Message
 from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
 from pytest_llmeval.settings import Settings
 
-__all__ = ["LazyTokenizer", "ModelJudge", "ModelUnderTest", "OutputCache", "PromptOrMessages", "build_request"]
+__all__ = [
+    "LazyTokenizer",
+    "ModelJudge",
+    "ModelUnderTest",
+    "OutputCache",
+    "PromptOrMessages",
+    "build_request",
+    "choose_batch_size",
+    "judge_call_entry",
+    "judge_description",
+]
 
 PromptOrMessages = Union[str, Sequence[Mapping[str, str]], GenerationRequest]
 
@@ -86,6 +96,47 @@ class OutputCache(Protocol):
     def lookup(self, requests: Sequence[GenerationRequest]) -> dict[GenerationRequest, Generation]: ...
 
     def record(self, generation: Generation) -> None: ...
+
+
+AUTO_BATCH_LIMIT = 64  # measured on 2 CPU cores: 32 gets most of batching's gain, 64 adds ~20%
+AUTO_BATCH_TOKENS = 8192  # prompt + new tokens per batch on CPU: beyond it, padding costs more than it saves
+AUTO_MEMORY_SHARE = 0.25  # of the free memory, for the batch's attention cache and activations
+
+
+def choose_batch_size(
+    count: int,
+    longest_tokens: int,
+    max_new_tokens: int,
+    *,
+    bytes_per_token: int | None = None,
+    free_bytes: int | None = None,
+    limit: int = AUTO_BATCH_LIMIT,
+    token_budget: int = AUTO_BATCH_TOKENS,
+) -> int:
+    """The ``auto`` batch size for ``count`` prompts whose longest is ``longest_tokens`` tokens.
+
+    As large as helps and fits: never more than the prompts there are, nor ``limit``; at most
+    ``token_budget`` prompt-plus-new tokens per batch (sorted batches pad to their longest); and,
+    when the cache size of one token (``bytes_per_token``: keys and values over all layers) and the
+    free memory are known, at most ``AUTO_MEMORY_SHARE`` of that memory. Greedy outputs do not depend
+    on the batch size in float32, so this changes speed only. Always at least 1.
+    """
+    if count < 1:
+        return 1
+    per_prompt = max(1, longest_tokens + max_new_tokens)
+    size = min(count, limit, max(1, token_budget // per_prompt))
+    if bytes_per_token and free_bytes:
+        size = min(size, max(1, int(free_bytes * AUTO_MEMORY_SHARE) // (per_prompt * bytes_per_token)))
+    return max(1, size)
+
+
+@runtime_checkable
+class ValueCache(Protocol):
+    """A cache that also keeps computed values (judge scores, output perplexities): ``CachedOutputs``."""
+
+    def lookup_values(self, kind: str, payloads: Sequence[dict[str, Any]]) -> dict[int, Any]: ...
+
+    def record_value(self, kind: str, payload: dict[str, Any], value: Any) -> None: ...
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -176,6 +227,30 @@ class ModelUnderTest:
         if isinstance(texts, (str, Path)):
             texts = [Path(texts).read_text(encoding="utf-8")]
         return self.backend.perplexity(list(texts), stride=stride)
+
+    def output_perplexity(self, generations: Sequence[Generation]) -> Any:
+        """Each model output's perplexity given its prompt as the model saw it (chat template
+        included): ``metrics.PerplexityResult``. What the ``perplexity`` check uses for an output.
+        Each output's value is kept in the persistent cache (keyed by the model's fingerprint, the
+        request and the output), so a warm rerun does not load the model for it."""
+        __tracebackhide__ = True
+        from pytest_llmeval.metrics.perplexity_scoring import combine_perplexities
+
+        outputs = list(generations)
+        payloads = [_perplexity_payload(g) for g in outputs]
+        cache = self.cache if isinstance(self.cache, ValueCache) else None
+        known: dict[int, Any] = {}
+        if cache is not None:
+            known = cache.lookup_values("output_perplexity", payloads)
+        missing = [i for i in range(len(outputs)) if i not in known]
+        if missing:
+            fresh = self.backend.output_perplexity([outputs[i] for i in missing])
+            for slot, index in enumerate(missing):
+                value = [fresh.per_text_nll[slot], fresh.per_text_tokens[slot]]
+                known[index] = value
+                if cache is not None:
+                    cache.record_value("output_perplexity", payloads[index], value)
+        return combine_perplexities([(float(known[i][0]), int(known[i][1])) for i in range(len(outputs))])
 
     # -- requests ------------------------------------------------------------------------------
     def _request(self, item: PromptOrMessages, generation: Mapping[str, Any]) -> GenerationRequest:
@@ -329,31 +404,151 @@ class ModelUnderTest:
         groups: dict[GenerationParams, list[GenerationRequest]] = {}
         for request in requests:
             groups.setdefault(request.params, []).append(request)
-        size = self.settings.batch_size
-        for group in groups.values():
+        for params, group in groups.items():
             ordered = sorted(group, key=self.backend.sort_key)
+            size = self.batch_size_for(ordered, params)
             for start in range(0, len(ordered), size):
                 yield ordered[start : start + size]
+
+    def batch_size_for(self, ordered: Sequence[GenerationRequest], params: GenerationParams) -> int:
+        """The session's ``--llm-batch-size``, or with ``auto`` one chosen from the number and length
+        of the prompts and the memory free (:func:`choose_batch_size`)."""
+        size = self.settings.batch_size
+        if isinstance(size, int):
+            return size
+        backend = self.backend
+        facts = backend.memory_facts()
+        return choose_batch_size(
+            len(ordered),
+            backend.sort_key(ordered[-1]) if ordered else 0,
+            params.max_new_tokens or self.settings.max_new_tokens,
+            bytes_per_token=facts[0] if facts else None,
+            free_bytes=facts[1] if facts else None,
+        )
 
 
 class ModelJudge:
     """A model as an LLM judge (``metrics.Judge``): next-token scores from one forward pass, free
-    text from batched, cached generation."""
+    text from batched, cached generation.
 
-    def __init__(self, model: ModelUnderTest, max_new_tokens: int = 64) -> None:
+    A :class:`~pytest_llmeval.metrics.judge.JudgePrompt` is rendered by the backend through the
+    judge's chat template (with the reply prefix, so the score is the next token); in text mode it
+    is sent as a chat, so the judge answers in its own turn. ``calls`` lists every judge call a
+    check made (for the inference log); the caller takes them with :meth:`take_calls`.
+    """
+
+    def __init__(self, model: ModelUnderTest, max_new_tokens: int = 64, description: str | None = None) -> None:
         self.model = model
         self.max_new_tokens = max_new_tokens
+        # Only the model under test carries an adapter into its judge role (a separate judge model
+        # is loaded without one), so an adapter here means the model under test judges itself.
+        settings = model.settings
+        self.description = description or judge_description(settings, judges_itself=bool(settings.adapter))
         # Scores are memoised, so prompts scored ahead in one batch are not scored again one by one.
         self._scores: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+        self.calls: list[dict[str, Any]] = []
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
+        """Next-token log-probabilities of ``candidates`` after each prompt: memoised in the session,
+        and kept in the model's persistent cache (keyed by its fingerprint and the exact prompt)."""
         key = tuple(candidates)
-        missing = list(dict.fromkeys(p for p in prompts if (p, key) not in self._scores))
+        missing = list(dict.fromkeys(p for p in prompts if (str(p), key) not in self._scores))
+        cache = self.model.cache if isinstance(self.model.cache, ValueCache) else None
+        if missing and cache is not None:
+            payloads = [_judge_payload(p, key) for p in missing]
+            for index, value in cache.lookup_values("judge_logprobs", payloads).items():
+                self._scores[(str(missing[index]), key)] = {k: float(v) for k, v in value.items()}
+            missing = [p for p in missing if (str(p), key) not in self._scores]
         if missing:
             scores = self.model.backend.next_token_logprobs(missing, candidates)
-            self._scores.update({(p, key): score for p, score in zip(missing, scores)})
-        return [self._scores[(p, key)] for p in prompts]
+            for prompt, score in zip(missing, scores):
+                self._scores[(str(prompt), key)] = score
+                if cache is not None:
+                    # -inf is not JSON: a token the judge cannot produce is left out (read as absent)
+                    finite = {k: v for k, v in score.items() if v != float("-inf")}
+                    cache.record_value("judge_logprobs", _judge_payload(prompt, key), finite)
+        answers = [self._scores[(str(p), key)] for p in prompts]
+        for prompt, answer in zip(prompts, answers):
+            self.calls.append(judge_call_entry(prompt, logprobs=answer, judge=self.description))
+        return answers
 
     def generate(self, prompts: list[str]) -> list[str]:
-        requests = [build_request(prompt=p, max_new_tokens=self.max_new_tokens) for p in prompts]
-        return [g.text for g in self.model.prefetch_and_get(requests)]
+        requests = [self._text_request(p) for p in prompts]
+        texts = [g.text for g in self.model.prefetch_and_get(requests)]
+        for prompt, text in zip(prompts, texts):
+            self.calls.append(judge_call_entry(prompt, reply=text, judge=self.description))
+        return texts
+
+    def _text_request(self, prompt: str) -> GenerationRequest:
+        messages = getattr(prompt, "messages", None)
+        if messages:  # a JudgePrompt: the judge answers in its own turn of the chat
+            return build_request(messages=[m.as_dict() for m in messages], max_new_tokens=self.max_new_tokens)
+        return build_request(prompt=str(prompt), max_new_tokens=self.max_new_tokens)
+
+    def take_calls(self) -> list[dict[str, Any]]:
+        """The judge calls made since the last take (for the running test's inference log)."""
+        calls, self.calls = self.calls, []
+        return calls
+
+
+def _perplexity_payload(generation: Generation) -> dict[str, Any]:
+    request = generation.request
+    return {
+        "prompt": request.prompt,
+        "messages": None if request.messages is None else [m.as_dict() for m in request.messages],
+        "system": request.system,
+        "output": generation.text,
+    }
+
+
+def _judge_payload(prompt: str, candidates: tuple[str, ...]) -> dict[str, Any]:
+    messages = getattr(prompt, "messages", None)
+    return {
+        "prompt": str(prompt),
+        "messages": [m.as_dict() for m in messages] if messages else None,
+        "reply_prefix": getattr(prompt, "reply_prefix", None),
+        "candidates": list(candidates),
+    }
+
+
+def judge_description(settings: Settings, *, judges_itself: bool) -> str:
+    """Which weights judge, for messages: the judge folder, or the model under test with its adapter."""
+    if judges_itself:
+        if settings.adapter:
+            return (
+                f"{settings.model} with adapter {settings.adapter}: the model under test judges itself, "
+                "adapter applied"
+            )
+        return f"{settings.model}: the model under test judges itself"
+    return str(settings.model)
+
+
+def judge_call_entry(
+    prompt: str,
+    *,
+    judge: str,
+    logprobs: Mapping[str, float] | None = None,
+    reply: str | None = None,
+) -> dict[str, Any]:
+    """One inference-log line for a judge call: the prompt (its messages and reply prefix when it is a
+    chat), and the reply, or the score tokens' probabilities and their total mass."""
+    import math
+
+    messages = getattr(prompt, "messages", None)
+    entry: dict[str, Any] = {
+        "kind": "judge",
+        "judge": judge,
+        "prompt": None if messages else str(prompt),
+        "messages": [m.as_dict() for m in messages] if messages else None,
+        "reply_prefix": getattr(prompt, "reply_prefix", None),
+    }
+    if logprobs is not None:
+        merged: dict[str, float] = {}
+        for token, value in logprobs.items():
+            if value != -math.inf:
+                merged[token.strip()] = merged.get(token.strip(), 0.0) + math.exp(value)
+        entry["probabilities"] = {k: round(v, 6) for k, v in sorted(merged.items())}
+        entry["mass"] = round(sum(merged.values()), 6)
+    if reply is not None:
+        entry["output"] = reply
+    return entry

@@ -26,10 +26,14 @@ _CHUNK = 4 * 1024 * 1024
 
 def model_files(*folders: str | Path | None) -> list[Path]:
     """The files that make up a model (and its adapter), in a stable order: the folder's own files,
-    not its subfolders (``save_pretrained`` writes everything at the top)."""
+    not its subfolders (``save_pretrained`` writes everything at the top). A single-file model (a
+    GGUF file) is that file: its content is the fingerprint."""
     files: list[Path] = []
     for folder in folders:
         if folder is None:
+            continue
+        if Path(folder).is_file():
+            files.append(Path(folder))
             continue
         files += sorted(
             p for p in Path(folder).iterdir()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pytest_llmeval.backends.base import Generation
     from pytest_llmeval.checks.base import CheckResult, Tokenizer
     from pytest_llmeval.metrics.judge import Judge
-    from pytest_llmeval.metrics.perplexity_scoring import PerplexityScorer
+    from pytest_llmeval.metrics.perplexity_scoring import OutputPerplexityScorer, PerplexityScorer
 
 __all__ = [
     "RunningTest",
@@ -47,6 +47,8 @@ class Services:
     tokenizer: Tokenizer | None = None
     judge: Judge | None = None
     perplexity_scorer: PerplexityScorer | None = None
+    output_perplexity_scorer: OutputPerplexityScorer | None = None  # an output given its prompt
+    judge_min_mass: float | None = None  # below it on the score tokens, a judge is inconclusive
     lexicon_files: tuple[str | Path, ...] = ()  # added to the shipped bias lexicon
     lexicon_replace: bool = False  # the files replace the shipped lexicon
 

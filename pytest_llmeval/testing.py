@@ -26,6 +26,7 @@ __all__ = [
     "build_tiny_adapter",
     "build_tiny_model",
     "train_tokenizer",
+    "write_gguf",
 ]
 
 ModelKind = Literal["gpt2", "llama", "t5"]
@@ -142,7 +143,11 @@ def build_tiny_model(
 
     prefer_passive_openmp()
     import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationConfig
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSeq2SeqLM,
+        GenerationConfig,
+    )
 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
@@ -205,3 +210,27 @@ def build_tiny_adapter(
     data["base_model_name_or_path"] = str(model_path)
     meta.write_text(json.dumps(data, indent=2), encoding="utf-8")
     return out
+
+
+def write_gguf(path: Path, architecture: str, tensor_type: str = "F32") -> Path:
+    """A GGUF file with one tensor of the given type and no real model in it: for testing what is
+    refused up front (an architecture or quantisation transformers cannot load). Needs ``gguf``."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), architecture)
+    writer.add_name("tiny")
+    writer.add_chat_template("{{ messages }}")
+    kind = gguf.GGMLQuantizationType[tensor_type]
+    if tensor_type == "F32":
+        writer.add_tensor("token_embd.weight", np.zeros((4, 32), dtype=np.float32))
+    else:  # raw blocks: the byte count of 32 values of this type (the shape is in bytes)
+        block, size = gguf.GGML_QUANT_SIZES[kind]
+        nbytes = (32 // block) * size
+        writer.add_tensor("token_embd.weight", np.zeros((1, nbytes), dtype=np.uint8),
+                          raw_shape=(1, nbytes), raw_dtype=kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -245,12 +245,21 @@ class Backend(ABC):
         """The model's tokenizer (for token-based checks), if the backend has one."""
         return None
 
+    def memory_facts(self) -> tuple[int, int] | None:
+        """``(bytes of attention cache per token, free bytes on the device)`` for choosing an
+        ``auto`` batch size, when the backend knows them."""
+        return None
+
     def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
         """Log-probabilities of candidate next tokens (what a judge model needs)."""
         raise GenerationError(f"the {self.name} backend cannot score next tokens: a judge must be a local model")
 
     def perplexity(self, texts: Sequence[str], stride: int | None = None) -> Any:
         """Token-weighted perplexity of ``texts`` (``metrics.PerplexityResult``)."""
+        raise GenerationError(f"the {self.name} backend has no perplexity: it needs a local causal model")
+
+    def output_perplexity(self, generations: Sequence[Generation]) -> Any:
+        """Each output's perplexity given its prompt (``metrics.PerplexityResult``)."""
         raise GenerationError(f"the {self.name} backend has no perplexity: it needs a local causal model")
 
     def close(self) -> None:

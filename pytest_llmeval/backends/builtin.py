@@ -27,6 +27,11 @@ def _hf_validate(settings: Settings, model: str, what: str, cwd: Path) -> None:
 
     prefer_passive_openmp()  # now, before a conftest or fixture imports torch
     inspect_model_folder(model, what=what)
+    if what == "--llm-model" and settings.adapter and model.lower().endswith(".gguf"):
+        raise ConfigurationError(
+            "--llm-adapter applies to a model folder, not a GGUF file: write the folder once with "
+            f"llmeval import-gguf {model} OUT_DIR and pass OUT_DIR as --llm-model"
+        )
     if what == "--llm-model" and settings.adapter:
         inspect_adapter_folder(settings.adapter)
 

@@ -24,12 +24,18 @@ from pytest_llmeval.backends.base import (
     GenerationRequest,
     ModelDescription,
 )
-from pytest_llmeval.errors import BatchTooLargeError, ConfigurationError, GenerationError
+from pytest_llmeval.backends.gguf import inspect_gguf, is_gguf_path
+from pytest_llmeval.errors import (
+    BatchTooLargeError,
+    ConfigurationError,
+    GenerationError,
+)
 from pytest_llmeval.settings import Settings
 
 __all__ = [
     "HFBackend",
     "ModelFolder",
+    "TokenizerFile",
     "inspect_adapter_folder",
     "inspect_model_folder",
     "load_tokenizer",
@@ -130,8 +136,17 @@ def inspect_model_folder(path: str, what: str = "--llm-model") -> ModelFolder:
     """Check that ``path`` is a loadable model folder, reading only small files.
 
     Raises ConfigurationError naming the option (``what``), the path, what is wrong and how to fix it.
+    A ``.gguf`` file is checked as one (``backends.gguf``): its folder is the file itself.
     """
     folder = Path(path)
+    if is_gguf_path(path):
+        gguf = inspect_gguf(path, what)
+        config = {
+            "model_type": gguf.architecture,
+            "gguf": gguf.file_type,
+            "is_encoder_decoder": gguf.architecture in ("t5", "umt5"),
+        }
+        return ModelFolder(gguf.path, config, (gguf.path,))
     if not folder.exists():
         raise ConfigurationError(
             f"{what}: {folder} does not exist. Give the path of a local model folder "
@@ -246,6 +261,9 @@ def chat_template_sha256(path: str) -> str | None:
 
     folder = Path(path)
     text: str | None = None
+    if is_gguf_path(path):
+        text = inspect_gguf(path).chat_template
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if text else None
     jinja = folder / "chat_template.jinja"
     if jinja.is_file():
         text = jinja.read_text(encoding="utf-8")
@@ -264,10 +282,33 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
 
 
+class TokenizerFile:
+    """A model's ``tokenizer.json`` read by the ``tokenizers`` library alone: ``tokenize`` gives the
+    same tokens as the transformers fast tokenizer's, without importing transformers (seconds of a
+    warm rerun whose outputs all come from the cache)."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+
+    def tokenize(self, text: str) -> list[str]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False).tokens)
+
+
 def load_tokenizer(settings: Settings) -> Any:
-    """The model's tokenizer alone (for token-based checks when every output came from the cache)."""
+    """The model's tokenizer alone, for token-based checks when every output came from the cache:
+    its ``tokenizer.json`` through the ``tokenizers`` library where the folder has one (what
+    transformers' fast tokenizer wraps), else transformers' AutoTokenizer."""
+    folder = Path(str(settings.model))
+    if not is_gguf_path(settings.model) and (folder / "tokenizer.json").is_file():
+        return TokenizerFile(folder / "tokenizer.json")
     from transformers import AutoTokenizer
 
+    if is_gguf_path(settings.model):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return AutoTokenizer.from_pretrained(str(folder.parent), gguf_file=folder.name, local_files_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return AutoTokenizer.from_pretrained(
@@ -304,7 +345,11 @@ class HFBackend(Backend):
         prefer_passive_openmp()
         import torch
         import transformers
-        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import (
+            AutoModelForCausalLM,
+            AutoModelForSeq2SeqLM,
+            AutoTokenizer,
+        )
 
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
@@ -315,6 +360,12 @@ class HFBackend(Backend):
         path = str(self.folder.path)
         dtype: Any = "auto" if settings.dtype == "auto" else getattr(torch, settings.dtype)
         auto = AutoModelForSeq2SeqLM if self.folder.is_encoder_decoder else AutoModelForCausalLM
+        if is_gguf_path(path):
+            from pytest_llmeval.backends.gguf import load_gguf
+
+            model, tokenizer = load_gguf(path, dtype)
+            self._finish_loading(model, tokenizer)
+            return
         # Library warnings during loading are not the user's test's business; under the common
         # `filterwarnings = error` they would otherwise abort the session.
         with warnings.catch_warnings():
@@ -348,6 +399,9 @@ class HFBackend(Backend):
                         f"--llm-adapter: cannot apply the adapter {settings.adapter} to {path}: "
                         f"{type(exc).__name__}: {exc}"
                     ) from None
+        self._finish_loading(model, tokenizer)
+
+    def _finish_loading(self, model: Any, tokenizer: Any) -> None:
         model.to(self.device)
         model.eval()
         self.model = model
@@ -429,6 +483,35 @@ class HFBackend(Backend):
             return request.prompt or ""
         # No template: a plain transcript the model can continue.
         return "\n".join(f"{m['role']}: {m['content']}" for m in request.chat()) + "\nassistant:"
+
+    def _scoring_batch_size(self) -> int:
+        """Texts per forward pass when scoring (perplexity, judge): the session's batch size, or 16
+        with ``auto`` (one pass per text, no generation: batching gains ~1.5x, measured)."""
+        size = self.settings.batch_size
+        return size if isinstance(size, int) else 16
+
+    def memory_facts(self) -> tuple[int, int] | None:
+        """Keys and values of one token over every layer, and the device's free memory (CUDA's own
+        count; on CPU the system's available memory)."""
+        config = self.model.config
+        config = getattr(config, "get_text_config", lambda: config)()
+        layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
+        hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
+        heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", None)
+        if not (isinstance(layers, int) and isinstance(hidden, int) and isinstance(heads, int) and heads):
+            return None
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        head_dim = getattr(config, "head_dim", None) or hidden // heads
+        element = self.model.dtype.itemsize if hasattr(self.model.dtype, "itemsize") else 4
+        per_token = 2 * layers * int(kv_heads) * int(head_dim) * element
+        if self.device.startswith("cuda"):
+            free = int(self.torch.cuda.mem_get_info(self.torch.device(self.device))[0])
+        else:
+            try:
+                free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            except (ValueError, OSError, AttributeError):
+                return None
+        return per_token, free
 
     def sort_key(self, request: GenerationRequest) -> int:
         return len(self._tokenizer(self.render(request), add_special_tokens=False)["input_ids"])
@@ -523,25 +606,61 @@ class HFBackend(Backend):
             text, request=request, num_tokens=len(kept), finish_reason=finish, latency_s=latency
         )
 
-    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
-        """For each prompt (rendered like a generation request), the log-probability of each
-        candidate's first token as the next token, with and without a leading space."""
-        torch = self.torch
-        variants = {c: [c, f" {c}"] for c in candidates}
+    def _candidate_ids(self, candidates: Sequence[str]) -> dict[str, int]:
+        """The token id of each candidate as the next token, spelled "4" and " 4" where the tokenizer
+        has a token for that spelling. A spelling that is not one token (after leading pieces that
+        are only whitespace) is left out, and one id is counted once, so no other token's probability
+        is ever read as a candidate's."""
         ids: dict[str, int] = {}
-        for candidate, forms in variants.items():
-            for form in forms:
-                tokens = self._tokenizer(form, add_special_tokens=False)["input_ids"]
-                if tokens:
-                    ids[form] = tokens[0]
-        rendered = [self.render(_plain_request(p)) for p in prompts]
+        for candidate in candidates:
+            for form in (candidate, f" {candidate}"):
+                tokens = list(self._tokenizer(form, add_special_tokens=False)["input_ids"])
+                if not tokens:
+                    continue
+                leading = str(self._tokenizer.decode(tokens[:-1])) if len(tokens) > 1 else ""
+                last = tokens[-1]
+                if leading.strip() or str(self._tokenizer.decode([last])).strip() != candidate:
+                    continue
+                if last not in ids.values():
+                    ids[form] = last
+        return ids
+
+    def _digits_follow_a_space_token(self) -> bool:
+        """Whether this tokenizer writes " 4" as a space token and then "4" (Llama-3, SmolLM2)."""
+        tokens = list(self._tokenizer(" 4", add_special_tokens=False)["input_ids"])
+        return len(tokens) == 2 and not str(self._tokenizer.decode(tokens[:1])).strip()
+
+    def render_judge(self, prompt: str) -> str:
+        """A judge prompt as the model reads it: a ``JudgePrompt`` through the chat template with the
+        reply prefix after the opened assistant turn; a plain string like any prompt."""
+        from pytest_llmeval.metrics.judge import JudgePrompt, render_judge_prompt
+
+        if isinstance(prompt, JudgePrompt):
+            if self._digits_follow_a_space_token():
+                # "Score: 4" is ["Score", ":", " ", "4"] here: end the prefix with the space, or the
+                # next token is the space (88% on SmolLM2) and the scores get a sliver.
+                prompt = JudgePrompt(prompt.messages, prompt.reply_prefix + " ")
+            template = (
+                (lambda messages: str(self._tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True)))
+                if self.use_chat_template else None
+            )
+            return render_judge_prompt(prompt, template)
+        return self.render(_plain_request(prompt))
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
+        """For each prompt (a judge prompt rendered by :meth:`render_judge`), the log-probability of
+        each candidate as the next token, spelled with and without a leading space."""
+        torch = self.torch
+        ids = self._candidate_ids(candidates)
+        rendered = [self.render_judge(p) for p in prompts]
         self._check_context(
             [len(self._tokenizer(r, add_special_tokens=not self.use_chat_template)["input_ids"]) for r in rendered],
             0,
             "a judge prompt",
         )
         results: list[dict[str, float]] = []
-        size = self.settings.batch_size
+        size = self._scoring_batch_size()
         for start in range(0, len(rendered), size):
             chunk = rendered[start : start + size]
             seq2seq = self.folder.is_encoder_decoder
@@ -559,7 +678,10 @@ class HFBackend(Backend):
                     decoder = torch.full((len(chunk), 1), start_id, device=self.device)
                     logits = self.model(**encoded, decoder_input_ids=decoder).logits[:, -1, :]
                 else:
-                    logits = self.model(**encoded).logits[:, -1, :]
+                    # Left padding shifts positions; give them explicitly, as generate() does, so a
+                    # prompt's score does not depend on the batch it is in.
+                    positions = (encoded["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+                    logits = self.model(**encoded, position_ids=positions).logits[:, -1, :]
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row in logprobs:
                 results.append({form: float(row[token]) for form, token in ids.items()})
@@ -576,8 +698,25 @@ class HFBackend(Backend):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return perplexity(
-                self.model, self._tokenizer, list(texts), batch_size=self.settings.batch_size,
+                self.model, self._tokenizer, list(texts), batch_size=self._scoring_batch_size(),
                 stride=stride, device=self.device,
+            )
+
+    def output_perplexity(self, generations: Sequence[Generation]) -> Any:
+        """Each output's perplexity given its prompt, rendered as it was for generation (chat
+        template included), special tokens as generate_batch encodes them; causal LMs only."""
+        if self.folder.is_encoder_decoder:
+            raise GenerationError(
+                f"perplexity needs a causal language model; {self.folder.architecture} is encoder-decoder"
+            )
+        from pytest_llmeval.metrics.perplexity_scoring import conditional_perplexity
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return conditional_perplexity(
+                self.model, self._tokenizer, [self.render(g.request) for g in generations],
+                [g.text for g in generations], prompt_special_tokens=not self.use_chat_template,
+                batch_size=self._scoring_batch_size(), device=self.device,
             )
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ naming both.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import inspect
 import threading
@@ -37,6 +38,7 @@ __all__ = [
     "assert_check",
     "assertion_helper",
     "check",
+    "checked_output",
     "check_names",
     "get_check",
     "recording_checks",
@@ -288,6 +290,19 @@ def truncate(text: str, around: int | None = None, limit: int = EXCERPT_CHARS) -
     return f"{prefix}{excerpt!r}{suffix} ({len(text)} chars)"
 
 
+# Set by check() around the check function's own call, read inside it: one call stack, one thread,
+# so a context variable is exact here (unlike services, which a test's threads must share).
+_checked_output: contextvars.ContextVar[object] = contextvars.ContextVar("llmeval_checked_output", default=None)
+
+
+def checked_output(text: str) -> str:
+    """The output a running check was given, before it became ``text`` (a ``Generation`` knows its
+    request and finish reason: the judge reads the question, perplexity conditions on the prompt).
+    ``text`` itself when the check was called directly or on something else."""
+    output = _checked_output.get()
+    return output if isinstance(output, str) and str(output) == text else text
+
+
 def _as_text(output: object) -> tuple[str | None, str]:
     """Coerce an output to text. Returns ``(text, "")`` or ``(None, why it is not text)``."""
     if isinstance(output, str):
@@ -318,11 +333,14 @@ def check(name: str, output: object, /, **args: Any) -> CheckResult:
     if text is None:
         result = CheckResult(name=name, passed=False, message=f"{name}: {why_not_text}")
     else:
+        token = _checked_output.set(output)
         try:
             result = spec.function(text, **clean)
         except CheckUsageError as exc:
             # Raised afresh here: the message names the problem; the check's insides are noise.
             raise CheckUsageError(str(exc)) from None
+        finally:
+            _checked_output.reset(token)
         if negated:
             result = _negate(name, result)
     _record(result)

@@ -43,8 +43,10 @@ from pytest_llmeval.metrics.perplexity_scoring import (
     PerplexityResult,
     PerplexityScorer,
     active_perplexity_scorer,
+    conditional_perplexity,
     perplexity_of_file,
     perplexity_scorer,
+    using_output_perplexity_scorer,
     using_perplexity_scorer,
 )
 from pytest_llmeval.metrics.perplexity_scoring import perplexity as compute_perplexity
@@ -78,6 +80,7 @@ __all__ = [
     "judge_pairwise",
     "judge_pairwise_many",
     "compute_perplexity",
+    "conditional_perplexity",
     "confusion_matrix",
     "corpus_bleu",
     "corpus_chrf",
@@ -96,6 +99,7 @@ __all__ = [
     "sentence_bleu",
     "sentence_chrf",
     "using_judge",
+    "using_output_perplexity_scorer",
     "using_perplexity_scorer",
     "win_rate",
 ]

@@ -22,7 +22,14 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_llmeval.checks.base import CheckResult, CheckUsageError, get_check
+from pytest_llmeval.checks._text import fold
+from pytest_llmeval.checks.base import (
+    CheckResult,
+    CheckUsageError,
+    get_check,
+    register_check,
+    truncate,
+)
 
 __all__ = [
     "UNMAPPED",
@@ -32,9 +39,11 @@ __all__ = [
     "accuracy",
     "classification_report",
     "classification_result",
+    "classified_as",
     "confusion_matrix",
     "map_label",
     "map_labels",
+    "unused_labels",
 ]
 
 UNMAPPED = "<unmapped>"
@@ -253,6 +262,9 @@ def classification_result(
     summary = f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro.f1:.3f} over {report.count} cases"
     if report.unmapped:
         summary += f" ({report.unmapped} unmapped)"
+    warnings = [unused_label_warning(name, unused) for unused in [unused_labels(report)] if unused]
+    if warnings:
+        summary += f"; {warnings[0]}"
     message = f"{name}: {'; '.join(missed)} ({summary})" if missed else f"{name}: {summary}"
     return CheckResult(
         name,
@@ -263,8 +275,25 @@ def classification_result(
             "metric": {"name": "macro_f1", "value": report.macro.f1, "higher_is_better": True},
             "metrics": report.metrics(),
             "table": report.format(),
+            "warnings": warnings,
         },
         value=report,
+    )
+
+
+def unused_labels(report: ClassificationReport) -> list[str]:
+    """Declared labels that no case has as its gold label. Each still counts in macro-F1 (with F1 0
+    when never predicted, as scikit-learn with ``labels=``), so a perfect run reads below 1."""
+    return [c for c in report.classes if report.per_class[c].support == 0]
+
+
+def unused_label_warning(name: str, unused: Sequence[str]) -> str:
+    """The warning for :func:`unused_labels`, naming each label."""
+    listed = ", ".join(repr(label) for label in unused)
+    return (
+        f"warning: label{'s' if len(unused) > 1 else ''} {listed} declared in {name} but no case has "
+        "it as its gold label; it counts in macro-F1 and lowers it: add cases for it or remove it "
+        "from labels"
     )
 
 
@@ -275,7 +304,12 @@ def map_label(output: object, labels: Sequence[str] | None = None, *, pattern: s
     """The label an output stands for, or ``UNMAPPED``.
 
     With ``labels`` only: ``one_of`` semantics (the whole output is a label, ignoring case, quotes,
-    ``**emphasis**`` and trailing punctuation; the label is returned as given). With ``pattern``: a
+    ``**emphasis**`` and trailing punctuation; the label is returned as given); failing that, a short
+    answer (at most :data:`SENTENCE_WORDS` words) in which exactly one label appears as a whole word
+    or phrase, and no negation ("not", "n't", "never", "neither", "nor", "no"), maps to that label:
+    "The review is positive." is ``positive``, "Not positive." and "positive or negative" are
+    unmapped. A label inside a longer label that also appears ("positive" in "very positive") counts
+    as the longer one. With ``pattern``: a
     regex with exactly one capture group, searched in the output; the captured text, then matched
     against ``labels`` the same way when labels are given (else used stripped, as is). A non-text
     output (None, bytes) is unmapped.
@@ -303,13 +337,68 @@ def map_labels(
     return [map_label(output, labels, pattern=pattern) for output in outputs]
 
 
+SENTENCE_WORDS = 20
+_NEGATION = re.compile(r"\b(?:not|never|neither|nor|no)\b|n't\b", re.IGNORECASE)
+
+
 def _one_of(text: str, labels: list[str]) -> str:
     # The registered check's function, called directly rather than through ``check()``: mapping is not
     # an expectation on the output, and ``check()`` would record a FAIL on the running test for every
     # output that is simply another label.
     spec, _ = get_check("one_of")
     result = spec.function(text, **spec.validate_args({"labels": labels}))
-    return str(result.value) if result.passed else UNMAPPED
+    if result.passed:
+        return str(result.value)
+    return _label_in_sentence(text, labels)
+
+
+def _label_in_sentence(text: str, labels: list[str]) -> str:
+    """The one label named in a short answer, else UNMAPPED (see :func:`map_label`)."""
+    if len(text.split()) > SENTENCE_WORDS or _NEGATION.search(text):
+        return UNMAPPED
+    folded = fold(text).text
+    spans: list[tuple[int, int, str]] = []
+    for label in labels:
+        key = fold(label).text.strip()
+        if not key:
+            continue
+        for found in re.finditer(rf"(?<!\w){re.escape(key)}(?!\w)", folded):
+            spans.append((found.start(), found.end(), label))
+    # A label inside a longer label's match ("positive" in "very positive") is that longer label.
+    kept = [
+        (start, end, label) for start, end, label in spans
+        if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in spans)
+    ]
+    named = {label for _, _, label in kept}
+    return named.pop() if len(named) == 1 else UNMAPPED
+
+
+@register_check(
+    "classified_as",
+    family="content",
+    summary="The output maps to the gold label (a classification case's own verdict).",
+)
+def classified_as(
+    text: str, label: str, labels: list[str], pattern: str | None = None
+) -> CheckResult:
+    """The output maps (:func:`map_label`) to ``label``, the case's gold label. A case file adds this
+    check to every case with a ``label:`` in a classification group, so a wrong label fails its case
+    and the message shows the gold label beside the answer."""
+    if label not in labels:
+        raise CheckUsageError(f"check 'classified_as': label {label!r} is not one of labels {labels!r}")
+    try:
+        predicted = map_label(text, labels, pattern=pattern)
+    except ValueError as exc:
+        raise CheckUsageError(f"check 'classified_as': {exc}") from None
+    details = {"gold": label, "predicted": predicted}
+    if predicted == label:
+        return CheckResult("classified_as", True, f"classified_as: {label!r} (gold {label!r})", details=details, value=predicted)
+    got = "no label" if predicted == UNMAPPED else repr(predicted)
+    message = (
+        f"classified_as: expected the gold label {label!r}, the answer maps to {got}; "
+        f"answer {truncate(text)} (labels {labels!r}{f', pattern {pattern!r}' if pattern else ''})"
+    )
+    return CheckResult("classified_as", False, message, details=details, value=predicted)
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}

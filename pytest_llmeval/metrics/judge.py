@@ -9,6 +9,19 @@ A judge is any object with two methods (:class:`Judge`); the plugin builds one o
   rather than jumping between integers).
 - ``mode="text"``: the judge writes an answer, and :func:`parse_score` reads the score from it.
 
+The judge reads what a person grading would read: the user's request (or the whole conversation),
+the response, the reference answer if any, and the rubric (:func:`build_judge_prompt`). A prompt is a
+:class:`JudgePrompt`: chat messages plus the start of the judge's reply ("Score:"), so a backend with a
+chat template renders the messages through it and appends the reply prefix, and the score is the very
+next token (:func:`render_judge_prompt`). As a plain string it is the same text without a template.
+
+Every log-probability score carries its probability *mass*: how much of the judge's next-token
+probability fell on the score tokens at all. A small model that mostly wants to say "The" puts 5% on
+the digits; rescaling that sliver would give a confident-looking score that means nothing. Below
+``min_mass`` (default :data:`DEFAULT_MIN_MASS`) the judge is *inconclusive*: the check fails, naming
+the mass, and gives no score (:func:`inconclusive_message`). These rules are plain functions so every
+backend (local model, OpenAI-compatible server) applies the same ones.
+
 Pairwise preference asks twice with the answers in both orders, because judges favour a position: a
 win counts 1 only when the candidate is preferred in both orders, a loss 0, and disagreement 0.5.
 """
@@ -17,33 +30,48 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from pytest_llmeval import running_test
-from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
+from pytest_llmeval.backends.base import Generation, Message
+from pytest_llmeval.checks.base import (
+    CheckResult,
+    CheckUsageError,
+    checked_output,
+    register_check,
+    truncate,
+)
 from pytest_llmeval.metrics.reference import metric_details
 
 __all__ = [
     "CHOICE_TOKENS",
+    "DEFAULT_MIN_MASS",
     "SCORE_TOKENS",
     "Choice",
     "Judge",
     "JudgeParseError",
+    "JudgePrompt",
     "JudgeScore",
     "PairwiseResult",
     "active_judge",
+    "active_min_mass",
     "build_judge_prompt",
     "build_pairwise_prompt",
+    "inconclusive_message",
+    "judge_check_prompt",
     "judge_pairwise",
     "judge_pairwise_many",
     "judge_score",
     "parse_choice",
     "parse_score",
     "preference_outcome",
+    "render_judge_prompt",
+    "request_of",
     "score_from_logprobs",
+    "score_mass",
     "using_judge",
     "win_rate",
 ]
@@ -54,6 +82,13 @@ Choice = Literal["A", "B", "tie"]
 JudgeMode = Literal["logprobs", "text"]
 
 DEFAULT_PAIRWISE_CRITERIA = "Which response is more helpful, correct and clear?"
+DEFAULT_MIN_MASS = 0.5
+SCORE_REPLY_PREFIX = "Score:"
+CHOICE_REPLY_PREFIX = "Better response:"
+JUDGE_SYSTEM = (
+    "You are a strict, fair grader. You read a user's request, an assistant's response and a rubric, "
+    "and you grade how well the response meets the rubric."
+)
 _EXCERPT = 120
 
 
@@ -84,44 +119,151 @@ class JudgeScore:
     expected: float
     most_likely: int
     probabilities: dict[int, float]
+    # Probability the judge put on the score tokens at all, before normalising (1.0 in text mode).
+    mass: float = 1.0
 
 
 # -- prompts -------------------------------------------------------------------------------------
 
 
-def build_judge_prompt(rubric: str, output: str, reference: str | None = None) -> str:
-    """A grading prompt that ends where the score token goes (``...Score (1-5):``).
+class JudgePrompt(str):
+    """A judge prompt: chat ``messages`` and the start of the judge's reply (``reply_prefix``).
+
+    It *is* its plain-text rendering (a ``str``: the messages' contents, then the reply prefix), which
+    is what a judge without a chat template reads and what scores are memoised and cached by. A
+    backend with a chat template renders it with :func:`render_judge_prompt` instead.
+    """
+
+    messages: tuple[Message, ...]
+    reply_prefix: str
+
+    def __new__(cls, messages: Sequence[Message], reply_prefix: str) -> Self:
+        text = "\n\n".join([*(m.content for m in messages), reply_prefix])
+        self = super().__new__(cls, text)
+        self.messages = tuple(messages)
+        self.reply_prefix = reply_prefix
+        return self
+
+    def chat(self) -> list[dict[str, str]]:
+        """The messages as ``{"role": ..., "content": ...}`` dicts (what chat templates take)."""
+        return [m.as_dict() for m in self.messages]
+
+    def __reduce__(self) -> Any:  # str subclasses with extra attributes need this to pickle
+        return (JudgePrompt, (self.messages, self.reply_prefix))
+
+
+def render_judge_prompt(
+    prompt: str, apply_chat_template: Callable[[list[dict[str, str]]], str] | None
+) -> str:
+    """The text a judge model is given for next-token scoring.
+
+    ``apply_chat_template(messages)`` renders chat messages with the assistant's turn opened (a
+    tokenizer's ``apply_chat_template(..., add_generation_prompt=True, tokenize=False)``); the reply
+    prefix follows, so the next token is the score. Without a template (None), or for a plain-string
+    prompt, the prompt's own text.
+    """
+    if isinstance(prompt, JudgePrompt) and apply_chat_template is not None:
+        return apply_chat_template(prompt.chat()) + prompt.reply_prefix
+    return str(prompt)
+
+
+def _transcript(conversation: Sequence[Mapping[str, str]]) -> str:
+    return "\n".join(f"{m['role']}: {m['content']}" for m in conversation)
+
+
+def _request_part(prompt: str | None, conversation: Sequence[Mapping[str, str]] | None) -> list[str]:
+    if conversation:
+        return [f"[Conversation the response answers]\n{_transcript(conversation)}"]
+    if prompt is not None and prompt.strip():
+        return [f"[User's request]\n{prompt.strip()}"]
+    return []
+
+
+def build_judge_prompt(
+    rubric: str,
+    output: str,
+    reference: str | None = None,
+    *,
+    prompt: str | None = None,
+    conversation: Sequence[Mapping[str, str]] | None = None,
+) -> JudgePrompt:
+    """A grading prompt: the request (``prompt``, or the ``conversation`` of a chat), the response,
+    the reference answer if any and the rubric; the judge's reply starts with "Score:".
 
     Keep it stable: a changed prompt changes every judge score, so a baseline is only comparable
-    under the same prompt (the plugin should record a hash of this template with the run).
+    under the same prompt.
     """
     if not rubric.strip():
         raise ValueError("judge: the rubric is empty")
-    parts = [
-        "You are grading a response against a rubric. Reply with one digit from 1 (worst) to 5 (best).",
-        "",
-        f"Rubric:\n{rubric.strip()}",
-    ]
+    parts = ["Grade the assistant's response below.", *_request_part(prompt, conversation)]
+    parts.append(f"[Assistant's response]\n{output}")
     if reference is not None:
-        parts += ["", f"Reference answer:\n{reference.strip()}"]
-    parts += ["", f"Response:\n{output}", "", "Score (1-5):"]
-    return "\n".join(parts)
-
-
-def build_pairwise_prompt(first: str, second: str, criteria: str | None = None) -> str:
-    """A comparison prompt showing ``first`` as A and ``second`` as B; it ends where the letter goes."""
-    parts = [
-        "Compare two responses. Reply with one letter: A or B, whichever is better.",
-        "",
-        f"Criteria:\n{(criteria or DEFAULT_PAIRWISE_CRITERIA).strip()}",
-        "",
-        f"Response A:\n{first}",
-        "",
-        f"Response B:\n{second}",
-        "",
-        "Better response (A or B):",
+        parts.append(f"[Reference answer]\n{reference.strip()}")
+    parts += [
+        f"[Rubric]\n{rubric.strip()}",
+        (
+            "How well does the response meet the rubric? Reply with one digit from 1 (not at all) "
+            "to 5 (fully), and nothing else."
+        ),
     ]
-    return "\n".join(parts)
+    messages = (Message("system", JUDGE_SYSTEM), Message("user", "\n\n".join(parts)))
+    return JudgePrompt(messages, SCORE_REPLY_PREFIX)
+
+
+def build_pairwise_prompt(
+    first: str,
+    second: str,
+    criteria: str | None = None,
+    *,
+    prompt: str | None = None,
+    conversation: Sequence[Mapping[str, str]] | None = None,
+) -> JudgePrompt:
+    """A comparison prompt showing ``first`` as A and ``second`` as B (after the request they both
+    answer, when known); the judge's reply starts with "Better response:" so the letter is next."""
+    parts = [
+        "Compare two responses to the same request.",
+        *_request_part(prompt, conversation),
+        f"[Criteria]\n{(criteria or DEFAULT_PAIRWISE_CRITERIA).strip()}",
+        f"[Response A]\n{first}",
+        f"[Response B]\n{second}",
+        "Which response is better? Reply with one letter, A or B, and nothing else.",
+    ]
+    messages = (Message("system", JUDGE_SYSTEM), Message("user", "\n\n".join(parts)))
+    return JudgePrompt(messages, CHOICE_REPLY_PREFIX)
+
+
+def request_of(
+    output: str, prompt: str | None = None
+) -> tuple[str | None, list[dict[str, str]] | None]:
+    """What a judge should see of the request an output answers: ``(prompt, conversation)``.
+
+    An explicit ``prompt`` wins; otherwise a :class:`Generation` knows its request (a chat or a system
+    prompt gives the conversation); a plain string output has none.
+    """
+    if prompt is not None:
+        return prompt, None
+    if isinstance(output, Generation):
+        request = output.request
+        if request.is_chat:
+            return None, request.chat()
+        return request.prompt, None
+    return None, None
+
+
+def judge_check_prompt(
+    output: str,
+    rubric: str,
+    reference: str | None = None,
+    mode: JudgeMode = "logprobs",
+    prompt: str | None = None,
+) -> JudgePrompt:
+    """The prompt the ``judge`` check sends for ``output`` (so a caller can score it ahead, in a
+    batch, and the check finds the score done). ``mode`` does not change the prompt."""
+    del mode  # the same prompt in both modes: text mode reads the reply after "Score:"
+    request_prompt, conversation = request_of(output, prompt)
+    return build_judge_prompt(
+        rubric, str(output), reference, prompt=request_prompt, conversation=conversation
+    )
 
 
 # -- reading scores -----------------------------------------------------------------------------
@@ -161,49 +303,95 @@ def _normalise(logprobs: Mapping[str, float], allowed: Sequence[str], what: str)
     return {k: w / total for k, w in weights.items()}
 
 
+def score_mass(logprobs_by_token: Mapping[str, float], allowed: Sequence[str] = SCORE_TOKENS) -> float:
+    """The probability the judge put on the ``allowed`` tokens at all (" 4" and "4" added up): how
+    much of its next-token distribution a score read from these tokens stands on. 0.0 if none."""
+    merged = _merge_by_stripped_key(logprobs_by_token, allowed)
+    return min(1.0, sum(math.exp(v) for v in merged.values() if v != -math.inf))
+
+
+def inconclusive_message(name: str, mass: float, min_mass: float, *, what: str = "the scores 1-5") -> str:
+    """The failure message of a judge whose probability mass on the answer tokens is under
+    ``min_mass``: it names the mass and what to do instead."""
+    return (
+        f"{name}: inconclusive judge: it put only {100 * mass:.2g}% of its next-token probability on {what} "
+        f"(min_mass {min_mass:g}), so any score read from it would be noise; no score is given. "
+        "Use mode: text (the judge writes its answer and the score is read from it), or a larger or "
+        "instruction-tuned judge model"
+    )
+
+
 def score_from_logprobs(logprobs_by_token: Mapping[str, float]) -> JudgeScore:
     """Turn next-token log-probabilities of "1".."5" into a score, normalised over the five.
 
-    Other keys are ignored; " 4" counts as "4"; a missing score token has probability 0. Raises
-    ValueError when none of the five has a finite log-probability.
+    Other keys are ignored; " 4" counts as "4"; a missing score token has probability 0. ``mass`` is
+    the probability on the five before normalising (:func:`score_mass`). Raises ValueError when none
+    of the five has a finite log-probability.
     """
     probabilities = _normalise(logprobs_by_token, SCORE_TOKENS, "score")
     by_score = {int(k): p for k, p in probabilities.items()}
     expected = sum(score * p for score, p in by_score.items())
     most_likely = max(by_score, key=lambda s: (by_score[s], -s))  # ties: the lower score, cautiously
-    return JudgeScore(expected=expected, most_likely=most_likely, probabilities=by_score)
+    return JudgeScore(
+        expected=expected,
+        most_likely=most_likely,
+        probabilities=by_score,
+        mass=score_mass(logprobs_by_token),
+    )
 
 
-# A range in an echoed instruction ("Score (1-5): 4", "on a scale of 1 to 5") is not a score.
-_RANGE = re.compile(r"\(?(?<![\w.])1\s*(?:-|\u2013|to)\s*5(?![\w.])\)?", re.I)
+# A range in an echoed instruction ("Score (1-5): 4", "on a scale of 1 to 5", "from 1 (worst) to
+# 5 (best)", "between 1 and 5", "1..5") is not a score; a sentence may end right after it.
+_RANGE = re.compile(
+    r"\(?(?<![\w.])(?:1|one)\s*(?:\([^()\d]{0,20}\)\s*)?"
+    r"(?:-|\u2013|\u2014|\.\.|to|through|and)\s*(?:5|five)(?:\s*\([^()\d]{0,20}\))?(?!\w|\.\d)\)?",
+    re.IGNORECASE,
+)
+# "not a 5", "isn't 4": a negated number is not the score.
+_NEGATED = re.compile(r"(?:\bnot|n't|\bnever)\s+(?:an?\s+|even\s+an?\s+)?(?:\d+(?:\.\d+)?|one|two|three|four|five)\b", re.IGNORECASE)
 # "4/5", "4 / 5", "4 out of 5", "4.5/5": a score with its scale is the strongest evidence.
-_WITH_SCALE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:/|out\s+of|of)\s*(?:5|five)(?!\d|\.\d)", re.I)
-# "Score: 4", "rating is **4**", "I'd rate this response 4", "I'd give it a 4": a number shortly after
-# a score word.
+_WITH_SCALE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?|one|two|three|four|five)\s*(?:/|out\s+of|of)\s*(?:5|five)(?!\d|\.\d)", re.IGNORECASE
+)
+# "Score: 4", "rating is **4**", "I'd rate this response 4", "I'd give it a 4", "Score: four": a
+# number shortly after a score word.
 _LABELLED = re.compile(
     r"\b(?:score|scores|scored|rate|rated|rating|grade|graded|mark|give|gives|given|giving)\b"
-    r"[^\d\n]{0,16}?(\d+(?:\.\d+)?)(?!\d|\.\d)",
-    re.I,
+    r"[^\d\n]{0,16}?(?<![\w.])(\d+(?:\.\d+)?|one|two|three|four|five)(?!\w|\.\d)",
+    re.IGNORECASE,
 )
 # Any standalone number: not inside a longer number, a decimal or a word ("v2", "3rd").
 _BARE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?!\w|\.\d)")
+# "I cannot give a score", "unable to rate": said when no score is found, instead of "none found".
+_DECLINED = re.compile(
+    r"\b(?:cannot|can\s*not|can't|unable\s+to|won't|will\s+not|refuse\s+to|not\s+able\s+to)\b"
+    r"[^.\n]{0,40}\b(?:score|rate|grade|evaluate|judge|assess)",
+    re.IGNORECASE,
+)
+_WORDS = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0}
+
+
+def _value(found: str) -> float:
+    return _WORDS.get(found.lower(), None) or float(found)
 
 
 def parse_score(text: str) -> int:
     """Read a 1-5 score from a judge's free-text answer.
 
-    Accepts "4", "Score: 4/5", "**4**", "I'd give it a 4 out of 5." Evidence is taken in order of
-    strength (a number with its scale "/5", then a number after "score"/"rating", then any standalone
-    number), so "The answer covers 3 points. Score: 4" is 4. Raises :class:`JudgeParseError` when
-    no score is found, when the strongest evidence holds different scores (ambiguous), or when the
-    score is not a whole number from 1 to 5.
+    Accepts "4", "Score: 4/5", "**4**", "I'd give it a 4 out of 5.", "Score: four". Evidence is taken
+    in order of strength (a number with its scale "/5", then a number after "score"/"rating", then
+    any standalone number), so "The answer covers 3 points. Score: 4" is 4. The scale itself ("1-5",
+    "from 1 to 5", "between 1 and 5") and negated numbers ("not a 5") are not scores. Raises
+    :class:`JudgeParseError` when no score is found (saying so when the judge declined), when the
+    strongest evidence holds different scores (ambiguous), or when the score is not a whole number
+    from 1 to 5.
     """
-    cleaned = _RANGE.sub(" ", text)
+    cleaned = _NEGATED.sub(" ", _RANGE.sub(" ", text))
     for pattern in (_WITH_SCALE, _LABELLED, _BARE):
         found = [m.group(1) for m in pattern.finditer(cleaned)]
         if not found:
             continue
-        distinct = list(dict.fromkeys(float(v) for v in found))
+        distinct = list(dict.fromkeys(_value(v) for v in found))
         if len(distinct) > 1:
             shown = ", ".join(_number(v) for v in distinct)
             raise JudgeParseError(
@@ -217,6 +405,8 @@ def parse_score(text: str) -> int:
                 f"{truncate(text, limit=_EXCERPT)}"
             )
         return int(value)
+    if _DECLINED.search(text):
+        raise JudgeParseError(f"the judge declined to give a score: {truncate(text, limit=_EXCERPT)}")
     raise JudgeParseError(f"no score 1-5 found in {truncate(text, limit=_EXCERPT)}")
 
 
@@ -224,8 +414,8 @@ def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-_CHOICE_LEADING = re.compile(r"^\W*(?:response|answer|option)?\s*\W*([AB])\b", re.I)
-_CHOICE_NAMED = re.compile(r"\b(?:response|answer|option)\s+\W?([AB])\b", re.I)
+_CHOICE_LEADING = re.compile(r"^\W*(?:response|answer|option)?\s*\W*([AB])\b", re.IGNORECASE)
+_CHOICE_NAMED = re.compile(r"\b(?:response|answer|option)\s+\W?([AB])\b", re.IGNORECASE)
 
 
 def parse_choice(text: str) -> Literal["A", "B"]:
@@ -252,9 +442,13 @@ _NO_JUDGE = (
 
 
 @contextmanager
-def using_judge(judge: Judge | None) -> Iterator[None]:
-    """Make ``judge`` the one the ``judge`` and ``preferred_over`` checks use when none is passed."""
-    with running_test.providing(judge=judge):
+def using_judge(judge: Judge | None, *, min_mass: float | None = None) -> Iterator[None]:
+    """Make ``judge`` the one the ``judge`` and ``preferred_over`` checks use when none is passed,
+    and ``min_mass`` (if given) their default threshold for an inconclusive judge."""
+    provided: dict[str, Any] = {"judge": judge}
+    if min_mass is not None:
+        provided["judge_min_mass"] = _check_min_mass(min_mass)
+    with running_test.providing(**provided):
         yield
 
 
@@ -262,6 +456,25 @@ def active_judge() -> Judge | None:
     """The judge the ``judge`` and ``preferred_over`` checks use when none is passed (the plugin
     provides the ``--llm-judge-model`` to each test)."""
     return running_test.services().judge
+
+
+def active_min_mass() -> float:
+    """The inconclusive-judge threshold checks use when they are given none (the plugin provides
+    ``--llm-judge-min-mass``; else :data:`DEFAULT_MIN_MASS`)."""
+    value = running_test.services().judge_min_mass
+    return DEFAULT_MIN_MASS if value is None else value
+
+
+def _check_min_mass(value: float, name: str = "min_mass") -> float:
+    if not 0.0 <= value <= 1.0:
+        raise CheckUsageError(f"judge: {name} is {value}; it is a probability, from 0 to 1")
+    return value
+
+
+def _describe(judge: Judge) -> str:
+    """Which model judges, when the judge says (``description``), for messages."""
+    description = getattr(judge, "description", None)
+    return f" [judge: {description}]" if isinstance(description, str) and description else ""
 
 
 def _require_judge(name: str, judge: Judge | None) -> Judge:
@@ -282,15 +495,23 @@ def _one(values: Sequence[object], name: str, method: str, expected: int) -> Non
 
 
 def judge_score(
-    judge: Judge, rubric: str, output: str, *, reference: str | None = None, mode: JudgeMode = "logprobs"
+    judge: Judge,
+    rubric: str,
+    output: str,
+    *,
+    reference: str | None = None,
+    mode: JudgeMode = "logprobs",
+    prompt: str | None = None,
 ) -> JudgeScore:
-    """Score one output. In text mode the JudgeScore is certain: probability 1 on the parsed score."""
-    prompt = build_judge_prompt(rubric, output, reference)
+    """Score one output (with its request: ``prompt``, or the one a :class:`Generation` carries).
+    In text mode the JudgeScore is certain: probability 1 (and mass 1) on the parsed score. The
+    caller decides what a small ``mass`` means (:func:`inconclusive_message`)."""
+    judge_prompt = judge_check_prompt(output, rubric, reference, mode, prompt)
     if mode == "logprobs":
-        answers = judge.score_next_token([prompt], list(SCORE_TOKENS))
+        answers = judge.score_next_token([judge_prompt], list(SCORE_TOKENS))
         _one(answers, "judge", "score_next_token", 1)
         return score_from_logprobs(answers[0])
-    texts = judge.generate([prompt])
+    texts = judge.generate([judge_prompt])
     _one(texts, "judge", "generate", 1)
     score = parse_score(texts[0])
     return JudgeScore(float(score), score, {s: float(s == score) for s in range(1, 6)})
@@ -304,6 +525,8 @@ class PairwiseResult:
     first: Choice
     swapped: Choice
     outcome: float
+    # The smaller of the two orders' probability mass on "A"/"B" (1.0 in text mode).
+    mass: float = 1.0
 
 
 def preference_outcome(first: Choice, swapped: Choice) -> float:
@@ -332,26 +555,34 @@ def judge_pairwise_many(
     *,
     criteria: str | None = None,
     mode: JudgeMode = "logprobs",
+    prompt: str | None = None,
 ) -> list[PairwiseResult]:
-    """Compare each candidate with its baseline, both orders, in one batched judge call."""
+    """Compare each candidate with its baseline, both orders, in one batched judge call (the judge
+    sees the request the candidates answer: ``prompt``, or the one a :class:`Generation` carries)."""
     if len(candidates) != len(baselines):
         raise ValueError(f"compare: {len(candidates)} candidates but {len(baselines)} baselines")
     prompts: list[str] = []
     for candidate, baseline in zip(candidates, baselines):
-        prompts.append(build_pairwise_prompt(candidate, baseline, criteria))
-        prompts.append(build_pairwise_prompt(baseline, candidate, criteria))
+        request_prompt, conversation = request_of(candidate, prompt)
+        for first, second in ((str(candidate), baseline), (baseline, str(candidate))):
+            prompts.append(
+                build_pairwise_prompt(first, second, criteria, prompt=request_prompt, conversation=conversation)
+            )
     choices: list[Choice]
+    masses: list[float]
     if mode == "logprobs":
         answers = judge.score_next_token(prompts, list(CHOICE_TOKENS))
         _one(answers, "preferred_over", "score_next_token", len(prompts))
         choices = [_choice_from_logprobs(a) for a in answers]
+        masses = [score_mass(a, CHOICE_TOKENS) for a in answers]
     else:
         texts = judge.generate(prompts)
         _one(texts, "preferred_over", "generate", len(prompts))
         choices = [parse_choice(t) for t in texts]
+        masses = [1.0] * len(texts)
     return [
-        PairwiseResult(first, swapped, preference_outcome(first, swapped))
-        for first, swapped in zip(choices[0::2], choices[1::2])
+        PairwiseResult(first, swapped, preference_outcome(first, swapped), min(m1, m2))
+        for first, swapped, m1, m2 in zip(choices[0::2], choices[1::2], masses[0::2], masses[1::2])
     ]
 
 
@@ -362,9 +593,12 @@ def judge_pairwise(
     *,
     criteria: str | None = None,
     mode: JudgeMode = "logprobs",
+    prompt: str | None = None,
 ) -> PairwiseResult:
     """Compare one candidate with one baseline answer, in both orders."""
-    return judge_pairwise_many(judge, [candidate], [baseline], criteria=criteria, mode=mode)[0]
+    return judge_pairwise_many(
+        judge, [candidate], [baseline], criteria=criteria, mode=mode, prompt=prompt
+    )[0]
 
 
 def win_rate(pairs: Iterable[PairwiseResult | tuple[Choice, Choice]]) -> float:
@@ -394,36 +628,50 @@ def judge_check(
     min_score: float = 3.0,
     mode: Literal["logprobs", "text"] = "logprobs",
     judge: Judge | None = None,
+    prompt: str | None = None,
+    min_mass: float | None = None,
 ) -> CheckResult:
     """The judge's score (expected value over "1".."5" in logprobs mode, the parsed integer in text
-    mode) is at least ``min_score``. An unreadable text-mode answer fails the check, quoting it."""
+    mode) is at least ``min_score``. The judge reads the request (``prompt``, else the one the model
+    output carries), the output, the ``reference`` and the rubric. In logprobs mode, a judge with less
+    than ``min_mass`` (default 0.5, or the session's) of its probability on the scores is
+    inconclusive: the check fails and gives no score. An unreadable text-mode answer fails, quoting it."""
     if not rubric.strip():
         raise CheckUsageError("check 'judge': argument 'rubric' is empty")
     if not 1.0 <= min_score <= 5.0:
         raise CheckUsageError(
             f"check 'judge': argument 'min_score' is {min_score}, outside the scale 1..5"
         )
+    threshold = _check_min_mass(min_mass) if min_mass is not None else active_min_mass()
     active = _require_judge("judge", judge)
+    who = _describe(active)
     try:
-        result = judge_score(active, rubric, text, reference=reference, mode=mode)
+        output = checked_output(text)  # a model output carries the request the judge must read
+        result = judge_score(active, rubric, output, reference=reference, mode=mode, prompt=prompt)
     except JudgeParseError as exc:
-        return CheckResult("judge", False, f"judge: could not read the judge's answer: {exc}")
+        return CheckResult("judge", False, f"judge: could not read the judge's answer: {exc}{who}")
+    spread = ", ".join(f"{s}: {p:.2f}" for s, p in result.probabilities.items() if p >= 0.005)
+    if mode == "logprobs" and result.mass < threshold:
+        message = f"{inconclusive_message('judge', result.mass, threshold)} (normalised: {spread}){who}"
+        details = {"mode": mode, "mass": result.mass, "inconclusive": True, "min_mass": threshold}
+        return CheckResult("judge", False, message, details=details)
     extra = {
         "mode": mode,
         "most_likely": result.most_likely,
         "probabilities": result.probabilities,
+        "mass": result.mass,
         "threshold": {"min": min_score},
     }
     details = metric_details("judge", result.expected, True, **extra)
     shown = f"{result.expected:.2f}" if mode == "logprobs" else str(result.most_likely)
+    mass = f"; mass {result.mass:.2f}" if mode == "logprobs" else ""
     passed = result.expected >= min_score
     if passed:
-        message = f"judge: score {shown} >= min {min_score:g} (most likely {result.most_likely})"
+        message = f"judge: score {shown} >= min {min_score:g} (most likely {result.most_likely}{mass})"
     else:
-        spread = ", ".join(f"{s}: {p:.2f}" for s, p in result.probabilities.items() if p >= 0.005)
         message = (
-            f"judge: score {shown} < min {min_score:g} (most likely {result.most_likely}; {spread}) "
-            f"for rubric {truncate(rubric, limit=80)}; output {truncate(text)}"
+            f"judge: score {shown} < min {min_score:g} (most likely {result.most_likely}; {spread}{mass}) "
+            f"for rubric {truncate(rubric, limit=80)}; output {truncate(text)}{who}"
         )
     return CheckResult(
         "judge", passed, message, score=result.expected, details=details, value=result.expected
@@ -443,23 +691,33 @@ def preferred_over_check(
     allow_tie: bool = False,
     mode: Literal["logprobs", "text"] = "logprobs",
     judge: Judge | None = None,
+    prompt: str | None = None,
+    min_mass: float | None = None,
 ) -> CheckResult:
     """The judge prefers the output over ``other`` (a reference or baseline answer) with the two shown
     in both orders; an order-dependent verdict is a tie, which passes only with ``allow_tie=True``.
-    Score: 1 win, 0.5 tie, 0 loss."""
+    Score: 1 win, 0.5 tie, 0 loss. Under ``min_mass`` on "A"/"B" the judge is inconclusive."""
     if not other.strip():
         raise CheckUsageError("check 'preferred_over': argument 'other' is empty")
+    threshold = _check_min_mass(min_mass) if min_mass is not None else active_min_mass()
     active = _require_judge("preferred_over", judge)
+    who = _describe(active)
     try:
-        result = judge_pairwise(active, text, other, criteria=rubric, mode=mode)
+        output = checked_output(text)
+        result = judge_pairwise(active, output, other, criteria=rubric, mode=mode, prompt=prompt)
     except JudgeParseError as exc:
-        message = f"preferred_over: could not read the judge's answer: {exc}"
+        message = f"preferred_over: could not read the judge's answer: {exc}{who}"
         return CheckResult("preferred_over", False, message)
+    if mode == "logprobs" and result.mass < threshold:
+        message = inconclusive_message("preferred_over", result.mass, threshold, what='"A" or "B"') + who
+        details = {"mode": mode, "mass": result.mass, "inconclusive": True, "min_mass": threshold}
+        return CheckResult("preferred_over", False, message, details=details)
     details = metric_details(
         "preferred_over",
         result.outcome,
         True,
         mode=mode,
+        mass=result.mass,
         choices={"first": result.first, "swapped": result.swapped},
     )
     verdict = {1.0: "won", 0.5: "tied", 0.0: "lost"}[result.outcome]
@@ -471,7 +729,7 @@ def preferred_over_check(
         need = "a win or tie" if allow_tie else "a win in both orders"
         message = (
             f"preferred_over: {verdict}, expected {need} ({orders}); output {truncate(text)}; "
-            f"other {truncate(other, limit=80)}"
+            f"other {truncate(other, limit=80)}{who}"
         )
     return CheckResult(
         "preferred_over", passed, message, score=result.outcome, details=details, value=result.outcome

@@ -20,6 +20,18 @@ How it is computed (and why):
 
 torch is imported inside the functions; the model and tokenizer are any Hugging Face causal LM and its
 tokenizer (``model(input_ids=..., attention_mask=...)`` returning ``.logits``).
+
+Two meanings, two functions:
+
+- :func:`perplexity` of held-out text: how well the model predicts a text on its own (above).
+- :func:`conditional_perplexity` of a model's output: how likely the model finds the output *given
+  the prompt as it saw it* (the chat template applied, when it was), which is what the ``perplexity``
+  check measures for an output. Only the output's tokens are scored; the prompt is context. The
+  prompt is encoded as the model was given it: the tokenizer's own special tokens (a BOS where its
+  ``add_special_tokens`` adds one) for a plain prompt, none added for a chat-rendered one (the
+  template writes its own). No extra BOS is prepended. A model's own greedy answer scores near 1
+  this way (SmolLM2-135M-Instruct: 1.45), where scoring it without its prompt and behind an added
+  special token gave 93.3.
 """
 
 from __future__ import annotations
@@ -32,23 +44,37 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmeval import running_test
-from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
+from pytest_llmeval.backends.base import Generation
+from pytest_llmeval.checks.base import (
+    CheckResult,
+    CheckUsageError,
+    checked_output,
+    register_check,
+    truncate,
+)
 from pytest_llmeval.metrics.reference import metric_details
 
 __all__ = [
+    "OutputPerplexityScorer",
     "PerplexityResult",
     "PerplexityScorer",
+    "active_output_perplexity_scorer",
     "active_perplexity_scorer",
+    "combine_perplexities",
+    "conditional_perplexity",
     "context_length",
     "perplexity",
     "perplexity_check_result",
     "perplexity_of_file",
     "perplexity_scorer",
+    "using_output_perplexity_scorer",
     "using_perplexity_scorer",
 ]
 
-# Scores a list of texts, returning one perplexity per text (what the ``perplexity`` check calls).
+# Scores a list of texts, returning one perplexity per text (held-out text, no prompt).
 PerplexityScorer = Callable[[list[str]], list[float]]
+# Scores model outputs (``Generation``: text plus the request it answers), each given its prompt.
+OutputPerplexityScorer = Callable[[list[Generation]], list[float]]
 
 
 @dataclass(frozen=True)
@@ -105,14 +131,20 @@ def _encode(tokenizer: Any, texts: Sequence[str], prepend_bos: bool) -> list[lis
     return encoded
 
 
-def _segments(index: int, ids: list[int], window: int | None, stride: int) -> Iterator[_Segment]:
-    """Split one text into windows that together score tokens 1..n-1 exactly once."""
+def _segments(
+    index: int, ids: list[int], window: int | None, stride: int, first: int = 1
+) -> Iterator[_Segment]:
+    """Split one text into windows that together score tokens first..n-1 exactly once (tokens before
+    ``first`` are context only: the prompt of a conditional perplexity)."""
     n = len(ids)
     if window is None or n <= window:
-        yield _Segment(index, ids, n - 1)
+        yield _Segment(index, ids, n - first)
         return
-    yield _Segment(index, ids[:window], window - 1)
-    scored_to = window  # tokens [1, scored_to) are scored
+    if first < window:
+        yield _Segment(index, ids[:window], window - first)
+        scored_to = window  # tokens [first, scored_to) are scored
+    else:  # a prompt longer than the window: its last tokens are the context of the first tokens
+        scored_to = first
     while scored_to < n:
         end = min(scored_to + stride, n)
         start = end - window  # >= 0 since end > window; the window ends at the last new token
@@ -137,14 +169,19 @@ def perplexity(
     window, 1..context-1) defaults to half the context. ``device`` defaults to the model's. Raises
     ValueError naming the index of an empty text; the result is never NaN.
     """
-    import torch
-
     if isinstance(texts, str):
         raise TypeError("perplexity: texts must be a list of strings, not one string")
     if not texts:
         raise ValueError("perplexity: no texts given")
     if batch_size < 1:
         raise ValueError(f"perplexity: batch_size must be at least 1, got {batch_size}")
+    window, stride = _window_and_stride(model, max_length, stride)
+    encoded = _encode(tokenizer, texts, prepend_bos)
+    segments = [seg for i, ids in enumerate(encoded) for seg in _segments(i, ids, window, stride)]
+    return _score(model, tokenizer, segments, len(texts), batch_size, device)
+
+
+def _window_and_stride(model: Any, max_length: int | None, stride: int | None) -> tuple[int | None, int]:
     window = max_length if max_length is not None else context_length(model)
     if window is not None and window < 2:
         raise ValueError(f"perplexity: a context of {window} token(s) cannot predict anything")
@@ -155,16 +192,22 @@ def perplexity(
             f"perplexity: stride {stride} must be between 1 and {window - 1} (the context minus one, so "
             "each window keeps at least one token of context)"
         )
+    return window, stride
+
+
+def _score(
+    model: Any, tokenizer: Any, segments: list[_Segment], count: int, batch_size: int, device: Any
+) -> PerplexityResult:
+    """Sum each text's NLL over its segments' scored tokens, in right-padded batches."""
+    import torch
+
     if device is None:
         device = next(model.parameters()).device
-
-    encoded = _encode(tokenizer, texts, prepend_bos)
-    segments = [seg for i, ids in enumerate(encoded) for seg in _segments(i, ids, window, stride)]
     # Longest first: similar lengths share a batch, so little padding is computed.
     order = sorted(range(len(segments)), key=lambda k: -len(segments[k].ids))
     pad_id = _pad_id(tokenizer)
-    nll = [0.0] * len(texts)
-    counts = [0] * len(texts)
+    nll = [0.0] * count
+    counts = [0] * count
 
     was_training = bool(getattr(model, "training", False))
     model.eval()  # dropout would make the numbers random
@@ -201,6 +244,69 @@ def perplexity(
         token_count=total_tokens,
         per_text_nll=tuple(nll),
         per_text_tokens=tuple(counts),
+    )
+
+
+
+
+def conditional_perplexity(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    outputs: Sequence[str],
+    *,
+    prompt_special_tokens: bool = True,
+    batch_size: int = 8,
+    stride: int | None = None,
+    device: Any = None,
+    max_length: int | None = None,
+) -> PerplexityResult:
+    """Perplexity of each output given its prompt: only the output's tokens are scored, each from the
+    prompt and the output tokens before it (see the module docstring).
+
+    ``prompts`` are the texts the model was given (rendered through the chat template when it was);
+    ``prompt_special_tokens`` is what the tokenizer was told when they were encoded for generation
+    (False for a chat-rendered prompt). An output's tokens are encoded alone, with no special token,
+    as the model generated them after its prompt. Raises ValueError naming an empty output.
+    """
+    if isinstance(prompts, str) or isinstance(outputs, str):
+        raise TypeError("perplexity: prompts and outputs must be lists of strings")
+    if len(prompts) != len(outputs):
+        raise ValueError(f"perplexity: {len(prompts)} prompts but {len(outputs)} outputs")
+    if not outputs:
+        raise ValueError("perplexity: no outputs given")
+    if batch_size < 1:
+        raise ValueError(f"perplexity: batch_size must be at least 1, got {batch_size}")
+    window, stride = _window_and_stride(model, max_length, stride)
+    segments: list[_Segment] = []
+    for index, (prompt, output) in enumerate(zip(prompts, outputs)):
+        if not str(output):
+            raise ValueError(f"perplexity: output {index} is empty; perplexity of no tokens is undefined")
+        context = list(tokenizer(str(prompt), add_special_tokens=prompt_special_tokens, verbose=False)["input_ids"])
+        continuation = list(tokenizer(str(output), add_special_tokens=False, verbose=False)["input_ids"])
+        ids = context + continuation
+        # With no prompt token at all, the first output token has nothing to be predicted from.
+        first = max(1, len(context))
+        if len(ids) - first < 1:
+            raise ValueError(
+                f"perplexity: output {index} ({truncate(str(output), limit=60)}) has no token to score "
+                "after an empty prompt"
+            )
+        segments.extend(_segments(index, ids, window, stride, first))
+    return _score(model, tokenizer, segments, len(outputs), batch_size, device)
+
+
+def combine_perplexities(parts: Sequence[tuple[float, int]]) -> PerplexityResult:
+    """A result from each text's ``(nll, predicted tokens)``, as :func:`perplexity` builds it (for
+    values kept in a cache)."""
+    total_nll, total_tokens = sum(n for n, _ in parts), sum(c for _, c in parts)
+    return PerplexityResult(
+        perplexity=_exp(total_nll / total_tokens),
+        per_text=tuple(_exp(n / c) for n, c in parts),
+        total_nll=total_nll,
+        token_count=total_tokens,
+        per_text_nll=tuple(n for n, _ in parts),
+        per_text_tokens=tuple(c for _, c in parts),
     )
 
 
@@ -281,10 +387,26 @@ def active_perplexity_scorer() -> PerplexityScorer | None:
     return running_test.services().perplexity_scorer
 
 
-def perplexity_check_result(value: float, max: float | None, text: str) -> CheckResult:
-    """The ``perplexity`` check's result for an already computed value (lower is better)."""
-    details = metric_details("perplexity", value, False)
-    shown = f"{value:.3f}"
+@contextmanager
+def using_output_perplexity_scorer(scorer: OutputPerplexityScorer | None) -> Iterator[None]:
+    """Make ``scorer`` the one the ``perplexity`` check uses for a model output (a ``Generation``):
+    each output scored given its prompt (the plugin installs one over the model under test)."""
+    with running_test.providing(output_perplexity_scorer=scorer):
+        yield
+
+
+def active_output_perplexity_scorer() -> OutputPerplexityScorer | None:
+    """The scorer the ``perplexity`` check uses for a model output when none is passed."""
+    return running_test.services().output_perplexity_scorer
+
+
+def perplexity_check_result(
+    value: float, max: float | None, text: str, *, given_prompt: bool = False
+) -> CheckResult:
+    """The ``perplexity`` check's result for an already computed value (lower is better);
+    ``given_prompt``: the value is the output's perplexity given its prompt (said in the message)."""
+    details = metric_details("perplexity", value, False, given_prompt=given_prompt)
+    shown = f"{value:.3f}" + (" given the prompt" if given_prompt else "")
     if max is None:
         passed, message = True, f"perplexity: {shown} (no threshold: recorded only)"
     else:
@@ -306,21 +428,31 @@ def perplexity_check(
     text: str, max: float | None = None, scorer: PerplexityScorer | None = None
 ) -> CheckResult:
     """Perplexity of the output under the model under test (or ``scorer``); passes when <= ``max``
-    (no max: records the value). An empty output fails: its perplexity is undefined."""
+    (no max: records the value). A model output (``Generation``) is scored given its prompt as the
+    model saw it, when an output scorer is active (the plugin installs one); a plain string, or
+    ``scorer=``, is scored as text on its own. An empty output fails: its perplexity is undefined."""
     if max is not None and not max >= 1.0:
         raise CheckUsageError(
             f"check 'perplexity': argument 'max' is {max}; a perplexity is at least 1"
         )
+    output = checked_output(text)
+    output_scorer = active_output_perplexity_scorer() if scorer is None else None
+    given_prompt = isinstance(output, Generation) and output_scorer is not None
     scorer = scorer or active_perplexity_scorer()
-    if scorer is None:
+    if scorer is None and not given_prompt:
         raise CheckUsageError(_NO_SCORER)
     if not text.strip():
         message = "perplexity: the output is empty; perplexity is undefined"
         return CheckResult("perplexity", False, message)
     try:
-        values = scorer([text])
+        if given_prompt:
+            assert output_scorer is not None and isinstance(output, Generation)
+            values = output_scorer([output])
+        else:
+            assert scorer is not None
+            values = scorer([str(text)])
     except ValueError as exc:  # e.g. a one-token output and no BOS token: the output's problem
         return CheckResult("perplexity", False, f"perplexity: cannot score the output: {exc}")
     if len(values) != 1:
         raise CheckUsageError(f"perplexity scorer returned {len(values)} values for 1 text")
-    return perplexity_check_result(float(values[0]), max, text)
+    return perplexity_check_result(float(values[0]), max, text, given_prompt=given_prompt)

@@ -35,8 +35,11 @@ def test_same_greedy_outputs_at_batch_size_1_and_8(fixture: str, request: pytest
     path = request.getfixturevalue(fixture)
     one = model_under_test(path, batch_size=1).generate_many(PROMPTS)
     eight = model_under_test(path, batch_size=8).generate_many(PROMPTS)
-    assert [g.text for g in one] == [g.text for g in eight]
+    auto_model = model_under_test(path, batch_size="auto", dtype="float32")
+    auto = auto_model.generate_many(PROMPTS)
+    assert [g.text for g in one] == [g.text for g in eight] == [g.text for g in auto]
     assert [g.num_tokens for g in one] == [g.num_tokens for g in eight]
+    assert auto_model.backend.memory_facts() is not None  # the auto size saw the memory
     # A random model rarely stops early, so outputs run to the token limit.
     assert all(g.num_tokens is not None and 0 < g.num_tokens <= 10 for g in one)
 

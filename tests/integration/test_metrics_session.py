@@ -111,12 +111,22 @@ def test_the_demo_model_judges_itself(pytester: pytest.Pytester, demo_model: Pat
             prompt: How do I reset my password?
             reference: Click Forgot Password on the sign-in page and follow the reset link we email you.
             expect:
+              judge: {rubric: "The answer says where to click to reset the password.", min_score: 1, min_mass: 0}
+              preferred_over: {other: "I don't know.", allow_tie: true, min_mass: 0}
+          - id: inconclusive
+            prompt: How do I reset my password?
+            expect:
               judge: {rubric: "The answer says where to click to reset the password.", min_score: 1}
-              preferred_over: {other: "I don't know.", allow_tie: true}
     """)
     result = pytester.runpytest(f"--llm-model={demo_model}", f"--llm-judge-model={demo_model}")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["metric judge: mean * over 1 (*; higher is better)"])
+    # the demo model was never taught to grade: almost none of its probability is on a digit, so
+    # with the default min_mass it is an inconclusive judge, not a score
+    result.stdout.fnmatch_lines([
+        "FAIL judge: judge: inconclusive judge: it put only *% of its next-token probability on the "
+        "scores 1-5 (min_mass 0.5), so any score read from it would be noise; no score is given. Use mode: text*"
+    ])
 
 
 def test_a_judge_check_without_a_judge_names_the_option(pytester: pytest.Pytester, demo_model: Path) -> None:
@@ -161,9 +171,10 @@ def test_classification_group_passes_with_its_report(scripted: pytest.Pytester, 
     write(scripted, "sentiment.eval.yaml", CLASSIFICATION.format(threshold=0.7))
     args = ["--llm-model=py:bot:answer"] + (["-n", "2", "-p", "xdist"] if xdist else [])
     result = scripted.runpytest_subprocess(*args) if xdist else scripted.runpytest(*args)
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=7, failed=1)  # s6's answer maps to no label: its case fails
     result.stdout.fnmatch_lines(
         [
+            "*classified_as: expected the gold label 'neutral', the answer maps to no label; answer 'no idea'*",
             "classification sentiment.eval.yaml::classification: accuracy 0.833, macro-F1 0.889 over 6 cases (1 unmapped): ok",
             "*neutral * 1.000 * 0.500 * 0.667 * 2",
         ]
@@ -178,7 +189,7 @@ def test_classification_below_its_threshold_fails_the_group_item(scripted: pytes
     expected = f1_score(gold, predicted, labels=["positive", "negative", "neutral"], average="macro")
     write(scripted, "sentiment.eval.yaml", CLASSIFICATION.format(threshold=0.9))
     result = scripted.runpytest("--llm-model=py:bot:answer")
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=6, failed=2)  # the unmapped case s6 and the group
     result.stdout.fnmatch_lines(
         [
             f"sentiment.eval.yaml::classification: macro_f1 {expected:.3f} < min 0.900 *",
@@ -211,7 +222,7 @@ def test_bad_classification_input(scripted: pytest.Pytester, text: str, message:
 
 def test_judge_prompts_of_case_files_are_scored_in_one_batch(pytester: pytest.Pytester, demo_model: Path) -> None:
     cases = "\n".join(
-        f"  - {{id: c{i}, prompt: {q!r}, expect: {{judge: {{rubric: Answers the question., min_score: 1}}}}}}"
+        f"  - {{id: c{i}, prompt: {q!r}, expect: {{judge: {{rubric: Answers the question., min_score: 1, min_mass: 0}}}}}}"
         for i, q in enumerate(["How do I reset my password?", "How do I contact support?", "What are your opening hours?"])
     )
     (pytester.path / "j.eval.yaml").write_text("cases:\n" + cases + "\n", encoding="utf-8")
@@ -248,5 +259,25 @@ def test_classification_over_a_tag(scripted: pytest.Pytester) -> None:
           - {id: other, prompt: reset, expect: {contains: Forgot}}
     """)
     result = scripted.runpytest("--llm-model=py:bot:answer")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["classification mixed.eval.yaml::classification?sentiment?: accuracy 0.667, macro-F1 * over 3 cases (1 unmapped): ok"])
+
+
+def test_a_wrong_label_fails_its_case_with_the_gold_label_beside_the_answer(scripted: pytest.Pytester) -> None:
+    write(scripted, "labels.eval.yaml", """
+        classification: {labels: [positive, negative, neutral]}
+        cases:
+          - {id: right, prompt: "Sentiment of: great", label: positive}
+          - {id: wrong, prompt: "Sentiment of: great but slow", label: negative}
+    """)
+    result = scripted.runpytest("--llm-model=py:bot:answer", "-rA")
+    result.assert_outcomes(passed=2, failed=1)  # right, the group item; wrong fails
+    result.stdout.fnmatch_lines([
+        "*FAIL classified_as: classified_as: expected the gold label 'negative', the answer maps to 'positive'; answer 'positive'*",
+        "FAILED labels.eval.yaml::wrong - *",
+    ])
+    # the declared label no case has is named: it lowers macro-F1 silently otherwise
+    result.stdout.fnmatch_lines([
+        "classification labels.eval.yaml::classification: accuracy 0.500, macro-F1 * over 2 cases; warning: "
+        "label 'neutral' declared in labels.eval.yaml::classification but no case has it as its gold label*",
+    ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,59 @@ def test_derived_ids_come_from_the_user_prompt_not_the_system_prompt(tmp_path: P
     first, second = load_cases(file)
     assert first.id.startswith("q-where-are-my-invoices-")
     assert second.id.startswith("hello-there-")
+
+
+def test_grounded_uses_the_case_context_not_its_reference(tmp_path: Path) -> None:
+    file = tmp_path / "g.eval.yaml"
+    file.write_text(
+        "cases:\n"
+        "  - id: g\n    prompt: When did the shop open?\n    reference: It opened in 1998.\n"
+        "    context: The shop opened in 1998 in Leeds.\n"
+        "    expect: {grounded: true, rouge_l: 0.1}\n",
+        encoding="utf-8",
+    )
+    (case,) = load_cases(file)
+    grounded, rouge = case.expect
+    assert grounded.args["context"] == "The shop opened in 1998 in Leeds."
+    assert grounded.args["reference"] is None  # the gold answer is not the passage
+    assert rouge.args["reference"] == "It opened in 1998."  # the reference stays the gold answer
+    assert case.context == "The shop opened in 1998 in Leeds."
+    assert grounded.run("It opened in 1998 in Leeds.").passed
+    assert not grounded.run("It opened in 2001 in York.").passed
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        (
+            "    reference: It opened in 1998.\n    expect: {grounded: true}\n",
+            "expect.grounded: grounded needs the source passage the answer must stick to: add a context: "
+            "field to the case (its reference: is the gold answer, and is not used for grounding)",
+        ),
+        (
+            "    context: The shop opened in 1998.\n    expect: {grounded: {context: Other text.}}\n",
+            "expect.grounded: the passage is given twice: the case's context: and grounded's 'context' "
+            "argument; keep one (the case's context: is the usual place)",
+        ),
+        (
+            "    context: The shop opened in 1998.\n    expect: {grounded: {reference: Other text.}}\n",
+            "expect.grounded: the passage is given twice: the case's context: and grounded's 'reference' argument",
+        ),
+    ],
+)
+def test_grounded_passage_missing_or_given_twice_is_a_usage_error(tmp_path: Path, case: str, message: str) -> None:
+    file = tmp_path / "g.eval.yaml"
+    file.write_text("cases:\n  - id: g\n    prompt: When?\n" + case, encoding="utf-8")
+    with pytest.raises(ValueError, match="g.eval.yaml:[0-9]+: case 'g': " + re.escape(message)):
+        load_cases(file)
+
+
+def test_grounded_with_its_own_passage_argument_still_works(tmp_path: Path) -> None:
+    file = tmp_path / "g.eval.yaml"
+    file.write_text(
+        "cases:\n  - id: g\n    prompt: When?\n    reference: In 1998.\n"
+        "    expect: {grounded: The shop opened in 1998.}\n",
+        encoding="utf-8",
+    )
+    (case,) = load_cases(file)
+    assert case.expect[0].args["context"] == "The shop opened in 1998."

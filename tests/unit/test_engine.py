@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,11 @@ from pytest_llmeval.backends.base import (
     ModelDescription,
 )
 from pytest_llmeval.engine import ModelUnderTest, build_request
-from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
+from pytest_llmeval.errors import (
+    BatchTooLargeError,
+    GenerationError,
+    GenerationParameterError,
+)
 from pytest_llmeval.settings import Settings
 
 
@@ -221,3 +226,79 @@ def test_unseeded_sampling_is_generated_every_time_and_seeded_sampling_once() ->
     assert len({o.text for o in model.generate_many(["y", "y"], do_sample=True)}) == 2
     seeded = {model.generate("x", do_sample=True, seed=1).text for _ in range(3)}
     assert len(seeded) == 1
+
+
+class ScoringBackend(EchoBackend):
+    """Counts judge scorings and perplexity computations, so cache hits are visible."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scored: list[str] = []
+        self.perplexities: list[str] = []
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
+        self.scored += [str(p) for p in prompts]
+        return [{"4": -0.5, "5": -1.0, "1": float("-inf")} for _ in prompts]
+
+    def output_perplexity(self, generations: Sequence[Generation]) -> object:
+        from pytest_llmeval.metrics.perplexity_scoring import combine_perplexities
+
+        self.perplexities += [g.text for g in generations]
+        return combine_perplexities([(float(len(g.text)), 4) for g in generations])
+
+
+def test_judge_scores_and_output_perplexities_are_kept_in_the_cache(tmp_path: Path) -> None:
+    from pytest_llmeval.cache import CachedOutputs, GenerationCache
+    from pytest_llmeval.engine import ModelJudge
+    from pytest_llmeval.metrics.judge import build_judge_prompt
+
+    store = GenerationCache(tmp_path / "cache.db", writable=True)
+    prompt = build_judge_prompt("Be right.", "Paris.", prompt="Capital of France?")
+
+    def session(model_id: str = "fp1") -> tuple[ModelUnderTest, ScoringBackend, CachedOutputs]:
+        backend = ScoringBackend()
+        cache = CachedOutputs(store, model_id)
+        return ModelUnderTest(Settings(model="x"), lambda: backend, cache=cache), backend, cache
+
+    cold, cold_backend, cold_cache = session()
+    output = cold.generate("Capital of France?")
+    scores = ModelJudge(cold).score_next_token([prompt], ["1", "4", "5"])
+    value = cold.output_perplexity([output]).per_text[0]
+    assert cold_backend.scored == [str(prompt)] and cold_backend.perplexities == [output.text]
+    store.write(cold_cache.take_pending())
+
+    warm, _, _ = session()
+    warm_output = warm.generate("Capital of France?")
+    assert ModelJudge(warm).score_next_token([prompt], ["1", "4", "5"]) == [{"4": -0.5, "5": -1.0}]
+    assert warm.output_perplexity([warm_output]).per_text[0] == pytest.approx(value)
+    assert not warm.loaded  # nothing needed the model: outputs, scores and perplexities came from the cache
+    assert scores[0]["4"] == -0.5
+
+    other, other_backend, _ = session("fp2")  # another model (fingerprint): nothing is shared
+    ModelJudge(other).score_next_token([prompt], ["1", "4", "5"])
+    assert other_backend.scored == [str(prompt)]
+
+
+@pytest.mark.parametrize(
+    ("count", "longest", "new", "facts", "expected"),
+    [
+        (5, 20, 32, None, 5),  # never more than the prompts there are
+        (200, 20, 32, None, 64),  # nor the limit
+        (200, 300, 64, None, 22),  # 8192 tokens per batch / 364 per prompt
+        (200, 20, 32, (1_000_000, 1_000_000_000), 4),  # 25% of 1 GB / (52 tokens x 1 MB)
+        (200, 5000, 5000, (10**9, 10**6), 1),  # at least 1
+        (0, 0, 0, None, 1),
+    ],
+)
+def test_auto_batch_size(count: int, longest: int, new: int, facts: tuple[int, int] | None, expected: int) -> None:
+    from pytest_llmeval.engine import choose_batch_size
+
+    kwargs = {} if facts is None else {"bytes_per_token": facts[0], "free_bytes": facts[1]}
+    assert choose_batch_size(count, longest, new, **kwargs) == expected  # type: ignore[arg-type]
+
+
+def test_auto_batch_size_in_the_engine() -> None:
+    backend = EchoBackend()
+    model = ModelUnderTest(Settings(model="x", batch_size="auto", max_new_tokens=9), lambda: backend)  # type: ignore[arg-type]
+    model.generate_many([f"prompt {i}" for i in range(70)])
+    assert [len(b) for b in backend.batches] == [64, 6]  # EchoBackend knows no memory: count and limit

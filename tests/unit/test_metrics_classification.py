@@ -160,9 +160,66 @@ def test_map_label_with_one_of_semantics() -> None:
     labels = ["positive", "negative", "neutral"]
     assert map_label("Positive.", labels) == "positive"
     assert map_label("  **NEGATIVE**  ", labels) == "negative"
-    assert map_label("I think it is positive", labels) == UNMAPPED
     assert map_label(None, labels) == UNMAPPED
     assert map_labels(["neutral", "meh"], labels) == ["neutral", UNMAPPED]
+
+
+@pytest.mark.parametrize(
+    ("answer", "label"),
+    [
+        ("The review is positive.", "positive"),
+        ("I think it is positive", "positive"),
+        ("Sentiment: NEGATIVE", "negative"),
+        ("This one is neutral, I would say.", "neutral"),
+        ("The review is not positive.", UNMAPPED),  # a negation: no guess
+        ("It isn't negative.", UNMAPPED),
+        ("Neither positive nor negative.", UNMAPPED),
+        ("It could be positive or negative.", UNMAPPED),  # two labels
+        ("The answer is unclear.", UNMAPPED),
+        ("positively great", UNMAPPED),  # a whole word only
+        (" ".join(["word"] * 25) + " positive", UNMAPPED),  # not a short answer
+    ],
+)
+def test_map_label_finds_the_one_label_in_a_short_sentence(answer: str, label: str) -> None:
+    assert map_label(answer, ["positive", "negative", "neutral"]) == label
+
+
+def test_map_label_prefers_the_longer_label_that_contains_another() -> None:
+    labels = ["positive", "very positive", "negative"]
+    assert map_label("The review is very positive.", labels) == "very positive"
+    assert map_label("The review is positive.", labels) == "positive"
+
+
+def test_classified_as_fails_a_wrong_label_and_shows_the_gold_one() -> None:
+    from pytest_llmeval.checks import check
+
+    labels = ["positive", "negative"]
+    ok = check("classified_as", "The review is positive.", label="positive", labels=labels)
+    assert ok.passed and ok.value == "positive" and ok.message == "classified_as: 'positive' (gold 'positive')"
+    wrong = check("classified_as", "Negative.", label="positive", labels=labels)
+    assert not wrong.passed and wrong.details == {"gold": "positive", "predicted": "negative"}
+    assert wrong.message == (
+        "classified_as: expected the gold label 'positive', the answer maps to 'negative'; answer 'Negative.' "
+        "(labels ['positive', 'negative'])"
+    )
+    unmapped = check("classified_as", "No idea.", label="negative", labels=labels)
+    assert "the answer maps to no label; answer 'No idea.'" in unmapped.message
+    with pytest.raises(CheckUsageError, match="label 'maybe' is not one of labels"):
+        check("classified_as", "x", label="maybe", labels=labels)
+
+
+def test_a_declared_label_with_no_cases_is_named_in_a_warning() -> None:
+    report = classification_report(["positive", "negative"], ["positive", "negative"],
+                                    labels=["positive", "negative", "neutral"])
+    result = classification_result(report, name="sentiment.eval.yaml::classification")
+    assert result.passed and report.macro.f1 == pytest.approx(2 / 3)  # the empty class lowers it
+    assert result.details["warnings"] == [
+        "warning: label 'neutral' declared in sentiment.eval.yaml::classification but no case has it as its "
+        "gold label; it counts in macro-F1 and lowers it: add cases for it or remove it from labels"
+    ]
+    assert result.message.endswith("over 2 cases; " + result.details["warnings"][0])
+    full = classification_result(classification_report(["a", "b"], ["a", "b"], labels=["a", "b"]))
+    assert full.details["warnings"] == []
 
 
 def test_map_label_with_a_pattern() -> None:

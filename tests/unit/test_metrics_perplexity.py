@@ -230,3 +230,92 @@ def test_check_with_the_active_scorer(lm: tuple[Any, Any]) -> None:
 def test_check_rejects_impossible_max() -> None:
     with pytest.raises(CheckUsageError, match="at least 1"):
         check("perplexity", "x", max=0.5, scorer=lambda texts: [2.0])
+
+
+# -- an output's perplexity given its prompt -----------------------------------------------------
+
+
+def conditional_loop(model: Any, tokenizer: Any, prompt: str, output: str) -> tuple[float, int]:
+    """The reference: prompt and output in one unpadded sequence, Hugging Face's loss on the output's
+    tokens only (the prompt's labels masked)."""
+    import torch
+
+    context = tokenizer(prompt, verbose=False)["input_ids"]
+    continuation = tokenizer(output, add_special_tokens=False, verbose=False)["input_ids"]
+    inputs = torch.tensor([context + continuation])
+    labels = inputs.clone()
+    labels[0, : len(context)] = -100
+    with torch.no_grad():
+        loss = model(input_ids=inputs, labels=labels).loss
+    return float(loss) * len(continuation), len(continuation)
+
+
+def test_conditional_perplexity_scores_only_the_output_given_its_prompt(lm: tuple[Any, Any]) -> None:
+    from pytest_llmeval.metrics import conditional_perplexity
+
+    model, tokenizer = lm
+    prompts = ["Question: what is this?", "Hello.", "The cat sat on the mat and"]
+    outputs = ["An answer of some words.", "Hi there, friend.", "ok"]
+    result = conditional_perplexity(model, tokenizer, prompts, outputs, batch_size=2)
+    for i, (prompt, output) in enumerate(zip(prompts, outputs)):
+        nll, count = conditional_loop(model, tokenizer, prompt, output)
+        assert result.per_text_tokens[i] == count  # the prompt's tokens are context, not scored
+        assert result.per_text[i] == pytest.approx(math.exp(nll / count), rel=1e-4), i
+    # the prompt matters: the same output scored on its own is a different number
+    alone = compute_perplexity(model, tokenizer, outputs)
+    assert alone.per_text[0] != pytest.approx(result.per_text[0], rel=1e-3)
+
+
+def test_conditional_perplexity_adds_no_bos_the_tokenizer_would_not(lm: tuple[Any, Any]) -> None:
+    from pytest_llmeval.metrics import conditional_perplexity
+
+    model, tokenizer = lm
+    assert tokenizer("Hello.")["input_ids"][0] != tokenizer.bos_token_id  # this tokenizer adds none
+    result = conditional_perplexity(model, tokenizer, ["Hello."], ["Hi."], prompt_special_tokens=False)
+    nll, count = conditional_loop(model, tokenizer, "Hello.", "Hi.")
+    assert result.per_text[0] == pytest.approx(math.exp(nll / count), rel=1e-4)
+
+
+def test_conditional_perplexity_of_a_long_output_uses_the_window(lm: tuple[Any, Any]) -> None:
+    from pytest_llmeval.metrics import conditional_perplexity
+
+    model, tokenizer = lm
+    long_prompt, long_output = " ".join(DEFAULT_CORPUS[:3]), " ".join(DEFAULT_CORPUS[3:6])
+    result = conditional_perplexity(model, tokenizer, [long_prompt, "a"], [long_output, long_output], stride=5)
+    expected = len(tokenizer(long_output, add_special_tokens=False, verbose=False)["input_ids"])
+    assert list(result.per_text_tokens) == [expected, expected]  # every output token once
+    assert expected > CONTEXT and math.isfinite(result.perplexity)
+
+
+def test_conditional_perplexity_bad_input(lm: tuple[Any, Any]) -> None:
+    from pytest_llmeval.metrics import conditional_perplexity
+
+    model, tokenizer = lm
+    with pytest.raises(ValueError, match="output 1 is empty"):
+        conditional_perplexity(model, tokenizer, ["a", "b"], ["x", ""])
+    with pytest.raises(ValueError, match="2 prompts but 1 outputs"):
+        conditional_perplexity(model, tokenizer, ["a", "b"], ["x"])
+    with pytest.raises(TypeError, match="lists of strings"):
+        conditional_perplexity(model, tokenizer, "a", "x")  # type: ignore[arg-type]
+
+
+def test_the_check_scores_a_model_output_given_its_prompt() -> None:
+    from pytest_llmeval.backends.base import Generation
+    from pytest_llmeval.engine import build_request
+    from pytest_llmeval.metrics import using_output_perplexity_scorer
+
+    output = Generation("Paris.", request=build_request(prompt="Capital of France?"), num_tokens=2,
+                        finish_reason="stop", latency_s=0.0)
+    seen: list[str] = []
+
+    def given_prompt(generations: list[Generation]) -> list[float]:
+        seen.extend(g.request.prompt or "" for g in generations)
+        return [1.5]
+
+    with using_perplexity_scorer(lambda texts: [90.0]), using_output_perplexity_scorer(given_prompt):
+        result = check("perplexity", output, max=2)
+        text_result = check("perplexity", "Paris.", max=2)  # plain text: no prompt to condition on
+    assert seen == ["Capital of France?"]
+    assert result.passed and result.message == "perplexity: 1.500 given the prompt <= max 2"
+    assert result.details["given_prompt"] is True
+    assert not text_result.passed and text_result.details["given_prompt"] is False

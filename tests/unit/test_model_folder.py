@@ -125,3 +125,28 @@ def test_bad_callable_targets(tmp_path: Path, spec: str, message: str) -> None:
 def test_callable_module_next_to_the_suite_is_found(tmp_path: Path) -> None:
     (tmp_path / "my_pipeline_mod.py").write_text("def answer(prompt):\n    return prompt\n", encoding="utf-8")
     validate_model_source(Settings(model="py:my_pipeline_mod:answer"), tmp_path)
+
+
+TOKENIZER_TEXTS = [
+    "How do I reset my password?",
+    "  leading spaces, tabs\tand\nnewlines  ",
+    "Zoë's café — ünïcödé 日本語 🙂",
+    "<|im_start|> looks special but is text",
+    "",
+]
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_the_checks_tokenizer_is_the_fast_tokenizer_without_transformers(tmp_path: Path, kind: str) -> None:
+    from transformers import AutoTokenizer
+
+    from pytest_llmeval.backends.hf import TokenizerFile, load_tokenizer
+    from pytest_llmeval.settings import Settings
+    from pytest_llmeval.testing import build_tiny_model
+
+    folder = build_tiny_model(tmp_path / kind, kind=kind)  # type: ignore[arg-type]
+    loaded = load_tokenizer(Settings(model=str(folder)))
+    assert isinstance(loaded, TokenizerFile)
+    reference = AutoTokenizer.from_pretrained(str(folder))
+    for text in TOKENIZER_TEXTS:
+        assert loaded.tokenize(text) == reference.tokenize(text), text
