@@ -12,7 +12,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, Union
 
 from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, GenerationRequest, Message
-from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
+from pytest_llmeval.errors import (
+    BatchTooLargeError,
+    GenerationError,
+    GenerationParameterError,
+    PartialBatchError,
+)
 from pytest_llmeval.settings import Settings
 
 __all__ = ["LazyTokenizer", "ModelJudge", "ModelUnderTest", "OutputCache", "PromptOrMessages", "build_request"]
@@ -284,14 +289,21 @@ class ModelUnderTest:
     ) -> list[tuple[GenerationRequest, Generation | GenerationError]]:
         """A batch's outputs; if the batch fails, its requests one by one, so one bad prompt (too
         long, a pipeline that raises) fails only its own test, never the session."""
+        outputs: Sequence[object]
         try:
             outputs = self._generate(batch)
+        except PartialBatchError as exc:
+            outputs = exc.outcomes  # each request answered on its own (a served model): no retry
         except GenerationError as exc:
             if len(batch) == 1:
                 return [(batch[0], exc)]
             return [pair for request in batch for pair in self._generate_each([request])]
         results: list[tuple[GenerationRequest, Generation | GenerationError]] = []
         for request, output in zip(batch, outputs):
+            if isinstance(output, GenerationError):
+                results.append((request, output))
+                continue
+            assert isinstance(output, Generation)
             output = apply_stop_sequences(output)
             self.num_generations += 1
             self.generation_seconds += output.latency_s
@@ -345,6 +357,17 @@ class ModelJudge:
         self.max_new_tokens = max_new_tokens
         # Scores are memoised, so prompts scored ahead in one batch are not scored again one by one.
         self._scores: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+
+    @property
+    def scores_next_tokens(self) -> bool:
+        """Whether the judge model gives next-token log-probabilities (a served model whose server
+        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``)."""
+        return self.model.backend.scores_next_tokens
+
+    @property
+    def scoring(self) -> str:
+        """How this judge reads scores, for the run's settings."""
+        return str(getattr(self.model.backend, "judge_scoring", "logprobs" if self.scores_next_tokens else "text"))
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
         key = tuple(candidates)

@@ -245,6 +245,12 @@ class Backend(ABC):
         """The model's tokenizer (for token-based checks), if the backend has one."""
         return None
 
+    @property
+    def scores_next_tokens(self) -> bool:
+        """Whether ``next_token_logprobs`` works; a judge over a backend without it reads scores
+        from text (``metrics.judge.scoring_mode``)."""
+        return False
+
     def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
         """Log-probabilities of candidate next tokens (what a judge model needs)."""
         raise GenerationError(f"the {self.name} backend cannot score next tokens: a judge must be a local model")

@@ -44,6 +44,7 @@ __all__ = [
     "parse_score",
     "preference_outcome",
     "score_from_logprobs",
+    "scoring_mode",
     "using_judge",
     "win_rate",
 ]
@@ -264,6 +265,15 @@ def active_judge() -> Judge | None:
     return running_test.services().judge
 
 
+def scoring_mode(judge: object, mode: JudgeMode) -> JudgeMode:
+    """The mode ``judge`` can honour: logprobs mode falls back to text mode for a judge whose model
+    gives no next-token log-probabilities (``scores_next_tokens`` False: a served model whose server
+    returns no logprobs). The run's settings say which mode the judge used."""
+    if mode == "logprobs" and not getattr(judge, "scores_next_tokens", True):
+        return "text"
+    return mode
+
+
 def _require_judge(name: str, judge: Judge | None) -> Judge:
     found = judge or active_judge()
     if found is None:
@@ -286,6 +296,7 @@ def judge_score(
 ) -> JudgeScore:
     """Score one output. In text mode the JudgeScore is certain: probability 1 on the parsed score."""
     prompt = build_judge_prompt(rubric, output, reference)
+    mode = scoring_mode(judge, mode)
     if mode == "logprobs":
         answers = judge.score_next_token([prompt], list(SCORE_TOKENS))
         _one(answers, "judge", "score_next_token", 1)
@@ -340,6 +351,7 @@ def judge_pairwise_many(
     for candidate, baseline in zip(candidates, baselines):
         prompts.append(build_pairwise_prompt(candidate, baseline, criteria))
         prompts.append(build_pairwise_prompt(baseline, candidate, criteria))
+    mode = scoring_mode(judge, mode)
     choices: list[Choice]
     if mode == "logprobs":
         answers = judge.score_next_token(prompts, list(CHOICE_TOKENS))
@@ -404,6 +416,7 @@ def judge_check(
             f"check 'judge': argument 'min_score' is {min_score}, outside the scale 1..5"
         )
     active = _require_judge("judge", judge)
+    mode = scoring_mode(active, mode)
     try:
         result = judge_score(active, rubric, text, reference=reference, mode=mode)
     except JudgeParseError as exc:
@@ -450,6 +463,7 @@ def preferred_over_check(
     if not other.strip():
         raise CheckUsageError("check 'preferred_over': argument 'other' is empty")
     active = _require_judge("preferred_over", judge)
+    mode = scoring_mode(active, mode)
     try:
         result = judge_pairwise(active, text, other, criteria=rubric, mode=mode)
     except JudgeParseError as exc:
