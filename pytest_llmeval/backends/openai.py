@@ -193,9 +193,18 @@ def _server_message(body: object, text: str) -> str:
     return text or "(empty answer)"
 
 
-def _make_client(served: ServedModel) -> OpenAI:
-    import openai
+def _openai_module() -> Any:
+    try:
+        import openai
+    except ImportError:
+        raise ConfigurationError(
+            "a served model (openai:MODEL) needs the openai package: pip install 'pytest-llmeval[openai]'"
+        ) from None
+    return openai
 
+
+def _make_client(served: ServedModel) -> OpenAI:
+    openai = _openai_module()
     return openai.OpenAI(
         api_key=served.api_key() or _NO_KEY,
         base_url=served.base_url,
@@ -219,7 +228,7 @@ def server_info(served: ServedModel, client: OpenAI | None = None) -> ServerInfo
     with _probes_lock:
         if key in _probes:
             return _probes[key]
-    import openai
+    openai = _openai_module()
 
     own = client is None
     client = client or _make_client(served)
@@ -370,7 +379,7 @@ class OpenAIBackend(Backend):
     def _post(self, endpoint: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
         """POST ``body`` to ``endpoint`` (the client retries and times out); the JSON answer and the
         seconds it took. Every failure becomes a GenerationError quoting the server."""
-        import openai
+        openai = _openai_module()
 
         what = f"POST {endpoint}"
         started = time.perf_counter()
