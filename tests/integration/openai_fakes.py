@@ -42,6 +42,7 @@ class Answer:
     raw: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    die: bool = False  # stop the server and drop this connection unanswered (a crash mid-run)
 
 
 Script = Callable[["FakeOpenAIServer", Received], Answer]
@@ -86,6 +87,7 @@ class FakeOpenAIServer:
         self.received: list[Received] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self._stopped = False
         self._lock = threading.Lock()
         outer = self
 
@@ -108,6 +110,10 @@ class FakeOpenAIServer:
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 try:
                     answer = outer.script(outer, request)
+                    if answer.die:
+                        threading.Thread(target=outer.stop, daemon=True).start()
+                        self.close_connection = True
+                        return
                     if answer.delay_s:
                         time.sleep(answer.delay_s)
                     payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
@@ -146,12 +152,15 @@ class FakeOpenAIServer:
 
     def stop(self) -> None:
         """Stop listening: later requests find nothing at the port (connection refused)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self._server.shutdown()
         self._server.server_close()
 
     def __exit__(self, *exc: object) -> None:
-        if self._thread.is_alive():
-            self.stop()
+        self.stop()
         self._thread.join(timeout=5)
 
 
