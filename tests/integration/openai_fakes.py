@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Self
+
 
 @dataclass
 class Received:
@@ -146,7 +148,7 @@ class FakeOpenAIServer:
         with self._lock:
             return [r for r in self.received if r.path.endswith(suffix)]
 
-    def __enter__(self) -> FakeOpenAIServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

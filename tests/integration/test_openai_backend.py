@@ -180,9 +180,8 @@ def test_a_refused_key_is_a_configuration_error_naming_the_variable_not_the_key(
     def script(server: FakeOpenAIServer, request: Received) -> Answer:
         return Answer(status=401, body={"error": {"message": f"Incorrect API key provided: {SECRET}"}})
 
-    with FakeOpenAIServer(script) as server:
-        with pytest.raises(ConfigurationError) as failure:
-            backend_for(server)
+    with FakeOpenAIServer(script) as server, pytest.raises(ConfigurationError) as failure:
+        backend_for(server)
     message = str(failure.value)
     assert SECRET not in message
     assert message == (
@@ -194,9 +193,9 @@ def test_a_refused_key_is_a_configuration_error_naming_the_variable_not_the_key(
 
 def test_an_unset_key_variable_is_said_on_a_401(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLMEVAL_TEST_KEY")
-    with FakeOpenAIServer(lambda s, r: Answer(status=401, body={"error": {"message": "missing key"}})) as server:
-        with pytest.raises(ConfigurationError, match="the environment variable LLMEVAL_TEST_KEY is not set"):
-            backend_for(server)
+    refusing = FakeOpenAIServer(lambda s, r: Answer(status=401, body={"error": {"message": "missing key"}}))
+    with refusing as server, pytest.raises(ConfigurationError, match="the environment variable LLMEVAL_TEST_KEY is not set"):
+        backend_for(server)
 
 
 def test_a_model_the_server_does_not_list_and_an_unreachable_server() -> None:

@@ -13,15 +13,19 @@ import pytest
 pytest.importorskip("fastapi", reason="the served-model tests need transformers[serving] (FastAPI, uvicorn)")
 pytest.importorskip("uvicorn", reason="the served-model tests need transformers[serving] (FastAPI, uvicorn)")
 
-from pytest_llmeval.backends.base import GenerationRequest  # noqa: E402
-from pytest_llmeval.backends.hf import HFBackend  # noqa: E402
-from pytest_llmeval.backends.openai import OpenAIBackend, ServedModel, _probes  # noqa: E402
-from pytest_llmeval.engine import ModelUnderTest, build_request  # noqa: E402
-from pytest_llmeval.errors import GenerationError  # noqa: E402
-from pytest_llmeval.metrics.judge import JudgeParseError, build_judge_prompt, parse_score  # noqa: E402
-from pytest_llmeval.settings import Settings  # noqa: E402
+from pytest_llmeval.backends.base import GenerationRequest
+from pytest_llmeval.backends.hf import HFBackend
+from pytest_llmeval.backends.openai import OpenAIBackend, ServedModel, _probes
+from pytest_llmeval.engine import ModelUnderTest, build_request
+from pytest_llmeval.errors import GenerationError
+from pytest_llmeval.metrics.judge import (
+    JudgeParseError,
+    build_judge_prompt,
+    parse_score,
+)
+from pytest_llmeval.settings import Settings
 
-from .openai_fakes import TransformersServe  # noqa: E402
+from .openai_fakes import TransformersServe
 
 PROMPTS = ["How do I reset my password?", "Your order ships", "hello"]
 CHAT = [{"role": "user", "content": "Sentiment of: the food was cold"}]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -50,9 +49,12 @@ def test_a_wrong_key_ends_the_session_before_any_test_with_exit_4(pytester: pyte
         result = pytester.runpytest(*served_args(server))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
-        "ERROR: --llm-model openai:fake: the server at http://127.0.0.1:*/v1 answered GET /models with 401 "
-        "(Incorrect API key provided: [[]API key[]]): it refused the key in the environment variable "
-        "LLMEVAL_SESSION_KEY. Set LLMEVAL_SESSION_KEY to a valid key, or name another variable with --llm-api-key-env"
+        (
+            "ERROR: --llm-model openai:fake: the server at http://127.0.0.1:*/v1 answered GET /models with 401 "
+            "(Incorrect API key provided: [[]API key[]]): it refused the key in the environment variable "
+            "LLMEVAL_SESSION_KEY. Set LLMEVAL_SESSION_KEY to a valid key, or name another variable with "
+            "--llm-api-key-env"
+        )
     ])
     assert SECRET not in result.stdout.str() + result.stderr.str()
     assert [r.path for r in server.received] == ["/v1/models"]  # nothing but the first request
@@ -92,8 +94,10 @@ def test_a_served_suite_passes_and_the_key_is_written_nowhere(pytester: pytest.P
         )
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines([
-        "llmeval: model openai:fake at http://127.0.0.1:*/v1 (served model; outputs of a served model are only "
-        "as reproducible as the server*",
+        (
+            "llmeval: model openai:fake at http://127.0.0.1:*/v1 (served model; outputs of a served model are "
+            "only as reproducible as the server*"
+        ),
     ])
     assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in server.received)  # it was used
     output = result.stdout.str() + result.stderr.str()
@@ -126,8 +130,10 @@ def test_a_server_that_dies_mid_run_fails_the_tests_after_it_not_the_session(pyt
     result.assert_outcomes(passed=2, failed=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
-        "*GenerationError: openai:fake at http://127.0.0.1:*/v1: POST /chat/completions failed after 1 retries: "
-        "ConnectError: *Connection refused*",
+        (
+            "*GenerationError: openai:fake at http://127.0.0.1:*/v1: POST /chat/completions failed after 1 "
+            "retries: ConnectError: *Connection refused*"
+        ),
     ])
 
 
@@ -149,8 +155,10 @@ def test_a_parameter_the_protocol_lacks_fails_its_own_test_naming_it(pytester: p
         result = pytester.runpytest(*served_args(server))
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([
-        "*the OpenAI protocol has no generation parameter num_beams; remove it for a served model, or "
-        "evaluate a local model folder",
+        (
+            "*the OpenAI protocol has no generation parameter num_beams; remove it for a served model, or "
+            "evaluate a local model folder"
+        ),
     ])
     sampled = [r.body for r in server.requests_to("/chat/completions")]
     assert sampled == [{"model": "fake", "max_tokens": 64, "temperature": 0.5, "seed": 1,
