@@ -179,6 +179,7 @@ class TransformersServe:
         self.model = model
         self.port = free_port()
         self.log = log
+        self.extra_args: list[str] = []  # more `transformers serve` options
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -190,7 +191,7 @@ class TransformersServe:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         command = [
             str(executable), "serve", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
-            "--device", "cpu", "--log-level", "warning",
+            "--device", "cpu", "--log-level", "warning", *self.extra_args,
         ]
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
