@@ -138,7 +138,11 @@ class ModelUnderTest:
         self._backend: Backend | None = None
         self.cache = cache
         self.on_generation = on_generation
-        self.checks_tokenizer = LazyTokenizer(self, load_tokenizer)
+        # A served model exposes no tokenizer: checks then skip token-based signals (not_garbled's
+        # fragmentation) or say that a token count needs one, instead of failing on the lookup.
+        self.checks_tokenizer: LazyTokenizer | None = (
+            None if settings.backend_name == "openai" else LazyTokenizer(self, load_tokenizer)
+        )
         self._ready: dict[GenerationRequest, Generation] = {}
         self._from_cache: set[GenerationRequest] = set()
         self._errors: dict[GenerationRequest, GenerationError] = {}
