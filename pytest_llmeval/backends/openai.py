@@ -336,6 +336,7 @@ class OpenAIBackend(Backend):
             extra["plain prompts"] = "/v1/completions"
         if self._logprobs is not None:
             extra["judge scoring"] = self.judge_scoring
+        extra["outputs"] = "only as reproducible as the server"
         return ModelDescription(
             backend=self.name,
             source=self.served.where,

@@ -99,6 +99,10 @@ def test_a_served_suite_passes_and_the_key_is_written_nowhere(pytester: pytest.P
             "only as reproducible as the server*"
         ),
     ])
+    result.stdout.fnmatch_lines([
+        ("model: openai:fake at http://127.0.0.1:*/v1 (served model, server model id fake (root /weights/fake), "
+        "outputs only as reproducible as the server)"),
+    ])
     assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in server.received)  # it was used
     output = result.stdout.str() + result.stderr.str()
     assert SECRET not in output
