@@ -307,6 +307,11 @@ def _status_message(served: ServedModel, exc: Any, secret: str | None, what: str
     return f"{served.where}: {what} failed with HTTP {status}{retried}: {said}"
 
 
+class _Unanswered(GenerationError):
+    """The server did not answer (a timeout or a connection error): it said nothing about what it
+    supports, so nothing is concluded from it."""
+
+
 def _connection_reason(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__
     return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
@@ -390,12 +395,12 @@ class OpenAIBackend(Backend):
         except openai.APIStatusError as exc:
             raise GenerationError(_status_message(self.served, exc, self._secret, what)) from None
         except openai.APITimeoutError:
-            raise GenerationError(
+            raise _Unanswered(
                 f"{self.served.where}: {what} got no answer within {self.served.timeout:g} s "
                 f"({self.served.retries} retries); raise --llm-request-timeout for a slow server"
             ) from None
         except openai.APIConnectionError as exc:
-            raise GenerationError(
+            raise _Unanswered(
                 f"{self.served.where}: {what} failed after {self.served.retries} retries: "
                 f"{_connection_reason(exc)}"
             ) from None
@@ -466,11 +471,15 @@ class OpenAIBackend(Backend):
         return "logprobs (top_logprobs from the server)" if available else f"text ({reason})"
 
     def _logprobs_support(self) -> tuple[bool, str]:
+        """Asked once; a server that did not answer at all raises (the judge's check fails with why)
+        and is asked again next time."""
         with self._logprobs_lock:
             if self._logprobs is None:
                 try:
                     self._top_logprobs("Reply with one digit from 1 to 5.")
                     self._logprobs = (True, "")
+                except _Unanswered:
+                    raise
                 except GenerationError as exc:
                     self._logprobs = (False, f"the server returned no logprobs: {exc}")
             return self._logprobs

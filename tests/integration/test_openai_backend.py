@@ -328,3 +328,22 @@ def test_perplexity_is_not_available_where_the_server_returns_no_prompt_logprobs
         backend.close()
     assert str(failure.value).startswith("perplexity is not available for this backend: ")
     assert "returned no prompt logprobs" in str(failure.value)
+
+
+def test_a_server_that_does_not_answer_the_logprobs_question_is_asked_again() -> None:
+    calls = {"logprobs": 0}
+
+    def script(server: FakeOpenAIServer, request: Received) -> Answer:
+        if request.path.endswith("/chat/completions") and request.body.get("logprobs"):
+            calls["logprobs"] += 1
+            if calls["logprobs"] <= 2:  # the first try and its retry time out
+                return Answer(body=completion("4"), delay_s=1.0)
+            return Answer(body=completion("4", logprobs=_top({"4": -0.1})))
+        return echo_script(server, request)
+
+    with FakeOpenAIServer(script) as server:
+        backend = backend_for(server, request_timeout=0.3, request_retries=1)
+        with pytest.raises(GenerationError, match="got no answer within 0.3 s"):
+            _ = backend.scores_next_tokens
+        assert backend.scores_next_tokens  # not concluded from silence: asked again, and it has them
+        backend.close()
