@@ -484,10 +484,20 @@ class OpenAIBackend(Backend):
                     self._logprobs = (False, f"the server returned no logprobs: {exc}")
             return self._logprobs
 
+    @staticmethod
+    def _judge_messages(prompt: str) -> list[dict[str, str]]:
+        """A judge prompt as chat messages: its own messages when it carries them (a chat-shaped judge
+        prompt), else the text as one user message. The protocol cannot pre-fill the judge's reply, so
+        the score must be the first token the judge writes."""
+        messages = getattr(prompt, "messages", None)
+        if messages:
+            return [m.as_dict() if hasattr(m, "as_dict") else dict(m) for m in messages]
+        return [{"role": "user", "content": str(prompt)}]
+
     def _top_logprobs(self, prompt: str) -> list[dict[str, Any]]:
         body = {
             "model": self.served.model,
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": self._judge_messages(prompt),
             "max_tokens": 1,
             "temperature": 0.0,
             "logprobs": True,

@@ -347,3 +347,25 @@ def test_a_server_that_does_not_answer_the_logprobs_question_is_asked_again() ->
             _ = backend.scores_next_tokens
         assert backend.scores_next_tokens  # not concluded from silence: asked again, and it has them
         backend.close()
+
+
+def test_a_chat_shaped_judge_prompt_goes_as_its_messages() -> None:
+    from pytest_llmeval.backends.base import Message
+
+    class ChatPrompt(str):
+        messages = (Message("system", "You grade answers."), Message("user", "Grade: hi"))
+
+    def script(server: FakeOpenAIServer, request: Received) -> Answer:
+        if request.path.endswith("/chat/completions") and request.body.get("logprobs"):
+            return Answer(body=completion("4", logprobs=_top({"4": -0.1})))
+        return echo_script(server, request)
+
+    with FakeOpenAIServer(script) as server:
+        backend = backend_for(server)
+        backend.next_token_logprobs([ChatPrompt("plain text of it"), "plain"], list(SCORE_TOKENS))
+        backend.close()
+    sent = [r.body["messages"] for r in server.requests_to("/chat/completions")][1:]  # after the probe
+    assert sorted(sent, key=len) == [
+        [{"role": "user", "content": "plain"}],
+        [{"role": "system", "content": "You grade answers."}, {"role": "user", "content": "Grade: hi"}],
+    ]
