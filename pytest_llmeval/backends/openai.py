@@ -568,7 +568,7 @@ class OpenAIBackend(Backend):
         total_nll, total = sum(nlls), sum(counts)
         return PerplexityResult(
             perplexity=math.exp(total_nll / total),
-            per_text=tuple(math.exp(n / c) for n, c in zip(nlls, counts)),
+            per_text=tuple(math.exp(n / c) for n, c in zip(nlls, counts, strict=True)),
             total_nll=total_nll,
             token_count=total,
             per_text_nll=tuple(nlls),
@@ -589,7 +589,7 @@ class OpenAIBackend(Backend):
             raise GenerationError(f"{self.served.where} returned no prompt logprobs (logprobs.token_logprobs)")
         # The answer holds the prompt's tokens and then the one generated token; keep the prompt's.
         if isinstance(offsets, list) and len(offsets) == len(values):
-            values = [v for v, at in zip(values, offsets) if isinstance(at, int) and at < len(text)]
+            values = [v for v, at in zip(values, offsets, strict=True) if isinstance(at, int) and at < len(text)]
         else:
             usage = answer.get("usage")
             prompt_tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None

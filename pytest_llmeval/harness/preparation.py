@@ -123,7 +123,7 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
     """Score the case files' judge prompts in batches now that their outputs are ready; each judge
     check then finds its score done. A prompt that cannot be scored is left to its check to report."""
     from pytest_llmeval.errors import GenerationError
-    from pytest_llmeval.metrics.judge import SCORE_TOKENS, build_judge_prompt
+    from pytest_llmeval.metrics.judge import SCORE_TOKENS, build_judge_prompt, scoring_mode
 
     model = state.model_under_test()
     prompts: dict[str, list[str]] = {"logprobs": [], "text": []}
@@ -137,6 +137,9 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
             prompts[str(args.get("mode", "logprobs"))].append(prompt)
     judge = state.judge_adapter()
     try:
+        if prompts["logprobs"] and scoring_mode(judge, "logprobs") == "text":
+            prompts["text"] += prompts.pop("logprobs")  # a served judge without logprobs reads text
+            prompts["logprobs"] = []
         if prompts["logprobs"]:
             judge.score_next_token(prompts["logprobs"], list(SCORE_TOKENS))
         if prompts["text"]:

@@ -100,7 +100,7 @@ def test_a_served_suite_matches_the_local_model_under_xdist(
         f"""
         import pytest
 
-        CASES = {json.dumps(list(zip(prompts, expected)))}
+        CASES = {json.dumps(list(zip(prompts, expected, strict=True)))}
 
         @pytest.mark.parametrize(("prompt", "expected"), CASES)
         def test_same_as_local(llm, prompt, expected):

@@ -4,6 +4,7 @@ written anywhere."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 
@@ -232,3 +233,74 @@ def test_nothing_imports_the_openai_client_unless_a_served_model_is_named(pytest
     )
     result = pytester.runpytest_subprocess("--llm-model=py:pipeline:answer")
     result.assert_outcomes(passed=1)
+
+
+def test_served_outputs_are_cached_and_the_baseline_names_the_served_identity(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.llm(prompt="ping")
+        def test_marker(llm_output):
+            assert llm_output == "echo: ping"
+        """
+    )
+    with FakeOpenAIServer() as server:
+        first = pytester.runpytest(*served_args(server, "--llm-model-revision=ckpt-7", "--llm-update-baseline"))
+        chats_after_first = len(server.requests_to("/chat/completions"))
+        _probes.clear()
+        second = pytester.runpytest(*served_args(server, "--llm-model-revision=ckpt-7"))
+        chats_after_second = len(server.requests_to("/chat/completions"))
+        _probes.clear()
+        third = pytester.runpytest(*served_args(server, "--llm-model-revision=ckpt-8"))
+        chats_after_third = len(server.requests_to("/chat/completions"))
+        url = server.base_url
+    for result in (first, second, third):
+        result.assert_outcomes(passed=1)
+    assert (chats_after_first, chats_after_second, chats_after_third) == (1, 1, 2)  # cached; new revision: new key
+    second.stdout.fnmatch_lines(["outputs: 0 generated in *, 1 from the cache; model not loaded"])
+    run = json.loads((pytester.path / "llmeval-baseline.json").read_text())["run"]
+    assert run["model"]["backend"] == "openai"
+    assert run["model"]["model_id"] == (
+        f"served|{url}|fake|revision=ckpt-7|server_id=fake (root /weights/fake)|prompts=chat"
+    )
+    assert {k: run["settings"][k] for k in ("base_url", "model_revision", "server_model_id", "prompt_endpoint")} == {
+        "base_url": url, "model_revision": "ckpt-7", "server_model_id": "fake (root /weights/fake)",
+        "prompt_endpoint": "chat",
+    }
+    assert run["settings"]["reproducibility"].startswith("outputs of a served model are only as reproducible as")
+
+
+def test_a_served_judge_uses_its_own_server_and_key_and_the_run_says_how_it_scored(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMEVAL_JUDGE_KEY", "sk-judge-key-7")
+    pytester.makefile(
+        ".eval.yaml",
+        cases="""
+        cases:
+          - id: graded
+            prompt: explain
+            expect:
+              judge: {rubric: "Is it clear?", min_score: 2}
+        """,
+    )
+
+    def judge_script(server: FakeOpenAIServer, request: Received) -> Answer:
+        if request.path.endswith("/models"):
+            return Answer(body={"object": "list", "data": [{"id": "grader", "object": "model"}]})
+        return Answer(body=completion("Score: 4"))  # no logprobs: text mode
+
+    with FakeOpenAIServer() as model_server, FakeOpenAIServer(judge_script) as judge_server:
+        result = pytester.runpytest(
+            *served_args(model_server, "--llm-update-baseline"), "--llm-judge-model=openai:grader",
+            f"--llm-judge-base-url={judge_server.base_url}", "--llm-judge-api-key-env=LLMEVAL_JUDGE_KEY",
+        )
+    result.assert_outcomes(passed=1)
+    assert [r.body["model"] for r in model_server.requests_to("/chat/completions")] == ["fake"]
+    graded = judge_server.requests_to("/chat/completions")
+    assert graded and all(r.body["model"] == "grader" for r in graded)
+    assert all(r.headers["authorization"] == "Bearer sk-judge-key-7" for r in judge_server.received)
+    assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in model_server.received)
+    settings = json.loads((pytester.path / "llmeval-baseline.json").read_text())["run"]["settings"]
+    assert settings["judge_scoring"].startswith("text (the server returned no logprobs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,22 @@ def test_identity_covers_url_name_revision_server_id_and_prompt_endpoint() -> No
         served_identity(ServedModel.from_settings(Settings(model="openai:m", base_url="http://127.0.0.1:8000/v1", model_revision="ckpt-7", prompt_endpoint="completions")), info),
     ]
     assert len({identity, *others}) == 5
+
+
+def test_a_served_judge_is_the_model_under_test_only_on_the_same_server_and_key() -> None:
+    from pytest_llmeval.backends import judge_is_model_under_test
+
+    same = Settings(model="openai:m", judge_model="openai:m", base_url="http://127.0.0.1:1/v1")
+    assert judge_is_model_under_test(same)
+    assert not judge_is_model_under_test(replace(same, judge_base_url="http://127.0.0.1:2/v1"))
+    assert not judge_is_model_under_test(replace(same, judge_api_key_env="OTHER_KEY"))
+    assert not judge_is_model_under_test(replace(same, judge_model="openai:n"))
+    assert judge_is_model_under_test(Settings(model="/models/a", judge_model="/models/a"))
+
+
+def test_openai_models_are_served_by_the_registered_openai_backend() -> None:
+    from pytest_llmeval.backends import backend_for, backend_names
+
+    assert "openai" in backend_names()
+    spec = backend_for("openai:support-v3:latest")
+    assert (spec.name, spec.scheme, spec.checks_tokenizer) == ("openai", "openai", None)
