@@ -137,7 +137,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "model_revision",
         "text",
         "a revision you pin for a served model (a tag, a checkpoint name): part of its identity in the "
-        "cache and the baseline, recorded with the run",
+        "cache and the baseline, recorded with the run; without it a served model's outputs are not cached",
         metavar="REV",
     ),
     OptionSpec(

@@ -157,15 +157,19 @@ def _openai_describe(settings: Settings) -> str:
     from pytest_llmeval.backends.openai import REPRODUCIBILITY_NOTE
 
     served = _served(settings)
-    revision = f", revision {served.revision}" if served.revision else ""
-    return f"{served.where} (served model{revision}; {REPRODUCIBILITY_NOTE})"
+    revision = f"revision {served.revision}" if served.revision else "not cached: no --llm-model-revision"
+    return f"{served.where} (served model, {revision}; {REPRODUCIBILITY_NOTE})"
 
 
-def _openai_identity(settings: Settings, cache_folder: Path, memo: FileHashMemo) -> str:
-    """No weights to hash: the base URL, the model name, the pinned revision and the server's id."""
+def _openai_identity(settings: Settings, cache_folder: Path, memo: FileHashMemo) -> str | None:
+    """No weights to hash: the base URL, the model name, the pinned revision and the server's id.
+    Without a pinned revision the outputs are not cached: weights redeployed under the same name
+    and URL would otherwise be judged by the old weights' cached outputs."""
     from pytest_llmeval.backends.openai import served_identity, server_info
 
     served = _served(settings)
+    if served.revision is None:
+        return None
     return served_identity(served, server_info(served))
 
 
@@ -188,7 +192,7 @@ def _openai_load(settings: Settings, cwd: Path) -> Backend:
     return OpenAIBackend(_served(settings))
 
 
-# Cached and baselined by identity (URL, name, revision, server id); the protocol exposes no tokenizer.
+# Cached by identity (URL, name, pinned revision, server id); the protocol exposes no tokenizer.
 OPENAI = register_backend(
     BackendSpec(
         name="openai",

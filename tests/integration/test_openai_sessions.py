@@ -96,8 +96,8 @@ def test_a_served_suite_passes_and_the_key_is_written_nowhere(pytester: pytest.P
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines([
         (
-            "llmeval: model openai:fake at http://127.0.0.1:*/v1 (served model; outputs of a served model are "
-            "only as reproducible as the server*"
+            "llmeval: model openai:fake at http://127.0.0.1:*/v1 (served model, not cached: no "
+            "--llm-model-revision; outputs of a served model are only as reproducible as the server*"
         ),
     ])
     result.stdout.fnmatch_lines([
@@ -254,10 +254,19 @@ def test_served_outputs_are_cached_and_the_baseline_names_the_served_identity(py
         _probes.clear()
         third = pytester.runpytest(*served_args(server, "--llm-model-revision=ckpt-8"))
         chats_after_third = len(server.requests_to("/chat/completions"))
+        unpinned = []
+        for _ in range(2):  # without a pinned revision nothing is cached: the weights may have changed
+            _probes.clear()
+            unpinned.append(pytester.runpytest(*served_args(server)))
+        chats_after_unpinned = len(server.requests_to("/chat/completions"))
         url = server.base_url
-    for result in (first, second, third):
+    for result in (first, second, third, *unpinned):
         result.assert_outcomes(passed=1)
-    assert (chats_after_first, chats_after_second, chats_after_third) == (1, 1, 2)  # cached; new revision: new key
+    # cached; a new revision is a new key; unpinned runs ask every time
+    assert (chats_after_first, chats_after_second, chats_after_third, chats_after_unpinned) == (1, 1, 2, 4)
+    unpinned[1].stdout.fnmatch_lines([
+        "llmeval: model openai:fake at * (served model, not cached: no --llm-model-revision; outputs of a*",
+    ])
     second.stdout.fnmatch_lines(["outputs: 0 generated in *, 1 from the cache; model not loaded"])
     run = json.loads((pytester.path / "llmeval-baseline.json").read_text())["run"]
     assert run["model"]["backend"] == "openai"
