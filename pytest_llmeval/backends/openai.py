@@ -46,6 +46,7 @@ __all__ = [
     "OpenAIBackend",
     "ServedModel",
     "ServerInfo",
+    "refuse_unservable",
     "served_identity",
     "server_info",
     "unsupported_parameters",
@@ -150,6 +151,21 @@ def unsupported_parameters(params: GenerationParams) -> list[str]:
     """The parameters set in ``params`` that the OpenAI protocol cannot carry."""
     given = params.model_dump(exclude_defaults=True)
     return [name for name in UNSUPPORTED_PARAMETERS if given.get(name) is not None]
+
+
+def refuse_unservable(planned: Sequence[tuple[str, GenerationRequest]]) -> None:
+    """Before any test: raise ConfigurationError (exit 4) naming each planned test whose request sets
+    a parameter the protocol lacks. (A request made inside a test fails that test the same way.)"""
+    problems = [(node, names) for node, request in planned if (names := unsupported_parameters(request.params))]
+    if not problems:
+        return
+    shown = "; ".join(f"{node}: {', '.join(names)}" for node, names in problems[:5])
+    more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+    raise ConfigurationError(
+        f"{len(problems)} test(s) set generation parameters the OpenAI protocol has no field for, so a "
+        f"served model cannot apply them ({shown}{more}); remove them for a served model, or evaluate "
+        "a local model folder"
+    )
 
 
 def protocol_parameters(params: GenerationParams) -> dict[str, Any]:

@@ -90,6 +90,10 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
             continue
         state.plan_index[item.nodeid] = len(state.plan)
         state.plan.append(request)
+    if state.settings.backend_name == "openai":
+        from pytest_llmeval.backends.openai import refuse_unservable
+
+        refuse_unservable([(node, state.plan[index]) for node, index in state.plan_index.items()])
     # Tests that call llm.generate themselves will need the model: load it now, so a model that
     # cannot load ends the session before any test runs.
     if unplanned:

@@ -142,12 +142,12 @@ def test_a_server_that_dies_mid_run_fails_the_tests_after_it_not_the_session(pyt
     ])
 
 
-def test_a_parameter_the_protocol_lacks_fails_its_own_test_naming_it(pytester: pytest.Pytester) -> None:
+def test_a_parameter_the_protocol_lacks_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
 
-        @pytest.mark.llm(prompt="x", num_beams=4)
+        @pytest.mark.llm(prompt="x", num_beams=4, repetition_penalty=1.2)
         def test_beams(llm_output):
             pass
 
@@ -158,7 +158,31 @@ def test_a_parameter_the_protocol_lacks_fails_its_own_test_naming_it(pytester: p
     )
     with FakeOpenAIServer() as server:
         result = pytester.runpytest(*served_args(server))
-    result.assert_outcomes(passed=1, errors=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        (
+            "ERROR: 1 test(s) set generation parameters the OpenAI protocol has no field for, so a served "
+            "model cannot apply them (test_a_parameter_the_protocol_lacks_is_a_usage_error_naming_it.py::"
+            "test_beams: repetition_penalty, num_beams); remove them for a served model, or evaluate a local "
+            "model folder"
+        ),
+    ])
+    assert server.requests_to("/chat/completions") == []  # refused before anything was generated
+
+
+def test_a_parameter_the_protocol_lacks_inside_a_test_fails_that_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_beams(llm):
+            llm.generate("x", num_beams=4)
+
+        def test_sampled(llm):
+            assert llm.generate("y", temperature=0.5, do_sample=True, seed=1) == "echo: y"
+        """
+    )
+    with FakeOpenAIServer() as server:
+        result = pytester.runpytest(*served_args(server))
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         (
             "*the OpenAI protocol has no generation parameter num_beams; remove it for a served model, or "
