@@ -109,9 +109,11 @@ def test_a_served_suite_matches_the_local_model_under_xdist(
     )
     result = pytester.runpytest_subprocess(
         f"--llm-model=openai:{served_tiny_chat.model}", f"--llm-base-url={served_tiny_chat.base_url}",
-        "--llm-max-new-tokens=10", "--llm-concurrency=2", "-n", "2", "-p", "xdist",
+        "--llm-max-new-tokens=10", "--llm-concurrency=2", "--llm-model-revision=tiny", "-n", "2", "-p", "xdist",
     )
     result.assert_outcomes(passed=len(prompts))
+    # the workers' outputs reach the controller's cache under the served identity
+    result.stdout.fnmatch_lines([f"cache: {len(prompts)} new outputs saved to *cache.db"])
 
 
 def test_the_judge_runs_on_the_server_in_text_mode(pytester: pytest.Pytester, served_tiny_chat: TransformersServe) -> None:
