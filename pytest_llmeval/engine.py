@@ -12,7 +12,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, Union, runtime_checkable
 
 from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, GenerationRequest, Message
-from pytest_llmeval.errors import BatchTooLargeError, GenerationError, GenerationParameterError
+from pytest_llmeval.errors import (
+    BatchTooLargeError,
+    GenerationError,
+    GenerationParameterError,
+    PartialBatchError,
+)
 from pytest_llmeval.settings import Settings
 
 __all__ = [
@@ -184,7 +189,11 @@ class ModelUnderTest:
         self._backend: Backend | None = None
         self.cache = cache
         self.on_generation = on_generation
-        self.checks_tokenizer = LazyTokenizer(self, load_tokenizer)
+        # A served model exposes no tokenizer: checks then skip token-based signals (not_garbled's
+        # fragmentation) or say that a token count needs one, instead of failing on the lookup.
+        self.checks_tokenizer: LazyTokenizer | None = (
+            None if settings.backend_name == "openai" else LazyTokenizer(self, load_tokenizer)
+        )
         self._ready: dict[GenerationRequest, Generation] = {}
         self._from_cache: set[GenerationRequest] = set()
         self._errors: dict[GenerationRequest, GenerationError] = {}
@@ -359,14 +368,21 @@ class ModelUnderTest:
     ) -> list[tuple[GenerationRequest, Generation | GenerationError]]:
         """A batch's outputs; if the batch fails, its requests one by one, so one bad prompt (too
         long, a pipeline that raises) fails only its own test, never the session."""
+        outputs: Sequence[object]
         try:
             outputs = self._generate(batch)
+        except PartialBatchError as exc:
+            outputs = exc.outcomes  # each request answered on its own (a served model): no retry
         except GenerationError as exc:
             if len(batch) == 1:
                 return [(batch[0], exc)]
             return [pair for request in batch for pair in self._generate_each([request])]
         results: list[tuple[GenerationRequest, Generation | GenerationError]] = []
         for request, output in zip(batch, outputs):
+            if isinstance(output, GenerationError):
+                results.append((request, output))
+                continue
+            assert isinstance(output, Generation)
             output = apply_stop_sequences(output)
             self.num_generations += 1
             self.generation_seconds += output.latency_s
@@ -447,6 +463,17 @@ class ModelJudge:
         # Scores are memoised, so prompts scored ahead in one batch are not scored again one by one.
         self._scores: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
         self.calls: list[dict[str, Any]] = []
+
+    @property
+    def scores_next_tokens(self) -> bool:
+        """Whether the judge model gives next-token log-probabilities (a served model whose server
+        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``)."""
+        return self.model.backend.scores_next_tokens
+
+    @property
+    def scoring(self) -> str:
+        """How this judge reads scores, for the run's settings."""
+        return str(getattr(self.model.backend, "judge_scoring", "logprobs" if self.scores_next_tokens else "text"))
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
         """Next-token log-probabilities of ``candidates`` after each prompt: memoised in the session,

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["BatchTooLargeError", "ConfigurationError", "GenerationError", "GenerationParameterError"]
+from collections.abc import Sequence
+
+__all__ = [
+    "BatchTooLargeError",
+    "ConfigurationError",
+    "GenerationError",
+    "GenerationParameterError",
+    "PartialBatchError",
+]
 
 
 class ConfigurationError(Exception):
@@ -19,3 +27,13 @@ class GenerationError(RuntimeError):
 
 class BatchTooLargeError(RuntimeError):
     """A backend ran out of memory on a batch; the engine halves the batch and tries again."""
+
+
+class PartialBatchError(GenerationError):
+    """Some requests of a batch failed and others did not (a served model answers each request on its
+    own). ``outcomes`` holds, in request order, each request's Generation or GenerationError, so the
+    engine keeps the outputs and fails only the tests whose requests failed."""
+
+    def __init__(self, message: str, outcomes: Sequence[object]) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes

@@ -23,6 +23,7 @@ __all__ = [
     "DTYPES",
     "OPTIONS",
     "OptionSpec",
+    "PROMPT_ENDPOINTS",
     "Settings",
     "resolve_settings",
 ]
@@ -32,9 +33,15 @@ CHAT_TEMPLATE_MODES = ("auto", "always", "never")
 CACHE_MODES = ("on", "off", "refresh")
 GATE_MODES = ("off", "regressions", "strict")
 UPDATE_MODES = ("all", "new")
+PROMPT_ENDPOINTS = ("chat", "completions")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
+_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-Kind = Literal["path", "paths", "model", "choice", "device", "positive_int", "int", "flag", "tolerances"]
+Kind = Literal[
+    "path", "paths", "model", "choice", "device", "positive_int", "int", "count", "seconds", "flag",
+    "tolerances", "url", "env_name", "text",
+]
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "model",
         "model",
-        "model under test: a local Hugging Face folder (causal or seq2seq), or "
-        "py:package.module:function for a Python pipeline (prompt -> text)",
+        "model under test: a local Hugging Face folder (causal or seq2seq), "
+        "py:package.module:function for a Python pipeline (prompt -> text), or openai:MODEL for a model "
+        "served over the OpenAI protocol at --llm-base-url",
         metavar="PATH",
     ),
     OptionSpec("adapter", "path", "a PEFT/LoRA adapter folder applied on top of the model", metavar="PATH"),
@@ -93,9 +101,69 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "judge_model",
         "model",
-        "a local model folder that grades outputs for the judge and preferred_over checks (it may be "
-        "the --llm-model path itself)",
+        "the model that grades outputs for the judge and preferred_over checks: a local model folder "
+        "(it may be the --llm-model path itself) or openai:MODEL served at --llm-judge-base-url",
         metavar="PATH",
+    ),
+    # -- served models (openai:MODEL) --
+    OptionSpec(
+        "base_url",
+        "url",
+        "for --llm-model openai:MODEL, the server's OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1",
+        metavar="URL",
+    ),
+    OptionSpec(
+        "judge_base_url",
+        "url",
+        "for --llm-judge-model openai:MODEL, the judge server's API (default: --llm-base-url)",
+        metavar="URL",
+    ),
+    OptionSpec(
+        "api_key_env",
+        "env_name",
+        "the environment variable holding the API key of --llm-base-url (the key itself is never "
+        "given as an option, printed or recorded)",
+        default="OPENAI_API_KEY",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "judge_api_key_env",
+        "env_name",
+        "the environment variable holding the API key of the judge server",
+        default="OPENAI_API_KEY",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "model_revision",
+        "text",
+        "a revision you pin for a served model (a tag, a checkpoint name): part of its identity in the "
+        "cache and the baseline, recorded with the run; without it a served model's outputs are not cached",
+        metavar="REV",
+    ),
+    OptionSpec(
+        "concurrency", "positive_int", "requests in flight at once to a served model (per xdist worker)",
+        default=8, metavar="N",
+    ),
+    OptionSpec(
+        "request_timeout", "seconds", "seconds a served model may take to answer one request", default=120.0,
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "request_retries",
+        "count",
+        "retries of a request to a served model after a 408/409/429/5xx answer or a connection error, "
+        "with exponential backoff (a Retry-After header is honoured)",
+        default=4,
+        metavar="N",
+    ),
+    OptionSpec(
+        "prompt_endpoint",
+        "choice",
+        "how a served model gets a plain prompt: chat (one user message) or completions (the raw text to "
+        "/v1/completions); chats and system prompts always go to /v1/chat/completions",
+        default="chat",
+        choices=PROMPT_ENDPOINTS,
+        metavar="ENDPOINT",
     ),
     OptionSpec(
         "cache",
@@ -177,6 +245,15 @@ class Settings:
     trust_remote_code: bool = False
     required: bool = False
     judge_model: str | None = None
+    base_url: str | None = None
+    judge_base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    judge_api_key_env: str = "OPENAI_API_KEY"
+    model_revision: str | None = None
+    concurrency: int = 8
+    request_timeout: float = 120.0
+    request_retries: int = 4
+    prompt_endpoint: str = "chat"
     cache: str = "on"
     cache_path: str | None = None
     history: str | None = None
@@ -231,15 +308,38 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         items = raw if isinstance(raw, list) else str(raw).split()
         return tuple(str((base_dir / Path(item).expanduser()).resolve()) for item in items if item)
     text = str(raw).strip()
-    if spec.kind in ("path", "model"):
+    if spec.kind in ("path", "model", "text", "url"):
         if not text:
             return None
+        if spec.kind == "text":
+            return text
+        if spec.kind == "url":
+            if not _URL_RE.match(text):
+                raise ConfigurationError(
+                    f"{where}: {text!r} is not an http(s) URL; give the API's base, e.g. http://127.0.0.1:8000/v1"
+                )
+            return text.rstrip("/")
         if spec.kind == "model":
             from pytest_llmeval.backends.registry import scheme_of
 
             if scheme_of(text) is not None:  # py:pkg.mod:fn and other registered schemes
                 return text
         return str((base_dir / Path(text).expanduser()).resolve())
+    if spec.kind == "env_name":
+        if not _ENV_NAME_RE.match(text):
+            raise ConfigurationError(
+                f"{where}: {text!r} is not an environment variable name (give the variable's name, "
+                "e.g. OPENAI_API_KEY, never the key itself)"
+            )
+        return text
+    if spec.kind == "seconds":
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if not seconds > 0 or seconds == float("inf"):
+            raise ConfigurationError(f"{where}: {text!r} is not a positive number of seconds")
+        return seconds
     if spec.kind == "choice":
         if text not in spec.choices:
             raise ConfigurationError(f"{where}: {text!r} is not one of {', '.join(spec.choices)}")
@@ -256,6 +356,8 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         raise ConfigurationError(f"{where}: {text!r} is not a whole number") from None
     if spec.kind == "positive_int" and number < 1:
         raise ConfigurationError(f"{where}: must be at least 1, got {number}")
+    if spec.kind == "count" and number < 0:
+        raise ConfigurationError(f"{where}: must be 0 or more, got {number}")
     return number
 
 

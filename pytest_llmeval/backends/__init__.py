@@ -4,6 +4,7 @@ Hugging Face backend of a local folder."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from pytest_llmeval.backends.base import Backend
@@ -16,10 +17,38 @@ __all__ = [
     "backend_for",
     "backend_names",
     "describe_configured_model",
+    "judge_is_model_under_test",
+    "judge_settings",
     "load_backend",
     "register_backend",
     "validate_model_source",
 ]
+
+
+def judge_settings(settings: Settings) -> Settings:
+    """The settings the judge loads with: its own model, and for a served judge its own server and key
+    variable (``--llm-judge-base-url``, default ``--llm-base-url``; ``--llm-judge-api-key-env``)."""
+    return replace(
+        settings,
+        model=settings.judge_model,
+        adapter=None,
+        chat_template="auto",
+        base_url=settings.judge_base_url or settings.base_url,
+        api_key_env=settings.judge_api_key_env,
+        model_revision=None,
+        prompt_endpoint="chat",
+    )
+
+
+def judge_is_model_under_test(settings: Settings) -> bool:
+    """Whether ``--llm-judge-model`` names the model under test itself (for a served model: the same
+    name on the same server with the same key variable), which then serves both roles."""
+    if settings.judge_model is None or settings.judge_model != settings.model:
+        return False
+    if settings.backend_name != "openai":
+        return True
+    judge = judge_settings(settings)
+    return (judge.base_url, judge.api_key_env) == (settings.base_url, settings.api_key_env)
 
 
 def validate_model_source(settings: Settings, cwd: Path) -> None:

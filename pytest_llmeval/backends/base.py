@@ -249,6 +249,11 @@ class Backend(ABC):
         """``(bytes of attention cache per token, free bytes on the device)`` for choosing an
         ``auto`` batch size, when the backend knows them."""
         return None
+    @property
+    def scores_next_tokens(self) -> bool:
+        """Whether ``next_token_logprobs`` works; a judge over a backend without it reads scores
+        from text (``metrics.judge.scoring_mode``)."""
+        return False
 
     def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
         """Log-probabilities of candidate next tokens (what a judge model needs)."""

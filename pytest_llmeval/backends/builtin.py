@@ -1,4 +1,5 @@
-"""The built-in backends: local Hugging Face folders (any path) and Python callables (``py:``).
+"""The built-in backends: local Hugging Face folders (any path), Python callables (``py:``) and models
+served over the OpenAI protocol (``openai:``).
 
 Each function here is cheap at import: torch and transformers load inside the HF functions, when
 called.
@@ -130,6 +131,82 @@ CALLABLE = register_backend(
         load=_callable_load,
         describe=_callable_describe,
         validate=_callable_validate,
+        origin=__name__,
+    )
+)
+
+
+# -- served models (OpenAI protocol) --------------------------------------------------------------
+
+
+def _served(settings: Settings, what: str = "--llm-model") -> Any:
+    from pytest_llmeval.backends.openai import ServedModel
+
+    return ServedModel.from_settings(settings, judge=what == "--llm-judge-model")
+
+
+def _openai_validate(settings: Settings, model: str, what: str, cwd: Path) -> None:
+    """The session's first request (GET /models): an unreachable server, an unlisted model or a
+    refused key ends the session with exit 4 before any test."""
+    from pytest_llmeval.backends.openai import server_info
+
+    if what == "--llm-model" and settings.adapter:
+        raise ConfigurationError(
+            "--llm-adapter applies to a local Hugging Face model; a served model's adapter is loaded by "
+            "its server (e.g. vLLM's --lora-modules), then named as openai:ADAPTER"
+        )
+    server_info(_served(settings, what))
+
+
+def _openai_describe(settings: Settings) -> str:
+    from pytest_llmeval.backends.openai import REPRODUCIBILITY_NOTE
+
+    served = _served(settings)
+    revision = f"revision {served.revision}" if served.revision else "not cached: no --llm-model-revision"
+    return f"{served.where} (served model, {revision}; {REPRODUCIBILITY_NOTE})"
+
+
+def _openai_identity(settings: Settings, cache_folder: Path, memo: FileHashMemo) -> str | None:
+    """No weights to hash: the base URL, the model name, the pinned revision and the server's id.
+    Without a pinned revision the outputs are not cached: weights redeployed under the same name
+    and URL would otherwise be judged by the old weights' cached outputs."""
+    from pytest_llmeval.backends.openai import served_identity, server_info
+
+    served = _served(settings)
+    if served.revision is None:
+        return None
+    return served_identity(served, server_info(served))
+
+
+def _openai_run_settings(settings: Settings) -> dict[str, Any]:
+    from pytest_llmeval.backends.openai import REPRODUCIBILITY_NOTE, server_info
+
+    served = _served(settings)
+    return {
+        "base_url": served.base_url,
+        "model_revision": served.revision,
+        "server_model_id": server_info(served).reported_id,
+        "prompt_endpoint": served.prompt_endpoint,
+        "reproducibility": REPRODUCIBILITY_NOTE,
+    }
+
+
+def _openai_load(settings: Settings, cwd: Path) -> Backend:
+    from pytest_llmeval.backends.openai import OpenAIBackend
+
+    return OpenAIBackend(_served(settings))
+
+
+# Cached by identity (URL, name, pinned revision, server id); the protocol exposes no tokenizer.
+OPENAI = register_backend(
+    BackendSpec(
+        name="openai",
+        scheme="openai",
+        load=_openai_load,
+        describe=_openai_describe,
+        validate=_openai_validate,
+        identity=_openai_identity,
+        run_settings=_openai_run_settings,
         origin=__name__,
     )
 )

@@ -452,6 +452,10 @@ class HFBackend(Backend):
 
     # -- Backend interface ----------------------------------------------------------------------
     @property
+    def scores_next_tokens(self) -> bool:
+        return True
+
+    @property
     def tokenizer(self) -> Any:
         return self._tokenizer
 

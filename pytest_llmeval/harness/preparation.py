@@ -90,6 +90,10 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
             continue
         state.plan_index[item.nodeid] = len(state.plan)
         state.plan.append(request)
+    if state.settings.backend_name == "openai":
+        from pytest_llmeval.backends.openai import refuse_unservable
+
+        refuse_unservable([(node, state.plan[index]) for node, index in state.plan_index.items()])
     # Tests that call llm.generate themselves will need the model: load it now, so a model that
     # cannot load ends the session before any test runs.
     if unplanned:
@@ -123,7 +127,7 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
     """Score the case files' judge prompts in batches now that their outputs are ready; each judge
     check then finds its score done. A prompt that cannot be scored is left to its check to report."""
     from pytest_llmeval.errors import GenerationError
-    from pytest_llmeval.metrics.judge import SCORE_TOKENS, build_judge_prompt
+    from pytest_llmeval.metrics.judge import SCORE_TOKENS, build_judge_prompt, scoring_mode
 
     model = state.model_under_test()
     prompts: dict[str, list[str]] = {"logprobs": [], "text": []}
@@ -137,6 +141,9 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
             prompts[str(args.get("mode", "logprobs"))].append(prompt)
     judge = state.judge_adapter()
     try:
+        if prompts["logprobs"] and scoring_mode(judge, "logprobs") == "text":
+            prompts["text"] += prompts.pop("logprobs")  # a served judge without logprobs reads text
+            prompts["logprobs"] = []
         if prompts["logprobs"]:
             judge.score_next_token(prompts["logprobs"], list(SCORE_TOKENS))
         if prompts["text"]:

@@ -72,6 +72,9 @@ def assemble_run(state: LLMEvalSession) -> RunRecord:
         "device": settings.device,
     }
     run_settings.update(backend.run_settings(settings))
+    judge = state.judge_instance
+    if judge is not None and judge.model.loaded and judge.model.settings.backend_name == "openai":
+        run_settings["judge_scoring"] = judge.scoring  # a served judge: logprobs, or text without them
     return RunRecord(
         run_id=uuid.uuid4().hex,
         started_at=state.started_at,

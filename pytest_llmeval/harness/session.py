@@ -9,7 +9,7 @@ controller alone writes shared files.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,17 +116,16 @@ class LLMEvalSession:
 
     def judge_model(self) -> ModelUnderTest:
         """The judge: the model under test itself when --llm-judge-model names the same model."""
+        from pytest_llmeval.backends import judge_is_model_under_test, judge_settings, load_backend
+
         assert self.settings.judge_model is not None
-        if self.settings.judge_model == self.settings.model:
+        if judge_is_model_under_test(self.settings):
             return self.model_under_test()
         if self.judge is None:
-            from pytest_llmeval.backends import load_backend
             from pytest_llmeval.engine import ModelUnderTest
 
-            judge_settings = replace(
-                self.settings, model=self.settings.judge_model, adapter=None, chat_template="auto"
-            )
-            self.judge = ModelUnderTest(judge_settings, lambda: load_backend(judge_settings, self.cwd))
+            settings = judge_settings(self.settings)
+            self.judge = ModelUnderTest(settings, lambda: load_backend(settings, self.cwd))
         return self.judge
 
     def _load_backend(self) -> Backend:

@@ -72,6 +72,7 @@ __all__ = [
     "request_of",
     "score_from_logprobs",
     "score_mass",
+    "scoring_mode",
     "using_judge",
     "win_rate",
 ]
@@ -477,6 +478,15 @@ def _describe(judge: Judge) -> str:
     return f" [judge: {description}]" if isinstance(description, str) and description else ""
 
 
+def scoring_mode(judge: object, mode: JudgeMode) -> JudgeMode:
+    """The mode ``judge`` can honour: logprobs mode falls back to text mode for a judge whose model
+    gives no next-token log-probabilities (``scores_next_tokens`` False: a served model whose server
+    returns no logprobs). The run's settings say which mode the judge used."""
+    if mode == "logprobs" and not getattr(judge, "scores_next_tokens", True):
+        return "text"
+    return mode
+
+
 def _require_judge(name: str, judge: Judge | None) -> Judge:
     found = judge or active_judge()
     if found is None:
@@ -506,6 +516,7 @@ def judge_score(
     """Score one output (with its request: ``prompt``, or the one a :class:`Generation` carries).
     In text mode the JudgeScore is certain: probability 1 (and mass 1) on the parsed score. The
     caller decides what a small ``mass`` means (:func:`inconclusive_message`)."""
+    mode = scoring_mode(judge, mode)
     judge_prompt = judge_check_prompt(output, rubric, reference, mode, prompt)
     if mode == "logprobs":
         answers = judge.score_next_token([judge_prompt], list(SCORE_TOKENS))
@@ -568,6 +579,7 @@ def judge_pairwise_many(
             prompts.append(
                 build_pairwise_prompt(first, second, criteria, prompt=request_prompt, conversation=conversation)
             )
+    mode = scoring_mode(judge, mode)
     choices: list[Choice]
     masses: list[float]
     if mode == "logprobs":
@@ -645,6 +657,7 @@ def judge_check(
     threshold = _check_min_mass(min_mass) if min_mass is not None else active_min_mass()
     active = _require_judge("judge", judge)
     who = _describe(active)
+    mode = scoring_mode(active, mode)
     try:
         output = checked_output(text)  # a model output carries the request the judge must read
         result = judge_score(active, rubric, output, reference=reference, mode=mode, prompt=prompt)
@@ -702,6 +715,7 @@ def preferred_over_check(
     threshold = _check_min_mass(min_mass) if min_mass is not None else active_min_mass()
     active = _require_judge("preferred_over", judge)
     who = _describe(active)
+    mode = scoring_mode(active, mode)
     try:
         output = checked_output(text)
         result = judge_pairwise(active, output, other, criteria=rubric, mode=mode, prompt=prompt)
