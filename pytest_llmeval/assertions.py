@@ -18,6 +18,7 @@ from pytest_llmeval.checks.base import Tokenizer, assert_check
 from pytest_llmeval.checks.safety import ClaimKind, PiiKind
 from pytest_llmeval.checks.structure import ModelArg, SchemaArg
 from pytest_llmeval.metrics.judge import Judge
+from pytest_llmeval.metrics.ner import GoldEntity
 from pytest_llmeval.metrics.perplexity_scoring import PerplexityScorer
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
@@ -47,6 +48,7 @@ __all__ = [
     "assert_bleu",
     "assert_chrf",
     "assert_judge",
+    "assert_ner",
     "assert_perplexity",
     "assert_preferred_over",
     "assert_rouge_1",
@@ -476,4 +478,22 @@ def assert_preferred_over(
         allow_tie=allow_tie,
         mode=mode,
         judge=judge,
+    )
+
+
+def assert_ner(
+    output: object,
+    entities: list[GoldEntity] | list[dict[str, Any]],
+    source: str,
+    min: float | None = None,
+    scheme: Literal["strict", "exact", "partial", "ent_type"] = "strict",
+    format: Literal["json", "inline"] = "json",
+    pattern: str | None = None,
+) -> Any:
+    """The entities in the output (JSON ``[{text, type}]`` or inline ``[Ann](PER)``), aligned to
+    ``source``, score nervaluate F1 under ``scheme`` of at least ``min`` against the gold ``entities``;
+    returns the :class:`~pytest_llmeval.metrics.ner.NERReport`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "ner", output, entities=entities, source=source, min=min, scheme=scheme, format=format, pattern=pattern
     )

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 import yaml
@@ -43,6 +43,7 @@ from pytest_llmeval.checks.base import (
 )
 from pytest_llmeval.engine import build_request
 from pytest_llmeval.errors import GenerationParameterError
+from pytest_llmeval.metrics.ner import GoldEntity, Span, gold_spans
 
 __all__ = [
     "Case",
@@ -51,6 +52,7 @@ __all__ = [
     "CaseExpectationsFailed",
     "CaseFile",
     "Expectation",
+    "NERSpec",
     "load_cases",
     "parse_case_file",
 ]
@@ -169,6 +171,37 @@ class _CaseModel(_Strict):
     label: str | None = None
     xfail: str | None = None
     tolerance: dict[str, float] = {}
+    entities: list[GoldEntity] | None = None
+
+
+class NERSpec(_Strict):
+    """A file's NER group: cases with gold ``entities``, the entities read from each output (a JSON
+    list of {text, type} or inline ``[text](TYPE)``), aligned to the case's source text (the prompt, or
+    the ``vars`` entry ``source_var``) and scored with nervaluate over the file; thresholds on the group."""
+
+    format: Literal["json", "inline"] = "json"
+    pattern: str | None = None
+    source_var: str | None = None
+    min_strict_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_exact_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_partial_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_ent_type_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_type_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+
+    @pydantic.field_validator("pattern")
+    @classmethod
+    def _named_groups(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                names = set(re.compile(value).groupindex)
+            except re.error as exc:
+                raise ValueError(f"not a valid regex: {exc}") from None
+            if not {"text", "type"} <= names:
+                raise ValueError("needs the named groups (?P<text>...) and (?P<type>...)")
+        return value
+
+    def thresholds(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if k.startswith("min_") and v is not None}
 
 
 class ClassificationSpec(_Strict):
@@ -201,6 +234,7 @@ class _FileModel(_Strict):
     tag_pass_rates: dict[str, float] = {}
     classification: ClassificationSpec | None = None
     tag_classifications: dict[str, ClassificationSpec] = {}
+    ner: NERSpec | None = None
     cases: list[Any]
 
 
@@ -244,6 +278,9 @@ class Case:
     line: int | None = None
     label: str | None = None  # the gold label, for the file's classification group
     tolerances: dict[str, float] = field(default_factory=dict)  # how far each metric may drop (gate)
+    # gold entities aligned to ``ner_source`` (the prompt, or the file's ``ner.source_var``), for NER
+    entities: tuple[Span, ...] | None = None
+    ner_source: str | None = None
 
     def __str__(self) -> str:
         return self.id
@@ -272,6 +309,7 @@ class CaseFile:
     tag_pass_rates: dict[str, float] = field(default_factory=dict)
     classification: ClassificationSpec | None = None
     tag_classifications: dict[str, ClassificationSpec] = field(default_factory=dict)
+    ner: NERSpec | None = None
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -318,7 +356,11 @@ def _resolve_paths(params: list[tuple[str, Any]], args: dict[str, Any], base_dir
 
 
 def _expectation(
-    name: str, raw: Any, base_dir: Path | None = None, reference: str | None = None
+    name: str,
+    raw: Any,
+    base_dir: Path | None = None,
+    reference: str | None = None,
+    ner: tuple[list[dict[str, Any]], str, NERSpec | None] | None = None,
 ) -> Expectation:
     """Turn ``name: raw`` from ``expect`` into validated check arguments.
 
@@ -342,6 +384,8 @@ def _expectation(
         raise CheckUsageError(f"{name} takes no arguments; write `{name}: true`")
     elif first == "reference" and reference is not None and isinstance(raw, (int, float)):
         args = {"min": raw}  # `rouge_l: 0.4` with the case's reference: the number is the threshold
+    elif first == "entities" and ner is not None and isinstance(raw, (int, float)):
+        args = {"min": raw}  # `ner: 0.8` with the case's entities: the number is the threshold
     else:
         args = {first: raw}
     if base_dir is not None:
@@ -349,6 +393,13 @@ def _expectation(
     if reference is not None and "reference" in names and "reference" not in args:
         # The case's reference is what reference metrics (rouge_l, bleu, judge...) compare with.
         args["reference"] = reference
+    if ner is not None and "entities" in names:
+        # The case's gold entities and source text, and the file's entity format (unless given here).
+        entities, source, ner_spec = ner
+        args.setdefault("entities", entities)
+        args.setdefault("source", source)
+        if ner_spec is not None and "format" not in args and "pattern" not in args:
+            args.update(format=ner_spec.format, pattern=ner_spec.pattern)
     return Expectation(name, spec.validate_args(args))
 
 
@@ -391,6 +442,7 @@ def _build_case(
     index: int,
     classification: ClassificationSpec | None = None,
     tag_classifications: dict[str, ClassificationSpec] | None = None,
+    ner_spec: NERSpec | None = None,
 ) -> Case:
     """Validate one raw case from file ``source`` (named ``path`` in messages); raise CaseError with
     the line of the offending field."""
@@ -437,10 +489,13 @@ def _build_case(
         case_id = _derive_id(request)
     if not re.fullmatch(r"[^\s\[\]:]+", case_id):
         raise fail(["id"], f"id {case_id!r} may not contain spaces, brackets or colons")
+    ner_gold = _ner_gold(model, request, ner_spec, fail)
     expectations = []
     for name, args in model.expect.items():
+        if name in ("ner", "not_ner") and ner_gold is None:
+            raise fail(["expect", name], f"expect.{name}: needs the case's gold `entities:` list")
         try:
-            expectations.append(_expectation(name, args, source.parent, model.reference))
+            expectations.append(_expectation(name, args, source.parent, model.reference, ner_gold))
         except CheckUsageError as exc:
             raise fail(["expect", name], f"expect.{name}: {exc}") from None
     tags = tuple(dict.fromkeys([*defaults.tags, *model.tags]))
@@ -470,7 +525,42 @@ def _build_case(
         line=line,
         label=model.label,
         tolerances=_tolerances({**defaults.tolerance, **model.tolerance}, fail),
+        entities=gold_spans(ner_gold[0], ner_gold[1]).spans if ner_gold is not None else None,
+        ner_source=ner_gold[1] if ner_gold is not None else None,
     )
+
+
+def _ner_source(model: _CaseModel, request: GenerationRequest, spec: NERSpec | None) -> str:
+    """The text a case's entities are located in: the ``vars`` entry ``ner.source_var``, else the
+    prompt (the last user message of a chat case)."""
+    if spec is not None and spec.source_var is not None:
+        if model.vars is None or spec.source_var not in model.vars:
+            raise ValueError(
+                f"ner.source_var is {spec.source_var!r} but the case has no such entry in vars "
+                f"(vars given: {', '.join(sorted(model.vars or {})) or 'none'})"
+            )
+        return str(model.vars[spec.source_var])
+    if request.messages:
+        users = [m.content for m in request.messages if m.role == "user"]
+        return users[-1] if users else request.messages[-1].content
+    return request.prompt or ""
+
+
+def _ner_gold(
+    model: _CaseModel, request: GenerationRequest, spec: NERSpec | None, fail: Any
+) -> tuple[list[dict[str, Any]], str, NERSpec | None] | None:
+    """The case's gold entities (checked against its source text), or None when it declares none."""
+    if model.entities is None:
+        return None
+    if spec is None and not any(name in ("ner", "not_ner") for name in model.expect):
+        raise fail(["entities"], "entities need a `ner:` block in the file (the group) or `expect: {ner: ...}` (this case)")
+    try:
+        source_text = _ner_source(model, request, spec)
+        entities = [e.model_dump(exclude_none=True) for e in model.entities]
+        gold_spans(entities, source_text)
+    except ValueError as exc:
+        raise fail(["entities"], f"entities: {exc}") from None
+    return entities, source_text, spec
 
 
 def _read_yaml(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]]:
@@ -541,7 +631,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
         try:
             case = _build_case(
                 raw, file_model.defaults, source, path, line, index,
-                file_model.classification, file_model.tag_classifications,
+                file_model.classification, file_model.tag_classifications, file_model.ner,
             )
         except CaseError as exc:
             errors.append(exc)
@@ -555,7 +645,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
         cases.append(case)
     return CaseFile(
         path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates), file_model.classification,
-        dict(file_model.tag_classifications),
+        dict(file_model.tag_classifications), file_model.ner,
     )
 
 
