@@ -509,7 +509,6 @@ def ner(
     if not passed:
         lines += [f"  {line}" for line in _differences(gold.spans, predicted.spans)]
         lines += [f"  note: {note}" for note in predicted.notes]
-        lines.append(f"  output: {truncate(text)}")
     return CheckResult(
         name,
         passed,
