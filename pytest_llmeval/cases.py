@@ -41,6 +41,13 @@ from pytest_llmeval.checks.base import (
     get_check,
     truncate,
 )
+from pytest_llmeval.counterfactual import (
+    CounterfactualError,
+    CounterfactualSpec,
+    FairnessSpec,
+    load_swap_sets,
+    variants_of,
+)
 from pytest_llmeval.engine import build_request
 from pytest_llmeval.errors import GenerationParameterError
 from pytest_llmeval.metrics.ner import GoldEntity, Span, gold_spans
@@ -172,6 +179,7 @@ class _CaseModel(_Strict):
     xfail: str | None = None
     tolerance: dict[str, float] = {}
     entities: list[GoldEntity] | None = None
+    counterfactual: CounterfactualSpec | None = None
 
 
 class NERSpec(_Strict):
@@ -235,6 +243,8 @@ class _FileModel(_Strict):
     classification: ClassificationSpec | None = None
     tag_classifications: dict[str, ClassificationSpec] = {}
     ner: NERSpec | None = None
+    counterfactual_terms: list[str] = []
+    fairness: FairnessSpec | None = None
     cases: list[Any]
 
 
@@ -281,6 +291,9 @@ class Case:
     # gold entities aligned to ``ner_source`` (the prompt, or the file's ``ner.source_var``), for NER
     entities: tuple[Span, ...] | None = None
     ner_source: str | None = None
+    # counterfactual variants to generate and compare, and the swap-set files (beside the shipped ones)
+    counterfactual: CounterfactualSpec | None = None
+    counterfactual_terms: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.id
@@ -310,6 +323,7 @@ class CaseFile:
     classification: ClassificationSpec | None = None
     tag_classifications: dict[str, ClassificationSpec] = field(default_factory=dict)
     ner: NERSpec | None = None
+    fairness: FairnessSpec | None = None
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -443,6 +457,7 @@ def _build_case(
     classification: ClassificationSpec | None = None,
     tag_classifications: dict[str, ClassificationSpec] | None = None,
     ner_spec: NERSpec | None = None,
+    counterfactual_terms: tuple[str, ...] = (),
 ) -> Case:
     """Validate one raw case from file ``source`` (named ``path`` in messages); raise CaseError with
     the line of the offending field."""
@@ -490,6 +505,13 @@ def _build_case(
     if not re.fullmatch(r"[^\s\[\]:]+", case_id):
         raise fail(["id"], f"id {case_id!r} may not contain spaces, brackets or colons")
     ner_gold = _ner_gold(model, request, ner_spec, fail)
+    if model.counterfactual is not None:
+        if not model.expect:
+            raise fail(["counterfactual"], "counterfactual needs checks in `expect:` whose verdicts the variants must share")
+        try:
+            variants_of(request, model.counterfactual.categories, load_swap_sets(counterfactual_terms))
+        except CounterfactualError as exc:
+            raise fail(["counterfactual"], f"counterfactual: {exc}") from None
     expectations = []
     for name, args in model.expect.items():
         if name in ("ner", "not_ner") and ner_gold is None:
@@ -527,6 +549,8 @@ def _build_case(
         tolerances=_tolerances({**defaults.tolerance, **model.tolerance}, fail),
         entities=gold_spans(ner_gold[0], ner_gold[1]).spans if ner_gold is not None else None,
         ner_source=ner_gold[1] if ner_gold is not None else None,
+        counterfactual=model.counterfactual,
+        counterfactual_terms=counterfactual_terms if model.counterfactual is not None else (),
     )
 
 
@@ -621,6 +645,11 @@ def _parse(source: Path, path: Path) -> CaseFile:
             return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), f"tag {tag!r} must be a name (letters, digits, _)")])
     if not raw_cases:
         return CaseFile(path, [], [CaseError(path, 1, "the file has no cases (a `cases:` list is needed)")])
+    swap_files = tuple(str(p if Path(p).is_absolute() else source.parent / p) for p in file_model.counterfactual_terms)
+    try:
+        load_swap_sets(swap_files)
+    except CounterfactualError as exc:
+        return CaseFile(path, [], [CaseError(path, _line_of(data, ["counterfactual_terms"], 1), str(exc))])
     cases: list[Case] = []
     errors: list[CaseError] = []
     first_line: dict[str, int | None] = {}
@@ -631,7 +660,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
         try:
             case = _build_case(
                 raw, file_model.defaults, source, path, line, index,
-                file_model.classification, file_model.tag_classifications, file_model.ner,
+                file_model.classification, file_model.tag_classifications, file_model.ner, swap_files,
             )
         except CaseError as exc:
             errors.append(exc)
@@ -645,7 +674,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
         cases.append(case)
     return CaseFile(
         path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates), file_model.classification,
-        dict(file_model.tag_classifications), file_model.ner,
+        dict(file_model.tag_classifications), file_model.ner, file_model.fairness,
     )
 
 
