@@ -22,6 +22,7 @@ collision cannot inflate it, since spans are compared token by token). Shorter s
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import os
 import re
@@ -129,6 +130,7 @@ class TrainingIndex:
             raise ValueError(f"memorisation: n must be at least 2, got {n}")
         self.n = n
         self.vocabulary: dict[str, int] = {}
+        self._counter = itertools.count()
         ids: list[Any] = []
         starts: list[int] = []  # token offset of each document in the concatenation
         offset = 0
@@ -138,11 +140,12 @@ class TrainingIndex:
         def flush() -> None:
             nonlocal offset
             chunk_ids: list[int] = []
-            vocabulary = self.vocabulary
+            # ids need only be distinct, not dense: setdefault with a running counter, mapped in C
+            assign = self.vocabulary.setdefault
             for document in chunk:
                 starts.append(offset)
                 tokens = tokenize(document)
-                chunk_ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
+                chunk_ids.extend(map(assign, tokens, self._counter))
                 chunk_ids.append(-1)  # a separator: no n-gram spans two documents
                 offset += len(tokens) + 1
             ids.append(np.array(chunk_ids, dtype=np.int32))
