@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_llmeval.metrics.memorisation import index_for_file, tokenize  # noqa: E402
+from pytest_llmeval.metrics.memorisation import index_for_file, tokenize
 
 
 def write_corpus(path: Path, megabytes: float, rng: random.Random) -> None:

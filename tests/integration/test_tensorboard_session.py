@@ -6,7 +6,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.plugin_event_accumulator import (
+    EventAccumulator,
+)
 from tensorboard.util import tensor_util
 
 from pytest_llmeval.cli import main
