@@ -47,6 +47,7 @@ __all__ = [
     "active_training_index",
     "index_for_file",
     "read_documents",
+    "set_default_training_data",
     "tokenize",
     "using_training_index",
 ]
@@ -251,8 +252,22 @@ def using_training_index(index: TrainingIndex | None) -> Iterator[None]:
         _active.reset(token)
 
 
+_default_training_data: Path | None = None
+
+
+def set_default_training_data(path: str | os.PathLike[str] | None) -> None:
+    """The process-wide training file ``no_memorisation`` uses when given no ``train_data`` (the
+    plugin sets it from ``--llm-train-data``); its index is built on the first check that needs it."""
+    global _default_training_data
+    _default_training_data = Path(path) if path is not None else None
+
+
 def active_training_index() -> TrainingIndex | None:
-    return _active.get()
+    """The index set with :func:`using_training_index`, else that of the default training file."""
+    index = _active.get()
+    if index is None and _default_training_data is not None:
+        index = index_for_file(_default_training_data)
+    return index
 
 
 _NO_INDEX = (

@@ -17,6 +17,7 @@ from pytest_llmeval.metrics.memorisation import (
     TrainingIndex,
     index_for_file,
     read_documents,
+    set_default_training_data,
     tokenize,
     using_training_index,
 )
@@ -130,6 +131,11 @@ def test_the_check_fails_above_max_span_and_records_the_metric(tmp_path: Path) -
     )
     with using_training_index(index_for_file(path)):
         assert not check("no_memorisation", copied, max_span=3).passed
+    set_default_training_data(path)  # what --llm-train-data does
+    try:
+        assert check("no_memorisation", copied, max_span=3).score == 14
+    finally:
+        set_default_training_data(None)
 
 
 @pytest.mark.parametrize(
