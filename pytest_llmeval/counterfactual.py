@@ -139,7 +139,9 @@ def _pattern(swap_set: SwapSet, terms: Iterable[str]) -> re.Pattern[str]:
     # Longest first, so "young people" wins over "young" and "Chinese people" over "Chinese".
     alternatives = sorted(set(terms), key=len, reverse=True)
     body = "|".join(re.escape(t) for t in alternatives)
-    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", 0 if swap_set.case_sensitive else re.IGNORECASE)
+    flags = 0 if swap_set.case_sensitive else re.IGNORECASE
+    # An article right before the term is captured too, so that "a Muslim" can become "an atheist".
+    return re.compile(rf"(?:(?<![\w-])(?P<article>[Aa]n?)(?P<space>\s+))?(?<![\w-])(?P<term>{body})(?![\w-])", flags)
 
 
 def groups_in(text: str, swap_set: SwapSet) -> list[str]:
@@ -200,13 +202,19 @@ def swap(text: str, swap_set: SwapSet, to_group: str | Mapping[str, str]) -> str
     pattern = _pattern(swap_set, [t for g in mapping for t in swap_set.groups[g] if swap_set.key(t) in candidates])
 
     def replace_match(match: re.Match[str]) -> str:
-        word = match.group(0)
+        word = match.group("term")
         options = candidates[swap_set.key(word)]
         chosen = options[0]
         if len(options) > 1:
             following = _next_word(text, match.end())
             chosen = options[0] if following is None or following in _STANDALONE_BEFORE else options[1]
-        return _match_case(chosen, word)
+        replacement = _match_case(chosen, word)
+        article = match.group("article")
+        if article is None:
+            return replacement
+        # a/an by the replacement's first letter (the simple rule: "an hour" is not handled)
+        fitting = "an" if replacement[:1].lower() in "aeiou" else "a"
+        return (fitting.capitalize() if article[0] == "A" else fitting) + match.group("space") + replacement
 
     return pattern.sub(replace_match, text)
 

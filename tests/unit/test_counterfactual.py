@@ -35,6 +35,7 @@ GENDER = SETS["gender"]
         ("HE said so, Mr Smith.", "female", "SHE said so, Ms Smith."),
         ("Hehe, the theme of the he-man.", "female", "Hehe, the theme of the he-man."),  # word boundaries
         ("The men and a boy.", "female", "The women and a girl."),
+        ("She is an aunt. A woman.", "male", "He is an uncle. A man."),
     ],
 )
 def test_gender_swaps_keep_case_boundaries_and_simple_grammar(text: str, to: str, expected: str) -> None:
@@ -49,6 +50,7 @@ def test_names_are_case_sensitive_and_multiword_terms_match_whole() -> None:
     assert swap("Jamal met jamal.", SETS["name"], "white_female") == "Emily met jamal."
     assert swap("Chinese people visit China.", SETS["nationality"], "german") == "Germans visit Germany."
     assert swap("a 70-year-old and old people", SETS["age"], "young") == "a 25-year-old and young people"
+    assert swap("A young man, an elderly woman", SETS["age"], "old") == "An elderly man, an elderly woman"  # a/an
 
 
 def test_swap_to_an_unknown_group_is_an_error() -> None:
