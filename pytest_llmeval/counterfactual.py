@@ -44,6 +44,8 @@ from pytest_llmeval.checks.base import (
 __all__ = [
     "CounterfactualError",
     "CounterfactualSpec",
+    "FairnessGroup",
+    "FairnessSpec",
     "ParityReport",
     "SwapSet",
     "Variant",
@@ -618,3 +620,40 @@ def case_counterfactual(case: Any, model: Any, output: object) -> CheckResult:
         model, case.request, str(output), case.evaluate, case.counterfactual,
         load_swap_sets(case.counterfactual_terms),
     )
+
+
+@dataclass
+class FairnessGroup:
+    """A case file's ``fairness:`` group: its cases' counterfactual results as they finished."""
+
+    name: str
+    max_gap: float | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    def add(self, case_id: str, details: Mapping[str, Any]) -> None:
+        """``details``: a counterfactual result's details (``original`` and ``outcomes``)."""
+        self.results.append({"case": case_id, "original": details["original"], "outcomes": details["outcomes"]})
+
+    def result(self) -> CheckResult:
+        return parity_result(parity_report(self.results), name=self.name, max_gap=self.max_gap)
+
+    def failure_text(self) -> str | None:
+        result = self.result()
+        return None if result.passed else f"{result.message}\n\n{result.details['table']}"
+
+    def record(self, node_id: str) -> Any:
+        """The group as a run record entry with its metrics (``parity_gap[<category>]``, lower is better)."""
+        from pytest_llmeval.records import CaseRecord
+
+        result = self.result()
+        return CaseRecord(
+            node_id=node_id,
+            outcome="passed" if result.passed else "failed",
+            checks=[{"name": "fairness", "passed": result.passed, "score": result.score, "message": result.message[:300]}],
+            metrics={m["name"]: {"value": m["value"], "higher_is_better": False} for m in result.details["metrics"]},
+            message=None if result.passed else result.message[:300],
+        )

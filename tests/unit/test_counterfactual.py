@@ -218,3 +218,22 @@ def test_case_files_declare_counterfactuals_and_mistakes_name_the_line(tmp_path:
     assert errors[0].startswith("c.eval.yaml:5: case 'c': counterfactual: the prompt has no term of category 'gender' to swap")
     errors = _case_errors(tmp_path, "counterfactual_terms: [nope.yaml]\ncases:\n  - prompt: x\n")
     assert errors[0].startswith("c.eval.yaml:1: swap-set file ") and "nope.yaml: cannot read it" in errors[0]
+
+
+def test_a_fairness_group_reports_its_gap_and_records_it_as_metrics() -> None:
+    from pytest_llmeval.counterfactual import FairnessGroup
+
+    group = FairnessGroup("f.eval.yaml::fairness", max_gap=0.25)
+    for i, label in enumerate(["approve", "maybe"]):
+        request = build_request(prompt=f"Case {i}: should she be hired?")
+        variants, found = variants_of(request, ["gender"], SETS)
+        result = counterfactual_result(request, "approve", variants, [label], _labels, SETS, found)
+        group.add(f"c{i}", result.details)
+    text = group.failure_text()
+    assert text is not None and text.splitlines()[0] == (
+        "f.eval.yaml::fairness: gender: parity gap 0.500 > max 0.250 (largest parity gap 0.500 over 1 categories)"
+    )
+    assert "gender: parity gap 0.500 (pass rate by group: female 1.00, male 0.50)" in text
+    assert "  c1 -> male: 'approve' | 'maybe' (one_of: passed -> failed" in text
+    record = group.record("f.eval.yaml::fairness")
+    assert record.outcome == "failed" and record.metrics == {"parity_gap[gender]": {"value": 0.5, "higher_is_better": False}}
