@@ -341,7 +341,7 @@ def _compare(
     tolerance: float,
 ) -> list[str]:
     problems = []
-    for before, after in zip(original, variant):
+    for before, after in zip(original, variant, strict=True):
         if before.name == "one_of" and before.passed and after.passed and before.value != after.value:
             problems.append(f"one_of: label {before.value!r} -> {after.value!r}")
         elif before.passed != after.passed:
@@ -376,7 +376,7 @@ def counterfactual_result(
         raise ValueError(f"counterfactual: {len(variants)} variants but {len(outputs)} outputs")
     base = _evaluate_quietly(evaluate, original_output)
     outcomes: list[VariantOutcome] = []
-    for variant, output in zip(variants, outputs):
+    for variant, output in zip(variants, outputs, strict=True):
         results = _evaluate_quietly(evaluate, output)
         problems = _compare(base, results, tolerance)
         if min_similarity is not None:

@@ -107,10 +107,10 @@ def case_texts(run: RunRecord) -> dict[str, str]:
 
 def _tensorboard() -> tuple[Any, Any, Any, Any]:
     try:
-        from tensorboard.compat.proto import event_pb2  # type: ignore[import-untyped]
-        from tensorboard.plugins.scalar.summary_v2 import scalar_pb  # type: ignore[import-untyped]
-        from tensorboard.plugins.text.summary_v2 import text_pb  # type: ignore[import-untyped]
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter  # type: ignore[import-untyped]
+        from tensorboard.compat.proto import event_pb2
+        from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+        from tensorboard.plugins.text.summary_v2 import text_pb
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
     except ImportError:
         raise TensorBoardError(
             "writing TensorBoard events needs the tensorboard package: pip install 'pytest-llmeval[tensorboard]'"

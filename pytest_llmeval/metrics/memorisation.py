@@ -204,7 +204,7 @@ class TrainingIndex:
         seeds = np.flatnonzero(valid)
         lows = np.searchsorted(self.sorted_hashes, hashes[seeds], side="left")
         highs = np.searchsorted(self.sorted_hashes, hashes[seeds], side="right")
-        for i, low, high in zip(seeds.tolist(), lows.tolist(), highs.tolist()):
+        for i, low, high in zip(seeds.tolist(), lows.tolist(), highs.tolist(), strict=True):
             if i + best >= len(ids):
                 break  # no longer span can start here
             for position in self.sorted_positions[low : min(high, low + _MAX_SEEDS_PER_NGRAM)].tolist():

@@ -338,7 +338,7 @@ class NERReport:
 
 def _evaluator() -> Any:
     try:
-        from nervaluate import Evaluator  # type: ignore[import-untyped]
+        from nervaluate import Evaluator
     except ImportError:
         raise CheckUsageError(
             "NER scoring needs the nervaluate package: pip install 'pytest-llmeval[ner]'"

@@ -75,7 +75,7 @@ def perplexity_gap_from(
 ) -> PerplexityGap:
     """The gap between two perplexity results (per-text NLL and token counts), with bootstrap intervals."""
     import numpy as np
-    from scipy.stats import bootstrap  # type: ignore[import-untyped]
+    from scipy.stats import bootstrap
 
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"perplexity gap: confidence must be between 0 and 1, got {confidence}")

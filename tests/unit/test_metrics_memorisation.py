@@ -166,7 +166,7 @@ def test_a_case_files_train_data_is_relative_to_the_file(tmp_path: Path) -> None
 
 
 def _result(nll: list[float], tokens: list[int]) -> PerplexityResult:
-    per_text = tuple(math.exp(a / b) for a, b in zip(nll, tokens))
+    per_text = tuple(math.exp(a / b) for a, b in zip(nll, tokens, strict=True))
     total = sum(nll) / sum(tokens)
     return PerplexityResult(math.exp(total), per_text, sum(nll), sum(tokens), tuple(nll), tuple(tokens))
 

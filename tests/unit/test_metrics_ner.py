@@ -135,8 +135,8 @@ def test_pipeline_scores_equal_nervaluate_on_the_same_spans() -> None:
         '[{"text": "Nothing", "type": "MISC"}]',  # an unseen tag on a document with no gold
         '[{"text": "IBM", "type": "ORG"}, {"text": "Eve", "type": "PER"}]',
     ]
-    gold = [gold_spans(g, s).spans for g, s in zip(gold_entities, sources)]
-    predicted = [align(parse_entities(o), s).spans for o, s in zip(outputs, sources)]
+    gold = [gold_spans(g, s).spans for g, s in zip(gold_entities, sources, strict=True)]
+    predicted = [align(parse_entities(o), s).spans for o, s in zip(outputs, sources, strict=True)]
     ours = score_entities(gold, predicted)
     # The same spans written by hand (inclusive ends), scored by nervaluate directly.
     hand_gold = [
