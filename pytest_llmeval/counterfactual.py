@@ -33,13 +33,9 @@ from typing import Any
 import pydantic
 import yaml
 
+from pytest_llmeval import running_test
 from pytest_llmeval.backends.base import GenerationRequest, Message
-from pytest_llmeval.checks.base import (
-    CheckResult,
-    CheckUsageError,
-    recording_checks,
-    truncate,
-)
+from pytest_llmeval.checks.base import CheckResult, CheckUsageError, truncate
 
 __all__ = [
     "CounterfactualError",
@@ -325,8 +321,10 @@ class VariantOutcome:
 
 def _evaluate_quietly(evaluate: Callable[[str], list[CheckResult]], output: str) -> list[CheckResult]:
     # The variants' checks must not count as the running test's checks (a FAIL for a variant is a
-    # disagreement to report, not a failed expectation of the case).
-    with recording_checks(lambda result: None):
+    # disagreement to report, not a failed expectation of the case): they run as a scratch test
+    # with the same services (tokenizer, judge...).
+    scratch = running_test.RunningTest("counterfactual variant", services=running_test.services())
+    with running_test.running(scratch):
         return evaluate(output)
 
 

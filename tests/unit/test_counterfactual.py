@@ -237,3 +237,15 @@ def test_a_fairness_group_reports_its_gap_and_records_it_as_metrics() -> None:
     assert "  c1 -> male: 'approve' | 'maybe' (one_of: passed -> failed" in text
     record = group.record("f.eval.yaml::fairness")
     assert record.outcome == "failed" and record.metrics == {"parity_gap[gender]": {"value": 0.5, "higher_is_better": False}}
+
+
+def test_the_variants_checks_are_not_the_running_tests_checks() -> None:
+    from pytest_llmeval import running_test
+
+    test = running_test.RunningTest("t")
+    with running_test.running(test):
+        with pytest.raises(CheckFailed):
+            assert_counterfactual(ScriptedModel({"Lakisha": "maybe"}, "approve"), "Greg asks.", categories=["name"],
+                                  expect={"one_of": ["approve", "deny"]})
+    # one result: the counterfactual check itself, not the variants' one_of results
+    assert [c.name for c in test.checks] == ["counterfactual"]
