@@ -67,3 +67,35 @@ def test_the_demo_model_copies_its_answers_and_scores_them_better_than_new_text(
     assert float(gap.group(1)) > 0.5 and float(gap.group(3)) <= float(gap.group(2)) <= float(gap.group(4))
     assert re.search(r"metric memorised_span: mean [\d.]+ over 2 .*lower is better", out), out
     assert re.search(r"metric perplexity_gap: mean [\d.]+ over 1", out)
+
+
+PARROT = '''
+def answer(prompt):
+    return {"refund": "You can ask for a refund within 30 days of purchase, no questions asked."}.get(prompt, "Ask support.")
+'''
+
+
+def test_the_sessions_training_data_serves_every_no_memorisation_check(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(parrot=PARROT)
+    (pytester.path / "train.jsonl").write_text(
+        json.dumps({"text": "Our refund policy: you can ask for a refund within 30 days of purchase, no questions asked."}) + "\n",
+        encoding="utf-8",
+    )
+    (pytester.path / "m.eval.yaml").write_text(textwrap.dedent("""
+        cases:
+          - {id: refund, prompt: refund, expect: {no_memorisation: {max_span: 5}}}
+          - {id: other, prompt: other, expect: {no_memorisation: {max_span: 5}}}
+    """).lstrip(), encoding="utf-8")
+    result = pytester.runpytest("--llm-model=py:parrot:answer", "--llm-train-data=train.jsonl", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        # "You" is not "you": the span starts at "can"
+        "*no_memorisation: longest copied span 15 > max 5; 15 tokens copied verbatim (training document 0): "
+        "'can ask for a refund within 30 days of purchase , no questions asked .'",
+    ])
+    missing = pytester.runpytest("--llm-model=py:parrot:answer", "--llm-train-data=nope.jsonl", "-p", "no:cacheprovider")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["*--llm-train-data: */nope.jsonl is not a file*"])
+    # without the option (and without train_data), the check says what it needs
+    bare = pytester.runpytest("--llm-model=py:parrot:answer", "-p", "no:cacheprovider")
+    bare.stdout.fnmatch_lines(["*usage error in expect (not a model failure): check 'no_memorisation' needs the training data*"])
