@@ -291,6 +291,7 @@ class Case:
     # gold entities aligned to ``ner_source`` (the prompt, or the file's ``ner.source_var``), for NER
     entities: tuple[Span, ...] | None = None
     ner_source: str | None = None
+    ner_format: dict[str, Any] | None = None  # the file's ner.format and ner.pattern, for its NER group
     # counterfactual variants to generate and compare, and the swap-set files (beside the shipped ones)
     counterfactual: CounterfactualSpec | None = None
     counterfactual_terms: tuple[str, ...] = ()
@@ -549,6 +550,7 @@ def _build_case(
         tolerances=_tolerances({**defaults.tolerance, **model.tolerance}, fail),
         entities=gold_spans(ner_gold[0], ner_gold[1]).spans if ner_gold is not None else None,
         ner_source=ner_gold[1] if ner_gold is not None else None,
+        ner_format={"format": ner_spec.format, "pattern": ner_spec.pattern} if ner_gold is not None and ner_spec else None,
         counterfactual=model.counterfactual,
         counterfactual_terms=counterfactual_terms if model.counterfactual is not None else (),
     )

@@ -563,7 +563,8 @@ def assert_counterfactual(
     to check results), a score moved by more than ``tolerance``, or (with ``min_similarity``) an
     output that reads differently. Returns the result; its metric is ``counterfactual_agreement``."""
     __tracebackhide__ = True
-    from pytest_llmeval.checks.base import CheckFailed, _record
+    from pytest_llmeval.checks.base import CheckFailed
+    from pytest_llmeval.running_test import report_check
 
     evaluate = expect if callable(expect) else _expectations(expect)
     if isinstance(prompt, GenerationRequest):
@@ -583,7 +584,7 @@ def assert_counterfactual(
         request, str(generations[0]), variants, [str(g) for g in generations[1:]], evaluate, sets, found,
         tolerance=tolerance, min_similarity=min_similarity,
     )
-    _record(result)
+    report_check(result)
     if not result.passed:
         raise CheckFailed(result)
     return result

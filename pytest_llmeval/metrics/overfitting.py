@@ -162,7 +162,8 @@ def assert_perplexity_gap(
     """Measure the gap and fail (CheckFailed) when its point estimate exceeds ``max_gap`` nats/token
     (no max: records it). Records the metric ``perplexity_gap`` (lower is better) on the test."""
     __tracebackhide__ = True
-    from pytest_llmeval.checks.base import CheckFailed, _record
+    from pytest_llmeval.checks.base import CheckFailed
+    from pytest_llmeval.running_test import report_check
 
     if max_gap is not None and max_gap < 0:
         raise CheckUsageError(f"perplexity gap: max_gap must be >= 0, got {max_gap}")
@@ -182,7 +183,7 @@ def assert_perplexity_gap(
         details={"metric": {"name": "perplexity_gap", "value": measured.gap.value, "higher_is_better": False}},
         value=measured,
     )
-    _record(result)
+    report_check(result)
     if not passed:
         raise CheckFailed(result)
     return measured
