@@ -45,6 +45,7 @@ __all__ = [
     "TrainingDataError",
     "TrainingIndex",
     "active_training_index",
+    "default_training_data",
     "index_for_file",
     "read_documents",
     "set_default_training_data",
@@ -260,6 +261,11 @@ def set_default_training_data(path: str | os.PathLike[str] | None) -> None:
     plugin sets it from ``--llm-train-data``); its index is built on the first check that needs it."""
     global _default_training_data
     _default_training_data = Path(path) if path is not None else None
+
+
+def default_training_data() -> Path | None:
+    """The session's training file (``--llm-train-data``), if one was given."""
+    return _default_training_data
 
 
 def active_training_index() -> TrainingIndex | None:

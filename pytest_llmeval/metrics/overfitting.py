@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError
-from pytest_llmeval.metrics.memorisation import TrainingDataError, read_documents
+from pytest_llmeval.metrics.memorisation import TrainingDataError, default_training_data, read_documents
 from pytest_llmeval.metrics.perplexity_scoring import PerplexityResult
 
 __all__ = ["Interval", "PerplexityGap", "assert_perplexity_gap", "perplexity_gap", "perplexity_gap_from", "sample_texts"]
@@ -132,7 +132,7 @@ def sample_texts(documents: Sequence[str], max_texts: int, max_chars: int, seed:
 
 def perplexity_gap(
     llm: Any,
-    train_data: str | Path,
+    train_data: str | Path | None,
     heldout_data: str | Path,
     *,
     max_texts: int = 64,
@@ -140,7 +140,12 @@ def perplexity_gap(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> PerplexityGap:
-    """Score a sample of each file with ``llm`` (a ModelUnderTest; see the module docstring)."""
+    """Score a sample of each file with ``llm`` (a ModelUnderTest; see the module docstring).
+    ``train_data=None``: the session's ``--llm-train-data``."""
+    if train_data is None:
+        train_data = default_training_data()
+        if train_data is None:
+            raise TrainingDataError("the perplexity gap needs the training data: pass train_data=<file> or run with --llm-train-data FILE")
     sides = []
     for path in (train_data, heldout_data):
         texts = sample_texts(read_documents(path), max_texts, max_chars, seed)
@@ -150,7 +155,7 @@ def perplexity_gap(
 
 def assert_perplexity_gap(
     llm: Any,
-    train_data: str | Path,
+    train_data: str | Path | None,
     heldout_data: str | Path,
     *,
     max_gap: float | None = None,
@@ -160,7 +165,8 @@ def assert_perplexity_gap(
     confidence: float = 0.95,
 ) -> PerplexityGap:
     """Measure the gap and fail (CheckFailed) when its point estimate exceeds ``max_gap`` nats/token
-    (no max: records it). Records the metric ``perplexity_gap`` (lower is better) on the test."""
+    (no max: records it). Records the metric ``perplexity_gap`` (lower is better) on the test.
+    ``train_data=None``: the session's ``--llm-train-data``."""
     __tracebackhide__ = True
     from pytest_llmeval.checks.base import CheckFailed
     from pytest_llmeval.running_test import report_check

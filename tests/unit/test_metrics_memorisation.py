@@ -218,3 +218,32 @@ def test_both_sides_are_sampled_and_cut_the_same_way() -> None:
     assert texts == sample_texts(documents, max_texts=4, max_chars=40, seed=3)
     assert len(texts) == 4 and all(len(t) <= 40 and not t.endswith(" ") and t.endswith("word") for t in texts)
     assert len(sample_texts(documents[:2], max_texts=4, max_chars=40, seed=3)) == 2
+
+
+class PerplexityByLength:
+    """Stands in for ModelUnderTest.perplexity: 1 nat per character, as a PerplexityResult."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def perplexity(self, texts: list[str]) -> PerplexityResult:
+        self.calls.append(texts)
+        return _result([float(len(t)) for t in texts], [len(t.split()) for t in texts])
+
+
+def test_the_gap_takes_the_sessions_training_data_when_given_none(tmp_path: Path) -> None:
+    from pytest_llmeval.metrics.overfitting import assert_perplexity_gap
+
+    train, heldout = tmp_path / "train.txt", tmp_path / "heldout.txt"
+    train.write_text("a b\n\nc d\n\ne f\n", encoding="utf-8")
+    heldout.write_text("gg hh\n\nii jj\n", encoding="utf-8")
+    with pytest.raises(CheckUsageError, match="the perplexity gap needs the training data: pass train_data=<file> or run with --llm-train-data"):
+        assert_perplexity_gap(PerplexityByLength(), None, heldout)
+    set_default_training_data(train)
+    try:
+        model = PerplexityByLength()
+        gap = assert_perplexity_gap(model, None, heldout)
+    finally:
+        set_default_training_data(None)
+    assert model.calls == [["a b", "c d", "e f"], ["gg hh", "ii jj"]]  # both sides, the same way
+    assert gap.gap.value == pytest.approx(10 / 4 - 9 / 6)
