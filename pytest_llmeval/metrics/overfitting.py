@@ -75,8 +75,13 @@ def perplexity_gap_from(
 ) -> PerplexityGap:
     """The gap between two perplexity results (per-text NLL and token counts), with bootstrap intervals."""
     import numpy as np
-    from scipy.stats import bootstrap
 
+    try:
+        from scipy.stats import bootstrap
+    except ImportError:
+        raise CheckUsageError(
+            "the perplexity gap's intervals need scipy: pip install 'pytest-llmeval[overfitting]'"
+        ) from None
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"perplexity gap: confidence must be between 0 and 1, got {confidence}")
     sides = {"training": train, "held-out": heldout}

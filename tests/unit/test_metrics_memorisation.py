@@ -247,3 +247,11 @@ def test_the_gap_takes_the_sessions_training_data_when_given_none(tmp_path: Path
         set_default_training_data(None)
     assert model.calls == [["a b", "c d", "e f"], ["gg hh", "ii jj"]]  # both sides, the same way
     assert gap.gap.value == pytest.approx(10 / 4 - 9 / 6)
+
+
+def test_a_missing_scipy_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    with pytest.raises(CheckUsageError, match=r"need scipy: pip install 'pytest-llmeval\[overfitting\]'"):
+        perplexity_gap_from(_result([1.0, 2.0], [1, 2]), _result([1.0, 2.0], [1, 2]))
