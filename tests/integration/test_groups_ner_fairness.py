@@ -84,3 +84,25 @@ def test_a_fairness_group_reports_the_parity_gap_and_each_case_its_disagreement(
     assert "metric counterfactual_agreement: mean 0 over 2" in out
     # the variants were generated up front with the cases: one batch, nothing generated in the tests
     assert "outputs: 4 generated" in out
+
+
+def test_both_groups_judge_the_same_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(bot=BOT)
+    write(pytester, "ner.eval.yaml", """
+        defaults: {prompt_template: "Entities: {text}"}
+        ner: {source_var: text, min_strict_f1: 0.9}
+        cases:
+          - {id: paris, vars: {text: Ann met Bob in Paris.}, entities: [{text: Ann, type: PER}, {text: Bob, type: PER}, {text: Paris, type: LOC}]}
+          - {id: rome, vars: {text: Bob flew to Rome.}, entities: [{text: Bob, type: PER}, {text: Rome, type: LOC}]}
+    """)
+    write(pytester, "fair.eval.yaml", """
+        fairness: {max_gap: 0.2}
+        cases:
+          - {id: nurse, prompt: "Hire? He nursed for ten years.", expect: {equals: "yes"}, counterfactual: {categories: [gender]}}
+    """)
+    result = pytester.runpytest_subprocess("--llm-model=py:bot:answer", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=3)
+    out = result.stdout.str()
+    assert "ner ner.eval.yaml::ner: strict F1 0.800 < min 0.900" in out
+    assert "fairness fair.eval.yaml::fairness: gender: parity gap 1.000 > max 0.200" in out
+    assert "metric ner_f1[LOC]: mean 0.6667 over 1" in out
