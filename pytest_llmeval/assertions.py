@@ -18,6 +18,7 @@ from pytest_llmeval.checks.base import Tokenizer, assert_check
 from pytest_llmeval.checks.safety import ClaimKind, PiiKind
 from pytest_llmeval.checks.structure import ModelArg, SchemaArg
 from pytest_llmeval.metrics.judge import Judge
+from pytest_llmeval.metrics.ner import EntityFormat, GoldEntity, Scheme
 from pytest_llmeval.metrics.perplexity_scoring import PerplexityScorer
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
@@ -35,6 +36,7 @@ __all__ = [
     "assert_length",
     "assert_no_bias_terms",
     "assert_no_hallucinations",
+    "assert_no_memorisation",
     "assert_no_pii",
     "assert_no_refusal",
     "assert_no_repetition",
@@ -48,6 +50,7 @@ __all__ = [
     "assert_bleu",
     "assert_chrf",
     "assert_judge",
+    "assert_ner",
     "assert_perplexity",
     "assert_preferred_over",
     "assert_rouge_1",
@@ -496,3 +499,35 @@ def assert_preferred_over(
         prompt=prompt,
         min_mass=min_mass,
     )
+
+
+def assert_ner(
+    output: object,
+    entities: list[GoldEntity],
+    source: str,
+    min: float | None = None,
+    scheme: Scheme = "strict",
+    format: EntityFormat = "json",
+    pattern: str | None = None,
+) -> Any:
+    """The entities in the output (JSON ``[{text, type}]`` or inline ``[Ann](PER)``), aligned to
+    ``source``, score nervaluate F1 under ``scheme`` of at least ``min`` against the gold ``entities``;
+    returns the :class:`~pytest_llmeval.metrics.ner.NERReport`. ``entities`` may be plain dicts
+    ``{"text", "type", "start"?}``: they are validated into GoldEntity."""
+    __tracebackhide__ = True
+    return assert_check(
+        "ner", output, entities=entities, source=source, min=min, scheme=scheme, format=format, pattern=pattern
+    )
+
+
+def assert_no_memorisation(
+    output: object,
+    max_span: int = 50,
+    train_data: Path | None = None,
+    n: int = 8,
+) -> Any:
+    """No span of more than ``max_span`` tokens (words and punctuation) is copied verbatim from the
+    training data (``train_data``, else the session's ``--llm-train-data``); returns the
+    :class:`~pytest_llmeval.metrics.memorisation.CopiedSpan`."""
+    __tracebackhide__ = True
+    return assert_check("no_memorisation", output, max_span=max_span, train_data=train_data, n=n)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 import yaml
@@ -41,8 +41,16 @@ from pytest_llmeval.checks.base import (
     get_check,
     truncate,
 )
+from pytest_llmeval.counterfactual import (
+    CounterfactualError,
+    CounterfactualSpec,
+    FairnessSpec,
+    load_swap_sets,
+    variants_of,
+)
 from pytest_llmeval.engine import build_request
 from pytest_llmeval.errors import GenerationParameterError
+from pytest_llmeval.metrics.ner import GoldEntity, Span, gold_spans
 
 __all__ = [
     "Case",
@@ -51,6 +59,7 @@ __all__ = [
     "CaseExpectationsFailed",
     "CaseFile",
     "Expectation",
+    "NERSpec",
     "load_cases",
     "parse_case_file",
 ]
@@ -170,6 +179,38 @@ class _CaseModel(_Strict):
     label: str | None = None
     xfail: str | None = None
     tolerance: dict[str, float] = {}
+    entities: list[GoldEntity] | None = None
+    counterfactual: CounterfactualSpec | None = None
+
+
+class NERSpec(_Strict):
+    """A file's NER group: cases with gold ``entities``, the entities read from each output (a JSON
+    list of {text, type} or inline ``[text](TYPE)``), aligned to the case's source text (the prompt, or
+    the ``vars`` entry ``source_var``) and scored with nervaluate over the file; thresholds on the group."""
+
+    format: Literal["json", "inline"] = "json"
+    pattern: str | None = None
+    source_var: str | None = None
+    min_strict_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_exact_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_partial_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_ent_type_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+    min_type_f1: float | None = pydantic.Field(default=None, ge=0, le=1)
+
+    @pydantic.field_validator("pattern")
+    @classmethod
+    def _named_groups(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                names = set(re.compile(value).groupindex)
+            except re.error as exc:
+                raise ValueError(f"not a valid regex: {exc}") from None
+            if not {"text", "type"} <= names:
+                raise ValueError("needs the named groups (?P<text>...) and (?P<type>...)")
+        return value
+
+    def thresholds(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if k.startswith("min_") and v is not None}
 
 
 class ClassificationSpec(_Strict):
@@ -202,6 +243,9 @@ class _FileModel(_Strict):
     tag_pass_rates: dict[str, float] = {}
     classification: ClassificationSpec | None = None
     tag_classifications: dict[str, ClassificationSpec] = {}
+    ner: NERSpec | None = None
+    counterfactual_terms: list[str] = []
+    fairness: FairnessSpec | None = None
     cases: list[Any]
 
 
@@ -246,6 +290,13 @@ class Case:
     line: int | None = None
     label: str | None = None  # the gold label, for the file's classification group
     tolerances: dict[str, float] = field(default_factory=dict)  # how far each metric may drop (gate)
+    # gold entities aligned to ``ner_source`` (the prompt, or the file's ``ner.source_var``), for NER
+    entities: tuple[Span, ...] | None = None
+    ner_source: str | None = None
+    ner_format: dict[str, Any] | None = None  # the file's ner.format and ner.pattern, for its NER group
+    # counterfactual variants to generate and compare, and the swap-set files (beside the shipped ones)
+    counterfactual: CounterfactualSpec | None = None
+    counterfactual_terms: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.id
@@ -274,6 +325,8 @@ class CaseFile:
     tag_pass_rates: dict[str, float] = field(default_factory=dict)
     classification: ClassificationSpec | None = None
     tag_classifications: dict[str, ClassificationSpec] = field(default_factory=dict)
+    ner: NERSpec | None = None
+    fairness: FairnessSpec | None = None
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -325,6 +378,7 @@ def _expectation(
     base_dir: Path | None = None,
     reference: str | None = None,
     context: str | list[str] | None = None,
+    ner: tuple[list[dict[str, Any]], str, NERSpec | None] | None = None,
 ) -> Expectation:
     """Turn ``name: raw`` from ``expect`` into validated check arguments.
 
@@ -348,6 +402,8 @@ def _expectation(
         raise CheckUsageError(f"{name} takes no arguments; write `{name}: true`")
     elif first == "reference" and reference is not None and isinstance(raw, (int, float)):
         args = {"min": raw}  # `rouge_l: 0.4` with the case's reference: the number is the threshold
+    elif first == "entities" and ner is not None and isinstance(raw, (int, float)):
+        args = {"min": raw}  # `ner: 0.8` with the case's entities: the number is the threshold
     else:
         args = {first: raw}
     if base_dir is not None:
@@ -357,6 +413,13 @@ def _expectation(
     elif reference is not None and "reference" in names and "reference" not in args:
         # The case's reference is what reference metrics (rouge_l, bleu, judge...) compare with.
         args["reference"] = reference
+    if ner is not None and "entities" in names:
+        # The case's gold entities and source text, and the file's entity format (unless given here).
+        entities, source, ner_spec = ner
+        args.setdefault("entities", entities)
+        args.setdefault("source", source)
+        if ner_spec is not None and "format" not in args and "pattern" not in args:
+            args.update(format=ner_spec.format, pattern=ner_spec.pattern)
     return Expectation(name, spec.validate_args(args))
 
 
@@ -434,6 +497,8 @@ def _build_case(
     index: int,
     classification: ClassificationSpec | None = None,
     tag_classifications: dict[str, ClassificationSpec] | None = None,
+    ner_spec: NERSpec | None = None,
+    counterfactual_terms: tuple[str, ...] = (),
 ) -> Case:
     """Validate one raw case from file ``source`` (named ``path`` in messages); raise CaseError with
     the line of the offending field."""
@@ -480,10 +545,20 @@ def _build_case(
         case_id = _derive_id(request)
     if not re.fullmatch(r"[^\s\[\]:]+", case_id):
         raise fail(["id"], f"id {case_id!r} may not contain spaces, brackets or colons")
+    ner_gold = _ner_gold(model, request, ner_spec, fail)
+    if model.counterfactual is not None:
+        if not model.expect:
+            raise fail(["counterfactual"], "counterfactual needs checks in `expect:` whose verdicts the variants must share")
+        try:
+            variants_of(request, model.counterfactual.categories, load_swap_sets(counterfactual_terms))
+        except CounterfactualError as exc:
+            raise fail(["counterfactual"], f"counterfactual: {exc}") from None
     expectations = []
     for name, args in model.expect.items():
+        if name in ("ner", "not_ner") and ner_gold is None:
+            raise fail(["expect", name], f"expect.{name}: needs the case's gold `entities:` list")
         try:
-            expectations.append(_expectation(name, args, source.parent, model.reference, model.context))
+            expectations.append(_expectation(name, args, source.parent, model.reference, model.context, ner_gold))
         except CheckUsageError as exc:
             raise fail(["expect", name], f"expect.{name}: {exc}") from None
     tags = tuple(dict.fromkeys([*defaults.tags, *model.tags]))
@@ -515,7 +590,45 @@ def _build_case(
         line=line,
         label=model.label,
         tolerances=_tolerances({**defaults.tolerance, **model.tolerance}, fail),
+        entities=gold_spans(ner_gold[0], ner_gold[1]).spans if ner_gold is not None else None,
+        ner_source=ner_gold[1] if ner_gold is not None else None,
+        ner_format={"format": ner_spec.format, "pattern": ner_spec.pattern} if ner_gold is not None and ner_spec else None,
+        counterfactual=model.counterfactual,
+        counterfactual_terms=counterfactual_terms if model.counterfactual is not None else (),
     )
+
+
+def _ner_source(model: _CaseModel, request: GenerationRequest, spec: NERSpec | None) -> str:
+    """The text a case's entities are located in: the ``vars`` entry ``ner.source_var``, else the
+    prompt (the last user message of a chat case)."""
+    if spec is not None and spec.source_var is not None:
+        if model.vars is None or spec.source_var not in model.vars:
+            raise ValueError(
+                f"ner.source_var is {spec.source_var!r} but the case has no such entry in vars "
+                f"(vars given: {', '.join(sorted(model.vars or {})) or 'none'})"
+            )
+        return str(model.vars[spec.source_var])
+    if request.messages:
+        users = [m.content for m in request.messages if m.role == "user"]
+        return users[-1] if users else request.messages[-1].content
+    return request.prompt or ""
+
+
+def _ner_gold(
+    model: _CaseModel, request: GenerationRequest, spec: NERSpec | None, fail: Any
+) -> tuple[list[dict[str, Any]], str, NERSpec | None] | None:
+    """The case's gold entities (checked against its source text), or None when it declares none."""
+    if model.entities is None:
+        return None
+    if spec is None and not any(name in ("ner", "not_ner") for name in model.expect):
+        raise fail(["entities"], "entities need a `ner:` block in the file (the group) or `expect: {ner: ...}` (this case)")
+    try:
+        source_text = _ner_source(model, request, spec)
+        entities = [e.model_dump(exclude_none=True) for e in model.entities]
+        gold_spans(entities, source_text)
+    except ValueError as exc:
+        raise fail(["entities"], f"entities: {exc}") from None
+    return entities, source_text, spec
 
 
 def _read_yaml(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]]:
@@ -576,6 +689,11 @@ def _parse(source: Path, path: Path) -> CaseFile:
             return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), f"tag {tag!r} must be a name (letters, digits, _)")])
     if not raw_cases:
         return CaseFile(path, [], [CaseError(path, 1, "the file has no cases (a `cases:` list is needed)")])
+    swap_files = tuple(str(p if Path(p).is_absolute() else source.parent / p) for p in file_model.counterfactual_terms)
+    try:
+        load_swap_sets(swap_files)
+    except CounterfactualError as exc:
+        return CaseFile(path, [], [CaseError(path, _line_of(data, ["counterfactual_terms"], 1), str(exc))])
     cases: list[Case] = []
     errors: list[CaseError] = []
     first_line: dict[str, int | None] = {}
@@ -586,7 +704,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
         try:
             case = _build_case(
                 raw, file_model.defaults, source, path, line, index,
-                file_model.classification, file_model.tag_classifications,
+                file_model.classification, file_model.tag_classifications, file_model.ner, swap_files,
             )
         except CaseError as exc:
             errors.append(exc)
@@ -600,7 +718,7 @@ def _parse(source: Path, path: Path) -> CaseFile:
         cases.append(case)
     return CaseFile(
         path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates), file_model.classification,
-        dict(file_model.tag_classifications),
+        dict(file_model.tag_classifications), file_model.ner, file_model.fairness,
     )
 
 

@@ -6,6 +6,7 @@
     llmeval baseline RUN [--history PATH] [--out PATH] [--new-only]
     llmeval report [--history PATH] [--out PATH] [--baseline PATH | --no-baseline] [--runs N]
     llmeval import-gguf FILE OUT_DIR
+    llmeval export tensorboard DIR [--history PATH] [--runs N] [--no-text]
 
 RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff``, A and B may also be
 baseline JSON files (an argument naming an existing path is a file). Exit codes: 0 fine, 1 ``diff``
@@ -30,6 +31,7 @@ from pytest_llmeval.records import RunRecord, local_time
 from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
 from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.tensorboard_export import TensorBoardError
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -155,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gguf.add_argument("file", metavar="FILE", help="the .gguf file")
     gguf.add_argument("out_dir", metavar="OUT_DIR", help="a new (or empty) folder to write the model into")
+    export = commands.add_parser("export", help="write the run history in another tool's format")
+    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    tensorboard = formats.add_parser(
+        "tensorboard",
+        help="TensorBoard events: pass rates and metric means as scalars at each run's step, outputs as text",
+    )
+    tensorboard.add_argument("logdir", metavar="DIR", help="event folder (created); point tensorboard --logdir at it")
+    history(tensorboard)
+    tensorboard.add_argument(
+        "--runs", type=_positive_int, default=None, metavar="N", help="only the newest N runs (default: all)"
+    )
+    tensorboard.add_argument("--no-text", action="store_true", help="scalars only, no per-case output text")
     baseline = commands.add_parser("baseline", help="write a baseline file from a recorded run")
     baseline.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
     history(baseline)
@@ -185,8 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args, out)
         if args.command == "import-gguf":
             return _import_gguf(args, out)
+        if args.command == "export":
+            return _export_tensorboard(args, out)
         return _baseline(args, out)
-    except (StoreError, BaselineError, ConfigurationError) as exc:
+    except (StoreError, BaselineError, ConfigurationError, TensorBoardError) as exc:
         print(f"llmeval: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. writing --out into a read-only folder
@@ -369,6 +385,24 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     against = data["reference"]["label"] or "nothing (a single run and no baseline)"
     print(f"wrote {path}: run {latest['short_id']} ({latest['total']} cases) against {against}; "
           f"{len(data['runs'])} {'run' if len(data['runs']) == 1 else 'runs'} in the charts", file=out)
+    return 0
+
+
+def _export_tensorboard(args: argparse.Namespace, out: TextIO) -> int:
+    from pytest_llmeval.tensorboard_export import run_step, write_runs
+
+    store = RunStore(args.history)
+    summaries = store.runs(limit=args.runs)
+    if not summaries:
+        print(f"llmeval: error: no runs recorded in {args.history}: nothing to export", file=sys.stderr)
+        return 2
+    # In step order (ties: oldest first), so that each curve is drawn left to right.
+    loaded = [store.load_run(summary.run_id) for summary in reversed(summaries)]
+    runs = sorted(loaded, key=run_step)
+    written = write_runs(args.logdir, runs, texts=not args.no_text)
+    steps = [run_step(run) for run in runs]
+    print(f"wrote {written} {'run' if written == 1 else 'runs'} (steps {min(steps)}..{max(steps)}) to "
+          f"{args.logdir}; view: tensorboard --logdir {args.logdir}", file=out)
     return 0
 
 

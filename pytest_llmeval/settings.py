@@ -227,6 +227,27 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "bias_lexicon_replace", "flag", "use only --llm-bias-lexicon files, not the shipped lexicon", default=False
     ),
+    OptionSpec(
+        "tensorboard",
+        "path",
+        "after the run, write its pass rates and metric means (scalars) and each case's output (text) as "
+        "TensorBoard events into the folder DIR, at the run's --llm-step",
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "step",
+        "int",
+        "the training step or checkpoint number of the model under test, kept with the run: the x axis "
+        "of TensorBoard's curves (default: the run's start time in seconds)",
+        metavar="N",
+    ),
+    OptionSpec(
+        "train_data",
+        "path",
+        "the training data (.jsonl or text) that no_memorisation compares outputs with when a check "
+        "names no train_data; indexed once per session",
+        metavar="PATH",
+    ),
 )
 
 
@@ -265,6 +286,9 @@ class Settings:
     markdown: str | None = None
     bias_lexicon: tuple[str, ...] = ()
     bias_lexicon_replace: bool = False
+    tensorboard: str | None = None
+    step: int | None = None
+    train_data: str | None = None
 
     @property
     def backend_name(self) -> str | None:

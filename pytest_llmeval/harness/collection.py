@@ -1,5 +1,5 @@
 """Case files as pytest items: one item per case, an error item per case that does not load, and
-one group item per pass-rate or classification group that has cases."""
+one group item per pass-rate, classification, NER or fairness group that has cases."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pytest_llmeval.records import MODES
 if TYPE_CHECKING:
     from pytest_llmeval.backends.base import Generation
     from pytest_llmeval.cases import Case, CaseError, CaseFile
+    from pytest_llmeval.checks.base import CheckResult
     from pytest_llmeval.running_test import RunningTest
 
 __all__ = ["CASE_FILE_PATTERNS", "CaseFileCollector", "CaseItem", "GroupItem", "InvalidCaseItem"]
@@ -37,7 +38,8 @@ class CaseFileCollector(pytest.File):
         for case in parsed.cases:
             case_groups = self._pass_rate_groups(parsed, case)
             classifications = self._classification_groups(parsed, case)
-            for spec in [*case_groups, *classifications]:
+            scored = self._ner_and_fairness_groups(parsed, case)
+            for spec in [*case_groups, *classifications, *scored]:
                 groups.setdefault(spec.node_id, spec)
             items.append(
                 CaseItem.from_parent(
@@ -46,6 +48,7 @@ class CaseFileCollector(pytest.File):
                     case=case,
                     groups=[spec.node_id for spec in case_groups],
                     classifications=classifications,
+                    scored_groups=scored,
                 )
             )
         used = {case.id for case in parsed.cases}
@@ -78,6 +81,14 @@ class CaseFileCollector(pytest.File):
         specs += [(f"classification[{t}]", spec) for t, spec in parsed.tag_classifications.items() if t in case.tags]
         return [self._spec(suffix, "classification", classification=spec.model_dump()) for suffix, spec in specs]
 
+    def _ner_and_fairness_groups(self, parsed: CaseFile, case: Case) -> list[GroupSpec]:
+        specs = []
+        if parsed.ner is not None and case.entities is not None:
+            specs.append(self._spec("ner", "ner", ner=parsed.ner.thresholds()))
+        if parsed.fairness is not None and case.counterfactual is not None:
+            specs.append(self._spec("fairness", "fairness", max_gap=parsed.fairness.max_gap))
+        return specs
+
 
 class CaseItem(pytest.Item):
     """One case of a case file: generate its output, then run its expectations."""
@@ -88,13 +99,16 @@ class CaseItem(pytest.Item):
         case: Case,
         groups: list[str],
         classifications: list[GroupSpec] | None = None,
+        scored_groups: list[GroupSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.groups = groups
         self.classifications = classifications or []
+        self.scored_groups = scored_groups or []  # its NER and fairness groups
         self.output: Generation | None = None
+        self.counterfactual: CheckResult | None = None
         state = session_of(self.config)
         for tag in case.tags:
             if state is not None and tag not in state.registered_tags and tag not in MODES:
@@ -117,7 +131,20 @@ class CaseItem(pytest.Item):
         assert state is not None
         model = state.prepare(self.nodeid, self.case.request)
         self.output = model.run([self.case.request])[0]
-        self.case.assert_expectations(self.output)
+        if self.case.counterfactual is None:
+            self.case.assert_expectations(self.output)
+            return
+        from pytest_llmeval.cases import CaseExpectationsFailed
+        from pytest_llmeval.counterfactual import case_counterfactual
+        from pytest_llmeval.running_test import report_check
+
+        results = self.case.evaluate(self.output)
+        # The variants (generated up front with the other requests) must agree with this output.
+        self.counterfactual = case_counterfactual(self.case, model, self.output)
+        report_check(self.counterfactual)
+        results.append(self.counterfactual)
+        if not all(r.passed for r in results):
+            raise CaseExpectationsFailed(self.case, self.output, results)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """The case's file and line, for the report's location."""
@@ -157,6 +184,31 @@ class CaseItem(pytest.Item):
             predicted = map_label(self.output, list(spec.classification["labels"]), pattern=spec.classification["pattern"])
             labels.append(ClassificationLabel(spec.node_id, self.case.label, predicted, self.nodeid))
         return labels
+
+    def entity_predictions(self) -> list[dict[str, Any]]:
+        """The case's gold and predicted spans for its NER group (nothing without entities)."""
+        if self.output is None or self.case.entities is None or self.case.ner_source is None:
+            return []
+        from pytest_llmeval.metrics.ner import case_prediction
+
+        predictions = []
+        for spec in self.scored_groups:
+            if spec.kind == "ner":
+                ner = self.case.ner_format or {}
+                prediction = case_prediction(self.case.id, self.output, self.case.entities, self.case.ner_source, **ner)
+                predictions.append({"group": spec.node_id, "node_id": self.nodeid, **prediction})
+        return predictions
+
+    def counterfactual_results(self) -> list[dict[str, Any]]:
+        """The case's counterfactual result for its fairness group (nothing without one)."""
+        if self.counterfactual is None:
+            return []
+        details = self.counterfactual.details
+        return [
+            {"group": spec.node_id, "node_id": self.nodeid, "case": self.case.id,
+             "original": details["original"], "outcomes": details["outcomes"]}
+            for spec in self.scored_groups if spec.kind == "fairness"
+        ]
 
     def group_entry(self, report: pytest.TestReport, test: RunningTest | None) -> GroupEntry | None:
         """The case's result as its pass-rate groups count it (None outside any group)."""
@@ -228,7 +280,11 @@ def select_group(item: GroupItem, nextitem: pytest.Item | None) -> bool:
 
 def group_members(group: GroupItem, items: list[pytest.Item]) -> list[pytest.Item]:
     """The case items ``group`` is judged over, among ``items``."""
-    return [i for i in items if isinstance(i, CaseItem) and group.spec.node_id in {*i.groups, *(c.node_id for c in i.classifications)}]
+    return [
+        i for i in items
+        if isinstance(i, CaseItem)
+        and group.spec.node_id in {*i.groups, *(c.node_id for c in [*i.classifications, *i.scored_groups])}
+    ]
 
 
 def select_group_members(session: pytest.Session, collected: list[pytest.Item]) -> None:

@@ -113,6 +113,21 @@ def _write_summaries(state: LLMEvalSession) -> None:
             state.notes.append(f"report: {write_dashboard(settings.report, data)}")
         except (OSError, ValueError) as exc:
             state.warnings.append(f"the report was not written: {exc}")
+    if settings.tensorboard is not None:
+        _write_tensorboard(state, settings.tensorboard)
+
+
+def _write_tensorboard(state: LLMEvalSession, logdir: str) -> None:
+    """The run as TensorBoard events at its step (--llm-tensorboard, --llm-step)."""
+    from pytest_llmeval.tensorboard_export import TensorBoardError, run_step, write_runs
+
+    assert state.run is not None
+    try:
+        write_runs(logdir, [state.run])
+    except TensorBoardError as exc:
+        state.warnings.append(f"the TensorBoard events were not written: {exc}")
+        return
+    state.notes.append(f"tensorboard: run written to {logdir} at step {run_step(state.run)}")
 
 
 def _write_markdown(state: LLMEvalSession, text: str) -> None:

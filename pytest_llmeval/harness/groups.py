@@ -1,5 +1,6 @@
-"""Groups over cases, judged after the run: a case file's pass rate (``pass_rate``, per tag too)
-and its classification metrics (``classification``).
+"""Groups over cases, judged after the run: a case file's pass rate (``pass_rate``, per tag too),
+its classification metrics (``classification``), its entity scores (``ner``) and the parity of its
+counterfactual results (``fairness``).
 
 Each group is a real collected item (``collection.GroupItem``): counted, selected by ``-k``, rerun
 by ``--lf``, written to JUnit. Its verdict needs every case's result, which only the controller
@@ -16,12 +17,22 @@ from typing import Any, Literal
 
 import pytest
 
+from pytest_llmeval.counterfactual import FairnessGroup
 from pytest_llmeval.harness.payload import ClassificationLabel, GroupEntry
+from pytest_llmeval.metrics.ner import NERGroup
 from pytest_llmeval.records import CaseRecord
 
-__all__ = ["ClassificationGroup", "GroupBook", "GroupSpec", "PassRateGroup", "emit_group_reports"]
+__all__ = [
+    "ClassificationGroup",
+    "GroupBook",
+    "GroupSpec",
+    "NamedEntityGroup",
+    "ParityGroup",
+    "PassRateGroup",
+    "emit_group_reports",
+]
 
-GroupKind = Literal["pass_rate", "classification"]
+GroupKind = Literal["pass_rate", "classification", "ner", "fairness"]
 Location = tuple[str, int | None, str]
 
 
@@ -34,6 +45,8 @@ class GroupSpec:
     kind: GroupKind
     threshold: float | None = None  # pass_rate
     classification: dict[str, Any] | None = None  # classification: labels, pattern, min_* thresholds
+    ner: dict[str, float] | None = None  # ner: its min_* thresholds
+    max_gap: float | None = None  # fairness: the largest parity gap allowed
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible, for xdist's workeroutput."""
@@ -102,6 +115,10 @@ class PassRateGroup:
         """JUnit properties of the group's report."""
         return [("pass_rate", self.rate), ("threshold", self.threshold)]
 
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Metrics of the group's run record (none)."""
+        return {}
+
 
 @dataclass
 class ClassificationGroup:
@@ -145,8 +162,72 @@ class ClassificationGroup:
         """JUnit properties of the group's report (none)."""
         return []
 
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Metrics of the group's run record (none)."""
+        return {}
 
-Group = PassRateGroup | ClassificationGroup
+
+@dataclass
+class NamedEntityGroup:
+    """A NER group: each case's gold and predicted spans, scored together with nervaluate."""
+
+    spec: GroupSpec
+    scores: NERGroup
+    members: list[str] = field(default_factory=list)  # the cases' node ids
+
+    @property
+    def total(self) -> int:
+        """How many of the group's cases reported their entities."""
+        return len(self.scores.cases)
+
+    def result(self) -> Any:
+        """The group's verdict against its thresholds (``metrics.ner.ner_result``)."""
+        return self.scores.result()
+
+    def failure_text(self) -> str | None:
+        """The missed thresholds, the table and each case's differences (None when it passed)."""
+        return None if self.result().passed else self.scores.failure_text()
+
+    def properties(self) -> list[tuple[str, object]]:
+        """JUnit properties: every group metric."""
+        return [(m["name"], m["value"]) for m in self.result().details["metrics"]]
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Strict/exact/partial/ent_type F1 and each type's strict F1, in the run for the gate."""
+        return {m["name"]: {"value": m["value"], "higher_is_better": True} for m in self.result().details["metrics"]}
+
+
+@dataclass
+class ParityGroup:
+    """A fairness group: the cases' counterfactual results, per category."""
+
+    spec: GroupSpec
+    parity: FairnessGroup
+    members: list[str] = field(default_factory=list)  # the cases' node ids
+
+    @property
+    def total(self) -> int:
+        """How many of the group's cases reported a counterfactual result."""
+        return self.parity.total
+
+    def result(self) -> Any:
+        """The group's verdict against ``max_gap`` (``counterfactual.parity_result``)."""
+        return self.parity.result()
+
+    def failure_text(self) -> str | None:
+        """The categories over the gap, each group's pass rate and the failing pairs."""
+        return self.parity.failure_text()
+
+    def properties(self) -> list[tuple[str, object]]:
+        """JUnit properties: every group metric."""
+        return [(m["name"], m["value"]) for m in self.result().details["metrics"]]
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """``parity_gap[<category>]`` (and ``score_gap[...]``), lower is better."""
+        return {m["name"]: {"value": m["value"], "higher_is_better": False} for m in self.result().details["metrics"]}
+
+
+Group = PassRateGroup | ClassificationGroup | NamedEntityGroup | ParityGroup
 
 
 @dataclass
@@ -156,6 +237,8 @@ class GroupBook:
     selected: dict[str, GroupSpec] = field(default_factory=dict)
     entries: list[GroupEntry] = field(default_factory=list)
     labels: list[ClassificationLabel] = field(default_factory=list)
+    entity_predictions: list[dict[str, Any]] = field(default_factory=list)  # {"group", "node_id", "case", "gold", ...}
+    counterfactuals: list[dict[str, Any]] = field(default_factory=list)  # {"group", "node_id", "case", "original", ...}
 
     def select(self, spec: GroupSpec) -> None:
         """A group item took its turn: judge it after the run."""
@@ -180,6 +263,20 @@ class GroupBook:
                         rate_group.add(entry.case_id, entry.passed, entry.reason)
                         rate_group.members.append(entry.node_id)
                 groups.append(rate_group)
+            elif spec.kind == "ner":
+                entities = NamedEntityGroup(spec, NERGroup(spec.node_id, dict(spec.ner or {})))
+                for prediction in self.entity_predictions:
+                    if prediction["group"] == spec.node_id:
+                        entities.scores.add(prediction)
+                        entities.members.append(prediction["node_id"])
+                groups.append(entities)
+            elif spec.kind == "fairness":
+                parity = ParityGroup(spec, FairnessGroup(spec.node_id, spec.max_gap))
+                for result in self.counterfactuals:
+                    if result["group"] == spec.node_id:
+                        parity.parity.add(result["case"], result)
+                        parity.members.append(result["node_id"])
+                groups.append(parity)
             else:
                 labelled = ClassificationGroup(spec)
                 for label in self.labels:
@@ -240,5 +337,5 @@ def emit_group_reports(config: pytest.Config, groups: list[Group]) -> list[CaseR
                 _rerun_members_with_last_failed(config, group.members)
         config.hook.pytest_runtest_logreport(report=_report(spec, "teardown", "passed", None, []))
         config.hook.pytest_runtest_logfinish(nodeid=spec.node_id, location=spec.location)
-        records.append(CaseRecord(spec.node_id, outcome, message=message))
+        records.append(CaseRecord(spec.node_id, outcome, message=message, metrics=group.metrics() if group.total else {}))
     return records

@@ -58,10 +58,14 @@ class ReportPayload:
     inferences: list[dict[str, Any]] = field(default_factory=list)
     labels: list[ClassificationLabel] = field(default_factory=list)
     group_entry: GroupEntry | None = None
+    # a case's spans for each of its NER groups, and its counterfactual result for each fairness group
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    counterfactuals: list[dict[str, Any]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         """Nothing to tell the controller."""
-        return self.record is None and not self.inferences and not self.labels and self.group_entry is None
+        return (self.record is None and not self.inferences and not self.labels and self.group_entry is None
+                and not self.entities and not self.counterfactuals)
 
     def to_json(self) -> str:
         """One ASCII JSON text with the version."""
@@ -71,6 +75,8 @@ class ReportPayload:
             "inferences": self.inferences,
             "labels": [asdict(label) for label in self.labels],
             "group_entry": asdict(self.group_entry) if self.group_entry is not None else None,
+            "entities": self.entities,
+            "counterfactuals": self.counterfactuals,
         }
         return json.dumps(data, ensure_ascii=True, allow_nan=True)
 
@@ -88,6 +94,8 @@ class ReportPayload:
             inferences=list(data.get("inferences") or []),
             labels=[ClassificationLabel(**label) for label in data.get("labels") or []],
             group_entry=GroupEntry(**entry) if entry is not None else None,
+            entities=list(data.get("entities") or []),
+            counterfactuals=list(data.get("counterfactuals") or []),
         )
 
     def attach(self, report: object) -> None:

@@ -90,6 +90,10 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
             continue
         state.plan_index[item.nodeid] = len(state.plan)
         state.plan.append(request)
+        if isinstance(item, CaseItem) and item.case.counterfactual is not None:
+            from pytest_llmeval.counterfactual import case_variant_requests
+
+            state.plan.extend(case_variant_requests(item.case))  # generated in the same batches
     if state.settings.backend_name == "openai":
         from pytest_llmeval.backends.openai import refuse_unservable
 

@@ -68,6 +68,8 @@ def complete_report(item: pytest.Item, report: pytest.TestReport) -> None:
     payload.record = _case_record(item, report, test, state)
     if isinstance(item, CaseItem) and report.when == "call":
         payload.labels = item.classification_labels()
+        payload.entities = item.entity_predictions()
+        payload.counterfactuals = item.counterfactual_results()
         payload.group_entry = item.group_entry(report, test)
         if payload.group_entry is not None and report.failed and state.settings.gate == "off":
             # Shown as tolerated (x), counted by the group's own item instead. Not under a gate: a

@@ -63,6 +63,8 @@ class ResultBook:
             groups.add_label(label)
         if payload.group_entry is not None:
             groups.add_entry(payload.group_entry)
+        groups.entity_predictions.extend(payload.entities)
+        groups.counterfactuals.extend(payload.counterfactuals)
 
     def metric_values(self) -> dict[str, tuple[list[float], bool]]:
         """Each metric's per-test values (a test's mean where it recorded one twice) and direction."""

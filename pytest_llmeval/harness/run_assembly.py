@@ -87,6 +87,8 @@ def assemble_run(state: LLMEvalSession) -> RunRecord:
             "adapter": portable_path(settings.adapter, state.rootpath),
             "dtype": described.dtype if described else settings.dtype,
             "device": described.device if described else settings.device,
+            # the checkpoint's training step (--llm-step): TensorBoard's x axis, and a model difference
+            **({"step": settings.step} if settings.step is not None else {}),
         },
         settings=run_settings,
         versions=_versions(),

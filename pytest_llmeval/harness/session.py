@@ -233,6 +233,11 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
             from pytest_llmeval.checks.safety import validate_lexicon_files
 
             validate_lexicon_files(settings.bias_lexicon)
+        from pytest_llmeval.metrics.memorisation import set_default_training_data
+
+        if settings.train_data is not None and not Path(settings.train_data).is_file():
+            raise ConfigurationError(f"--llm-train-data: {settings.train_data} is not a file")
+        set_default_training_data(settings.train_data)  # None too: an earlier session's must not linger
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
     except ValueError as exc:  # CheckUsageError from a lexicon file

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmeval.harness.groups import ClassificationGroup, PassRateGroup
+from pytest_llmeval.harness.groups import ClassificationGroup, NamedEntityGroup, ParityGroup, PassRateGroup
 from pytest_llmeval.harness.session import LLMEvalSession
 from pytest_llmeval.records import MODES, OUTCOMES
 
@@ -59,6 +59,14 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
             verdict = "ok" if result.passed else "FAILED"
             reporter.line(f"classification {result.message}: {verdict}", red=not result.passed, green=result.passed)
             for line in group.table().splitlines():
+                reporter.line(f"  {line}")
+    for group in groups:
+        if isinstance(group, (NamedEntityGroup, ParityGroup)) and group.total:
+            result = group.result()
+            verdict = "ok" if result.passed else "FAILED"
+            kind = "ner" if isinstance(group, NamedEntityGroup) else "fairness"
+            reporter.line(f"{kind} {result.message}: {verdict}", red=not result.passed, green=result.passed)
+            for line in str(result.details["table"]).splitlines():
                 reporter.line(f"  {line}")
 
 

@@ -1,7 +1,7 @@
 """Metrics: numbers over one output (ROUGE, BLEU, chrF, perplexity, judge score) or over a group of
 cases (accuracy, F1). Every score is on 0..1 except perplexity (>= 1, lower is better) and the judge
 score (1..5). Importing this package registers the metric checks (``rouge_1``, ``rouge_2``,
-``rouge_l``, ``rouge_lsum``, ``bleu``, ``chrf``, ``perplexity``, ``judge``, ``preferred_over``); it
+``rouge_l``, ``rouge_lsum``, ``bleu``, ``chrf``, ``perplexity``, ``judge``, ``preferred_over``, ``ner``, ``no_memorisation``); it
 imports no heavy library: rouge_score, sacrebleu and torch load on first use.
 
 A metric check's ``CheckResult.details["metric"]`` is ``{"name", "value", "higher_is_better"}``.
@@ -11,7 +11,14 @@ from __future__ import annotations
 
 # The modules import pytest_llmeval.checks.base (not pytest_llmeval.checks), because
 # pytest_llmeval.checks imports this package at its end to register these checks.
-from pytest_llmeval.metrics import classification, judge, perplexity_scoring, reference
+from pytest_llmeval.metrics import (
+    classification,
+    judge,
+    memorisation,
+    ner,
+    perplexity_scoring,
+    reference,
+)
 from pytest_llmeval.metrics.classification import (
     UNMAPPED,
     ClassificationReport,
@@ -88,6 +95,8 @@ __all__ = [
     "judge_score",
     "map_label",
     "map_labels",
+    "memorisation",
+    "ner",
     "parse_choice",
     "parse_score",
     "perplexity_scoring",

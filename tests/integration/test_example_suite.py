@@ -18,13 +18,13 @@ def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester, demo_
     # Where the suite's conftest caches the model it trains: pre-filled, so this test trains once.
     shutil.copytree(demo_model, suite / ".llmeval" / f"demo-model-{demo_fingerprint(150)}")
     result = pytester.runpytest_subprocess(str(suite))
-    result.assert_outcomes(passed=35)
+    result.assert_outcomes(passed=46)
     result.stdout.fnmatch_lines(
         [
             "llmeval: model */demo-model-*GPT2LMHeadModel*",
             # the committed baseline, compared under the suite's own gate
-            "  llmeval: compared 35 cases with baseline run *: no differences",
-            "success_mode: 17 passed",
+            "  llmeval: compared 46 cases with baseline run *: no differences",
+            "success_mode: 19 passed",
             "failure_mode: 8 passed",
             "classification sentiment.eval.yaml::classification: accuracy 1.000, macro-F1 1.000 over 8 cases: ok",
         ]
@@ -43,7 +43,7 @@ def test_a_weaker_demo_model_fails_the_example_suites_gate(pytester: pytest.Pyte
     assert main(["demo-model", str(pytester.path / "weak"), "--steps", "20"]) == 0
     result = pytester.runpytest_subprocess(str(suite), f"--llm-model={pytester.path / 'weak'}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["  llmeval: compared 35 cases with baseline run *: * regressions*", "    regression *"])
+    result.stdout.fnmatch_lines(["  llmeval: compared 46 cases with baseline run *: * regressions*", "    regression *"])
 
 
 def test_demo_model_memorises_its_answers(demo_model: Path) -> None:
