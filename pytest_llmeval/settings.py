@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmeval.backends.base import MAX_SEED, MAX_TOKENS
 from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.tolerances import parse_tolerance
 
@@ -34,7 +35,7 @@ GATE_MODES = ("off", "regressions", "strict")
 UPDATE_MODES = ("all", "new")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
 
-Kind = Literal["path", "paths", "model", "choice", "device", "positive_int", "int", "flag", "tolerances"]
+Kind = Literal["path", "paths", "model", "choice", "device", "positive_int", "seed", "flag", "tolerances"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         choices=CHAT_TEMPLATE_MODES,
         metavar="MODE",
     ),
-    OptionSpec("seed", "int", "random seed for sampled generation (greedy needs none)", metavar="N"),
+    OptionSpec("seed", "seed", "random seed for sampled generation (greedy needs none)", metavar="N"),
     OptionSpec("trust_remote_code", "flag", "allow model code shipped inside the model folder", default=False),
     OptionSpec(
         "required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False
@@ -250,12 +251,15 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
                 f"{where}: {text!r} is not a device; use auto, cpu, cuda, cuda:N (e.g. cuda:0) or mps"
             )
         return text
+    if len(text) > 40:  # int() of thousands of digits is slow, and no setting needs them
+        raise ConfigurationError(f"{where}: {text[:20]!r}... ({len(text)} characters) is not a usable number")
     try:
         number = int(text)
     except ValueError:
         raise ConfigurationError(f"{where}: {text!r} is not a whole number") from None
-    if spec.kind == "positive_int" and number < 1:
-        raise ConfigurationError(f"{where}: must be at least 1, got {number}")
+    low, high = (1, MAX_TOKENS) if spec.kind == "positive_int" else (0, MAX_SEED)
+    if not low <= number <= high:
+        raise ConfigurationError(f"{where}: must be from {low:,} to {high:,}, got {number:,}")
     return number
 
 
