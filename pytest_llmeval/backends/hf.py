@@ -264,15 +264,37 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
 
 
+def _remote_code_refused(exc: BaseException, path: str) -> ConfigurationError | None:
+    """Our words for transformers' refusal to run code shipped in a model folder, or None. Its own
+    message names ``trust_remote_code=True`` and a hub address built from the local path; the user's
+    switch is the --llm-trust-remote-code flag."""
+    if "trust_remote_code" not in str(exc):
+        return None
+    shipped = sorted(p.name for p in Path(path).glob("*.py"))[:5]
+    files = f" ({', '.join(shipped)})" if shipped else ""
+    return ConfigurationError(
+        f"--llm-model: {path} ships its own Python code{files}, which loading this model would run; it "
+        "is not run without --llm-trust-remote-code (ini: llm_trust_remote_code = true). Read that code "
+        "first: it runs with your permissions"
+    )
+
+
 def load_tokenizer(settings: Settings) -> Any:
     """The model's tokenizer alone (for token-based checks when every output came from the cache)."""
     from transformers import AutoTokenizer
 
+    assert settings.model is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return AutoTokenizer.from_pretrained(
-            settings.model, trust_remote_code=settings.trust_remote_code, local_files_only=True
-        )
+        try:
+            return AutoTokenizer.from_pretrained(
+                settings.model, trust_remote_code=settings.trust_remote_code, local_files_only=True
+            )
+        except Exception as exc:
+            refusal = _remote_code_refused(exc, settings.model)
+            if refusal is None:
+                raise
+            raise refusal from None
 
 
 def _share_cpu_threads(torch: Any) -> None:
@@ -324,7 +346,7 @@ class HFBackend(Backend):
                     path, trust_remote_code=settings.trust_remote_code, local_files_only=True
                 )
             except Exception as exc:
-                raise ConfigurationError(
+                raise _remote_code_refused(exc, path) or ConfigurationError(
                     f"--llm-model: cannot load the tokenizer of {path}: {type(exc).__name__}: {exc}"
                 ) from None
             try:
@@ -335,7 +357,7 @@ class HFBackend(Backend):
                     local_files_only=True,
                 )
             except Exception as exc:
-                raise ConfigurationError(
+                raise _remote_code_refused(exc, path) or ConfigurationError(
                     f"--llm-model: cannot load the model in {path}: {type(exc).__name__}: {exc}"
                 ) from None
             if settings.adapter:
