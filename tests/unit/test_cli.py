@@ -324,3 +324,19 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as excinfo:
         main([])
     assert excinfo.value.code == 2
+
+
+def test_show_outputs_escapes_control_characters_and_lone_surrogates(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A lone surrogate from a py: model crashed `llmeval show --outputs` (UnicodeEncodeError); ANSI
+    # escapes, BEL and NUL reached the terminal raw.
+    output = "lone \ud800 high \x1b[31mred\x07 nul\x00 back\u202etxt\nsecond\tline"
+    write_inference_log(inference_log_path(history, "bbbb1111bad"), [_log_entry("evals/s.yaml::reset", output)])
+    assert main(["show", "bbbb", "--history", str(history), "--outputs"]) == 0
+    out = capsys.readouterr().out
+    assert "output:\n    lone \\ud800 high \\x1b[31mred\\x07 nul\\x00 back\\u202etxt\n    second\tline\n" in out
+    # the log keeps the output exact
+    from pytest_llmeval.inference_log import read_inference_log
+
+    assert read_inference_log(inference_log_path(history, "bbbb1111bad"))[0]["output"] == output
