@@ -8,6 +8,7 @@ reads a user's file or describes a user's value in a message goes through here.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import reprlib
@@ -133,11 +134,32 @@ def _check_node(node: yaml.Node, depth: int, memo: dict[int, tuple[int, int]], a
     return known
 
 
+class _DepthLimitedComposer:
+    """Mixed into a loader: stops composing at MAX_DEPTH, before the composer's recursion (which
+    formats a RecursionError slowly, after thousands of frames) gets deep."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:  # +1: the document's root node
+                raise InputLimitError(f"it nests deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)  # type: ignore[misc,no-any-return]
+        finally:
+            self._depth -= 1
+
+
+@functools.lru_cache(maxsize=8)
+def _bounded(loader_class: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
+    return type(f"DepthLimited{loader_class.__name__}", (_DepthLimitedComposer, loader_class), {})
+
+
 def load_yaml(text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
     """``yaml.load`` with a safe loader, refusing documents that expand beyond MAX_NODES values or
     nest deeper than MAX_DEPTH (checked on the composed nodes, before anything is built), and with
     surrogate pairs in strings joined. Raises yaml.YAMLError or InputLimitError."""
-    loader = loader_class(text)
+    loader = _bounded(loader_class)(text)
     try:
         try:
             node = loader.get_single_node()
