@@ -8,7 +8,6 @@ reads a user's file or describes a user's value in a message goes through here.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import reprlib
@@ -150,9 +149,15 @@ class _DepthLimitedComposer:
             self._depth -= 1
 
 
-@functools.lru_cache(maxsize=8)
+_BOUNDED_LOADERS: dict[type[yaml.SafeLoader], type[yaml.SafeLoader]] = {}
+
+
 def _bounded(loader_class: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
-    return type(f"DepthLimited{loader_class.__name__}", (_DepthLimitedComposer, loader_class), {})
+    bounded = _BOUNDED_LOADERS.get(loader_class)
+    if bounded is None:
+        name = f"DepthLimited{loader_class.__name__}"
+        bounded = _BOUNDED_LOADERS[loader_class] = type(name, (_DepthLimitedComposer, loader_class), {})
+    return bounded
 
 
 def load_yaml(text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:

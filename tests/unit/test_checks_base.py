@@ -129,8 +129,7 @@ def test_ambiguous_registration_is_refused() -> None:
         (42, "expected a text output (str), got int: 42"),
         (
             "lone \ud800 high",
-            "expected text, got a string holding a lone surrogate '\\ud800' at character 5 (not valid Unicode; "
-            "11 chars)",
+            "expected text, got a string holding a lone surrogate '\\ud800' at character 5 (not valid Unicode; 11 chars)",
         ),
     ],
 )

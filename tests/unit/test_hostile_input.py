@@ -53,8 +53,8 @@ def test_a_400_digit_temperature_fails_its_case_with_the_range(tmp_path: Path) -
     ids, errors = parse(tmp_path, "cases:\n" + GOOD + "  - id: hot\n    prompt: hi\n    temperature: " + "9" * 400 + "\n")
     assert ids == ["good"]
     assert errors == [
-        "a.eval.yaml:6: case 'hot': generation parameter 'temperature': Value error, the number is too large; "
-        "allowed: > 0 and <= 1,000 (got <an integer of about 400 digits>)"
+        ("a.eval.yaml:6: case 'hot': generation parameter 'temperature': Value error, the number is too large; "
+        "allowed: > 0 and <= 1,000 (got <an integer of about 400 digits>)")
     ]
 
 
@@ -62,8 +62,8 @@ def test_a_seed_beyond_64_bits_fails_its_case_with_the_range(tmp_path: Path) -> 
     ids, errors = parse(tmp_path, "cases:\n  - id: s\n    prompt: hi\n    do_sample: true\n    seed: 100000000000000000000000\n")
     assert ids == []
     assert errors == [
-        "a.eval.yaml:5: case 's': generation parameter 'seed': Input should be less than or equal to "
-        "9223372036854775807; allowed: >= 0 and <= 9,223,372,036,854,775,807 (got 100000000000000000000000)"
+        ("a.eval.yaml:5: case 's': generation parameter 'seed': Input should be less than or equal to "
+        "9223372036854775807; allowed: >= 0 and <= 9,223,372,036,854,775,807 (got 100000000000000000000000)")
     ]
 
 
@@ -99,9 +99,9 @@ def test_a_lone_surrogate_fails_its_case_with_the_line(tmp_path: Path) -> None:
     ids, errors = parse(tmp_path, 'cases:\n' + GOOD + '  - id: half\n    prompt: "broken \\ud800 text"\n')
     assert ids == ["good"]
     assert errors == [
-        "a.eval.yaml:5: case 'half': prompt: '\\ud800' at character 7 is half of a UTF-16 surrogate pair with "
+        ("a.eval.yaml:5: case 'half': prompt: '\\ud800' at character 7 is half of a UTF-16 surrogate pair with "
         "no other half (a JSON-style escape such as \\ud83d needs its pair, \\ud83d\\ude00; or write the character "
-        "itself)"
+        "itself)")
     ]
 
 
@@ -149,7 +149,7 @@ def test_nan_in_a_check_threshold_is_refused(tmp_path: Path) -> None:
 
 
 def test_tag_pass_rates_must_be_rates(tmp_path: Path) -> None:
-    ids, errors = parse(tmp_path, "tag_pass_rates: {t: 5}\ncases:\n" + GOOD)
+    _, errors = parse(tmp_path, "tag_pass_rates: {t: 5}\ncases:\n" + GOOD)
     assert errors == ["a.eval.yaml:1: tag_pass_rates.t: Input should be less than or equal to 1 (got 5)"]
 
 
@@ -282,6 +282,6 @@ def test_a_case_file_that_is_a_fifo_is_one_error(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     parsed = parse_case_file(fifo, display_path="p.eval.yaml")
     assert [str(e) for e in parsed.errors] == [
-        f"p.eval.yaml: cannot read the file: case file {str(fifo)!r} is not a regular file (a device, pipe or "
-        "socket); give a file"
+        (f"p.eval.yaml: cannot read the file: case file {str(fifo)!r} is not a regular file (a device, pipe or "
+        "socket); give a file")
     ]
