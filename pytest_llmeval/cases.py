@@ -412,7 +412,8 @@ def _build_case(
     label = f"cases[{index}]"
     if not isinstance(raw, Mapping):
         raise CaseError(path, line, f"{label} must be a mapping with prompt/messages/vars and expect, got {type(raw).__name__}")
-    case_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    # Errors name the case by its id only when the id could name a test (it becomes the error item's name)
+    case_id = raw.get("id") if _usable_id(raw.get("id")) else None
 
     def fail(loc: Sequence[Any], message: str) -> CaseError:
         return CaseError(path, _line_of(data, loc, line), message, case_id)
@@ -420,8 +421,6 @@ def _build_case(
     lone = _lone_surrogate_at(raw, ())
     if lone is not None:
         loc, text, at = lone
-        if loc and loc[0] == "id":
-            case_id = None  # the id itself cannot be shown or used as a test name
         where = ".".join(str(p) for p in loc) or "a key"
         raise fail(
             loc,
@@ -460,10 +459,9 @@ def _build_case(
     except GenerationParameterError as exc:
         key = next((k for k in generation if k in str(exc)), None)
         raise fail([key] if key else [], str(exc)) from None
-    if case_id is None:
-        case_id = _derive_id(request)
-    if not re.fullmatch(r"[^\s\[\]:]+", case_id) or any(unicodedata.category(c) == "Cc" for c in case_id):
-        raise fail(["id"], f"id {case_id!r} may not contain spaces, brackets, colons or control characters")
+    if model.id is not None and not _usable_id(model.id):
+        raise fail(["id"], f"id {model.id!r} may not contain spaces, brackets, colons or control characters")
+    case_id = model.id if model.id is not None else _derive_id(request)
     expectations = []
     for name, args in model.expect.items():
         try:
@@ -499,6 +497,16 @@ def _build_case(
         line=line,
         label=model.label,
         tolerances=_tolerances({**defaults.tolerance, **model.tolerance}, fail),
+    )
+
+
+def _usable_id(value: object) -> bool:
+    """Whether ``value`` can be a case id, hence a test name: text without spaces, brackets, colons,
+    control characters or lone surrogates."""
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"[^\s\[\]:]+", value) is not None
+        and not any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
     )
 
 
