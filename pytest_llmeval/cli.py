@@ -14,6 +14,7 @@ found a regression, 2 an error (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -57,8 +58,8 @@ def _non_negative(text: str) -> float:
         number = float(text)
     except ValueError:
         number = -1.0
-    if not number >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative number")
+    if not 0 <= number < math.inf:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite non-negative number")
     return number
 
 

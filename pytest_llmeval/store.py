@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_llmeval.input_limits import reject_json_constant
 from pytest_llmeval.records import OUTCOMES, CaseRecord, RunRecord
 
 __all__ = [
@@ -745,12 +746,14 @@ def read_baseline(path: str | os.PathLike[str]) -> Baseline:
     except OSError as exc:
         raise BaselineError(f"cannot read the baseline {path}: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=reject_json_constant)
     except json.JSONDecodeError as exc:
         raise BaselineError(
             f"the baseline {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
             f"{_HOW_TO_RECREATE}"
         ) from None
+    except (ValueError, RecursionError) as exc:  # NaN/Infinity (a NaN metric would compare false)
+        raise BaselineError(f"the baseline {path} is not valid JSON: {exc}; {_HOW_TO_RECREATE}") from None
     return _parse_baseline(data, str(path))
 
 

@@ -717,3 +717,16 @@ def test_history_messages_name_the_pytest_flag(tmp_path: Path) -> None:
     connection.close()
     with pytest.raises(StoreError, match=r"pass the right file with --llm-history \(llmeval: --history\)"):
         RunStore(other).runs()
+
+
+def test_a_baseline_with_nan_or_infinity_is_refused(tmp_path: Path) -> None:
+    # a NaN baseline metric compared false with every new value: no drop was ever a regression
+    path = tmp_path / "llmeval-baseline.json"
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        path.write_text(
+            '{"format": 1, "run": {}, "cases": {"t.py::a": {"outcome": "passed", '
+            f'"metrics": {{"rouge_l": {{"value": {constant}, "higher_is_better": true}}}}}}}}}}\n',
+            encoding="utf-8",
+        )
+        with pytest.raises(BaselineError, match=f"is not valid JSON: {constant} is not a number"):
+            read_baseline(path)
