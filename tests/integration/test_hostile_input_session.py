@@ -158,3 +158,15 @@ def test_a_cache_path_naming_a_users_folder_or_file_is_a_usage_error(pytester: p
     assert not [name for name in os.listdir(pytester.path) if "corrupt" in name]
     assert os.listdir(evals) == ["support.eval.yaml"]
     assert baseline.read_text() == '{"keep": true}\n' and (evals / "support.eval.yaml").read_text() == GOOD
+
+
+def test_a_case_id_with_a_lone_surrogate_is_one_error_item_and_one_history_row(suite: pytest.Pytester) -> None:
+    # such an id crashed pytest setting PYTEST_CURRENT_TEST and left two history rows for one case
+    write(suite, "ids.eval.yaml", 'cases:\n  - id: "bad\\udc00id"\n    prompt: hi\n  - id: good\n    prompt: hi\n')
+    result = run(suite, "-rE")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ids.eval.yaml:2: id: '\\udc00' at character 3 is half of a UTF-16 surrogate pair*"])
+    from pytest_llmeval.store import RunStore
+
+    cases = RunStore(suite.path / ".llmeval" / "history.db").load_run("latest").cases
+    assert sorted((c.node_id, c.outcome) for c in cases) == [("ids.eval.yaml::good", "passed"), ("ids.eval.yaml::line2", "error")]
