@@ -22,6 +22,8 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "MAX_SEED",
+    "MAX_TOKENS",
     "InputLimitError",
     "bounded_repr",
     "data_size_problem",
@@ -39,6 +41,9 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NODES = 2_000_000
 # Nesting deeper than this is no eval case; it exists to hit recursion limits.
 MAX_DEPTH = 64
+# Generation numbers: torch.manual_seed takes 64 bits; SQLite and JSON readers take signed 64.
+MAX_SEED = 2**63 - 1
+MAX_TOKENS = 10_000_000
 
 
 class InputLimitError(ValueError):
@@ -144,7 +149,7 @@ class _DepthLimitedComposer:
         try:
             if self._depth > MAX_DEPTH + 1:  # +1: the document's root node
                 raise InputLimitError(f"it nests deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)  # type: ignore[misc,no-any-return]
+            return super().compose_node(parent, index)  # type: ignore[misc]
         finally:
             self._depth -= 1
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_llmeval.backends.base import MAX_SEED, MAX_TOKENS
 from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.input_limits import MAX_SEED, MAX_TOKENS
 from pytest_llmeval.tolerances import parse_tolerance
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pydantic
 
 from pytest_llmeval.errors import GenerationError, GenerationParameterError
-from pytest_llmeval.input_limits import bounded_repr
+from pytest_llmeval.input_limits import MAX_SEED, MAX_TOKENS, bounded_repr
 
 __all__ = [
     "Backend",
@@ -29,8 +29,6 @@ __all__ = [
 
 FinishReason = Literal["stop", "length"]
 
-MAX_SEED = 2**63 - 1  # torch.manual_seed takes 64 bits; SQLite and JSON readers take signed 64
-MAX_TOKENS = 10_000_000
 
 
 def parameter_range(name: str) -> str:

@@ -125,7 +125,7 @@ def test_a_nan_tolerance_or_a_64_bit_overflowing_seed_is_a_usage_error(suite: py
     write(suite, "good.eval.yaml", GOOD)
     result = run(suite, "--llm-metric-tolerance", "rouge_l=nan")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*--llm-metric-tolerance: 'rouge_l=nan' is not NAME=VALUE with a finite non-negative number*"])
+    result.stderr.fnmatch_lines(["*--llm-metric-tolerance: 'rouge_l=nan' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)*"])
     result = run(suite, "--llm-seed=" + "9" * 30)
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--llm-seed: must be from 0 to 9,223,372,036,854,775,807*"])

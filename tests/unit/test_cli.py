@@ -269,14 +269,14 @@ def test_diff_bad_tolerance_is_a_usage_error(history: Path, capsys: pytest.Captu
     with pytest.raises(SystemExit) as excinfo:
         main(["diff", "aaaa", "bbbb", "--history", str(history), "--tolerance", "rouge_l"])
     assert excinfo.value.code == 2
-    assert "'rouge_l' is not NAME=VALUE with a finite non-negative number" in capsys.readouterr().err
+    assert "'rouge_l' is not NAME=VALUE with a non-negative number" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--tolerance", "rouge_l=nan", "'rouge_l=nan' is not NAME=VALUE with a finite non-negative number"),
-        ("--tolerance", "rouge_l=inf", "'rouge_l=inf' is not NAME=VALUE with a finite non-negative number"),
+        ("--tolerance", "rouge_l=nan", "'rouge_l=nan' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)"),
+        ("--tolerance", "rouge_l=inf", "'rouge_l=inf' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)"),
         ("--default-tolerance", "nan", "'nan' is not a finite non-negative number"),
         ("--default-tolerance", "inf", "'inf' is not a finite non-negative number"),
     ],
