@@ -170,3 +170,31 @@ def test_a_case_id_with_a_lone_surrogate_is_one_error_item_and_one_history_row(s
 
     cases = RunStore(suite.path / ".llmeval" / "history.db").load_run("latest").cases
     assert sorted((c.node_id, c.outcome) for c in cases) == [("ids.eval.yaml::good", "passed"), ("ids.eval.yaml::line2", "error")]
+
+
+def test_an_unforeseen_failure_while_collecting_a_file_is_its_error_item(suite: pytest.Pytester) -> None:
+    # an uncaught exception in collection interrupted the session ("1 error during collection")
+    suite.makeconftest(
+        """
+        import pytest_llmeval.cases as cases
+
+        original = cases.parse_case_file
+
+        def parse(path, display_path=None):
+            if str(path).endswith("boom.eval.yaml"):
+                raise RuntimeError("no rule foresaw this")
+            return original(path, display_path)
+
+        cases.parse_case_file = parse
+
+
+        def pytest_unconfigure(config):
+            cases.parse_case_file = original  # in-process sessions share the module
+        """
+    )
+    write(suite, "good.eval.yaml", GOOD)
+    write(suite, "boom.eval.yaml", GOOD)
+    result = run(suite, "-rE")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*boom.eval.yaml: cannot load this file: RuntimeError: no rule foresaw this*"])
+    assert "Interrupted" not in result.stdout.str()
