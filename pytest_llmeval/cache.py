@@ -5,8 +5,11 @@ template, adapter), the dtype and device asked for, the chat-template mode, the 
 the system prompt and every generation parameter. Sampled outputs are cached only with a seed.
 
 Only the controller process writes (the design's rule for shared files): xdist workers read, keep
-their new outputs in memory and hand them to the controller at the end of the session. A corrupt
-file is moved aside and rebuilt, with a warning; it never ends the session.
+their new outputs in memory and hand them to the controller at the end of the session. A damaged
+cache is moved aside and rebuilt, with a warning; it never ends the session. Only a file that is
+recognisably this project's cache is ever moved aside or written: an SQLite file holding only the
+cache's tables, or any file in the project's own ``.llmeval`` folder. A folder, a device, a user's
+file or another program's database given as ``--llm-cache-path`` is refused (CacheFileRefused).
 """
 
 from __future__ import annotations
@@ -22,11 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmeval.backends.base import Generation, GenerationRequest
+from pytest_llmeval.errors import ConfigurationError
 
-__all__ = ["CachedOutputs", "CacheEntry", "GenerationCache", "cache_key", "is_cacheable"]
+__all__ = ["CacheFileRefused", "CachedOutputs", "CacheEntry", "GenerationCache", "cache_key", "is_cacheable"]
 
 SCHEMA_VERSION = 1
 CacheEntry = tuple[str, str, "int | None", str, float]  # key, text, num_tokens, finish_reason, latency_s
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_CACHE_TABLES = {"meta", "outputs"}
+_OWN_FOLDER = ".llmeval"  # the project's own folder: every file in it is the project's
+
+
+class CacheFileRefused(ConfigurationError, OSError):
+    """The cache path names something that is not this project's cache (a folder, a device, a user's
+    file, another program's database): a usage error, and the file is left exactly as it was. Also an
+    OSError, the kind of error the plugin reports for a cache it cannot use."""
 
 
 def is_cacheable(request: GenerationRequest) -> bool:
@@ -62,7 +75,51 @@ class GenerationCache:
         connection.execute("PRAGMA busy_timeout = 30000")
         return connection
 
+    def _refuse(self, what: str) -> CacheFileRefused:
+        return CacheFileRefused(
+            f"{self.path} {what}; it is left as it is. Give a new file path (or an existing "
+            "pytest-llmeval cache) to --llm-cache-path"
+        )
+
+    def _check_existing(self) -> None:
+        """Refuse a path that is not, recognisably, this project's cache (see the module's docstring)."""
+        if not os.path.lexists(self.path):
+            return
+        if not self.path.is_file():
+            kind = "is a folder" if self.path.is_dir() else "is not a regular file"
+            raise self._refuse(f"{kind}, not a generation cache")
+        # In the project's own folder (the default location) a damaged file is the project's own cache.
+        own_folder = self.path.parent.name == _OWN_FOLDER
+        with self.path.open("rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+        if not header:
+            return  # an empty file holds nothing to lose; SQLite makes it a database
+        if header != _SQLITE_HEADER:
+            if own_folder:
+                return
+            raise self._refuse("is not a generation cache (not an SQLite file)")
+        try:
+            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            try:
+                tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                version = (
+                    connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                    if "meta" in tables else None
+                )
+            finally:
+                connection.close()
+        except sqlite3.DatabaseError as exc:
+            if own_folder:
+                return
+            raise self._refuse(f"is an SQLite file that cannot be read ({exc}), so not recognisably a cache") from None
+        if tables and (not tables <= _CACHE_TABLES or version is None):
+            raise self._refuse(
+                f"is an SQLite database of something else (tables: {', '.join(sorted(tables)[:5])}), "
+                "not a generation cache"
+            )
+
     def _open_or_rebuild(self) -> None:
+        self._check_existing()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with self._connect() as connection:

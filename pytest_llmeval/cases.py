@@ -23,10 +23,11 @@ import difflib
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
@@ -39,7 +40,6 @@ from pytest_llmeval.checks.base import (
     CheckUsageError,
     check,
     get_check,
-    truncate,
 )
 from pytest_llmeval.counterfactual import (
     CounterfactualError,
@@ -51,6 +51,15 @@ from pytest_llmeval.counterfactual import (
 from pytest_llmeval.engine import build_request
 from pytest_llmeval.errors import GenerationParameterError
 from pytest_llmeval.metrics.ner import GoldEntity, Span, gold_spans
+from pytest_llmeval.input_limits import (
+    InputLimitError,
+    bounded_repr,
+    data_size_problem,
+    load_yaml,
+    lone_surrogate,
+    read_text_file,
+    reject_json_constant,
+)
 
 __all__ = [
     "Case",
@@ -67,6 +76,10 @@ __all__ = [
 _TAG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEMPLATE_VAR_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _GENERATION_KEYS = frozenset(GenerationParams.model_fields)
+# Tags become pytest markers; these names would change what pytest does with the case (a `skip` tag
+# skipped it and an `xfail` tag hid its failure even under --llm-gate=strict), so a tag may not use
+# them. A case says it is expected to fail with `xfail: reason`.
+RESERVED_TAGS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "llm"})
 
 
 class CaseError(ValueError):
@@ -152,11 +165,12 @@ def _line_of(data: Any, loc: Sequence[Any], default: int | None) -> int | None:
 
 
 class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
+    # NaN compares false with everything: a NaN tolerance or pass rate would silently disable a gate.
+    model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Defaults(_Strict):
-    model_config = pydantic.ConfigDict(extra="allow")  # extra keys are generation parameters
+    model_config = pydantic.ConfigDict(extra="allow", allow_inf_nan=False)  # extra keys: generation parameters
 
     system: str | None = None
     tags: list[str] = []
@@ -165,7 +179,7 @@ class _Defaults(_Strict):
 
 
 class _CaseModel(_Strict):
-    model_config = pydantic.ConfigDict(extra="allow")  # extra keys are generation parameters
+    model_config = pydantic.ConfigDict(extra="allow", allow_inf_nan=False)  # extra keys: generation parameters
 
     id: str | None = None
     prompt: str | None = None
@@ -240,7 +254,7 @@ class ClassificationSpec(_Strict):
 class _FileModel(_Strict):
     defaults: _Defaults = _Defaults()
     pass_rate: float | None = pydantic.Field(default=None, ge=0, le=1)
-    tag_pass_rates: dict[str, float] = {}
+    tag_pass_rates: dict[str, Annotated[float, pydantic.Field(ge=0, le=1)]] = {}
     classification: ClassificationSpec | None = None
     tag_classifications: dict[str, ClassificationSpec] = {}
     ner: NERSpec | None = None
@@ -477,7 +491,7 @@ def _pydantic_problem(exc: pydantic.ValidationError, prefix: Sequence[Any] = ())
     where = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         return loc, f"unknown field {where!r}"
-    return loc, f"{where}: {err['msg']} (got {truncate(repr(err.get('input')), limit=80)})"
+    return loc, f"{where}: {err['msg']} (got {bounded_repr(err.get('input'))})"
 
 
 def _tolerances(values: dict[str, float], fail: Any) -> dict[str, float]:
@@ -506,10 +520,22 @@ def _build_case(
     label = f"cases[{index}]"
     if not isinstance(raw, Mapping):
         raise CaseError(path, line, f"{label} must be a mapping with prompt/messages/vars and expect, got {type(raw).__name__}")
-    case_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    # Errors name the case by its id only when the id could name a test (it becomes the error item's name)
+    case_id = raw.get("id") if _usable_id(raw.get("id")) else None
 
     def fail(loc: Sequence[Any], message: str) -> CaseError:
         return CaseError(path, _line_of(data, loc, line), message, case_id)
+
+    lone = _lone_surrogate_at(raw, ())
+    if lone is not None:
+        loc, text, at = lone
+        where = ".".join(str(p) for p in loc) or "a key"
+        raise fail(
+            loc,
+            f"{where}: {text[at]!r} at character {at} is half of a UTF-16 surrogate pair with no other half "
+            "(a JSON-style escape such as \\ud83d needs its pair, \\ud83d\\ude00; or write the character "
+            "itself)",
+        )
 
     try:
         model = _CaseModel.model_validate(raw)
@@ -541,10 +567,9 @@ def _build_case(
     except GenerationParameterError as exc:
         key = next((k for k in generation if k in str(exc)), None)
         raise fail([key] if key else [], str(exc)) from None
-    if case_id is None:
-        case_id = _derive_id(request)
-    if not re.fullmatch(r"[^\s\[\]:]+", case_id):
-        raise fail(["id"], f"id {case_id!r} may not contain spaces, brackets or colons")
+    if model.id is not None and not _usable_id(model.id):
+        raise fail(["id"], f"id {model.id!r} may not contain spaces, brackets, colons or control characters")
+    case_id = model.id if model.id is not None else _derive_id(request)
     ner_gold = _ner_gold(model, request, ner_spec, fail)
     if model.counterfactual is not None:
         if not model.expect:
@@ -578,6 +603,8 @@ def _build_case(
     for i, tag in enumerate(tags):
         if not _TAG_RE.match(tag):
             raise fail(["tags", i], f"tag {tag!r} must be a name (letters, digits, _) so that -m can select it")
+        if tag in RESERVED_TAGS:
+            raise fail(["tags", i], _reserved_tag_message(tag))
     return Case(
         id=case_id,
         request=request,
@@ -631,9 +658,47 @@ def _ner_gold(
     return entities, source_text, spec
 
 
+def _usable_id(value: object) -> bool:
+    """Whether ``value`` can be a case id, hence a test name: text without spaces, brackets, colons,
+    control characters or lone surrogates."""
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"[^\s\[\]:]+", value) is not None
+        and not any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+    )
+
+
+def _reserved_tag_message(tag: str) -> str:
+    advice = " (a case expected to fail says `xfail: reason`)" if tag in ("skip", "skipif", "xfail") else ""
+    return (
+        f"tag {tag!r} is reserved: it is a pytest marker and would change how the case runs{advice}; "
+        f"reserved: {', '.join(sorted(RESERVED_TAGS))}"
+    )
+
+
+def _lone_surrogate_at(value: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str, int] | None:
+    """(location, string, index) of the first lone surrogate in a parsed case (its size is bounded)."""
+    if isinstance(value, str):
+        at = lone_surrogate(value)
+        return None if at is None else (loc, value, at)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _lone_surrogate_at(key, loc) or _lone_surrogate_at(item, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate_at(item, (*loc, index))
+            if found is not None:
+                return found
+    return None
+
+
 def _read_yaml(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]]:
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = load_yaml(text, _LineLoader)
+    except InputLimitError as exc:
+        raise CaseError(path, None, f"not read: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -643,8 +708,38 @@ def _read_yaml(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]
     if not isinstance(data, Mapping):
         raise CaseError(path, 1, "a case file must be a mapping with a `cases:` list (and optional `defaults:`)")
     raw_cases = data.get("cases")
+    if raw_cases is not None and not isinstance(raw_cases, list):
+        line = data.key_lines.get("cases") if isinstance(data, _LineDict) else None
+        raise CaseError(path, line, f"`cases:` must be a list of cases, got {type(raw_cases).__name__}")
     lines = raw_cases.item_lines if isinstance(raw_cases, _LineList) else []
     return data, [(c, lines[i] if i < len(lines) else None) for i, c in enumerate(raw_cases or [])]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` refusing duplicate keys, as the YAML loader does."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _json_line(text: str) -> Any:
+    """One JSONL line; ValueError (with the reason) for anything that is not plain, bounded JSON."""
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=reject_json_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON (column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise ValueError("not read: it nests too deeply") from None
+    except ValueError as exc:  # a duplicate key, NaN, an integer of more than 4,300 digits
+        reason = "an integer of more than 4,300 digits" if "integer string conversion" in str(exc) else str(exc)
+        raise ValueError(f"not valid JSON: {reason}") from None
+    problem = data_size_problem(value)
+    if problem:
+        raise ValueError(f"not read: {problem}")
+    return value
 
 
 def _read_jsonl(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]]:
@@ -653,9 +748,9 @@ def _read_jsonl(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]
         if not line.strip():
             continue
         try:
-            cases.append((json.loads(line), number))
-        except json.JSONDecodeError as exc:
-            cases.append((CaseError(path, number, f"not valid JSON (column {exc.colno}: {exc.msg})"), number))
+            cases.append((_json_line(line), number))
+        except ValueError as exc:
+            cases.append((CaseError(path, number, str(exc)), number))
     return {"cases": [c for c, _ in cases]}, cases
 
 
@@ -664,14 +759,19 @@ def parse_case_file(path: str | Path, display_path: str | Path | None = None) ->
     ``errors`` (each a CaseError with the line); valid cases are returned alongside them.
     ``display_path`` is how messages name the file (e.g. relative to the rootdir)."""
     source = Path(path)
-    return _parse(source, Path(display_path) if display_path is not None else source)
+    shown = Path(display_path) if display_path is not None else source
+    try:
+        return _parse(source, shown)
+    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError, AttributeError) as exc:
+        # A value no rule above foresaw: one file's error item, never the end of the session.
+        return CaseFile(shown, [], [CaseError(shown, None, f"cannot load this file: {type(exc).__name__}: {exc}")])
 
 
 def _parse(source: Path, path: Path) -> CaseFile:
     """Parse ``source``; ``path`` is the name used in messages."""
     try:
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text_file(source, what="case file")
+    except (OSError, UnicodeDecodeError, InputLimitError) as exc:
         return CaseFile(path, [], [CaseError(path, None, f"cannot read the file: {exc}")])
     reader = _read_jsonl if path.suffix == ".jsonl" else _read_yaml
     try:
@@ -679,6 +779,11 @@ def _parse(source: Path, path: Path) -> CaseFile:
     except CaseError as exc:
         return CaseFile(path, [], [exc])
     top = {k: v for k, v in data.items() if k != "cases"}
+    lone = _lone_surrogate_at(top, ())
+    if lone is not None:
+        where = ".".join(str(p) for p in lone[0]) or "a key"
+        message = f"{where}: a lone UTF-16 surrogate {lone[1][lone[2]]!r} (half of a JSON-style escape pair)"
+        return CaseFile(path, [], [CaseError(path, _line_of(data, lone[0], 1), message)])
     try:
         file_model = _FileModel.model_validate({**top, "cases": []})
     except pydantic.ValidationError as exc:
@@ -687,6 +792,8 @@ def _parse(source: Path, path: Path) -> CaseFile:
     for tag in [*file_model.tag_pass_rates, *file_model.tag_classifications, *file_model.defaults.tags]:
         if not _TAG_RE.match(tag):
             return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), f"tag {tag!r} must be a name (letters, digits, _)")])
+        if tag in RESERVED_TAGS:
+            return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), _reserved_tag_message(tag))])
     if not raw_cases:
         return CaseFile(path, [], [CaseError(path, 1, "the file has no cases (a `cases:` list is needed)")])
     swap_files = tuple(str(p if Path(p).is_absolute() else source.parent / p) for p in file_model.counterfactual_terms)

@@ -16,6 +16,7 @@ found a regression, 2 an error (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 from pytest_llmeval.run_comparison import compare_runs
 from pytest_llmeval.tolerances import parse_tolerance
 from pytest_llmeval.dashboard import DEFAULT_RUNS, dashboard_from_history, write_dashboard
+from pytest_llmeval.failure_text import terminal_safe
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import RunRecord, local_time
 from pytest_llmeval.baseline_policy import accept_run
@@ -60,8 +62,8 @@ def _non_negative(text: str) -> float:
         number = float(text)
     except ValueError:
         number = -1.0
-    if not number >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative number")
+    if not 0 <= number < math.inf:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite non-negative number")
     return number
 
 
@@ -297,7 +299,7 @@ def _show_outputs(run: RunRecord, history: Path, out: TextIO) -> None:
         for case in run.cases:
             if case.prompt is None and case.output is None:
                 continue
-            print(f"\n== {case.node_id} ({case.outcome})", file=out)
+            print(f"\n== {terminal_safe(case.node_id)} ({case.outcome})", file=out)
             print("prompt:", file=out)
             print(_indent(case.prompt), file=out)
             print("output:", file=out)
@@ -309,7 +311,7 @@ def _show_outputs(run: RunRecord, history: Path, out: TextIO) -> None:
     for entry in entries:
         by_test.setdefault(entry["node_id"], []).append(entry)
     for node_id, generations in by_test.items():
-        print(f"\n== {node_id} ({outcomes.get(node_id, 'not recorded')})", file=out)
+        print(f"\n== {terminal_safe(node_id)} ({outcomes.get(node_id, 'not recorded')})", file=out)
         for number, entry in enumerate(generations, 1):
             facts = [str(entry.get("phase", "?"))]
             if entry.get("num_tokens") is not None:
@@ -329,7 +331,7 @@ def _show_outputs(run: RunRecord, history: Path, out: TextIO) -> None:
             if entry.get("messages") is not None:
                 print("messages:", file=out)
                 for message in entry["messages"]:
-                    print(f"    {message.get('role')}:", file=out)
+                    print(f"    {terminal_safe(str(message.get('role')))}:", file=out)
                     print(_indent(message.get("content"), "      "), file=out)
             else:
                 print("prompt:", file=out)
@@ -339,11 +341,13 @@ def _show_outputs(run: RunRecord, history: Path, out: TextIO) -> None:
 
 
 def _indent(text: str | None, prefix: str = "    ") -> str:
+    """A prompt or output for the terminal: indented, with control characters and lone surrogates
+    escaped (printing ``\\ud800`` raised UnicodeEncodeError; an ANSI escape would restyle the screen)."""
     if text is None:
         return prefix + "(none)"
     if text == "":
         return prefix + "(empty)"
-    return "\n".join(prefix + line for line in text.splitlines())
+    return "\n".join(prefix + line for line in terminal_safe(text).split("\n"))
 
 
 def _load_side(ref: str, history: str) -> Baseline | RunRecord:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from pytest_llmeval.backends.base import Generation
 from pytest_llmeval.checks.base import CheckResult
 
-__all__ = ["REPORT_OUTPUT_CHARS", "format_checks", "format_generation"]
+__all__ = ["REPORT_OUTPUT_CHARS", "format_checks", "format_generation", "terminal_safe"]
 
 # Longest output shown in a failure report; the full length is stated when it is cut.
 REPORT_OUTPUT_CHARS = 2000
+
+
+# What a terminal would act on instead of showing: C0/C1 controls (ANSI escapes, BEL, NUL, a carriage
+# return that overwrites the line) except newline and tab, bidirectional overrides that reorder what
+# is shown, and lone surrogates, which cannot be printed as UTF-8 at all.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on written as its Python escape (``\\x1b``,
+    ``\\x00``, ``\\u202e``, ``\\ud800``); newlines and tabs stay. For what a person reads on a
+    terminal; logs and the history keep outputs exact."""
+    return _UNSHOWABLE.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 def format_generation(generation: Generation, limit: int = REPORT_OUTPUT_CHARS) -> str:
@@ -19,7 +33,7 @@ def format_generation(generation: Generation, limit: int = REPORT_OUTPUT_CHARS) 
         facts.insert(0, f"{generation.num_tokens} tokens")
     text = generation.text
     shown = text if len(text) <= limit else text[:limit] + f"\n... ({len(text)} chars in all)"
-    return f"prompt: {generation.prompt}\noutput ({', '.join(facts)}):\n{shown}"
+    return terminal_safe(f"prompt: {generation.prompt}\noutput ({', '.join(facts)}):\n{shown}")
 
 
 def format_checks(checks: Iterable[CheckResult]) -> str:
@@ -28,4 +42,4 @@ def format_checks(checks: Iterable[CheckResult]) -> str:
         mark = "PASS" if result.passed else "FAIL"
         score = "" if result.score is None else f" (score {result.score:.3g})"
         lines.append(f"{mark} {result.name}{score}: {result.message}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_llmeval.errors import ConfigurationError
+from pytest_llmeval.input_limits import MAX_SEED, MAX_TOKENS
 from pytest_llmeval.tolerances import parse_tolerance
 
 __all__ = [
@@ -39,7 +40,7 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Kind = Literal[
-    "path", "paths", "model", "choice", "device", "positive_int", "int", "count", "seconds", "flag",
+    "path", "paths", "model", "choice", "device", "positive_int", "int", "count", "seconds", "seed", "flag",
     "tolerances", "url", "env_name", "text",
 ]
 
@@ -93,7 +94,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         choices=CHAT_TEMPLATE_MODES,
         metavar="MODE",
     ),
-    OptionSpec("seed", "int", "random seed for sampled generation (greedy needs none)", metavar="N"),
+    OptionSpec("seed", "seed", "random seed for sampled generation (greedy needs none)", metavar="N"),
     OptionSpec("trust_remote_code", "flag", "allow model code shipped inside the model folder", default=False),
     OptionSpec(
         "required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False
@@ -374,14 +375,18 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
                 f"{where}: {text!r} is not a device; use auto, cpu, cuda, cuda:N (e.g. cuda:0) or mps"
             )
         return text
+    if len(text) > 40:  # int() of thousands of digits is slow, and no setting needs them
+        raise ConfigurationError(f"{where}: {text[:20]!r}... ({len(text)} characters) is not a usable number")
     try:
         number = int(text)
     except ValueError:
         raise ConfigurationError(f"{where}: {text!r} is not a whole number") from None
-    if spec.kind == "positive_int" and number < 1:
-        raise ConfigurationError(f"{where}: must be at least 1, got {number}")
-    if spec.kind == "count" and number < 0:
-        raise ConfigurationError(f"{where}: must be 0 or more, got {number}")
+    if spec.kind == "positive_int" and not 1 <= number <= MAX_TOKENS:
+        raise ConfigurationError(f"{where}: must be from 1 to {MAX_TOKENS:,}, got {number:,}")
+    if spec.kind == "count" and not 0 <= number <= MAX_TOKENS:
+        raise ConfigurationError(f"{where}: must be from 0 to {MAX_TOKENS:,}, got {number:,}")
+    if spec.kind == "seed" and not 0 <= number <= MAX_SEED:
+        raise ConfigurationError(f"{where}: must be from 0 to {MAX_SEED:,}, got {number:,}")
     return number
 
 

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_llmeval.input_limits import reject_json_constant
 from pytest_llmeval.records import OUTCOMES, CaseRecord, RunRecord
 
 __all__ = [
@@ -215,7 +216,7 @@ class RunStore:
         if not create and not self.path.exists():
             raise StoreError(
                 f"the run history {self.path} does not exist; run pytest with --llm-model to record "
-                "runs, or point --history at an existing history file"
+                "runs, or point --llm-history (llmeval: --history) at an existing history file"
             )
         if self.path.is_dir():
             raise StoreError(f"the run history {self.path} is a folder, not a file; pass the .db file path")
@@ -288,7 +289,7 @@ class RunStore:
         if "meta" not in tables:
             raise StoreError(
                 f"{self.path} is an SQLite file but not a pytest-llmeval run history (no meta table); "
-                "pass the right file with --history, or move this one aside"
+                "pass the right file with --llm-history (llmeval: --history), or move this one aside"
             )
         row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         try:
@@ -642,7 +643,7 @@ def write_baseline(path: str | os.PathLike[str], baseline: Baseline) -> None:
     """Write ``baseline`` to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``.
 
     A process killed at any point leaves either the old file byte-identical or the new one complete
-    (at worst a hidden ``.<name>.*.tmp`` file stays behind in the folder).
+    (at worst a hidden ``.<name>.*.tmp`` file stays behind; the next write of ``<name>`` removes it).
     """
     path = Path(path)
     if not path.parent.is_dir():
@@ -661,6 +662,7 @@ def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         mode = path.stat().st_mode & 0o777  # keep the permissions of the file being replaced
     except FileNotFoundError:
         mode = 0o644  # mkstemp makes 0600; a committed baseline should be readable by everyone
+    remove_stale_temp_files(path)
     # Same folder: os.replace is an atomic rename only within one file system.
     fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -681,6 +683,34 @@ def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             pass
         raise
     _fsync_folder(folder)
+
+
+# A temp file this old belongs to a write that was killed (a write takes seconds); a younger one may be
+# another session's write in progress, which must be left alone.
+STALE_TEMP_AGE_S = 600.0
+
+
+def remove_stale_temp_files(path: str | os.PathLike[str], max_age_s: float = STALE_TEMP_AGE_S) -> list[Path]:
+    """Delete the temp files (``.<name>.XXXXXXXX.tmp``, as ``write_file_atomic`` names them) that
+    killed writes of ``path`` left behind, when older than ``max_age_s``; returns those removed."""
+    path = Path(path)
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.tmp")
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > max_age_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # gone already (another session cleaned it) or not ours to remove
+    return removed
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -716,12 +746,14 @@ def read_baseline(path: str | os.PathLike[str]) -> Baseline:
     except OSError as exc:
         raise BaselineError(f"cannot read the baseline {path}: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=reject_json_constant)
     except json.JSONDecodeError as exc:
         raise BaselineError(
             f"the baseline {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
             f"{_HOW_TO_RECREATE}"
         ) from None
+    except (ValueError, RecursionError) as exc:  # NaN/Infinity (a NaN metric would compare false)
+        raise BaselineError(f"the baseline {path} is not valid JSON: {exc}; {_HOW_TO_RECREATE}") from None
     return _parse_baseline(data, str(path))
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pydantic
 
 from pytest_llmeval.errors import GenerationError, GenerationParameterError
+from pytest_llmeval.input_limits import MAX_SEED, MAX_TOKENS, bounded_repr
 
 __all__ = [
     "Backend",
@@ -29,6 +30,19 @@ __all__ = [
 FinishReason = Literal["stop", "length"]
 
 
+
+def parameter_range(name: str) -> str:
+    """The allowed range of generation parameter ``name`` as a person reads it ("0..2**63-1")."""
+    bounds = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    parts = []
+    for meta in GenerationParams.model_fields[name].metadata:
+        for attr, sign in bounds.items():
+            value = getattr(meta, attr, None)
+            if value is not None:
+                parts.append(f"{sign} {value:,}" if isinstance(value, int) else f"{sign} {value}")
+    return " and ".join(parts)
+
+
 class GenerationParams(pydantic.BaseModel):
     """Generation parameters a test may set (marker, ``llm.generate(..., **params)``, case files).
 
@@ -36,25 +50,33 @@ class GenerationParams(pydantic.BaseModel):
     library default. Greedy decoding unless ``do_sample=True``.
     """
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Infinities and NaN are refused: NaN passes every range check by comparing false.
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    max_new_tokens: int | None = pydantic.Field(default=None, ge=1)
-    min_new_tokens: int | None = pydantic.Field(default=None, ge=0)
+    # Every number has a range (stated in the message when it is left): a seed beyond 64 bits made
+    # torch.manual_seed raise inside the backend, ending the session instead of failing the case.
+    max_new_tokens: int | None = pydantic.Field(default=None, ge=1, le=MAX_TOKENS)
+    min_new_tokens: int | None = pydantic.Field(default=None, ge=0, le=MAX_TOKENS)
     do_sample: bool = False
-    temperature: float | None = pydantic.Field(default=None, gt=0)
+    temperature: float | None = pydantic.Field(default=None, gt=0, le=1000)
     top_p: float | None = pydantic.Field(default=None, gt=0, le=1)
-    top_k: int | None = pydantic.Field(default=None, ge=1)
-    repetition_penalty: float | None = pydantic.Field(default=None, gt=0)
-    no_repeat_ngram_size: int | None = pydantic.Field(default=None, ge=1)
-    num_beams: int | None = pydantic.Field(default=None, ge=1)
+    top_k: int | None = pydantic.Field(default=None, ge=1, le=MAX_TOKENS)
+    repetition_penalty: float | None = pydantic.Field(default=None, gt=0, le=1000)
+    no_repeat_ngram_size: int | None = pydantic.Field(default=None, ge=1, le=MAX_TOKENS)
+    num_beams: int | None = pydantic.Field(default=None, ge=1, le=1000)
     stop: tuple[str, ...] = ()
-    seed: int | None = None
+    seed: int | None = pydantic.Field(default=None, ge=0, le=MAX_SEED)
 
     @pydantic.field_validator("temperature", "top_p", "repetition_penalty", mode="before")
     @classmethod
     def _int_is_a_float(cls, value: Any) -> Any:
         # strict mode refuses 1 for a float field; a person writing temperature: 1 means 1.0
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return float(value)
+            except OverflowError:
+                raise ValueError("the number is too large") from None
+        return value
 
     @pydantic.field_validator("stop", mode="before")
     @classmethod
@@ -80,7 +102,12 @@ class GenerationParams(pydantic.BaseModel):
                         f"unknown generation parameter {key!r}{hint}; known: {', '.join(cls.model_fields)}"
                     )
                 else:
-                    problems.append(f"generation parameter {key!r}: {err['msg']} (got {err.get('input')!r})")
+                    field = err["loc"][0] if err["loc"] else None
+                    allowed = parameter_range(field) if isinstance(field, str) and field in cls.model_fields else ""
+                    allowed = f"; allowed: {allowed}" if allowed else ""
+                    problems.append(
+                        f"generation parameter {key!r}: {err['msg']}{allowed} (got {bounded_repr(err.get('input'))})"
+                    )
             raise GenerationParameterError("; ".join(problems)) from None
 
     def with_defaults(self, *, max_new_tokens: int, seed: int | None) -> GenerationParams:

@@ -296,6 +296,21 @@ class TokenizerFile:
         return list(self._tokenizer.encode(text, add_special_tokens=False).tokens)
 
 
+def _remote_code_refused(exc: BaseException, path: str) -> ConfigurationError | None:
+    """Our words for transformers' refusal to run code shipped in a model folder, or None. Its own
+    message names ``trust_remote_code=True`` and a hub address built from the local path; the user's
+    switch is the --llm-trust-remote-code flag."""
+    if "trust_remote_code" not in str(exc):
+        return None
+    shipped = sorted(p.name for p in Path(path).glob("*.py"))[:5]
+    files = f" ({', '.join(shipped)})" if shipped else ""
+    return ConfigurationError(
+        f"--llm-model: {path} ships its own Python code{files}, which loading this model would run; it "
+        "is not run without --llm-trust-remote-code (ini: llm_trust_remote_code = true). Read that code "
+        "first: it runs with your permissions"
+    )
+
+
 def load_tokenizer(settings: Settings) -> Any:
     """The model's tokenizer alone, for token-based checks when every output came from the cache:
     its ``tokenizer.json`` through the ``tokenizers`` library where the folder has one (what
@@ -305,15 +320,22 @@ def load_tokenizer(settings: Settings) -> Any:
         return TokenizerFile(folder / "tokenizer.json")
     from transformers import AutoTokenizer
 
+    assert settings.model is not None
     if is_gguf_path(settings.model):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return AutoTokenizer.from_pretrained(str(folder.parent), gguf_file=folder.name, local_files_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return AutoTokenizer.from_pretrained(
-            settings.model, trust_remote_code=settings.trust_remote_code, local_files_only=True
-        )
+        try:
+            return AutoTokenizer.from_pretrained(
+                settings.model, trust_remote_code=settings.trust_remote_code, local_files_only=True
+            )
+        except Exception as exc:
+            refusal = _remote_code_refused(exc, settings.model)
+            if refusal is None:
+                raise
+            raise refusal from None
 
 
 def _share_cpu_threads(torch: Any) -> None:
@@ -375,7 +397,7 @@ class HFBackend(Backend):
                     path, trust_remote_code=settings.trust_remote_code, local_files_only=True
                 )
             except Exception as exc:
-                raise ConfigurationError(
+                raise _remote_code_refused(exc, path) or ConfigurationError(
                     f"--llm-model: cannot load the tokenizer of {path}: {type(exc).__name__}: {exc}"
                 ) from None
             try:
@@ -386,7 +408,7 @@ class HFBackend(Backend):
                     local_files_only=True,
                 )
             except Exception as exc:
-                raise ConfigurationError(
+                raise _remote_code_refused(exc, path) or ConfigurationError(
                     f"--llm-model: cannot load the model in {path}: {type(exc).__name__}: {exc}"
                 ) from None
             if settings.adapter:

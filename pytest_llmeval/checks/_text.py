@@ -235,7 +235,7 @@ def _prefix_hashes(text: str) -> tuple[Any, Any]:
     import numpy as np  # lazy: keeps `import pytest_llmeval.checks` light
 
     n = len(text)
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     powers = np.empty(n + 1, dtype=np.uint64)
     powers[0] = 1
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps: that is the modulus

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 import pydantic
 
 from pytest_llmeval import running_test
+from pytest_llmeval.input_limits import bounded_repr
 
 __all__ = [
     "CheckFailed",
@@ -49,6 +50,8 @@ __all__ = [
 
 # Longest excerpt of model output shown in a message; the full length is always stated.
 EXCERPT_CHARS = 200
+# Argument problems listed in one message; the rest are counted.
+_MAX_PROBLEMS = 3
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,10 @@ class CheckSpec:
         try:
             model = self.args_model.model_validate(dict(args))
         except pydantic.ValidationError as exc:
-            problems = [self._describe(err) for err in _merge_union_errors(exc.errors())]
+            errors = _merge_union_errors(exc.errors())
+            problems = [self._describe(err) for err in errors[:_MAX_PROBLEMS]]
+            if len(errors) > _MAX_PROBLEMS:  # one per item of a long list: the first few say it
+                problems.append(f"and {len(errors) - _MAX_PROBLEMS} more")
             raise CheckUsageError(f"check {self.name!r}: " + "; ".join(problems)) from None
         return {
             field.alias or attr: getattr(model, attr)
@@ -145,7 +151,7 @@ class CheckSpec:
             return f"unknown argument {where!r}{hint}; {self.name} takes: {', '.join(allowed)}"
         if err["type"] == "missing":
             return f"missing required argument {where!r}"
-        return f"argument {where!r}: {err['msg']} (got {_clip(repr(err.get('input')))})"
+        return f"argument {where!r}: {err['msg']} (got {bounded_repr(err.get('input'))})"
 
 
 def _merge_union_errors(errors: list[Any]) -> list[Any]:
@@ -164,10 +170,6 @@ def _merge_union_errors(errors: list[Any]) -> list[Any]:
             by_argument[loc[0]] = err
         merged.append(err)
     return merged
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -191,7 +193,8 @@ def _args_model_for(name: str, function: CheckFunction) -> type[pydantic.BaseMod
     # ``schema`` or ``json`` would otherwise shadow BaseModel attributes (a pydantic warning, which
     # ``filterwarnings = error`` turns into an import failure).
     config = pydantic.ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, strict=False, validate_by_name=False
+        extra="forbid", arbitrary_types_allowed=True, strict=False, validate_by_name=False,
+        allow_inf_nan=False,  # a NaN threshold compares false with every score
     )
     model_name = "".join(part.title() for part in name.split("_")) + "Args"
     return pydantic.create_model(model_name, __config__=config, **fields)
@@ -306,7 +309,17 @@ def checked_output(text: str) -> str:
 def _as_text(output: object) -> tuple[str | None, str]:
     """Coerce an output to text. Returns ``(text, "")`` or ``(None, why it is not text)``."""
     if isinstance(output, str):
-        return str(output), ""  # plain str, also for Generation (a str subclass)
+        text = str(output)  # plain str, also for Generation (a str subclass)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Half a UTF-16 surrogate pair (a Python pipeline can return one): not Unicode text, so
+            # no check can judge it, and libraries (numpy, tokenizers) raise on it.
+            return None, (
+                f"expected text, got a string holding a lone surrogate {text[exc.start]!r} at character "
+                f"{exc.start} (not valid Unicode; {len(text)} chars)"
+            )
+        return text, ""
     if output is None:
         return None, "expected a text output, got None (did the model or pipeline return nothing?)"
     if isinstance(output, (bytes, bytearray)):
@@ -317,7 +330,7 @@ def _as_text(output: object) -> tuple[str | None, str]:
                 f"expected a text output, got {len(output)} bytes that are not UTF-8 "
                 f"({exc.reason} at byte {exc.start})"
             )
-    return None, f"expected a text output (str), got {type(output).__name__}: {truncate(repr(output))}"
+    return None, f"expected a text output (str), got {type(output).__name__}: {bounded_repr(output, EXCERPT_CHARS)}"
 
 
 def check(name: str, output: object, /, **args: Any) -> CheckResult:

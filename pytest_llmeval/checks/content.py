@@ -27,6 +27,7 @@ from pytest_llmeval.checks.base import (
     register_check,
     truncate,
 )
+from pytest_llmeval.input_limits import bounded_repr
 
 __all__ = [
     "contains",
@@ -80,7 +81,7 @@ def contains(
     if hit is not None:
         return CheckResult("contains", True, _found("contains", hit, text), value=hit.matched)
     message = (
-        f"contains: expected {substring!r} {_mode(case_sensitive, normalize)}; "
+        f"contains: expected {truncate(substring)} {_mode(case_sensitive, normalize)}; "
         f"not found in {truncate(text)}"
     )
     return CheckResult("contains", False, message)
@@ -99,8 +100,8 @@ def contains_all(
         message = f"contains_all: found all {len(substrings)} substrings"
         return CheckResult("contains_all", True, message, score, details, value=list(substrings))
     message = (
-        f"contains_all: expected all of {substrings!r} {_mode(case_sensitive, normalize)}; "
-        f"missing {missing!r} in {truncate(text)}"
+        f"contains_all: expected all of {bounded_repr(substrings, 200)} {_mode(case_sensitive, normalize)}; "
+        f"missing {bounded_repr(missing, 200)} in {truncate(text)}"
     )
     return CheckResult("contains_all", False, message, score, details)
 
@@ -118,7 +119,7 @@ def contains_any(
             "contains_any", True, _found("contains_any", first, text), None, details, first.phrase
         )
     message = (
-        f"contains_any: expected at least one of {substrings!r} {_mode(case_sensitive, normalize)}; "
+        f"contains_any: expected at least one of {bounded_repr(substrings, 200)} {_mode(case_sensitive, normalize)}; "
         f"found none in {truncate(text)}"
     )
     return CheckResult("contains_any", False, message)
@@ -165,7 +166,7 @@ def _edge_check(name: str, text: str, part: str, case_sensitive: bool, normalize
     stripped = text.strip()
     edge = stripped[: len(part) + 40] if at_start else stripped[-(len(part) + 40) :]
     message = (
-        f"{name}: expected the output to {where} with {part!r} {_mode(case_sensitive, normalize)} "
+        f"{name}: expected the output to {where} with {truncate(part)} {_mode(case_sensitive, normalize)} "
         f"(ignoring surrounding whitespace); it {where}s with {edge!r} ({len(text)} chars)"
     )
     return CheckResult(name, False, message)
@@ -225,7 +226,7 @@ def regex(
         return CheckResult("regex", True, message, value=value)
     how = ", ".join([mode, *labels])
     target = "the whole output to match" if mode == "fullmatch" else "a match for"
-    message = f"regex: expected {target} {pattern!r} ({how}); none in {truncate(text)}"
+    message = f"regex: expected {target} {truncate(pattern)} ({how}); none in {truncate(text)}"
     return CheckResult("regex", False, message)
 
 
@@ -257,7 +258,7 @@ def one_of(text: str, labels: list[str]) -> CheckResult:
     close = difflib.get_close_matches(got, list(keys), n=1, cutoff=0.6)
     hint = f"; closest label: {keys[close[0]]!r}" if close else ""
     message = (
-        f"one_of: expected exactly one of {labels!r} (ignoring case, quotes, trailing punctuation); "
+        f"one_of: expected exactly one of {bounded_repr(labels, 200)} (ignoring case, quotes, trailing punctuation); "
         f"got {truncate(text)} (normalised {truncate(got, limit=80)}){hint}"
     )
     return CheckResult("one_of", False, message)

@@ -25,6 +25,7 @@ from typing import Literal
 from pytest_llmeval import running_test
 from pytest_llmeval.checks._text import PhraseHit, clip, find_phrases, fold
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
+from pytest_llmeval.input_limits import InputLimitError, load_yaml, read_text_file
 
 __all__ = [
     "Claim",
@@ -436,8 +437,8 @@ def _parse_yaml_lexicon(raw: str, path: Path) -> Lexicon:
     import yaml
 
     try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
+        data = load_yaml(raw)  # aliases bounded: a lexicon is read once per session, but fully
+    except (yaml.YAMLError, InputLimitError) as exc:
         raise CheckUsageError(f"bias lexicon {str(path)!r} does not parse: {exc}") from None
     categories = data.get("categories") if isinstance(data, dict) else None
     if not isinstance(categories, dict):
@@ -463,7 +464,7 @@ def _parse_text_lexicon(raw: str, path: Path) -> Lexicon:
 @functools.lru_cache(maxsize=64)
 def _load_cached(path: str, mtime_ns: int) -> Lexicon:
     location = Path(path)
-    raw = location.read_text(encoding="utf-8")
+    raw = read_text_file(location, what="lexicon file")
     if location.suffix.lower() in (".yaml", ".yml", ".json"):
         return _parse_yaml_lexicon(raw, location)
     return _parse_text_lexicon(raw, location)
@@ -474,7 +475,7 @@ def load_lexicon(path: str | Path) -> Lexicon:
     location = Path(path).expanduser().resolve()
     try:
         return _load_cached(str(location), location.stat().st_mtime_ns)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, InputLimitError) as exc:
         raise CheckUsageError(f"cannot read bias lexicon {str(path)!r}: {exc}") from None
 
 

@@ -21,6 +21,7 @@ import pydantic
 
 from pytest_llmeval.checks._text import clip
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
+from pytest_llmeval.input_limits import InputLimitError, load_yaml, read_text_file, reject_json_constant
 
 __all__ = ["JsonExtraction", "extract_json", "is_json", "json_schema", "pydantic_check"]
 
@@ -203,15 +204,14 @@ SchemaArg = dict[str, Any] | bool | str | Path
 
 def _load_schema_file(path: Path) -> Any:
     try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = read_text_file(path, what="schema file")
+    except (OSError, UnicodeDecodeError, InputLimitError) as exc:
         raise CheckUsageError(f"check 'json_schema': cannot read schema file {str(path)!r}: {exc}") from None
     try:
         if path.suffix.lower() == ".json":
-            return json.loads(raw)
-        import yaml  # YAML is a superset of JSON, so .yaml/.yml and anything else load here
-
-        return yaml.safe_load(raw)
+            return json.loads(raw, parse_constant=reject_json_constant)
+        # YAML is a superset of JSON, so .yaml/.yml and anything else load here (aliases bounded)
+        return load_yaml(raw)
     except Exception as exc:  # json/yaml raise many kinds; all mean "this file is not a schema"
         raise CheckUsageError(
             f"check 'json_schema': schema file {str(path)!r} does not parse: {exc}"

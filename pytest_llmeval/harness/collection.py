@@ -29,7 +29,18 @@ class CaseFileCollector(pytest.File):
     its group items."""
 
     def collect(self) -> list[pytest.Item]:
-        """Parse the file: its cases, its invalid cases (as error items) and its groups."""
+        """Parse the file: its cases, its invalid cases (as error items) and its groups. Whatever
+        goes wrong makes an error item for this file: a collection error would interrupt the
+        session, and the other files must still run."""
+        from pytest_llmeval.cases import CaseError
+
+        try:
+            return self._collect()
+        except Exception as exc:  # any failure here is this one file's error
+            error = CaseError(Path(self.nodeid), None, f"cannot load this file: {type(exc).__name__}: {exc}")
+            return [InvalidCaseItem.from_parent(self, name="file", error=error)]
+
+    def _collect(self) -> list[pytest.Item]:
         from pytest_llmeval.cases import parse_case_file
 
         parsed = parse_case_file(self.path, display_path=self.nodeid)
@@ -54,6 +65,8 @@ class CaseFileCollector(pytest.File):
         used = {case.id for case in parsed.cases}
         for error in parsed.errors:
             name = error.case_id if error.case_id and error.case_id not in used else f"line{error.line or 0}"
+            if name in used:  # two errors on one line, or a case whose id is "line7": keep node ids unique
+                name = next(f"{name}-{n}" for n in range(2, len(used) + 3) if f"{name}-{n}" not in used)
             used.add(name)
             items.append(InvalidCaseItem.from_parent(self, name=name, error=error))
         for spec in groups.values():

@@ -61,6 +61,12 @@ def assemble_run(state: LLMEvalSession) -> RunRecord:
     assert settings.model is not None
     model = state.model
     described = model.backend.describe() if model is not None and model.loaded else None
+    # Where the model ran: this process, else a worker that loaded it (under xdist the controller
+    # never does), else what was asked for (no process needed the model: every output was cached).
+    if described is not None:
+        loaded: dict[str, str | None] | None = {"device": described.device, "dtype": described.dtype}
+    else:
+        loaded = state.worker_model
     backend = backend_for(settings.model)
     run_settings = {
         "max_new_tokens": settings.max_new_tokens,
@@ -85,8 +91,8 @@ def assemble_run(state: LLMEvalSession) -> RunRecord:
             "backend": backend.name,
             "model_id": state.model_id or settings.model,
             "adapter": portable_path(settings.adapter, state.rootpath),
-            "dtype": described.dtype if described else settings.dtype,
-            "device": described.device if described else settings.device,
+            "dtype": loaded["dtype"] if loaded is not None else settings.dtype,
+            "device": loaded["device"] if loaded is not None else settings.device,
             # the checkpoint's training step (--llm-step): TensorBoard's x axis, and a model difference
             **({"step": settings.step} if settings.step is not None else {}),
         },

@@ -57,6 +57,8 @@ class LLMEvalSession:
     fingerprint_memo: FileHashMemo | None = None
     worker_cache_entries: list[CacheEntry] = field(default_factory=list)
     worker_stats: list[dict[str, float]] = field(default_factory=list)
+    # the device and dtype a worker loaded the model with (the controller itself never loads it)
+    worker_model: dict[str, str | None] | None = None
     cache_written: int = 0
     # statically known requests of the selected tests, in run order
     plan: list[GenerationRequest] = field(default_factory=list)

@@ -24,6 +24,9 @@ def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: li
     output["llmeval_cache"] = [list(e) for e in pending]
     output["llmeval_stats"] = state.stats()
     output["llmeval_groups"] = [spec.to_dict() for spec in state.groups.selected.values()]
+    if state.model is not None and state.model.loaded:
+        described = state.model.backend.describe()
+        output["llmeval_model"] = {"device": described.device, "dtype": described.dtype}
 
 
 class XdistController:
@@ -38,10 +41,13 @@ class XdistController:
             node.workerinput["llmeval_model_id"] = self.state.model_id
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """Take a finished worker's cache entries, counts and selected groups."""
+        """Take a finished worker's cache entries, counts, selected groups and loaded model's
+        device and dtype."""
         output = getattr(node, "workeroutput", {}) or {}
         self.state.worker_cache_entries.extend(tuple(e) for e in output.get("llmeval_cache", []))
         if output.get("llmeval_stats"):
             self.state.worker_stats.append(output["llmeval_stats"])
         for spec in output.get("llmeval_groups", []):
             self.state.groups.select(GroupSpec.from_dict(spec))
+        if output.get("llmeval_model") and self.state.worker_model is None:
+            self.state.worker_model = dict(output["llmeval_model"])

@@ -133,3 +133,25 @@ def test_a_pad_token_is_found_when_the_tokenizer_has_none(tmp_path: Path) -> Non
     model = model_under_test(folder)
     assert model.backend.tokenizer.pad_token == "</s>"
     assert len(model.generate_many(["a", "longer prompt here"])) == 2
+
+
+def test_code_shipped_in_a_model_folder_is_refused_naming_the_flag(tiny_gpt2: Path, tmp_path: Path) -> None:
+    # transformers' own words named `trust_remote_code=True` and https://hf.co//<local path>
+    import json
+    import shutil
+
+    folder = tmp_path / "custom"
+    shutil.copytree(tiny_gpt2, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["model_type"] = "shipped_gpt"
+    config["auto_map"] = {"AutoConfig": "configuration_shipped.C", "AutoModelForCausalLM": "modeling_shipped.M"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "configuration_shipped.py").write_text("raise SystemExit('shipped code ran')\n")
+    with pytest.raises(ConfigurationError) as info:
+        load_backend(Settings(model=str(folder)), tmp_path)
+    assert str(info.value) == (
+        f"--llm-model: {folder} ships its own Python code (configuration_shipped.py), which loading this "
+        "model would run; it is not run without --llm-trust-remote-code (ini: llm_trust_remote_code = true). "
+        "Read that code first: it runs with your permissions"
+    )
+    assert "hf.co" not in str(info.value)

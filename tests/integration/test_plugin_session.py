@@ -340,7 +340,7 @@ BAD_INPUTS = {
         "cannot import module 'nowhere_pkg.mod'",
     ),
     "py target that is not callable": (lambda p, m: ["--llm-model=py:os:sep"], "'sep' is a str, not a callable"),
-    "bad batch size": (lambda p, m: ["--llm-batch-size=0"], "--llm-batch-size: must be at least 1, got 0"),
+    "bad batch size": (lambda p, m: ["--llm-batch-size=0"], "--llm-batch-size: must be from 1 to 10,000,000, got 0"),
 }
 
 

@@ -126,7 +126,11 @@ def test_ambiguous_registration_is_refused() -> None:
     [
         (None, "expected a text output, got None (did the model or pipeline return nothing?)"),
         (b"\xff\xfe\x00", "expected a text output, got 3 bytes that are not UTF-8 (invalid start byte at byte 0)"),
-        (42, "expected a text output (str), got int: '42'"),
+        (42, "expected a text output (str), got int: 42"),
+        (
+            "lone \ud800 high",
+            "expected text, got a string holding a lone surrogate '\\ud800' at character 5 (not valid Unicode; 11 chars)",
+        ),
     ],
 )
 def test_non_text_output_fails_every_check_even_negated(output: object, why: str) -> None:

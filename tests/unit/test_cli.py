@@ -272,6 +272,25 @@ def test_diff_bad_tolerance_is_a_usage_error(history: Path, capsys: pytest.Captu
     assert "'rouge_l' is not NAME=VALUE with a non-negative number" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--tolerance", "rouge_l=nan", "'rouge_l=nan' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)"),
+        ("--tolerance", "rouge_l=inf", "'rouge_l=inf' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)"),
+        ("--default-tolerance", "nan", "'nan' is not a finite non-negative number"),
+        ("--default-tolerance", "inf", "'inf' is not a finite non-negative number"),
+    ],
+)
+def test_diff_nan_or_infinite_tolerance_is_a_usage_error(
+    history: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    # an infinite tolerance switches the comparison off for that metric; NaN compares false
+    with pytest.raises(SystemExit) as excinfo:
+        main(["diff", "aaaa", "bbbb", "--history", str(history), flag, value])
+    assert excinfo.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_baseline_default_out(history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["baseline", "aaaa", "--history", str(history)]) == 0
@@ -324,3 +343,19 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as excinfo:
         main([])
     assert excinfo.value.code == 2
+
+
+def test_show_outputs_escapes_control_characters_and_lone_surrogates(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A lone surrogate from a py: model crashed `llmeval show --outputs` (UnicodeEncodeError); ANSI
+    # escapes, BEL and NUL reached the terminal raw.
+    output = "lone \ud800 high \x1b[31mred\x07 nul\x00 back\u202etxt\nsecond\tline"
+    write_inference_log(inference_log_path(history, "bbbb1111bad"), [_log_entry("evals/s.yaml::reset", output)])
+    assert main(["show", "bbbb", "--history", str(history), "--outputs"]) == 0
+    out = capsys.readouterr().out
+    assert "output:\n    lone \\ud800 high \\x1b[31mred\\x07 nul\\x00 back\\u202etxt\n    second\tline\n" in out
+    # the log keeps the output exact
+    from pytest_llmeval.inference_log import read_inference_log
+
+    assert read_inference_log(inference_log_path(history, "bbbb1111bad"))[0]["output"] == output

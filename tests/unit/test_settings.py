@@ -51,6 +51,16 @@ def test_metric_tolerances_from_flags_and_ini() -> None:
         resolve(flags={"llm_metric_tolerance": ["rouge_l=-1"]})
 
 
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e999"])
+def test_metric_tolerance_refuses_nan_and_infinity(value: str) -> None:
+    # NaN passed validation and raised inside the comparison after every test had run (exit 3);
+    # an infinite tolerance would silently switch the gate off for that metric.
+    with pytest.raises(ConfigurationError, match=rf"'rouge_l={value}' is not NAME=VALUE with a non-negative number \(e.g. rouge_l=0.05; not nan or inf\)"):
+        resolve(flags={"llm_metric_tolerance": [f"rouge_l={value}"]})
+    with pytest.raises(ConfigurationError, match="ini option llm_metric_tolerance"):
+        resolve(ini={"llm_metric_tolerance": f"rouge_l={value}"})
+
+
 def test_flag_wins_over_ini_and_ini_over_default() -> None:
     settings = resolve(
         flags={"llm_batch_size": "4"},
@@ -82,10 +92,18 @@ def test_valid_devices(value: str) -> None:
         ({"llm_dtype": "fp8"}, {}, "--llm-dtype: 'fp8' is not one of auto, float32, bfloat16, float16"),
         ({"llm_device": "gpu"}, {}, "--llm-device: 'gpu' is not a device; use auto, cpu, cuda, cuda:N"),
         ({}, {"llm_device": "cuda:x"}, "ini option llm_device: 'cuda:x' is not a device"),
-        ({"llm_batch_size": "0"}, {}, "--llm-batch-size: must be at least 1, got 0"),
+        ({"llm_batch_size": "0"}, {}, "--llm-batch-size: must be from 1 to 10,000,000, got 0"),
         ({"llm_batch_size": "many"}, {}, "--llm-batch-size: 'many' is not a whole number"),
-        ({}, {"llm_max_new_tokens": "-3"}, "ini option llm_max_new_tokens: must be at least 1, got -3"),
+        ({}, {"llm_max_new_tokens": "-3"}, "ini option llm_max_new_tokens: must be from 1 to 10,000,000, got -3"),
         ({}, {"llm_seed": "1.5"}, "ini option llm_seed: '1.5' is not a whole number"),
+        # torch.manual_seed raised "Overflow when unpacking long long" inside the backend: no test ran
+        (
+            {"llm_seed": "9" * 30},
+            {},
+            "--llm-seed: must be from 0 to 9,223,372,036,854,775,807, got 999,999,999,999,999,999,999,999,999,999",
+        ),
+        ({"llm_seed": "-1"}, {}, "--llm-seed: must be from 0 to 9,223,372,036,854,775,807, got -1"),
+        ({"llm_seed": "9" * 5000}, {}, "--llm-seed: '99999999999999999999'... (5000 characters) is not a usable number"),
         ({}, {"llm_required": "maybe"}, "ini option llm_required: 'maybe' is not a boolean"),
         ({"llm_chat_template": "yes"}, {}, "--llm-chat-template: 'yes' is not one of auto, always, never"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -685,3 +686,47 @@ def test_history_locked_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         holder.execute("ROLLBACK")
         holder.close()
     assert [s.run_id for s in RunStore(path).runs()] == ["r1"]
+
+
+def test_stale_temp_files_of_killed_writes_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    # A SIGKILLed baseline write left `.llmeval-baseline.json.<random>.tmp` behind for good
+    target = tmp_path / "llmeval-baseline.json"
+    stale = tmp_path / ".llmeval-baseline.json.ab12cd_9.tmp"
+    fresh = tmp_path / ".llmeval-baseline.json.zz99yy88.tmp"  # another session's write in progress
+    other = tmp_path / ".report.html.ab12cd34.tmp"  # another file's temp file
+    users = tmp_path / ".llmeval-baseline.json.notes.tmp"  # not a name mkstemp makes
+    for file in (stale, fresh, other, users):
+        file.write_text("partial")
+    old = time.time() - 3600
+    for file in (stale, other, users):
+        os.utime(file, (old, old))
+    store.write_file_atomic(target, b"{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [target.name, fresh.name, other.name, users.name]
+    )
+    assert store.remove_stale_temp_files(tmp_path / "report.html") == [other]
+
+
+def test_history_messages_name_the_pytest_flag(tmp_path: Path) -> None:
+    # The message said `--history`; pytest's flag is --llm-history (the llmeval command's is --history)
+    with pytest.raises(StoreError, match=r"point --llm-history \(llmeval: --history\) at an existing history"):
+        RunStore(tmp_path / "missing.db").runs()
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+    connection.close()
+    with pytest.raises(StoreError, match=r"pass the right file with --llm-history \(llmeval: --history\)"):
+        RunStore(other).runs()
+
+
+def test_a_baseline_with_nan_or_infinity_is_refused(tmp_path: Path) -> None:
+    # a NaN baseline metric compared false with every new value: no drop was ever a regression
+    path = tmp_path / "llmeval-baseline.json"
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        path.write_text(
+            '{"format": 1, "run": {}, "cases": {"t.py::a": {"outcome": "passed", '
+            f'"metrics": {{"rouge_l": {{"value": {constant}, "higher_is_better": true}}}}}}}}}}\n',
+            encoding="utf-8",
+        )
+        with pytest.raises(BaselineError, match=f"is not valid JSON: {constant} is not a number"):
+            read_baseline(path)
