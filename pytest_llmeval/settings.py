@@ -383,7 +383,9 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         raise ConfigurationError(f"{where}: {text!r} is not a whole number") from None
     if spec.kind == "positive_int" and not 1 <= number <= MAX_TOKENS:
         raise ConfigurationError(f"{where}: must be from 1 to {MAX_TOKENS:,}, got {number:,}")
-    if spec.kind == "count" and not 0 <= number <= MAX_TOKENS:
+    if spec.kind == "count" and number < 0:
+        raise ConfigurationError(f"{where}: must be 0 or more, got {number}")
+    if spec.kind == "count" and number > MAX_TOKENS:
         raise ConfigurationError(f"{where}: must be from 0 to {MAX_TOKENS:,}, got {number:,}")
     if spec.kind == "seed" and not 0 <= number <= MAX_SEED:
         raise ConfigurationError(f"{where}: must be from 0 to {MAX_SEED:,}, got {number:,}")

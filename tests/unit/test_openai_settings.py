@@ -69,7 +69,7 @@ def test_served_options_defaults_and_ini_twins() -> None:
         ({"llm_request_timeout": "0"}, r"--llm-request-timeout: '0' is not a positive number of seconds"),
         ({"llm_request_timeout": "soon"}, r"--llm-request-timeout: 'soon' is not a positive number of seconds"),
         ({"llm_request_retries": "-1"}, r"--llm-request-retries: must be 0 or more, got -1"),
-        ({"llm_concurrency": "0"}, r"--llm-concurrency: must be at least 1, got 0"),
+        ({"llm_concurrency": "0"}, r"--llm-concurrency: must be from 1 to 10,000,000, got 0"),
         ({"llm_prompt_endpoint": "responses"}, r"--llm-prompt-endpoint: 'responses' is not one of chat, completions"),
     ],
 )
