@@ -140,12 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo-model",
-        help="train the demo support-assistant model into PATH (about 15 s on 2 cores; nothing downloaded)",
+        help="write the demo support-assistant model into PATH (the shipped weights; nothing downloaded)",
+        description="Copy the demo model that ships with pytest-llmeval into PATH (the example suite's model, "
+        "byte-identical on every machine). --weak copies a deliberately undertrained one; --steps N trains "
+        "one anew (its weights, and so its outputs, depend on your torch and transformers versions).",
     )
     demo.add_argument("path", help="folder to write the model into (created)")
-    demo.add_argument(
-        "--steps", type=int, default=150,
-        help="training steps: 150 memorises every answer; fewer give a weaker model (default 150)",
+    variant = demo.add_mutually_exclusive_group()
+    variant.add_argument(
+        "--weak", action="store_true",
+        help="the shipped undertrained model (like a fine-tune that went wrong): the gate walk-through's model",
+    )
+    variant.add_argument(
+        "--steps", type=int, default=None,
+        help="train anew for N steps instead (about 15 s for 150 on 2 cores): 150 memorises every answer; "
+        "fewer give a weaker model",
     )
     baseline = commands.add_parser("baseline", help="write a baseline file from a recorded run")
     baseline.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
@@ -348,14 +357,19 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
-    from pytest_llmeval.demo import build_demo_model
+    from pytest_llmeval.demo import build_demo_model, copy_demo_model
 
-    if args.steps < 1:
-        print("llmeval: error: --steps must be at least 1", file=sys.stderr)
-        return 2
-    started = time.perf_counter()
-    path = build_demo_model(args.path, steps=args.steps, log=lambda line: print(line, file=out, flush=True))
-    print(f"trained the demo model for {args.steps} steps in {time.perf_counter() - started:.1f} s: {path}", file=out)
+    if args.steps is None:
+        path = copy_demo_model(args.path, weak=args.weak)
+        print(f"wrote the {'weak ' if args.weak else ''}demo model (shipped weights) to {path}", file=out)
+    else:
+        if args.steps < 1:
+            print("llmeval: error: --steps must be at least 1", file=sys.stderr)
+            return 2
+        started = time.perf_counter()
+        path = build_demo_model(args.path, steps=args.steps, log=lambda line: print(line, file=out, flush=True))
+        print(f"trained the demo model for {args.steps} steps in {time.perf_counter() - started:.1f} s: {path}",
+              file=out)
     print(f"try: pytest example_suite --llm-model={path}", file=out)
     return 0
 

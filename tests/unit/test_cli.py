@@ -324,3 +324,27 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as excinfo:
         main([])
     assert excinfo.value.code == 2
+
+
+def test_demo_model_writes_the_shipped_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_llmeval.demo import SHIPPED_DEMO_MODEL, SHIPPED_WEAK_DEMO_MODEL
+
+    assert main(["demo-model", str(tmp_path / "demo")]) == 0
+    assert (tmp_path / "demo" / "model.safetensors").read_bytes() == (SHIPPED_DEMO_MODEL / "model.safetensors").read_bytes()
+    assert main(["demo-model", str(tmp_path / "weak"), "--weak"]) == 0
+    assert (tmp_path / "weak" / "model.safetensors").read_bytes() == (
+        SHIPPED_WEAK_DEMO_MODEL / "model.safetensors"
+    ).read_bytes()
+    out = capsys.readouterr().out
+    assert f"wrote the weak demo model (shipped weights) to {tmp_path / 'weak'}" in out
+    assert f"try: pytest example_suite --llm-model={tmp_path / 'weak'}" in out
+
+
+def test_demo_model_bad_steps_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo-model", str(tmp_path / "m"), "--steps", "0"]) == 2
+    assert "--steps must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo-model", str(tmp_path / "m"), "--weak", "--steps", "3"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
