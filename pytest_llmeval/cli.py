@@ -71,10 +71,23 @@ def _positive_int(text: str) -> int:
     return number
 
 
+def _version() -> str:
+    """The installed distribution's version (what pip installed), else the package's own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-llmeval")
+    except PackageNotFoundError:
+        from pytest_llmeval import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmeval", description="Inspect pytest-llmeval run history, diff runs and write baselines."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (pytest-llmeval) {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def history(sub: argparse.ArgumentParser) -> None:

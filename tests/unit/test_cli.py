@@ -348,3 +348,12 @@ def test_demo_model_bad_steps_are_usage_errors(tmp_path: Path, capsys: pytest.Ca
     assert exit_info.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import pytest_llmeval
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"llmeval (pytest-llmeval) {pytest_llmeval.__version__}\n"
