@@ -594,3 +594,57 @@ def test_header_and_cards_say_vs_what_once_and_explain_no_mode(browser: Browser,
         assert opened.page.inner_text(".tile[data-tile='fixes'] .sub") == "vs previous run"
     finally:
         opened.page.close()
+
+
+def test_a_real_sessions_suite_errors_and_partial_run_in_the_report_and_runs(
+        browser: Browser, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: a full run accepted as the baseline, then a run with a broken case file and a
+    `-k` selection; `llmeval report` and `llmeval runs` read what the plugin recorded."""
+    from pytest_llmeval.cli import main
+
+    pytester.makepyfile(bot="def answer(prompt):\n    return 'Click Forgot Password.' if 'reset' in prompt else 'no idea'\n")
+    (pytester.path / "support.eval.yaml").write_text(
+        "cases:\n  - {id: reset, prompt: reset, expect: {contains: Forgot Password}}\n"
+        "  - {id: refund, prompt: refund, expect: {contains: idea}}\n"
+        "  - {id: badre, prompt: refund, expect: {regex: '('}}\n", encoding="utf-8")
+    pytester.makepyfile(test_params="""
+import pytest
+from pytest_llmeval import assert_contains
+
+@pytest.mark.parametrize("question", ["reset it", "reset that"])
+def test_answers(llm, question):
+    assert_contains(llm.generate(question), "Forgot")
+""")
+    args = ("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
+    pytester.runpytest(*args, "--llm-update-baseline").assert_outcomes(passed=4, failed=1)
+    (pytester.path / "broken.eval.yaml").write_text("cases: [\n  - id: a\n", encoding="utf-8")
+    pytester.runpytest(*args, "-k", "reset or broken").assert_outcomes(passed=3, errors=1)
+    monkeypatch.chdir(pytester.path)
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    runs = capsys.readouterr().out.splitlines()
+    assert runs[1].endswith("PARTIAL: ran 3 of the baseline's 5 cases (2 not run)")
+    assert runs[2].endswith("full")
+    assert main(["report", "--out", "report.html"]) == 0
+    assert "(partial: ran 3 of the baseline's 5 cases (2 not run))" in capsys.readouterr().out
+    opened = Opened(browser, (pytester.path / "report.html").as_uri())
+    try:
+        page = opened.page
+        assert "ran 3 of the baseline's 5 cases" in page.inner_text("#llmeval-partial")
+        errors = page.locator("#llmeval-suite-errors li.suite-error")
+        assert errors.evaluate_all("es => es.map(e => e.dataset.nodeId)") == ["broken.eval.yaml::line2"]
+        assert "not valid YAML" in errors.first.inner_text()
+        assert "broken.eval.yaml::line2" not in opened.visible_rows()
+        params = page.locator("#cases-table td.node .node-param").all_inner_texts()
+        assert sorted(params) == ["[reset it]", "[reset that]"]
+        assert page.inner_text(".tile[data-tile='overall'] .value") == "100%"  # the model's 3 cases, all passed
+        partial_points = page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall'][data-partial='true']")
+        assert partial_points.count() == 1
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+    # the baseline run (first) is kept by prune, the partial one goes
+    assert main(["prune", "--older-than", "0.000001"]) == 0
+    out = capsys.readouterr().out
+    assert "kept run" in out and "the baseline llmeval-baseline.json accepted it" in out
+    assert out.splitlines()[-1].startswith("deleted 1 run; 1 in ")
