@@ -272,7 +272,7 @@
         var run = opts.runs[i];
         var point = svg("circle", {
           cls: "point" + (run.partial ? " partial" : ""), cx: x(i).toFixed(1), cy: y(v).toFixed(1),
-          r: s.strong ? 4.5 : 3.5, fill: run.partial ? "#ffffff" : s.color, stroke: s.color,
+          r: s.strong ? 4.5 : 3.5, fill: run.partial ? "#ffffff" : s.color, style: run.partial ? "stroke:" + s.color : null,
           "data-series": s.key, "data-run-index": i, "data-run": run.short_id || "", "data-partial": run.partial ? "true" : "false"
         }, svg("title", { text: s.label + ": " + opts.fmt(v) + "\n" + runLabel(run) }));
         point.addEventListener("click", function () { if (opts.onPick) opts.onPick(run); });
