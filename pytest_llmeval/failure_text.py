@@ -27,5 +27,7 @@ def format_checks(checks: Iterable[CheckResult]) -> str:
     for result in checks:
         mark = "PASS" if result.passed else "FAIL"
         score = "" if result.score is None else f" (score {result.score:.3g})"
-        lines.append(f"{mark} {result.name}{score}: {result.message}")
+        # A check's message starts with its own name already ("contains_any: expected ..."): say it once.
+        message = result.message.removeprefix(f"{result.name}: ")
+        lines.append(f"{mark} {result.name}{score}: {message}")
     return "\n".join(lines)

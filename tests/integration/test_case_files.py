@@ -128,8 +128,8 @@ def test_failure_report_shows_prompt_output_and_each_failed_check(suite: pytest.
             "prompt: Q: capital of Spain?",
             "output (finish: stop, * s):",
             "Barcelona",
-            "FAIL equals: equals: expected 'Madrid' (case-insensitive); got 'Barcelona'*",
-            "FAIL not_contains: not_contains: expected contains to fail, but it passed*",
+            "FAIL equals: expected 'Madrid' (case-insensitive); got 'Barcelona'*",
+            "FAIL not_contains: expected contains to fail, but it passed*",
             "PASS starts_with: *",
             "FAILED qa.eval.yaml::spain - *",
         ]

@@ -1,0 +1,23 @@
+"""The checks section of a failure report: each check once, with its verdict and score."""
+
+from __future__ import annotations
+
+from pytest_llmeval.checks import check
+from pytest_llmeval.checks.base import CheckResult
+from pytest_llmeval.failure_text import format_checks
+
+
+def test_a_checks_name_is_said_once() -> None:
+    failed = check("contains_any", "neutral", substrings=["Forgot Password", "reset link"])
+    assert failed.message.startswith("contains_any: ")  # the registry's message names its check
+    line = format_checks([failed])
+    assert line.startswith("FAIL contains_any: expected at least one of ['Forgot Password', 'reset link']")
+    assert line.count("contains_any") == 1
+
+
+def test_scores_and_messages_that_do_not_start_with_the_name() -> None:
+    results = [
+        CheckResult(name="rouge_l", passed=False, score=0.0, message="rouge_l: 0.00 < min 0.50"),
+        CheckResult(name="judge", passed=True, score=4.0, message="graded 4 of 5"),
+    ]
+    assert format_checks(results).splitlines() == ["FAIL rouge_l (score 0): 0.00 < min 0.50", "PASS judge (score 4): graded 4 of 5"]
