@@ -20,7 +20,7 @@ from typing import Any
 from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
-from pytest_llmeval.run_scope import describe_model_change, is_suite_error, model_cases, run_scope
+from pytest_llmeval.run_scope import is_suite_error, model_cases, run_scope
 from pytest_llmeval.store import (
     EXCERPT_CHARS,
     Baseline,
@@ -402,11 +402,7 @@ def build_dashboard_data(
             "run_id": reference.run.get("run_id") if reference is not None else None,
             # outputs made with other settings are not comparable: the page says so above everything
             "settings_differences": comparison.settings_differences if comparison is not None else [],
-            "model_differences": (
-                describe_model_change(reference.run.get("model") or {}, latest.model)
-                if comparison is not None and comparison.model_differences and reference is not None
-                else []
-            ),
+            "model_differences": comparison.model_differences if comparison is not None else [],
         },
         "comparison_counts": None if comparison is None else {
             "regressions": _without(comparison.regressions + comparison.new_failing, suite_error_ids),
