@@ -245,6 +245,12 @@ class Backend(ABC):
         """The model's tokenizer (for token-based checks), if the backend has one."""
         return None
 
+    @property
+    def load_phases(self) -> dict[str, float]:
+        """Seconds each phase of loading took, in order (e.g. importing the libraries, then reading
+        the weights), so a summary can say where load time went; empty when not measured."""
+        return {}
+
     def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
         """Log-probabilities of candidate next tokens (what a judge model needs)."""
         raise GenerationError(f"the {self.name} backend cannot score next tokens: a judge must be a local model")

@@ -300,11 +300,20 @@ class HFBackend(Backend):
         self._load()
 
     # -- loading -------------------------------------------------------------------------------
+    @property
+    def load_phases(self) -> dict[str, float]:
+        return dict(self._load_phases)
+
     def _load(self) -> None:
         prefer_passive_openmp()
+        # For a small model most of the load time is importing torch and transformers: measured apart.
+        started = time.perf_counter()
         import torch
         import transformers
         from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+        self._load_phases = {"import torch+transformers": time.perf_counter() - started}
+        started = time.perf_counter()
 
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
@@ -350,6 +359,7 @@ class HFBackend(Backend):
                     ) from None
         model.to(self.device)
         model.eval()
+        self._load_phases["from_pretrained"] = time.perf_counter() - started
         self.model = model
         self._tokenizer = tokenizer
         self._set_special_tokens(tokenizer, model)
