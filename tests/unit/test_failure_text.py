@@ -21,3 +21,13 @@ def test_scores_and_messages_that_do_not_start_with_the_name() -> None:
         CheckResult(name="judge", passed=True, score=4.0, message="graded 4 of 5"),
     ]
     assert format_checks(results).splitlines() == ["FAIL rouge_l (score 0): 0.00 < min 0.50", "PASS judge (score 4): graded 4 of 5"]
+
+
+def test_long_check_lines_wrap_to_the_width() -> None:
+    failed = check("contains", "Open Settings, choose Account, and enter the new email address. " * 3, substring="Team")
+    text = format_checks([failed], width=60)
+    lines = text.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("FAIL contains: expected 'Team'")
+    assert all(line.startswith("    ") for line in lines[1:])
+    assert " ".join(line.strip() for line in lines) == " ".join(format_checks([failed]).split())
