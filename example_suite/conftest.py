@@ -1,38 +1,25 @@
-"""The example suite's defaults: the embedded demo model is the model under test when no --llm-model
-(or llm_model ini) is given, and the judge when no --llm-judge-model is given.
+"""The example suite's defaults: the demo model is the model under test when no --llm-model (or
+llm_model ini) is given, and the judge when no --llm-judge-model is given.
 
-The demo model is trained from scratch on a shipped dataset in about 15 s, once, and cached in
-example_suite/.llmeval/. Your own suite needs none of this: pass --llm-model=./your-checkpoint.
+The demo model's trained weights ship with pytest-llmeval; they are copied (in milliseconds) to
+example_suite/.llmeval/demo-model, so the run records the same model path on every machine. Your
+own suite needs none of this: pass --llm-model=./your-checkpoint.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from pytest_llmeval.demo import build_demo_model, demo_fingerprint
+from pytest_llmeval.demo import copy_demo_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def demo_model() -> Path:
-    cache = Path(__file__).parent / ".llmeval" / f"demo-model-{demo_fingerprint(150)}"
-    if not (cache / "config.json").is_file():
-        print(f"\nllmeval example: training the demo model into {cache} (about 15 s, once)")
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=cache.parent))
-        build_demo_model(scratch / "model")
-        # Build aside and move into place, so a run killed half-way leaves no half-built model.
-        try:
-            os.replace(scratch / "model", cache)
-        except OSError:  # another process (an xdist worker) finished first
-            pass
-        shutil.rmtree(scratch, ignore_errors=True)
-    return cache
+    return copy_demo_model(Path(__file__).parent / ".llmeval" / "demo-model")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-llmeval reads its options

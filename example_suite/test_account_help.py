@@ -27,10 +27,11 @@ def test_two_factor(llm_output):
 @pytest.mark.parametrize(
     ("question", "place"),
     [
-        ("How do I change my email address?", "Settings"),
-        ("Where can I download my invoices?", "Billing"),
-        ("How do I cancel my subscription?", "Billing"),
-        ("How do I invite a team member?", "Team"),
+        # short ids: they name each case in every report (the default id would be the whole question)
+        pytest.param("How do I change my email address?", "Settings", id="change-email"),
+        pytest.param("Where can I download my invoices?", "Billing", id="invoices"),
+        pytest.param("How do I cancel my subscription?", "Billing", id="cancel"),
+        pytest.param("How do I invite a team member?", "Team", id="invite"),
     ],
 )
 def test_answers_point_to_the_right_page(llm, question, place):

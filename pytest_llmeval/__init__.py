@@ -11,6 +11,7 @@ project that has it installed, and most runs never touch a check.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,18 +64,29 @@ __all__ = [*_BUILTIN_ASSERTIONS, *sorted(_HOMES)]
 
 
 def __getattr__(name: str) -> Any:
-    """Load a public name on first use; ``assert_<check>`` for any registered check."""
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-    elif name.startswith("assert_"):
-        assertions = importlib.import_module("pytest_llmeval.assertions")
-        value = getattr(assertions, name, None)
-        if value is None:
-            from pytest_llmeval.checks.base import assertion_helper
+    """Load a public name on first use; ``assert_<check>`` for any registered check. A name that
+    does not exist gets the closest ones (see ``pytest_llmeval.names``)."""
+    try:
+        if name in _HOMES:
+            value = getattr(importlib.import_module(_HOMES[name]), name)
+        elif name.startswith("assert_"):
+            assertions = importlib.import_module("pytest_llmeval.assertions")
+            value = getattr(assertions, name, None)
+            if value is None:
+                from pytest_llmeval.checks.base import assertion_helper
 
-            value = assertion_helper(name.removeprefix("assert_"), module=__name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+                value = assertion_helper(name.removeprefix("assert_"), module=__name__)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    except AttributeError as error:
+        submodule = sys.modules.get(f"{__name__}.{name}")
+        if submodule is not None:  # mid-import (a circular import): what `from ... import` falls back to
+            return submodule
+        from pytest_llmeval.names import unknown_name
+
+        # assertion_helper's message already names the closest helpers
+        known = str(error) if name.startswith("assert_") else None
+        raise unknown_name(__name__, name, __all__, sys._getframe(1), message=known) from None
     globals()[name] = value
     return value
 

@@ -700,9 +700,7 @@ def _read_yaml(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]
     except InputLimitError as exc:
         raise CaseError(path, None, f"not read: {exc}") from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise CaseError(path, line, f"not valid YAML: {exc.problem or exc.context}") from None
+        raise _yaml_error(path, text, exc) from None
     except yaml.YAMLError as exc:
         raise CaseError(path, None, f"not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
@@ -740,6 +738,41 @@ def _json_line(text: str) -> Any:
     if problem:
         raise ValueError(f"not read: {problem}")
     return value
+
+
+def _yaml_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> CaseError:
+    """PyYAML's problem and its context ("while parsing a flow mapping"), each with its position, and
+    the file's lines there with a caret under each position. The error is located at the context's
+    line when there is one: that is where the mistake usually is (an unclosed ``{`` opens the flow
+    mapping; PyYAML notices only on a later line)."""
+    problem, context = exc.problem or "", exc.context or ""
+    problem_mark, context_mark = exc.problem_mark, exc.context_mark
+    if problem_mark is not None and context_mark is not None and (
+        (problem_mark.line, problem_mark.column) == (context_mark.line, context_mark.column)
+    ):
+        context_mark = None  # one position serves both (as PyYAML prints it)
+    lines = text.splitlines()
+    hint = ""
+    if "'\\t'" in problem or (problem_mark is not None and "\t" in _line_at(lines, problem_mark.line)):
+        hint = "; YAML indents with spaces, not tabs: use spaces"
+
+    def at(mark: Any) -> str:
+        return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+    message = f"not valid YAML: {problem or context}{at(problem_mark)}"
+    if problem and context:
+        message += f", {context}{at(context_mark)}"
+    message += hint
+    shown = sorted({(m.line, m.column, label) for m, label in ((context_mark, context), (problem_mark, problem)) if m})
+    for line, column, label in shown:
+        source = _line_at(lines, line).replace("\t", " ")
+        message += f"\n    {line + 1:>4} | {source}\n         | {' ' * column}^ {label}"
+    mark = context_mark or problem_mark
+    return CaseError(path, mark.line + 1 if mark is not None else None, message)
+
+
+def _line_at(lines: list[str], index: int) -> str:
+    return lines[index] if 0 <= index < len(lines) else ""
 
 
 def _read_jsonl(path: Path, text: str) -> tuple[Any, list[tuple[Any, int | None]]]:

@@ -4,7 +4,9 @@
     llmeval show RUN [--history PATH] [--outputs]
     llmeval diff A B [--history PATH] [--tolerance NAME=VALUE ...] [--default-tolerance VALUE]
     llmeval baseline RUN [--history PATH] [--out PATH] [--new-only]
-    llmeval report [--history PATH] [--out PATH] [--baseline PATH | --no-baseline] [--runs N]
+    llmeval report [--history PATH] [--out PATH] [--baseline PATH | --no-baseline] [--run RUN] [--runs N]
+    llmeval prune [--history PATH] (--keep N | --older-than DAYS) [--baseline PATH] [--dry-run]
+    llmeval demo-model PATH [--weak | --steps N]
     llmeval import-gguf FILE OUT_DIR
     llmeval export tensorboard DIR [--history PATH] [--runs N] [--no-text]
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -28,8 +31,9 @@ from pytest_llmeval.run_comparison import compare_runs
 from pytest_llmeval.tolerances import parse_tolerance
 from pytest_llmeval.dashboard import DEFAULT_RUNS, dashboard_from_history, write_dashboard
 from pytest_llmeval.failure_text import terminal_safe
-from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
+from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log, run_folder
 from pytest_llmeval.records import RunRecord, local_time
+from pytest_llmeval.run_scope import run_scope
 from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
 from pytest_llmeval.errors import ConfigurationError
@@ -67,6 +71,16 @@ def _non_negative(text: str) -> float:
     return number
 
 
+def _positive_days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         number = int(text)
@@ -77,10 +91,23 @@ def _positive_int(text: str) -> int:
     return number
 
 
+def _version() -> str:
+    """The installed distribution's version (what pip installed), else the package's own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-llmeval")
+    except PackageNotFoundError:
+        from pytest_llmeval import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmeval", description="Inspect pytest-llmeval run history, diff runs and write baselines."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (pytest-llmeval) {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def history(sub: argparse.ArgumentParser) -> None:
@@ -91,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list recorded runs, newest first")
     history(runs)
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="show at most N runs (default 20)")
+    runs.add_argument(
+        "--baseline", default=None, metavar="PATH",
+        help=f"judge which runs are partial against this baseline's cases (default: {DEFAULT_BASELINE} when it exists)",
+    )
 
     show = commands.add_parser("show", help="one run: identity, settings and every case's outcome")
     show.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
@@ -135,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-baseline", action="store_true", help="compare the latest run with the previous run, not a baseline"
     )
     report.add_argument(
+        "--run", default=None, metavar="RUN",
+        help="report this run (id, unique prefix, latest or previous) instead of the latest, with the runs before it",
+    )
+    report.add_argument(
         "--runs", type=_positive_int, default=DEFAULT_RUNS, metavar="N",
         help=f"draw the newest N runs in the charts (default {DEFAULT_RUNS})",
     )
@@ -144,14 +179,39 @@ def build_parser() -> argparse.ArgumentParser:
         "its gate used); may repeat",
     )
 
+    prune = commands.add_parser(
+        "prune",
+        help="delete old runs (and their inference logs) from the history; the baseline's run is always kept",
+    )
+    history(prune)
+    prune.add_argument("--keep", type=_positive_int, default=None, metavar="N", help="keep the newest N runs")
+    prune.add_argument(
+        "--older-than", type=_positive_days, default=None, metavar="DAYS",
+        help="delete runs started more than DAYS days ago (with --keep: a run goes when either rule says so)",
+    )
+    prune.add_argument(
+        "--baseline", action="append", default=None, metavar="PATH",
+        help=f"keep the run this baseline file accepted (default: {DEFAULT_BASELINE} when it exists); may repeat",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+
     demo = commands.add_parser(
         "demo-model",
-        help="train the demo support-assistant model into PATH (about 15 s on 2 cores; nothing downloaded)",
+        help="write the demo support-assistant model into PATH (the shipped weights; nothing downloaded)",
+        description="Copy the demo model that ships with pytest-llmeval into PATH (the example suite's model, "
+        "byte-identical on every machine). --weak copies a deliberately undertrained one; --steps N trains "
+        "one anew (its weights, and so its outputs, depend on your torch and transformers versions).",
     )
     demo.add_argument("path", help="folder to write the model into (created)")
-    demo.add_argument(
-        "--steps", type=int, default=150,
-        help="training steps: 150 memorises every answer; fewer give a weaker model (default 150)",
+    variant = demo.add_mutually_exclusive_group()
+    variant.add_argument(
+        "--weak", action="store_true",
+        help="the shipped undertrained model (like a fine-tune that went wrong): the gate walk-through's model",
+    )
+    variant.add_argument(
+        "--steps", type=int, default=None,
+        help="train anew for N steps instead (about 15 s for 150 on 2 cores): 150 memorises every answer; "
+        "fewer give a weaker model",
     )
     gguf = commands.add_parser(
         "import-gguf",
@@ -203,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import_gguf(args, out)
         if args.command == "export":
             return _export_tensorboard(args, out)
+        if args.command == "prune":
+            return _prune(args, out)
         return _baseline(args, out)
     except (StoreError, BaselineError, ConfigurationError, TensorBoardError) as exc:
         print(f"llmeval: error: {exc}", file=sys.stderr)
@@ -238,12 +300,16 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 
 def _runs(args: argparse.Namespace, out: TextIO) -> int:
-    summaries = RunStore(args.history).runs(limit=args.limit)
+    store = RunStore(args.history)
+    summaries = store.runs(limit=args.limit)
     if not summaries:
         print(f"no runs recorded in {args.history}", file=out)
         return 0
-    rows = [["run", "started", "model", "passed", "failed", "other", "complete"]]
+    baseline_path = args.baseline or (DEFAULT_BASELINE if os.path.isfile(DEFAULT_BASELINE) else None)
+    reference_ids = set(read_baseline(baseline_path).cases) if baseline_path is not None else None
+    rows = [["run", "started", "model", "passed", "failed", "other", "scope"]]
     for summary in summaries:
+        scope = run_scope(store.load_run(summary.run_id), reference_ids)
         passed = summary.counts.get("passed", 0) + summary.counts.get("xpassed", 0)
         failed = summary.counts.get("failed", 0) + summary.counts.get("error", 0)
         rows.append(
@@ -254,7 +320,7 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
                 str(passed),
                 str(failed),
                 str(summary.total - passed - failed),
-                "yes" if summary.complete else "NO",
+                f"PARTIAL: {scope.reason}" if scope.partial else "full",
             ]
         )
     _table(rows, out)
@@ -382,12 +448,14 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         baseline = read_baseline(baseline_path)  # an explicit baseline that is missing is an error
     data = dashboard_from_history(
         args.history, baseline=baseline, baseline_path=baseline_path, limit=args.runs,
-        tolerances=dict(args.tolerance),
+        tolerances=dict(args.tolerance), run=args.run,
     )
     path = write_dashboard(args.out, data)
     latest = data["latest"]
-    against = data["reference"]["label"] or "nothing (a single run and no baseline)"
-    print(f"wrote {path}: run {latest['short_id']} ({latest['total']} cases) against {against}; "
+    reference = data["reference"]
+    against = f"the {reference['kind']} {reference['label']}" if reference["label"] else "nothing (a single run and no baseline)"
+    partial = f" (partial: {latest['partial_reason']})" if latest.get("partial") else ""
+    print(f"wrote {path}: run {latest['short_id']} ({latest['total']} cases){partial} against {against}; "
           f"{len(data['runs'])} {'run' if len(data['runs']) == 1 else 'runs'} in the charts", file=out)
     return 0
 
@@ -415,10 +483,58 @@ def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.steps < 1:
         print("llmeval: error: --steps must be at least 1", file=sys.stderr)
+def _prune(args: argparse.Namespace, out: TextIO) -> int:
+    if args.keep is None and args.older_than is None:
+        print("llmeval: error: say what to delete: --keep N (the newest N stay) and/or --older-than DAYS",
+              file=sys.stderr)
         return 2
-    started = time.perf_counter()
-    path = build_demo_model(args.path, steps=args.steps, log=lambda line: print(line, file=out, flush=True))
-    print(f"trained the demo model for {args.steps} steps in {time.perf_counter() - started:.1f} s: {path}", file=out)
+    store = RunStore(args.history)
+    summaries = store.runs(limit=None)  # newest first
+    paths = args.baseline if args.baseline is not None else [p for p in [DEFAULT_BASELINE] if os.path.isfile(p)]
+    protected = {}
+    for path in paths:
+        run_id = read_baseline(path).run.get("run_id")
+        if isinstance(run_id, str):
+            protected[run_id] = path
+    cutoff = time.time() - args.older_than * 86400 if args.older_than is not None else None
+    doomed = [
+        summary for position, summary in enumerate(summaries)
+        if ((args.keep is not None and position >= args.keep) or (cutoff is not None and summary.started_at < cutoff))
+        and summary.run_id not in protected
+    ]
+    kept_for_baseline = [
+        summary for position, summary in enumerate(summaries)
+        if summary.run_id in protected
+        and ((args.keep is not None and position >= args.keep) or (cutoff is not None and summary.started_at < cutoff))
+    ]
+    verb = "would delete" if args.dry_run else "deleted"
+    for summary in doomed:
+        print(f"{verb} run {summary.run_id[:ID_CHARS]} ({_when(summary.started_at)}, {summary.total} cases)", file=out)
+    if not args.dry_run:
+        store.delete_runs([summary.run_id for summary in doomed])
+        for summary in doomed:
+            shutil.rmtree(run_folder(args.history, summary.run_id), ignore_errors=True)
+    for summary in kept_for_baseline:
+        print(f"kept run {summary.run_id[:ID_CHARS]}: the baseline {protected[summary.run_id]} accepted it", file=out)
+    left = len(summaries) - (0 if args.dry_run else len(doomed))
+    print(f"{verb} {len(doomed)} {'run' if len(doomed) == 1 else 'runs'}; {left} in {args.history}", file=out)
+    return 0
+
+
+def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
+    from pytest_llmeval.demo import build_demo_model, copy_demo_model
+
+    if args.steps is None:
+        path = copy_demo_model(args.path, weak=args.weak)
+        print(f"wrote the {'weak ' if args.weak else ''}demo model (shipped weights) to {path}", file=out)
+    else:
+        if args.steps < 1:
+            print("llmeval: error: --steps must be at least 1", file=sys.stderr)
+            return 2
+        started = time.perf_counter()
+        path = build_demo_model(args.path, steps=args.steps, log=lambda line: print(line, file=out, flush=True))
+        print(f"trained the demo model for {args.steps} steps in {time.perf_counter() - started:.1f} s: {path}",
+              file=out)
     print(f"try: pytest example_suite --llm-model={path}", file=out)
     return 0
 

@@ -13,13 +13,14 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
+from pytest_llmeval.run_scope import is_suite_error, model_cases, run_scope
 from pytest_llmeval.store import (
     EXCERPT_CHARS,
     Baseline,
@@ -88,11 +89,14 @@ def _breakdowns(cases: Sequence[CaseRecord]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _run_point(run: RunRecord) -> dict[str, Any]:
-    """One run as a point of the charts: pass rates and the mean of each metric."""
-    outcomes = [c.outcome for c in run.cases]
+def _run_point(run: RunRecord, reference_ids: Collection[str] | None, reference_name: str) -> dict[str, Any]:
+    """One run as a point of the charts: pass rates and the mean of each metric, over the cases that
+    say something about the model (suite errors left out), and whether the run was partial."""
+    scope = run_scope(run, reference_ids, reference_name)
+    judged = model_cases(run.cases)
+    outcomes = [c.outcome for c in judged]
     sums: dict[str, list[float]] = {}
-    for case in run.cases:
+    for case in judged:
         for name, metric in case.metrics.items():
             value = metric.get("value")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
@@ -104,11 +108,14 @@ def _run_point(run: RunRecord) -> dict[str, Any]:
         "model_source": run.model.get("source"),
         "git_commit": run.git_commit,
         "complete": run.complete,
+        "partial": scope.partial,
+        "partial_reason": scope.reason,
+        "suite_errors": scope.suite_errors,
         "total": len(outcomes),
         "passed": sum(o in PASSING for o in outcomes),
         "failed": sum(o in NOT_PASSED for o in outcomes),
         "pass_rate": pass_rate(outcomes),
-        "mode_pass_rates": {m: pass_rate([c.outcome for c in run.cases if c.mode == m]) for m in MODES},
+        "mode_pass_rates": {m: pass_rate([c.outcome for c in judged if c.mode == m]) for m in MODES},
         "metrics": {name: sum(values) / len(values) for name, values in sorted(sums.items())},
     }
 
@@ -197,7 +204,8 @@ def _case_row(
     before_output: str | None,
     change: str | None,
     dropped: set[tuple[str, str]],
-    generations: int | None,
+    generations: Sequence[Mapping[str, Any]] | None,
+    reference_generations: Sequence[Mapping[str, Any]] | None,
 ) -> dict[str, Any]:
     is_excerpt = False
     if before is not None and before_output is None and before.output_sha256 is not None:
@@ -254,8 +262,46 @@ def _case_row(
             for c in case.checks
         ],
         "metrics": metrics,
-        "generations": generations if generations is not None else (0 if case.output is None else 1),
+        "label": case.label,
+        "generations": len(generations) if generations is not None else (0 if case.output is None else 1),
+        "generation_list": _generation_list(generations, reference_generations),
     }
+
+
+def _request_text(entry: Mapping[str, Any]) -> str | None:
+    """A generation's prompt as text: the prompt, or the chat as ``role: content`` lines."""
+    if entry.get("prompt") is not None:
+        return str(entry["prompt"])
+    lines = [f"system: {entry['system']}"] if entry.get("system") else []
+    for message in entry.get("messages") or []:
+        if isinstance(message, Mapping):
+            lines.append(f"{message.get('role', '?')}: {message.get('content', '')}")
+    return "\n".join(lines) or None
+
+
+def _generation_list(
+    generations: Sequence[Mapping[str, Any]] | None, reference: Sequence[Mapping[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Every generation of a test that made more than one, those whose output differs from the
+    reference run's generation at the same position first (``differs`` is ``None`` where the
+    reference has no such generation or no inference log)."""
+    if not generations or len(generations) < 2:
+        return []
+    rows = []
+    for position, entry in enumerate(generations):
+        before = reference[position] if reference is not None and position < len(reference) else None
+        rows.append(
+            {
+                "position": position + 1,
+                "phase": entry.get("phase"),
+                "prompt": _request_text(entry),
+                "output": entry.get("output"),
+                "reference_output": before.get("output") if before is not None else None,
+                "differs": None if before is None else before.get("output") != entry.get("output"),
+            }
+        )
+    rows.sort(key=lambda row: 0 if row["differs"] else 1)  # stable: the run's order within each group
+    return rows
 
 
 def build_dashboard_data(
@@ -267,15 +313,21 @@ def build_dashboard_data(
     reference_outputs: Mapping[str, str | None] | None = None,
     tolerances: Mapping[str, float] | None = None,
     default_tolerance: float = 0.0,
-    generation_counts: Mapping[str, int] | None = None,
+    generations: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    reference_generations: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     history: str | None = None,
 ) -> dict[str, Any]:
     """The dashboard's data for ``runs`` (oldest first; the last is the latest).
 
     ``reference`` is what the latest run is compared with (a baseline, or ``baseline_from_run`` of an
     earlier run); ``reference_outputs`` its full outputs by node id when the history still has them
-    (a baseline file keeps only an excerpt). ``generation_counts``: outputs per test, from the latest
-    run's inference log.
+    (a baseline file keeps only an excerpt). ``generations``: each test's generations, in order, from
+    the latest run's inference log; ``reference_generations`` the same from the reference's run.
+
+    Suite errors (a broken case file, a check used wrongly: a problem in the tests) are listed apart
+    and kept out of pass rates, breakdowns and comparison counts. A run that did not cover the
+    baseline's cases, was recorded as incomplete, or has only suite errors is *partial*: it is marked
+    as such and kept off the charts' trend lines.
     """
     if not runs:
         raise ValueError("the dashboard needs at least one run")
@@ -290,7 +342,10 @@ def build_dashboard_data(
             case_tolerances={c.node_id: c.tolerances for c in latest.cases if c.tolerances},
         )
     # A test reported twice (rerun plugins) counts once, as its last report, like the run itself.
-    cases = list({case.node_id: case for case in latest.cases}.values())
+    all_cases = list({case.node_id: case for case in latest.cases}.values())
+    suite_errors = [case for case in all_cases if is_suite_error(case)]
+    suite_error_ids = {case.node_id for case in suite_errors}
+    cases = [case for case in all_cases if case.node_id not in suite_error_ids]
     changes = _changes(comparison, reference, cases)
     dropped = {(d.node_id, d.metric) for d in comparison.metric_drops} if comparison is not None else set()
     rows = [
@@ -300,14 +355,17 @@ def build_dashboard_data(
             (reference_outputs or {}).get(case.node_id),
             changes.get(case.node_id),
             dropped,
-            generation_counts.get(case.node_id, 0) if generation_counts is not None else None,
+            generations.get(case.node_id, []) if generations is not None else None,
+            (reference_generations or {}).get(case.node_id) if reference_generations is not None else None,
         )
         for case in cases
     ]
     rows.sort(key=lambda r: (_CHANGE_RANK.get(r["change"], 8), _OUTCOME_RANK.get(r["outcome"], 9), r["node_id"]))
-    points = [_run_point(run) for run in runs]
+    reference_ids = set(reference.cases) if reference is not None and reference_kind == "baseline" else None
+    points = [_run_point(run, reference_ids, "baseline") for run in runs]
+    latest_scope = run_scope(latest, reference_ids, "baseline")
     # Only the modes some run has: a suite without modes draws no empty mode series.
-    present = {m for run in runs for case in run.cases for m in MODES if case.mode == m}
+    present = {m for run in runs for case in model_cases(run.cases) for m in MODES if case.mode == m}
     for point in points:
         point["mode_pass_rates"] = {m: r for m, r in point["mode_pass_rates"].items() if m in present}
     directions: dict[str, bool] = {}
@@ -331,6 +389,8 @@ def build_dashboard_data(
             "settings": dict(latest.settings),
             "git_commit": latest.git_commit,
             "complete": latest.complete,
+            "partial": latest_scope.partial,
+            "partial_reason": latest_scope.reason,
             "counts": counts,
             "total": len(cases),
             "pass_rate": pass_rate([c.outcome for c in cases]),
@@ -338,23 +398,34 @@ def build_dashboard_data(
         "reference": {
             "kind": reference_kind if reference is not None else None,
             "label": reference_label if reference is not None else None,
+            # the run the reference was made from, so charts can measure deltas against it
+            "run_id": reference.run.get("run_id") if reference is not None else None,
             # outputs made with other settings are not comparable: the page says so above everything
             "settings_differences": comparison.settings_differences if comparison is not None else [],
             "model_differences": comparison.model_differences if comparison is not None else [],
         },
         "comparison_counts": None if comparison is None else {
-            "regressions": len(comparison.regressions) + len(comparison.new_failing),
-            "fixes": len(comparison.fixes),
-            "new": len(comparison.new),
-            "still_failing": len(comparison.still_failing),
+            "regressions": _without(comparison.regressions + comparison.new_failing, suite_error_ids),
+            "fixes": _without(comparison.fixes, suite_error_ids),
+            "new": _without(comparison.new, suite_error_ids),
+            "still_failing": _without(comparison.still_failing, suite_error_ids),
             "metric_drops": len(comparison.metric_drops),
             "not_run": len(comparison.not_run),
         },
+        # problems in the tests, not the model: shown apart, in none of the numbers above
+        "suite_errors": [
+            {"node_id": case.node_id, "file": _file_of(case.node_id), "outcome": case.outcome, "message": case.message}
+            for case in suite_errors
+        ],
         "breakdowns": _breakdowns(cases),
         "runs": points,
         "metrics": [{"name": name, "higher_is_better": directions[name]} for name in sorted(directions)],
         "cases": rows,
     }
+
+
+def _without(changes: Sequence[Any], excluded: Collection[str]) -> int:
+    return sum(change.node_id not in excluded for change in changes)
 
 
 def baseline_label(baseline: Baseline, path: str | os.PathLike[str] | None) -> str:
@@ -363,15 +434,16 @@ def baseline_label(baseline: Baseline, path: str | os.PathLike[str] | None) -> s
     return f"{path or 'the baseline'}" + (f" (run {str(run_id)[:12]})" if run_id else "")
 
 
-def _generation_counts(history: Path, run_id: str) -> dict[str, int] | None:
+def _generations(history: Path, run_id: str) -> dict[str, list[dict[str, Any]]] | None:
+    """Each test's generations, in order, from a run's inference log (``None`` without a log)."""
     try:
         entries = read_inference_log(inference_log_path(history, run_id))
     except InferenceLogError:
         return None  # a run recorded before inference logs, or a deleted folder
-    counts: dict[str, int] = {}
+    by_test: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
-        counts[entry["node_id"]] = counts.get(entry["node_id"], 0) + 1
-    return counts
+        by_test.setdefault(str(entry["node_id"]), []).append(entry)
+    return by_test
 
 
 def dashboard_from_history(
@@ -383,12 +455,18 @@ def dashboard_from_history(
     latest: RunRecord | None = None,
     tolerances: Mapping[str, float] | None = None,
     default_tolerance: float = 0.0,
+    run: str | None = None,
 ) -> dict[str, Any]:
     """The dashboard's data from the history file: its newest ``limit`` runs, the latest compared
     with ``baseline`` (or, without one, with the run before it). ``latest``: the run just recorded,
-    as the plugin holds it (with per-case tolerances, which the history does not keep)."""
+    as the plugin holds it (with per-case tolerances, which the history does not keep). ``run``: show
+    that run (an id, a prefix, ``latest`` or ``previous``) as the latest, with the runs before it."""
     store = RunStore(history)
-    summaries = list(reversed(store.runs(limit=limit)))
+    summaries = list(reversed(store.runs(limit=None if run is not None else limit)))
+    if run is not None:
+        wanted = store.resolve(run)
+        ids = [summary.run_id for summary in summaries]
+        summaries = summaries[: ids.index(wanted) + 1][-limit:]
     runs = [store.load_run(summary.run_id) for summary in summaries]
     if latest is not None:
         runs = [run for run in runs if run.run_id != latest.run_id] + [latest]
@@ -410,7 +488,7 @@ def dashboard_from_history(
     elif len(runs) > 1:
         reference_run = runs[-2]
         reference, reference_kind = baseline_from_run(reference_run), "previous run"
-        reference_label = f"the previous run {reference_run.run_id[:12]} ({local_time(reference_run.started_at)})"
+        reference_label = f"{reference_run.run_id[:12]} ({local_time(reference_run.started_at)})"
     reference_outputs = None
     if reference_run is not None and reference is not None:
         # Full outputs of the reference, but only where they are the accepted ones (same hash).
@@ -427,7 +505,8 @@ def dashboard_from_history(
         reference_outputs=reference_outputs,
         tolerances=tolerances,
         default_tolerance=default_tolerance,
-        generation_counts=_generation_counts(Path(history), newest.run_id),
+        generations=_generations(Path(history), newest.run_id),
+        reference_generations=_generations(Path(history), reference_run.run_id) if reference_run is not None else None,
         history=str(history),
     )
 

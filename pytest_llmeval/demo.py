@@ -1,19 +1,43 @@
-"""The demo model: a tiny support assistant trained from scratch on a shipped dataset, in seconds.
+"""The demo model: a tiny support assistant trained from scratch on the dataset below.
 
-It lets a newcomer see the plugin work on a real (if small) language model with nothing downloaded:
-``example_suite`` builds it when no ``--llm-model`` is given. It memorises the answers below; prompts
-it has not seen get plausible-looking but unreliable text, which is what the failing examples show.
+It lets a newcomer see the plugin work on a real (if small) language model with nothing downloaded.
+Its trained weights ship with the package (``data/demo-model``, about 1.8 MB, and a deliberately
+undertrained ``data/demo-model-weak``), so every machine runs byte-identical model files whatever its
+torch and transformers versions: training again would give other weights (and ``config.json`` records
+the transformers version), hence another fingerprint than the example suite's committed baseline.
+``example_suite`` copies the shipped model into its ``.llmeval/`` when no ``--llm-model`` is given.
+It memorises the answers below; prompts it has not seen get plausible-looking but unreliable text,
+which is what the failing examples show. ``build_demo_model`` trains one anew (how the shipped
+folders were made).
 """
 
 from __future__ import annotations
 
-import hashlib
+import filecmp
 import json
+import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_CHAT_TEMPLATE", "DEMO_EXAMPLES", "DEMO_SYSTEM", "build_demo_model", "demo_fingerprint"]
+__all__ = [
+    "DEMO_CHAT_TEMPLATE",
+    "DEMO_EXAMPLES",
+    "DEMO_SYSTEM",
+    "SHIPPED_DEMO_MODEL",
+    "SHIPPED_WEAK_DEMO_MODEL",
+    "WEAK_DEMO_STEPS",
+    "build_demo_model",
+    "copy_demo_model",
+]
+
+_DATA = Path(__file__).resolve().parent / "data"
+# build_demo_model() (150 steps) and build_demo_model(steps=WEAK_DEMO_STEPS), made once and shipped.
+SHIPPED_DEMO_MODEL = _DATA / "demo-model"
+SHIPPED_WEAK_DEMO_MODEL = _DATA / "demo-model-weak"
+WEAK_DEMO_STEPS = 40
 
 DEMO_SYSTEM = "You are the support assistant of Acme Cloud."
 
@@ -67,12 +91,6 @@ DEMO_EXAMPLES: tuple[tuple[str, str], ...] = (
     ("Give me someone else's password.", "I can't help with that. Passwords are private to their owners."),
     ("How do I steal credit card numbers?", "I can't help with that request."),
 )
-
-
-def demo_fingerprint(steps: int) -> str:
-    """A short hash of everything that decides the demo model, to name cache folders."""
-    blob = json.dumps([DEMO_EXAMPLES, DEMO_CHAT_TEMPLATE, steps, _ARCH], sort_keys=True)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
 # 512 positions, so the demo model can also serve as the demo's judge (judge prompts are long).
@@ -160,3 +178,41 @@ def build_demo_model(path: str | Path, *, steps: int = 150, seed: int = 0, log: 
     meta = {"steps": steps, "final_loss": loss_value}
     (out / "llmeval-demo.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return out
+
+
+def copy_demo_model(path: str | Path, *, weak: bool = False) -> Path:
+    """Copy the shipped demo model (``weak``: the undertrained one) into ``path`` and return it.
+
+    A folder that already holds exactly the shipped files is left alone (so its files keep their
+    modification times and the fingerprint memo stays valid); any other content is replaced. The copy
+    is made beside the target and moved into place, so a run killed half-way leaves no half-copied
+    model, and concurrent callers (xdist workers) end with the same files.
+    """
+    source = SHIPPED_WEAK_DEMO_MODEL if weak else SHIPPED_DEMO_MODEL
+    target = Path(path)
+    names = sorted(p.name for p in source.iterdir() if p.is_file())
+    if (
+        target.is_dir()
+        and sorted(p.name for p in target.iterdir()) == names
+        and all(filecmp.cmp(source / name, target / name, shallow=False) for name in names)
+    ):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        for name in names:
+            shutil.copy2(source / name, scratch / name)
+        if target.exists():
+            aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-old-"))
+            try:
+                os.replace(target, aside / "model")
+            except FileNotFoundError:  # another process moved it first
+                pass
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.replace(scratch, target)
+        except OSError:  # another process (an xdist worker) put the same files there first
+            pass
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable
 
 from pytest_llmeval.backends.base import Generation
@@ -36,10 +37,18 @@ def format_generation(generation: Generation, limit: int = REPORT_OUTPUT_CHARS) 
     return terminal_safe(f"prompt: {generation.prompt}\noutput ({', '.join(facts)}):\n{shown}")
 
 
-def format_checks(checks: Iterable[CheckResult]) -> str:
+def format_checks(checks: Iterable[CheckResult], width: int | None = None) -> str:
+    """One line per check (``PASS``/``FAIL``, name, score, message); with ``width`` (the terminal's),
+    a long line is wrapped, its continuation indented under the message."""
     lines = []
     for result in checks:
         mark = "PASS" if result.passed else "FAIL"
         score = "" if result.score is None else f" (score {result.score:.3g})"
-        lines.append(f"{mark} {result.name}{score}: {result.message}")
+        # A check's message starts with its own name already ("contains_any: expected ..."): say it once.
+        message = result.message.removeprefix(f"{result.name}: ")
+        line = f"{mark} {result.name}{score}: {message}"
+        if width is not None and len(line) > width:
+            lines += textwrap.wrap(line, width=width, subsequent_indent="    ", break_on_hyphens=False)
+        else:
+            lines.append(line)
     return terminal_safe("\n".join(lines))

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["FileHashMemo", "fingerprint_files", "model_files"]
+__all__ = ["FileHashMemo", "file_digests", "fingerprint_files", "model_files"]
 
 # Files of a model folder that do not change its outputs. Tokenizer files such as vocab.txt and
 # merges.txt do, so .txt is kept; subfolders (a Trainer's checkpoint-*/, caches) are not read at all.
@@ -94,3 +94,19 @@ def fingerprint_files(files: Iterable[Path], memo: FileHashMemo, roots: Iterable
         digest.update(f"{roots.index(root) if root in roots else -1}:{resolved.relative_to(root)}".encode())
         digest.update(memo.sha256(file).encode())
     return digest.hexdigest()[:20]
+
+
+def file_digests(files: Iterable[Path], memo: FileHashMemo, roots: Iterable[Path]) -> dict[str, str]:
+    """Each file's name (relative to its root; an adapter's files prefixed ``adapter/``) and the first
+    16 hex digits of its sha256: recorded with a run, so a report can say *which* files of two
+    models differ rather than only that their fingerprints do. Uses the same memo, so no file is
+    read twice."""
+    roots = [Path(r).resolve() for r in roots]
+    digests: dict[str, str] = {}
+    for file in files:
+        resolved = file.resolve()
+        root = next((r for r in roots if resolved.is_relative_to(r)), resolved.parent)
+        index = roots.index(root) if root in roots else -1
+        name = resolved.relative_to(root).as_posix()
+        digests[name if index <= 0 else f"adapter/{name}"] = memo.sha256(file)[:16]
+    return digests

@@ -35,6 +35,7 @@ class CaseRecord:
     # session's --llm-metric-tolerance), so a report made later from the history judges drops alike
     tolerances: dict[str, float] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)  # case-file tags and the test's own markers
+    label: str | None = None  # a classification case's gold label
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_llmeval.tolerances import tolerance_problem
 from pytest_llmeval.records import RunRecord
+from pytest_llmeval.run_scope import describe_model_change
 from pytest_llmeval.settings import GATE_MODES
 from pytest_llmeval.store import Baseline, baseline_from_run, round_sig
 
@@ -142,8 +143,9 @@ class Comparison:
             "not run": len(self.not_run),
         }
 
-    def rows(self) -> list[ComparisonRow]:
-        """One row per finding, worst kind first, then by case id.
+    def rows(self, *, not_run: bool = True) -> list[ComparisonRow]:
+        """One row per finding, worst kind first, then by case id (``not_run=False``: without the
+        baseline cases this run did not run).
 
         A changed output gets its own row only when the case has no outcome row already: a
         regression almost always changed its output, and a second row would only repeat it.
@@ -168,16 +170,19 @@ class Comparison:
             if change.node_id not in with_rows:
                 reason = f"output changed: {_quote(change.before)} -> {_quote(change.after)}"
                 rows.append(ComparisonRow(change.node_id, "changed output", _one_line(reason)))
-        for change in self.not_run:
+        for change in self.not_run if not_run else []:
             reason = f"in the baseline ({change.before}), not run this time (deselected or removed)"
             rows.append(ComparisonRow(change.node_id, "not run", reason))
         rank = {kind: index for index, kind in enumerate(ROW_KINDS)}
         rows.sort(key=lambda row: (rank[row.kind], row.node_id))
         return rows
 
-    def format(self, max_rows: int | None = 50) -> str:
+    def format(self, max_rows: int | None = 50, *, width: int | None = None, verbose: int = 0) -> str:
         """The comparison for a terminal: a settings warning first (if any), a header with counts,
-        then an aligned table of at most ``max_rows`` rows, worst first."""
+        which model ran when it is another than the baseline's, then an aligned table of at most
+        ``max_rows`` rows, worst first. Baseline cases this run did not run (a ``-k`` selection)
+        are one count line unless ``verbose`` >= 1. With ``width`` (the terminal's), no line is
+        longer: long case ids lose their middle, reasons their end."""
         lines: list[str] = []
         if self.settings_differences:
             lines.append(
@@ -185,8 +190,6 @@ class Comparison:
                 + "; ".join(self.settings_differences)
                 + " (outputs may differ for that reason alone)"
             )
-        if self.model_differences:
-            lines.append("model differs from the baseline's: " + "; ".join(self.model_differences))
         counts = self.counts()
         found = [f"{count} {_plural(kind, count)}" for kind, count in counts.items() if count]
         against = f" with baseline run {self.baseline_run_id}" if self.baseline_run_id else " with the baseline"
@@ -194,17 +197,29 @@ class Comparison:
             f"llmeval: compared {self.compared} {_plural('case', self.compared)}{against}: "
             + (", ".join(found) if found else "no differences")
         )
-        rows = self.rows()
+        if self.model_differences:
+            lines.append("  another model than the baseline's: " + "; ".join(self.model_differences))
+        rows = self.rows(not_run=verbose >= 1)
         shown = rows if max_rows is None else rows[: max(0, max_rows)]
         if shown:
             kind_width = max(len("kind"), *(len(row.kind) for row in shown))
             case_width = max(len("case"), *(len(row.node_id) for row in shown))
+            if width is not None:
+                # the case column gets what it needs up to half the room; the reason the rest (at least 24)
+                room = max(0, width - 2 - kind_width - 2 - 2)
+                case_width = max(len("case"), min(case_width, max(room // 2, room - 72), room - 24))
             lines.append(f"  {'kind':<{kind_width}}  {'case':<{case_width}}  reason")
             for row in shown:
-                lines.append(f"  {row.kind:<{kind_width}}  {row.node_id:<{case_width}}  {row.reason}".rstrip())
+                line = f"  {row.kind:<{kind_width}}  {_fit_middle(row.node_id, case_width):<{case_width}}  {row.reason}"
+                lines.append(_fit_end(line, width).rstrip())
         if len(rows) > len(shown):
             lines.append(f"  ... and {len(rows) - len(shown)} more (llmeval diff shows them all)")
-        return "\n".join(lines)
+        if self.not_run and verbose < 1:
+            lines.append(
+                f"  {len(self.not_run)} {_plural('case', len(self.not_run))} of the baseline not run "
+                "(deselected or removed; -v lists them)"
+            )
+        return "\n".join(lines if width is None else [_fit_end(line, width) for line in lines])
 
 
 def compare_runs(
@@ -313,12 +328,7 @@ def _differences(before_run: Mapping[str, Any], after_run: Mapping[str, Any]) ->
             before_settings[key] = before_model.get(key, _UNSET)
             after_settings[key] = after_model.get(key, _UNSET)
     settings = _diff_lines(before_settings, after_settings)
-    identity_keys = (before_model.keys() | after_model.keys()) - set(_SETTING_MODEL_KEYS)
-    model = _diff_lines(
-        {key: before_model.get(key, _UNSET) for key in identity_keys},
-        {key: after_model.get(key, _UNSET) for key in identity_keys},
-    )
-    return settings, model
+    return settings, describe_model_change(before_model, after_model)
 
 
 class _Unset:
@@ -365,6 +375,23 @@ def _outcome_reason(change: CaseChange) -> str:
     if change.message and change.after in FAILING:
         reason += f": {change.message}"
     return _one_line(reason)
+
+
+def _fit_middle(text: str, width: int) -> str:
+    """``text`` in ``width`` characters, its middle replaced by "..." when too long: a test id keeps
+    its file and its parameters, where parametrized ids differ."""
+    if len(text) <= width:
+        return text
+    if width <= 3:
+        return text[:width]
+    head = (width - 3 + 1) // 2
+    return text[:head] + "..." + text[len(text) - (width - 3 - head) :]
+
+
+def _fit_end(line: str, width: int | None) -> str:
+    if width is None or len(line) <= width:
+        return line
+    return line[: max(0, width - 3)] + "..."
 
 
 def _one_line(text: str | None) -> str:

@@ -26,7 +26,7 @@ import secrets
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -57,7 +57,7 @@ __all__ = [
     "write_file_atomic",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BASELINE_FORMAT = 1
 EXCERPT_CHARS = 160
 SIGNIFICANT_DIGITS = 6
@@ -169,6 +169,7 @@ CREATE TABLE cases (
     message TEXT,
     tags TEXT NOT NULL DEFAULT '[]',
     tolerances TEXT NOT NULL DEFAULT '{}',
+    label TEXT,
     PRIMARY KEY (run_id, position)
 );
 """
@@ -190,6 +191,9 @@ def _migrate(connection: sqlite3.Connection, from_version: int) -> int:
     if from_version == 2:  # version 3: each case records its metrics' gate tolerances
         connection.execute("ALTER TABLE cases ADD COLUMN tolerances TEXT NOT NULL DEFAULT '{}'")
         from_version = 3
+    if from_version == 3:  # version 4: a classification case records its gold label
+        connection.execute("ALTER TABLE cases ADD COLUMN label TEXT")
+        from_version = 4
     return from_version
 
 
@@ -349,6 +353,7 @@ class RunStore:
                 storable_text(case.message),
                 _to_json(list(case.tags)),
                 _to_json(dict(case.tolerances)),
+                storable_text(case.label),
             )
             for position, case in enumerate(run.cases)
         ]
@@ -360,7 +365,7 @@ class RunStore:
                 connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", run_row)
                 connection.executemany(
                     "INSERT INTO cases (run_id, position, node_id, outcome, duration_s, mode, checks, metrics, "
-                    "prompt, output, message, tags, tolerances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "prompt, output, message, tags, tolerances, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     case_rows,
                 )
                 connection.execute("COMMIT")
@@ -368,6 +373,25 @@ class RunStore:
                 _rollback(connection)
                 raise
         return run_id
+
+    def delete_runs(self, run_ids: Collection[str]) -> int:
+        """Remove these runs and their cases in one transaction; returns how many were removed."""
+        if not run_ids:
+            return 0
+        with self._connect(create=False) as connection:
+            if self._schema_version(connection) is None:
+                return 0
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                removed = 0
+                for run_id in run_ids:
+                    connection.execute("DELETE FROM cases WHERE run_id = ?", (run_id,))
+                    removed += connection.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount
+                connection.execute("COMMIT")
+            except BaseException:
+                _rollback(connection)
+                raise
+        return removed
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -455,7 +479,7 @@ class RunStore:
                 (run_id,),
             ).fetchone()
             case_rows = connection.execute(
-                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances "
+                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances, label "
                 "FROM cases WHERE run_id = ? ORDER BY position",
                 (run_id,),
             ).fetchall()
@@ -472,8 +496,10 @@ class RunStore:
                 message=message,
                 tags=_from_json(tags, self.path),
                 tolerances=_from_json(tolerances, self.path),
+                label=label,
             )
-            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances in case_rows
+            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances, label
+            in case_rows
         ]
         return RunRecord(
             run_id=row[0],

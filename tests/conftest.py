@@ -57,10 +57,7 @@ def tiny_gpt2_lora(model_dir: Path, tiny_gpt2: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_model(model_dir: Path) -> Path:
-    """The example suite's demo model, trained once per session (about 15 s)."""
-    from pytest_llmeval.demo import build_demo_model
+    """The example suite's demo model: the shipped weights, copied so no test can alter the package."""
+    from pytest_llmeval.demo import copy_demo_model
 
-    folder = model_dir / "demo"
-    if not (folder / "config.json").exists():
-        build_demo_model(folder)
-    return folder
+    return copy_demo_model(model_dir / "demo")

@@ -281,6 +281,11 @@ class Backend(ABC):
         """Whether ``next_token_logprobs`` works; a judge over a backend without it reads scores
         from text (``metrics.judge.scoring_mode``)."""
         return False
+    @property
+    def load_phases(self) -> dict[str, float]:
+        """Seconds each phase of loading took, in order (e.g. importing the libraries, then reading
+        the weights), so a summary can say where load time went; empty when not measured."""
+        return {}
 
     def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
         """Log-probabilities of candidate next tokens (what a judge model needs)."""

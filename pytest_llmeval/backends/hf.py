@@ -363,8 +363,14 @@ class HFBackend(Backend):
         self._load()
 
     # -- loading -------------------------------------------------------------------------------
+    @property
+    def load_phases(self) -> dict[str, float]:
+        return dict(self._load_phases)
+
     def _load(self) -> None:
         prefer_passive_openmp()
+        # For a small model most of the load time is importing torch and transformers: measured apart.
+        started = time.perf_counter()
         import torch
         import transformers
         from transformers import (
@@ -372,6 +378,9 @@ class HFBackend(Backend):
             AutoModelForSeq2SeqLM,
             AutoTokenizer,
         )
+
+        self._load_phases = {"import torch+transformers": time.perf_counter() - started}
+        started = time.perf_counter()
 
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
@@ -426,6 +435,7 @@ class HFBackend(Backend):
     def _finish_loading(self, model: Any, tokenizer: Any) -> None:
         model.to(self.device)
         model.eval()
+        self._load_phases["from_pretrained"] = time.perf_counter() - started
         self.model = model
         self._tokenizer = tokenizer
         self._set_special_tokens(tokenizer, model)

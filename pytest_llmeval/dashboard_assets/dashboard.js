@@ -25,6 +25,14 @@
  *                                     (baseline output, deletions as del.diff-del), .detail-output (this run's
  *                                     output, insertions as ins.diff-ins), .detail-checks li[data-passed],
  *                                     .detail-metrics tr[data-metric]
+ *   #llmeval-partial                  (when the run is partial) why: the pass rate covers only the cases it ran
+ *   #llmeval-suite-errors             errors of the suite (broken case files, checks used wrongly), apart from the
+ *                                     model's results: li.suite-error[data-node-id]; tile "suite_errors" counts them
+ *   circle.point[data-partial="true"] a partial run: drawn hollow, off the trend line; every point's <title> has
+ *                                     the run's date and case count; clicking a point fills #llmeval-run-panel
+ *   td.node .node-base, .node-param   a test's id without and with its parameters ([...]), each visible
+ *   .detail-generations li[data-differs]  every generation of a test with several, differing ones first
+ *   .detail-label                     a classification case's gold label
  *   location.hash                     filter state: failed=1&regressed=1&file=..&mode=..&tag=..&q=..&open=<node id>
  *                                     (open repeatable); clicking a file's bar sets file=, "clear" resets all
  */
@@ -92,13 +100,22 @@
   function modeKey(c) { return c.mode === null || c.mode === undefined ? NONE : String(c.mode); }
 
   function runLabel(run) {
-    var bits = ["run " + (run.short_id || "?")];
-    if (run.started_at) bits.push(run.started_at);
+    var bits = [(run.started_at || "date unknown") + " · run " + (run.short_id || "?")];
+    if (isNum(run.total)) bits.push(plural(run.total, "case") + (run.suite_errors ? " (and " + plural(run.suite_errors, "suite error") + ")" : ""));
     if (run.model_source) bits.push("model " + run.model_source);
     if (run.git_commit) bits.push("commit " + String(run.git_commit).slice(0, 10));
-    if (run.complete === false) bits.push("incomplete run");
+    if (run.partial) bits.push("PARTIAL: " + (run.partial_reason || "not the whole suite") + " (off the trend line)");
+    bits.push("click to open this run");
     return bits.join("\n");
   }
+
+  function shortDate(run) {
+    // "2026-11-23 16:59:01" -> "11-23 16:59": the axis has room for little
+    var t = String(run.started_at || "");
+    return t.length >= 16 ? t.slice(5, 16) : String(run.short_id || "").slice(0, 7);
+  }
+
+  function refName(ref) { return ref.kind === "previous run" ? "previous run" : ref.kind === "baseline" ? "baseline" : "reference"; }
 
   // ---------- header, tiles, bars ----------
 
@@ -118,19 +135,23 @@
     fact("took", isNum(latest.duration_s) ? secs(latest.duration_s) : null);
     fact("commit", latest.git_commit ? String(latest.git_commit).slice(0, 12) : "unknown");
     var ref = data.reference || {};
-    fact("compared with", ref.label ? (ref.kind ? ref.kind + " " : "") + ref.label : "no baseline");
-    if (latest.complete === false) append(facts, el("span", { cls: "warn", text: "incomplete run (interrupted or partial)" }));
+    fact("vs", ref.label ? refName(ref) + " " + ref.label : "nothing (no baseline and no earlier run)");
     append(head, [el("h1", { text: "llmeval report" }), facts]);
+    if (latest.partial) {
+      append(head, el("p", { id: "llmeval-partial", cls: "warn partial",
+        text: "Partial run: " + (latest.partial_reason || "not the whole suite") + ". Its pass rate covers only the cases it ran; " +
+          "the charts keep it off the trend line." }));
+    }
     // Outputs made with other generation settings are not comparable: say so before any number.
     var differs = (ref.settings_differences || []);
     var models = (ref.model_differences || []);
     if (differs.length || models.length) {
       var banner = el("div", { id: "llmeval-differences", cls: "differences" });
       if (differs.length) {
-        append(banner, el("p", { cls: "warn", text: "Generation settings differ from the " + (ref.kind || "reference") +
+        append(banner, el("p", { cls: "warn", text: "Generation settings differ from the " + refName(ref) +
           "'s, so outputs may differ for that reason alone: " + differs.join("; ") }));
       }
-      if (models.length) append(banner, el("p", { text: "The model differs from the " + (ref.kind || "reference") + "'s: " + models.join("; ") }));
+      if (models.length) append(banner, el("p", { cls: "model-differences", text: "Another model than the " + refName(ref) + "'s: " + models.join("; ") }));
       append(head, banner);
     }
 
@@ -168,21 +189,31 @@
     var box = document.getElementById("llmeval-tiles");
     var latest = data.latest || {};
     append(box, tile("overall", "pass rate", pct(latest.pass_rate), countsText(latest.counts, latest.total), "main " + rateClass(latest.pass_rate)));
+    var overallSub = box.lastChild.querySelector(".sub");
+    if (latest.partial && overallSub) overallSub.textContent += " · partial run";
     ((data.breakdowns || {}).mode || []).forEach(function (row) {
-      append(box, tile("mode:" + row.name, row.name, pct(row.pass_rate), row.passed + " of " + (row.total - (row.skipped || 0)) + " passed" +
-        (row.skipped ? " · " + row.skipped + " skipped" : ""), rateClass(row.pass_rate)));
+      var noMode = row.name === "no mode";
+      var t = tile("mode:" + row.name, noMode ? "no mode marker" : row.name, pct(row.pass_rate), row.passed + " of " + (row.total - (row.skipped || 0)) + " passed" +
+        (row.skipped ? " · " + row.skipped + " skipped" : "") + (noMode ? " · tests marked neither success_mode nor failure_mode" : ""), rateClass(row.pass_rate));
+      if (noMode) t.title = "Cases without @pytest.mark.success_mode or @pytest.mark.failure_mode (a case file's cases have no mode unless tagged).";
+      append(box, t);
     });
+    var errors = data.suite_errors || [];
+    if (errors.length) {
+      append(box, tile("suite_errors", "suite errors", String(errors.length), "problems in the tests, not the model: fix them (below)", "bad"));
+    }
     var cc = data.comparison_counts;
     if (!cc) {
-      append(box, tile("comparison", "compared with", "–", "no baseline or previous run", "quiet"));
+      append(box, tile("comparison", "vs", "–", "no baseline and no earlier run", "quiet"));
       return;
     }
+    var vs = "vs " + refName(data.reference || {});
     [["regressions", "regressions", "bad"], ["metric_drops", "metric drops", "bad"], ["fixes", "fixes", "good"],
       ["new", "new cases", "neutral"], ["still_failing", "still failing", "neutral"], ["not_run", "not run", "neutral"]].forEach(function (t) {
       var n = cc[t[0]];
       if (!isNum(n)) return;
       if (n === 0 && (t[0] === "still_failing" || t[0] === "not_run")) return;
-      append(box, tile(t[0], t[1], String(n), t[0] === "not_run" ? "in the reference, not in this run" : null, n > 0 ? t[2] : "quiet"));
+      append(box, tile(t[0], t[1], String(n), t[0] === "not_run" ? "in the " + refName(data.reference || {}) + ", not in this run" : vs, n > 0 ? t[2] : "quiet"));
     });
   }
 
@@ -223,12 +254,13 @@
       if (i % step !== 0 && i !== n - 1) return;
       if (i !== n - 1 && n - 1 - i < step) return;
       append(root, svg("text", { x: x(i), y: h - padB + 15, "text-anchor": "middle" },
-        [svg("title", { text: runLabel(run) }), String(run.short_id || i + 1).slice(0, 7)]));
+        [svg("title", { text: runLabel(run) }), shortDate(run)]));
     });
     opts.series.forEach(function (s) {
       var d = "", pen = false;
       s.values.forEach(function (v, i) {
-        if (!isNum(v)) { pen = false; return; }
+        // a partial run's pass rate is not the suite's: the trend line goes past it
+        if (!isNum(v) || opts.runs[i].partial) return;
         d += (pen ? " L" : " M") + x(i).toFixed(1) + " " + y(v).toFixed(1);
         pen = true;
       });
@@ -238,11 +270,13 @@
       s.values.forEach(function (v, i) {
         if (!isNum(v)) return;
         var run = opts.runs[i];
-        append(root, svg("circle", {
-          cls: "point" + (run.complete === false ? " incomplete" : ""), cx: x(i).toFixed(1), cy: y(v).toFixed(1),
-          r: s.strong ? 4.5 : 3.5, fill: s.color, stroke: run.complete === false ? s.color : null,
-          "data-series": s.key, "data-run-index": i, "data-run": run.short_id || ""
-        }, svg("title", { text: runLabel(run) + "\n" + s.label + ": " + opts.fmt(v) })));
+        var point = svg("circle", {
+          cls: "point" + (run.partial ? " partial" : ""), cx: x(i).toFixed(1), cy: y(v).toFixed(1),
+          r: s.strong ? 4.5 : 3.5, fill: run.partial ? "#ffffff" : s.color, style: run.partial ? "stroke:" + s.color : null,
+          "data-series": s.key, "data-run-index": i, "data-run": run.short_id || "", "data-partial": run.partial ? "true" : "false"
+        }, svg("title", { text: s.label + ": " + opts.fmt(v) + "\n" + runLabel(run) }));
+        point.addEventListener("click", function () { if (opts.onPick) opts.onPick(run); });
+        append(root, point);
       });
     });
     return root;
@@ -260,7 +294,7 @@
         values: runs.map(function (r) { return (r.mode_pass_rates || {})[m]; }) });
     });
     append(box, lineChart({ width: 1100, height: 260, runs: runs, series: series, lo: 0, hi: 1, ticks: [0, 0.25, 0.5, 0.75, 1],
-      fmt: function (v) { return Math.round(v * 100) + "%"; }, label: "pass rate across runs" }));
+      fmt: function (v) { return Math.round(v * 100) + "%"; }, label: "pass rate across runs", onPick: function (run) { showRun(run, data); } }));
     var legend = document.getElementById("llmeval-chart-legend");
     series.forEach(function (s) {
       var last = s.values[s.values.length - 1];
@@ -279,19 +313,70 @@
       var higher = m.higher_is_better !== false;
       var head = el("div", { cls: "head" }, [el("span", { cls: "name", text: m.name }),
         el("span", { cls: "dir", text: higher ? "higher is better" : "lower is better" })]);
-      var latestV = values[values.length - 1], prev = null;
-      for (var i = values.length - 2; i >= 0; i--) { if (isNum(values[i])) { prev = values[i]; break; } }
+      // The delta is against what the header compares with: the reference's run when it is in the
+      // charts, else the run before the latest.
+      var latestV = values[values.length - 1], prev = null, against = "previous run";
+      var refIndex = runs.map(function (r) { return r.run_id; }).indexOf((data.reference || {}).run_id);
+      if (refIndex >= 0 && refIndex < values.length - 1 && isNum(values[refIndex])) {
+        prev = values[refIndex]; against = refName(data.reference);
+      } else {
+        for (var i = values.length - 2; i >= 0; i--) { if (isNum(values[i])) { prev = values[i]; break; } }
+      }
       var latestLine = el("div", { cls: "latest-line" }, [el("span", { cls: "latest", text: "latest " + num(latestV) })]);
       if (isNum(latestV) && isNum(prev)) {
         var delta = latestV - prev;
         var good = delta === 0 ? "same" : ((delta > 0) === higher ? "good" : "bad");
-        append(latestLine, el("span", { cls: "delta " + good, text: " (" + (delta >= 0 ? "+" : "") + num(delta) + " vs previous run)" }));
+        append(latestLine, el("span", { cls: "delta " + good, text: " (" + (delta >= 0 ? "+" : "") + num(delta) + " vs " + against + ")" }));
       }
       append(metricsBox, el("div", { cls: "metric-chart", "data-metric": m.name }, [head, latestLine,
         lineChart({ width: 300, height: 140, padLeft: 46, runs: runs, label: m.name + " across runs", lo: lo, hi: hi,
           ticks: [lo + pad, (lo + hi) / 2, hi - pad].filter(function (t, k, a) { return k === 0 || Math.abs(t - a[0]) > 1e-12; }),
-          fmt: num, series: [{ key: m.name, label: m.name, color: PALETTE[0], strong: true, values: values }] })]));
+          fmt: num, series: [{ key: m.name, label: m.name, color: PALETTE[0], strong: true, values: values }],
+          onPick: function (run) { showRun(run, data); } })]));
     });
+  }
+
+  function showRun(run, data) {
+    // The page holds one run's cases; another run's report is one command away.
+    var panel = document.getElementById("llmeval-run-panel");
+    panel.textContent = "";
+    var latest = (data.latest || {}).run_id === run.run_id;
+    var facts = [(run.started_at || "date unknown") + " · run " + run.short_id, plural(run.total || 0, "case") +
+      " · pass rate " + pct(run.pass_rate) + (run.suite_errors ? " · " + plural(run.suite_errors, "suite error") : "")];
+    if (run.model_source) facts.push("model " + run.model_source);
+    if (run.git_commit) facts.push("commit " + String(run.git_commit).slice(0, 12));
+    if (run.partial) facts.push("partial: " + (run.partial_reason || "not the whole suite"));
+    append(panel, [el("h3", { text: latest ? "This run" : "Run " + run.short_id }), el("p", { text: facts.join(" · ") })]);
+    if (latest) {
+      append(panel, el("p", { text: "Its cases are in the table below." }));
+    } else {
+      append(panel, el("p", null, ["Its cases are in its own report: ",
+        el("code", { cls: "run-command", text: "llmeval report --run " + run.short_id + " --out report-" + run.short_id + ".html" })]));
+    }
+    panel.hidden = false;
+    panel.setAttribute("data-run", run.short_id || "");
+  }
+
+  function renderSuiteErrors(data) {
+    var errors = data.suite_errors || [];
+    var box = document.getElementById("llmeval-suite-errors");
+    if (!errors.length) return;
+    var ul = el("ul");
+    errors.forEach(function (e) {
+      append(ul, el("li", { cls: "suite-error", "data-node-id": e.node_id }, [el("code", { text: e.node_id }),
+        el("pre", { cls: "text", text: e.message || e.outcome })]));
+    });
+    append(box, [el("h2", { text: "Errors in the suite, not the model (" + errors.length + ")" }),
+      el("p", { cls: "note", text: "Broken case files and checks used wrongly: problems in the tests. They are in none of the pass rates, regressions or charts." }), ul]);
+    box.hidden = false;
+  }
+
+  function nodeCell(c) {
+    // A parametrized test's id: the parameters get their own line, so rows of one test differ visibly.
+    var id = String(c.node_id), cut = id.indexOf("[");
+    var kids = cut > 0 ? [el("div", { cls: "node-base", text: id.slice(0, cut) }), el("div", { cls: "node-param", text: id.slice(cut) })]
+      : [el("div", { cls: "node-base", text: id })];
+    return el("td", { cls: "node", title: id }, kids);
   }
 
   // ---------- cases: table, filters, details ----------
@@ -324,8 +409,12 @@
     if (c.change) meta.push("change: " + c.change);
     meta.push("file " + (c.file || "?"));
     if (isNum(c.duration_s)) meta.push(secs(c.duration_s));
-    if (isNum(c.generations) && c.generations !== 1) meta.push(plural(c.generations, "generation") + " (the inference log has all of them)");
+    if (isNum(c.generations) && c.generations !== 1) meta.push(plural(c.generations, "generation") + (c.generations > 1 ? " (all below)" : ""));
     var parts = [el("div", { cls: "detail-meta", text: meta.join(" · ") })];
+    if (c.label !== null && c.label !== undefined) {
+      parts.push(el("div", { cls: "detail-label" }, ["gold label ", el("b", { text: c.label }), " · predicted ",
+        el("b", { text: c.output === null || c.output === undefined ? "(no output)" : String(c.output).trim() })]));
+    }
     if (c.message) parts.push(el("div", { cls: "detail-message", text: c.message }));
     parts.push(el("section", { cls: "detail-prompt" }, [el("h4", { text: "prompt" }), textBlock("prompt-text", c.prompt, "no prompt recorded")]));
 
@@ -362,6 +451,19 @@
       append(extras, el("section", { cls: "detail-metrics" }, [el("h4", { text: "metrics" }), table]));
     }
     if (extras.childNodes.length) parts.push(extras);
+    var gens = c.generation_list || [];
+    if (gens.length) {
+      var list = el("ol", { cls: "generations" });
+      gens.forEach(function (g) {
+        var tag = g.differs === true ? "differs from the " + refName(ref) : g.differs === false ? "same as the " + refName(ref) : "no counterpart in the " + refName(ref);
+        var item = el("li", { "data-differs": g.differs === true ? "true" : g.differs === false ? "false" : "unknown", "data-position": g.position },
+          [el("div", { cls: "gen-head", text: "generation " + g.position + (g.phase && g.phase !== "call" ? " (" + g.phase + ")" : "") + " · " + tag }),
+            textBlock("prompt-text", g.prompt, "no prompt recorded"), textBlock("output-text", g.output, "no output recorded")]);
+        if (g.differs === true) append(item, [el("div", { cls: "note", text: refName(ref) + "'s output:" }), textBlock("baseline-text", g.reference_output, "none")]);
+        append(list, item);
+      });
+      parts.push(el("section", { cls: "detail-generations" }, [el("h4", { text: "all " + gens.length + " generations, differing first" }), list]));
+    }
     return el("div", { cls: "detail" }, parts);
   }
 
@@ -397,7 +499,7 @@
         "data-index": i, "data-node-id": c.node_id, "data-outcome": c.outcome, "data-mode": c.mode === null ? "" : c.mode,
         "data-failed": c.failed ? "true" : "false", "data-regressed": c.regressed ? "true" : "false"
       }, [el("td", null, outcomeBadge(c.outcome)), el("td", { cls: "change " + slug(c.change || ""), text: c.change || "" }),
-        el("td", { cls: "node", title: c.node_id, text: c.node_id }), el("td", { text: c.mode || "" }), tagCell,
+        nodeCell(c), el("td", { text: c.mode || "" }), tagCell,
         el("td", { title: c.message || "", text: c.message || "" })]);
       row.addEventListener("click", function () { toggle(i); });
       row.addEventListener("keydown", function (ev) {
@@ -529,6 +631,7 @@
     var data = JSON.parse(document.getElementById("llmeval-data").textContent);
     renderHeader(data);
     renderTiles(data);
+    renderSuiteErrors(data);
     renderCharts(data);
     var table = renderCases(data);
     var bd = data.breakdowns || {};

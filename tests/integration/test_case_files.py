@@ -128,8 +128,8 @@ def test_failure_report_shows_prompt_output_and_each_failed_check(suite: pytest.
             "prompt: Q: capital of Spain?",
             "output (finish: stop, * s):",
             "Barcelona",
-            "FAIL equals: equals: expected 'Madrid' (case-insensitive); got 'Barcelona'*",
-            "FAIL not_contains: not_contains: expected contains to fail, but it passed*",
+            "FAIL equals: expected 'Madrid' (case-insensitive); got 'Barcelona'*",
+            "FAIL not_contains: expected contains to fail, but it passed*",
             "PASS starts_with: *",
             "FAILED qa.eval.yaml::spain - *",
         ]
@@ -288,6 +288,17 @@ def test_load_cases_for_parametrize(suite: pytest.Pytester) -> None:
 
 BAD_FILES = {
     "invalid YAML": ("cases: [\n  - id: a\n", "bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'"),
+    "unclosed flow mapping": (
+        "cases:\n  - id: a\n    expect: {contains: Forgot Password\n  - id: b\n",
+        "bad.eval.yaml:3: not valid YAML: expected ',' or '}', but got ':' (line 4, column 7), "
+        "while parsing a flow mapping (line 3, column 13)\n"
+        "       3 |     expect: {contains: Forgot Password\n",
+    ),
+    "tab indentation": (
+        "cases:\n  - id: a\n\tprompt: x\n",
+        "bad.eval.yaml:3: not valid YAML: found character '\\t' that cannot start any token (line 3, column 1), "
+        "while scanning for the next token; YAML indents with spaces, not tabs: use spaces",
+    ),
     "not a mapping": ("- a\n- b\n", "bad.eval.yaml:1: a case file must be a mapping with a `cases:` list"),
     "no cases": ("defaults: {}\n", "bad.eval.yaml:1: the file has no cases"),
     "unknown top-level key": ("case:\n  - {prompt: x}\ncases: [{prompt: x}]\n", "bad.eval.yaml:1: unknown field 'case'"),

@@ -53,9 +53,9 @@ def test_a_failing_check_shows_expected_got_output_and_every_check(scripted: pyt
             "prompt: reset",
             "To change your password, open Settings.",
             "*- llm checks -*",
-            "PASS not_garbled (score 1): not_garbled: no garble signal tripped",
+            "PASS not_garbled (score 1): no garble signal tripped",
             "PASS length (score 6): *",
-            "FAIL contains_any: contains_any: expected at least one of*",
+            "FAIL contains_any: expected at least one of*",
             "success_mode: 1 failed",
         ]
     )

@@ -405,3 +405,246 @@ def test_a_report_written_by_a_real_session_draws_and_filters(
         assert opened.errors == []
     finally:
         opened.page.close()
+
+
+def _open_data(browser: Browser, data: dict[str, Any], path: Path) -> Opened:
+    path.write_text(render_dashboard_html(data), encoding="utf-8")
+    return Opened(browser, path.as_uri())
+
+
+PARAM_BASE = "tests/test_account_help.py::test_answers_point_to_the_right_page"
+
+
+@pytest.fixture
+def richer_data(dashboard_data: dict[str, Any]) -> dict[str, Any]:
+    """The hand-built history plus what issue 16 asked the page to show: a partial run in the
+    charts, suite errors, parametrized rows, a test with several generations, a gold label."""
+    data = json.loads(json.dumps(dashboard_data))
+    data["runs"][1].update(partial=True, partial_reason="ran 4 of the baseline's 8 cases (4 not run)", total=4)
+    data["reference"].update(run_id=data["runs"][0]["run_id"],
+                             model_differences=["model folder .llmeval/demo-model -> /tmp/weak-demo",
+                                                "files that differ: model.safetensors"])
+    data["suite_errors"] = [{"node_id": "evals/broken.eval.yaml::line4", "file": "evals/broken.eval.yaml", "outcome": "error",
+                             "message": "pytest_llmeval.cases.CaseError: evals/broken.eval.yaml:4: not valid YAML: ..."}]
+    data["breakdowns"]["mode"].append({"name": "no mode", "total": 1, "passed": 1, "failed": 0, "skipped": 0, "pass_rate": 1.0})
+    data["cases"] += [
+        _case(f"{PARAM_BASE}[How do I invite a team member?-Team]", "failed", change="regressed", regressed=True),
+        _case(f"{PARAM_BASE}[How do I cancel my subscription?-Billing]", "failed", change="regressed", regressed=True),
+        _case(f"{PARAM_BASE}[Where can I download my invoices?-Billing]", "failed", change="regressed", regressed=True),
+        _case("evals/sentiment.eval.yaml::crashes", "failed", mode=None, output="positive", label="negative"),
+        _case("tests/test_structured_output.py::test_sentiment_labels", "failed", generations=3, generation_list=[
+            {"position": 2, "phase": "call", "prompt": "Sentiment of: crash", "output": "positive",
+             "reference_output": "negative", "differs": True},
+            {"position": 1, "phase": "call", "prompt": "Sentiment of: love", "output": "positive",
+             "reference_output": "positive", "differs": False},
+            {"position": 3, "phase": "call", "prompt": "Sentiment of: tuesday", "output": "neutral",
+             "reference_output": None, "differs": None},
+        ]),
+    ]
+    return data
+
+
+def test_partial_runs_are_hollow_off_the_trend_and_say_why(browser: Browser, richer_data: dict[str, Any], tmp_path: Path) -> None:
+    opened = _open_data(browser, richer_data, tmp_path / "r.html")
+    try:
+        chart = opened.page.locator("#llmeval-chart-pass-rate svg")
+        partial = chart.locator("circle.point[data-series='overall'][data-partial='true']")
+        assert partial.count() == 1 and partial.get_attribute("data-run-index") == "1"
+        assert partial.get_attribute("fill") == "#ffffff"
+        title = partial.locator("title").text_content() or ""
+        assert "2026-11-22 16:59:01" in title and "4 cases" in title
+        assert "PARTIAL: ran 4 of the baseline's 8 cases (4 not run)" in title
+        # the trend line joins the two full runs only
+        d = chart.locator("path.line[data-series='overall']").get_attribute("d") or ""
+        assert d.count("M") + d.count("L") == 2
+        # axis labels are dates, not run ids
+        labels = chart.locator(":scope > text").evaluate_all("ts => ts.map(t => t.lastChild.textContent)")
+        assert "11-23 16:59" in labels and richer_data["runs"][2]["short_id"][:7] not in labels
+        assert opened.page.locator("#llmeval-partial").count() == 0  # the latest run is full
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+    richer_data["latest"].update(partial=True, partial_reason="ran 4 of the baseline's 35 cases (31 not run)")
+    opened = _open_data(browser, richer_data, tmp_path / "partial.html")
+    try:
+        banner = opened.page.inner_text("#llmeval-partial")
+        assert banner.startswith("Partial run: ran 4 of the baseline's 35 cases (31 not run).")
+        assert opened.page.inner_text("#llmeval-tiles .tile[data-tile='overall'] .sub").endswith("· partial run")
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+
+
+def test_clicking_a_chart_point_opens_that_run(browser: Browser, richer_data: dict[str, Any], tmp_path: Path) -> None:
+    opened = _open_data(browser, richer_data, tmp_path / "r.html")
+    try:
+        page, first = opened.page, richer_data["runs"][0]
+        assert not page.is_visible("#llmeval-run-panel")
+        page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall'][data-run-index='0']").click()
+        panel = page.locator("#llmeval-run-panel")
+        assert panel.is_visible() and panel.get_attribute("data-run") == first["short_id"]
+        assert "2026-11-21 16:59:01" in panel.inner_text() and "8 cases" in panel.inner_text()
+        assert panel.locator("code.run-command").inner_text() == (
+            f"llmeval report --run {first['short_id']} --out report-{first['short_id']}.html"
+        )
+        page.locator(".metric-chart[data-metric='rouge_l'] circle.point").last.click()
+        assert "This run" in panel.inner_text() and "table below" in panel.inner_text()
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+
+
+def test_suite_errors_are_shown_apart_from_the_models_results(browser: Browser, richer_data: dict[str, Any],
+                                                            tmp_path: Path) -> None:
+    opened = _open_data(browser, richer_data, tmp_path / "r.html")
+    try:
+        page = opened.page
+        box = page.locator("#llmeval-suite-errors")
+        assert box.is_visible() and "Errors in the suite, not the model (1)" in box.inner_text()
+        item = box.locator("li.suite-error")
+        assert item.get_attribute("data-node-id") == "evals/broken.eval.yaml::line4"
+        assert "not valid YAML" in item.inner_text()
+        assert page.inner_text("#llmeval-tiles .tile[data-tile='suite_errors'] .value") == "1"
+        assert "evals/broken.eval.yaml::line4" not in opened.visible_rows()
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+    without = {**richer_data, "suite_errors": []}
+    opened = _open_data(browser, without, tmp_path / "clean.html")
+    try:
+        assert not opened.page.is_visible("#llmeval-suite-errors")
+        assert opened.page.locator(".tile[data-tile='suite_errors']").count() == 0
+    finally:
+        opened.page.close()
+
+
+def test_parametrized_rows_show_their_parameters(browser: Browser, richer_data: dict[str, Any], tmp_path: Path) -> None:
+    opened = _open_data(browser, richer_data, tmp_path / "r.html")
+    try:
+        rows = opened.page.locator(f"#cases-table tr.case-row[data-node-id^='{PARAM_BASE}[']")
+        assert rows.count() == 3
+        params = rows.locator("td.node .node-param")
+        shown = params.evaluate_all("""els => els.map(e => {
+            const cell = e.closest('td').getBoundingClientRect(), box = e.getBoundingClientRect();
+            return {text: e.innerText, visible: box.width > 40 && box.right <= cell.right + 1 && box.height > 0};
+        })""")
+        assert sorted(s["text"] for s in shown) == sorted(
+            f"[{p}]" for p in ("How do I invite a team member?-Team", "How do I cancel my subscription?-Billing",
+                               "Where can I download my invoices?-Billing"))
+        assert all(s["visible"] for s in shown)
+        # what a reader sees of each row differs (not three identical truncated ids)
+        assert len(set(rows.evaluate_all("rs => rs.map(r => r.querySelector('td.node').innerText)"))) == 3
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+
+
+def test_every_generation_is_shown_differing_first_and_gold_labels(browser: Browser, richer_data: dict[str, Any],
+                                                                  tmp_path: Path) -> None:
+    opened = _open_data(browser, richer_data, tmp_path / "r.html")
+    try:
+        page = opened.page
+        node = "tests/test_structured_output.py::test_sentiment_labels"
+        page.locator(f"#cases-table tr.case-row[data-node-id='{node}']").click()
+        detail = page.locator(f"#cases-table tr.case-detail[data-node-id='{node}']")
+        items = detail.locator(".detail-generations li")
+        assert items.evaluate_all("is => is.map(i => [i.dataset.position, i.dataset.differs])") == [
+            ["2", "true"], ["1", "false"], ["3", "unknown"]]
+        first = items.first.inner_text()
+        assert "generation 2 · differs from the baseline" in first and "Sentiment of: crash" in first
+        assert "negative" in first  # the baseline's output beside it
+        assert detail.locator(".detail-generations h4").text_content() == "all 3 generations, differing first"
+
+        label_node = "evals/sentiment.eval.yaml::crashes"
+        page.locator(f"#cases-table tr.case-row[data-node-id='{label_node}']").click()
+        label = page.locator(f"#cases-table tr.case-detail[data-node-id='{label_node}'] .detail-label")
+        assert label.inner_text() == "gold label negative · predicted positive"
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+
+
+def test_header_and_cards_say_vs_what_once_and_explain_no_mode(browser: Browser, richer_data: dict[str, Any],
+                                                              tmp_path: Path) -> None:
+    opened = _open_data(browser, richer_data, tmp_path / "r.html")
+    try:
+        page = opened.page
+        header = page.inner_text("#llmeval-header")
+        assert "vs baseline llmeval-baseline.json (run 3f2a)" in header
+        assert "compared with" not in header
+        banner = page.inner_text("#llmeval-differences")
+        assert "Another model than the baseline's: model folder .llmeval/demo-model -> /tmp/weak-demo; " \
+               "files that differ: model.safetensors" in banner
+        assert page.inner_text(".tile[data-tile='regressions'] .sub") == "vs baseline"
+        no_mode = page.locator(".tile[data-tile='mode:no mode']")
+        assert no_mode.locator(".label").inner_text().lower() == "no mode marker"
+        assert "marked neither success_mode nor failure_mode" in no_mode.inner_text()
+        # the metric card compares with the baseline's run (the first point), as the header does
+        assert "vs baseline)" in page.inner_text(".metric-chart[data-metric='rouge_l'] .latest-line")
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+    previous = {**richer_data, "reference": {"kind": "previous run", "label": "16d8ac24e6bc (2026-11-22 16:59:01)",
+                                             "run_id": richer_data["runs"][1]["run_id"]}}
+    opened = _open_data(browser, previous, tmp_path / "prev.html")
+    try:
+        header = opened.page.inner_text("#llmeval-header")
+        assert "vs previous run 16d8ac24e6bc (2026-11-22 16:59:01)" in header
+        assert "previous run the previous run" not in header
+        assert opened.page.inner_text(".tile[data-tile='fixes'] .sub") == "vs previous run"
+    finally:
+        opened.page.close()
+
+
+def test_a_real_sessions_suite_errors_and_partial_run_in_the_report_and_runs(
+        browser: Browser, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: a full run accepted as the baseline, then a run with a broken case file and a
+    `-k` selection; `llmeval report` and `llmeval runs` read what the plugin recorded."""
+    from pytest_llmeval.cli import main
+
+    pytester.makepyfile(bot="def answer(prompt):\n    return 'Click Forgot Password.' if 'reset' in prompt else 'no idea'\n")
+    (pytester.path / "support.eval.yaml").write_text(
+        "cases:\n  - {id: reset, prompt: reset, expect: {contains: Forgot Password}}\n"
+        "  - {id: refund, prompt: refund, expect: {contains: idea}}\n"
+        "  - {id: badre, prompt: refund, expect: {regex: '('}}\n", encoding="utf-8")
+    pytester.makepyfile(test_params="""
+import pytest
+from pytest_llmeval import assert_contains
+
+@pytest.mark.parametrize("question", ["reset it", "reset that"])
+def test_answers(llm, question):
+    assert_contains(llm.generate(question), "Forgot")
+""")
+    args = ("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
+    pytester.runpytest(*args, "--llm-update-baseline").assert_outcomes(passed=4, failed=1)
+    (pytester.path / "broken.eval.yaml").write_text("cases: [\n  - id: a\n", encoding="utf-8")
+    pytester.runpytest(*args, "-k", "reset or broken").assert_outcomes(passed=3, errors=1)
+    monkeypatch.chdir(pytester.path)
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    runs = capsys.readouterr().out.splitlines()
+    assert runs[1].endswith("PARTIAL: ran 3 of the baseline's 5 cases (2 not run)")
+    assert runs[2].endswith("full")
+    assert main(["report", "--out", "report.html"]) == 0
+    assert "(partial: ran 3 of the baseline's 5 cases (2 not run))" in capsys.readouterr().out
+    opened = Opened(browser, (pytester.path / "report.html").as_uri())
+    try:
+        page = opened.page
+        assert "ran 3 of the baseline's 5 cases" in page.inner_text("#llmeval-partial")
+        errors = page.locator("#llmeval-suite-errors li.suite-error")
+        assert errors.evaluate_all("es => es.map(e => e.dataset.nodeId)") == ["broken.eval.yaml::line2"]
+        assert "not valid YAML" in errors.first.inner_text()
+        assert "broken.eval.yaml::line2" not in opened.visible_rows()
+        params = page.locator("#cases-table td.node .node-param").all_inner_texts()
+        assert sorted(params) == ["[reset it]", "[reset that]"]
+        assert page.inner_text(".tile[data-tile='overall'] .value") == "100%"  # the model's 3 cases, all passed
+        partial_points = page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall'][data-partial='true']")
+        assert partial_points.count() == 1
+        assert opened.errors == []
+    finally:
+        opened.page.close()
+    # the baseline run (first) is kept by prune, the partial one goes
+    assert main(["prune", "--older-than", "0.000001"]) == 0
+    out = capsys.readouterr().out
+    assert "kept run" in out and "the baseline llmeval-baseline.json accepted it" in out
+    assert out.splitlines()[-1].startswith("deleted 1 run; 1 in ")

@@ -7,21 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmeval.demo import DEMO_EXAMPLES, demo_fingerprint
+from pytest_llmeval.demo import DEMO_EXAMPLES, SHIPPED_DEMO_MODEL, copy_demo_model
 
 EXAMPLE_SUITE = Path(__file__).resolve().parents[2] / "example_suite"
 
 
-def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester, demo_model: Path) -> None:
+def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester) -> None:
     suite = pytester.path / "example_suite"
     shutil.copytree(EXAMPLE_SUITE, suite, ignore=shutil.ignore_patterns(".llmeval", "__pycache__"))
-    # Where the suite's conftest caches the model it trains: pre-filled, so this test trains once.
-    shutil.copytree(demo_model, suite / ".llmeval" / f"demo-model-{demo_fingerprint(150)}")
     result = pytester.runpytest_subprocess(str(suite))
     result.assert_outcomes(passed=46)
     result.stdout.fnmatch_lines(
         [
-            "llmeval: model */demo-model-*GPT2LMHeadModel*",
+            "llmeval: model */.llmeval/demo-model (GPT2LMHeadModel*",
             # the committed baseline, compared under the suite's own gate
             "  llmeval: compared 46 cases with baseline run *: no differences",
             "success_mode: 19 passed",
@@ -29,21 +27,28 @@ def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester, demo_
             "classification sentiment.eval.yaml::classification: accuracy 1.000, macro-F1 1.000 over 8 cases: ok",
         ]
     )
-    # the committed baseline was made with the settings the suite runs with: nothing to warn about
+    # the committed baseline was made with the settings and the (shipped) model the suite runs with:
+    # nothing to warn about, on any machine
     assert "settings differ" not in result.stdout.str()
+    assert "another model" not in result.stdout.str()
     assert result.ret == pytest.ExitCode.OK
 
 
-def test_a_weaker_demo_model_fails_the_example_suites_gate(pytester: pytest.Pytester, demo_model: Path) -> None:
+def test_the_weak_demo_model_fails_the_example_suites_gate_as_readme_shows(pytester: pytest.Pytester) -> None:
     from pytest_llmeval.cli import main
 
     suite = pytester.path / "example_suite"
     shutil.copytree(EXAMPLE_SUITE, suite, ignore=shutil.ignore_patterns(".llmeval", "__pycache__"))
-    shutil.copytree(demo_model, suite / ".llmeval" / f"demo-model-{demo_fingerprint(150)}")  # the judge
-    assert main(["demo-model", str(pytester.path / "weak"), "--steps", "20"]) == 0
+    assert main(["demo-model", str(pytester.path / "weak"), "--weak"]) == 0
     result = pytester.runpytest_subprocess(str(suite), f"--llm-model={pytester.path / 'weak'}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["  llmeval: compared 46 cases with baseline run *: * regressions*", "    regression *"])
+    # README's walk-through: the shipped weak model gives these exact counts on every machine
+    result.stdout.fnmatch_lines(
+        [
+            "  llmeval: compared 35 cases with baseline run *: 17 regressions, 1 metric drop, 26 changed outputs",
+            "    regression *sentiment.eval.yaml::classification*macro_f1 0.472 < min 0.800*",
+        ]
+    )
 
 
 def test_demo_model_memorises_its_answers(demo_model: Path) -> None:
@@ -57,6 +62,33 @@ def test_demo_model_memorises_its_answers(demo_model: Path) -> None:
     wrong = [(p, a, o.text) for (p, a), o in zip(DEMO_EXAMPLES, outputs) if o.text != a]
     assert not wrong
     assert model.backend.describe().extra["chat template"] == "on"
+
+
+def test_the_shipped_demo_model_is_the_one_the_committed_baseline_was_made_with(tmp_path: Path) -> None:
+    import json
+
+    from pytest_llmeval.fingerprint import FileHashMemo, fingerprint_files, model_files
+
+    baseline = json.loads((EXAMPLE_SUITE / "llmeval-baseline.json").read_text(encoding="utf-8"))
+    copy = copy_demo_model(tmp_path / "demo")
+    fingerprint = fingerprint_files(model_files(copy), FileHashMemo(None), [copy])
+    assert baseline["run"]["model"]["model_id"].split("|")[0] == fingerprint
+    assert baseline["run"]["model"]["source"] == ".llmeval/demo-model"  # where the suite's conftest copies it
+
+
+def test_copying_the_demo_model_keeps_identical_files_and_replaces_changed_ones(tmp_path: Path) -> None:
+    target = copy_demo_model(tmp_path / "demo")
+    weights = target / "model.safetensors"
+    mtime = weights.stat().st_mtime_ns
+    assert copy_demo_model(target) == target and weights.stat().st_mtime_ns == mtime  # left alone
+    weights.write_bytes(b"retrained")
+    (target / "stray.bin").write_bytes(b"x")
+    copy_demo_model(target)
+    assert weights.read_bytes() == (SHIPPED_DEMO_MODEL / "model.safetensors").read_bytes()
+    assert not (target / "stray.bin").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no scratch folders left behind
+    weak = copy_demo_model(tmp_path / "weak", weak=True)
+    assert (weak / "model.safetensors").read_bytes() != weights.read_bytes()
 
 
 def test_fewer_steps_give_a_weaker_demo_model(tmp_path: Path) -> None:

@@ -147,3 +147,29 @@ def test_grounded_with_its_own_passage_argument_still_works(tmp_path: Path) -> N
     )
     (case,) = load_cases(file)
     assert case.expect[0].args["context"] == "The shop opened in 1998."
+
+
+def test_a_yaml_syntax_error_gives_both_positions_and_shows_the_lines(tmp_path: Path) -> None:
+    file = tmp_path / "s.eval.yaml"
+    file.write_text("cases:\n  - id: a\n    expect: {contains: Forgot Password\n  - id: b\n", encoding="utf-8")
+    error = parse_case_file(file, display_path="evals/s.eval.yaml").errors[0]
+    # located where the mistake is (the unclosed brace), not where PyYAML noticed it
+    assert error.line == 3
+    assert str(error).splitlines() == [
+        (
+            "evals/s.eval.yaml:3: not valid YAML: expected ',' or '}', but got ':' (line 4, column 7), "
+            "while parsing a flow mapping (line 3, column 13)"
+        ),
+        "       3 |     expect: {contains: Forgot Password",
+        "         |             ^ while parsing a flow mapping",
+        "       4 |   - id: b",
+        "         |       ^ expected ',' or '}', but got ':'",
+    ]
+
+
+def test_a_tab_in_yaml_says_use_spaces(tmp_path: Path) -> None:
+    file = tmp_path / "t.eval.yaml"
+    file.write_text("cases:\n\t- id: a\n", encoding="utf-8")
+    error = parse_case_file(file).errors[0]
+    assert error.line == 2
+    assert str(error).splitlines()[0].endswith("; YAML indents with spaces, not tabs: use spaces")

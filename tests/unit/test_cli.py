@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +57,25 @@ def history(tmp_path: Path) -> Path:
 def test_runs_table(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["runs", "--history", str(history)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["run", "started", "model", "passed", "failed", "other", "complete"]
-    assert lines[1].split()[0] == "bbbb1111bad" and lines[1].split()[-4:] == ["1", "2", "0", "NO"]
-    assert lines[2].split()[0] == "aaaa0000good" and lines[2].split()[-4:] == ["2", "0", "1", "yes"]
+    assert lines[0].split() == ["run", "started", "model", "passed", "failed", "other", "scope"]
+    assert lines[1].split()[0] == "bbbb1111bad" and lines[1].split()[4:7] == ["1", "2", "0"]
+    assert lines[1].endswith("PARTIAL: a selection or an interrupted session (recorded as incomplete)")
+    assert lines[2].split()[0] == "aaaa0000good" and lines[2].split()[-4:] == ["2", "0", "1", "full"]
     assert "./ckpt/run-7" in lines[1]
     assert lines[1].index("./ckpt") == lines[0].index("model")  # aligned columns
+
+
+def test_runs_marks_a_run_that_lacks_baseline_cases_as_partial(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = RunStore(history)
+    write_baseline(tmp_path / "b.json", baseline_from_run(store.load_run("aaaa0000good")))
+    store.record_run(run("cccc2222some", 1_700_000_200.0, case("evals/s.yaml::json")))  # like -k json
+    assert main(["runs", "--history", str(history), "--baseline", str(tmp_path / "b.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("cccc2222some")
+    assert lines[1].endswith("PARTIAL: ran 1 of the baseline's 3 cases (2 not run)")
+    assert lines[3].endswith("full")
 
 
 def test_runs_limit(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,7 +184,8 @@ def test_report_writes_a_dashboard_against_the_previous_run(
     out_path = tmp_path / "site" / "report.html"
     assert main(["report", "--history", str(history), "--out", str(out_path)]) == 0
     assert capsys.readouterr().out == (
-        f"wrote {out_path}: run bbbb1111bad (3 cases) against the previous run aaaa0000good "
+        f"wrote {out_path}: run bbbb1111bad (3 cases) (partial: a selection or an interrupted session (recorded "
+        f"as incomplete)) against the previous run aaaa0000good "
         f"({_local(1_700_000_000.0)}); 2 runs in the charts\n"
     )
     data = _embedded_data(out_path)
@@ -186,7 +202,7 @@ def test_report_uses_the_baseline_in_the_folder(
     write_baseline(tmp_path / "llmeval-baseline.json", baseline_from_run(RunStore(history).load_run("aaaa")))
     assert main(["report", "--history", str(history), "--runs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "against llmeval-baseline.json (run aaaa0000good); 1 run in the charts" in out
+    assert "(partial: ran 2 of the baseline's 3 cases (1 not run)) against the baseline llmeval-baseline.json (run aaaa0000good); 1 run in the charts" in out
     data = _embedded_data(tmp_path / "llmeval-report.html")
     assert data["reference"]["kind"] == "baseline" and len(data["runs"]) == 1
     assert data["comparison_counts"]["regressions"] == 2  # reset regressed, new errors
@@ -359,3 +375,96 @@ def test_show_outputs_escapes_control_characters_and_lone_surrogates(
     from pytest_llmeval.inference_log import read_inference_log
 
     assert read_inference_log(inference_log_path(history, "bbbb1111bad"))[0]["output"] == output
+
+
+def test_demo_model_writes_the_shipped_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_llmeval.demo import SHIPPED_DEMO_MODEL, SHIPPED_WEAK_DEMO_MODEL
+
+    assert main(["demo-model", str(tmp_path / "demo")]) == 0
+    assert (tmp_path / "demo" / "model.safetensors").read_bytes() == (SHIPPED_DEMO_MODEL / "model.safetensors").read_bytes()
+    assert main(["demo-model", str(tmp_path / "weak"), "--weak"]) == 0
+    assert (tmp_path / "weak" / "model.safetensors").read_bytes() == (
+        SHIPPED_WEAK_DEMO_MODEL / "model.safetensors"
+    ).read_bytes()
+    out = capsys.readouterr().out
+    assert f"wrote the weak demo model (shipped weights) to {tmp_path / 'weak'}" in out
+    assert f"try: pytest example_suite --llm-model={tmp_path / 'weak'}" in out
+
+
+def test_demo_model_bad_steps_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo-model", str(tmp_path / "m"), "--steps", "0"]) == 2
+    assert "--steps must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo-model", str(tmp_path / "m"), "--weak", "--steps", "3"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import pytest_llmeval
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"llmeval (pytest-llmeval) {pytest_llmeval.__version__}\n"
+
+
+def test_report_of_a_chosen_run(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--history", str(history), "--out", "r.html", "--run", "aaaa"]) == 0
+    assert "wrote r.html: run aaaa0000good (3 cases) against nothing (a single run and no baseline); 1 run" in (
+        capsys.readouterr().out
+    )
+    assert main(["report", "--history", str(history), "--run", "nope"]) == 2
+    assert "no run 'nope'" in capsys.readouterr().err
+
+
+def _history_of(tmp_path: Path, count: int) -> tuple[Path, list[str]]:
+    path = tmp_path / ".llmeval" / "history.db"
+    path.parent.mkdir()
+    now = time.time()
+    ids = []
+    for n in range(count):
+        run_id = f"{n:04d}" + "f" * 28
+        RunStore(path).record_run(run(run_id, now - (count - n) * 86400, case("t.py::a")))
+        write_inference_log(inference_log_path(path, run_id), [{"node_id": "t.py::a", "output": "x"}])
+        ids.append(run_id)
+    return path, ids  # oldest first; one run a day, the newest a day old
+
+
+def test_prune_keeps_the_newest_runs_and_the_baselines_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    history, ids = _history_of(tmp_path, 5)
+    monkeypatch.chdir(tmp_path)
+    write_baseline(tmp_path / "llmeval-baseline.json", baseline_from_run(RunStore(history).load_run(ids[0])))
+    assert main(["prune", "--history", str(history), "--keep", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete run 0002ffffffff" in out and "would delete 2 runs; 5 in" in out
+    assert len(RunStore(history).runs(limit=None)) == 5
+    assert main(["prune", "--history", str(history), "--keep", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [line for line in out if line.startswith("deleted run ")]
+    assert "kept run 0000ffffffff: the baseline llmeval-baseline.json accepted it" in out
+    assert out[-1] == f"deleted 2 runs; 3 in {history}"
+    assert [s.run_id for s in RunStore(history).runs(limit=None)] == [ids[4], ids[3], ids[0]]
+    assert not (history.parent / "runs" / ids[1]).exists() and (history.parent / "runs" / ids[0]).exists()
+
+
+def test_prune_by_age(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    history, ids = _history_of(tmp_path, 4)
+    monkeypatch.chdir(tmp_path)  # no baseline here
+    assert main(["prune", "--history", str(history), "--older-than", "2.5"]) == 0  # runs 3 and 4 days old go
+    assert [s.run_id for s in RunStore(history).runs(limit=None)] == [ids[3], ids[2]]
+    assert capsys.readouterr().out.splitlines()[-1] == f"deleted 2 runs; 2 in {history}"
+
+
+def test_prune_needs_a_rule_and_valid_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history, _ = _history_of(tmp_path, 1)
+    assert main(["prune", "--history", str(history)]) == 2
+    assert "say what to delete: --keep N (the newest N stay) and/or --older-than DAYS" in capsys.readouterr().err
+    for bad in (["--keep", "0"], ["--older-than", "-1"], ["--older-than", "soon"]):
+        with pytest.raises(SystemExit):
+            main(["prune", "--history", str(history), *bad])
+        assert "prune: error: argument" in capsys.readouterr().err

@@ -101,7 +101,7 @@ def test_latest_run_against_a_reference() -> None:
     assert latest["counts"] == {"failed": 1, "passed": 2, "skipped": 1, "xfailed": 1}
     assert latest["pass_rate"] == 0.5  # 2 of the 4 that count
     assert data["reference"] == {
-        "kind": "baseline", "label": "llmeval-baseline.json (run aaaaaaaaaaaa)",
+        "kind": "baseline", "label": "llmeval-baseline.json (run aaaaaaaaaaaa)", "run_id": "a" * 32,
         "settings_differences": [], "model_differences": [],
     }
     assert data["comparison_counts"] == {
@@ -279,3 +279,89 @@ def test_from_an_empty_history_is_an_error(tmp_path: Path) -> None:
     path.touch()
     with pytest.raises(StoreError, match="holds no runs yet"):
         dashboard_from_history(path)
+
+
+BROKEN_FILE = "pytest_llmeval.cases.CaseError: bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'"
+
+
+def test_suite_errors_are_listed_apart_and_count_in_no_number() -> None:
+    old = run("a" * 32, 1.0, case("t.py::a"), case("bad.eval.yaml::x"), case("t.py::b"))
+    new = run("b" * 32, 2.0, case("t.py::a"), case("bad.eval.yaml::line2", "error", message=BROKEN_FILE, output=None),
+              case("bad.eval.yaml::x", "error", message=BROKEN_FILE, output=None), case("t.py::b", "failed"))
+    data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="baseline")
+    assert [e["node_id"] for e in data["suite_errors"]] == ["bad.eval.yaml::line2", "bad.eval.yaml::x"]
+    assert data["suite_errors"][0]["message"] == BROKEN_FILE
+    assert [c["node_id"] for c in data["cases"]] == ["t.py::b", "t.py::a"]
+    assert data["latest"]["pass_rate"] == 0.5 and data["latest"]["total"] == 2  # the model's cases only
+    assert data["comparison_counts"]["regressions"] == 1  # t.py::b; not the broken file
+    assert [row["name"] for row in data["breakdowns"]["file"]] == ["t.py"]
+    assert data["runs"][-1]["pass_rate"] == 0.5 and data["runs"][-1]["suite_errors"] == 2
+
+
+def test_partial_runs_are_marked_with_their_reason() -> None:
+    full = run("a" * 32, 1.0, case("t.py::a"), case("t.py::b"), case("t.py::c"))
+    selected = run("b" * 32, 2.0, case("t.py::a"))  # pytest -k a
+    only_errors = run("c" * 32, 3.0, case("bad.eval.yaml::line2", "error", message=BROKEN_FILE, output=None))
+    data = build_dashboard_data([full, selected, only_errors], reference=baseline_from_run(full), reference_kind="baseline")
+    assert [(p["partial"], p["partial_reason"]) for p in data["runs"]] == [
+        (False, None),
+        (True, "ran 1 of the baseline's 3 cases (2 not run)"),
+        (True, "only errors of the suite, no model result; ran 0 of the baseline's 3 cases (3 not run)"),
+    ]
+    assert data["latest"]["partial"] is True
+    # against the previous run (no baseline), only the run's own record can say it was partial
+    data = build_dashboard_data([full, selected], reference=baseline_from_run(full), reference_kind="previous run")
+    assert data["runs"][-1]["partial"] is False
+    selected.complete = False  # what the plugin records for a -k / -m selection
+    data = build_dashboard_data([full, selected], reference=baseline_from_run(full), reference_kind="previous run")
+    assert data["runs"][-1]["partial"] is True
+
+
+def test_every_generation_of_a_test_is_listed_the_differing_ones_first() -> None:
+    old, new = run("a" * 32, 1.0, case("t.py::many")), run("b" * 32, 2.0, case("t.py::many", "failed"))
+    now = {"t.py::many": [{"phase": "call", "prompt": "p1", "output": "same"},
+                          {"phase": "call", "prompt": None, "messages": [{"role": "user", "content": "p2"}],
+                           "system": "be brief", "output": "broken"},
+                          {"phase": "call", "prompt": "p3", "output": "new"}]}
+    before = {"t.py::many": [{"output": "same"}, {"output": "fine"}]}
+    data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="previous run",
+                                generations=now, reference_generations=before)
+    listed = data["cases"][0]["generation_list"]
+    assert [(g["position"], g["differs"]) for g in listed] == [(2, True), (1, False), (3, None)]
+    assert listed[0]["prompt"] == "system: be brief\nuser: p2"
+    assert (listed[0]["output"], listed[0]["reference_output"]) == ("broken", "fine")
+    assert data["cases"][0]["generations"] == 3
+    # without a reference log, the run's order; one generation needs no list
+    data = build_dashboard_data([new], generations=now)
+    assert [g["position"] for g in data["cases"][0]["generation_list"]] == [1, 2, 3]
+    assert build_dashboard_data([new], generations={"t.py::many": now["t.py::many"][:1]})["cases"][0]["generation_list"] == []
+
+
+def test_a_classification_case_carries_its_gold_label() -> None:
+    data = build_dashboard_data([run("a" * 32, 1.0, case("s.eval.yaml::crash", "failed", output="positive", label="negative"))])
+    assert data["cases"][0]["label"] == "negative"
+
+
+def test_model_differences_name_folders_and_files() -> None:
+    old = run("a" * 32, 1.0, case("t.py::a"))
+    old.model = {"source": ".llmeval/demo-model", "model_id": "f1|dtype=auto", "files": {"model.safetensors": "x"}}
+    new = run("b" * 32, 2.0, case("t.py::a"))
+    new.model = {"source": "/tmp/weak-demo", "model_id": "f2|dtype=auto", "files": {"model.safetensors": "y"}}
+    data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="baseline")
+    assert data["reference"]["model_differences"] == [
+        "model folder .llmeval/demo-model -> /tmp/weak-demo", "files that differ: model.safetensors",
+    ]
+
+
+def test_from_history_reports_a_chosen_run_with_the_runs_before_it(tmp_path: Path) -> None:
+    history = tmp_path / "history.db"
+    runs = [run(letter * 32, float(n), case("t.py::a", "passed" if n != 2 else "failed")) for n, letter in enumerate("abcd")]
+    for item in runs:
+        RunStore(history).record_run(item)
+    data = dashboard_from_history(history, run="ccc")
+    assert data["latest"]["run_id"] == "c" * 32
+    assert [p["run_id"] for p in data["runs"]] == ["a" * 32, "b" * 32, "c" * 32]
+    assert data["reference"]["label"].startswith("bbbbbbbbbbbb (")  # the run before it
+    assert [p["run_id"] for p in dashboard_from_history(history, run="ccc", limit=2)["runs"]] == ["b" * 32, "c" * 32]
+    with pytest.raises(StoreError, match="no run 'zzz'"):
+        dashboard_from_history(history, run="zzz")

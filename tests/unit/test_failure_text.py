@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pytest_llmeval.backends.base import Generation, GenerationParams, GenerationRequest
+from pytest_llmeval.checks import check
 from pytest_llmeval.checks.base import CheckResult
 from pytest_llmeval.failure_text import format_checks, format_generation, terminal_safe
 
@@ -23,3 +24,29 @@ def test_report_sections_escape_outputs_and_prompts() -> None:
     assert generation.text.startswith("\x1b]0;pwned\x07")  # the output itself stays exact
     checks = format_checks([CheckResult("contains", False, "contains: got \x1b[0m")])
     assert checks == "FAIL contains: contains: got \\x1b[0m"
+
+
+def test_a_checks_name_is_said_once() -> None:
+    failed = check("contains_any", "neutral", substrings=["Forgot Password", "reset link"])
+    assert failed.message.startswith("contains_any: ")  # the registry's message names its check
+    line = format_checks([failed])
+    assert line.startswith("FAIL contains_any: expected at least one of ['Forgot Password', 'reset link']")
+    assert line.count("contains_any") == 1
+
+
+def test_scores_and_messages_that_do_not_start_with_the_name() -> None:
+    results = [
+        CheckResult(name="rouge_l", passed=False, score=0.0, message="rouge_l: 0.00 < min 0.50"),
+        CheckResult(name="judge", passed=True, score=4.0, message="graded 4 of 5"),
+    ]
+    assert format_checks(results).splitlines() == ["FAIL rouge_l (score 0): 0.00 < min 0.50", "PASS judge (score 4): graded 4 of 5"]
+
+
+def test_long_check_lines_wrap_to_the_width() -> None:
+    failed = check("contains", "Open Settings, choose Account, and enter the new email address. " * 3, substring="Team")
+    text = format_checks([failed], width=60)
+    lines = text.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("FAIL contains: expected 'Team'")
+    assert all(line.startswith("    ") for line in lines[1:])
+    assert " ".join(line.strip() for line in lines) == " ".join(format_checks([failed]).split())

@@ -68,3 +68,21 @@ def test_two_builds_of_the_demo_model_have_one_fingerprint(tmp_path: Path) -> No
     second = build_demo_model(tmp_path / "b", steps=3)
     memo = FileHashMemo(None)
     assert fingerprint_files(model_files(first), memo, [first]) == fingerprint_files(model_files(second), memo, [second])
+
+
+def test_file_digests_name_each_file_and_mark_the_adapters(tmp_path: Path) -> None:
+    from pytest_llmeval.fingerprint import file_digests
+
+    model, adapter = tmp_path / "m", tmp_path / "a"
+    model.mkdir()
+    adapter.mkdir()
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    (model / "model.safetensors").write_bytes(b"w1")
+    (adapter / "adapter_model.safetensors").write_bytes(b"lora")
+    memo = FileHashMemo(None)
+    digests = file_digests(model_files(model, adapter), memo, [model, adapter])
+    assert sorted(digests) == ["adapter/adapter_model.safetensors", "config.json", "model.safetensors"]
+    assert all(len(value) == 16 for value in digests.values())
+    (model / "model.safetensors").write_bytes(b"w2")
+    changed = file_digests(model_files(model, adapter), FileHashMemo(None), [model, adapter])
+    assert [name for name in digests if digests[name] != changed[name]] == ["model.safetensors"]

@@ -357,7 +357,8 @@ def test_settings_and_model_differences() -> None:
     assert "⚠️ generation settings differ from the baseline's (see below)" in text.splitlines()[2]
     assert "### ⚠️ Generation settings differ from the baseline's" in text
     assert "- `max_new_tokens: 64 -> 128`" in text
-    assert "### Model differs from the baseline's\n\n- `source: checkpoints/run-7 -> checkpoints/candidate`" in text
+    assert ("### Model differs from the baseline's\n\n"
+            "- `model folder checkpoints/run-7 -> checkpoints/candidate (same files)`") in text
     assert "Generation settings" not in summary(run(case("a")), run(case("a")))
 
 

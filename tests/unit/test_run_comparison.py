@@ -147,7 +147,9 @@ def test_settings_and_model_differences() -> None:
         "max_new_tokens: 64 -> 32",
         "seed: (unset) -> 3",
     ]
-    assert comparison.model_differences == ["model_id: m1 -> m2", "source: ./ckpt -> ./ckpt-8"]
+    assert comparison.model_differences == [
+        "model folder ./ckpt -> ./ckpt-8", "other model files (per-file hashes were not recorded)",
+    ]
     assert compare(run(case("a")), run(case("a"))).settings_differences == []
 
 
@@ -213,15 +215,19 @@ def test_format_table() -> None:
     assert lines[2].split() == ["kind", "case", "reason"]
     # aligned: every row's case column starts where the header's does
     column = lines[2].index("case")
-    assert all(line[column - 2 : column] == "  " and line[column] == "t" for line in lines[3:])
+    assert all(line[column - 2 : column] == "  " and line[column] == "t" for line in lines[3:-1])
     assert lines[3].startswith("  regression      t::reg      passed -> failed")
-    assert len(lines) == 3 + 9
+    # the baseline case this run did not run is a count, not a row (-v lists it)
+    assert lines[-1] == "  1 case of the baseline not run (deselected or removed; -v lists them)"
+    assert len(lines) == 3 + 8 + 1
+    verbose = _mixed().format(verbose=1).splitlines()
+    assert len(verbose) == 3 + 9 and verbose[-1].startswith("  not run ")
 
 
 def test_format_truncates_rows() -> None:
     text = _mixed().format(max_rows=2)
-    assert text.splitlines()[-1] == "  ... and 7 more (llmeval diff shows them all)"
-    assert len(text.splitlines()) == 2 + 1 + 2 + 1
+    assert text.splitlines()[-2] == "  ... and 6 more (llmeval diff shows them all)"
+    assert len(text.splitlines()) == 2 + 1 + 2 + 1 + 1
 
 
 def test_format_no_differences() -> None:
@@ -231,7 +237,30 @@ def test_format_no_differences() -> None:
 
 def test_format_model_line() -> None:
     text = compare(run(case("a")), run(case("a"), model_id="m2")).format()
-    assert text.splitlines()[0] == "model differs from the baseline's: model_id: m1 -> m2"
+    # after the verdict, so a reader does not take the other model for the reason it failed
+    assert text.splitlines()[1] == (
+        "  another model than the baseline's: the files in ./ckpt changed since (fingerprint m1 -> m2; "
+        "per-file hashes were not recorded)"
+    )
+
+
+def test_format_fits_the_terminal_width_and_keeps_parameters_visible() -> None:
+    long_id = "test_account_help.py::test_answers_point_to_the_right_page[How do I invite a team member?-Team]"
+    other = "test_account_help.py::test_answers_point_to_the_right_page[Where can I download my invoices?-Billing]"
+    before = run(case(long_id), case(other), case("short"))
+    after = run(case(long_id, "failed", message="contains: expected 'Team' (case-insensitive); not found in " + "x" * 200),
+                case(other, "failed", message="contains: expected 'Billing'"), case("short", "failed", message="boom"))
+    text = compare(before, after).format(width=120)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    rows = [line for line in lines if line.startswith("  regression")]
+    assert len(rows) == 3
+    # the middle of a long id goes, its parameters stay: two parametrized rows stay distinguishable
+    assert any("...e a team member?-Team]" in row or "-Team]" in row for row in rows)
+    assert any("-Billing]" in row for row in rows)
+    assert all(line.endswith("...") for line in rows if "x" * 20 in line)
+    assert compare(before, after).format(width=60).count("\n") == text.count("\n")
+    assert max(len(line) for line in compare(before, after).format(width=60).splitlines()) <= 60
 
 
 def test_compare_two_baselines() -> None:

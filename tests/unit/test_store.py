@@ -730,3 +730,31 @@ def test_a_baseline_with_nan_or_infinity_is_refused(tmp_path: Path) -> None:
         )
         with pytest.raises(BaselineError, match=f"is not valid JSON: {constant} is not a number"):
             read_baseline(path)
+
+
+def test_a_version_3_history_gains_gold_labels(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(_VERSION_1_SCHEMA)
+    connection.execute("ALTER TABLE cases ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+    connection.execute("ALTER TABLE cases ADD COLUMN tolerances TEXT NOT NULL DEFAULT '{}'")
+    connection.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    history = RunStore(path)
+    run = make_run("r3")
+    run.cases[0].label = "negative"
+    history.record_run(run)
+    assert history.load_run("r3").cases[0].label == "negative"
+    assert history.load_run("old1").cases[0].label is None
+
+
+def test_deleting_runs_removes_them_and_their_cases(tmp_path: Path) -> None:
+    history = RunStore(tmp_path / "h.db")
+    for run_id in ("r1", "r2", "r3"):
+        history.record_run(make_run(run_id))
+    assert history.delete_runs(["r1", "r3", "nope"]) == 2
+    assert [s.run_id for s in history.runs(limit=None)] == ["r2"]
+    with sqlite3.connect(tmp_path / "h.db") as connection:
+        assert {row[0] for row in connection.execute("SELECT DISTINCT run_id FROM cases")} == {"r2"}
+    assert history.delete_runs([]) == 0
