@@ -23,7 +23,7 @@ def test_report_sections_escape_outputs_and_prompts() -> None:
     )
     assert generation.text.startswith("\x1b]0;pwned\x07")  # the output itself stays exact
     checks = format_checks([CheckResult("contains", False, "contains: got \x1b[0m")])
-    assert checks == "FAIL contains: contains: got \\x1b[0m"
+    assert checks == "FAIL contains: got \\x1b[0m"  # the name once (issue 16), the escape kept
 
 
 def test_a_checks_name_is_said_once() -> None:
