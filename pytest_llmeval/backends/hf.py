@@ -380,7 +380,7 @@ class HFBackend(Backend):
         )
 
         self._load_phases = {"import torch+transformers": time.perf_counter() - started}
-        started = time.perf_counter()
+        self._weights_started = time.perf_counter()
 
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
@@ -435,7 +435,7 @@ class HFBackend(Backend):
     def _finish_loading(self, model: Any, tokenizer: Any) -> None:
         model.to(self.device)
         model.eval()
-        self._load_phases["from_pretrained"] = time.perf_counter() - started
+        self._load_phases["from_pretrained"] = time.perf_counter() - self._weights_started
         self.model = model
         self._tokenizer = tokenizer
         self._set_special_tokens(tokenizer, model)
