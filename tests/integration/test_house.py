@@ -202,9 +202,10 @@ def _run_with_path(pytester: pytest.Pytester, folder: Path) -> pytest.RunResult:
 
 
 def test_a_conftest_check_and_a_name_clash(scripted: pytest.Pytester) -> None:
+    # In subprocesses: a check registered in this process would stay registered for other tests.
     scripted.makeconftest(SHOUTY)
     write(scripted, "s.eval.yaml", "cases:\n  - {id: calm, prompt: reset, expect: {not_shouty: true}}\n")
-    scripted.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    scripted.runpytest_subprocess("--llm-model=py:bot:answer", "-p", "no:cacheprovider").assert_outcomes(passed=1)
     write(
         scripted,
         "sub/conftest.py",
@@ -216,7 +217,7 @@ def test_a_conftest_check_and_a_name_clash(scripted: pytest.Pytester) -> None:
             return CheckResult("contains", True, "always")
         """,
     )
-    clash = scripted.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
+    clash = scripted.runpytest_subprocess("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
     clash.stdout.fnmatch_lines(
         ["*check 'contains' is registered twice: by pytest_llmeval.checks.content:contains and by conftest:my_contains*"]
     )

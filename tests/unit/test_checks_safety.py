@@ -277,6 +277,8 @@ def test_pii_kinds_and_allow_list() -> None:
 def test_edge_outputs_are_fast_and_never_raise(name: str, args: dict[str, Any], output: str) -> None:
     started = time.perf_counter()
     result = check(name, output, **args)
-    assert time.perf_counter() - started < 3.0
+    # A guard against quadratic blow-ups (seconds become hours), not a speed claim: generous, since
+    # CI machines run other work.
+    assert time.perf_counter() - started < 30.0
     assert result.message.startswith(f"{name}: ")
     assert len(result.message) < 3000

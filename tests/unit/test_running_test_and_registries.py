@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,23 @@ from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.settings import resolve_settings
 from pytest_llmeval.store import read_baseline
 from pytest_llmeval.tolerances import parse_tolerance, tolerance_problem
+
+
+@pytest.fixture(autouse=True)
+def _registries_restored() -> Iterator[None]:
+    """Checks and backends registered here must not leak into other tests (one registry per process)."""
+    from pytest_llmeval.backends import registry
+    from pytest_llmeval.checks import base
+
+    checks = dict(base._REGISTRY)
+    by_name, by_scheme = dict(registry._BY_NAME), dict(registry._BY_SCHEME)
+    yield
+    base._REGISTRY.clear()
+    base._REGISTRY.update(checks)
+    registry._BY_NAME.clear()
+    registry._BY_NAME.update(by_name)
+    registry._BY_SCHEME.clear()
+    registry._BY_SCHEME.update(by_scheme)
 
 
 def test_checks_in_threads_reach_the_running_test() -> None:
