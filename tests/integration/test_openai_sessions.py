@@ -337,3 +337,29 @@ def test_a_served_judge_uses_its_own_server_and_key_and_the_run_says_how_it_scor
     assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in model_server.received)
     settings = json.loads((pytester.path / "llmeval-baseline.json").read_text())["run"]["settings"]
     assert settings["judge_scoring"].startswith("text (the server returned no logprobs")
+
+
+def test_a_served_judge_with_little_mass_on_the_scores_is_inconclusive(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".eval.yaml",
+        cases="""
+        cases:
+          - id: graded
+            prompt: explain
+            expect:
+              judge: {rubric: "Is it clear?", min_score: 1}
+        """,
+    )
+    # the judge mostly wants to say "The": 3% on the digits, wherever they fall among the top 20
+    top = [{"token": "The", "logprob": math.log(0.9)}, {"token": "4", "logprob": math.log(0.02)},
+           {"token": " 5", "logprob": math.log(0.01)}]
+
+    def script(server: FakeOpenAIServer, request: Received) -> Answer:
+        if request.path.endswith("/chat/completions") and request.body.get("logprobs"):
+            return Answer(body=completion("The", logprobs={"content": [{"token": "The", "logprob": -0.1, "top_logprobs": top}]}))
+        return echo_script(server, request)
+
+    with FakeOpenAIServer(script) as server:
+        result = pytester.runpytest(*served_args(server, "--llm-judge-model=openai:fake"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*judge: inconclusive judge: it put only 3% of its next-token probability on the scores 1-5*"])
