@@ -144,9 +144,9 @@ def test_the_judge_runs_on_the_server_in_text_mode(pytester: pytest.Pytester, se
     judge_request = build_request(messages=judge_prompt.chat(), max_new_tokens=64)
     judge_answer = local_outputs(served_tiny_chat.model, [judge_request])[0]
     try:
-        expected = f"*judge: score {parse_score(judge_answer)} < min 5 *"
+        expected = f"*score {parse_score(judge_answer)} < min 5 *"
     except JudgeParseError:
-        expected = "*judge: could not read the judge's answer: *"
+        expected = "*could not read the judge's answer: *"
     result = pytester.runpytest(
         f"--llm-model=openai:{served_tiny_chat.model}", f"--llm-base-url={served_tiny_chat.base_url}",
         f"--llm-judge-model=openai:{served_tiny_chat.model}", "--llm-max-new-tokens=10",

@@ -240,7 +240,7 @@ def test_a_served_judge_without_logprobs_reads_text(pytester: pytest.Pytester) -
     with FakeOpenAIServer(script) as server:
         result = pytester.runpytest(*served_args(server, "--llm-judge-model=openai:fake"))
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*judge: score 2 < min 4 (most likely 2;*"])
+    result.stdout.fnmatch_lines(["*score 2 < min 4 (most likely 2;*"])
 
 
 def test_nothing_imports_the_openai_client_unless_a_served_model_is_named(pytester: pytest.Pytester) -> None:
