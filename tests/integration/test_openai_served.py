@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,10 +34,18 @@ CHAT = [{"role": "user", "content": "Sentiment of: the food was cold"}]
 
 @pytest.fixture(scope="session")
 def served_tiny_chat(tiny_llama_chat: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersServe]:
-    """``transformers serve`` pinned to the tiny chat model, for the whole session, stopped after."""
-    if shutil.which("transformers") is None and not (Path(__import__("sys").executable).with_name("transformers")).exists():
+    """``transformers serve`` pinned to the tiny chat model, for the whole session, stopped after.
+
+    A copy whose context is 1024 positions (rotary positions: the same weights), so a judge prompt
+    (about 270 tokens with this tokenizer) and its answer fit."""
+    if shutil.which("transformers") is None and not (Path(sys.executable).with_name("transformers")).exists():
         pytest.skip("the transformers CLI is not installed")
-    server = TransformersServe(tiny_llama_chat, tmp_path_factory.mktemp("serve") / "serve.log")
+    folder = tmp_path_factory.mktemp("served") / "llama-chat-1k"
+    shutil.copytree(tiny_llama_chat, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["max_position_embeddings"] = 1024
+    (folder / "config.json").write_text(json.dumps(config))
+    server = TransformersServe(folder, tmp_path_factory.mktemp("serve") / "serve.log")
     server.start()
     try:
         yield server
@@ -130,12 +139,14 @@ def test_the_judge_runs_on_the_server_in_text_mode(pytester: pytest.Pytester, se
         """,
     )
     answer = local_outputs(served_tiny_chat.model, [build_request(prompt="hello")])[0]
-    judge_prompt = build_judge_prompt("Is it polite?", answer)
-    judge_answer = local_outputs(served_tiny_chat.model, [build_request(prompt=judge_prompt, max_new_tokens=64)])[0]
+    # what ModelJudge asks in text mode: the judge prompt's messages, the judge answering in its turn
+    judge_prompt = build_judge_prompt("Is it polite?", answer, prompt="hello")
+    judge_request = build_request(messages=judge_prompt.chat(), max_new_tokens=64)
+    judge_answer = local_outputs(served_tiny_chat.model, [judge_request])[0]
     try:
-        expected = f"*judge: score {parse_score(judge_answer)} < min 5 *"
+        expected = f"*score {parse_score(judge_answer)} < min 5 *"
     except JudgeParseError:
-        expected = "*judge: could not read the judge's answer: *"
+        expected = "*could not read the judge's answer: *"
     result = pytester.runpytest(
         f"--llm-model=openai:{served_tiny_chat.model}", f"--llm-base-url={served_tiny_chat.base_url}",
         f"--llm-judge-model=openai:{served_tiny_chat.model}", "--llm-max-new-tokens=10",

@@ -217,7 +217,7 @@ def test_a_served_judge_scores_with_logprobs(pytester: pytest.Pytester) -> None:
         result = pytester.runpytest(*served_args(server, "--llm-judge-model=openai:fake"), "-v")
     result.assert_outcomes(passed=1)
     judged = [r for r in server.requests_to("/chat/completions") if r.body.get("logprobs")]
-    assert any("Is it clear?" in r.body["messages"][0]["content"] for r in judged)
+    assert any("Is it clear?" in m["content"] for r in judged for m in r.body["messages"])
 
 
 def test_a_served_judge_without_logprobs_reads_text(pytester: pytest.Pytester) -> None:
@@ -233,14 +233,14 @@ def test_a_served_judge_without_logprobs_reads_text(pytester: pytest.Pytester) -
     )
 
     def script(server: FakeOpenAIServer, request: Received) -> Answer:
-        if request.path.endswith("/chat/completions") and "Rubric:" in request.body["messages"][-1]["content"]:
+        if request.path.endswith("/chat/completions") and "[Rubric]" in request.body["messages"][-1]["content"]:
             return Answer(body=completion("I would rate it 2 out of 5."))
         return echo_script(server, request)
 
     with FakeOpenAIServer(script) as server:
         result = pytester.runpytest(*served_args(server, "--llm-judge-model=openai:fake"))
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*judge: score 2 < min 4 (most likely 2;*"])
+    result.stdout.fnmatch_lines(["*score 2 < min 4 (most likely 2;*"])
 
 
 def test_nothing_imports_the_openai_client_unless_a_served_model_is_named(pytester: pytest.Pytester) -> None:
@@ -337,3 +337,29 @@ def test_a_served_judge_uses_its_own_server_and_key_and_the_run_says_how_it_scor
     assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in model_server.received)
     settings = json.loads((pytester.path / "llmeval-baseline.json").read_text())["run"]["settings"]
     assert settings["judge_scoring"].startswith("text (the server returned no logprobs")
+
+
+def test_a_served_judge_with_little_mass_on_the_scores_is_inconclusive(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".eval.yaml",
+        cases="""
+        cases:
+          - id: graded
+            prompt: explain
+            expect:
+              judge: {rubric: "Is it clear?", min_score: 1}
+        """,
+    )
+    # the judge mostly wants to say "The": 3% on the digits, wherever they fall among the top 20
+    top = [{"token": "The", "logprob": math.log(0.9)}, {"token": "4", "logprob": math.log(0.02)},
+           {"token": " 5", "logprob": math.log(0.01)}]
+
+    def script(server: FakeOpenAIServer, request: Received) -> Answer:
+        if request.path.endswith("/chat/completions") and request.body.get("logprobs"):
+            return Answer(body=completion("The", logprobs={"content": [{"token": "The", "logprob": -0.1, "top_logprobs": top}]}))
+        return echo_script(server, request)
+
+    with FakeOpenAIServer(script) as server:
+        result = pytester.runpytest(*served_args(server, "--llm-judge-model=openai:fake"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*judge: inconclusive judge: it put only 3% of its next-token probability on the scores 1-5*"])
