@@ -404,7 +404,8 @@ def ner_result(
     min_type_f1: float | None = None,
 ) -> CheckResult:
     """Judge a group of documents against thresholds (0..1, each optional); ``min_type_f1`` applies
-    to the strict F1 of every type. Details carry every metric (``"metrics"``) and the table."""
+    to the strict F1 of every type. Details carry every metric (``"metrics"``: ``ner_group_<scheme>_f1``
+    and ``ner_group_f1[TYPE]``) and the table."""
     thresholds = [
         ("strict F1", report.overall["strict"].f1, min_strict_f1),
         ("exact F1", report.overall["exact"].f1, min_exact_f1),
@@ -432,8 +433,9 @@ def ner_result(
         message,
         score=strict.f1,
         details={
-            "metric": {"name": "ner_strict_f1", "value": strict.f1, "higher_is_better": True},
-            "metrics": report.metrics(),
+            # ner_group_*: a group's scores over all its cases, not to be averaged with the cases' own
+            "metric": {"name": "ner_group_strict_f1", "value": strict.f1, "higher_is_better": True},
+            "metrics": report.metrics(prefix="ner_group"),
             "table": report.format(),
         },
         value=report,

@@ -45,7 +45,7 @@ def test_the_weak_demo_model_fails_the_example_suites_gate_as_readme_shows(pytes
     # README's walk-through: the shipped weak model gives these exact counts on every machine
     result.stdout.fnmatch_lines(
         [
-            "  llmeval: compared 35 cases with baseline run *: 17 regressions, 1 metric drop, 26 changed outputs",
+            "  llmeval: compared 46 cases with baseline run *: 28 regressions, 12 metric drops, 32 changed outputs",
             "    regression *sentiment.eval.yaml::classification*macro_f1 0.472 < min 0.800*",
         ]
     )

@@ -44,10 +44,11 @@ def test_ner_cases_pass_and_fail_with_each_difference_and_record_the_metric(pyte
                        entities=[{"text": "Bob", "type": "PER"}, {"text": "Paris", "type": "LOC"}])
     '''))
     result = pytester.runpytest("--llm-model=py:bot:extract", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=1)
+    # two cases and the Python test; the file's `ner:` block adds its group item (no thresholds: passes)
+    result.assert_outcomes(passed=3, failed=1)
     out = result.stdout.str()
     # (plain substrings: fnmatch would read the offsets' brackets as character classes)
-    assert "FAIL ner (score 0.4): ner: strict F1 0.400 (P 0.500, R 0.333) < min 0.900: 3 gold, 2 predicted" in out
+    assert "FAIL ner (score 0.4): strict F1 0.400 (P 0.500, R 0.333) < min 0.900: 3 gold, 2 predicted" in out
     assert "  missed PER 'Eve' [22:25]" in out
     assert "  predicted PER 'Rome' [12:16] for gold LOC 'Rome' [12:16] (wrong type)" in out
     assert "metric ner_strict_f1: mean 0.8 over 3 (min 0.4, max 1; higher is better)" in out

@@ -58,7 +58,7 @@ def test_the_demo_model_copies_its_answers_and_scores_them_better_than_new_text(
     result = pytester.runpytest(f"--llm-model={demo_model}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
-    copied = re.search(r"no_memorisation: longest copied span (\d+) > max 10; \1 tokens copied verbatim \(training document 0\)", out)
+    copied = re.search(r"FAIL no_memorisation \(score \d+\): longest copied span (\d+) > max 10; \1 tokens copied verbatim \(training document 0\)", out)
     assert copied is not None, out
     assert int(copied.group(1)) >= 12
     gap = re.search(r"perplexity_gap: ([\d.]+) nats/token > max 0.5; perplexity train ([\d.]+) \[([\d.]+), ([\d.]+)\] \(12 texts\), "
@@ -90,7 +90,7 @@ def test_the_sessions_training_data_serves_every_no_memorisation_check(pytester:
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         # "You" is not "you": the span starts at "can"
-        "*no_memorisation: longest copied span 15 > max 5; 15 tokens copied verbatim (training document 0): "
+        "*FAIL no_memorisation (score 15): longest copied span 15 > max 5; 15 tokens copied verbatim (training document 0): "
         "'can ask for a refund within 30 days of purchase , no questions asked .'",
     ])
     missing = pytester.runpytest("--llm-model=py:parrot:answer", "--llm-train-data=nope.jsonl", "-p", "no:cacheprovider")

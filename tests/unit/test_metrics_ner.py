@@ -260,8 +260,8 @@ def test_a_group_scores_its_cases_together_and_judges_thresholds() -> None:
     assert "  b: no readable entities: expected a JSON list" in text
     record = group.record("f.eval.yaml::ner")
     assert record.outcome == "failed"
-    assert record.metrics["ner_f1[PER]"]["value"] == pytest.approx(2 * 1 * 0.5 / 1.5)
-    assert record.metrics["ner_f1[LOC]"] == {"value": 0.0, "higher_is_better": True}
+    assert record.metrics["ner_group_f1[PER]"]["value"] == pytest.approx(2 * 1 * 0.5 / 1.5)
+    assert record.metrics["ner_group_f1[LOC]"] == {"value": 0.0, "higher_is_better": True}
 
 
 def test_group_thresholds_outside_0_1_are_usage_errors() -> None:
