@@ -395,7 +395,7 @@ class HFBackend(Backend):
             from pytest_llmeval.backends.gguf import load_gguf
 
             model, tokenizer = load_gguf(path, dtype)
-            self._finish_loading(model, tokenizer, started)
+            self._finish_loading(model, tokenizer)
             return
         # Library warnings during loading are not the user's test's business; under the common
         # `filterwarnings = error` they would otherwise abort the session.
@@ -430,9 +430,9 @@ class HFBackend(Backend):
                         f"--llm-adapter: cannot apply the adapter {settings.adapter} to {path}: "
                         f"{type(exc).__name__}: {exc}"
                     ) from None
-        self._finish_loading(model, tokenizer, started)
+        self._finish_loading(model, tokenizer)
 
-    def _finish_loading(self, model: Any, tokenizer: Any, started: float) -> None:
+    def _finish_loading(self, model: Any, tokenizer: Any) -> None:
         model.to(self.device)
         model.eval()
         self._load_phases["from_pretrained"] = time.perf_counter() - self._weights_started
