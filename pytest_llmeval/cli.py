@@ -31,18 +31,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from pytest_llmeval.run_comparison import GATES, compare_runs
-from pytest_llmeval.settings import MAX_RESAMPLES
-from pytest_llmeval.tolerances import parse_tolerance
+from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.dashboard import DEFAULT_RUNS, dashboard_from_history, write_dashboard
+from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.failure_text import terminal_safe
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log, run_folder
-from pytest_llmeval.records import RunRecord, local_time
-from pytest_llmeval.run_scope import run_scope
-from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
-from pytest_llmeval.errors import ConfigurationError
-from pytest_llmeval.tensorboard_export import TensorBoardError
+from pytest_llmeval.records import RunRecord, local_time
+from pytest_llmeval.run_comparison import GATES, compare_runs
+from pytest_llmeval.run_scope import run_scope
+from pytest_llmeval.settings import MAX_RESAMPLES
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -51,6 +49,8 @@ from pytest_llmeval.store import (
     baseline_from_run,
     read_baseline,
 )
+from pytest_llmeval.tensorboard_export import TensorBoardError
+from pytest_llmeval.tolerances import parse_tolerance
 
 __all__ = ["DEFAULT_BASELINE", "DEFAULT_HISTORY", "build_parser", "main"]
 
@@ -371,7 +371,7 @@ def _when(timestamp: float | None) -> str:
 def _table(rows: list[list[str]], out: TextIO) -> None:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
 def _runs(args: argparse.Namespace, out: TextIO) -> int:
@@ -614,11 +614,6 @@ def _export_tensorboard(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
-    from pytest_llmeval.demo import build_demo_model
-
-    if args.steps < 1:
-        print("llmeval: error: --steps must be at least 1", file=sys.stderr)
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.keep is None and args.older_than is None:
         print("llmeval: error: say what to delete: --keep N (the newest N stay) and/or --older-than DAYS",

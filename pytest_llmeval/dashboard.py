@@ -17,9 +17,9 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
+from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.run_scope import is_suite_error, model_cases, run_scope
 from pytest_llmeval.statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 from pytest_llmeval.store import (

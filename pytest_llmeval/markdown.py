@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmeval.paired_comparison import Estimate, PairedComparison
+from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.run_comparison import FAILING, GATES, PASSING, Comparison
 from pytest_llmeval.statistics import Interval
-from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.store import Baseline, round_sig
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "format_markdown_summary", "format_paired_markdown"]

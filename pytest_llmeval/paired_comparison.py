@@ -318,7 +318,7 @@ def compare_paired(
         }))
     min_p = {id(fields): _smallest_p(fields, differences_of.get(fields["name"])) for _, fields in family}
     adjusted = _holm_testable([fields for _, fields in family], [min_p[id(f)] for _, f in family], alpha)
-    for (kind, fields), p_adjusted in zip(family, adjusted):
+    for (kind, fields), p_adjusted in zip(family, adjusted, strict=True):
         estimate = Estimate(**fields, adjusted_p=p_adjusted, verdict=_verdict(fields, p_adjusted, alpha))
         if kind == "pass rate":
             comparison.pass_rate = estimate
@@ -469,7 +469,7 @@ def _groups(
     adjusted = _holm_testable(fields, [_smallest_p(f, None) for f in fields], alpha)
     return [
         GroupEstimate(kind, name, Estimate(**{**f, "name": f"{kind} {name}"}, adjusted_p=p, verdict=_verdict(f, p, alpha)))
-        for (kind, name), f, p in zip(keys, fields, adjusted)
+        for (kind, name), f, p in zip(keys, fields, adjusted, strict=True)
     ]
 
 
@@ -502,7 +502,7 @@ def _holm_testable(family: list[dict[str, Any]], smallest_p: list[float], alpha:
         index for index, fields in enumerate(family) if fields["interval"] is not None and smallest_p[index] < alpha
     ]
     adjusted = [float(fields["p_value"]) for fields in family]
-    for index, p_adjusted in zip(testable, holm([family[i]["p_value"] for i in testable])):
+    for index, p_adjusted in zip(testable, holm([family[i]["p_value"] for i in testable]), strict=True):
         adjusted[index] = p_adjusted
     return adjusted
 
@@ -549,7 +549,7 @@ def _one_line(text: str | None) -> str:
 
 def _aligned(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def _plural(word: str, count: int) -> str:

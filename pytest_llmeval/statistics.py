@@ -88,7 +88,7 @@ def check_confidence(confidence: float) -> float:
 
 def wilson_interval(successes: int, trials: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
     """Wilson score interval for ``successes`` out of ``trials`` (``None`` when ``trials`` is 0)."""
-    from scipy.stats import binomtest  # type: ignore[import-untyped]
+    from scipy.stats import binomtest
 
     check_confidence(confidence)
     if trials < 0 or not 0 <= successes <= trials:
@@ -103,7 +103,7 @@ def mcnemar_exact(broke: int, fixed: int) -> float:
     """Two-sided exact McNemar p-value: ``broke`` cases passed before and fail now, ``fixed`` failed
     before and pass now; under no change each discordant pair goes either way with probability 1/2.
     1.0 when there is no discordant pair (nothing changed, nothing to test)."""
-    from scipy.stats import binomtest  # type: ignore[import-untyped]
+    from scipy.stats import binomtest
 
     if broke < 0 or fixed < 0:
         raise ValueError(f"discordant counts must be non-negative, got {broke} and {fixed}")
@@ -207,7 +207,7 @@ def bootstrap_interval(
 ) -> Interval:
     """Percentile bootstrap interval of the mean of ``values`` (at least two, not all equal)."""
     import numpy as np
-    from scipy.stats import bootstrap  # type: ignore[import-untyped]
+    from scipy.stats import bootstrap
 
     sample = np.asarray(values, dtype=float)
     result = bootstrap(
@@ -263,8 +263,8 @@ def minimum_detectable_difference(
     size for McNemar's test, ``n = (z_a * sqrt(psi) + z_b * sqrt(psi - d**2))**2 / d**2``, solved for
     ``d``. ``None`` when no change up to ``discordant_rate`` reaches that power (too few cases or too
     few flips)."""
-    from scipy.optimize import brentq  # type: ignore[import-untyped]
-    from scipy.stats import norm  # type: ignore[import-untyped]
+    from scipy.optimize import brentq
+    from scipy.stats import norm
 
     check_confidence(confidence)
     if not 0 < power < 1:

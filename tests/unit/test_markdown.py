@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmeval.run_comparison import Comparison, compare_runs
 from pytest_llmeval.markdown import GITHUB_COMMENT_LIMIT, format_markdown_summary
 from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.run_comparison import Comparison, compare_runs
 from pytest_llmeval.store import Baseline, baseline_from_run
 
 

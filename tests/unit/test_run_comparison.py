@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmeval.run_comparison import CaseChange, Comparison, ComparisonRow, MetricDrop, compare_runs
 from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.run_comparison import CaseChange, Comparison, ComparisonRow, MetricDrop, compare_runs
 from pytest_llmeval.store import baseline_from_run
 
 
