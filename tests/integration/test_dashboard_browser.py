@@ -699,7 +699,7 @@ def test_the_comparison_page_of_llmeval_compare_shows_verdict_intervals_and_flip
         fixed = page.eval_on_selector_all("#llmeval-fixed li", "items => items.map(i => i.dataset.nodeId)")
         assert len(broke) == 12 and fixed == ["evals/account.eval.yaml::c16"]
         assert "evals/account.eval.yaml::c00" in broke and "evals/billing.eval.yaml::c11" in broke
-        assert "run A" in page.inner_text("#llmeval-header")
+        assert "run aaaa0000base, model ./model-a" in page.inner_text("#llmeval-header")  # A, the reference
         page.locator("#cases-table tr.case-row[data-node-id='evals/account.eval.yaml::c00']").click()
         detail = page.locator("#cases-table tr.case-detail[data-node-id='evals/account.eval.yaml::c00']")
         assert detail.locator(".detail-baseline h4").text_content() == "output in run A"
