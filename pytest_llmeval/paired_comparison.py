@@ -16,7 +16,8 @@ This one implementation feeds ``llmeval compare``, ``llmeval diff``, the ``signi
 Markdown summary and the dashboard (through :meth:`PairedComparison.to_dict`).
 
 Outcomes: passed and xpassed pass; failed, error and xfailed do not (as in ``pass_rate``); a case
-skipped on either side is not counted.
+skipped on either side is not counted, and a suite error of a run (a broken case file, a check used
+wrongly: a problem in the tests) is left out.
 """
 
 from __future__ import annotations
@@ -296,9 +297,11 @@ def compare_paired(
         label_a=label_a or _label(a), label_b=label_b or _label(b),
         confidence=confidence, resamples=resamples, seed=seed,
     )
-    shared = sorted(side_a.cases.keys() & side_b.cases.keys())
-    comparison.only_a = sorted(side_a.cases.keys() - side_b.cases.keys())
-    comparison.only_b = sorted(side_b.cases.keys() - side_a.cases.keys())
+    # A suite error (a broken case file, a check used wrongly) says nothing about the model.
+    suite_errors = _suite_errors(a) | _suite_errors(b)
+    shared = sorted((side_a.cases.keys() & side_b.cases.keys()) - suite_errors)
+    comparison.only_a = sorted(side_a.cases.keys() - side_b.cases.keys() - suite_errors)
+    comparison.only_b = sorted(side_b.cases.keys() - side_a.cases.keys() - suite_errors)
     for node_id in shared:
         before, after = side_a.cases[node_id].outcome, side_b.cases[node_id].outcome
         comparison.pairs.append(CasePair(node_id, before, after, _result(before, after), messages.get(node_id)))
@@ -340,6 +343,13 @@ def compare_paired(
 def _as_baseline(side: Baseline | RunRecord) -> Baseline:
     # The same reduction both sides get in run_comparison: rounded numbers, outcomes by node id.
     return baseline_from_run(side) if isinstance(side, RunRecord) else side
+
+
+def _suite_errors(side: Baseline | RunRecord) -> set[str]:
+    from pytest_llmeval.run_scope import is_suite_error
+
+    # A baseline keeps no record of why a case errored; a run does.
+    return {case.node_id for case in side.cases if is_suite_error(case)} if isinstance(side, RunRecord) else set()
 
 
 def _tags(side: Baseline | RunRecord) -> dict[str, list[str]]:

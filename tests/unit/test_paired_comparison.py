@@ -229,3 +229,11 @@ def test_a_test_that_could_never_reach_significance_stays_out_of_the_holm_family
     groups = {g.name: g.estimate for g in compare_paired(run(*a_cases, run_id="run-a"), run(*b_cases)).groups}
     assert groups["evals/a.eval.yaml"].adjusted_p == groups["evals/a.eval.yaml"].p_value == pytest.approx(2 / 2**10)
     assert groups["evals/b.eval.yaml"].adjusted_p == groups["evals/b.eval.yaml"].p_value == pytest.approx(0.0625)
+
+
+def test_suite_errors_say_nothing_about_the_model() -> None:
+    broken = "pytest_llmeval.cases.CaseError: bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'"
+    a = run(case("t.py::a"), case("bad.eval.yaml::x"), run_id="run-a")
+    b = run(case("t.py::a"), case("bad.eval.yaml::x", "error", message=broken), case("bad.eval.yaml::line2", "error", message=broken))
+    paired = compare_paired(a, b)
+    assert [p.node_id for p in paired.pairs] == ["t.py::a"] and paired.only_b == []
