@@ -2,17 +2,21 @@
 
     llmeval runs [--history PATH] [--limit N]
     llmeval show RUN [--history PATH] [--outputs]
-    llmeval diff A B [--history PATH] [--tolerance NAME=VALUE ...] [--default-tolerance VALUE]
+    llmeval diff A B [--history PATH] [--tolerance NAME=VALUE ...] [--default-tolerance VALUE] [--gate MODE]
+    llmeval compare A B [--history PATH] [--confidence LEVEL] [--resamples N] [--seed N] [--ties]
+                        [--markdown PATH] [--html PATH]
     llmeval baseline RUN [--history PATH] [--out PATH] [--new-only]
     llmeval report [--history PATH] [--out PATH] [--baseline PATH | --no-baseline] [--run RUN] [--runs N]
+                   [--confidence LEVEL] [--resamples N]
     llmeval prune [--history PATH] (--keep N | --older-than DAYS) [--baseline PATH] [--dry-run]
     llmeval demo-model PATH [--weak | --steps N]
     llmeval import-gguf FILE OUT_DIR
     llmeval export tensorboard DIR [--history PATH] [--runs N] [--no-text]
 
-RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff``, A and B may also be
-baseline JSON files (an argument naming an existing path is a file). Exit codes: 0 fine, 1 ``diff``
-found a regression, 2 an error (one line on stderr).
+RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff`` and ``compare``, A
+and B may also be baseline JSON files (an argument naming an existing path is a file). Exit codes: 0
+fine, 1 ``diff`` found a regression (under its ``--gate``) or ``compare`` found B worse than A with
+the chosen confidence, 2 an error (one line on stderr).
 """
 
 from __future__ import annotations
@@ -27,17 +31,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from pytest_llmeval.run_comparison import compare_runs
-from pytest_llmeval.tolerances import parse_tolerance
+from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.dashboard import DEFAULT_RUNS, dashboard_from_history, write_dashboard
+from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.failure_text import terminal_safe
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log, run_folder
-from pytest_llmeval.records import RunRecord, local_time
-from pytest_llmeval.run_scope import run_scope
-from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
-from pytest_llmeval.errors import ConfigurationError
-from pytest_llmeval.tensorboard_export import TensorBoardError
+from pytest_llmeval.records import RunRecord, local_time
+from pytest_llmeval.run_comparison import GATES, compare_runs
+from pytest_llmeval.run_scope import run_scope
+from pytest_llmeval.settings import MAX_RESAMPLES
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -46,6 +49,8 @@ from pytest_llmeval.store import (
     baseline_from_run,
     read_baseline,
 )
+from pytest_llmeval.tensorboard_export import TensorBoardError
+from pytest_llmeval.tolerances import parse_tolerance
 
 __all__ = ["DEFAULT_BASELINE", "DEFAULT_HISTORY", "build_parser", "main"]
 
@@ -79,6 +84,32 @@ def _positive_days(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
     return value
+
+
+def _confidence(text: str) -> float:
+    try:
+        level = float(text)
+    except ValueError:
+        level = -1.0
+    if not 0.5 <= level < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95")
+    return level
+
+
+def _resamples(text: str) -> int:
+    number = _positive_int(text)
+    if number < 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is too few resamples; use at least 100 (e.g. 10000)")
+    if number > MAX_RESAMPLES:
+        raise argparse.ArgumentTypeError(f"{text!r} is too many resamples; use at most {MAX_RESAMPLES:,}")
+    return number
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def _positive_int(text: str) -> int:
@@ -147,6 +178,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--default-tolerance", type=_non_negative, default=0.0, metavar="VALUE", help="tolerance for other metrics (0)"
     )
     diff.add_argument("--max-rows", type=_positive_int, default=None, metavar="N", help="show at most N rows (all)")
+    diff.add_argument(
+        "--gate", choices=[g for g in GATES if g != "off"], default="regressions",
+        help="what exits 1: regressions (default: a case that passed fails, a metric drop), strict (any failure "
+        "or metric drop), significant (B worse than A on the pass rate or a metric with --confidence)",
+    )
+
+    def paired_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--confidence", type=_confidence, default=0.95, metavar="LEVEL",
+            help="how sure a verdict must be, and the intervals' level (default 0.95)",
+        )
+        sub.add_argument(
+            "--resamples", type=_resamples, default=10_000, metavar="N", help="bootstrap resamples (default 10000)"
+        )
+        sub.add_argument("--seed", type=_whole, default=0, metavar="N", help="bootstrap seed (default 0)")
+
+    paired_options(diff)
+
+    compare = commands.add_parser(
+        "compare",
+        help="is B better or worse than A? paired statistics case by case (two runs, two models, or baseline "
+        "files); exit 1 when B is worse with the chosen confidence",
+    )
+    compare.add_argument("a", metavar="A", help="the reference: run id/prefix, latest, previous, or a baseline file")
+    compare.add_argument("b", metavar="B", help="the candidate: run id/prefix, latest, previous, or a baseline file")
+    history(compare)
+    paired_options(compare)
+    compare.add_argument("--max-rows", type=_positive_int, default=None, metavar="N", help="list at most N cases (all)")
+    compare.add_argument("--ties", action="store_true", help="also list the cases both runs pass or both fail")
+    compare.add_argument("--markdown", default=None, metavar="PATH", help="also write the comparison as Markdown")
+    compare.add_argument(
+        "--html", default=None, metavar="PATH",
+        help="also write the dashboard page of B against A (B must be a run from the history)",
+    )
 
     report = commands.add_parser(
         "report",
@@ -177,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--tolerance", type=_tolerance, action="append", default=[], metavar="NAME=VALUE",
         help="absolute tolerance for a metric drop, where the run recorded none (it records the tolerances "
         "its gate used); may repeat",
+    )
+
+    report.add_argument(
+        "--confidence", type=_confidence, default=0.95, metavar="LEVEL",
+        help="the paired comparison's confidence (default 0.95)",
+    )
+    report.add_argument(
+        "--resamples", type=_resamples, default=10_000, metavar="N", help="bootstrap resamples (default 10000)"
     )
 
     prune = commands.add_parser(
@@ -255,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args, out)
         if args.command == "diff":
             return _diff(args, out)
+        if args.command == "compare":
+            return _compare(args, out)
         if args.command == "demo-model":
             return _demo_model(args, out)
         if args.command == "report":
@@ -296,7 +371,7 @@ def _when(timestamp: float | None) -> str:
 def _table(rows: list[list[str]], out: TextIO) -> None:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
 def _runs(args: argparse.Namespace, out: TextIO) -> int:
@@ -431,10 +506,71 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
     recorded = {c.node_id: c.tolerances for c in after.cases if c.tolerances} if isinstance(after, RunRecord) else {}
     comparison = compare_runs(
         reference, after, tolerances=dict(args.tolerance), default_tolerance=args.default_tolerance,
-        case_tolerances=recorded,
+        case_tolerances=recorded, confidence=args.confidence, resamples=args.resamples, seed=args.seed,
+        labels=(_side_label(args.a, before), _side_label(args.b, after)),
     )
     print(comparison.format(max_rows=args.max_rows), file=out)
-    return 1 if comparison.failing("regressions") else 0
+    return 1 if comparison.failing(args.gate) else 0
+
+
+def _side_label(ref: str, side: Baseline | RunRecord) -> str:
+    model = side.model if isinstance(side, RunRecord) else side.run.get("model") or {}
+    source = model.get("source") if isinstance(model, dict) else None
+    adapter = model.get("adapter") if isinstance(model, dict) else None
+    if isinstance(side, RunRecord):
+        text = f"run {side.run_id[:ID_CHARS]}"
+    else:
+        run_id = side.run.get("run_id")
+        text = f"{ref}" + (f" (run {str(run_id)[:ID_CHARS]})" if run_id else "")
+    if source:
+        text += f", model {source}" + (f" + adapter {adapter}" if adapter else "")
+    return text
+
+
+def _compare(args: argparse.Namespace, out: TextIO) -> int:
+    before = _load_side(args.a, args.history)
+    after = _load_side(args.b, args.history)
+    if args.html is not None and not isinstance(after, RunRecord):
+        print(f"llmeval: error: --html draws run B's cases with their outputs, but {args.b} is a baseline file; "
+              "give a run id for B", file=sys.stderr)
+        return 2
+    reference = before if isinstance(before, Baseline) else baseline_from_run(before)
+    comparison = compare_runs(
+        reference, after, confidence=args.confidence, resamples=args.resamples, seed=args.seed,
+        labels=(_side_label(args.a, before), _side_label(args.b, after)),
+    )
+    paired = comparison.paired
+    assert paired is not None  # compare_runs with a confidence always pairs
+    if comparison.settings_differences:
+        # Two models are meant to differ; their generation settings are not: such outputs may
+        # differ for that reason alone.
+        print("WARNING: generation settings differ between A and B: " + "; ".join(comparison.settings_differences)
+              + " (outputs may differ for that reason alone)", file=out)
+    print(paired.format(max_rows=args.max_rows, ties=args.ties), file=out)
+    if args.markdown is not None:
+        from pytest_llmeval.markdown import format_paired_markdown
+        from pytest_llmeval.store import write_file_atomic
+
+        write_file_atomic(args.markdown, format_paired_markdown(paired).encode("utf-8"))
+        print(f"wrote {args.markdown}", file=out)
+    if args.html is not None:
+        assert isinstance(after, RunRecord)
+        data = _comparison_dashboard(before, after, args)
+        path = write_dashboard(args.html, data)
+        print(f"wrote {path}", file=out)
+    return 1 if paired.worse else 0
+
+
+def _comparison_dashboard(before: Baseline | RunRecord, after: RunRecord, args: argparse.Namespace) -> dict[str, Any]:
+    from pytest_llmeval.dashboard import build_dashboard_data
+
+    reference = before if isinstance(before, Baseline) else baseline_from_run(before)
+    outputs = {case.node_id: case.output for case in before.cases} if isinstance(before, RunRecord) else None
+    return build_dashboard_data(
+        [after], reference=reference, reference_kind="run A", reference_label=_side_label(args.a, before),
+        reference_outputs=outputs, history=args.history,
+        confidence=args.confidence, resamples=args.resamples, seed=args.seed,
+    )
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
@@ -448,7 +584,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         baseline = read_baseline(baseline_path)  # an explicit baseline that is missing is an error
     data = dashboard_from_history(
         args.history, baseline=baseline, baseline_path=baseline_path, limit=args.runs,
-        tolerances=dict(args.tolerance), run=args.run,
+        tolerances=dict(args.tolerance), run=args.run, confidence=args.confidence, resamples=args.resamples,
     )
     path = write_dashboard(args.out, data)
     latest = data["latest"]
@@ -478,11 +614,6 @@ def _export_tensorboard(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
-    from pytest_llmeval.demo import build_demo_model
-
-    if args.steps < 1:
-        print("llmeval: error: --steps must be at least 1", file=sys.stderr)
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.keep is None and args.older_than is None:
         print("llmeval: error: say what to delete: --keep N (the newest N stay) and/or --older-than DAYS",

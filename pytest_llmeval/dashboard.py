@@ -17,10 +17,11 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
+from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.run_scope import is_suite_error, model_cases, run_scope
+from pytest_llmeval.statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 from pytest_llmeval.store import (
     EXCERPT_CHARS,
     Baseline,
@@ -316,6 +317,9 @@ def build_dashboard_data(
     generations: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     reference_generations: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     history: str | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     """The dashboard's data for ``runs`` (oldest first; the last is the latest).
 
@@ -323,6 +327,8 @@ def build_dashboard_data(
     earlier run); ``reference_outputs`` its full outputs by node id when the history still has them
     (a baseline file keeps only an excerpt). ``generations``: each test's generations, in order, from
     the latest run's inference log; ``reference_generations`` the same from the reference's run.
+    ``confidence``, ``resamples``, ``seed``: the paired comparison's (its section on the page: the
+    latest run as B, the reference as A).
 
     Suite errors (a broken case file, a check used wrongly: a problem in the tests) are listed apart
     and kept out of pass rates, breakdowns and comparison counts. A run that did not cover the
@@ -340,6 +346,10 @@ def build_dashboard_data(
             tolerances=tolerances,
             default_tolerance=default_tolerance,
             case_tolerances={c.node_id: c.tolerances for c in latest.cases if c.tolerances},
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
+            labels=(reference_label or "the reference", f"run {latest.run_id[:12]}"),
         )
     # A test reported twice (rerun plugins) counts once, as its last report, like the run itself.
     all_cases = list({case.node_id: case for case in latest.cases}.values())
@@ -417,6 +427,8 @@ def build_dashboard_data(
             {"node_id": case.node_id, "file": _file_of(case.node_id), "outcome": case.outcome, "message": case.message}
             for case in suite_errors
         ],
+        # the paired statistics of the latest run (B) against the reference (A): verdict, intervals
+        "paired": None if comparison is None or comparison.paired is None else comparison.paired.to_dict(),
         "breakdowns": _breakdowns(cases),
         "runs": points,
         "metrics": [{"name": name, "higher_is_better": directions[name]} for name in sorted(directions)],
@@ -456,6 +468,8 @@ def dashboard_from_history(
     tolerances: Mapping[str, float] | None = None,
     default_tolerance: float = 0.0,
     run: str | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> dict[str, Any]:
     """The dashboard's data from the history file: its newest ``limit`` runs, the latest compared
     with ``baseline`` (or, without one, with the run before it). ``latest``: the run just recorded,
@@ -508,6 +522,8 @@ def dashboard_from_history(
         generations=_generations(Path(history), newest.run_id),
         reference_generations=_generations(Path(history), reference_run.run_id) if reference_run is not None else None,
         history=str(history),
+        confidence=confidence,
+        resamples=resamples,
     )
 
 

@@ -23,11 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmeval.run_comparison import FAILING, GATES, PASSING, Comparison
+from pytest_llmeval.paired_comparison import Estimate, PairedComparison
 from pytest_llmeval.records import MODES, CaseRecord, RunRecord
+from pytest_llmeval.run_comparison import FAILING, GATES, PASSING, Comparison
+from pytest_llmeval.statistics import Interval
 from pytest_llmeval.store import Baseline, round_sig
 
-__all__ = ["GITHUB_COMMENT_LIMIT", "format_markdown_summary"]
+__all__ = ["GITHUB_COMMENT_LIMIT", "format_markdown_summary", "format_paired_markdown"]
 
 # GitHub rejects a comment body longer than this. Counted in UTF-16 code units, which is never less
 # than the number of characters, so the text fits however GitHub counts.
@@ -64,7 +66,8 @@ def format_markdown_summary(
     ``baseline``: the reference run, when there is one; ``comparison``: ``compare_runs(baseline, run,
     ...)`` (the same tolerances as the gate, so the tables agree with it); ``reference_label``: how to
     name the reference, e.g. ``"llmeval-baseline.json (run 3f2a9c1b04de)"``; ``gate``: ``off``,
-    ``regressions`` or ``strict``, which decides the verdict (``Comparison.failing``); ``max_rows``:
+    ``regressions``, ``strict`` or ``significant``, which decides the verdict (``Comparison.failing``;
+    a comparison made with ``confidence=`` adds the paired statistics' section); ``max_rows``:
     rows per table, the rest counted in a "... and N more" line.
 
     The pass rate is (passed + xpassed) / (all - skipped): an xfailed case counts as not passed. The
@@ -86,9 +89,103 @@ def format_markdown_summary(
     else:
         lines += parts.failures()
     lines += parts.metrics()
+    if comparison is not None and comparison.paired is not None:
+        lines += ["### Is this run worse than the baseline? (paired statistics)", ""]
+        lines += paired_sections(comparison.paired, max_rows, cases=False)
     if comparison is not None:
         lines += parts.differences(comparison)
     return _cap(lines, GITHUB_COMMENT_LIMIT)
+
+
+def format_paired_markdown(paired: PairedComparison, *, max_rows: int = 30) -> str:
+    """``llmeval compare``'s result as Markdown: a verdict heading, the pass rates and metrics with
+    their intervals and tests, the groups, the detectable change, and the cases B broke and fixed."""
+    emoji = {"worse": "❌", "better": "✅", "mixed": "⚠️"}.get(paired.verdict, "⚪")
+    lines = [
+        f"## {emoji} llmeval compare: {_text(paired.verdict_line().removeprefix('verdict: '), 300)}", "",
+        f"A = {_text(paired.label_a, 300)}  ", f"B = {_text(paired.label_b, 300)}", "",
+    ]
+    lines += paired_sections(paired, max_rows, cases=True)
+    return _cap(lines, GITHUB_COMMENT_LIMIT)
+
+
+def paired_sections(paired: PairedComparison, max_rows: int, *, cases: bool) -> list[str]:
+    """The paired comparison's tables (``cases``: also the cases B broke and fixed)."""
+    level = f"{paired.confidence:.0%}"
+    lines = [
+        f"{_count(len(paired.pairs), 'shared case')} ({paired.counted} counted for the pass rate); "
+        + f"only in A: {len(paired.only_a)}, only in B: {len(paired.only_b)}.",
+        "",
+    ]
+    if paired.verdict == "cannot tell":
+        return [*lines, "**Cannot tell**: the two runs share no case that counts.", ""]
+    header = ["measure", "n", "A", "B", "B − A", f"{level} interval", "test", "p", "p (Holm)", "verdict"]
+    rows = [_estimate_row(e, "exact McNemar" if e is paired.pass_rate else "sign-flip") for e in (
+        [paired.pass_rate] if paired.pass_rate is not None else []) + paired.metrics]
+    lines += [*_table(header, rows, "lrrrrlllll"), ""]
+    rate = paired.pass_rate
+    if rate is not None:
+        summary = (
+            f"Pass rates with Wilson {level} intervals: A {_rate(rate.before, rate.before_interval)}, "
+            f"B {_rate(rate.after, rate.after_interval)}; {rate.fixed} fixed, {rate.broke} broke. "
+            f"Differences: paired bootstrap intervals ({paired.resamples:,} resamples, seed {paired.seed})."
+        )
+        lines += [summary, "", f"Detectable: {_text(paired.detectable_text(), 400)}.", ""]
+    if paired.groups:
+        group_rows = [[_code(f"{g.kind} {g.name}"), str(g.estimate.n), _percent(g.estimate.before),
+                       _percent(g.estimate.after), _signed_points(g.estimate.difference),
+                       _interval(g.estimate.interval, points=True), str(g.estimate.fixed), str(g.estimate.broke),
+                       _p(g.estimate.adjusted_p), g.estimate.verdict] for g in paired.groups]
+        lines += _details(
+            f"Pass rate by file and tag ({len(paired.groups)} groups, exact McNemar, Holm-adjusted)",
+            _table(["group", "n", "A", "B", "B − A", f"{level} interval", "fixed", "broke", "p (Holm)", "verdict"],
+                   group_rows[:max_rows], "lrrrrlrrll")
+            + (["", f"… and {len(group_rows) - max_rows} more"] if len(group_rows) > max_rows else []),
+        )
+    lines += [f"**{_text(paired.verdict_line(), 400)}**", ""]
+    if cases:
+        for result, title in (("broke", "What B broke (A passed, B fails)"), ("fixed", "What B fixed (A failed, B passes)")):
+            pairs = paired.results(result)
+            if not pairs:
+                continue
+            table_rows = [[_code(p.node_id), _arrow(p.before, p.after), _text(p.message or "")] for p in pairs[:max_rows]]
+            lines += [f"### {title}: {len(pairs)}", "", *_table(["case", "A → B", "why (B)"], table_rows), ""]
+            if len(pairs) > max_rows:
+                lines += [f"… and {len(pairs) - max_rows} more", ""]
+    return lines
+
+
+def _estimate_row(e: Estimate, test: str) -> list[str]:
+    is_rate = e.name == "pass rate"
+    name = _text(e.name) if is_rate else _metric_name(e.name, e.higher_is_better)
+    if is_rate:
+        values = [_percent(e.before), _percent(e.after), _signed_points(e.difference), _interval(e.interval, points=True)]
+    else:
+        values = [_number(e.before), _number(e.after), f"{e.difference:+.4g}", _interval(e.interval, points=False)]
+    verdict = {"worse": "**worse**", "better": "better"}.get(e.verdict, e.verdict)
+    return [name, str(e.n), *values, test, _p(e.p_value), _p(e.adjusted_p), verdict]
+
+
+def _signed_points(value: float) -> str:
+    return f"{value * 100:+.1f} pts"
+
+
+def _interval(interval: Interval | None, *, points: bool) -> str:
+    if interval is None:
+        return "— (one case)"
+    if points:
+        return f"[{interval.low * 100:+.1f}, {interval.high * 100:+.1f}] pts"
+    return f"[{interval.low:+.4g}, {interval.high:+.4g}]"
+
+
+def _rate(rate: float, interval: Interval | None) -> str:
+    if interval is None:
+        return _percent(rate)
+    return f"{_percent(rate)} [{_percent(interval.low)}, {_percent(interval.high)}]"
+
+
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -132,7 +229,7 @@ class _Parts:
                 if failures:
                     return "❌", f"{_count(failures, 'failing case')} (strict gate)"
                 return "✅", f"{ran}, no failures"
-            if self.gate == "regressions":
+            if self.gate in ("regressions", "significant"):
                 return "⚠️", f"{ran}, no baseline to compare with"
             return ("⚠️", f"{ran}, {failures} failed") if failures else ("✅", ran)
         if self.gate == "strict":
@@ -144,6 +241,15 @@ class _Parts:
                 return "❌", f"{', '.join(_count(n, what) for n, what in counts if n)} (strict gate)"
             return "✅", f"{ran}, no failures or metric drops"
         findings = _findings(comparison)
+        if self.gate == "significant" and comparison.paired is not None:
+            paired = comparison.paired
+            level = f"{paired.confidence:.0%} confidence"
+            if paired.worse:
+                return "❌", f"worse than the baseline on {', '.join(e.name for e in paired.worse)} ({level})"
+            if comparison.failing("significant"):
+                return "❌", f"{_count(len(comparison.new_failing), 'new failing case')} (significant gate)"
+            within = f" ({', '.join(findings)}, within chance)" if findings else ""
+            return "✅", f"{ran}, not worse than the baseline at {level}{within}"
         if self.gate == "regressions":
             if comparison.failing("regressions"):
                 return "❌", f"{', '.join(findings)} against the baseline"

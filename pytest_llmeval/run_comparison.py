@@ -17,11 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_llmeval.tolerances import tolerance_problem
+from pytest_llmeval.paired_comparison import PairedComparison, compare_paired
 from pytest_llmeval.records import RunRecord
 from pytest_llmeval.run_scope import describe_model_change
 from pytest_llmeval.settings import GATE_MODES
+from pytest_llmeval.statistics import DEFAULT_RESAMPLES, DEFAULT_SEED
 from pytest_llmeval.store import Baseline, baseline_from_run, round_sig
+from pytest_llmeval.tolerances import tolerance_problem
 
 __all__ = [
     "GATES",
@@ -31,7 +33,9 @@ __all__ = [
     "ComparisonRow",
     "MetricDrop",
     "compare_runs",
+    "gate_failure",
     "pass_rate",
+    "tolerated_failure",
 ]
 
 GATES = GATE_MODES  # one list of gate modes, shared with the options
@@ -112,14 +116,22 @@ class Comparison:
     settings_differences: list[str] = field(default_factory=list)  # "name: before -> after"
     model_differences: list[str] = field(default_factory=list)  # "name: before -> after"
     current_failures: list[str] = field(default_factory=list)  # node ids failed/error in the current run
+    # the paired statistics (compare_runs(..., confidence=...)): what the significant gate decides on
+    paired: PairedComparison | None = None
 
     def failing(self, gate: str) -> bool:
         """Whether ``gate`` fails the session (the plugin and ``llmeval diff`` share this policy):
         ``regressions`` on a case that passed and fails now, a failing case the baseline lacks, or a
         metric drop; ``strict`` on any failed/error case of the current run or a metric drop;
+        ``significant`` when the paired comparison finds the pass rate or a metric worse with its
+        confidence, or a case the baseline lacks fails (it has no pair to be judged by);
         ``off`` never. A case that failed in the baseline too fails neither."""
         if gate == "off":
             return False
+        if gate == "significant":
+            if self.paired is None:
+                raise ValueError("the significant gate needs the paired statistics: compare_runs(..., confidence=...)")
+            return bool(self.paired.worse or self.new_failing)
         if gate == "regressions":
             return bool(self.regressions or self.new_failing or self.metric_drops)
         if gate == "strict":
@@ -219,6 +231,12 @@ class Comparison:
                 f"  {len(self.not_run)} {_plural('case', len(self.not_run))} of the baseline not run "
                 "(deselected or removed; -v lists them)"
             )
+        if self.paired is not None:
+            # the flipped cases are the rows above; the statistics say whether they add up to a change
+            lines += [
+                f"paired statistics: A = {self.paired.label_a}; B = {self.paired.label_b}",
+                self.paired.format_statistics(),
+            ]
         return "\n".join(lines if width is None else [_fit_end(line, width) for line in lines])
 
 
@@ -229,10 +247,16 @@ def compare_runs(
     tolerances: Mapping[str, float] | None = None,
     default_tolerance: float = 0.0,
     case_tolerances: Mapping[str, Mapping[str, float]] | None = None,
+    confidence: float | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    labels: tuple[str, str] | None = None,
 ) -> Comparison:
     """Compare ``current`` (a run, or another baseline for ``llmeval diff`` of two files) with
     ``baseline``. ``tolerances``: absolute per-metric tolerances; others use ``default_tolerance``;
-    ``case_tolerances`` (node id -> metric -> tolerance) overrides both for one case."""
+    ``case_tolerances`` (node id -> metric -> tolerance) overrides both for one case. With
+    ``confidence`` (e.g. 0.95) the result also holds the paired statistics (``paired``), with
+    ``resamples`` bootstrap resamples from ``seed``; ``labels`` names the two sides there."""
     tolerances = dict(tolerances or {})
     for name, value in [*tolerances.items(), ("default_tolerance", default_tolerance)]:
         if tolerance_problem(value) is not None:
@@ -283,7 +307,58 @@ def compare_runs(
     for node_id in sorted(baseline.cases.keys() - now.cases.keys()):
         comparison.not_run.append(CaseChange(node_id, baseline.cases[node_id].outcome, None))
     comparison.settings_differences, comparison.model_differences = _differences(baseline.run, now.run)
+    if confidence is not None:
+        label_a, label_b = labels or (None, None)
+        comparison.paired = compare_paired(
+            baseline, current, label_a=label_a, label_b=label_b, confidence=confidence, resamples=resamples, seed=seed
+        )
     return comparison
+
+
+SIGNIFICANT_TOLERATED = "judged with all cases by --llm-gate=significant (see llmeval::gate)"
+
+
+def tolerated_failure(gate: str, before: str | None) -> str | None:
+    """Why a failing test is shown as tolerated (an ``x``) rather than failing the session by itself,
+    given its outcome in the baseline (``None``: not in it); ``None`` when it fails as usual.
+    ``regressions``: it failed in the baseline too. ``significant``: the baseline has it as a counted
+    pair (not skipped), so the paired statistics over all cases decide, through ``llmeval::gate``; a
+    case the baseline lacks has no pair and fails as itself."""
+    if gate == "regressions" and before in FAILING:
+        return "fails in baseline too"
+    if gate == "significant" and before is not None and before != "skipped":
+        return SIGNIFICANT_TOLERATED
+    return None
+
+
+def gate_failure(comparison: Comparison, gate: str) -> str | None:
+    """Why the gate fails the session beyond its failed tests, or ``None``: one line, then (for
+    ``significant``) the evidence. Failed tests fail the session by themselves under ``regressions``
+    and ``strict``, so there only metric drops, which belong to no single test, add a failure. Under
+    ``significant`` failures of cases the baseline has are tolerated (``tolerated_failure``) and this
+    alone says whether the run is worse: each measure worse with the chosen confidence (effect,
+    interval, test) and the cases that broke; the full statistics are in ``comparison.format()``. A
+    failing case the baseline lacks has no pair to be judged by: it fails as its own test."""
+    if gate == "off":
+        return None
+    if gate in ("regressions", "strict"):
+        drops = comparison.metric_drops
+        if not drops:
+            return None
+        return (
+            f"llmeval::gate FAILED: {len(drops)} metric {'drop' if len(drops) == 1 else 'drops'} "
+            "beyond the tolerance against the baseline (listed above)"
+        )
+    if gate != "significant":
+        raise ValueError(f"unknown gate {gate!r}; use one of {', '.join(GATES)}")
+    paired = comparison.paired
+    if paired is None:
+        raise ValueError("the significant gate needs the paired statistics: compare_runs(..., confidence=...)")
+    if not paired.worse:
+        return None
+    lines = [f"llmeval::gate FAILED: worse than the baseline with {paired.confidence:.0%} confidence:"]
+    lines += [f"  {line}" for line in paired.evidence()]
+    return "\n".join(lines)
 
 
 def _metric_drop(

@@ -32,8 +32,9 @@ __all__ = [
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 CHAT_TEMPLATE_MODES = ("auto", "always", "never")
 CACHE_MODES = ("on", "off", "refresh")
-GATE_MODES = ("off", "regressions", "strict")
+GATE_MODES = ("off", "regressions", "strict", "significant")
 UPDATE_MODES = ("all", "new")
+MAX_RESAMPLES = 1_000_000  # bootstrap resamples: more takes minutes and changes the intervals little
 PROMPT_ENDPOINTS = ("chat", "completions")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|cuda:\d+)$")
 _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -41,7 +42,7 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Kind = Literal[
     "path", "paths", "model", "choice", "device", "positive_int", "int", "count", "seconds", "seed", "flag",
-    "tolerances", "url", "env_name", "text",
+    "tolerances", "url", "env_name", "text", "confidence", "resamples",
 ]
 
 
@@ -190,7 +191,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "gate",
         "choice",
         "compare with the baseline and fail on: off, regressions (a case that passed now fails, a metric "
-        "dropped beyond its tolerance), strict (any failure)",
+        "dropped beyond its tolerance), strict (any failure), significant (the pass rate or a metric is "
+        "worse with --llm-confidence, by paired tests; single flips alone do not fail)",
         default="off",
         choices=GATE_MODES,
         metavar="MODE",
@@ -202,6 +204,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "flag may repeat; ini: one per line); default 0",
         default=(),
         metavar="NAME=VALUE",
+    ),
+    OptionSpec(
+        "confidence",
+        "confidence",
+        "how sure the paired comparison must be before it calls a change (and --llm-gate=significant "
+        "fails): a number from 0.5 up to, not including, 1",
+        default=0.95,
+        metavar="LEVEL",
+    ),
+    OptionSpec(
+        "resamples",
+        "resamples",
+        "bootstrap resamples for the paired comparison's intervals (100 to 1,000,000)",
+        default=10_000,
+        metavar="N",
     ),
     OptionSpec(
         "report",
@@ -283,6 +300,8 @@ class Settings:
     update_baseline: str | None = None
     gate: str = "off"
     metric_tolerance: tuple[tuple[str, float], ...] = ()
+    confidence: float = 0.95
+    resamples: int = 10_000
     report: str | None = None
     markdown: str | None = None
     bias_lexicon: tuple[str, ...] = ()
@@ -375,6 +394,14 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
                 f"{where}: {text!r} is not a device; use auto, cpu, cuda, cuda:N (e.g. cuda:0) or mps"
             )
         return text
+    if spec.kind == "confidence":
+        try:
+            level = float(text)
+        except ValueError:
+            level = -1.0
+        if not 0.5 <= level < 1:
+            raise ConfigurationError(f"{where}: {text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95")
+        return level
     if len(text) > 40:  # int() of thousands of digits is slow, and no setting needs them
         raise ConfigurationError(f"{where}: {text[:20]!r}... ({len(text)} characters) is not a usable number")
     try:
@@ -389,6 +416,10 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         raise ConfigurationError(f"{where}: must be from 0 to {MAX_TOKENS:,}, got {number:,}")
     if spec.kind == "seed" and not 0 <= number <= MAX_SEED:
         raise ConfigurationError(f"{where}: must be from 0 to {MAX_SEED:,}, got {number:,}")
+    if spec.kind == "resamples" and number < 100:
+        raise ConfigurationError(f"{where}: must be at least 100 (e.g. 10000), got {number}")
+    if spec.kind == "resamples" and number > MAX_RESAMPLES:
+        raise ConfigurationError(f"{where}: must be at most {MAX_RESAMPLES:,}, got {number:,}")
     return number
 
 

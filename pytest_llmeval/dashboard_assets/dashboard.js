@@ -9,6 +9,11 @@
  *                                     (when present) lists generation-setting and model differences from the reference
  *   #llmeval-tiles .tile[data-tile]   "overall", "mode:<name>", "regressions", "fixes", "new", "metric_drops",
  *                                     "still_failing", "not_run"; .value holds the big number
+ *   #llmeval-comparison[data-verdict]  shown when the run was compared: the paired statistics of this run (B) against
+ *                                     the reference (A). #llmeval-verdict (the verdict line), table.estimates
+ *                                     tr[data-measure="pass rate"|<metric>][data-verdict], table.groups
+ *                                     tr[data-group="file <name>"|"tag <name>"][data-verdict], #llmeval-detectable,
+ *                                     ul#llmeval-broke / ul#llmeval-fixed li[data-node-id] (the cases B broke / fixed)
  *   #llmeval-breakdown-file, #llmeval-breakdown-tag
  *                                     .bar-row[data-name] per file / tag (clicking a row filters by that file / tag)
  *   #llmeval-chart-pass-rate svg      circle.point[data-series="overall"|"mode:<name>"][data-run-index][data-run]
@@ -217,6 +222,74 @@
     });
   }
 
+  // ---------- paired comparison ----------
+
+  function pValue(p) { return !isNum(p) ? "–" : p < 0.001 ? p.toExponential(1) : p.toFixed(3); }
+
+  function signedPoints(x) { return isNum(x) ? (x >= 0 ? "+" : "") + (x * 100).toFixed(1) + " pts" : "–"; }
+
+  function signedNum(x) { return isNum(x) ? (x >= 0 ? "+" : "") + num(x) : "–"; }
+
+  function intervalText(iv, points) {
+    if (!iv) return "– (one case)";
+    if (points) return "[" + signedPoints(iv.low).replace(" pts", "") + ", " + signedPoints(iv.high).replace(" pts", "") + "] pts";
+    return "[" + signedNum(iv.low) + ", " + signedNum(iv.high) + "]";
+  }
+
+  function estimateTable(cls, head, rows) {
+    var table = el("table", { cls: cls }, [el("thead", null, el("tr", null, head.map(function (h) { return el("th", { text: h }); })))]);
+    var body = el("tbody");
+    rows.forEach(function (r) { append(body, r); });
+    append(table, body);
+    return table;
+  }
+
+  function renderComparison(data) {
+    var p = data.paired;
+    var box = document.getElementById("llmeval-comparison");
+    if (!p) return;
+    box.hidden = false;
+    box.setAttribute("data-verdict", p.verdict);
+    var level = Math.round(p.confidence * 100) + "%";
+    append(box, el("h2", { text: "Better or worse than the reference, beyond chance? (paired, " + level + " confidence)" }));
+    append(box, el("p", { id: "llmeval-verdict", cls: "verdict " + String(p.verdict).replace(/ /g, "-"), text: p.verdict_line }));
+    append(box, el("p", { cls: "sides" }, [el("b", { text: "A " }), String(p.label_a), " · ", el("b", { text: "B " }), String(p.label_b),
+      " · " + plural(p.pairs.length, "shared case") + " (" + p.counted + " counted), " + p.only_a.length + " only in A, " + p.only_b.length + " only in B"]));
+    var measures = (p.pass_rate ? [p.pass_rate] : []).concat(p.metrics || []);
+    if (measures.length) {
+      var rows = measures.map(function (e) {
+        var isRate = e === p.pass_rate;
+        var name = isRate ? "pass rate" : e.name + (e.higher_is_better ? "" : " (lower is better)");
+        var a = isRate ? pct(e.before) + (e.before_interval ? " [" + pct(e.before_interval.low) + ", " + pct(e.before_interval.high) + "]" : "") : num(e.before);
+        var b = isRate ? pct(e.after) + (e.after_interval ? " [" + pct(e.after_interval.low) + ", " + pct(e.after_interval.high) + "]" : "") : num(e.after);
+        var cells = [name, String(e.n), a, b, isRate ? signedPoints(e.difference) : signedNum(e.difference),
+          intervalText(e.interval, isRate), isRate ? "exact McNemar (" + e.fixed + " fixed, " + e.broke + " broke)" : "sign-flip",
+          pValue(e.p_value), pValue(e.adjusted_p), e.verdict];
+        return el("tr", { "data-measure": isRate ? "pass rate" : e.name, "data-verdict": e.verdict }, cells.map(function (c) { return el("td", { text: c }); }));
+      });
+      append(box, estimateTable("estimates", ["measure", "n", "A", "B", "B − A", level + " interval", "test", "p", "p (Holm)", "verdict"], rows));
+    }
+    if ((p.groups || []).length) {
+      append(box, el("h4", { text: "pass rate by file and tag (exact McNemar, Holm across the groups with enough flips to decide)" }));
+      append(box, estimateTable("groups", ["group", "n", "A", "B", "B − A", level + " interval", "fixed", "broke", "p (Holm)", "verdict"],
+        p.groups.map(function (g) {
+          var e = g.estimate;
+          var cells = [g.kind + " " + g.name, String(e.n), pct(e.before), pct(e.after), signedPoints(e.difference), intervalText(e.interval, true),
+            String(e.fixed), String(e.broke), pValue(e.adjusted_p), e.verdict];
+          return el("tr", { "data-group": g.kind + " " + g.name, "data-verdict": e.verdict }, cells.map(function (c) { return el("td", { text: c }); }));
+        })));
+    }
+    if (p.detectable_text) append(box, el("p", { id: "llmeval-detectable", cls: "detectable", text: "Detectable: " + p.detectable_text }));
+    var flips = el("div", { cls: "flips" });
+    [["broke", "B broke (A passed, B fails)"], ["fixed", "B fixed (A failed, B passes)"]].forEach(function (kind) {
+      var pairs = p.pairs.filter(function (x) { return x.result === kind[0]; });
+      var list = el("ul", { id: "llmeval-" + kind[0] });
+      pairs.forEach(function (x) { append(list, el("li", { "data-node-id": x.node_id, text: x.node_id })); });
+      append(flips, el("div", null, [el("h4", { text: kind[1] + ": " + pairs.length }), pairs.length ? list : el("p", { cls: "detectable", text: "none" })]));
+    });
+    append(box, flips);
+  }
+
   function renderBars(boxId, rows, onPick) {
     var box = document.getElementById(boxId);
     if (!rows || !rows.length) { append(box, el("div", { cls: "empty", text: "none" })); return; }
@@ -420,14 +493,15 @@
 
     var diff = c.diff && Array.isArray(c.diff.before) && Array.isArray(c.diff.after) ? c.diff : null;
     var changed = diff && (diff.before.some(function (s) { return s[0] === "delete"; }) || diff.after.some(function (s) { return s[0] === "insert"; }));
-    var baseTitle = ref.kind === "previous run" ? "output in the previous run" : "baseline output";
+    var baseTitle = ref.kind === "previous run" ? "output in the previous run" : ref.kind === "run A" ? "output in run A" : "baseline output";
+    var refOutput = ref.kind === "run A" ? "run A's output" : "the baseline output";
     var base = el("section", { cls: "detail-baseline" }, [el("h4", { text: baseTitle }),
       diff ? diffBlock("baseline-text", diff.before, "equal", "delete", "diff-del")
         : textBlock("baseline-text", c.baseline_output, ref.kind ? "no output recorded in the reference" : "no baseline")]);
     if (c.baseline_output_is_excerpt) append(base, el("div", { cls: "note", text: "only the first 160 characters of the baseline output are known" }));
-    var out = el("section", { cls: "detail-output" }, [el("h4", { text: "output (this run)" }),
+    var out = el("section", { cls: "detail-output" }, [el("h4", { text: ref.kind === "run A" ? "output in run B" : "output (this run)" }),
       diff ? diffBlock("output-text", diff.after, "equal", "insert", "diff-ins") : textBlock("output-text", c.output, "no output recorded")]);
-    if (diff) append(out, el("div", { cls: "note", text: changed ? "differences from the baseline output are marked" : "same as the baseline output" }));
+    if (diff) append(out, el("div", { cls: "note", text: changed ? "differences from " + refOutput + " are marked" : "same as " + refOutput }));
     parts.push(el("div", { cls: "detail-compare" }, [base, out]));
 
     var extras = el("div", { cls: "detail-extras" });
@@ -632,6 +706,7 @@
     renderHeader(data);
     renderTiles(data);
     renderSuiteErrors(data);
+    renderComparison(data);
     renderCharts(data);
     var table = renderCases(data);
     var bd = data.breakdowns || {};

@@ -102,12 +102,15 @@ def _write_summaries(state: LLMEvalSession) -> None:
                 baseline_path=shown_path,
                 latest=state.run,
                 tolerances=dict(settings.metric_tolerance),
+                confidence=settings.confidence,
+                resamples=settings.resamples,
             )
         except StoreError:
             # The history could not be read (the warning above says why): this run alone.
             data = build_dashboard_data(
                 [state.run], reference=state.baseline, reference_kind="baseline" if state.baseline else None,
                 reference_label=reference_label, tolerances=dict(settings.metric_tolerance),
+                confidence=settings.confidence, resamples=settings.resamples,
             )
         try:
             state.notes.append(f"report: {write_dashboard(settings.report, data)}")

@@ -76,11 +76,14 @@ def complete_report(item: pytest.Item, report: pytest.TestReport) -> None:
             # pass rate must never hide a regression from a pre-merge job.
             report.outcome = "skipped"
             report.wasxfail = f"tolerated by pass_rate: {payload.group_entry.reason[:200]}"
-    if state.settings.gate == "regressions" and report.when == "call" and report.failed:
-        before = state.baseline.cases.get(item.nodeid) if state.baseline is not None else None
-        if before is not None and before.outcome in ("failed", "error"):
+    if report.when == "call" and report.failed and state.baseline is not None:
+        from pytest_llmeval.run_comparison import tolerated_failure
+
+        before = state.baseline.cases.get(item.nodeid)
+        reason = tolerated_failure(state.settings.gate, before.outcome if before is not None else None)
+        if reason is not None:  # the baseline failed it too, or the significant gate judges all cases
             report.outcome = "skipped"
-            report.wasxfail = "fails in baseline too"
+            report.wasxfail = reason
     if not payload.is_empty():
         payload.attach(report)
     if test is not None and report.failed and not isinstance(item, (CaseItem, InvalidCaseItem)):

@@ -1,6 +1,6 @@
 """After the last test, on the controller: judge the selected groups, assemble the run, compare
 it with the baseline, and let the gate fail the session for what no single test shows (a metric
-drop beyond its tolerance)."""
+drop beyond its tolerance; under the significant gate, a run worse than the baseline beyond chance)."""
 
 from __future__ import annotations
 
@@ -23,21 +23,23 @@ def end_run(session: pytest.Session, state: LLMEvalSession) -> None:
     state.run = assemble_run(state)
     if state.baseline is None:
         return
-    from pytest_llmeval.run_comparison import compare_runs
+    from pytest_llmeval.run_comparison import compare_runs, gate_failure
 
+    settings = state.settings
     state.comparison = compare_runs(
         state.baseline,
         state.run,
-        tolerances=dict(state.settings.metric_tolerance),
+        tolerances=dict(settings.metric_tolerance),
         default_tolerance=0.0,
         case_tolerances={r.node_id: r.tolerances for r in state.run.cases if r.tolerances},
+        # the paired statistics cost a second or so: computed when the gate decides by them
+        confidence=settings.confidence if settings.gate == "significant" else None,
+        resamples=settings.resamples,
+        labels=("the baseline", "this run"),
     )
-    drops = state.comparison.metric_drops
-    if state.settings.gate != "off" and drops:
-        # Failed tests fail the session by themselves; a metric drop belongs to no single test, so
-        # the gate fails the session the way pytest-cov's --cov-fail-under does: one more failure.
-        state.gate_failure = (
-            f"llmeval::gate FAILED: {len(drops)} metric {'drop' if len(drops) == 1 else 'drops'} "
-            "beyond the tolerance against the baseline (listed above)"
-        )
+    # Failed tests fail the session by themselves; what belongs to no single test (a metric drop, a
+    # run worse by the paired statistics) fails it the way pytest-cov's --cov-fail-under does: one
+    # more failure.
+    state.gate_failure = gate_failure(state.comparison, settings.gate)
+    if state.gate_failure is not None:
         session.testsfailed += 1

@@ -73,7 +73,7 @@ class LLMEvalSession:
     baseline: Baseline | None = None
     run: RunRecord | None = None
     comparison: Comparison | None = None
-    gate_failure: str | None = None  # why the gate failed the session (metric drops), if it did
+    gate_failure: str | None = None  # why the gate failed the session (metric drops; the significant gate: its evidence)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

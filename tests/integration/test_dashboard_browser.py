@@ -648,3 +648,68 @@ def test_answers(llm, question):
     out = capsys.readouterr().out
     assert "kept run" in out and "the baseline llmeval-baseline.json accepted it" in out
     assert out.splitlines()[-1].startswith("deleted 1 run; 1 in ")
+
+
+def test_without_a_paired_comparison_the_section_stays_hidden(opened: Opened) -> None:
+    assert opened.page.locator("#llmeval-comparison").is_hidden()
+
+
+def test_the_comparison_page_of_llmeval_compare_shows_verdict_intervals_and_flips(
+        browser: Browser, tmp_path: Path, record_property: Any) -> None:
+    """``llmeval compare A B --html``: the paired section draws the verdict, the pass rate and the
+    metric with their intervals, the groups, and what B broke and fixed, from the real data builder."""
+    from pytest_llmeval.cli import main
+    from pytest_llmeval.records import CaseRecord, RunRecord
+    from pytest_llmeval.store import RunStore
+
+    history = tmp_path / "history.db"
+    store = RunStore(history)
+    before = "P" * 16 + "F" * 4
+    after = "F" * 12 + "P" * 4 + "P" + "F" * 3  # 12 broke, 1 fixed, 4 both pass, 3 both fail: B is worse
+    for run_id, started, pattern, source in (("aaaa0000base", 1.7e9, before, "./model-a"), ("bbbb1111cand", 1.7e9 + 60, after, "./model-b")):
+        cases = [
+            CaseRecord(f"evals/{'billing' if i % 2 else 'account'}.eval.yaml::c{i:02d}", "passed" if c == "P" else "failed",
+                       message=None if c == "P" else "contains: 'reset link' not in the output",
+                       prompt=f"question {i}", output=f"answer {i} from {source}", tags=["safety"] if i < 4 else [],
+                       metrics={"rouge_l": {"value": 0.7 if c == "P" else 0.25, "higher_is_better": True}})
+            for i, c in enumerate(pattern)
+        ]
+        store.record_run(RunRecord(run_id, started, started + 5, True, {"source": source, "model_id": source},
+                                   {"max_new_tokens": 16}, {}, None, cases))
+    page_path = tmp_path / "compare.html"
+    assert main(["compare", "aaaa", "bbbb", "--history", str(history), "--html", str(page_path), "--resamples", "2000"]) == 1
+    opened = Opened(browser, page_path.as_uri())
+    try:
+        page = opened.page
+        section = page.locator("#llmeval-comparison")
+        assert section.is_visible() and section.get_attribute("data-verdict") == "worse"
+        assert page.inner_text("#llmeval-verdict") == "verdict: B is WORSE than A on pass rate, rouge_l (95% confidence)"
+        rate = page.locator("table.estimates tr[data-measure='pass rate']")
+        assert rate.get_attribute("data-verdict") == "worse"
+        cells = rate.locator("td").all_inner_texts()
+        assert cells[:2] == ["pass rate", "20"] and cells[4] == "-55.0 pts"
+        assert cells[2].startswith("80% [") and cells[3].startswith("25% [")  # with their Wilson intervals
+        assert cells[5].startswith("[-") and cells[5].endswith("] pts")
+        assert cells[6] == "exact McNemar (1 fixed, 12 broke)"
+        assert page.locator("table.estimates tr[data-measure='rouge_l']").get_attribute("data-verdict") == "worse"
+        groups = page.eval_on_selector_all("table.groups tr[data-group]", "rows => rows.map(r => r.dataset.group)")
+        assert groups == ["file evals/account.eval.yaml", "file evals/billing.eval.yaml", "tag safety"]
+        assert page.inner_text("#llmeval-detectable").startswith("Detectable: with 20 cases no pass-rate change under 30.0 points")
+        broke = page.eval_on_selector_all("#llmeval-broke li", "items => items.map(i => i.dataset.nodeId)")
+        fixed = page.eval_on_selector_all("#llmeval-fixed li", "items => items.map(i => i.dataset.nodeId)")
+        assert len(broke) == 12 and fixed == ["evals/account.eval.yaml::c16"]
+        assert "evals/account.eval.yaml::c00" in broke and "evals/billing.eval.yaml::c11" in broke
+        assert "run aaaa0000base, model ./model-a" in page.inner_text("#llmeval-header")  # A, the reference
+        page.locator("#cases-table tr.case-row[data-node-id='evals/account.eval.yaml::c00']").click()
+        detail = page.locator("#cases-table tr.case-detail[data-node-id='evals/account.eval.yaml::c00']")
+        assert detail.locator(".detail-baseline h4").text_content() == "output in run A"
+        assert detail.locator(".detail-output h4").text_content() == "output in run B"
+        assert "differences from run A's output are marked" in detail.inner_text()
+        folder = Path(os.environ.get("LLMEVAL_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
+        folder.mkdir(parents=True, exist_ok=True)
+        screenshot = folder / "dashboard-compare.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        record_property("dashboard_compare_screenshot", str(screenshot))
+        assert opened.errors == []
+    finally:
+        opened.page.close()

@@ -193,6 +193,10 @@ def test_report_writes_a_dashboard_against_the_previous_run(
     assert [r["short_id"] for r in data["runs"]] == ["aaaa0000good", "bbbb1111bad"]
     reset = next(c for c in data["cases"] if c["node_id"] == "evals/s.yaml::reset")
     assert reset["change"] == "regressed" and reset["baseline_output"] == "output of evals/s.yaml::reset"
+    assert data["paired"]["confidence"] == 0.95 and data["paired"]["label_b"] == "run bbbb1111bad"
+    assert main(["report", "--history", str(history), "--out", str(out_path), "--confidence", "0.8",
+                 "--resamples", "500"]) == 0
+    assert (_embedded_data(out_path)["paired"]["confidence"], _embedded_data(out_path)["paired"]["resamples"]) == (0.8, 500)
 
 
 def test_report_uses_the_baseline_in_the_folder(
@@ -261,7 +265,97 @@ def test_diff_tolerance_does_not_hide_a_regression(history: Path, capsys: pytest
 
 def test_diff_clean_exit_0(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "aaaa", "aaaa", "--history", str(history)]) == 0
-    assert capsys.readouterr().out.strip().endswith("no differences")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("no differences")
+    assert lines[1] == "paired statistics: A = run aaaa0000good, model ./ckpt/run-7; B = run aaaa0000good, model ./ckpt/run-7"
+    assert lines[-2:] == [
+        "detectable: 2 cases cannot make any pass-rate change significant",
+        "verdict: no significant difference at 95% confidence",
+    ]
+
+
+def _suite_history(tmp_path: Path, before: str, after: str) -> Path:
+    """Two runs of one suite of len(before) cases: 'P' passed, 'F' failed; rouge_l follows the outcome."""
+    path = tmp_path / "suite.db"
+    store = RunStore(path)
+    for run_id, started, pattern in (("aaaa0000base", 1_700_000_000.0, before), ("bbbb1111cand", 1_700_000_100.0, after)):
+        cases = [
+            case(f"evals/s.eval.yaml::c{i:02d}", "passed" if c == "P" else "failed",
+                 message=None if c == "P" else f"contains_any: expected one of ['x{i}']",
+                 metrics={"rouge_l": {"value": 0.8 if c == "P" else 0.2, "higher_is_better": True}})
+            for i, c in enumerate(pattern)
+        ]
+        store.record_run(run(run_id, started, *cases))
+    return path
+
+
+def test_compare_a_worse_model_exits_1_with_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = _suite_history(tmp_path, "P" * 20, "F" * 10 + "P" * 10)
+    assert main(["compare", "previous", "latest", "--history", str(history), "--resamples", "2000"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("llmeval compare: A = run aaaa0000base, model ./ckpt/run-7\n")
+    assert "pass rate: A 100.0% [83.9%, 100.0%]  B 50.0% [29.9%, 70.1%]  (Wilson 95% intervals)" in out
+    assert "B - A: -50.0 points (95% interval [" in out and "exact McNemar p = 0.002 (0 fixed, 10 broke)" in out
+    assert "verdict: B is WORSE than A on pass rate, rouge_l (95% confidence)" in out
+    assert "broke   evals/s.eval.yaml::c00  passed  failed  contains_any: expected one of ['x0']" in out
+    # the same two runs the other way round: better, exit 0
+    assert main(["compare", "latest", "previous", "--history", str(history), "--resamples", "2000"]) == 0
+    assert "verdict: B is better than A on pass rate, rouge_l" in capsys.readouterr().out
+
+
+def test_compare_noise_is_no_verdict_and_names_the_detectable_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = _suite_history(tmp_path, "PF" * 10, "FP" * 10)  # every case flips, as many each way
+    assert main(["compare", "aaaa", "bbbb", "--history", str(history), "--ties"]) == 0
+    out = capsys.readouterr().out
+    assert "exact McNemar p = 1.000 (10 fixed, 10 broke)" in out
+    assert "detectable: with 20 cases no pass-rate change under 30.0 points can be significant" in out
+    assert "verdict: no significant difference at 95% confidence" in out
+
+
+def test_compare_writes_markdown_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = _suite_history(tmp_path, "P" * 20, "F" * 10 + "P" * 10)
+    md, page = tmp_path / "cmp.md", tmp_path / "cmp.html"
+    assert main(["compare", "aaaa", "bbbb", "--history", str(history), "--markdown", str(md), "--html", str(page)]) == 1
+    assert f"wrote {md}" in capsys.readouterr().out
+    text = md.read_text(encoding="utf-8")
+    assert text.startswith("## ❌ llmeval compare: B is WORSE than A on pass rate, rouge\\_l (95% confidence)")
+    assert "### What B broke (A passed, B fails): 10" in text
+    data = _embedded_data(page)
+    assert data["paired"]["verdict"] == "worse"
+    assert data["reference"]["kind"] == "run A"
+
+
+def test_compare_html_needs_a_run_for_b(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    baseline = tmp_path / "b.json"
+    assert main(["baseline", "aaaa", "--history", str(history), "--out", str(baseline)]) == 0
+    capsys.readouterr()
+    assert main(["compare", "aaaa", str(baseline), "--history", str(history), "--html", str(tmp_path / "x.html")]) == 2
+    assert "--html draws run B's cases with their outputs, but" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--confidence", "95"], "'95' is not a confidence from 0.5 up to (not including) 1"),
+        (["--resamples", "10"], "'10' is too few resamples; use at least 100"),
+        (["--seed", "x"], "'x' is not a whole number"),
+    ],
+)
+def test_compare_bad_options(history: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "aaaa", "bbbb", "--history", str(history), *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_diff_significant_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    noise = _suite_history(tmp_path, "PF" * 10, "FP" * 10)
+    assert main(["diff", "aaaa", "bbbb", "--history", str(noise)]) == 1  # the regressions gate: 10 regressions
+    assert main(["diff", "aaaa", "bbbb", "--history", str(noise), "--gate", "significant"]) == 0
+    worse = _suite_history(tmp_path / "w", "P" * 20, "F" * 10 + "P" * 10) if (tmp_path / "w").mkdir() is None else None
+    assert worse is not None
+    assert main(["diff", "aaaa", "bbbb", "--history", str(worse), "--gate", "significant"]) == 1
+    assert "verdict: B is WORSE than A on pass rate" in capsys.readouterr().out
 
 
 def test_diff_baseline_file_against_run(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -468,3 +562,12 @@ def test_prune_needs_a_rule_and_valid_numbers(tmp_path: Path, capsys: pytest.Cap
         with pytest.raises(SystemExit):
             main(["prune", "--history", str(history), *bad])
         assert "prune: error: argument" in capsys.readouterr().err
+
+
+def test_compare_warns_when_generation_settings_differ(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["compare", "aaaa", "bbbb", "--history", str(history)])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        "WARNING: generation settings differ between A and B: dtype: float32 -> bfloat16 "
+        "(outputs may differ for that reason alone)"
+    )

@@ -365,3 +365,16 @@ def test_from_history_reports_a_chosen_run_with_the_runs_before_it(tmp_path: Pat
     assert [p["run_id"] for p in dashboard_from_history(history, run="ccc", limit=2)["runs"]] == ["b" * 32, "c" * 32]
     with pytest.raises(StoreError, match="no run 'zzz'"):
         dashboard_from_history(history, run="zzz")
+
+
+def test_the_paired_comparison_is_in_the_data_with_its_options() -> None:
+    old, new = _two_runs()
+    data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="baseline",
+                                reference_label="llmeval-baseline.json", confidence=0.9, resamples=500, seed=3)
+    paired = data["paired"]
+    assert (paired["confidence"], paired["resamples"], paired["seed"]) == (0.9, 500, 3)
+    assert paired["label_a"] == "llmeval-baseline.json" and paired["label_b"] == "run " + "b" * 12
+    assert paired["verdict"] in ("worse", "better", "mixed", "no significant difference", "cannot tell")
+    assert paired["verdict_line"].startswith("verdict: ")
+    assert {p["result"] for p in paired["pairs"]} <= {"broke", "fixed", "both pass", "both fail", "not counted"}
+    assert build_dashboard_data([new])["paired"] is None  # nothing to compare with

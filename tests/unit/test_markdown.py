@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmeval.run_comparison import Comparison, compare_runs
 from pytest_llmeval.markdown import GITHUB_COMMENT_LIMIT, format_markdown_summary
 from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.run_comparison import Comparison, compare_runs
 from pytest_llmeval.store import Baseline, baseline_from_run
 
 
@@ -447,3 +447,49 @@ def test_deterministic() -> None:
     after = run(*(case(f"t{i}", "failed" if i % 3 else "passed", metrics={"m": metric(i / 9)}) for i in range(40)))
     assert summary(after, before, gate="regressions") == summary(after, before, gate="regressions")
     assert not re.search(r"\d{4}-\d\d-\d\d|\d\d:\d\d", summary(after, before))  # no clock in the text
+
+
+def _paired_runs(before: str, after: str) -> tuple[RunRecord, RunRecord]:
+    def cases(pattern: str) -> list[CaseRecord]:
+        return [case(f"evals/s.eval.yaml::c{i:02d}", "passed" if c == "P" else "failed",
+                     message=None if c == "P" else "contains: expected 'x'",
+                     metrics={"rouge_l": metric(0.8 if c == "P" else 0.3)}) for i, c in enumerate(pattern)]
+    return run(*cases(before), run_id="a0a0a0a0a0a0base"), run(*cases(after))
+
+
+def test_significant_gate_verdict_and_paired_section() -> None:
+    before, after = _paired_runs("P" * 20, "F" * 10 + "P" * 10)
+    baseline, comparison = against(before, after, confidence=0.95, resamples=1000)
+    text = format_markdown_summary(after, baseline=baseline, comparison=comparison, gate="significant")
+    assert heading(text) == "## ❌ llmeval: worse than the baseline on pass rate, rouge_l (95% confidence)"
+    paired = section(text, "### Is this run worse than the baseline? (paired statistics)")
+    assert "| pass rate | 20 | 100.0% | 50.0% | -50.0 pts | [" in paired
+    assert "| exact McNemar | 0.002 | 0.004 | **worse** |" in paired  # Holm: 2 x 0.00195
+    assert "**verdict: B is WORSE than A on pass rate, rouge\\_l (95% confidence)**" in paired
+    assert "What B broke" not in paired  # the regressions table above lists the cases
+
+
+def test_significant_gate_noise_passes_and_says_so() -> None:
+    before, after = _paired_runs("PF" * 10, "FP" * 10)
+    baseline, comparison = against(before, after, confidence=0.95, resamples=1000)
+    text = format_markdown_summary(after, baseline=baseline, comparison=comparison, gate="significant")
+    assert heading(text) == (
+        "## ✅ llmeval: 20 cases, 50.0% passed, not worse than the baseline at 95% confidence "
+        "(10 regressions, 10 metric drops, within chance)"
+    )
+    assert "Detectable: with 20 cases no pass-rate change under 30.0 points can be significant" in text
+
+
+def test_paired_markdown_for_compare() -> None:
+    from pytest_llmeval.markdown import format_paired_markdown
+    from pytest_llmeval.paired_comparison import compare_paired
+
+    before, after = _paired_runs("F" * 8 + "P" * 12, "P" * 20)
+    text = format_paired_markdown(compare_paired(before, after, label_a="the | base", label_b="cand", resamples=1000))
+    assert heading(text) == "## ✅ llmeval compare: B is better than A on pass rate, rouge\\_l (95% confidence)"
+    assert "A = the \\| base  " in text
+    assert "### What B fixed (A failed, B passes): 8" in text
+    assert "| `evals/s.eval.yaml::c00` | failed → passed |  |" in text
+    none = format_paired_markdown(compare_paired(run(case("x"), run_id="r1"), run(case("y")), resamples=1000))
+    assert heading(none).startswith("## ⚪ llmeval compare: cannot tell")
+    assert "**Cannot tell**: the two runs share no case that counts." in none

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmeval.run_comparison import CaseChange, Comparison, ComparisonRow, MetricDrop, compare_runs
 from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.run_comparison import CaseChange, Comparison, ComparisonRow, MetricDrop, compare_runs
 from pytest_llmeval.store import baseline_from_run
 
 
@@ -270,3 +270,49 @@ def test_compare_two_baselines() -> None:
     assert [c.node_id for c in comparison.regressions] == ["a"]
     assert comparison.current_run_id == "two"
     assert [c.node_id for c in comparison.changed_outputs] == ["b"]
+
+
+def test_significant_gate_needs_the_paired_statistics_and_fails_only_on_evidence() -> None:
+    from pytest_llmeval.run_comparison import gate_failure
+
+    def outcome_run(pattern: str, run_id: str) -> RunRecord:
+        return run(*(case(f"c{i:02d}", "passed" if c == "P" else "failed") for i, c in enumerate(pattern)), run_id=run_id)
+
+    plain = compare(outcome_run("PP", "base"), outcome_run("PF", "cur"))
+    with pytest.raises(ValueError, match="the significant gate needs the paired statistics"):
+        plain.failing("significant")
+    noise = compare(outcome_run("PF" * 10, "base"), outcome_run("FP" * 10, "cur"), confidence=0.95, resamples=1000)
+    assert noise.failing("regressions") and not noise.failing("significant")
+    assert gate_failure(noise, "significant") is None
+    assert "verdict: no significant difference at 95% confidence" in noise.format()
+    worse = compare(outcome_run("P" * 20, "base"), outcome_run("F" * 8 + "P" * 12, "cur"), confidence=0.95, resamples=1000)
+    assert worse.failing("significant")
+    evidence = gate_failure(worse, "significant")
+    assert evidence is not None
+    assert evidence.startswith(
+        "llmeval::gate FAILED: worse than the baseline with 95% confidence:\n  pass rate: -40.0 points (95% interval ["
+    )
+    assert "exact McNemar p = 0.008 (0 fixed, 8 broke)" in evidence
+    assert evidence.endswith("\n  8 cases broke: c00, c01, c02, c03, c04, c05, c06, c07")
+    assert "  regression  c00   passed -> failed" in worse.format()  # the flipped cases are still listed
+    # a new failing case has no pair: it fails the gate's policy (and, in pytest, as its own test)
+    new_failing = compare(outcome_run("P" * 4, "base"), outcome_run("P" * 4 + "F", "cur"), confidence=0.95, resamples=1000)
+    assert new_failing.failing("significant") and gate_failure(new_failing, "significant") is None
+    assert gate_failure(plain, "regressions") is None and gate_failure(plain, "off") is None
+    dropped = compare(run(case("m", metrics={"bleu": metric(0.5)}), run_id="base"), run(case("m", metrics={"bleu": metric(0.4)})))
+    assert gate_failure(dropped, "strict") == (
+        "llmeval::gate FAILED: 1 metric drop beyond the tolerance against the baseline (listed above)"
+    )
+
+
+def test_which_failures_a_gate_tolerates() -> None:
+    from pytest_llmeval.run_comparison import SIGNIFICANT_TOLERATED, tolerated_failure
+
+    assert tolerated_failure("regressions", "failed") == "fails in baseline too"
+    assert tolerated_failure("regressions", "passed") is None
+    assert tolerated_failure("regressions", None) is None
+    assert tolerated_failure("significant", "passed") == SIGNIFICANT_TOLERATED  # the statistics decide
+    assert tolerated_failure("significant", "failed") == SIGNIFICANT_TOLERATED
+    assert tolerated_failure("significant", None) is None  # a new case has no pair: it fails as itself
+    assert tolerated_failure("significant", "skipped") is None  # nor does a case skipped in the baseline
+    assert tolerated_failure("strict", "failed") is None and tolerated_failure("off", "failed") is None

@@ -106,6 +106,11 @@ def test_valid_devices(value: str) -> None:
         ({"llm_seed": "9" * 5000}, {}, "--llm-seed: '99999999999999999999'... (5000 characters) is not a usable number"),
         ({}, {"llm_required": "maybe"}, "ini option llm_required: 'maybe' is not a boolean"),
         ({"llm_chat_template": "yes"}, {}, "--llm-chat-template: 'yes' is not one of auto, always, never"),
+        ({"llm_confidence": "95"}, {}, "--llm-confidence: '95' is not a confidence from 0.5 up to (not including) 1"),
+        ({}, {"llm_confidence": "high"}, "ini option llm_confidence: 'high' is not a confidence from 0.5"),
+        ({"llm_confidence": "1"}, {}, "--llm-confidence: '1' is not a confidence"),
+        ({"llm_resamples": "50"}, {}, "--llm-resamples: must be at least 100 (e.g. 10000), got 50"),
+        ({"llm_gate": "signif"}, {}, "--llm-gate: 'signif' is not one of off, regressions, strict, significant"),
     ],
 )
 def test_bad_values_name_the_option_and_value(
@@ -119,3 +124,9 @@ def test_bad_values_name_the_option_and_value(
 @pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("no", False), ("False", False)])
 def test_boolean_ini_values(raw: str, expected: bool) -> None:
     assert resolve(ini={"llm_trust_remote_code": raw}).trust_remote_code is expected
+
+
+def test_significant_gate_with_confidence_and_resamples() -> None:
+    settings = resolve(flags={"llm_gate": "significant", "llm_confidence": "0.99"}, ini={"llm_resamples": "2000"})
+    assert (settings.gate, settings.confidence, settings.resamples) == ("significant", 0.99, 2000)
+    assert (Settings().confidence, Settings().resamples) == (0.95, 10_000)
