@@ -107,7 +107,7 @@ def test_a_lone_surrogate_output_gets_a_verdict_serially(suite: pytest.Pytester)
     out = result.stdout.str()
     assert "UnicodeEncodeError" not in out
     result.stdout.fnmatch_lines(
-        ["*FAIL not_garbled: not_garbled: expected text, got a string holding a lone surrogate '\\ud800' at character 5*"]
+        ["*FAIL not_garbled: expected text, got a string holding a lone surrogate '\\ud800' at character 5*"]
     )
     result.stdout.fnmatch_lines(["lone \\ud800 high"])
 

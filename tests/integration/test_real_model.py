@@ -128,7 +128,7 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
     # is positive, as ..." maps to positive (one label word in a short sentence).
     result.stdout.fnmatch_lines([
         (
-            "*FAIL classified_as: classified_as: expected the gold label 'negative', the answer maps to "
+            "*FAIL classified_as: expected the gold label 'negative', the answer maps to "
             "'positive'; answer 'This review is positive, as it mentions that the product was damaged*"
         ),
     ])
