@@ -144,6 +144,10 @@ def _case_record(
         failed = [c for c in checks if not c.passed]
         crash = getattr(report.longrepr, "reprcrash", None)
         message = failed[0].message if failed else (crash.message if crash else str(report.longrepr).splitlines()[0])
+        if isinstance(item, InvalidCaseItem):
+            # Named by its type, as a traceback's crash line would be: how reports tell a broken
+            # suite from the model's failures (run_scope.is_suite_error).
+            message = f"{type(item.error).__name__}: {item.error}"
     return CaseRecord(
         node_id=item.nodeid,
         outcome=outcome,
