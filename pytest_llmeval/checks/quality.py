@@ -11,29 +11,38 @@ labels versus shuffled characters, loops, byte noise, truncation and token soup.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from pytest_llmeval.checks._text import TandemRepeat, longest_repeated_substring, tandem_repeat
+from pytest_llmeval.checks._text import (
+    TandemRepeat,
+    longest_repeated_substring,
+    tandem_repeat,
+)
 from pytest_llmeval.checks.base import (
     CheckResult,
+    CheckUsageError,
     Tokenizer,
     active_tokenizer,
     register_check,
     truncate,
 )
+from pytest_llmeval.checks.letter_pairs import text_language, word_plausibility
 
-__all__ = ["GarbleSignals", "garble_signals", "no_repetition", "not_garbled"]
+__all__ = ["GarbleSignals", "garble_signals", "no_repetition", "not_garbled", "not_truncated"]
 
 FAMILY = "quality"
 _MAX_UNIT_WORDS = 12  # longest loop unit looked for, in words
 _MIN_WORDS_FOR_RATIOS = 8  # below this, shares of words are noise ("positive" is one word)
 _MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, not a loop
-_FRAGMENTATION_SAMPLE = 20_000  # characters tokenized for the fragmentation signal
+_MIN_WORDS_FOR_SURPRISE = 8  # the mean letter-pair score of a few words is noise
+_IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter pair below which a word is implausible
+_FRAGMENTATION_SAMPLE = 20_000
+EXCERPT_TAIL = 120  # characters of the end of an output shown by not_truncated  # characters tokenized for the fragmentation signal
 _WORDS = re.compile(r"[^\W\d_]+")
-_CASE_CHANGE = re.compile(r"[a-z][A-Z]")
 # Symbols clean text uses freely. Punctuation of any script and all of ASCII never count, so code,
 # JSON and CJK text do not look like noise; mojibake ("Ã©", "â€™") and U+FFFD do.
 _COMMON_SYMBOLS = set("°£¥§¶×÷±≤≥≠→←↑↓✓✔•·")
@@ -121,22 +130,113 @@ def _scripts(word: str) -> set[str]:
     return {_script(c) for c in word} - {""}
 
 
+def _mixes_scripts(word: str) -> bool:
+    """Letters of two scripts in one word. Japanese, Chinese and Korean glue Latin identifiers to
+    their own script without a space ("pg_classのインデックス", "APIを"): CJK next to Latin is normal,
+    except a lone CJK character inside a lower-case Latin word ("hel漢lo")."""
+    scripts = _scripts(word)
+    if len(scripts) < 2:
+        return False
+    if "CJK" in scripts:
+        if len(scripts - {"CJK", "LATIN"}) > 0:
+            return True
+        return any(
+            _script(word[i]) == "CJK" and word[i - 1].islower() and word[i + 1].islower()
+            and word[i - 1].isascii() and word[i + 1].isascii()
+            for i in range(1, len(word) - 1)
+        )
+    return True
+
+
 def mixed_script_share(text: str) -> tuple[float, str]:
     """Share of words mixing letters of two scripts ("pаssword" with a Cyrillic а), and one such word."""
     words = _WORDS.findall(text)
     if not words:
         return 0.0, ""
-    mixed = [w for w in words if not w.isascii() and len(_scripts(w)) > 1]
+    mixed = [w for w in words if not w.isascii() and _mixes_scripts(w)]
     return len(mixed) / len(words), (mixed[0] if mixed else "")
 
 
+# Symbols inside a word, between letters: "Th#s p%ck&ge". Tokens that are URLs, paths, e-mail
+# addresses, options, code or markup are left out ("a+b", "--mode=MODE", "user@host", "?a=1&b=2").
+_ASCII_SYMBOL_INSIDE = re.compile(r"[^\W\d_][#%&@$*^~+<>|\\{}]+(?=[^\W\d_])")
+_NOT_PROSE_TOKEN = re.compile(r"[/.:_()\[\]`'\"=]|&\w+;|^[-#@$<]|^[A-Z&]+$")
+
+
+def ascii_symbol_share(text: str) -> tuple[float, str]:
+    """ASCII symbols between letters per letter of text, and one token holding one (0 under 3)."""
+    hits = [t for t in text.split() if not _NOT_PROSE_TOKEN.search(t)
+            for _ in _ASCII_SYMBOL_INSIDE.finditer(t)]
+    if len(hits) < 3:
+        return 0.0, ""
+    letters = sum(1 for c in text if c.isalpha()) or 1
+    return len(hits) / letters, hits[0]
+
+
+# Sentence punctuation of any script, or a line break: prose has one every few words.
+_PAUSE = re.compile(r"[.,;:!?()\[\]{}\"“”«»„—–\-/|\n。、，；：！？・]")
+
+
+def longest_unpunctuated_run(text: str) -> int:
+    """The most words in a row with no punctuation or line break between them. Vocabulary-piece soup
+    from a broken model runs for dozens of words without one; prose, lists and code do not."""
+    longest = run = 0
+    for token in text.split(" "):
+        if not token:
+            continue
+        run += 1
+        longest = max(longest, run)
+        if _PAUSE.search(token):
+            run = 0
+    return longest
+
+
+# UTF-8 read as Windows-1252/Latin-1: a lead byte (Ã Â â Ð Ñ ...) followed by a continuation byte
+# shown as a Latin-1 symbol or a Windows-1252 punctuation mark ("Ã©", "â€™", "Ã¼").
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00c5\u00ce-\u00d1\u00e2-\u00ef][\u0080-\u00bf\u0152\u0153\u0160\u0161"
+    "\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026"
+    "\u2030\u2039\u203a\u20ac\u2122]"
+)
+
+
+def mojibake_share(text: str) -> tuple[float, str]:
+    """Mis-decoded UTF-8 pairs per letter, and the first one."""
+    if text.isascii():
+        return 0.0, ""
+    pairs = _MOJIBAKE.findall(text)
+    letters = sum(1 for c in text if c.isalpha()) or 1
+    return (len(pairs) / letters if len(pairs) >= 2 else 0.0), (pairs[0] if pairs else "")
+
+
+def letter_signals(text: str) -> tuple[float | None, float | None, str]:
+    """``implausible_words`` and ``letter_surprise`` (see letter_pairs), and a note; None when the
+    text has too few scorable words, or when most of its letters are of a script without tables
+    (the Latin words in Japanese or Chinese text are names and identifiers: "chfn", "pg_class")."""
+    scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
+    if scored is None or scored.words < _MIN_WORDS_FOR_RATIOS:
+        return None, None, ""
+    letters = sum(1 for c in text if c.isalpha())
+    if scored.letters < 0.5 * letters:
+        return None, None, ""
+    note = f"read as {scored.language}; e.g. {', '.join(scored.examples)}" if scored.examples else (
+        f"read as {scored.language}")
+    surprise = scored.surprise if scored.words >= _MIN_WORDS_FOR_SURPRISE else None
+    return scored.implausible_share, surprise, note
+
+
+def _has_case_change(word: str) -> bool:
+    return any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
+
+
 def case_change_share(text: str) -> float:
-    """Share of words with a lower-to-upper case change inside ("ingThe", "usTENANCE"): vocabulary
-    pieces glued together. camelCase code has some, so the threshold leaves room for it."""
+    """Share of words with a lower-to-upper case change inside ("ingThe", "usTENANCE", cp1251
+    mojibake "РїСЂРё"): vocabulary pieces glued together. camelCase code has some, so the threshold
+    leaves room for it."""
     words = [w for w in _WORDS.findall(text) if len(w) > 1]
     if len(words) < _MIN_WORDS_FOR_RATIOS:
         return 0.0
-    return sum(1 for w in words if _CASE_CHANGE.search(w)) / len(words)
+    return sum(1 for w in words if _has_case_change(w)) / len(words)
 
 
 def tokens_per_word(text: str, tokenizer: Tokenizer) -> float | None:
@@ -232,10 +332,27 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
     mixed, word = mixed_script_share(text)
     if word:
         notes["mixed_scripts"] = f"e.g. {word!r}"
+    ascii_symbols, token = ascii_symbol_share(text)
+    if token:
+        notes["ascii_symbols"] = f"e.g. {token!r}"
+    mojibake, pair = mojibake_share(text)
+    if pair:
+        notes["mojibake"] = f"e.g. {pair!r}"
+    implausible, surprise, letters_note = letter_signals(text)
+    if letters_note:
+        notes["implausible_words"] = notes["letter_surprise"] = letters_note
+    if implausible is None:
+        skipped["implausible_words"] = f"fewer than {_MIN_WORDS_FOR_RATIOS} words of an alphabetic script"
+    if surprise is None:
+        skipped["letter_surprise"] = f"fewer than {_MIN_WORDS_FOR_SURPRISE} words of an alphabetic script"
     fragmentation_value = None
     tokenizer = tokenizer or active_tokenizer()
     if tokenizer is None:
         skipped["fragmentation"] = "no tokenizer (pass tokenizer= or run under the plugin)"
+    elif (language := text_language(text)) != "en":
+        # The tokenizer is measured against English prose; German or Polish split more under an
+        # English-centric vocabulary without being noise.
+        skipped["fragmentation"] = f"text reads as {language or 'no known language'}, the reference prose is English"
     else:
         fragmentation_value = fragmentation(text, tokenizer)
         if fragmentation_value is None:
@@ -243,11 +360,16 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
     values: dict[str, float | None] = {
         "control_chars": control_share(text),
         "symbols": symbol_share(text),
+        "mojibake": mojibake,
+        "ascii_symbols": ascii_symbols,
+        "implausible_words": implausible,
+        "letter_surprise": surprise,
         "repetition": share,
         "repeated_substring": substring,
         "fragmentation": fragmentation_value,
         "mixed_scripts": mixed,
         "case_changes": case_change_share(text),
+        "unpunctuated_run": float(longest_unpunctuated_run(text)),
         "truncated": truncated(text),
     }
     return GarbleSignals(values, skipped, notes)
@@ -269,36 +391,54 @@ def not_garbled(
     text: str,
     max_control_chars: float = 0.001,
     max_symbols: float = 0.05,
+    max_mojibake: float = 0.005,
+    max_ascii_symbols: float = 0.01,
+    max_implausible_words: float = 0.15,
+    max_letter_surprise: float = 3.0,
     max_repetition: float = 0.3,
-    max_repeated_substring: float = 0.25,
-    max_fragmentation: float = 1.75,
+    max_repeated_substring: float = 0.4,
+    max_fragmentation: float = 2.0,
     max_mixed_scripts: float = 0.0,
     max_case_changes: float = 0.12,
-    allow_truncated: bool = False,
+    max_unpunctuated_run: float = 32,
+    check_truncation: bool = False,
     tokenizer: Tokenizer | None = None,
 ) -> CheckResult:
     """Signals (each fails when above its ``max_*``): ``control_chars`` share of control/U+FFFD
-    characters; ``symbols`` share of unusual non-letter symbols; ``repetition`` share of words in a
-    back-to-back loop; ``repeated_substring`` longest twice-occurring substring as a share of the
+    characters; ``symbols`` share of unusual non-ASCII symbols; ``mojibake`` mis-decoded UTF-8 pairs
+    ("Ã©", "â€™") per letter; ``ascii_symbols`` ASCII symbols between letters per letter ("Th#s
+    p%ck&ge"; options, URLs and code tokens left out); ``implausible_words`` share of words whose letter pairs no language in the
+    built-in tables writes (shuffled letters, keyboard mash); ``letter_surprise`` how unusual the
+    text's letter pairs are on average in its best-fitting language; ``repetition`` share of words in
+    a back-to-back loop; ``repeated_substring`` longest twice-occurring substring as a share of the
     text; ``fragmentation`` tokens per word under the model's tokenizer, relative to the same
-    tokenizer on clean reference prose (skipped without a tokenizer);
-    ``mixed_scripts`` share of words mixing scripts; ``case_changes`` share of words with a
-    lower-to-upper change inside (glued vocabulary pieces); ``truncated`` prose ending mid-sentence (pass
-    ``allow_truncated=True`` when outputs are cut by max_new_tokens on purpose). Score: 1.0 = clean,
-    0.0 = a signal reached its threshold. An empty output fails: there is no text to read."""
+    tokenizer on clean reference prose (skipped without a tokenizer); ``mixed_scripts`` share of words
+    mixing scripts (Latin glued to CJK is normal and does not count); ``case_changes`` share of words
+    with a lower-to-upper change inside (glued vocabulary pieces); ``unpunctuated_run`` most words in a
+    row with no punctuation or line break (vocabulary-piece soup).
+
+    Truncation is not garbling: use ``not_truncated``, which knows when generation stopped at the
+    token limit. ``check_truncation=True`` adds the heuristic ``truncated`` signal (prose ending
+    mid-sentence) for outputs with no finish reason. Score: 1.0 = clean, 0.0 = a signal reached its
+    threshold. An empty output fails: there is no text to read."""
     if not text.strip():
         return CheckResult("not_garbled", False, "not_garbled: expected readable text; got an empty output")
     signals = garble_signals(text, tokenizer)
     limits = {
         "control_chars": max_control_chars,
         "symbols": max_symbols,
+        "mojibake": max_mojibake,
+        "ascii_symbols": max_ascii_symbols,
+        "implausible_words": max_implausible_words,
+        "letter_surprise": max_letter_surprise,
         "repetition": max_repetition,
         "repeated_substring": max_repeated_substring,
         "fragmentation": max_fragmentation,
         "mixed_scripts": max_mixed_scripts,
         "case_changes": max_case_changes,
+        "unpunctuated_run": max_unpunctuated_run,
     }
-    if not allow_truncated:
+    if check_truncation:
         limits["truncated"] = 0.5
     tripped = _tripped(signals.values, limits)
     score = _garble_score(signals.values, limits)
@@ -359,3 +499,46 @@ def no_repetition(
         return CheckResult("no_repetition", True, "no_repetition: no loop found", score, details, text)
     message = f"no_repetition: expected no degenerate loops; {'; '.join(problems)}"
     return CheckResult("no_repetition", False, message, score, details)
+
+
+# --- not_truncated --------------------------------------------------------------------------------
+
+
+@register_check("not_truncated", family=FAMILY,
+                summary="Generation ended by itself, not at the token limit.")
+def not_truncated(text: str, heuristic: bool = False) -> CheckResult:
+    """Fails when generation stopped at ``max_new_tokens`` (finish reason ``"length"``): a fact the
+    backend reports, not a guess. An output whose finish reason is unknown (a plain ``str``, or the
+    text a ``py:`` pipeline returned) cannot be judged that way: the check raises a usage error
+    saying so, unless ``heuristic=True``, which judges by how the text ends instead (prose that
+    stops mid-sentence fails; lists, code, tables and short answers pass)."""
+    reason = getattr(text, "finish_reason", None)
+    tokens = getattr(text, "num_tokens", None)
+    details: dict[str, object] = {"finish_reason": reason}
+    if reason == "length":
+        limit = getattr(getattr(getattr(text, "request", None), "params", None), "max_new_tokens", None)
+        said = f"{tokens} tokens" if tokens is not None else "the token limit"
+        limit_text = f" (max_new_tokens={limit})" if limit is not None else ""
+        message = (f"not_truncated: generation stopped at the token limit after {said}{limit_text}, "
+                   f"so the output may be cut off; raise max_new_tokens or ask for a shorter answer; "
+                   f"output ends: {truncate(str(text)[-EXCERPT_TAIL:])}")
+        return CheckResult("not_truncated", False, message, 0.0, details)
+    if reason == "stop":
+        return CheckResult("not_truncated", True, "not_truncated: the model ended its output itself",
+                           1.0, details, text)
+    if not heuristic:
+        where = "its backend cannot tell (a py: pipeline returns text only)" if reason else (
+            "it is a plain str, not a Generation")
+        raise CheckUsageError(
+            f"check 'not_truncated': the output has no finish reason ({where}), so whether it was cut "
+            "at the token limit is unknown; pass heuristic=True to judge by how the text ends"
+        )
+    cut = truncated(str(text)) > 0.5
+    details["heuristic"] = True
+    if cut:
+        message = ("not_truncated: the output has no finish reason and its prose stops mid-sentence "
+                   f"(heuristic): ends {truncate(str(text)[-EXCERPT_TAIL:])}")
+        return CheckResult("not_truncated", False, message, 0.0, details)
+    return CheckResult("not_truncated", True,
+                       "not_truncated: no finish reason; the text ends like a finished answer (heuristic)",
+                       1.0, details, text)
