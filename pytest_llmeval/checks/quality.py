@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from pytest_llmeval.checks._text import (
     TandemRepeat,
+    clip,
     longest_repeated_substring,
     tandem_repeat,
 )
@@ -457,44 +458,125 @@ def not_garbled(
 # --- no_repetition --------------------------------------------------------------------------------
 
 
+# A list marker or numbering at the start of a line: "4. ", "14) ", "- ", "* ", "• ", "## ", "> ".
+_LIST_MARKER = re.compile(r"^\s*(?:(?:\d+|[a-zA-Z])[.)]|[-*•+>#]+|\(\d+\))\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_MIN_SENTENCE_WORDS = 6  # a shorter sentence ("Thank you.", "Yes, it is.") may recur naturally
+_MIN_LOOP_UNIT_WORDS = 3  # a unit this long repeated back to back over 8+ words is a loop
+_MIN_LOOP_REPEATED_WORDS = 8
+
+
+def _normalised_line(line: str) -> str:
+    """A line without its list marker or numbering, case and surrounding punctuation: "4. Apples."
+    and "14. apples" are the same line."""
+    return _LIST_MARKER.sub("", line).strip().strip(".,;:!?").casefold()
+
+
+def _in_code(text: str) -> list[bool]:
+    """For each line, whether it is inside a fenced code block or indented as code."""
+    inside, flags = False, []
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            inside = not inside
+            flags.append(True)
+        else:
+            flags.append(inside or line.startswith(("    ", "\t")))
+    return flags
+
+
 def _repeated_line(text: str) -> tuple[str, int] | None:
-    """The most frequent line with some letters in it (blank lines and "}" do not loop)."""
-    lines = [line.strip() for line in text.splitlines()]
-    counts = Counter(line for line in lines if len(_WORDS.findall(line)) >= 2 or len(line) >= 12)
+    """The most frequent prose line (list markers and numbering ignored; code, table rows, blank
+    lines and lines of fewer than 2 words do not count), with its count."""
+    counts: Counter[str] = Counter()
+    for line, code in zip(text.splitlines(), _in_code(text)):
+        if code or line.lstrip().startswith("|"):
+            continue
+        normalised = _normalised_line(line)
+        words = len(_WORDS.findall(normalised))
+        # A list item counts even when it is one word ("14. Pluto"); other lines need two words.
+        if words >= 2 or len(normalised) >= 12 or (words and _LIST_MARKER.match(line)):
+            counts[normalised] += 1
     return counts.most_common(1)[0] if counts else None
 
 
-def _loop_units(text: str) -> tuple[list[str], str]:
-    """Words and their separator, or characters for text written without spaces (Chinese, noise)."""
+def _repeated_sentence(text: str) -> tuple[str, int] | None:
+    """The most frequent sentence of at least 6 words outside code, with its count."""
+    prose = "\n".join(line for line, code in zip(text.splitlines(), _in_code(text)) if not code)
+    sentences = [_normalised_line(s) for s in _SENTENCE_END.split(prose)]
+    sentences = [s for s in sentences if len(s.split()) >= _MIN_SENTENCE_WORDS]
+    return Counter(sentences).most_common(1)[0] if sentences else None
+
+
+def _sentence_repeated_in_a_row(text: str) -> str | None:
+    """A sentence of 6+ words that directly follows itself ("X. X."), or None."""
+    prose = "\n".join(line for line, code in zip(text.splitlines(), _in_code(text)) if not code)
+    sentences = [_normalised_line(s) for s in _SENTENCE_END.split(prose)]
+    sentences = [s for s in sentences if s]
+    for first, second in itertools.pairwise(sentences):
+        if first == second and len(first.split()) >= _MIN_SENTENCE_WORDS:
+            return first
+    return None
+
+
+def _loop_units(text: str) -> tuple[list[str], list[str], str]:
+    """Normalised units (words without case and edge punctuation, or characters for text written
+    without spaces), the units as written, and their separator."""
     words = text.split()
-    if words and len(text) / len(words) <= 20:
-        return words, " "
-    return list(text[:_FRAGMENTATION_SAMPLE]), ""
+    collapsed = " ".join(words)  # indentation is not a loop
+    if words and len(collapsed) / len(words) <= 20:
+        return [w.strip(".,;:!?\"'()").casefold() for w in words], words, " "
+    characters = list(collapsed[:_FRAGMENTATION_SAMPLE])
+    return characters, characters, ""
 
 
-@register_check("no_repetition", family=FAMILY, summary="No degenerate loop (repeated phrase or line).")
+@register_check("no_repetition", family=FAMILY, summary="No degenerate loop (repeated phrase, line or sentence).")
 def no_repetition(
-    text: str, max_repeats: int = 3, max_line_repeats: int = 3, max_unit_words: int = 12
+    text: str,
+    max_repeats: int = 3,
+    max_line_repeats: int = 2,
+    max_sentence_repeats: int = 2,
+    max_unit_words: int = 12,
 ) -> CheckResult:
-    """Fails when a unit of 1..``max_unit_words`` words is repeated back to back more than
-    ``max_repeats`` times ("the the the the"), or one line occurs more than ``max_line_repeats``
-    times. The score is the largest repeat count found."""
-    units, separator = _loop_units(text)
+    """Fails on any of: a unit of 1..``max_unit_words`` words repeated back to back more than
+    ``max_repeats`` times ("the the the the"), or a unit of 3+ words whose back-to-back repeats
+    cover 8+ words ("a cat with a tail of a cat, a cat with a tail of"); a line occurring more than
+    ``max_line_repeats`` times, list markers and numbering ignored ("4. Apples" ... "14. Apples");
+    a sentence of 6+ words occurring more than ``max_sentence_repeats`` times, or repeated right after
+    itself. Units without a letter ("%s, %s, %s", "-----") are not loops. Code blocks and table
+    rows are not lines or sentences here (code repeats lines legitimately). Case and edge
+    punctuation are ignored. The score is the largest repeat count found."""
+    units, written, separator = _loop_units(text)
     loop = tandem_repeat(units, max_unit_words)
-    unit = separator.join(loop.unit) if loop else None
+    if loop is not None and not re.search(r"[^\W\d_]{2}|[^\W\d_\x00-\x7f]", "".join(loop.unit)):
+        loop = None  # "%s, %s, %s", "-----", "!!!!": placeholders and rules, not language looping
+    unit = separator.join(written[loop.start : loop.start + len(loop.unit)]) if loop else None
     line = _repeated_line(text)
+    sentence = _repeated_sentence(text)
     count = loop.count if loop else 1
     line_count = line[1] if line else 0
+    sentence_count = sentence[1] if sentence else 0
     details = {"loop_count": count, "loop_unit": unit, "line_count": line_count,
-               "line": line[0] if line else None}
-    score = float(max(count, line_count))
+               "line": line[0] if line else None, "sentence_count": sentence_count,
+               "sentence": sentence[0] if sentence else None}
+    score = float(max(count, line_count, sentence_count))
     problems = []
-    if loop is not None and loop.count > max_repeats:
-        at = len(separator.join(units[: loop.start]))  # approximate when whitespace runs vary
-        problems.append(f"{unit!r} repeated {loop.count} times in a row "
-                        f"(max {max_repeats}): {truncate(text, at)}")
+    long_loop = (loop is not None and len(loop.unit) >= _MIN_LOOP_UNIT_WORDS and separator == " "
+                 and loop.repeated >= _MIN_LOOP_REPEATED_WORDS)
+    if loop is not None and (loop.count > max_repeats or long_loop):
+        at = len(separator.join(written[: loop.start]))  # approximate when whitespace runs vary
+        why = f"max {max_repeats}" if loop.count > max_repeats else (
+            f"{loop.repeated} words repeat the unit back to back")
+        problems.append(f"{unit!r} repeated {loop.count} times in a row ({why}): {truncate(text, at)}")
     if line is not None and line_count > max_line_repeats:
-        problems.append(f"line {line[0]!r} occurs {line_count} times (max {max_line_repeats})")
+        problems.append(f"line {line[0]!r} occurs {line_count} times (max {max_line_repeats}; list "
+                        "markers and numbering ignored)")
+    in_a_row = _sentence_repeated_in_a_row(text)
+    if sentence is not None and sentence_count > max_sentence_repeats and (
+            line is None or sentence[0] != line[0] or line_count <= max_line_repeats):
+        problems.append(f"sentence {clip(sentence[0], 120)!r} occurs {sentence_count} times "
+                        f"(max {max_sentence_repeats})")
+    elif in_a_row is not None and not problems:
+        problems.append(f"sentence {clip(in_a_row, 120)!r} is repeated right after itself")
     if not problems:
         return CheckResult("no_repetition", True, "no_repetition: no loop found", score, details, text)
     message = f"no_repetition: expected no degenerate loops; {'; '.join(problems)}"

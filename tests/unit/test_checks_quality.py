@@ -189,8 +189,8 @@ def test_no_repetition_allows_natural_repeats() -> None:
 def test_no_repetition_repeated_lines_and_thresholds() -> None:
     text = "\n".join(["Click the button below.", "Then wait."] * 4)
     result = check("no_repetition", text)
-    assert "line 'Click the button below.' occurs 4 times (max 3)" in result.message
-    assert check("no_repetition", text, max_line_repeats=4, max_repeats=4).passed
+    assert "line 'click the button below' occurs 4 times (max 2; list markers and numbering ignored)" in result.message
+    assert check("no_repetition", text, max_line_repeats=4, max_repeats=4).passed is False  # 4x a 5-word unit
     assert not check("no_repetition", "go go go", max_repeats=2).passed
 
 
@@ -240,3 +240,118 @@ def test_currency_and_trademark_signs_are_not_noise(text: str) -> None:
 def test_mojibake_is_noise(text: str) -> None:
     result = check("not_garbled", text)
     assert not result.passed and "symbols" in result.message
+
+
+# --- no_repetition on real loops (issue 15) -------------------------------------------------------
+
+POEM_LOOP = (  # SmolLM2-135M-Instruct, greedy, "Write a short poem about the sea."
+    "The waves of the ocean, a tapestry woven with life,\nA canvas of endless blue, a canvas of endless blue,\n"
+    "A realm where the unknown lies, a realm where the unknown lies,\n"
+    "A world where the sea is a place, a place where the sea is a place,\n"
+    "A world where the sea is a place, a place where the sea is a place,\n"
+    "A world where the sea is a place, a place where the sea is a place,"
+)
+
+
+def test_no_repetition_catches_three_identical_poem_lines() -> None:
+    result = check("no_repetition", POEM_LOOP)
+    assert not result.passed
+    assert "occurs 3 times (max 2; list markers and numbering ignored)" in result.message
+
+
+@pytest.mark.parametrize("item", ["Ananasalen", "Apples", "Pluto"])
+def test_no_repetition_ignores_list_numbering(item: str) -> None:
+    first = 1 if item == "Apples" else 4
+    listing = "\n".join(f"{n}. {item}" for n in range(first, 15))
+    result = check("no_repetition", listing)
+    assert not result.passed and f"line '{item.lower()}' occurs" in result.message
+
+
+def test_no_repetition_catches_sentences_repeated_two_to_two_and_a_half_times() -> None:
+    twice = ("The AI began to explore the world of art, and the AI began to explore the world of art. "
+             "The AI began to explore the world of art, and the AI began to explore the world of art.")
+    assert not check("no_repetition", twice).passed
+    cut = ("The latest news is that the latest update on the latest news is that the latest update on "
+           "the latest news is that the")
+    assert not check("no_repetition", cut).passed
+    news = "I'm sure you're aware that Paris is a city that's always ahead of the curve. "
+    assert not check("no_repetition", "Bien sûr. " + news * 2).passed
+
+
+def test_no_repetition_passes_real_lists_tables_and_code() -> None:
+    fruits = "1. Bananas\n2. Apples\n3. Oranges\n4. Grapes\n5. Strawberries"
+    table = "| name | qty |\n| --- | --- |\n| a | 1 |\n| a | 1 |\n| a | 1 |"
+    code = "```python\nif a:\n    return None\nif b:\n    return None\nif c:\n    return None\n```"
+    authors = "Авторы программы — %s, %s, %s,\n%s, %s, %s, %s,\n%s, %s и другие."  # a real gettext string
+    for text in (fruits, table, code, authors, PROSE):
+        assert check("no_repetition", text).passed, text
+
+
+# --- not_garbled and not_truncated on real text (issue 15) ---------------------------------------
+
+CLEAN_NON_ENGLISH = [  # real translations shipped by Debian (gettext catalogues, man pages, fortunes)
+    "pg_classのインデックスを再構築します。詳しくは REINDEX を参照してください。",
+    "Die Straßenbahn fährt alle zehn Minuten vom Hauptbahnhof zum Flughafen, auch am Wochenende.",
+    "Если этот параметр не указан, используется значение по умолчанию из файла настроек.",
+    "El núcleo nuevo se instala en el directorio indicado. Si ya existe un enlace simbólico, se actualiza.",
+    "Quand cette option est utilisée, le programme affiche les fichiers au lieu de les supprimer.",
+    "如果指定了文件，则读取该文件以决定文件类型及扩展名对应的颜色。",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN_NON_ENGLISH)
+def test_clean_non_english_passes(text: str) -> None:
+    assert check("not_garbled", text).passed, check("not_garbled", text).message
+
+
+@pytest.mark.parametrize("text", [
+    "See the documentation at https://docs.python.org/3/library/json.html",
+    "Supported formats: csv, json, yaml, toml, ini",
+    "Here are the steps I'd recommend for a first trip\n- pack light\n- book early",
+])
+def test_clean_text_without_final_period_passes(text: str) -> None:
+    assert check("not_garbled", text).passed
+
+
+def test_ascii_symbol_soup_fails() -> None:
+    soup = "Th#s p%ck&ge pr$v*des a f@st w^y t~ c|mp&re t#xt f%les an@ pr*nt th$ d%ff&rences."
+    result = check("not_garbled", soup)
+    assert not result.passed and "ascii_symbols" in result.message
+
+
+def test_keyboard_mash_fails_without_a_tokenizer() -> None:
+    mash = "asdf jkl; sdfkj hjkl qwer tyui zxcvb nmmn sdfgh jklk wert yuio dfghj"
+    assert "implausible_words" in check("not_garbled", mash).message
+
+
+def test_real_model_noise_fails() -> None:
+    noise = ("SymcosmThroughoutDel vigessa mil antivirusLC BBC fixturesCampificallyHelmu Michel Drake "
+             "WILLilate strengthened partnersStone TalmudienWM sdk CornwallVC into Metropolitan "
+             "Springsthick machinery latgdatabase bidding onlinePRESS their earningboundsganan")
+    assert not check("not_garbled", noise).passed
+
+
+def test_not_truncated_uses_the_finish_reason() -> None:
+    from pytest_llmeval.backends.base import Generation, GenerationParams, GenerationRequest
+
+    request = GenerationRequest("Why is the sky blue?", None, None, GenerationParams(max_new_tokens=24))
+    cut = Generation("The sky appears blue because of a phenomenon known", request=request,
+                     num_tokens=24, finish_reason="length", latency_s=0.1)
+    result = check("not_truncated", cut)
+    assert not result.passed
+    assert result.message.startswith(
+        "not_truncated: generation stopped at the token limit after 24 tokens (max_new_tokens=24)")
+    assert check("not_garbled", cut).passed  # a cut answer is not garbled
+    done = Generation("The sky is blue because air scatters blue light most", request=request,
+                      num_tokens=11, finish_reason="stop", latency_s=0.1)
+    assert check("not_truncated", done).passed  # no final period, but the model ended it
+
+
+def test_not_truncated_on_text_without_finish_reason() -> None:
+    from pytest_llmeval.checks import CheckUsageError
+
+    with pytest.raises(CheckUsageError, match="no finish reason .*pass heuristic=True"):
+        check("not_truncated", "Some text from a pipeline")
+    cut = "This answer is long enough to judge properly. And here is another sentence that stops in the midd"
+    assert not check("not_truncated", cut, heuristic=True).passed
+    assert check("not_truncated", cut + "le.", heuristic=True).passed
