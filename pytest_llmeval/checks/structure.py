@@ -1,8 +1,18 @@
 """Structure checks: the output is JSON, matches a JSON Schema, or validates as a pydantic model.
 
 Models wrap JSON in prose or a markdown fence ("Sure! ```json {...} ```"). Unless ``strict=True``, the
-checks find the JSON value inside: the whole output, else the first fenced block, else the longest
-object or array that parses (scanning each ``{``/``[`` with ``json.JSONDecoder.raw_decode``).
+checks find the JSON value a chat model means as its answer:
+
+1. the whole output, when it is one JSON value;
+2. else the LAST fenced block that holds JSON (```` ```json ```` or an untagged fence starting with
+   ``{`` or ``[``); if that block does not parse, the check fails and says where;
+3. else the LAST top-level object or array in the text (a reasoning draft followed by a final answer
+   gives the final answer). A bracketed structure that does not parse is never searched for smaller
+   values inside it: a cut-off object does not yield its inner ``"tags": [...]`` array, a Python dict
+   repr (``{'a': True}``) or an object with a trailing comma does not yield its inner list. When the
+   last JSON-looking structure is cut off (its brackets never close) or malformed, the check fails
+   naming it and where parsing stopped, even if an earlier value parsed.
+
 ``NaN``/``Infinity`` are rejected: Python accepts them, JSON does not.
 """
 
@@ -11,6 +21,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -98,36 +109,113 @@ def _decode_whole(text: str, start: int, end: int, furthest: _Furthest) -> JsonE
     return JsonExtraction(True, value, begin, stop)
 
 
-def _fenced(text: str, furthest: _Furthest) -> JsonExtraction | None:
-    opening = text.find(_FENCE)
-    if opening < 0:
-        return None
-    body = text.find("\n", opening)
-    closing = text.find(_FENCE, body + 1) if body >= 0 else -1
-    if closing < 0:
-        return None
-    return _decode_whole(text, body + 1, closing, furthest)
+_FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*$", re.MULTILINE)
+# The start of a structure that is meant as JSON: an object with a quoted (or no) key, or an array of
+# values. "[1]" citations parse anyway; "{name}" or "[else]" in prose are not meant as JSON.
+_LOOKS_LIKE_JSON = re.compile(r"""\{\s*(?:["'}]|$)|\[\s*(?:[\[{"'\]\d-]|true|false|null|$)""")
 
 
-def _scan(text: str, furthest: _Furthest) -> JsonExtraction | None:
-    """The longest object/array that parses; after a success, scanning resumes past its end."""
-    best: JsonExtraction | None = None
-    position, candidates = 0, 0
+@dataclass(frozen=True)
+class _Broken:
+    """A bracketed structure that does not parse: ``cut`` when its brackets never close."""
+
+    start: int
+    end: int
+    cut: bool
+    error: str
+    error_at: int
+
+
+def _structure_end(text: str, start: int, limit: int) -> int | None:
+    """Index after the bracket closing the one at ``start`` (double-quoted strings skipped), or None
+    when the text ends first."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, limit):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
+def _broken_reason(text: str, broken: _Broken) -> str:
+    what = "is cut off (its brackets never close)" if broken.cut else "is malformed"
+    return (
+        f"the JSON value starting at {_where(text, broken.start)} {what}; parsing stopped at "
+        f"{_where(text, broken.error_at)}: {broken.error}: {truncate(text, broken.error_at)}"
+    )
+
+
+def _scan(text: str, start: int, limit: int, furthest: _Furthest) -> JsonExtraction | _Broken | None:
+    """The last top-level object/array in ``text[start:limit]``, or the last JSON-looking structure
+    after it that does not parse (a _Broken), or None. Structures that fail are skipped whole."""
+    last: JsonExtraction | _Broken | None = None
+    position, candidates = start, 0
     while candidates < _MAX_CANDIDATES:
-        starts = [i for i in (text.find("{", position), text.find("[", position)) if i >= 0]
+        starts = [i for i in (text.find("{", position, limit), text.find("[", position, limit)) if i >= 0]
         if not starts:
             break
-        start = min(starts)
+        begin = min(starts)
         candidates += 1
-        decoded = _decode_at(text, start, furthest)
-        if decoded is None:
-            position = start + 1
+        before = furthest.position
+        decoded = _decode_at(text[:limit], begin, furthest)
+        if decoded is not None:
+            value, end = decoded
+            last = JsonExtraction(True, value, begin, end)
+            position = end
             continue
-        value, end = decoded
-        if best is None or end - start > best.end - best.start:
-            best = JsonExtraction(True, value, start, end)
-        position = end
-    return best
+        if not _LOOKS_LIKE_JSON.match(text, begin):
+            position = begin + 1  # "{name}" in prose: not meant as JSON, look further
+            continue
+        end = _structure_end(text, begin, limit)
+        error_at = furthest.position if furthest.position != before else begin
+        last = _Broken(begin, end or limit, end is None, furthest.error, max(error_at, begin))
+        if end is None:
+            break  # cut off: everything after its start is inside it
+        position = end  # malformed: nothing inside it is a value of its own
+    return last
+
+
+def _fenced_blocks(text: str) -> list[tuple[int, int, str]]:
+    """(body start, body end, language tag) of each fenced block; an unclosed last fence runs to the
+    end of the text (a model cut off inside its code block)."""
+    fences = list(_FENCE_LINE.finditer(text))
+    blocks = []
+    for opening, closing in zip(fences[::2], fences[1::2] + [None] * (len(fences) % 2)):
+        body = opening.end() + 1
+        blocks.append((min(body, len(text)), closing.start() if closing else len(text),
+                       opening.group(1).lower()))
+    return blocks
+
+
+def _fenced(text: str, furthest: _Furthest) -> JsonExtraction | _Broken | None:
+    """The value of the last fenced block holding JSON; a _Broken when that block does not parse."""
+    for body, end, language in reversed(_fenced_blocks(text)):
+        content = text[body:end].strip()
+        if language not in ("json", "jsonc", "json5", "") or not content:
+            continue
+        if language == "" and not content.startswith(("{", "[", '"')) and not content[:1].isdigit():
+            continue
+        found = _decode_whole(text, body, end, furthest)
+        if found is not None:
+            return found
+        begin = _skip_space(text, body, end)
+        structure_end = _structure_end(text, begin, end) if text[begin] in "[{" else end
+        return _Broken(begin, structure_end or end, structure_end is None, furthest.error,
+                       max(furthest.position, begin))
+    return None
 
 
 def _where(text: str, position: int) -> str:
@@ -142,10 +230,16 @@ def extract_json(text: str, strict: bool = False) -> JsonExtraction:
         return JsonExtraction(False, reason="got an empty output")
     furthest = _Furthest()
     found = _decode_whole(text, 0, len(text), furthest)
-    if found is None and not strict:
-        found = _fenced(text, furthest) or _scan(text, furthest)
     if found is not None:
         return found
+    if not strict:
+        candidate = _fenced(text, furthest)
+        if candidate is None:
+            candidate = _scan(text, 0, len(text), furthest)
+        if isinstance(candidate, JsonExtraction):
+            return candidate
+        if isinstance(candidate, _Broken):
+            return JsonExtraction(False, reason=_broken_reason(text, candidate))
     position = max(furthest.position, 0)
     reason = (
         f"parsing stopped at {_where(text, position)}: {furthest.error}: "

@@ -63,7 +63,8 @@ def test_is_json_failure_says_where_parsing_stopped() -> None:
     result = check("is_json", 'Here:\n{"a": 1, "b": [1, 2}')
     assert not result.passed
     assert result.message == (
-        "is_json: expected a JSON value in the output; parsing stopped at line 2 column 20 "
+        "is_json: expected a JSON value in the output; the JSON value starting at line 2 column 1 "
+        "(char 6) is cut off (its brackets never close); parsing stopped at line 2 column 20 "
         "(char 25): Expecting ',' delimiter: 'Here:\\n{\"a\": 1, \"b\": [1, 2}'"
     )
 
@@ -234,3 +235,60 @@ def test_bad_pydantic_models_are_usage_errors(model: str, error: str) -> None:
 def test_negated_structure_checks() -> None:
     assert check("not_is_json", "plain words").passed
     assert not check("not_json_schema", '{"user": {"name": "A"}}', schema=USER_SCHEMA).passed
+
+
+# --- which JSON value wins, and fragments that must not (issue 15) -------------------------------
+
+
+def test_a_cut_off_object_does_not_yield_its_inner_array() -> None:
+    output = ('Here is the summary:\n{"title": "Q3 report", "tags": ["q3", "sales"], '
+              '"summary": "Revenue grew by')
+    result = check("is_json", output)
+    assert not result.passed
+    assert "the JSON value starting at line 2 column 1 (char 21) is cut off (its brackets never close)" in (
+        result.message)
+    assert not check("json_schema", output, schema={"type": "array"}).passed
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["{'name': 'Ada', 'tags': ['x', 'y'], 'admin': True}",
+     '{"name": "Ada", "tags": ["x", "y"], "admin": True, "boss": None}',
+     '{"name": "Ada", "address": {"city": "Paris"}, }'],
+    ids=["python-repr", "python-constants", "trailing-comma"],
+)
+def test_a_malformed_object_does_not_yield_its_inner_value(output: str) -> None:
+    result = check("is_json", "Sure, here it is: " + output)
+    assert not result.passed
+    assert "is malformed; parsing stopped at" in result.message
+    assert not check("pydantic", output, model=User).passed
+
+
+def test_the_last_top_level_value_wins_over_a_longer_draft() -> None:
+    draft = '{"name": "Ada Lovelace", "age": 36, "emails": ["ada@example.org", "a@b.c"], "note": "draft"}'
+    output = f"Let me think. A first draft: {draft}\nFinal answer: {{\"name\": \"Ada\", \"age\": 36}}"
+    assert assert_is_json(output) == {"name": "Ada", "age": 36}
+
+
+def test_the_last_fenced_block_wins() -> None:
+    output = 'Draft:\n```json\n{"v": 1}\n```\nCorrected:\n```json\n{"v": 2}\n```\nDone.'
+    assert assert_is_json(output) == {"v": 2}
+    python_then_json = '```python\nx = [1, 2]\n```\n```\n{"v": 3}\n```'
+    assert assert_is_json(python_then_json) == {"v": 3}
+
+
+def test_a_broken_last_fenced_block_fails_even_after_a_good_one() -> None:
+    output = '```json\n{"v": 1}\n```\nFixed:\n```json\n{"v": 2,}\n```'
+    result = check("is_json", output)
+    assert not result.passed and "is malformed" in result.message and "starting at line 6 column 1" in result.message
+
+
+def test_a_cut_off_last_value_fails_even_after_a_complete_draft() -> None:
+    output = 'Draft: {"v": 1}\nFinal: {"v": 2, "items": ["a", "b'
+    result = check("is_json", output)
+    assert not result.passed and "is cut off" in result.message
+
+
+def test_an_unclosed_fence_is_reported_as_cut() -> None:
+    result = check("is_json", '```json\n{"a": 1, "b": [')
+    assert not result.passed and "is cut off" in result.message
