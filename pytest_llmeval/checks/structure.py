@@ -179,12 +179,12 @@ def _scan(text: str, start: int, limit: int, furthest: _Furthest) -> JsonExtract
         if not _LOOKS_LIKE_JSON.match(text, begin):
             position = begin + 1  # "{name}" in prose: not meant as JSON, look further
             continue
-        end = _structure_end(text, begin, limit)
+        closing = _structure_end(text, begin, limit)
         error_at = furthest.position if furthest.position != before else begin
-        last = _Broken(begin, end or limit, end is None, furthest.error, max(error_at, begin))
-        if end is None:
+        last = _Broken(begin, closing or limit, closing is None, furthest.error, max(error_at, begin))
+        if closing is None:
             break  # cut off: everything after its start is inside it
-        position = end  # malformed: nothing inside it is a value of its own
+        position = closing  # malformed: nothing inside it is a value of its own
     return last
 
 
