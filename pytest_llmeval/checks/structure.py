@@ -312,9 +312,79 @@ def _load_schema_file(path: Path) -> Any:
         ) from None
 
 
-def _compile_schema(schema: Any, label: str) -> Any:
-    """Build the validator for ``schema`` once (53x faster than jsonschema.validate per call)."""
+# Formats the JSON Schema drafts define. jsonschema checks each only when its checker package is
+# installed (jsonschema[format-nongpl], a dependency); a missing one must not pass silently.
+_STANDARD_FORMATS = frozenset({
+    "date", "date-time", "duration", "email", "hostname", "idn-email", "idn-hostname", "ipv4", "ipv6",
+    "iri", "iri-reference", "json-pointer", "regex", "relative-json-pointer", "time", "uri",
+    "uri-reference", "uri-template", "uuid",
+})
+
+
+def _walk(node: Any) -> Any:
+    """Every dict inside a schema (the schema itself included)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+class _RemoteRef(Exception):
+    """A $ref to a URL: the check never fetches one."""
+
+
+def _registry(base: Path | None) -> Any:
+    """A referencing registry that resolves relative refs against ``base`` (the schema file's folder)
+    and refuses anything else: no URL is ever fetched."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    def retrieve(uri: str) -> Any:
+        scheme = uri.split(":", 1)[0] if ":" in uri else ""
+        if scheme not in ("", "file") or base is None:
+            raise _RemoteRef(uri)
+        path = Path(uri.removeprefix("file://")) if scheme else base / uri
+        contents = _load_schema_file(path if path.is_absolute() else base / path)
+        return Resource.from_contents(contents, default_specification=DRAFT202012)
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+def _ref_problem(exc: BaseException, label: str, base: Path | None) -> CheckUsageError:
+    """A CheckUsageError naming the $ref that could not be resolved, and why."""
+    from referencing.exceptions import NoSuchAnchor, PointerToNowhere
+
+    wrapped = getattr(exc, "_wrapped", exc)
+    ref = getattr(wrapped, "ref", None) or str(wrapped)
+    cause: BaseException | None = wrapped
+    while cause is not None and not isinstance(cause, (_RemoteRef, CheckUsageError)):
+        cause = cause.__cause__ or cause.__context__  # retrieve()'s own error, under referencing's
+    if isinstance(cause, _RemoteRef) or isinstance(wrapped, _RemoteRef):
+        why = ("it points to a URL, and the check never fetches one; save that schema next to "
+               "this one and refer to it by file name" if base is not None or "://" in ref else
+               "an inline schema has no folder to resolve a relative ref against; put the schema "
+               "in a file (refs are resolved against the file's folder)")
+    elif isinstance(cause, CheckUsageError):
+        why = str(cause).removeprefix("check 'json_schema': ")
+    elif isinstance(wrapped, PointerToNowhere):
+        why = "nothing in the schema is at that JSON pointer"
+    elif isinstance(wrapped, NoSuchAnchor):
+        why = "no $anchor of that name exists"
+    else:
+        why = f"{type(wrapped).__name__}: {wrapped}"
+    return CheckUsageError(f"check 'json_schema': schema {label} has a $ref {ref!r} that cannot be "
+                           f"resolved: {why}")
+
+
+def _compile_schema(schema: Any, label: str, base: Path | None = None) -> Any:
+    """Build the validator for ``schema`` once (53x faster than jsonschema.validate per call).
+    ``base`` is the folder relative ``$ref``s resolve against (a schema file's folder)."""
     from jsonschema import Draft202012Validator, SchemaError, validators
+    from referencing.exceptions import Unresolvable
 
     if not isinstance(schema, (dict, bool)):
         raise CheckUsageError(
@@ -339,8 +409,26 @@ def _compile_schema(schema: Any, label: str) -> Any:
             f"check 'json_schema': schema {label} is not a valid JSON Schema "
             f"({cls.__name__}): at {where}: {exc.message}"
         ) from None
-    # Formats ("email", "date") are asserted: an eval that writes `format: date` means it.
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    checker = cls.FORMAT_CHECKER
+    for node in _walk(schema):
+        wanted = node.get("format")
+        if isinstance(wanted, str) and wanted in _STANDARD_FORMATS and wanted not in checker.checkers:
+            raise CheckUsageError(
+                f"check 'json_schema': schema {label} uses format {wanted!r}, which this installation "
+                "cannot check (install jsonschema[format-nongpl])"
+            )
+    # Formats ("email", "date-time", "uri") are asserted: an eval that writes `format: date` means it.
+    validator = cls(schema, format_checker=checker, registry=_registry(base))
+    # Resolve every $ref now, so a typo is a usage error at once, not a crash on some outputs.
+    resolver = validator._resolver  # the validator's own resolver: the same base URI and registry
+    for node in _walk(schema):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and "$id" not in node:
+            try:
+                resolver.lookup(ref)
+            except (Unresolvable, _RemoteRef) as exc:
+                raise _ref_problem(exc, label, base) from None
+    return validator
 
 
 @functools.lru_cache(maxsize=256)
@@ -351,7 +439,7 @@ def _validator_for_text(canonical: str, label: str) -> Any:
 @functools.lru_cache(maxsize=256)
 def _validator_for_file(path: str, mtime_ns: int, size: int) -> Any:
     # mtime and size are part of the cache key: an edited schema file is recompiled.
-    return _compile_schema(_load_schema_file(Path(path)), repr(path))
+    return _compile_schema(_load_schema_file(Path(path)), repr(path), Path(path).parent)
 
 
 def _schema_label(schema: dict[str, Any] | bool) -> str:
@@ -379,23 +467,31 @@ def schema_validator(schema: SchemaArg) -> tuple[Any, str]:
     return _validator_for_text(canonical, label), label
 
 
-def _schema_violations(validator: Any, instance: Any) -> list[str]:
-    errors = sorted(
-        validator.iter_errors(instance), key=lambda e: ([str(p) for p in e.absolute_path], e.message)
-    )
+def _schema_violations(validator: Any, instance: Any, label: str) -> list[str]:
+    from referencing.exceptions import Unresolvable
+
+    try:
+        errors = sorted(
+            validator.iter_errors(instance), key=lambda e: ([str(p) for p in e.absolute_path], e.message)
+        )
+    except (Unresolvable, _RemoteRef) as exc:  # a $ref inside a subschema with its own $id
+        raise _ref_problem(exc, label, None) from None
     return [f"{json_path(e.absolute_path)}: {clip(e.message)}" for e in errors]
 
 
 @register_check("json_schema", family=FAMILY, summary="The output's JSON matches a JSON Schema.")
 def json_schema(text: str, schema: SchemaArg, strict: bool = False) -> CheckResult:
     """``schema``: an inline schema or a path to a .json/.yaml file (relative to the working
-    directory). Draft 2020-12 unless the schema's ``$schema`` says otherwise; formats are asserted.
+    directory). Draft 2020-12 unless the schema's ``$schema`` says otherwise; formats are asserted
+    (``date-time``, ``uri``, ``email`` ...). A relative ``$ref`` in a schema file resolves against
+    that file's folder; a ``$ref`` that cannot be resolved, or one to a URL (never fetched), is a
+    usage error naming the ref.
     Every violation is listed with its JSON path. Value: the parsed JSON."""
     validator, label = schema_validator(schema)
     extraction = extract_json(text, strict)
     if not extraction.found:
         return _not_json("json_schema", extraction, strict)
-    violations = _schema_violations(validator, extraction.value)
+    violations = _schema_violations(validator, extraction.value, label)
     return _violations_result("json_schema", f"schema {label}", violations, extraction.value)
 
 

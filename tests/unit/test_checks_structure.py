@@ -292,3 +292,58 @@ def test_a_cut_off_last_value_fails_even_after_a_complete_draft() -> None:
 def test_an_unclosed_fence_is_reported_as_cut() -> None:
     result = check("is_json", '```json\n{"a": 1, "b": [')
     assert not result.passed and "is cut off" in result.message
+
+
+# --- formats and $ref (issue 15) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema_format", "bad", "good"),
+    [("date-time", "2024-13-45T99:00:00", "2024-03-12T10:00:00Z"),
+     ("uri", "not a uri", "https://example.org/a?b=1"),
+     ("time", "25:61:00", "10:00:00Z"), ("duration", "three days", "P3D"),
+     ("hostname", "-bad-.example", "example.org"), ("json-pointer", "no/slash", "/a/b")],
+)
+def test_json_schema_formats_are_asserted(schema_format: str, bad: str, good: str) -> None:
+    schema = {"type": "object", "properties": {"v": {"type": "string", "format": schema_format}}}
+    result = check("json_schema", json.dumps({"v": bad}), schema=schema)
+    assert not result.passed
+    assert f"$.v: {bad!r} is not a {schema_format!r}" in result.message
+    assert check("json_schema", json.dumps({"v": good}), schema=schema).passed
+
+
+def test_a_missing_local_ref_is_a_usage_error_naming_it() -> None:
+    with pytest.raises(CheckUsageError, match=r"has a \$ref '/\$defs/missing' that cannot be resolved: "
+                                              r"nothing in the schema is at that JSON pointer"):
+        check("json_schema", "{}", schema={"$ref": "#/$defs/missing"})
+
+
+def test_a_remote_ref_is_never_fetched(tmp_path: Path) -> None:
+    path = tmp_path / "person.json"
+    path.write_text(json.dumps({"properties": {"a": {"$ref": "https://example.org/address.json"}}}))
+    with pytest.raises(CheckUsageError, match=r"\$ref 'https://example.org/address.json' that cannot be "
+                                              r"resolved: it points to a URL, and the check never fetches"):
+        check("json_schema", '{"a": 1}', schema=str(path))
+
+
+def test_relative_refs_resolve_against_the_schema_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "schemas"
+    folder.mkdir()
+    (folder / "address.json").write_text(json.dumps(
+        {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}))
+    (folder / "person.yaml").write_text("type: object\nproperties:\n  home: {$ref: address.json}\n")
+    monkeypatch.chdir(tmp_path)  # the working directory is not the schema's folder
+    assert check("json_schema", '{"home": {"city": "Paris"}}', schema="schemas/person.yaml").passed
+    result = check("json_schema", '{"home": {}}', schema="schemas/person.yaml")
+    assert not result.passed and "$.home: 'city' is a required property" in result.message
+    (folder / "person.yaml").write_text("properties:\n  home: {$ref: adress.json}\n")  # a typo
+    with pytest.raises(CheckUsageError, match=r"\$ref 'adress.json' that cannot be resolved: "
+                                              r"cannot read schema file .*adress.json"):
+        check("json_schema", "{}", schema="schemas/person.yaml")
+
+
+def test_a_relative_ref_in_an_inline_schema_says_what_to_do() -> None:
+    with pytest.raises(CheckUsageError, match="put the schema in a file"):
+        check("json_schema", "{}", schema={"$ref": "address.json"})
