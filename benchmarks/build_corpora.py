@@ -12,12 +12,16 @@ calibration (tuning allowed)
     man pages (English and translations: de fr es it pl ru ja zh_CN ...), coreutils' gettext
     translations (/usr/share/locale/*/LC_MESSAGES/coreutils.mo), English fortunes, the Python standard
     library's docstrings and code.
-held_out (never used to tune a threshold or to train the letter tables)
+development (looked at while building the checks; never used to train the letter tables)
     fortunes in German, Spanish, Italian, Russian, Chinese and Polish; gettext translations of other
     programs (glib, gtk, PackageKit, Linux-PAM, shared-mime-info ...) in many languages including
     Japanese, Korean and Chinese; Debian package descriptions (English); README/markdown long
     descriptions of the Python packages installed in the virtualenv (lists, tables, code, URLs); Python
     code of third-party packages; JSON files installed under /usr/share.
+held_out (added after development was looked at; measured, never tuned on)
+    gettext translations of yet other programs (PostgreSQL, systemd, gtk3, libc, git, make, man-db,
+    GStreamer ...) in 16 languages; the Python documentation (pydoc_data); README files under
+    /usr/share/doc; code of other packages.
 
 Licences: man pages and gettext catalogues are GPL/LGPL/BSD-licensed documentation of free software;
 fortunes are public-domain or freely redistributable collections (see each Debian package's copyright
@@ -162,6 +166,37 @@ def json_files() -> Iterator[str]:
             yield raw.strip()
 
 
+FRESH_DOMAINS = ("postgres-15", "psql-15", "systemd", "gtk30", "libc", "git", "make", "man-db",
+                 "gstreamer-1.0", "avahi", "appstream", "gettext-tools", "shadow", "binutils",
+                 "diffutils", "procps-ng", "polkit-1", "libsecret", "adduser", "python-apt")
+
+
+def python_doc_topics() -> Iterator[str]:
+    """Paragraphs of the Python documentation shipped with Python (pydoc_data.topics)."""
+    from pydoc_data.topics import topics
+
+    for body in topics.values():
+        for block in re.split(r"\n\s*\n", body):
+            block = block.strip()
+            if 100 <= len(block) <= 900 and _long_enough(block):
+                yield block
+
+
+def doc_readmes() -> Iterator[str]:
+    import gzip
+
+    for path in sorted(glob.glob("/usr/share/doc/*/README*"))[:300]:
+        try:
+            raw = gzip.decompress(Path(path).read_bytes()) if path.endswith(".gz") else Path(path).read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError, gzip.BadGzipFile):
+            continue
+        for block in re.split(r"\n\s*\n", text):
+            block = block.strip()
+            if 100 <= len(block) <= 900 and _long_enough(block):
+                yield block
+
+
 def sample(items: Iterator[str], count: int, rng: random.Random) -> list[str]:
     unique = list(dict.fromkeys(items))
     rng.shuffle(unique)
@@ -208,19 +243,31 @@ def main() -> None:
     for lang in ("de", "es", "it", "ru", "zh", "pl"):
         files = sorted(p for p in (english / lang).glob("*") if p.is_file())
         texts = [t for f in files for t in list(fortunes(f))[:40]]
-        add("held_out", f"fortunes-{lang}", "fortune", lang, sample(iter(texts), 2 * n, rng))
+        add("development", f"fortunes-{lang}", "fortune", lang, sample(iter(texts), 2 * n, rng))
     for lang in ("de", "fr", "es", "ja", "zh_CN", "zh_TW", "ko", "ru", "uk", "pt_BR", "it", "pl",
                  "nl", "sv", "cs", "tr", "vi", "el", "hu", "fi"):
         texts = [t for d in HELD_OUT_DOMAINS for t in
                  mo_messages(f"/usr/share/locale/{lang}/LC_MESSAGES/{d}.mo")]
-        add("held_out", f"gettext:{lang}", "ui_message", lang, sample(iter(texts), n, rng))
-    add("held_out", "debian:descriptions", "description", "en", sample(package_descriptions(), 4 * n, rng))
-    add("held_out", "pypi:readmes", "markdown", "en", sample(package_readmes(), 4 * n, rng))
+        add("development", f"gettext:{lang}", "ui_message", lang, sample(iter(texts), n, rng))
+    add("development", "debian:descriptions", "description", "en", sample(package_descriptions(), 4 * n, rng))
+    add("development", "pypi:readmes", "markdown", "en", sample(package_readmes(), 4 * n, rng))
     third_party = ["jsonschema.validators", "pydantic.main", "yaml", "click.core", "rich.text",
                    "tokenizers", "numpy.lib.npyio", "scipy.stats._stats_py", "referencing._core",
                    "httpx._client", "packaging.version", "pluggy._manager"]
-    add("held_out", "python:third-party-code", "code", "code", sample(python_functions(third_party), 2 * n, rng))
-    add("held_out", "debian:json-files", "json", "json", sample(json_files(), n, rng))
+    add("development", "python:third-party-code", "code", "code", sample(python_functions(third_party), 2 * n, rng))
+    add("development", "debian:json-files", "json", "json", sample(json_files(), n, rng))
+
+    # --- held-out sources: added after the development part had been looked at, never tuned on
+    for lang in ("de", "fr", "es", "ja", "zh_CN", "zh_TW", "ko", "ru", "uk", "pt_BR", "it", "pl",
+                 "nl", "sv", "cs", "tr"):
+        texts = [t for d in FRESH_DOMAINS for t in
+                 mo_messages(f"/usr/share/locale/{lang}/LC_MESSAGES/{d}.mo")]
+        add("held_out", f"gettext2:{lang}", "ui_message", lang, sample(iter(texts), n, rng))
+    add("held_out", "python:docs-topics", "docs", "en", sample(python_doc_topics(), 5 * n, rng))
+    add("held_out", "debian:readmes", "readme", "en", sample(doc_readmes(), 3 * n, rng))
+    add("held_out", "python:more-code", "code", "code",
+        sample(python_functions(["pygments.lexer", "jinja2.environment", "urllib3.connectionpool",
+                                 "requests.sessions", "sqlite3.dump", "email.utils", "shlex"]), n, rng))
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", encoding="utf-8") as sink:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).parent / "data"
-SPLITS = ("calibration", "held_out")
+SPLITS = ("calibration", "development", "held_out")
 CORRUPTIONS = ("symbol_soup", "keyboard_mash", "shuffled", "mojibake", "mixed_scripts", "loop",
                "byte_garbage", "token_soup")
-PROSE_REGISTERS = ("manual", "ui_message", "fortune", "docs", "description", "markdown")
+PROSE_REGISTERS = ("manual", "ui_message", "fortune", "docs", "description", "markdown", "readme")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def clean_texts(split: str) -> list[Sample]:
 def model_outputs(split: str) -> list[dict[str, Any]]:
     """Real model outputs of this part with their human labels merged in."""
     labels = json.loads((DATA / "model_output_labels.json").read_text(encoding="utf-8"))
-    wanted = "a" if split == "calibration" else "b"
+    wanted = {"calibration": "a", "development": "b", "held_out": "c"}[split]
     records = []
     with (DATA / "model_outputs.jsonl").open(encoding="utf-8") as handle:
         for line in handle:

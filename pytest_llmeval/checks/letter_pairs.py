@@ -28,6 +28,7 @@ __all__ = ["WordPlausibility", "letter_words", "text_language", "word_plausibili
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _ALPHABETIC_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
 _SMOOTHING = 0.5  # added to every pair count, so an unseen pair is rare, not impossible
+_OWN_WEIGHT = 0.7  # a language's own pair probabilities vs those pooled over its script
 _LANGUAGE_SAMPLE = 400  # words used to choose the language
 _MAX_WORDS = 5000  # words scored at most (outputs can be 100k characters)
 
@@ -83,6 +84,7 @@ class _Table:
     logp: dict[str, float]
     unseen: dict[str, float]  # log-probability of an unseen pair, by its first letter
     floor: float  # for a first letter the language never uses
+    entropy: float  # mean -log P per pair on its own training text: the surprise of clean text
 
     def word_score(self, word: str) -> float:
         padded = f"^{word}$"
@@ -94,27 +96,58 @@ class _Table:
         return total / (len(padded) - 1)
 
 
+def _conditional(counts: dict[str, int]) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+    """P(next letter | letter) with add-``_SMOOTHING``, P of an unseen pair by first letter, totals."""
+    alphabet = {pair[1] for pair in counts} | {pair[0] for pair in counts}
+    totals: dict[str, int] = {}
+    for pair, count in counts.items():
+        totals[pair[0]] = totals.get(pair[0], 0) + count
+    size = len(alphabet)
+    probability = {pair: (count + _SMOOTHING) / (totals[pair[0]] + _SMOOTHING * size)
+                   for pair, count in counts.items()}
+    unseen = {a: _SMOOTHING / (total + _SMOOTHING * size) for a, total in totals.items()}
+    return probability, unseen, totals
+
+
+def _main_script(counts: dict[str, int]) -> str:
+    by_script: dict[str, int] = {}
+    for pair, count in counts.items():
+        if pair[0] != "^":
+            by_script[_script_of(pair[0])] = by_script.get(_script_of(pair[0]), 0) + count
+    return max(by_script, key=by_script.__getitem__)
+
+
 @functools.lru_cache(maxsize=1)
 def _tables() -> dict[str, _Table]:
-    raw = json.loads(
+    """Each language's pair probabilities, interpolated with those of all languages of its script
+    (``_OWN_WEIGHT`` on its own): the tables come from manuals and program messages, and a pair that
+    is merely rare there ("бв" in "любви") is common in some sister language, while the pairs of
+    shuffled letters and keyboard mash are rare in every one."""
+    raw: dict[str, dict[str, int]] = json.loads(
         resources.files("pytest_llmeval.data").joinpath("letter_pairs.json").read_text("utf-8")
     )
+    scripts = {language: _main_script(counts) for language, counts in raw.items()}
+    pooled: dict[str, dict[str, int]] = {}
+    for language, counts in raw.items():
+        pool = pooled.setdefault(scripts[language], {})
+        total = sum(counts.values())
+        for pair, count in counts.items():  # each language weighs the same in its script's pool
+            pool[pair] = pool.get(pair, 0) + round(count * 1_000_000 / total)
+    pooled_probability = {script: _conditional(pool) for script, pool in pooled.items()}
     tables = {}
     for language, counts in raw.items():
-        alphabet = {pair[1] for pair in counts} | {pair[0] for pair in counts}
-        totals: dict[str, int] = {}
-        for pair, count in counts.items():
-            totals[pair[0]] = totals.get(pair[0], 0) + count
-        size = len(alphabet)
-        logp = {pair: math.log((count + _SMOOTHING) / (totals[pair[0]] + _SMOOTHING * size))
-                for pair, count in counts.items()}
-        unseen = {a: math.log(_SMOOTHING / (total + _SMOOTHING * size)) for a, total in totals.items()}
-        by_script: dict[str, int] = {}
-        for pair, count in counts.items():
-            if pair[0] != "^":
-                by_script[_script_of(pair[0])] = by_script.get(_script_of(pair[0]), 0) + count
-        script = max(by_script, key=by_script.__getitem__)
-        tables[language] = _Table(script, logp, unseen, min(unseen.values()) - 1.0)
+        own, own_unseen, _ = _conditional(counts)
+        shared, shared_unseen, _ = pooled_probability[scripts[language]]
+        logp = {}
+        for pair in set(own) | set(shared):
+            mine = own.get(pair, own_unseen.get(pair[0], 1e-6))
+            theirs = shared.get(pair, shared_unseen.get(pair[0], 1e-6))
+            logp[pair] = math.log(_OWN_WEIGHT * mine + (1 - _OWN_WEIGHT) * theirs)
+        unseen = {a: math.log(_OWN_WEIGHT * p + (1 - _OWN_WEIGHT) * shared_unseen.get(a, p))
+                  for a, p in own_unseen.items()}
+        total = sum(counts.values())
+        entropy = -sum(count * logp[pair] for pair, count in counts.items()) / total
+        tables[language] = _Table(scripts[language], logp, unseen, min(unseen.values()) - 1.0, entropy)
     return tables
 
 
@@ -126,7 +159,7 @@ class WordPlausibility:
     words: int
     letters: int  # letters in the scored words
     implausible_share: float
-    surprise: float  # minus the mean log-probability per letter pair, over all scored words
+    surprise: float  # mean -log P per letter pair over all scored words, minus the language's entropy
     examples: tuple[str, ...]
 
 
@@ -157,7 +190,12 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
     language = max(languages)[1]
     bad = [w for w, score in scores if score < floor]
     pairs = sum(len(w) + 1 for w, _ in scores)
-    surprise = -sum(score * (len(w) + 1) for w, score in scores) / pairs
+    # Relative to the language's own entropy: Cyrillic's 33 letters make every pair less likely
+    # than in a 26-letter alphabet, so raw surprise would say Russian is noisier than English.
+    entropies = {lang: _tables()[lang].entropy for _, lang in languages}
+    weights = {lang: n for n, lang in languages}
+    baseline = sum(entropies[lang] * weights[lang] for lang in entropies) / sum(weights.values())
+    surprise = -sum(score * (len(w) + 1) for w, score in scores) / pairs - baseline
     letters = sum(len(w) for w, _ in scores)
     return WordPlausibility(language, len(scores), letters, len(bad) / len(scores), surprise,
                             tuple(bad[:3]))

@@ -39,7 +39,7 @@ FAMILY = "quality"
 _MAX_UNIT_WORDS = 12  # longest loop unit looked for, in words
 _MIN_WORDS_FOR_RATIOS = 8  # below this, shares of words are noise ("positive" is one word)
 _MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, not a loop
-_MIN_WORDS_FOR_SURPRISE = 8  # the mean letter-pair score of a few words is noise
+_MIN_WORDS_FOR_SURPRISE = 15  # the mean letter-pair score of a few words is noise
 _IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter pair below which a word is implausible
 _FRAGMENTATION_SAMPLE = 20_000
 EXCERPT_TAIL = 120  # characters of the end of an output shown by not_truncated  # characters tokenized for the fragmentation signal
@@ -76,6 +76,8 @@ def _is_emoji(char: str) -> bool:
 def _unusual(char: str) -> bool:
     if char.isascii() or char in _COMMON_SYMBOLS or _is_emoji(char):
         return False
+    if "\u2500" <= char <= "\u259f":  # box drawing and blocks: tables and bars in CLI output
+        return False
     return unicodedata.category(char)[0] == "S"
 
 
@@ -107,7 +109,14 @@ def repetition_share(words: list[str]) -> tuple[float, TandemRepeat | None]:
     if len(words) < _MIN_WORDS_FOR_RATIOS:
         return 0.0, None
     loop = tandem_repeat(words, _MAX_UNIT_WORDS)
+    if loop is not None and not _has_letters(loop.unit):
+        loop = None  # "%s, %s, %s" or "-----": placeholders and rules, not a loop
     return (loop.extra_tokens / len(words) if loop else 0.0), loop
+
+
+def _has_letters(unit: tuple[str, ...]) -> bool:
+    """Whether a loop unit holds a word: two Latin letters in a row or any non-ASCII letter."""
+    return re.search(r"[^\W\d_]{2}|[^\W\d_\x00-\x7f]", "".join(unit)) is not None
 
 
 def repeated_substring_share(text: str) -> tuple[float, int]:
@@ -161,12 +170,19 @@ def mixed_script_share(text: str) -> tuple[float, str]:
 # Symbols inside a word, between letters: "Th#s p%ck&ge". Tokens that are URLs, paths, e-mail
 # addresses, options, code or markup are left out ("a+b", "--mode=MODE", "user@host", "?a=1&b=2").
 _ASCII_SYMBOL_INSIDE = re.compile(r"[^\W\d_][#%&@$*^~+<>|\\{}]+(?=[^\W\d_])")
+_MARKUP = re.compile(r"<[^<>\s]{1,40}>|\{[^{}\s]{1,40}\}")  # "<name>", "<b>", "{user}" placeholders
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _NOT_PROSE_TOKEN = re.compile(r"[/.:_()\[\]`'\"=]|&\w+;|^[-#@$<]|^[A-Z&]+$")
+
+
+# printf-style placeholders of program messages and code: "%s", "%d", "%1$s", "%.250s", "%-10s".
+_PLACEHOLDER = re.compile(r"%(?:\d+\$)?[-+ 0#]*\d*(?:\.\d+)?(?:l{0,2}|h|z|j|t|L)[sdiouxXeEfFgGcpnm%]")
 
 
 def ascii_symbol_share(text: str) -> tuple[float, str]:
     """ASCII symbols between letters per letter of text, and one token holding one (0 under 3)."""
-    hits = [t for t in text.split() if not _NOT_PROSE_TOKEN.search(t)
+    hits = [t for t in _MARKUP.sub(" ", _PLACEHOLDER.sub(" ", text)).split()
+            if (_CJK_CHAR.search(t) or not _NOT_PROSE_TOKEN.search(t))  # CJK runs without spaces
             for _ in _ASCII_SYMBOL_INSIDE.finditer(t)]
     if len(hits) < 3:
         return 0.0, ""
@@ -223,7 +239,8 @@ def letter_signals(text: str) -> tuple[float | None, float | None, str]:
     note = f"read as {scored.language}; e.g. {', '.join(scored.examples)}" if scored.examples else (
         f"read as {scored.language}")
     surprise = scored.surprise if scored.words >= _MIN_WORDS_FOR_SURPRISE else None
-    return scored.implausible_share, surprise, note
+    implausible = scored.implausible_share if scored.implausible_share * scored.words >= 2 else 0.0
+    return implausible, surprise, note  # one odd word in a short text is a name, not noise
 
 
 def _has_case_change(word: str) -> bool:
@@ -235,9 +252,10 @@ def case_change_share(text: str) -> float:
     mojibake "РїСЂРё"): vocabulary pieces glued together. camelCase code has some, so the threshold
     leaves room for it."""
     words = [w for w in _WORDS.findall(text) if len(w) > 1]
-    if len(words) < _MIN_WORDS_FOR_RATIOS:
-        return 0.0
-    return sum(1 for w in words if _has_case_change(w)) / len(words)
+    changed = sum(1 for w in words if _has_case_change(w))
+    if len(words) < _MIN_WORDS_FOR_RATIOS or changed < 2:
+        return 0.0  # one "GTlsBackend" or "SignOff" is a name, not glued pieces
+    return changed / len(words)
 
 
 def tokens_per_word(text: str, tokenizer: Tokenizer) -> float | None:
@@ -394,8 +412,8 @@ def not_garbled(
     max_symbols: float = 0.05,
     max_mojibake: float = 0.005,
     max_ascii_symbols: float = 0.01,
-    max_implausible_words: float = 0.15,
-    max_letter_surprise: float = 3.0,
+    max_implausible_words: float = 0.12,
+    max_letter_surprise: float = 0.55,
     max_repetition: float = 0.3,
     max_repeated_substring: float = 0.4,
     max_fragmentation: float = 2.0,
@@ -547,7 +565,7 @@ def no_repetition(
     punctuation are ignored. The score is the largest repeat count found."""
     units, written, separator = _loop_units(text)
     loop = tandem_repeat(units, max_unit_words)
-    if loop is not None and not re.search(r"[^\W\d_]{2}|[^\W\d_\x00-\x7f]", "".join(loop.unit)):
+    if loop is not None and not _has_letters(loop.unit):
         loop = None  # "%s, %s, %s", "-----", "!!!!": placeholders and rules, not language looping
     unit = separator.join(written[loop.start : loop.start + len(loop.unit)]) if loop else None
     line = _repeated_line(text)

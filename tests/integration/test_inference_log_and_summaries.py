@@ -114,7 +114,7 @@ def test_show_outputs_reads_the_inference_log(project: pytest.Pytester, capsys: 
     assert "outputs (5, from .llmeval/runs/" in out
     assert (
         "== test_suite.py::test_two_calls (passed)\n"
-        "-- output 1 of 2 (call; finish: stop; " in out
+        "-- output 1 of 2 (call; finish: unknown; " in out
     )
     assert "messages:\n    user:\n      Bonjour\noutput:\n    chat: system=Be brief. / user=Bonjour\n" in out
 
