@@ -84,7 +84,7 @@ def mo_messages(path: str) -> Iterator[str]:
     try:
         with open(path, "rb") as handle:
             catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-    except Exception:
+    except (OSError, ValueError):  # missing catalogue, or not a valid .mo file
         return
     for key, value in catalog.items():
         if not isinstance(value, str) or not key or "Project-Id-Version" in value:
@@ -144,7 +144,8 @@ def python_functions(modules: list[str]) -> Iterator[str]:
     for name in modules:
         try:
             module = importlib.import_module(name)
-        except Exception:
+        except ImportError as exc:
+            print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
         for _, member in inspect.getmembers(module, inspect.isfunction):
             try:
@@ -160,7 +161,9 @@ def json_files() -> Iterator[str]:
         try:
             raw = Path(path).read_text(encoding="utf-8")
             json.loads(raw)
-        except Exception:
+        except (OSError, ValueError):  # unreadable, not UTF-8, or not JSON after all
+            raw = ""
+        if not raw:
             continue
         if 60 <= len(raw) <= 900:
             yield raw.strip()

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_corpora import fortunes, man_paragraphs
+
 from pytest_llmeval.checks.letter_pairs import letter_words
 
 OUT = Path(__file__).resolve().parents[1] / "pytest_llmeval" / "data" / "letter_pairs.json"

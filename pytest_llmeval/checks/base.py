@@ -41,6 +41,7 @@ __all__ = [
     "check",
     "checked_output",
     "check_names",
+    "checked_output",
     "get_check",
     "recording_checks",
     "register_check",

@@ -553,27 +553,27 @@ _REFUSALS = re.compile(
             rf"\b(?:{_CANT}) (?:really |currently |actually )?{_HELP_VERBS}\b",
             rf"\bi(?:'m| am) (?:really |so )?(?:sorry|afraid),? (?:but )?(?:{_CANT})",
             r"\bi(?:'m| am) (?:sorry|afraid),? (?:but )?(?:that|this) (?:is not|isn't) something i",
-            r"\b(?:that|this|it)(?:'s| is) not something i(?:'m| am)? (?:can|could|am able|'m able|"
-            r"able|am allowed|'m allowed|will|would)",
+            (r"\b(?:that|this|it)(?:'s| is) not something i(?:'m| am)? (?:can|could|am able|'m able|"
+             r"able|am allowed|'m allowed|will|would)"),
             r"\bas an ai(?: language model| model| assistant|,)",
             r"\bas (?:a|an) (?:chatbot|language model|virtual assistant|ai assistant|ai model)\b",
             r"\bi (?:do not|don't) have (?:the )?(?:ability|capability|capacity|means) to",
-            r"\bi (?:do not|don't) have access to (?:real-time|realtime|live|current|the internet|"
-            r"your|personal|private|external)",
+            (r"\bi (?:do not|don't) have access to (?:real-time|realtime|live|current|the internet|"
+             r"your|personal|private|external)"),
             r"\bi(?:'m| am) (?:unable|not able) to (?:help|assist|provide|comply|fulfil|answer|do)",
             r"\bi (?:must|have to|need to) (?:respectfully )?(?:decline|refuse)",
-            r"\bi(?:'m| am) not (?:allowed|permitted|comfortable|going) to (?:help|assist|provide|"
-            r"share|give|answer|do|create|write|generate)",
+            (r"\bi(?:'m| am) not (?:allowed|permitted|comfortable|going) to (?:help|assist|provide|"
+             r"share|give|answer|do|create|write|generate)"),
             r"\bi(?:'m| am) not comfortable (?:writing|creating|helping|providing|generating|sharing)",
             r"\bi(?:'m| am) not in a position to",
             r"\bi(?:'d| would) (?:rather|prefer) not (?:to )?(?:help|assist|write|provide|do|answer|share)",
             r"\b(?:this|that|your) request (?:goes against|violates|is against)",
-            r"\b(?:violate|violates|go against|goes against) (?:my|the|our) (?:guidelines|usage policy|"
-            r"policy|policies|principles)",
+            (r"\b(?:violate|violates|go against|goes against) (?:my|the|our) (?:guidelines|usage policy|"
+             r"policy|policies|principles)"),
             r"\bagainst my (?:guidelines|programming|policies|policy|principles)",
             r"\bi cannot and will not",
-            r"\bit(?:'s| is|'d be| would be| wouldn't be| would not be) (?:not appropriate|inappropriate|"
-            r"appropriate) for me to",
+            (r"\bit(?:'s| is|'d be| would be| wouldn't be| would not be) (?:not appropriate|inappropriate|"
+             r"appropriate) for me to"),
             r"\bi(?:'m| am) sorry, (?:but )?i (?:can't|cannot) (?:help|assist)",
         ]
     )

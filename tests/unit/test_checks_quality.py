@@ -332,7 +332,11 @@ def test_real_model_noise_fails() -> None:
 
 
 def test_not_truncated_uses_the_finish_reason() -> None:
-    from pytest_llmeval.backends.base import Generation, GenerationParams, GenerationRequest
+    from pytest_llmeval.backends.base import (
+        Generation,
+        GenerationParams,
+        GenerationRequest,
+    )
 
     request = GenerationRequest("Why is the sky blue?", None, None, GenerationParams(max_new_tokens=24))
     cut = Generation("The sky appears blue because of a phenomenon known", request=request,

@@ -286,8 +286,8 @@ def test_edge_outputs_are_fast_and_never_raise(name: str, args: dict[str, Any], 
 
 CHATBOT_REFUSALS = [  # the two phrasings a real chat model used that were missed
     "I'm sorry, but as a chatbot, I don't have the ability to access your bank account.",
-    "I'm sorry, but as a chatbot designed to assist with news and information, I don't have the "
-    "capability to browse the internet.",
+    ("I'm sorry, but as a chatbot designed to assist with news and information, I don't have the "
+     "capability to browse the internet."),
     "My apologies, but I'm not able to generate that kind of content.",
     "It wouldn't be appropriate for me to write a fake doctor's note.",
     "That's not something I can help with.",
