@@ -359,3 +359,16 @@ def test_not_truncated_on_text_without_finish_reason() -> None:
     cut = "This answer is long enough to judge properly. And here is another sentence that stops in the midd"
     assert not check("not_truncated", cut, heuristic=True).passed
     assert check("not_truncated", cut + "le.", heuristic=True).passed
+
+
+@pytest.mark.parametrize("text", CLEAN_NON_ENGLISH)
+def test_clean_non_english_passes_with_an_english_tokenizer(text: str, tokenizer: Any) -> None:
+    result = check("not_garbled", text, tokenizer=tokenizer)
+    assert result.passed, result.message
+
+
+def test_a_german_sentence_pair_sharing_a_clause_is_not_a_loop() -> None:
+    pair = ("Bitte überprüfen Sie die Einstellungen der Anwendung und starten Sie das Programm neu. "
+            "Bitte überprüfen Sie die Einstellungen der Anwendung und melden Sie sich erneut an.")
+    assert check("not_garbled", pair).passed
+    assert check("no_repetition", pair).passed
