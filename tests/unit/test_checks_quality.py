@@ -372,3 +372,15 @@ def test_a_german_sentence_pair_sharing_a_clause_is_not_a_loop() -> None:
             "Bitte überprüfen Sie die Einstellungen der Anwendung und melden Sie sich erneut an.")
     assert check("not_garbled", pair).passed
     assert check("no_repetition", pair).passed
+
+
+def test_letter_tables_read_each_script_in_its_own_language() -> None:
+    from pytest_llmeval.checks.letter_pairs import text_language, word_plausibility
+
+    assert text_language("Die Straßenbahn fährt alle zehn Minuten vom Hauptbahnhof zum Flughafen.") == "de"
+    assert text_language("東京は日本の首都であり、世界でも有数の大都市です。pg_class を参照。") is None
+    greek = "Το αρχείο record του trigger αναφέρει ένα όνομα πακέτου που δεν είναι έγκυρο"
+    scored = word_plausibility(greek, floor=-4.0)
+    assert scored is not None and scored.implausible_share == 0.0  # "record", "trigger" read as English
+    mash = word_plausibility("sdfkj hjklk qwrt zxcvbn dfghj wqrt", floor=-4.0)
+    assert mash is not None and mash.implausible_share > 0.5
