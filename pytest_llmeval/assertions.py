@@ -277,6 +277,7 @@ def assert_not_garbled(
     max_mixed_scripts: float = 0.0,
     max_case_changes: float = 0.12,
     max_unpunctuated_run: float = 32,
+    max_long_words: float = 0.14,
     check_truncation: bool = False,
     tokenizer: Tokenizer | None = None,
 ) -> str:
@@ -297,6 +298,7 @@ def assert_not_garbled(
         max_mixed_scripts=max_mixed_scripts,
         max_case_changes=max_case_changes,
         max_unpunctuated_run=max_unpunctuated_run,
+        max_long_words=max_long_words,
         check_truncation=check_truncation,
         tokenizer=tokenizer,
     )

@@ -186,6 +186,22 @@ def ascii_symbol_share(text: str) -> tuple[float, str]:
 _PAUSE = re.compile(r"[.,;:!?()\[\]{}\"“”«»„—–\-/|\n。、，；：！？・]")
 
 
+_LONG_WORD_LETTERS = 13
+
+
+def long_word_share(text: str) -> float | None:
+    """In text that reads as English, the share of words of 13+ letters without an inner capital:
+    vocabulary pieces glued together ("hierarchiesforthedience") are long, English words rarely are.
+    None for other languages (German compounds are long and fine) or under 8 words; 0 under 3."""
+    if text_language(text) != "en":
+        return None
+    words = _WORDS.findall(text[:_FRAGMENTATION_SAMPLE])
+    if len(words) < _MIN_WORDS_FOR_RATIOS:
+        return None
+    long = [w for w in words if len(w) >= _LONG_WORD_LETTERS and not _has_case_change(w)]
+    return len(long) / len(words) if len(long) >= 3 else 0.0
+
+
 def longest_unpunctuated_run(text: str) -> int:
     """The most words in a row with no punctuation or line break between them. Vocabulary-piece soup
     from a broken model runs for dozens of words without one; prose, lists and code do not."""
@@ -381,6 +397,7 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
         "mixed_scripts": mixed,
         "case_changes": case_change_share(text),
         "unpunctuated_run": float(longest_unpunctuated_run(text)),
+        "long_words": long_word_share(text),
         "truncated": truncated(text),
     }
     return GarbleSignals(values, skipped, notes)
@@ -414,6 +431,7 @@ def not_garbled(
     max_mixed_scripts: float = 0.0,
     max_case_changes: float = 0.12,
     max_unpunctuated_run: float = 32,
+    max_long_words: float = 0.14,
     check_truncation: bool = False,
     tokenizer: Tokenizer | None = None,
 ) -> CheckResult:
@@ -428,7 +446,8 @@ def not_garbled(
     tokenizer on clean reference prose (skipped without a tokenizer); ``mixed_scripts`` share of words
     mixing scripts (Latin glued to CJK is normal and does not count); ``case_changes`` share of words
     with a lower-to-upper change inside (glued vocabulary pieces); ``unpunctuated_run`` most words in a
-    row with no punctuation or line break (vocabulary-piece soup).
+    row with no punctuation or line break (vocabulary-piece soup); ``long_words`` share of 13+-letter
+    words in text that reads as English (glued vocabulary pieces).
 
     Truncation is not garbling: use ``not_truncated``, which knows when generation stopped at the
     token limit. ``check_truncation=True`` adds the heuristic ``truncated`` signal (prose ending
@@ -450,6 +469,7 @@ def not_garbled(
         "mixed_scripts": max_mixed_scripts,
         "case_changes": max_case_changes,
         "unpunctuated_run": max_unpunctuated_run,
+        "long_words": max_long_words,
     }
     if check_truncation:
         limits["truncated"] = 0.5

@@ -45,7 +45,8 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
     signals = result.details["signals"]
     assert set(signals) == {"control_chars", "symbols", "mojibake", "ascii_symbols", "implausible_words",
                             "letter_surprise", "repetition", "repeated_substring", "fragmentation",
-                            "mixed_scripts", "case_changes", "unpunctuated_run", "truncated"}
+                            "mixed_scripts", "case_changes", "unpunctuated_run", "long_words",
+                            "truncated"}
     assert "truncated" not in result.details["thresholds"]  # opt-in only
     assert signals["fragmentation"] is not None and result.details["skipped"] == {}
     assert 0 < result.score <= 1
@@ -124,6 +125,7 @@ def test_thresholds_are_arguments(tokenizer: Any) -> None:
     assert check("not_garbled", noisy, max_control_chars=1.0, max_symbols=1.0, max_case_changes=1.0,
                  max_mixed_scripts=1.0, max_fragmentation=99.0, max_mojibake=1.0, max_ascii_symbols=1.0,
                  max_implausible_words=1.0, max_letter_surprise=99.0, max_unpunctuated_run=1e9,
+                 max_long_words=1.0,
                  tokenizer=tokenizer).passed
 
 
@@ -384,3 +386,13 @@ def test_letter_tables_read_each_script_in_its_own_language() -> None:
     assert scored is not None and scored.implausible_share == 0.0  # "record", "trigger" read as English
     mash = word_plausibility("sdfkj hjklk qwrt zxcvbn dfghj wqrt", floor=-4.0)
     assert mash is not None and mash.implausible_share > 0.5
+
+
+def test_glued_vocabulary_pieces_fail_as_long_words() -> None:
+    soup = ("the heartburn differing corrobor hierarchiesforthedience heavy and secretebritish desert "
+            "katrinaarfthe approvecheckingemplate batches, stormsconomic colony of the duplicate.")
+    result = check("not_garbled", soup)
+    assert not result.passed and "long_words" in result.message
+    german = ("Die Straßenbahnhaltestelle liegt neben dem Hauptbahnhofsgebäude, und die "
+              "Verkehrsverbundgesellschaft informiert über Fahrplanänderungen und Ersatzverkehr.")
+    assert check("not_garbled", german).passed
