@@ -308,7 +308,7 @@ def assert_not_truncated(output: object, heuristic: bool = False) -> str:
     """Generation ended by itself, not at max_new_tokens; see
     :func:`pytest_llmeval.checks.quality.not_truncated`."""
     __tracebackhide__ = True
-    return assert_check("not_truncated", output, heuristic=heuristic)  # type: ignore[no-any-return]
+    return assert_check("not_truncated", output, heuristic=heuristic)
 
 
 def assert_one_of(
