@@ -569,7 +569,7 @@ def _same_errors_as_check(check_name: str, helper: Any) -> Any:
         try:
             signature.bind(*args, **kwargs)
         except TypeError:
-            given = dict(zip(list(signature.parameters)[1:], args[1:]))
+            given = dict(zip(list(signature.parameters)[1:], args[1:], strict=False))
             given.update(kwargs)
             output = args[0] if args else given.pop("output", None)
             given.pop("output", None)

@@ -214,4 +214,4 @@ def _best_language(sample: list[str], candidates: list[str]) -> str:
     tables = _tables()
     weights = [len(w) + 1 for w in sample]
     return max(candidates, key=lambda lang: sum(tables[lang].word_score(w) * n
-                                                for w, n in zip(sample, weights)))
+                                                for w, n in zip(sample, weights, strict=True)))

@@ -520,7 +520,7 @@ def _repeated_line(text: str) -> tuple[str, int] | None:
     """The most frequent prose line (list markers and numbering ignored; code, table rows, blank
     lines and lines of fewer than 2 words do not count), with its count."""
     counts: Counter[str] = Counter()
-    for line, code in zip(text.splitlines(), _in_code(text)):
+    for line, code in zip(text.splitlines(), _in_code(text), strict=True):
         if code or line.lstrip().startswith("|"):
             continue
         normalised = _normalised_line(line)
@@ -533,7 +533,7 @@ def _repeated_line(text: str) -> tuple[str, int] | None:
 
 def _repeated_sentence(text: str) -> tuple[str, int] | None:
     """The most frequent sentence of at least 6 words outside code, with its count."""
-    prose = "\n".join(line for line, code in zip(text.splitlines(), _in_code(text)) if not code)
+    prose = "\n".join(line for line, code in zip(text.splitlines(), _in_code(text), strict=True) if not code)
     sentences = [_normalised_line(s) for s in _SENTENCE_END.split(prose)]
     sentences = [s for s in sentences if len(s.split()) >= _MIN_SENTENCE_WORDS]
     return Counter(sentences).most_common(1)[0] if sentences else None
@@ -541,7 +541,7 @@ def _repeated_sentence(text: str) -> tuple[str, int] | None:
 
 def _sentence_repeated_in_a_row(text: str) -> str | None:
     """A sentence of 6+ words that directly follows itself ("X. X."), or None."""
-    prose = "\n".join(line for line, code in zip(text.splitlines(), _in_code(text)) if not code)
+    prose = "\n".join(line for line, code in zip(text.splitlines(), _in_code(text), strict=True) if not code)
     sentences = [_normalised_line(s) for s in _SENTENCE_END.split(prose)]
     sentences = [s for s in sentences if s]
     for first, second in itertools.pairwise(sentences):

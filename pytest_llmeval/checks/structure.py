@@ -193,7 +193,7 @@ def _fenced_blocks(text: str) -> list[tuple[int, int, str]]:
     end of the text (a model cut off inside its code block)."""
     fences = list(_FENCE_LINE.finditer(text))
     blocks = []
-    for opening, closing in zip(fences[::2], fences[1::2] + [None] * (len(fences) % 2)):
+    for opening, closing in zip(fences[::2], fences[1::2] + [None] * (len(fences) % 2), strict=True):
         body = opening.end() + 1
         blocks.append((min(body, len(text)), closing.start() if closing else len(text),
                        opening.group(1).lower()))
