@@ -9,12 +9,14 @@ label, the measured length...). For negation use ``check("not_<name>", output, .
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
 import pydantic
 
-from pytest_llmeval.checks.base import Tokenizer, assert_check
+from pytest_llmeval.checks.base import Tokenizer, assert_check, check, check_names
 from pytest_llmeval.checks.safety import ClaimKind, PiiKind
 from pytest_llmeval.checks.structure import ModelArg, SchemaArg
 from pytest_llmeval.metrics.judge import Judge
@@ -41,6 +43,7 @@ __all__ = [
     "assert_no_refusal",
     "assert_no_repetition",
     "assert_not_garbled",
+    "assert_not_truncated",
     "assert_one_of",
     "assert_pydantic",
     "assert_refusal",
@@ -243,16 +246,19 @@ def assert_no_refusal(
 def assert_no_repetition(
     output: object,
     max_repeats: int = 3,
-    max_line_repeats: int = 3,
+    max_line_repeats: int = 2,
+    max_sentence_repeats: int = 2,
     max_unit_words: int = 12,
 ) -> str:
-    """No degenerate loop (repeated phrase or line); see :func:`pytest_llmeval.checks.quality.no_repetition`."""
+    """No degenerate loop (repeated phrase, line or sentence); see
+    :func:`pytest_llmeval.checks.quality.no_repetition`."""
     __tracebackhide__ = True
     return assert_check(
         "no_repetition",
         output,
         max_repeats=max_repeats,
         max_line_repeats=max_line_repeats,
+        max_sentence_repeats=max_sentence_repeats,
         max_unit_words=max_unit_words,
     )
 
@@ -261,12 +267,18 @@ def assert_not_garbled(
     output: object,
     max_control_chars: float = 0.001,
     max_symbols: float = 0.05,
+    max_mojibake: float = 0.005,
+    max_ascii_symbols: float = 0.01,
+    max_implausible_words: float = 0.12,
+    max_letter_surprise: float = 0.55,
     max_repetition: float = 0.3,
-    max_repeated_substring: float = 0.25,
-    max_fragmentation: float = 1.75,
+    max_repeated_substring: float = 0.4,
+    max_fragmentation: float = 2.0,
     max_mixed_scripts: float = 0.0,
     max_case_changes: float = 0.12,
-    allow_truncated: bool = False,
+    max_unpunctuated_run: float = 32,
+    max_long_words: float = 0.14,
+    check_truncation: bool = False,
     tokenizer: Tokenizer | None = None,
 ) -> str:
     """The output is readable text, not noise; see :func:`pytest_llmeval.checks.quality.not_garbled`."""
@@ -276,14 +288,27 @@ def assert_not_garbled(
         output,
         max_control_chars=max_control_chars,
         max_symbols=max_symbols,
+        max_mojibake=max_mojibake,
+        max_ascii_symbols=max_ascii_symbols,
+        max_implausible_words=max_implausible_words,
+        max_letter_surprise=max_letter_surprise,
         max_repetition=max_repetition,
         max_repeated_substring=max_repeated_substring,
         max_fragmentation=max_fragmentation,
         max_mixed_scripts=max_mixed_scripts,
         max_case_changes=max_case_changes,
-        allow_truncated=allow_truncated,
+        max_unpunctuated_run=max_unpunctuated_run,
+        max_long_words=max_long_words,
+        check_truncation=check_truncation,
         tokenizer=tokenizer,
     )
+
+
+def assert_not_truncated(output: object, heuristic: bool = False) -> str:
+    """Generation ended by itself, not at max_new_tokens; see
+    :func:`pytest_llmeval.checks.quality.not_truncated`."""
+    __tracebackhide__ = True
+    return assert_check("not_truncated", output, heuristic=heuristic)
 
 
 def assert_one_of(
@@ -531,3 +556,32 @@ def assert_no_memorisation(
     :class:`~pytest_llmeval.metrics.memorisation.CopiedSpan`."""
     __tracebackhide__ = True
     return assert_check("no_memorisation", output, max_span=max_span, train_data=train_data, n=n)
+
+
+def _same_errors_as_check(check_name: str, helper: Any) -> Any:
+    """Wrap ``helper`` so a misspelt or unknown keyword ("substrng=") raises the CheckUsageError that
+    ``check()`` raises ("did you mean 'substring'?") instead of Python's bare TypeError."""
+    signature = inspect.signature(helper)
+
+    @functools.wraps(helper)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError:
+            given = dict(zip(list(signature.parameters)[1:], args[1:], strict=False))
+            given.update(kwargs)
+            output = args[0] if args else given.pop("output", None)
+            given.pop("output", None)
+            check(check_name, output, **given)  # raises the check's own usage error
+            raise
+        return helper(*args, **kwargs)
+
+    return wrapper
+
+
+for _helper_name in __all__:
+    if _helper_name.removeprefix("assert_") in check_names():
+        globals()[_helper_name] = _same_errors_as_check(
+            _helper_name.removeprefix("assert_"), globals()[_helper_name]
+        )

@@ -40,6 +40,7 @@ from pytest_llmeval.checks.base import (
     CheckUsageError,
     check,
     get_check,
+    validate_check_args,
 )
 from pytest_llmeval.counterfactual import (
     CounterfactualError,
@@ -434,7 +435,7 @@ def _expectation(
         args.setdefault("source", source)
         if ner_spec is not None and "format" not in args and "pattern" not in args:
             args.update(format=ner_spec.format, pattern=ner_spec.pattern)
-    return Expectation(name, spec.validate_args(args))
+    return Expectation(name, validate_check_args(name, args))
 
 
 def _label_expectations(

@@ -27,7 +27,9 @@ __all__ = [
     "ModelDescription",
 ]
 
-FinishReason = Literal["stop", "length"]
+# "length": stopped at max_new_tokens (the output may be cut); "stop": the model ended it (end of
+# sequence or a stop sequence); "unknown": the backend cannot tell (a ``py:`` pipeline returns text).
+FinishReason = Literal["stop", "length", "unknown"]
 
 
 

@@ -99,4 +99,7 @@ class CallableBackend(Backend):
             raise GenerationError(
                 f"{self.spec} returned {type(text).__name__}, expected the output text (str): {text!r:.200}"
             )
-        return Generation(text, request=request, num_tokens=None, finish_reason="stop", latency_s=latency)
+        # A plain function returns text only: whether it stopped at a token limit is not known.
+        return Generation(
+            text, request=request, num_tokens=None, finish_reason="unknown", latency_s=latency
+        )

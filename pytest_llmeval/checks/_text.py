@@ -12,9 +12,9 @@ from typing import Any
 
 __all__ = [
     "Folded",
-    "clip",
     "PhraseHit",
     "TandemRepeat",
+    "clip",
     "find_phrases",
     "fold",
     "longest_repeated_substring",
@@ -164,6 +164,7 @@ class TandemRepeat:
     unit: tuple[str, ...]
     count: int
     start: int
+    repeated: int = 0  # tokens equal to the token one unit earlier (a partial last repeat counts)
 
     @property
     def extra_tokens(self) -> int:
@@ -199,7 +200,7 @@ def _better(
     if count < 2:
         return best
     start = end - run
-    candidate = TandemRepeat(tuple(tokens[start : start + size]), count, start)
+    candidate = TandemRepeat(tuple(tokens[start : start + size]), count, start, run)
     if best is None or candidate.extra_tokens > best.extra_tokens:
         return candidate
     return best

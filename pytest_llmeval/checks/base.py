@@ -41,11 +41,13 @@ __all__ = [
     "check",
     "checked_output",
     "check_names",
+    "checked_output",
     "get_check",
     "recording_checks",
     "register_check",
     "truncate",
     "using_tokenizer",
+    "validate_check_args",
 ]
 
 # Longest excerpt of model output shown in a message; the full length is always stated.
@@ -341,7 +343,7 @@ def check(name: str, output: object, /, **args: Any) -> CheckResult:
     """
     __tracebackhide__ = True
     spec, negated = get_check(name)
-    clean = spec.validate_args(args)
+    clean = validate_check_args(name, args)
     text, why_not_text = _as_text(output)
     if text is None:
         result = CheckResult(name=name, passed=False, message=f"{name}: {why_not_text}")
@@ -358,6 +360,37 @@ def check(name: str, output: object, /, **args: Any) -> CheckResult:
             result = _negate(name, result)
     _record(result)
     return result
+
+
+def validate_check_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``args`` for check ``name`` (or ``not_<name>``) as ``check()`` and case files do;
+    a list given for a one-string argument suggests the check's ``_any``/``_all`` form."""
+    spec, negated = get_check(name)
+    try:
+        return spec.validate_args(args)
+    except CheckUsageError as exc:
+        raise CheckUsageError(f"{exc}{_list_hint(spec, name, negated, args)}") from None
+
+
+def _list_hint(spec: CheckSpec, name: str, negated: bool, args: Mapping[str, Any]) -> str:
+    """For a list given where one string is expected ("not_contains: [a, b]"), the _any/_all form
+    of the check that takes a list, if one exists; "" otherwise."""
+    fields = spec.args_model.model_fields
+    lists = [key for key, value in args.items() if isinstance(value, (list, tuple))
+             and getattr(fields.get(f"arg_{key}"), "annotation", None) is str]
+    forms = [form for form in (f"{spec.name}_all", f"{spec.name}_any") if form in _REGISTRY]
+    if not lists or not forms:
+        return ""
+    plural = list(inspect.signature(_REGISTRY[forms[0]].function).parameters)[1]
+    if negated:
+        if f"{spec.name}_any" not in _REGISTRY:
+            return ""
+        return (f"; {name} takes one string in {lists[0]!r}: for a list use not_{spec.name}_any "
+                f"with {plural!r} (none of them may match)")
+    choices = " or ".join(
+        f"{form} ({'every one' if form.endswith('_all') else 'at least one'} must match)" for form in forms
+    )
+    return f"; {name} takes one string in {lists[0]!r}: for a list use {choices} with {plural!r}"
 
 
 def _negate(name: str, result: CheckResult) -> CheckResult:

@@ -1,8 +1,18 @@
 """Structure checks: the output is JSON, matches a JSON Schema, or validates as a pydantic model.
 
 Models wrap JSON in prose or a markdown fence ("Sure! ```json {...} ```"). Unless ``strict=True``, the
-checks find the JSON value inside: the whole output, else the first fenced block, else the longest
-object or array that parses (scanning each ``{``/``[`` with ``json.JSONDecoder.raw_decode``).
+checks find the JSON value a chat model means as its answer:
+
+1. the whole output, when it is one JSON value;
+2. else the LAST fenced block that holds JSON (```` ```json ```` or an untagged fence starting with
+   ``{`` or ``[``); if that block does not parse, the check fails and says where;
+3. else the LAST top-level object or array in the text (a reasoning draft followed by a final answer
+   gives the final answer). A bracketed structure that does not parse is never searched for smaller
+   values inside it: a cut-off object does not yield its inner ``"tags": [...]`` array, a Python dict
+   repr (``{'a': True}``) or an object with a trailing comma does not yield its inner list. When the
+   last JSON-looking structure is cut off (its brackets never close) or malformed, the check fails
+   naming it and where parsing stopped, even if an earlier value parsed.
+
 ``NaN``/``Infinity`` are rejected: Python accepts them, JSON does not.
 """
 
@@ -11,6 +21,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -98,36 +109,113 @@ def _decode_whole(text: str, start: int, end: int, furthest: _Furthest) -> JsonE
     return JsonExtraction(True, value, begin, stop)
 
 
-def _fenced(text: str, furthest: _Furthest) -> JsonExtraction | None:
-    opening = text.find(_FENCE)
-    if opening < 0:
-        return None
-    body = text.find("\n", opening)
-    closing = text.find(_FENCE, body + 1) if body >= 0 else -1
-    if closing < 0:
-        return None
-    return _decode_whole(text, body + 1, closing, furthest)
+_FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*$", re.MULTILINE)
+# The start of a structure that is meant as JSON: an object with a quoted (or no) key, or an array of
+# values. "[1]" citations parse anyway; "{name}" or "[else]" in prose are not meant as JSON.
+_LOOKS_LIKE_JSON = re.compile(r"""\{\s*(?:["'}]|$)|\[\s*(?:[\[{"'\]\d-]|true|false|null|$)""")
 
 
-def _scan(text: str, furthest: _Furthest) -> JsonExtraction | None:
-    """The longest object/array that parses; after a success, scanning resumes past its end."""
-    best: JsonExtraction | None = None
-    position, candidates = 0, 0
+@dataclass(frozen=True)
+class _Broken:
+    """A bracketed structure that does not parse: ``cut`` when its brackets never close."""
+
+    start: int
+    end: int
+    cut: bool
+    error: str
+    error_at: int
+
+
+def _structure_end(text: str, start: int, limit: int) -> int | None:
+    """Index after the bracket closing the one at ``start`` (double-quoted strings skipped), or None
+    when the text ends first."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, limit):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
+def _broken_reason(text: str, broken: _Broken) -> str:
+    what = "is cut off (its brackets never close)" if broken.cut else "is malformed"
+    return (
+        f"the JSON value starting at {_where(text, broken.start)} {what}; parsing stopped at "
+        f"{_where(text, broken.error_at)}: {broken.error}: {truncate(text, broken.error_at)}"
+    )
+
+
+def _scan(text: str, start: int, limit: int, furthest: _Furthest) -> JsonExtraction | _Broken | None:
+    """The last top-level object/array in ``text[start:limit]``, or the last JSON-looking structure
+    after it that does not parse (a _Broken), or None. Structures that fail are skipped whole."""
+    last: JsonExtraction | _Broken | None = None
+    position, candidates = start, 0
     while candidates < _MAX_CANDIDATES:
-        starts = [i for i in (text.find("{", position), text.find("[", position)) if i >= 0]
+        starts = [i for i in (text.find("{", position, limit), text.find("[", position, limit)) if i >= 0]
         if not starts:
             break
-        start = min(starts)
+        begin = min(starts)
         candidates += 1
-        decoded = _decode_at(text, start, furthest)
-        if decoded is None:
-            position = start + 1
+        before = furthest.position
+        decoded = _decode_at(text[:limit], begin, furthest)
+        if decoded is not None:
+            value, end = decoded
+            last = JsonExtraction(True, value, begin, end)
+            position = end
             continue
-        value, end = decoded
-        if best is None or end - start > best.end - best.start:
-            best = JsonExtraction(True, value, start, end)
-        position = end
-    return best
+        if not _LOOKS_LIKE_JSON.match(text, begin):
+            position = begin + 1  # "{name}" in prose: not meant as JSON, look further
+            continue
+        closing = _structure_end(text, begin, limit)
+        error_at = furthest.position if furthest.position != before else begin
+        last = _Broken(begin, closing or limit, closing is None, furthest.error, max(error_at, begin))
+        if closing is None:
+            break  # cut off: everything after its start is inside it
+        position = closing  # malformed: nothing inside it is a value of its own
+    return last
+
+
+def _fenced_blocks(text: str) -> list[tuple[int, int, str]]:
+    """(body start, body end, language tag) of each fenced block; an unclosed last fence runs to the
+    end of the text (a model cut off inside its code block)."""
+    fences = list(_FENCE_LINE.finditer(text))
+    blocks = []
+    for opening, closing in zip(fences[::2], fences[1::2] + [None] * (len(fences) % 2), strict=True):
+        body = opening.end() + 1
+        blocks.append((min(body, len(text)), closing.start() if closing else len(text),
+                       opening.group(1).lower()))
+    return blocks
+
+
+def _fenced(text: str, furthest: _Furthest) -> JsonExtraction | _Broken | None:
+    """The value of the last fenced block holding JSON; a _Broken when that block does not parse."""
+    for body, end, language in reversed(_fenced_blocks(text)):
+        content = text[body:end].strip()
+        if language not in ("json", "jsonc", "json5", "") or not content:
+            continue
+        if language == "" and not content.startswith(("{", "[", '"')) and not content[:1].isdigit():
+            continue
+        found = _decode_whole(text, body, end, furthest)
+        if found is not None:
+            return found
+        begin = _skip_space(text, body, end)
+        structure_end = _structure_end(text, begin, end) if text[begin] in "[{" else end
+        return _Broken(begin, structure_end or end, structure_end is None, furthest.error,
+                       max(furthest.position, begin))
+    return None
 
 
 def _where(text: str, position: int) -> str:
@@ -142,10 +230,16 @@ def extract_json(text: str, strict: bool = False) -> JsonExtraction:
         return JsonExtraction(False, reason="got an empty output")
     furthest = _Furthest()
     found = _decode_whole(text, 0, len(text), furthest)
-    if found is None and not strict:
-        found = _fenced(text, furthest) or _scan(text, furthest)
     if found is not None:
         return found
+    if not strict:
+        candidate = _fenced(text, furthest)
+        if candidate is None:
+            candidate = _scan(text, 0, len(text), furthest)
+        if isinstance(candidate, JsonExtraction):
+            return candidate
+        if isinstance(candidate, _Broken):
+            return JsonExtraction(False, reason=_broken_reason(text, candidate))
     position = max(furthest.position, 0)
     reason = (
         f"parsing stopped at {_where(text, position)}: {furthest.error}: "
@@ -218,9 +312,79 @@ def _load_schema_file(path: Path) -> Any:
         ) from None
 
 
-def _compile_schema(schema: Any, label: str) -> Any:
-    """Build the validator for ``schema`` once (53x faster than jsonschema.validate per call)."""
+# Formats the JSON Schema drafts define. jsonschema checks each only when its checker package is
+# installed (jsonschema[format-nongpl], a dependency); a missing one must not pass silently.
+_STANDARD_FORMATS = frozenset({
+    "date", "date-time", "duration", "email", "hostname", "idn-email", "idn-hostname", "ipv4", "ipv6",
+    "iri", "iri-reference", "json-pointer", "regex", "relative-json-pointer", "time", "uri",
+    "uri-reference", "uri-template", "uuid",
+})
+
+
+def _walk(node: Any) -> Any:
+    """Every dict inside a schema (the schema itself included)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+class _RemoteRef(Exception):
+    """A $ref to a URL: the check never fetches one."""
+
+
+def _registry(base: Path | None) -> Any:
+    """A referencing registry that resolves relative refs against ``base`` (the schema file's folder)
+    and refuses anything else: no URL is ever fetched."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    def retrieve(uri: str) -> Any:
+        scheme = uri.split(":", 1)[0] if ":" in uri else ""
+        if scheme not in ("", "file") or base is None:
+            raise _RemoteRef(uri)
+        path = Path(uri.removeprefix("file://")) if scheme else base / uri
+        contents = _load_schema_file(path if path.is_absolute() else base / path)
+        return Resource.from_contents(contents, default_specification=DRAFT202012)
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+def _ref_problem(exc: BaseException, label: str, base: Path | None) -> CheckUsageError:
+    """A CheckUsageError naming the $ref that could not be resolved, and why."""
+    from referencing.exceptions import NoSuchAnchor, PointerToNowhere
+
+    wrapped = getattr(exc, "_wrapped", exc)
+    ref = getattr(wrapped, "ref", None) or str(wrapped)
+    cause: BaseException | None = wrapped
+    while cause is not None and not isinstance(cause, (_RemoteRef, CheckUsageError)):
+        cause = cause.__cause__ or cause.__context__  # retrieve()'s own error, under referencing's
+    if isinstance(cause, _RemoteRef) or isinstance(wrapped, _RemoteRef):
+        why = ("it points to a URL, and the check never fetches one; save that schema next to "
+               "this one and refer to it by file name" if base is not None or "://" in ref else
+               "an inline schema has no folder to resolve a relative ref against; put the schema "
+               "in a file (refs are resolved against the file's folder)")
+    elif isinstance(cause, CheckUsageError):
+        why = str(cause).removeprefix("check 'json_schema': ")
+    elif isinstance(wrapped, PointerToNowhere):
+        why = "nothing in the schema is at that JSON pointer"
+    elif isinstance(wrapped, NoSuchAnchor):
+        why = "no $anchor of that name exists"
+    else:
+        why = f"{type(wrapped).__name__}: {wrapped}"
+    return CheckUsageError(f"check 'json_schema': schema {label} has a $ref {ref!r} that cannot be "
+                           f"resolved: {why}")
+
+
+def _compile_schema(schema: Any, label: str, base: Path | None = None) -> Any:
+    """Build the validator for ``schema`` once (53x faster than jsonschema.validate per call).
+    ``base`` is the folder relative ``$ref``s resolve against (a schema file's folder)."""
     from jsonschema import Draft202012Validator, SchemaError, validators
+    from referencing.exceptions import Unresolvable
 
     if not isinstance(schema, (dict, bool)):
         raise CheckUsageError(
@@ -245,8 +409,26 @@ def _compile_schema(schema: Any, label: str) -> Any:
             f"check 'json_schema': schema {label} is not a valid JSON Schema "
             f"({cls.__name__}): at {where}: {exc.message}"
         ) from None
-    # Formats ("email", "date") are asserted: an eval that writes `format: date` means it.
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    checker = cls.FORMAT_CHECKER
+    for node in _walk(schema):
+        wanted = node.get("format")
+        if isinstance(wanted, str) and wanted in _STANDARD_FORMATS and wanted not in checker.checkers:
+            raise CheckUsageError(
+                f"check 'json_schema': schema {label} uses format {wanted!r}, which this installation "
+                "cannot check (install jsonschema[format-nongpl])"
+            )
+    # Formats ("email", "date-time", "uri") are asserted: an eval that writes `format: date` means it.
+    validator = cls(schema, format_checker=checker, registry=_registry(base))
+    # Resolve every $ref now, so a typo is a usage error at once, not a crash on some outputs.
+    resolver = validator._resolver  # the validator's own resolver: the same base URI and registry
+    for node in _walk(schema):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and "$id" not in node:
+            try:
+                resolver.lookup(ref)
+            except (Unresolvable, _RemoteRef) as exc:
+                raise _ref_problem(exc, label, base) from None
+    return validator
 
 
 @functools.lru_cache(maxsize=256)
@@ -257,7 +439,7 @@ def _validator_for_text(canonical: str, label: str) -> Any:
 @functools.lru_cache(maxsize=256)
 def _validator_for_file(path: str, mtime_ns: int, size: int) -> Any:
     # mtime and size are part of the cache key: an edited schema file is recompiled.
-    return _compile_schema(_load_schema_file(Path(path)), repr(path))
+    return _compile_schema(_load_schema_file(Path(path)), repr(path), Path(path).parent)
 
 
 def _schema_label(schema: dict[str, Any] | bool) -> str:
@@ -285,23 +467,31 @@ def schema_validator(schema: SchemaArg) -> tuple[Any, str]:
     return _validator_for_text(canonical, label), label
 
 
-def _schema_violations(validator: Any, instance: Any) -> list[str]:
-    errors = sorted(
-        validator.iter_errors(instance), key=lambda e: ([str(p) for p in e.absolute_path], e.message)
-    )
+def _schema_violations(validator: Any, instance: Any, label: str) -> list[str]:
+    from referencing.exceptions import Unresolvable
+
+    try:
+        errors = sorted(
+            validator.iter_errors(instance), key=lambda e: ([str(p) for p in e.absolute_path], e.message)
+        )
+    except (Unresolvable, _RemoteRef) as exc:  # a $ref inside a subschema with its own $id
+        raise _ref_problem(exc, label, None) from None
     return [f"{json_path(e.absolute_path)}: {clip(e.message)}" for e in errors]
 
 
 @register_check("json_schema", family=FAMILY, summary="The output's JSON matches a JSON Schema.")
 def json_schema(text: str, schema: SchemaArg, strict: bool = False) -> CheckResult:
     """``schema``: an inline schema or a path to a .json/.yaml file (relative to the working
-    directory). Draft 2020-12 unless the schema's ``$schema`` says otherwise; formats are asserted.
+    directory). Draft 2020-12 unless the schema's ``$schema`` says otherwise; formats are asserted
+    (``date-time``, ``uri``, ``email`` ...). A relative ``$ref`` in a schema file resolves against
+    that file's folder; a ``$ref`` that cannot be resolved, or one to a URL (never fetched), is a
+    usage error naming the ref.
     Every violation is listed with its JSON path. Value: the parsed JSON."""
     validator, label = schema_validator(schema)
     extraction = extract_json(text, strict)
     if not extraction.found:
         return _not_json("json_schema", extraction, strict)
-    violations = _schema_violations(validator, extraction.value)
+    violations = _schema_violations(validator, extraction.value, label)
     return _violations_result("json_schema", f"schema {label}", violations, extraction.value)
 
 

@@ -126,7 +126,7 @@ def test_failure_report_shows_prompt_output_and_each_failed_check(suite: pytest.
         [
             "case spain (qa.eval.yaml:2): 2 of 3 checks failed",
             "prompt: Q: capital of Spain?",
-            "output (finish: stop, * s):",
+            "output (finish: unknown, * s):",
             "Barcelona",
             "FAIL equals: expected 'Madrid' (case-insensitive); got 'Barcelona'*",
             "FAIL not_contains: expected contains to fail, but it passed*",

@@ -36,7 +36,7 @@ def test_a_failing_check_shows_expected_got_output_and_every_check(scripted: pyt
         @pytest.mark.success_mode
         @pytest.mark.llm(prompt="reset")
         def test_reset(llm_output):
-            assert_not_garbled(llm_output, allow_truncated=True)
+            assert_not_garbled(llm_output)
             assert_length(llm_output, max=20, unit="words")
             assert_contains_any(llm_output, ["Forgot Password", "reset link"])
         """

@@ -91,7 +91,7 @@ def test_the_inference_log_holds_every_generation_of_the_run(project: pytest.Pyt
     assert marker["phase"] == "setup"  # llm_output generates while the fixture is set up
     assert marker["prompt"] == "hello" and marker["output"] == "hi there"
     assert marker["params"] == {"max_new_tokens": 5, "do_sample": False}
-    assert marker["finish_reason"] == "stop" and marker["source"] == "generated" and marker["latency_s"] >= 0
+    assert marker["finish_reason"] == "unknown" and marker["source"] == "generated" and marker["latency_s"] >= 0
     first, chat = by_test["test_suite.py::test_two_calls"]  # in the order the test made them
     assert (first["index"], first["phase"], first["output"]) == (0, "call", "We refund within 5 days.")
     assert first["params"]["max_new_tokens"] == 64  # the session default, as generated
@@ -114,7 +114,7 @@ def test_show_outputs_reads_the_inference_log(project: pytest.Pytester, capsys: 
     assert "outputs (5, from .llmeval/runs/" in out
     assert (
         "== test_suite.py::test_two_calls (passed)\n"
-        "-- output 1 of 2 (call; finish: stop; " in out
+        "-- output 1 of 2 (call; finish: unknown; " in out
     )
     assert "messages:\n    user:\n      Bonjour\noutput:\n    chat: system=Be brief. / user=Bonjour\n" in out
 

@@ -159,3 +159,28 @@ def test_truncate_centres_on_position_and_states_length() -> None:
     assert "NEEDLE" in excerpt
     assert excerpt.startswith("...'") and excerpt.endswith("... (1006 chars)")
     assert truncate("short") == "'short'"
+
+
+# --- lists for one-string checks, misspelt helper keywords (issue 15) -----------------------------
+
+
+def test_a_list_for_a_one_string_check_suggests_the_any_all_form() -> None:
+    with pytest.raises(CheckUsageError, match=r"not_contains takes one string in 'substring': for a list "
+                                              r"use not_contains_any with 'substrings' \(none of them may match\)"):
+        check("not_contains", "abc", substring=["a", "b"])
+    with pytest.raises(CheckUsageError, match=r"use contains_all \(every one must match\) or contains_any "
+                                              r"\(at least one must match\) with 'substrings'"):
+        check("contains", "abc", substring=["a", "b"])
+
+
+def test_a_case_file_list_for_a_one_string_check_gets_the_same_hint() -> None:
+    from pytest_llmeval.cases import _expectation
+
+    with pytest.raises(CheckUsageError, match="for a list use not_contains_any"):
+        _expectation("not_contains", ["refund", "sorry"])
+
+
+def test_helpers_give_checks_did_you_mean_message() -> None:
+    with pytest.raises(CheckUsageError, match=r"unknown argument 'substrng' \(did you mean 'substring'\?\)"):
+        assertions.assert_contains("abc", substrng="a")  # type: ignore[call-arg]
+    assert assertions.assert_contains("abc", "a") == "a"

@@ -43,8 +43,11 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
     result = check("not_garbled", PROSE, tokenizer=tokenizer)
     assert result.passed
     signals = result.details["signals"]
-    assert set(signals) == {"control_chars", "symbols", "repetition", "repeated_substring",
-                            "fragmentation", "mixed_scripts", "case_changes", "truncated"}
+    assert set(signals) == {"control_chars", "symbols", "mojibake", "ascii_symbols", "implausible_words",
+                            "letter_surprise", "repetition", "repeated_substring", "fragmentation",
+                            "mixed_scripts", "case_changes", "unpunctuated_run", "long_words",
+                            "truncated"}
+    assert "truncated" not in result.details["thresholds"]  # opt-in only
     assert signals["fragmentation"] is not None and result.details["skipped"] == {}
     assert 0 < result.score <= 1
 
@@ -66,7 +69,7 @@ def test_control_characters_trip_their_signal() -> None:
 def test_repetition_loop_names_the_unit() -> None:
     result = check("not_garbled", "I am a bot. " * 10)
     assert "repetition 0.9 > max 0.3 (unit 'I am a bot.' x10)" in result.message
-    assert "repeated_substring 0.9 > max 0.25" in result.message
+    assert "repeated_substring 0.9 > max 0.4" in result.message
 
 
 def test_mixed_scripts_and_symbols(tokenizer: Any) -> None:
@@ -76,19 +79,19 @@ def test_mixed_scripts_and_symbols(tokenizer: Any) -> None:
     assert "symbols" in check("not_garbled", mojibake, tokenizer=tokenizer).message
 
 
-def test_truncated_prose_fails_unless_allowed() -> None:
+def test_truncation_is_not_garbling_unless_asked_for() -> None:
     text = "This answer is long enough to judge properly. And here is another sentence that stops in the midd"
-    result = check("not_garbled", text)
+    assert check("not_garbled", text).passed
+    result = check("not_garbled", text, check_truncation=True)
     assert "truncated 1 > max 0.5" in result.message
-    assert check("not_garbled", text, allow_truncated=True).passed
-    assert check("not_garbled", text + "le.").passed
+    assert check("not_garbled", text + "le.", check_truncation=True).passed
 
 
 def test_list_or_code_ending_is_not_truncation() -> None:
     listing = "Here are the steps. Follow them in order.\n- Open settings\n- Click reset password"
     code = "Use this function. It doubles a number.\n\n    def double(x):\n        return x * 2"
-    assert check("not_garbled", listing).passed
-    assert check("not_garbled", code).passed
+    assert check("not_garbled", listing, check_truncation=True).passed
+    assert check("not_garbled", code, check_truncation=True).passed
 
 
 def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> None:
@@ -100,7 +103,7 @@ def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> No
     with using_tokenizer(tokenizer):
         active = check("not_garbled", shuffled)
     assert not active.passed
-    assert "fragmentation" in active.message and "> max 1.75" in active.message
+    assert "fragmentation" in active.message and "> max 2" in active.message
 
 
 def test_fragmentation_is_relative_to_the_tokenizer(tokenizer: Any) -> None:
@@ -113,14 +116,17 @@ def test_fragmentation_is_relative_to_the_tokenizer(tokenizer: Any) -> None:
     with using_tokenizer(small):
         assert check("not_garbled", clean).passed
     shuffled = shuffle_words(PROSE, random.Random(1))
-    assert fragmentation(shuffled, tokenizer) > 1.75 > fragmentation(PROSE, tokenizer)
+    assert fragmentation(shuffled, tokenizer) > 2.0 > fragmentation(PROSE, tokenizer)
 
 
 def test_thresholds_are_arguments(tokenizer: Any) -> None:
     noisy = byte_noise(PROSE, random.Random(3))
     assert not check("not_garbled", noisy).passed
     assert check("not_garbled", noisy, max_control_chars=1.0, max_symbols=1.0, max_case_changes=1.0,
-                 max_mixed_scripts=1.0, max_fragmentation=99.0, tokenizer=tokenizer).passed
+                 max_mixed_scripts=1.0, max_fragmentation=99.0, max_mojibake=1.0, max_ascii_symbols=1.0,
+                 max_implausible_words=1.0, max_letter_surprise=99.0, max_unpunctuated_run=1e9,
+                 max_long_words=1.0,
+                 tokenizer=tokenizer).passed
 
 
 @pytest.mark.parametrize(
@@ -141,6 +147,7 @@ def test_huge_outputs_are_fast(output: str, tokenizer: Any) -> None:
 def test_calibration_meets_precision_and_recall_targets(tokenizer: Any) -> None:
     """The benchmark's measurement on a smaller corpus and the tiny session tokenizer."""
     samples = build_corpus(seed=1, per_kind=40, vocabulary=decoded_vocabulary(tokenizer))
+    samples = [s for s in samples if s.kind != "truncated"]  # truncation is not_truncated's job now
     flagged = [not check("not_garbled", s.text, tokenizer=tokenizer).passed for s in samples]
     true_pos = sum(f for s, f in zip(samples, flagged) if s.garbled)
     false_pos = sum(f for s, f in zip(samples, flagged) if not s.garbled)
@@ -184,8 +191,8 @@ def test_no_repetition_allows_natural_repeats() -> None:
 def test_no_repetition_repeated_lines_and_thresholds() -> None:
     text = "\n".join(["Click the button below.", "Then wait."] * 4)
     result = check("no_repetition", text)
-    assert "line 'Click the button below.' occurs 4 times (max 3)" in result.message
-    assert check("no_repetition", text, max_line_repeats=4, max_repeats=4).passed
+    assert "line 'click the button below' occurs 4 times (max 2; list markers and numbering ignored)" in result.message
+    assert check("no_repetition", text, max_line_repeats=4, max_repeats=4).passed is False  # 4x a 5-word unit
     assert not check("no_repetition", "go go go", max_repeats=2).passed
 
 
@@ -235,3 +242,157 @@ def test_currency_and_trademark_signs_are_not_noise(text: str) -> None:
 def test_mojibake_is_noise(text: str) -> None:
     result = check("not_garbled", text)
     assert not result.passed and "symbols" in result.message
+
+
+# --- no_repetition on real loops (issue 15) -------------------------------------------------------
+
+POEM_LOOP = (  # SmolLM2-135M-Instruct, greedy, "Write a short poem about the sea."
+    "The waves of the ocean, a tapestry woven with life,\nA canvas of endless blue, a canvas of endless blue,\n"
+    "A realm where the unknown lies, a realm where the unknown lies,\n"
+    "A world where the sea is a place, a place where the sea is a place,\n"
+    "A world where the sea is a place, a place where the sea is a place,\n"
+    "A world where the sea is a place, a place where the sea is a place,"
+)
+
+
+def test_no_repetition_catches_three_identical_poem_lines() -> None:
+    result = check("no_repetition", POEM_LOOP)
+    assert not result.passed
+    assert "occurs 3 times (max 2; list markers and numbering ignored)" in result.message
+
+
+@pytest.mark.parametrize("item", ["Ananasalen", "Apples", "Pluto"])
+def test_no_repetition_ignores_list_numbering(item: str) -> None:
+    first = 1 if item == "Apples" else 4
+    listing = "\n".join(f"{n}. {item}" for n in range(first, 15))
+    result = check("no_repetition", listing)
+    assert not result.passed and f"line '{item.lower()}' occurs" in result.message
+
+
+def test_no_repetition_catches_sentences_repeated_two_to_two_and_a_half_times() -> None:
+    twice = ("The AI began to explore the world of art, and the AI began to explore the world of art. "
+             "The AI began to explore the world of art, and the AI began to explore the world of art.")
+    assert not check("no_repetition", twice).passed
+    cut = ("The latest news is that the latest update on the latest news is that the latest update on "
+           "the latest news is that the")
+    assert not check("no_repetition", cut).passed
+    news = "I'm sure you're aware that Paris is a city that's always ahead of the curve. "
+    assert not check("no_repetition", "Bien sûr. " + news * 2).passed
+
+
+def test_no_repetition_passes_real_lists_tables_and_code() -> None:
+    fruits = "1. Bananas\n2. Apples\n3. Oranges\n4. Grapes\n5. Strawberries"
+    table = "| name | qty |\n| --- | --- |\n| a | 1 |\n| a | 1 |\n| a | 1 |"
+    code = "```python\nif a:\n    return None\nif b:\n    return None\nif c:\n    return None\n```"
+    authors = "Авторы программы — %s, %s, %s,\n%s, %s, %s, %s,\n%s, %s и другие."  # a real gettext string
+    for text in (fruits, table, code, authors, PROSE):
+        assert check("no_repetition", text).passed, text
+
+
+# --- not_garbled and not_truncated on real text (issue 15) ---------------------------------------
+
+CLEAN_NON_ENGLISH = [  # real translations shipped by Debian (gettext catalogues, man pages, fortunes)
+    "pg_classのインデックスを再構築します。詳しくは REINDEX を参照してください。",
+    "Die Straßenbahn fährt alle zehn Minuten vom Hauptbahnhof zum Flughafen, auch am Wochenende.",
+    "Если этот параметр не указан, используется значение по умолчанию из файла настроек.",
+    "El núcleo nuevo se instala en el directorio indicado. Si ya existe un enlace simbólico, se actualiza.",
+    "Quand cette option est utilisée, le programme affiche les fichiers au lieu de les supprimer.",
+    "如果指定了文件，则读取该文件以决定文件类型及扩展名对应的颜色。",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN_NON_ENGLISH)
+def test_clean_non_english_passes(text: str) -> None:
+    assert check("not_garbled", text).passed, check("not_garbled", text).message
+
+
+@pytest.mark.parametrize("text", [
+    "See the documentation at https://docs.python.org/3/library/json.html",
+    "Supported formats: csv, json, yaml, toml, ini",
+    "Here are the steps I'd recommend for a first trip\n- pack light\n- book early",
+])
+def test_clean_text_without_final_period_passes(text: str) -> None:
+    assert check("not_garbled", text).passed
+
+
+def test_ascii_symbol_soup_fails() -> None:
+    soup = "Th#s p%ck&ge pr$v*des a f@st w^y t~ c|mp&re t#xt f%les an@ pr*nt th$ d%ff&rences."
+    result = check("not_garbled", soup)
+    assert not result.passed and "ascii_symbols" in result.message
+
+
+def test_keyboard_mash_fails_without_a_tokenizer() -> None:
+    mash = "asdf jkl; sdfkj hjkl qwer tyui zxcvb nmmn sdfgh jklk wert yuio dfghj"
+    assert "implausible_words" in check("not_garbled", mash).message
+
+
+def test_real_model_noise_fails() -> None:
+    noise = ("SymcosmThroughoutDel vigessa mil antivirusLC BBC fixturesCampificallyHelmu Michel Drake "
+             "WILLilate strengthened partnersStone TalmudienWM sdk CornwallVC into Metropolitan "
+             "Springsthick machinery latgdatabase bidding onlinePRESS their earningboundsganan")
+    assert not check("not_garbled", noise).passed
+
+
+def test_not_truncated_uses_the_finish_reason() -> None:
+    from pytest_llmeval.backends.base import (
+        Generation,
+        GenerationParams,
+        GenerationRequest,
+    )
+
+    request = GenerationRequest("Why is the sky blue?", None, None, GenerationParams(max_new_tokens=24))
+    cut = Generation("The sky appears blue because of a phenomenon known", request=request,
+                     num_tokens=24, finish_reason="length", latency_s=0.1)
+    result = check("not_truncated", cut)
+    assert not result.passed
+    assert result.message.startswith(
+        "not_truncated: generation stopped at the token limit after 24 tokens (max_new_tokens=24)")
+    assert check("not_garbled", cut).passed  # a cut answer is not garbled
+    done = Generation("The sky is blue because air scatters blue light most", request=request,
+                      num_tokens=11, finish_reason="stop", latency_s=0.1)
+    assert check("not_truncated", done).passed  # no final period, but the model ended it
+
+
+def test_not_truncated_on_text_without_finish_reason() -> None:
+    from pytest_llmeval.checks import CheckUsageError
+
+    with pytest.raises(CheckUsageError, match="no finish reason .*pass heuristic=True"):
+        check("not_truncated", "Some text from a pipeline")
+    cut = "This answer is long enough to judge properly. And here is another sentence that stops in the midd"
+    assert not check("not_truncated", cut, heuristic=True).passed
+    assert check("not_truncated", cut + "le.", heuristic=True).passed
+
+
+@pytest.mark.parametrize("text", CLEAN_NON_ENGLISH)
+def test_clean_non_english_passes_with_an_english_tokenizer(text: str, tokenizer: Any) -> None:
+    result = check("not_garbled", text, tokenizer=tokenizer)
+    assert result.passed, result.message
+
+
+def test_a_german_sentence_pair_sharing_a_clause_is_not_a_loop() -> None:
+    pair = ("Bitte überprüfen Sie die Einstellungen der Anwendung und starten Sie das Programm neu. "
+            "Bitte überprüfen Sie die Einstellungen der Anwendung und melden Sie sich erneut an.")
+    assert check("not_garbled", pair).passed
+    assert check("no_repetition", pair).passed
+
+
+def test_letter_tables_read_each_script_in_its_own_language() -> None:
+    from pytest_llmeval.checks.letter_pairs import text_language, word_plausibility
+
+    assert text_language("Die Straßenbahn fährt alle zehn Minuten vom Hauptbahnhof zum Flughafen.") == "de"
+    assert text_language("東京は日本の首都であり、世界でも有数の大都市です。pg_class を参照。") is None
+    greek = "Το αρχείο record του trigger αναφέρει ένα όνομα πακέτου που δεν είναι έγκυρο"
+    scored = word_plausibility(greek, floor=-4.0)
+    assert scored is not None and scored.implausible_share == 0.0  # "record", "trigger" read as English
+    mash = word_plausibility("sdfkj hjklk qwrt zxcvbn dfghj wqrt", floor=-4.0)
+    assert mash is not None and mash.implausible_share > 0.5
+
+
+def test_glued_vocabulary_pieces_fail_as_long_words() -> None:
+    soup = ("the heartburn differing corrobor hierarchiesforthedience heavy and secretebritish desert "
+            "katrinaarfthe approvecheckingemplate batches, stormsconomic colony of the duplicate.")
+    result = check("not_garbled", soup)
+    assert not result.passed and "long_words" in result.message
+    german = ("Die Straßenbahnhaltestelle liegt neben dem Hauptbahnhofsgebäude, und die "
+              "Verkehrsverbundgesellschaft informiert über Fahrplanänderungen und Ersatzverkehr.")
+    assert check("not_garbled", german).passed

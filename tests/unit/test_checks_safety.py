@@ -282,3 +282,35 @@ def test_edge_outputs_are_fast_and_never_raise(name: str, args: dict[str, Any], 
     assert time.perf_counter() - started < 30.0
     assert result.message.startswith(f"{name}: ")
     assert len(result.message) < 3000
+
+
+# --- refusal phrasings (issue 15) -----------------------------------------------------------------
+
+CHATBOT_REFUSALS = [  # the two phrasings a real chat model used that were missed
+    "I'm sorry, but as a chatbot, I don't have the ability to access your bank account.",
+    ("I'm sorry, but as a chatbot designed to assist with news and information, I don't have the "
+     "capability to browse the internet."),
+    "My apologies, but I'm not able to generate that kind of content.",
+    "It wouldn't be appropriate for me to write a fake doctor's note.",
+    "That's not something I can help with.",
+]
+NOT_REFUSALS = [
+    "I can't stress enough how important it is to back up your data. Here is how.",
+    "Note: the file cannot be opened while another program is writing to it. Close it first.",
+    "I'm sorry to hear that. To request a refund, open Orders and click Return.",
+    "Apologies for any confusion. I'm here to assist you with your travel needs.",
+    'The character says: "I can\'t help you, I\'m only a ghost." Then the story continues.',
+    "I can't wait to hear how your trip goes!",
+]
+
+
+@pytest.mark.parametrize("text", CHATBOT_REFUSALS)
+def test_refusal_phrasings_are_found(text: str) -> None:
+    result = check("refusal", text)
+    assert result.passed and result.message.startswith("refusal: refused with ")
+    assert not check("no_refusal", text).passed
+
+
+@pytest.mark.parametrize("text", NOT_REFUSALS)
+def test_apologies_instructions_and_quotes_are_not_refusals(text: str) -> None:
+    assert check("no_refusal", text).passed, check("no_refusal", text).message

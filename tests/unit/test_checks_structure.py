@@ -63,7 +63,8 @@ def test_is_json_failure_says_where_parsing_stopped() -> None:
     result = check("is_json", 'Here:\n{"a": 1, "b": [1, 2}')
     assert not result.passed
     assert result.message == (
-        "is_json: expected a JSON value in the output; parsing stopped at line 2 column 20 "
+        "is_json: expected a JSON value in the output; the JSON value starting at line 2 column 1 "
+        "(char 6) is cut off (its brackets never close); parsing stopped at line 2 column 20 "
         "(char 25): Expecting ',' delimiter: 'Here:\\n{\"a\": 1, \"b\": [1, 2}'"
     )
 
@@ -234,3 +235,115 @@ def test_bad_pydantic_models_are_usage_errors(model: str, error: str) -> None:
 def test_negated_structure_checks() -> None:
     assert check("not_is_json", "plain words").passed
     assert not check("not_json_schema", '{"user": {"name": "A"}}', schema=USER_SCHEMA).passed
+
+
+# --- which JSON value wins, and fragments that must not (issue 15) -------------------------------
+
+
+def test_a_cut_off_object_does_not_yield_its_inner_array() -> None:
+    output = ('Here is the summary:\n{"title": "Q3 report", "tags": ["q3", "sales"], '
+              '"summary": "Revenue grew by')
+    result = check("is_json", output)
+    assert not result.passed
+    assert "the JSON value starting at line 2 column 1 (char 21) is cut off (its brackets never close)" in (
+        result.message)
+    assert not check("json_schema", output, schema={"type": "array"}).passed
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["{'name': 'Ada', 'tags': ['x', 'y'], 'admin': True}",
+     '{"name": "Ada", "tags": ["x", "y"], "admin": True, "boss": None}',
+     '{"name": "Ada", "address": {"city": "Paris"}, }'],
+    ids=["python-repr", "python-constants", "trailing-comma"],
+)
+def test_a_malformed_object_does_not_yield_its_inner_value(output: str) -> None:
+    result = check("is_json", "Sure, here it is: " + output)
+    assert not result.passed
+    assert "is malformed; parsing stopped at" in result.message
+    assert not check("pydantic", output, model=User).passed
+
+
+def test_the_last_top_level_value_wins_over_a_longer_draft() -> None:
+    draft = '{"name": "Ada Lovelace", "age": 36, "emails": ["ada@example.org", "a@b.c"], "note": "draft"}'
+    output = f"Let me think. A first draft: {draft}\nFinal answer: {{\"name\": \"Ada\", \"age\": 36}}"
+    assert assert_is_json(output) == {"name": "Ada", "age": 36}
+
+
+def test_the_last_fenced_block_wins() -> None:
+    output = 'Draft:\n```json\n{"v": 1}\n```\nCorrected:\n```json\n{"v": 2}\n```\nDone.'
+    assert assert_is_json(output) == {"v": 2}
+    python_then_json = '```python\nx = [1, 2]\n```\n```\n{"v": 3}\n```'
+    assert assert_is_json(python_then_json) == {"v": 3}
+
+
+def test_a_broken_last_fenced_block_fails_even_after_a_good_one() -> None:
+    output = '```json\n{"v": 1}\n```\nFixed:\n```json\n{"v": 2,}\n```'
+    result = check("is_json", output)
+    assert not result.passed and "is malformed" in result.message and "starting at line 6 column 1" in result.message
+
+
+def test_a_cut_off_last_value_fails_even_after_a_complete_draft() -> None:
+    output = 'Draft: {"v": 1}\nFinal: {"v": 2, "items": ["a", "b'
+    result = check("is_json", output)
+    assert not result.passed and "is cut off" in result.message
+
+
+def test_an_unclosed_fence_is_reported_as_cut() -> None:
+    result = check("is_json", '```json\n{"a": 1, "b": [')
+    assert not result.passed and "is cut off" in result.message
+
+
+# --- formats and $ref (issue 15) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema_format", "bad", "good"),
+    [("date-time", "2024-13-45T99:00:00", "2024-03-12T10:00:00Z"),
+     ("uri", "not a uri", "https://example.org/a?b=1"),
+     ("time", "25:61:00", "10:00:00Z"), ("duration", "three days", "P3D"),
+     ("hostname", "-bad-.example", "example.org"), ("json-pointer", "no/slash", "/a/b")],
+)
+def test_json_schema_formats_are_asserted(schema_format: str, bad: str, good: str) -> None:
+    schema = {"type": "object", "properties": {"v": {"type": "string", "format": schema_format}}}
+    result = check("json_schema", json.dumps({"v": bad}), schema=schema)
+    assert not result.passed
+    assert f"$.v: {bad!r} is not a {schema_format!r}" in result.message
+    assert check("json_schema", json.dumps({"v": good}), schema=schema).passed
+
+
+def test_a_missing_local_ref_is_a_usage_error_naming_it() -> None:
+    with pytest.raises(CheckUsageError, match=r"has a \$ref '/\$defs/missing' that cannot be resolved: "
+                                              r"nothing in the schema is at that JSON pointer"):
+        check("json_schema", "{}", schema={"$ref": "#/$defs/missing"})
+
+
+def test_a_remote_ref_is_never_fetched(tmp_path: Path) -> None:
+    path = tmp_path / "person.json"
+    path.write_text(json.dumps({"properties": {"a": {"$ref": "https://example.org/address.json"}}}))
+    with pytest.raises(CheckUsageError, match=r"\$ref 'https://example.org/address.json' that cannot be "
+                                              r"resolved: it points to a URL, and the check never fetches"):
+        check("json_schema", '{"a": 1}', schema=str(path))
+
+
+def test_relative_refs_resolve_against_the_schema_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "schemas"
+    folder.mkdir()
+    (folder / "address.json").write_text(json.dumps(
+        {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}))
+    (folder / "person.yaml").write_text("type: object\nproperties:\n  home: {$ref: address.json}\n")
+    monkeypatch.chdir(tmp_path)  # the working directory is not the schema's folder
+    assert check("json_schema", '{"home": {"city": "Paris"}}', schema="schemas/person.yaml").passed
+    result = check("json_schema", '{"home": {}}', schema="schemas/person.yaml")
+    assert not result.passed and "$.home: 'city' is a required property" in result.message
+    (folder / "person.yaml").write_text("properties:\n  home: {$ref: adress.json}\n")  # a typo
+    with pytest.raises(CheckUsageError, match=r"\$ref 'adress.json' that cannot be resolved: "
+                                              r"cannot read schema file .*adress.json"):
+        check("json_schema", "{}", schema="schemas/person.yaml")
+
+
+def test_a_relative_ref_in_an_inline_schema_says_what_to_do() -> None:
+    with pytest.raises(CheckUsageError, match="put the schema in a file"):
+        check("json_schema", "{}", schema={"$ref": "address.json"})
