@@ -9,6 +9,10 @@
     llmeval demo-model PATH [--weak | --steps N]
     llmeval import-gguf FILE OUT_DIR
     llmeval export tensorboard DIR [--history PATH] [--runs N] [--no-text]
+    llmeval review [--run RUN | --pairwise A B] [--dimensions A,B,C] [--host HOST] [--port N]
+    llmeval review stats [--run RUN] [--pairwise A B]
+    llmeval review export [--out PATH] [--dpo]
+    llmeval review import FILE
 
 RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff``, A and B may also be
 baseline JSON files (an argument naming an existing path is a file). Exit codes: 0 fine, 1 ``diff``
@@ -38,6 +42,7 @@ from pytest_llmeval.baseline_policy import accept_run
 from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
 from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.tensorboard_export import TensorBoardError
+from pytest_llmeval.review.cli import ReviewError, add_review_parser
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -231,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs", type=_positive_int, default=None, metavar="N", help="only the newest N runs (default: all)"
     )
     tensorboard.add_argument("--no-text", action="store_true", help="scalars only, no per-case output text")
+    add_review_parser(commands, history)
     baseline = commands.add_parser("baseline", help="write a baseline file from a recorded run")
     baseline.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
     history(baseline)
@@ -265,8 +271,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export_tensorboard(args, out)
         if args.command == "prune":
             return _prune(args, out)
+        if args.command == "review":
+            from pytest_llmeval.review.cli import run_review
+
+            return run_review(args, out)
         return _baseline(args, out)
-    except (StoreError, BaselineError, ConfigurationError, TensorBoardError) as exc:
+    except (StoreError, BaselineError, ConfigurationError, TensorBoardError, ReviewError) as exc:
         print(f"llmeval: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. writing --out into a read-only folder

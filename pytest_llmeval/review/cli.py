@@ -1,0 +1,178 @@
+"""``llmeval review``: serve the review app, print its statistics, export and import judgements.
+
+    llmeval review [--run RUN | --pairwise A B] [--dimensions A,B,C] [--host HOST] [--port N]
+    llmeval review stats [--run RUN] [--pairwise A B]
+    llmeval review export [--out PATH] [--dpo]
+    llmeval review import FILE
+
+``--history`` and ``--reviews`` may stand before or after the action.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from pytest_llmeval.review.store import (
+    DEFAULT_DIMENSIONS,
+    ReviewStore,
+    ReviewStoreError,
+    reviews_path,
+)
+
+__all__ = ["ReviewError", "add_review_parser", "parse_dimensions", "run_review"]
+
+ReviewError = ReviewStoreError
+DEFAULT_PORT = 8765
+MAX_DIMENSIONS = 10
+_DIMENSION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+def parse_dimensions(text: str) -> tuple[str, ...]:
+    """``"helpfulness, tone"`` -> ``("helpfulness", "tone")``; argparse-friendly errors."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one dimension, e.g. helpfulness,correctness,tone")
+    for name in names:
+        if not _DIMENSION.match(name):
+            raise argparse.ArgumentTypeError(
+                f"dimension {name!r} is not a name (a letter, then letters, digits, - or _; at most 40)"
+            )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"dimensions repeat a name: {', '.join(names)}")
+    if len(names) > MAX_DIMENSIONS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DIMENSIONS} dimensions, got {len(names)}")
+    return tuple(names)
+
+
+def _port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number 0..65535 (0: any free port)")
+    return number
+
+
+def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add ``review`` and its actions to the ``llmeval`` subcommands."""
+    review = commands.add_parser(
+        "review",
+        help="rate outputs in a local web app (Likert or blind pairwise); stats, export, import",
+        description="Without an action: serve the review app over the run history on 127.0.0.1.",
+    )
+
+    def files(sub: argparse.ArgumentParser, suppress: bool) -> None:
+        if suppress:  # on an action: only set when given there, so the value before the action stays
+            sub.add_argument("--history", default=argparse.SUPPRESS, metavar="PATH", help="run history file")
+        else:
+            history(sub)
+        sub.add_argument(
+            "--reviews", default=argparse.SUPPRESS if suppress else None, metavar="PATH",
+            help="review file (default: reviews.db next to the history)",
+        )
+
+    def runs(sub: argparse.ArgumentParser, suppress: bool) -> None:
+        which = sub.add_mutually_exclusive_group()
+        which.add_argument(
+            "--run", default=argparse.SUPPRESS if suppress else "latest", metavar="RUN",
+            help="Likert: rate this run's outputs (id, prefix, latest, previous; default latest)",
+        )
+        which.add_argument(
+            "--pairwise", nargs=2, default=argparse.SUPPRESS if suppress else None, metavar=("A", "B"),
+            help="pairwise: compare run A (the candidate) with run B, blind",
+        )
+
+    files(review, suppress=False)
+    runs(review, suppress=False)
+    review.add_argument(
+        "--dimensions", type=parse_dimensions, default=DEFAULT_DIMENSIONS, metavar="A,B,C",
+        help=f"Likert dimensions, comma-separated (default {','.join(DEFAULT_DIMENSIONS)})",
+    )
+    review.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    review.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
+    actions = review.add_subparsers(dest="review_command", metavar="ACTION")
+
+    stats = actions.add_parser("stats", help="Likert means, win rate, agreement between annotators and with the judge")
+    files(stats, suppress=True)
+    runs(stats, suppress=True)
+
+    export = actions.add_parser("export", help="write the judgements as JSONL (or DPO preference pairs with --dpo)")
+    files(export, suppress=True)
+    export.add_argument("--out", default=None, metavar="PATH",
+                        help="file to write (default llmeval-judgements.jsonl, or llmeval-dpo.jsonl with --dpo)")
+    export.add_argument("--dpo", action="store_true",
+                        help="prompt/chosen/rejected rows from the pairwise judgements, as TRL's DPOTrainer reads them")
+
+    imported = actions.add_parser("import", help="add the judgements of an exported JSONL file")
+    files(imported, suppress=True)
+    imported.add_argument("file", metavar="FILE", help="a JSONL file written by llmeval review export")
+
+
+def run_review(args: argparse.Namespace, out: TextIO) -> int:
+    """Carry out ``llmeval review [ACTION]``; errors are ReviewStoreError/StoreError (exit 2)."""
+    store = ReviewStore(args.reviews if args.reviews is not None else reviews_path(args.history))
+    action = getattr(args, "review_command", None)
+    if action == "stats":
+        return _stats(args, store, out)
+    if action == "export":
+        return _export(args, store, out)
+    if action == "import":
+        added, present = store.import_jsonl(args.file)
+        print(f"imported {added} {'judgement' if added == 1 else 'judgements'} from {args.file} into {store.path} "
+              f"({present} already there)", file=out)
+        return 0
+    return _serve(args, store, out)
+
+
+def _stats(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
+    from pytest_llmeval.review.results import review_results
+
+    pair = tuple(args.pairwise) if args.pairwise else None
+    results = review_results(args.history, store.path, run=args.run, pairwise=pair)  # type: ignore[arg-type]
+    print(results.format(), file=out)
+    return 0
+
+
+def _export(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
+    if args.dpo:
+        from pytest_llmeval.review.store import write_dpo_jsonl
+
+        path = Path(args.out or "llmeval-dpo.jsonl")
+        count = write_dpo_jsonl(path, store.current(kind="pairwise"))
+        print(f"wrote {count} preference {'pair' if count == 1 else 'pairs'} (prompt/chosen/rejected; ties left "
+              f"out) to {path}", file=out)
+        return 0
+    path = Path(args.out or "llmeval-judgements.jsonl")
+    count = store.export_jsonl(path)
+    print(f"wrote {count} {'judgement' if count == 1 else 'judgements'} to {path}", file=out)
+    return 0
+
+
+def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
+    from pytest_llmeval.review.app import ReviewApp, serve
+    from pytest_llmeval.review.items import likert_plan, pairwise_plan
+
+    if args.pairwise:
+        try:
+            plan = pairwise_plan(args.history, *args.pairwise)
+        except ValueError as exc:
+            raise ReviewStoreError(str(exc)) from None
+    else:
+        plan = likert_plan(args.history, args.run, store)
+    if plan.identical:
+        print(f"{plan.identical} cases have the same output in both runs: not asked", file=out)
+    if plan.without_output:
+        print(f"{plan.without_output} cases have no text output: not asked", file=out)
+    changed = sum(1 for item in plan.items if item.needs_review)
+    if changed:
+        print(f"{changed} outputs changed since their case was rated: queued first", file=out)
+    try:
+        serve(ReviewApp(plan, store, args.dimensions), host=args.host, port=args.port, out=out)
+    except KeyboardInterrupt:
+        pass
+    return 0
