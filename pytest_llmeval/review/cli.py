@@ -113,6 +113,17 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
     imported.add_argument("file", metavar="FILE", help="a JSONL file written by llmeval review export")
 
 
+def _require(*modules: str) -> None:
+    """The optional libraries of ``llmeval review`` are installed, or one error saying how to get them."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ReviewStoreError(
+            f"llmeval review needs {', '.join(missing)}: pip install 'pytest-llmeval[review]'"
+        )
+
+
 def run_review(args: argparse.Namespace, out: TextIO) -> int:
     """Carry out ``llmeval review [ACTION]``; errors are ReviewStoreError/StoreError (exit 2)."""
     store = ReviewStore(args.reviews if args.reviews is not None else reviews_path(args.history))
@@ -130,6 +141,7 @@ def run_review(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _stats(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
+    _require("scipy", "krippendorff")
     from pytest_llmeval.review.results import review_results
 
     pair = tuple(args.pairwise) if args.pairwise else None
@@ -154,6 +166,7 @@ def _export(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
 
 
 def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
+    _require("starlette", "uvicorn")
     from pytest_llmeval.review.app import ReviewApp, serve
     from pytest_llmeval.review.items import likert_plan, pairwise_plan
 
