@@ -207,6 +207,7 @@ async function goNext() {
     await showItem(s.first_pending);
   } else {
     setStatus(allJudgedMessage());
+    setBusy(false);
   }
 }
 
