@@ -170,7 +170,7 @@ def assert_human_rating(
     min: float,
     dimension: str | None = None,
     case_id: str | None = None,
-    reviews: Path | None = None,
+    reviews: str | Path | None = None,
 ) -> float:
     """People rated this exact output at least ``min`` in ``llmeval review``; returns the lowest
     dimension mean. Fails with "needs review" for an output nobody rated (or that changed since);

@@ -93,7 +93,7 @@ def human_rating(
     min: float,
     dimension: str | None = None,
     case_id: str | None = None,
-    reviews: Path | None = None,
+    reviews: str | Path | None = None,
 ) -> CheckResult:
     """Every rated dimension's mean over annotators (or only ``dimension``'s) is at least ``min``.
     Score: the lowest of those means. An output nobody rated yet needs review (does not pass)."""
