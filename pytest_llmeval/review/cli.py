@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,7 +24,7 @@ from pytest_llmeval.review.store import (
     reviews_path,
 )
 
-__all__ = ["ReviewError", "add_review_parser", "parse_dimensions", "run_review"]
+__all__ = ["ReviewError", "add_review_parser", "parse_dimensions", "pytest_ini_value", "resolve_dimensions", "run_review"]
 
 ReviewError = ReviewStoreError
 DEFAULT_PORT = 8765
@@ -46,6 +47,68 @@ def parse_dimensions(text: str) -> tuple[str, ...]:
     if len(names) > MAX_DIMENSIONS:
         raise argparse.ArgumentTypeError(f"at most {MAX_DIMENSIONS} dimensions, got {len(names)}")
     return tuple(names)
+
+
+INI_DIMENSIONS = "llm_review_dimensions"
+
+
+def pytest_ini_value(key: str, start: Path) -> tuple[str, Path] | None:
+    """``key``'s value in the pytest configuration file that governs ``start`` (found the way pytest
+    finds it: the nearest folder upwards with pytest.ini, .pytest.ini, a pyproject.toml with
+    [tool.pytest.ini_options], a tox.ini with [pytest] or a setup.cfg with [tool:pytest]), and that file."""
+    import iniconfig
+
+    for folder in [start, *start.parents]:
+        for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("pyproject.toml", None),
+                              ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+            path = folder / name
+            if not path.is_file():
+                continue
+            if section is None:
+                table = _pyproject_pytest_table(path)
+                if table is None:
+                    continue
+                value = table.get(key)
+                if isinstance(value, list):
+                    return ", ".join(str(v) for v in value), path
+                return (None if value is None else (str(value), path))
+            try:
+                config = iniconfig.IniConfig(str(path))
+            except iniconfig.ParseError as exc:
+                raise ReviewStoreError(f"cannot read {path}: {exc}") from None
+            if section in config:
+                value = config[section].get(key)
+                return None if value is None else (value, path)
+            if name in ("pytest.ini", ".pytest.ini"):
+                return None  # pytest.ini governs even without a [pytest] section
+    return None
+
+
+def _pyproject_pytest_table(path: Path) -> dict[str, Any] | None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: tomli is pytest's own dependency there
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReviewStoreError(f"cannot read {path}: {exc}") from None
+    table = data.get("tool", {}).get("pytest", {}).get("ini_options")
+    return table if isinstance(table, dict) else None
+
+
+def resolve_dimensions(given: tuple[str, ...] | None, start: Path) -> tuple[str, ...]:
+    """``--dimensions`` when given, else ``llm_review_dimensions`` from the pytest ini, else the defaults."""
+    if given is not None:
+        return given
+    found = pytest_ini_value(INI_DIMENSIONS, start)
+    if found is None:
+        return DEFAULT_DIMENSIONS
+    value, path = found
+    try:
+        return parse_dimensions(value.replace("\n", ",").replace("\r", ","))
+    except argparse.ArgumentTypeError as exc:
+        raise ReviewStoreError(f"{path}: {INI_DIMENSIONS}: {exc}") from None
 
 
 def _port(text: str) -> int:
@@ -90,8 +153,9 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
     files(review, suppress=False)
     runs(review, suppress=False)
     review.add_argument(
-        "--dimensions", type=parse_dimensions, default=DEFAULT_DIMENSIONS, metavar="A,B,C",
-        help=f"Likert dimensions, comma-separated (default {','.join(DEFAULT_DIMENSIONS)})",
+        "--dimensions", type=parse_dimensions, default=None, metavar="A,B,C",
+        help=f"Likert dimensions, comma-separated (default: the ini's {INI_DIMENSIONS}, else "
+        f"{','.join(DEFAULT_DIMENSIONS)})",
     )
     review.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     review.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
@@ -167,6 +231,7 @@ def _export(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
 
 def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     _require("starlette", "uvicorn")
+    dimensions = resolve_dimensions(args.dimensions, Path.cwd())
     from pytest_llmeval.review.app import ReviewApp, serve
     from pytest_llmeval.review.items import likert_plan, pairwise_plan
 
@@ -185,7 +250,7 @@ def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     if changed:
         print(f"{changed} outputs changed since their case was rated: queued first", file=out)
     try:
-        serve(ReviewApp(plan, store, args.dimensions), host=args.host, port=args.port, out=out)
+        serve(ReviewApp(plan, store, dimensions), host=args.host, port=args.port, out=out)
     except KeyboardInterrupt:
         pass
     return 0

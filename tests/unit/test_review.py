@@ -15,6 +15,7 @@ from pytest_llmeval.checks import CheckFailed, CheckUsageError, check
 from pytest_llmeval.checks.human import needs_review, reviewing_case, using_reviews
 from pytest_llmeval.cli import main
 from pytest_llmeval.records import CaseRecord, RunRecord
+from pytest_llmeval.review.cli import resolve_dimensions
 from pytest_llmeval.review.items import likert_plan, pairwise_plan
 from pytest_llmeval.review.results import (
     likert_results,
@@ -332,3 +333,19 @@ def test_cli_errors_are_one_line(history: Path, tmp_path: Path, capsys: pytest.C
     assert code == 2 and f"cannot read the judgement file {missing}" in err
     code, _, err = _cli(["review", "stats", "--history", str(tmp_path / "none.db")], capsys)
     assert code == 2 and "does not exist" in err
+
+
+def test_dimensions_from_the_pytest_ini(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "evals").mkdir(parents=True)
+    assert resolve_dimensions(None, project / "evals") == ("helpfulness", "correctness", "tone")
+    (project / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nllm_review_dimensions = ["clarity", "safety"]\n', encoding="utf-8"
+    )
+    assert resolve_dimensions(None, project / "evals") == ("clarity", "safety")
+    (project / "pytest.ini").write_text("[pytest]\nllm_review_dimensions =\n    accuracy\n    tone\n", encoding="utf-8")
+    assert resolve_dimensions(None, project / "evals") == ("accuracy", "tone")  # pytest.ini comes first
+    assert resolve_dimensions(("mine",), project / "evals") == ("mine",)  # the flag wins
+    (project / "pytest.ini").write_text("[pytest]\nllm_review_dimensions = tone, tone\n", encoding="utf-8")
+    with pytest.raises(ReviewStoreError, match=r"pytest.ini: llm_review_dimensions: dimensions repeat a name"):
+        resolve_dimensions(None, project)
