@@ -27,7 +27,7 @@ from pytest_llmeval.checks.base import (
     truncate,
 )
 from pytest_llmeval.review.store import ReviewStore, ReviewStoreError
-from pytest_llmeval.store import output_sha256
+from pytest_llmeval.store import output_sha256, storable_text
 
 __all__ = [
     "NEEDS_REVIEW",
@@ -116,7 +116,8 @@ def human_rating(
         judgements = store.for_case(case)
     except ReviewStoreError as exc:
         raise CheckUsageError(f"check 'human_rating': {exc}") from None
-    digest = output_sha256(text) or ""
+    # As the history stores it (a lone surrogate becomes U+FFFD), so the hash matches the rated text.
+    digest = output_sha256(storable_text(text)) or ""
     matching = [j for j in judgements if j.output_sha256 == digest]
     if dimension is not None:
         matching = [j for j in matching if dimension in j.ratings]

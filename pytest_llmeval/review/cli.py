@@ -164,6 +164,7 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
     stats = actions.add_parser("stats", help="Likert means, win rate, agreement between annotators and with the judge")
     files(stats, suppress=True)
     runs(stats, suppress=True)
+    stats.add_argument("--json", action="store_true", help="print the numbers as JSON (undefined ones as null)")
 
     export = actions.add_parser("export", help="write the judgements as JSONL (or DPO preference pairs with --dpo)")
     files(export, suppress=True)
@@ -210,7 +211,12 @@ def _stats(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
 
     pair = tuple(args.pairwise) if args.pairwise else None
     results = review_results(args.history, store.path, run=args.run, pairwise=pair)  # type: ignore[arg-type]
-    print(results.format(), file=out)
+    if args.json:
+        import json
+
+        print(json.dumps(results.to_dict(), indent=2, allow_nan=False), file=out)
+    else:
+        print(results.format(), file=out)
     return 0
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_llmeval.review.items import (
     ReviewItem,
@@ -110,6 +111,21 @@ class ReviewResults:
     def format(self) -> str:
         """The text ``llmeval review stats`` prints."""
         return "\n".join(_format(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (``llmeval review stats --json``, the dashboard, the Markdown
+        summary): undefined numbers (NaN) become ``None``."""
+        return _json_ready(asdict(self))  # type: ignore[no-any-return]
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    return value
 
 
 def _items_judgements(plan: ReviewPlan, judgements: Sequence[Judgement]) -> dict[int, list[Judgement]]:

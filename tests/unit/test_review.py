@@ -349,3 +349,21 @@ def test_dimensions_from_the_pytest_ini(tmp_path: Path) -> None:
     (project / "pytest.ini").write_text("[pytest]\nllm_review_dimensions = tone, tone\n", encoding="utf-8")
     with pytest.raises(ReviewStoreError, match=r"pytest.ini: llm_review_dimensions: dimensions repeat a name"):
         resolve_dimensions(None, project)
+
+
+def test_stats_json_for_dashboards(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4)
+    code, out, _ = _cli(["review", "stats", "--json", "--history", str(history)], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["pairwise"] is None
+    (helpfulness,) = data["likert"]["dimensions"]
+    assert helpfulness["mean"] == {"estimate": 4.0, "low": None, "high": None, "n": 1, "confidence": 0.95}
+    assert helpfulness["judge_spearman"] == {"rho": None, "p_value": None, "n": 1}
+
+
+def test_human_rating_matches_an_output_with_a_lone_surrogate(history: Path) -> None:
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "bad \ufffd byte", "ann", 1.0, helpfulness=5)  # as the history stored it
+    result = check("human_rating", "bad \ud800 byte", min=4, case_id=CASES[0], reviews=store.path)
+    assert result.passed, result.message
