@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import contextvars
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ __all__ = [
     "active_reviews",
     "human_rating",
     "needs_review",
+    "only_needs_review",
     "reviewing_case",
     "using_reviews",
 ]
@@ -81,6 +82,14 @@ def needs_review(result: CheckResult | Mapping[str, Any]) -> bool:
         return True
     message = result.message if isinstance(result, CheckResult) else result.get("message")
     return isinstance(message, str) and message.startswith(f"human_rating: {NEEDS_REVIEW}:")
+
+
+def only_needs_review(checks: Iterable[CheckResult | Mapping[str, Any]]) -> bool:
+    """Whether a failed test failed only because outputs need review: at least one ``human_rating``
+    needs review and every other failed check passed. Such a test is reported as "needs review",
+    apart from the failures (it still does not pass)."""
+    failed = [c for c in checks if not (c.passed if isinstance(c, CheckResult) else c.get("passed"))]
+    return bool(failed) and all(needs_review(c) for c in failed)
 
 
 @register_check(

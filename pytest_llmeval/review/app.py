@@ -325,6 +325,9 @@ def serve(review: ReviewApp, host: str = "127.0.0.1", port: int = 8765, out: Tex
     shown_host = f"[{host}]" if ":" in host else host
     hosts = {"127.0.0.1", "localhost", host, "[::1]", f"[{host}]"} if host not in ("0.0.0.0", "::") else {"*"}
     app = build_app(review, allowed_hosts=sorted(hosts))
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"llmeval review: warning: listening on {host}, not only this machine: anyone who can reach "
+              "it can read the outputs and add judgements (there is no login)", file=out, flush=True)
     print(f"llmeval review: {review.plan.kind} review of {len(review.plan.items)} items at "
           f"http://{shown_host}:{bound_port}/ (Ctrl+C to stop)", file=out, flush=True)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")

@@ -12,7 +12,12 @@ import pytest
 
 from pytest_llmeval.assertions import assert_human_rating
 from pytest_llmeval.checks import CheckFailed, CheckUsageError, check
-from pytest_llmeval.checks.human import needs_review, reviewing_case, using_reviews
+from pytest_llmeval.checks.human import (
+    needs_review,
+    only_needs_review,
+    reviewing_case,
+    using_reviews,
+)
 from pytest_llmeval.cli import main
 from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.review.cli import resolve_dimensions
@@ -367,3 +372,28 @@ def test_human_rating_matches_an_output_with_a_lone_surrogate(history: Path) -> 
     _likert(store, CASES[0], "bad \ufffd byte", "ann", 1.0, helpfulness=5)  # as the history stored it
     result = check("human_rating", "bad \ud800 byte", min=4, case_id=CASES[0], reviews=store.path)
     assert result.passed, result.message
+
+
+def test_cli_port_in_use(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, _, err = _cli(["review", "--history", str(history), "--port", str(port)], capsys)
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; pick another --port" in err
+
+
+def test_only_needs_review_tells_review_from_failure(history: Path) -> None:
+    store = ReviewStore(reviews_path(history))
+    with using_reviews(store.path), reviewing_case(CASES[0]):
+        unrated = check("human_rating", "g1", min=4)
+    contains = check("contains", "g1", substring="g1")
+    missing = check("contains", "g1", substring="absent")
+    assert only_needs_review([unrated, contains])
+    assert not only_needs_review([unrated, missing])  # a real failure too: a failure
+    assert not only_needs_review([contains])
+    recorded = [{"name": r.name, "passed": r.passed, "score": r.score, "message": r.message} for r in (unrated, contains)]
+    assert only_needs_review(recorded)  # what a run record keeps
