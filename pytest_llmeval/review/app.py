@@ -120,6 +120,7 @@ class ReviewApp:
         }
         if self.plan.kind == "likert":
             data["output"] = item.output
+            data["reference"] = item.reference
             data["ratings"] = {} if judgement is None else judgement.ratings
             data["comment"] = None if judgement is None else judgement.comment
             return data

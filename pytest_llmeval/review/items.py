@@ -28,7 +28,16 @@ from pytest_llmeval.review.store import (
 )
 from pytest_llmeval.store import RunStore, output_sha256
 
-__all__ = ["JUDGE_METRIC", "ReviewItem", "ReviewPlan", "judge_score_of", "likert_plan", "pairwise_plan"]
+__all__ = [
+    "JUDGE_METRIC",
+    "ReviewItem",
+    "ReviewPlan",
+    "case_file_references",
+    "judge_score_of",
+    "likert_plan",
+    "pairwise_plan",
+    "project_folder",
+]
 
 JUDGE_METRIC = "judge"
 
@@ -50,6 +59,7 @@ class ReviewItem:
     other_output_sha256: str | None = None
     other_judge_score: float | None = None
     needs_review: bool = False  # Likert: someone rated this case, but a different output
+    reference: str | None = None  # the case file's reference answer, as the file is now
 
     @property
     def item_key(self) -> tuple[str, ...]:
@@ -108,6 +118,33 @@ def _chat_of(history: Path, run: RunRecord) -> dict[str, dict[str, Any]]:
     return found
 
 
+def project_folder(history: Path) -> Path:
+    """The folder node ids are relative to: the one holding ``.llmeval/`` for a history in the default
+    place, else the current folder."""
+    return history.parent.parent if history.parent.name == ".llmeval" else Path.cwd()
+
+
+def case_file_references(node_ids: Sequence[str], root: Path) -> dict[str, str]:
+    """The ``reference`` of each case-file case among ``node_ids``, read from the case files as they
+    are now (a run records outputs, not references). A file that is gone or no longer loads gives none."""
+    from pytest_llmeval.cases import parse_case_file
+
+    references: dict[str, str] = {}
+    files = {node_id.split("::", 1)[0] for node_id in node_ids if "::" in node_id}
+    for name in sorted(files):
+        path = root / name
+        if not name.endswith((".yaml", ".yml", ".jsonl")) or not path.is_file():
+            continue
+        try:
+            parsed = parse_case_file(path, display_path=name)
+        except (OSError, ValueError):
+            continue
+        for case in parsed.cases:
+            if case.reference is not None:
+                references[f"{name}::{case.id}"] = case.reference
+    return references
+
+
 def _item(case: CaseRecord, run: RunRecord, log: dict[str, dict[str, Any]]) -> ReviewItem:
     entry = log.get(case.node_id, {})
     messages = entry.get("messages")
@@ -139,6 +176,7 @@ def likert_plan(history: str | os.PathLike[str], run_ref: str, reviews: ReviewSt
     run = RunStore(history).load_run(run_ref)
     cases, without_output = _cases_with_output(run)
     log = _chat_of(history, run)
+    references = case_file_references(list(cases), project_folder(history))
     rated: dict[str, set[str]] = {}
     for judgement in reviews.current(kind="likert"):
         if not judgement.skipped:
@@ -148,7 +186,7 @@ def likert_plan(history: str | os.PathLike[str], run_ref: str, reviews: ReviewSt
         item = _item(case, run, log)
         hashes = rated.get(case.node_id, set())
         changed = bool(hashes) and item.output_sha256 not in hashes
-        items.append(replace(item, needs_review=changed))
+        items.append(replace(item, needs_review=changed, reference=references.get(case.node_id)))
     items.sort(key=lambda item: not item.needs_review)  # stable: recorded order within each group
     return ReviewPlan(
         kind="likert",

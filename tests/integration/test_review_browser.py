@@ -40,6 +40,7 @@ CASES = ["evals/s.eval.yaml::reset", "evals/s.eval.yaml::refund", "evals/s.eval.
 GOOD_OUTPUTS = ["Click Forgot Password on the sign-in page.", HOSTILE, '{"name": "Ann"}', "Settings, then Account."]
 WEAK_OUTPUTS = ["Click Help.", "Refunds take a while.", "{name: Ann", "Ask support."]
 DIMENSIONS = ["helpfulness", "correctness", "tone"]
+REFERENCE = "Click <i>Forgot Password</i> on the sign-in page."
 
 
 def _run(run_id: str, started_at: float, source: str, outputs: list[str]) -> RunRecord:
@@ -64,6 +65,11 @@ def _build_history(folder: Path) -> Path:
         "params": {}, "output": GOOD_OUTPUTS[3], "num_tokens": 5, "finish_reason": "stop", "latency_s": 0.1,
         "source": "generated",
     }])
+    (folder / "evals").mkdir()
+    (folder / "evals" / "s.eval.yaml").write_text(
+        f"cases:\n  - id: reset\n    prompt: Question 0?\n    reference: '{REFERENCE}'\n    expect: {{contains: Forgot}}\n",
+        encoding="utf-8",
+    )
     return history
 
 
@@ -211,6 +217,7 @@ def test_rate_by_mouse(likert_server: Server, history: Path, open_as: Any) -> No
     me = open_as(likert_server, "mouse")
     assert me.page.inner_text("#prompt") == "Question 0?"
     assert me.page.inner_text("#output") == GOOD_OUTPUTS[0]
+    assert me.page.inner_text("#reference") == REFERENCE  # from the case file, as text
     for dimension, value in zip(DIMENSIONS, [4, 5, 3]):
         me.page.click(f"#dimensions button[data-dimension='{dimension}'][data-value='{value}']")
     assert me.pressed() == {"helpfulness": 4, "correctness": 5, "tone": 3}
@@ -218,6 +225,7 @@ def test_rate_by_mouse(likert_server: Server, history: Path, open_as: Any) -> No
     me.page.click("#next")
     me.ready(1)
     assert me.done() == 1
+    assert me.page.is_hidden("#reference-box")  # this case has no reference
     stored = _current(history, "mouse", "likert")[CASES[0]]
     assert stored.ratings == {"helpfulness": 4, "correctness": 5, "tone": 3}
     assert stored.comment == "clear, a bit curt" and stored.output_sha256 == output_sha256(GOOD_OUTPUTS[0])

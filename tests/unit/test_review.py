@@ -397,3 +397,17 @@ def test_only_needs_review_tells_review_from_failure(history: Path) -> None:
     assert not only_needs_review([contains])
     recorded = [{"name": r.name, "passed": r.passed, "score": r.score, "message": r.message} for r in (unrated, contains)]
     assert only_needs_review(recorded)  # what a run record keeps
+
+
+def test_likert_items_show_the_case_files_reference(history: Path) -> None:
+    evals = history.parent.parent / "evals"
+    evals.mkdir()
+    (evals / "s.eval.yaml").write_text(
+        "cases:\n  - id: c1\n    prompt: prompt c1\n    reference: The accepted answer.\n    expect: {contains: g}\n"
+        "  - id: c2\n    prompt: prompt c2\n    expect: {contains: g}\n",
+        encoding="utf-8",
+    )
+    plan = likert_plan(history, "latest", ReviewStore(reviews_path(history)))
+    assert {item.case_id: item.reference for item in plan.items} == {
+        CASES[0]: "The accepted answer.", CASES[1]: None, CASES[2]: None, CASES[3]: None,
+    }

@@ -158,6 +158,8 @@ async function showItem(index) {
   if (state.session.kind === "likert") {
     $("likert").hidden = false;
     $("output").textContent = item.output;
+    $("reference-box").hidden = item.reference === null || item.reference === undefined;
+    $("reference").textContent = item.reference || "";
     state.ratings = Object.assign({}, item.ratings);
     const dims = state.session.dimensions;
     const firstUnrated = dims.findIndex((name) => !(name in state.ratings));
