@@ -74,6 +74,10 @@ class ReviewApp:
     def mine(self, annotator: str) -> dict[int, Judgement]:
         return self.plan.judgements_by_item(self.store.current(kind=self.plan.kind), annotator)  # type: ignore[arg-type]
 
+    def dimensions_of(self, item: ReviewItem) -> Sequence[str]:
+        """The case file's own review_dimensions when it names them, else the session's."""
+        return item.dimensions if item.dimensions is not None else self.dimensions
+
     def finished(self, annotator: str) -> bool:
         return self.store.is_finished(self.plan.session, annotator)
 
@@ -121,6 +125,7 @@ class ReviewApp:
         if self.plan.kind == "likert":
             data["output"] = item.output
             data["reference"] = item.reference
+            data["dimensions"] = list(self.dimensions_of(item))
             data["ratings"] = {} if judgement is None else judgement.ratings
             data["comment"] = None if judgement is None else judgement.comment
             return data
@@ -155,7 +160,7 @@ class ReviewApp:
             "output": item.output,
         }
         if self.plan.kind == "likert":
-            ratings = {} if skip else self._ratings(body.get("ratings"))
+            ratings = {} if skip else self._ratings(body.get("ratings"), self.dimensions_of(item))
             judgement = Judgement(**common, ratings=ratings)
         else:
             if self.finished(annotator):
@@ -171,17 +176,17 @@ class ReviewApp:
         self.store.add(judgement)
         return self.session(annotator)
 
-    def _ratings(self, ratings: Any) -> dict[str, int]:
+    def _ratings(self, ratings: Any, dimensions: Sequence[str]) -> dict[str, int]:
         if not isinstance(ratings, dict):
             raise ApiError(400, "ratings must be an object of dimension -> 1..5")
-        missing = [d for d in self.dimensions if d not in ratings]
+        missing = [d for d in dimensions if d not in ratings]
         if missing:
             raise ApiError(400, f"rate every dimension or skip: missing {', '.join(missing)}")
-        unknown = sorted(set(ratings) - set(self.dimensions))
+        unknown = sorted(set(ratings) - set(dimensions))
         if unknown:
-            raise ApiError(400, f"unknown dimensions {', '.join(unknown)}; this session rates {', '.join(self.dimensions)}")
+            raise ApiError(400, f"unknown dimensions {', '.join(unknown)}; this case is rated on {', '.join(dimensions)}")
         clean = {}
-        for dimension in self.dimensions:
+        for dimension in dimensions:
             value = ratings[dimension]
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
                 raise ApiError(400, f"rating {dimension!r} must be a whole number 1..5, not {value!r}")

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from pytest_llmeval.review.store import (
     DEFAULT_DIMENSIONS,
     ReviewStore,
     ReviewStoreError,
+    check_dimensions,
     reviews_path,
 )
 
@@ -28,25 +28,14 @@ __all__ = ["ReviewError", "add_review_parser", "parse_dimensions", "pytest_ini_v
 
 ReviewError = ReviewStoreError
 DEFAULT_PORT = 8765
-MAX_DIMENSIONS = 10
-_DIMENSION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
 
 def parse_dimensions(text: str) -> tuple[str, ...]:
     """``"helpfulness, tone"`` -> ``("helpfulness", "tone")``; argparse-friendly errors."""
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one dimension, e.g. helpfulness,correctness,tone")
-    for name in names:
-        if not _DIMENSION.match(name):
-            raise argparse.ArgumentTypeError(
-                f"dimension {name!r} is not a name (a letter, then letters, digits, - or _; at most 40)"
-            )
-    if len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"dimensions repeat a name: {', '.join(names)}")
-    if len(names) > MAX_DIMENSIONS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_DIMENSIONS} dimensions, got {len(names)}")
-    return tuple(names)
+    try:
+        return check_dimensions(part.strip() for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 INI_DIMENSIONS = "llm_review_dimensions"

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmeval.inference_log import (
     InferenceLogError,
@@ -28,11 +28,14 @@ from pytest_llmeval.review.store import (
 )
 from pytest_llmeval.store import RunStore, output_sha256
 
+if TYPE_CHECKING:
+    from pytest_llmeval.cases import Case
+
 __all__ = [
     "JUDGE_METRIC",
     "ReviewItem",
     "ReviewPlan",
-    "case_file_references",
+    "case_file_cases",
     "judge_score_of",
     "likert_plan",
     "pairwise_plan",
@@ -60,6 +63,7 @@ class ReviewItem:
     other_judge_score: float | None = None
     needs_review: bool = False  # Likert: someone rated this case, but a different output
     reference: str | None = None  # the case file's reference answer, as the file is now
+    dimensions: tuple[str, ...] | None = None  # the case file's review_dimensions, if it names its own
 
     @property
     def item_key(self) -> tuple[str, ...]:
@@ -124,12 +128,12 @@ def project_folder(history: Path) -> Path:
     return history.parent.parent if history.parent.name == ".llmeval" else Path.cwd()
 
 
-def case_file_references(node_ids: Sequence[str], root: Path) -> dict[str, str]:
-    """The ``reference`` of each case-file case among ``node_ids``, read from the case files as they
-    are now (a run records outputs, not references). A file that is gone or no longer loads gives none."""
+def case_file_cases(node_ids: Sequence[str], root: Path) -> dict[str, Case]:
+    """The case-file cases among ``node_ids``, read from the case files as they are now (a run records
+    outputs, not references or review dimensions). A file that is gone or no longer loads gives none."""
     from pytest_llmeval.cases import parse_case_file
 
-    references: dict[str, str] = {}
+    found: dict[str, Case] = {}
     files = {node_id.split("::", 1)[0] for node_id in node_ids if "::" in node_id}
     for name in sorted(files):
         path = root / name
@@ -140,9 +144,8 @@ def case_file_references(node_ids: Sequence[str], root: Path) -> dict[str, str]:
         except (OSError, ValueError):
             continue
         for case in parsed.cases:
-            if case.reference is not None:
-                references[f"{name}::{case.id}"] = case.reference
-    return references
+            found[f"{name}::{case.id}"] = case
+    return found
 
 
 def _item(case: CaseRecord, run: RunRecord, log: dict[str, dict[str, Any]]) -> ReviewItem:
@@ -176,7 +179,7 @@ def likert_plan(history: str | os.PathLike[str], run_ref: str, reviews: ReviewSt
     run = RunStore(history).load_run(run_ref)
     cases, without_output = _cases_with_output(run)
     log = _chat_of(history, run)
-    references = case_file_references(list(cases), project_folder(history))
+    from_files = case_file_cases(list(cases), project_folder(history))
     rated: dict[str, set[str]] = {}
     for judgement in reviews.current(kind="likert"):
         if not judgement.skipped:
@@ -186,7 +189,11 @@ def likert_plan(history: str | os.PathLike[str], run_ref: str, reviews: ReviewSt
         item = _item(case, run, log)
         hashes = rated.get(case.node_id, set())
         changed = bool(hashes) and item.output_sha256 not in hashes
-        items.append(replace(item, needs_review=changed, reference=references.get(case.node_id)))
+        written = from_files.get(case.node_id)
+        items.append(replace(
+            item, needs_review=changed, reference=written.reference if written else None,
+            dimensions=written.review_dimensions if written else None,
+        ))
     items.sort(key=lambda item: not item.needs_review)  # stable: recorded order within each group
     return ReviewPlan(
         kind="likert",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -33,6 +34,7 @@ __all__ = [
     "Judgement",
     "ReviewStore",
     "ReviewStoreError",
+    "check_dimensions",
     "dpo_records",
     "likert_session",
     "pairwise_session",
@@ -47,6 +49,25 @@ EXPORT_FORMAT = 1
 
 Kind = Literal["likert", "pairwise"]
 Choice = Literal["first", "second", "tie"]
+
+
+MAX_DIMENSIONS = 10
+_DIMENSION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+def check_dimensions(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` as Likert dimensions, or ValueError saying what is wrong with them."""
+    found = tuple(names)
+    if not found:
+        raise ValueError("give at least one dimension, e.g. helpfulness, correctness, tone")
+    for name in found:
+        if not isinstance(name, str) or not _DIMENSION.match(name):
+            raise ValueError(f"dimension {name!r} is not a name (a letter, then letters, digits, - or _; at most 40)")
+    if len(set(found)) != len(found):
+        raise ValueError(f"dimensions repeat a name: {', '.join(found)}")
+    if len(found) > MAX_DIMENSIONS:
+        raise ValueError(f"at most {MAX_DIMENSIONS} dimensions, got {len(found)}")
+    return found
 
 
 class ReviewStoreError(Exception):

@@ -67,7 +67,8 @@ def _build_history(folder: Path) -> Path:
     }])
     (folder / "evals").mkdir()
     (folder / "evals" / "s.eval.yaml").write_text(
-        f"cases:\n  - id: reset\n    prompt: Question 0?\n    reference: '{REFERENCE}'\n    expect: {{contains: Forgot}}\n",
+        f"cases:\n  - id: reset\n    prompt: Question 0?\n    reference: '{REFERENCE}'\n    expect: {{contains: Forgot}}\n"
+        "  - id: export\n    prompt: Question 2?\n    review_dimensions: [accuracy, format]\n    expect: {contains: Ann}\n",
         encoding="utf-8",
     )
     return history
@@ -277,6 +278,20 @@ def test_reload_resumes_where_you_left_off(likert_server: Server, open_as: Any) 
     assert me.pressed() == {"helpfulness": 4, "correctness": 4, "tone": 4}
 
 
+def test_a_case_file_names_its_own_dimensions(likert_server: Server, history: Path, open_as: Any) -> None:
+    me = open_as(likert_server, "dims")
+    me.page.keyboard.press("s")
+    me.ready(1)
+    me.page.keyboard.press("s")
+    me.ready(2)
+    rows = me.page.eval_on_selector_all("#dimensions .dimension", "rows => rows.map(r => r.dataset.dimension)")
+    assert rows == ["accuracy", "format"]
+    for key in "45n":
+        me.page.keyboard.press(key)
+    me.ready(3)
+    assert _current(history, "dims", "likert")[CASES[2]].ratings == {"accuracy": 4, "format": 5}
+
+
 def test_two_annotators_at_once(likert_server: Server, history: Path, open_as: Any) -> None:
     ann, bob = open_as(likert_server, "ann"), open_as(likert_server, "bob")
     for me, keys in ((ann, "5"), (bob, "2"), (ann, "4"), (bob, "3"), (ann, "3"), (bob, "1")):
@@ -376,8 +391,10 @@ def test_killed_server_loses_no_stored_judgement(tmp_path: Path) -> None:
     answers = []
     try:
         for index in range(len(CASES)):
+            with urllib.request.urlopen(f"{server.url}api/item/{index}?annotator=kill", timeout=10) as response:
+                first, *rest = json.loads(response.read())["dimensions"]
             answers.append(server.post(f"api/item/{index}/judgement", {
-                "annotator": "kill", "ratings": {"helpfulness": 1 + index, "correctness": 5, "tone": 4},
+                "annotator": "kill", "ratings": {first: 1 + index, **{name: 5 for name in rest}},
             }))
     finally:
         server.stop(signal.SIGKILL)
@@ -385,7 +402,7 @@ def test_killed_server_loses_no_stored_judgement(tmp_path: Path) -> None:
     path = reviews_path(history)
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
     stored = _current(history, "kill", "likert")
-    assert {case: stored[case].ratings["helpfulness"] for case in CASES} == {c: 1 + i for i, c in enumerate(CASES)}
+    assert {case: min(stored[case].ratings.values()) for case in CASES} == {c: 1 + i for i, c in enumerate(CASES)}
 
 
 def test_server_refuses_other_hosts_and_bad_requests(likert_server: Server) -> None:

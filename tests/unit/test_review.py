@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_llmeval.assertions import assert_human_rating
+from pytest_llmeval.cases import parse_case_file
 from pytest_llmeval.checks import CheckFailed, CheckUsageError, check
 from pytest_llmeval.checks.human import (
     needs_review,
@@ -411,3 +412,17 @@ def test_likert_items_show_the_case_files_reference(history: Path) -> None:
     assert {item.case_id: item.reference for item in plan.items} == {
         CASES[0]: "The accepted answer.", CASES[1]: None, CASES[2]: None, CASES[3]: None,
     }
+
+
+def test_case_files_name_review_dimensions(tmp_path: Path) -> None:
+    path = tmp_path / "s.eval.yaml"
+    path.write_text(
+        "defaults: {review_dimensions: [clarity]}\ncases:\n  - id: a\n    prompt: p\n"
+        "  - id: b\n    prompt: q\n    review_dimensions: [accuracy, tone]\n"
+        "  - id: c\n    prompt: r\n    review_dimensions: [tone, tone]\n",
+        encoding="utf-8",
+    )
+    parsed = parse_case_file(path)
+    assert [(case.id, case.review_dimensions) for case in parsed.cases] == [("a", ("clarity",)), ("b", ("accuracy", "tone"))]
+    (error,) = parsed.errors
+    assert str(error).endswith("s.eval.yaml:10: case 'c': review_dimensions: dimensions repeat a name: tone, tone")

@@ -124,7 +124,7 @@ function renderPrompt(item) {
 function renderDimensions() {
   const box = $("dimensions");
   clear(box);
-  state.session.dimensions.forEach((name, position) => {
+  state.item.dimensions.forEach((name, position) => {
     const row = document.createElement("div");
     row.className = "dimension" + (position === state.activeDimension ? " active" : "");
     row.dataset.dimension = name;
@@ -161,7 +161,7 @@ async function showItem(index) {
     $("reference-box").hidden = item.reference === null || item.reference === undefined;
     $("reference").textContent = item.reference || "";
     state.ratings = Object.assign({}, item.ratings);
-    const dims = state.session.dimensions;
+    const dims = state.item.dimensions;
     const firstUnrated = dims.findIndex((name) => !(name in state.ratings));
     state.activeDimension = firstUnrated === -1 ? dims.length - 1 : firstUnrated;
     renderDimensions();
@@ -182,14 +182,14 @@ async function showItem(index) {
 function rate(name, value) {
   state.ratings[name] = value;
   state.dirty = true;
-  const dims = state.session.dimensions;
+  const dims = state.item.dimensions;
   const position = dims.indexOf(name);
   state.activeDimension = Math.min(position + 1, dims.length - 1);
   renderDimensions();
 }
 
 function complete() {
-  return state.session.dimensions.every((name) => name in state.ratings);
+  return state.item.dimensions.every((name) => name in state.ratings);
 }
 
 async function run(action) {
@@ -304,7 +304,7 @@ function onKey(event) {
   const key = event.key.toLowerCase();
   const likert = state.session.kind === "likert";
   if (likert && /^[1-5]$/.test(key)) {
-    rate(state.session.dimensions[state.activeDimension], Number(key));
+    rate(state.item.dimensions[state.activeDimension], Number(key));
   } else if (!likert && (key === "a" || key === "b" || key === "t")) {
     run(() => choose(key === "t" ? "tie" : key.toUpperCase()));
   } else if (key === "n") {
