@@ -112,6 +112,10 @@ class ReviewResults:
         """The text ``llmeval review stats`` prints."""
         return "\n".join(_format(self))
 
+    def markdown(self) -> str:
+        """A "Human review" section for the Markdown summary (empty text when there is nothing)."""
+        return "\n".join(_markdown(self))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (``llmeval review stats --json``, the dashboard, the Markdown
         summary): undefined numbers (NaN) become ``None``."""
@@ -337,6 +341,42 @@ def _format(results: ReviewResults) -> list[str]:
                          f"{pair.judge.n} cases ({accuracy}); {pair.judge.human_ties_left_out} human ties left out")
     lines.extend(results.notes)
     return lines or ["no review results"]
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span on one line (a model path may hold any character)."""
+    clean = " ".join(text.split()).replace("`", "'")
+    return f"`{clean}`"
+
+
+def _markdown(results: ReviewResults) -> list[str]:
+    if results.likert is None and results.pairwise is None:
+        return []
+    lines = ["### Human review", ""]
+    likert = results.likert
+    if likert is not None:
+        lines.append(f"Likert ratings of run {_code(likert.run_id[:12])} ({_code(likert.model_source)}): "
+                     f"{likert.rated} of {likert.items} cases rated by {len(likert.annotators)} "
+                     f"{'annotator' if len(likert.annotators) == 1 else 'annotators'}; "
+                     f"**{likert.needs_review} need review**.")
+        if likert.dimensions:
+            lines += ["", "| dimension | mean [95% CI] | cases | alpha | judge vs human |", "|---|---:|---:|---:|---|"]
+            for dimension in likert.dimensions:
+                lines.append(f"| {dimension.name} | {dimension.mean.format()} | {dimension.mean.n} | "
+                             f"{_alpha(dimension.agreement_alpha)} | {_rho(dimension.judge_spearman)} |")
+        lines.append("")
+    pair = results.pairwise
+    if pair is not None:
+        lines.append(f"Pairwise, blind: run {_code(pair.first_run_id[:12])} ({_code(pair.first_model)}) vs run "
+                     f"{_code(pair.second_run_id[:12])} ({_code(pair.second_model)}), {pair.judged} of {pair.items} "
+                     "differing cases judged.")
+        if pair.win_rate is not None:
+            lines.append(f"Win rate **{pair.win_rate.format(percent=True)}** (Wilson 95%; {pair.wins} wins, "
+                         f"{pair.losses} losses, {pair.ties} ties counted as half).")
+        if pair.judge is not None and pair.judge.n:
+            lines.append(f"The judge's scores agree with the people in {pair.judge.agree} of {pair.judge.n} cases.")
+        lines.append("")
+    return lines
 
 
 def _table(rows: list[list[str]]) -> list[str]:

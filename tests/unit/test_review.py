@@ -24,6 +24,7 @@ from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.review.cli import resolve_dimensions
 from pytest_llmeval.review.items import likert_plan, pairwise_plan
 from pytest_llmeval.review.results import (
+    ReviewResults,
     likert_results,
     pairwise_results,
     review_results,
@@ -426,3 +427,20 @@ def test_case_files_name_review_dimensions(tmp_path: Path) -> None:
     assert [(case.id, case.review_dimensions) for case in parsed.cases] == [("a", ("clarity",)), ("b", ("accuracy", "tone"))]
     (error,) = parsed.errors
     assert str(error).endswith("s.eval.yaml:10: case 'c': review_dimensions: dimensions repeat a name: tone, tone")
+
+
+def test_review_results_markdown(history: Path) -> None:
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4, tone=5)
+    _likert(store, CASES[1], "g2", "ann", 2.0, helpfulness=2, tone=5)
+    _pair(store, CASES[0], "g1", "w1", "first", "ann", 3.0)
+    text = review_results(history).markdown()
+    assert text.splitlines()[:3] == [
+        "### Human review",
+        "",
+        "Likert ratings of run `good00000000` (`./good`): 2 of 4 cases rated by 1 annotator; **0 need review**.",
+    ]
+    assert "| helpfulness | 3.00 [-9.71, 15.71] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |" in text
+    assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in text
+    assert "The judge's scores agree with the people in 1 of 1 cases." in text
+    assert ReviewResults().markdown() == ""
