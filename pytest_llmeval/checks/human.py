@@ -26,16 +26,19 @@ from pytest_llmeval.checks.base import (
     register_check,
     truncate,
 )
-from pytest_llmeval.review.store import ReviewStore, ReviewStoreError
+from pytest_llmeval.review.store import ReviewStore, ReviewStoreError, reviews_path
 from pytest_llmeval.store import output_sha256, storable_text
 
 __all__ = [
     "NEEDS_REVIEW",
+    "NEEDS_REVIEW_STATUS",
     "active_case",
     "active_reviews",
     "human_rating",
     "needs_review",
     "only_needs_review",
+    "report_status",
+    "reviewing",
     "reviewing_case",
     "using_reviews",
 ]
@@ -65,6 +68,25 @@ def reviewing_case(case_id: str | None) -> Iterator[None]:
         yield
     finally:
         _case.reset(token)
+
+
+@contextmanager
+def reviewing(node_id: str, history_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Both contexts for one test: its case id and the review file next to the run history (what the
+    plugin enters around each test phase, like ``using_judge``)."""
+    with using_reviews(reviews_path(history_path)), reviewing_case(node_id):
+        yield
+
+
+# What pytest_report_teststatus returns for such a test: pytest then counts "N needs review" apart
+# from the failures in its summary line, and the test still does not pass (exit code 1).
+NEEDS_REVIEW_STATUS = (NEEDS_REVIEW, "R", "NEEDS REVIEW")
+
+
+def report_status(outcome: str, checks: Iterable[CheckResult | Mapping[str, Any]]) -> tuple[str, str, str] | None:
+    """The test status for a test with ``outcome`` and these ``checks``: NEEDS_REVIEW_STATUS when it
+    failed only because outputs need review, else None (pytest's own status stands)."""
+    return NEEDS_REVIEW_STATUS if outcome == "failed" and only_needs_review(checks) else None
 
 
 def active_reviews() -> ReviewStore | None:

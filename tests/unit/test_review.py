@@ -16,6 +16,8 @@ from pytest_llmeval.checks import CheckFailed, CheckUsageError, check
 from pytest_llmeval.checks.human import (
     needs_review,
     only_needs_review,
+    report_status,
+    reviewing,
     reviewing_case,
     using_reviews,
 )
@@ -444,3 +446,15 @@ def test_review_results_markdown(history: Path) -> None:
     assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in text
     assert "The judge's scores agree with the people in 1 of 1 cases." in text
     assert ReviewResults().markdown() == ""
+
+
+def test_reviewing_context_and_report_status(history: Path) -> None:
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=5)
+    with reviewing(CASES[0], history):  # the review file next to this history, this case
+        rated = check("human_rating", "g1", min=4)
+        changed = check("human_rating", "g1 changed", min=4)
+    assert rated.passed and needs_review(changed)
+    assert report_status("failed", [changed]) == ("needs review", "R", "NEEDS REVIEW")
+    assert report_status("failed", [changed, check("contains", "x", substring="y")]) is None
+    assert report_status("passed", [rated]) is None
