@@ -176,7 +176,7 @@ def assert_human_rating(
     dimension mean. Fails with "needs review" for an output nobody rated (or that changed since);
     see :func:`pytest_llmeval.checks.human.human_rating`."""
     __tracebackhide__ = True
-    return assert_check(  # type: ignore[no-any-return]
+    return assert_check(
         "human_rating", output, min=min, dimension=dimension, case_id=case_id, reviews=reviews
     )
 

@@ -616,8 +616,8 @@ def _build_case(
         try:
             review_dimensions = check_dimensions(dimensions_given)
         except ValueError as exc:
-            where = ["review_dimensions"] if model.review_dimensions is not None else []
-            raise fail(where, f"review_dimensions: {exc}") from None
+            location = ["review_dimensions"] if model.review_dimensions is not None else []
+            raise fail(location, f"review_dimensions: {exc}") from None
     return Case(
         id=case_id,
         request=request,

@@ -27,7 +27,7 @@ from pytest_llmeval.checks.base import (
     truncate,
 )
 from pytest_llmeval.review.store import ReviewStore, ReviewStoreError, reviews_path
-from pytest_llmeval.store import output_sha256, storable_text
+from pytest_llmeval.store import output_sha256
 
 __all__ = [
     "NEEDS_REVIEW",
@@ -147,8 +147,7 @@ def human_rating(
         judgements = store.for_case(case)
     except ReviewStoreError as exc:
         raise CheckUsageError(f"check 'human_rating': {exc}") from None
-    # As the history stores it (a lone surrogate becomes U+FFFD), so the hash matches the rated text.
-    digest = output_sha256(storable_text(text)) or ""
+    digest = output_sha256(text) or ""
     matching = [j for j in judgements if j.output_sha256 == digest]
     if dimension is not None:
         matching = [j for j in matching if dimension in j.ratings]

@@ -225,7 +225,7 @@ class ReviewApp:
                 "A": "first" if first_as == "A" else "second",
                 "choice": None if judgement is None or judgement.skipped else judgement.choice,
             })
-        runs = [{"run_id": run_id, "model": model} for run_id, model in zip(self.plan.run_ids, self.plan.model_sources)]
+        runs = [{"run_id": run_id, "model": model} for run_id, model in zip(self.plan.run_ids, self.plan.model_sources, strict=True)]
         return {"first": runs[0], "second": runs[1], "items": rows}
 
 

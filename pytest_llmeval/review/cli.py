@@ -199,7 +199,7 @@ def _stats(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     from pytest_llmeval.review.results import review_results
 
     pair = tuple(args.pairwise) if args.pairwise else None
-    results = review_results(args.history, store.path, run=args.run, pairwise=pair)  # type: ignore[arg-type]
+    results = review_results(args.history, store.path, run=args.run, pairwise=pair)
     if args.json:
         import json
 

@@ -119,7 +119,7 @@ class ReviewResults:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (``llmeval review stats --json``, the dashboard, the Markdown
         summary): undefined numbers (NaN) become ``None``."""
-        return _json_ready(asdict(self))  # type: ignore[no-any-return]
+        return _json_ready(asdict(self))
 
 
 def _json_ready(value: Any) -> Any:
@@ -381,4 +381,4 @@ def _markdown(results: ReviewResults) -> list[str]:
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

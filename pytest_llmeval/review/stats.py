@@ -56,7 +56,7 @@ def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) ->
     ``successes`` may be fractional (a tie counted as half a win); the formula is the usual one with
     p = successes / n (Wilson 1927; Newcombe 1998, method 3). Raises ValueError for n < 1.
     """
-    from scipy.stats import norm  # type: ignore[import-untyped]
+    from scipy.stats import norm
 
     if n < 1:
         raise ValueError("wilson_interval: n must be at least 1")
@@ -73,7 +73,7 @@ def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) ->
 def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
     """The mean of ``values`` with Student's t interval (NaN bounds for fewer than two values;
     a zero-width interval when every value is the same)."""
-    from scipy.stats import t  # type: ignore[import-untyped]
+    from scipy.stats import t
 
     n = len(values)
     if n == 0:
@@ -88,7 +88,7 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> In
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> Correlation:
     """Spearman's rank correlation (scipy), NaN when fewer than three pairs or one side is constant."""
-    from scipy.stats import spearmanr  # type: ignore[import-untyped]
+    from scipy.stats import spearmanr
 
     if len(xs) != len(ys):
         raise ValueError(f"spearman: {len(xs)} x values but {len(ys)} y values")

@@ -334,7 +334,7 @@ class ReviewStore:
         latest: dict[tuple[str, ...], Judgement] = {}
         for judgement in self.all():
             if kind is None or judgement.kind == kind:
-                latest[(*judgement.item_key, judgement.annotator)] = judgement
+                latest[judgement.item_key + (judgement.annotator,)] = judgement
         return list(latest.values())
 
     def for_case(self, case_id: str) -> list[Judgement]:
@@ -417,7 +417,7 @@ def _row(judgement: Judgement) -> tuple[Any, ...]:
 
 
 def _judgement(row: tuple[Any, ...]) -> Judgement:
-    data = dict(zip(_COLUMNS, row))
+    data = dict(zip(_COLUMNS, row, strict=True))
     data["skipped"] = bool(data["skipped"])
     data["ratings"] = json.loads(data["ratings"])
     return Judgement(**data)

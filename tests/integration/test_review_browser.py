@@ -47,7 +47,7 @@ def _run(run_id: str, started_at: float, source: str, outputs: list[str]) -> Run
     cases = [
         CaseRecord(node_id=node_id, outcome="passed", prompt=f"Question {number}?", output=output,
                    metrics={"judge": {"value": 5.0 - number, "higher_is_better": True}})
-        for number, (node_id, output) in enumerate(zip(CASES, outputs))
+        for number, (node_id, output) in enumerate(zip(CASES, outputs, strict=True))
     ]
     return RunRecord(run_id=run_id, started_at=started_at, finished_at=started_at + 1, complete=True,
                      model={"source": source}, settings={}, versions={}, git_commit=None, cases=cases)
@@ -219,7 +219,7 @@ def test_rate_by_mouse(likert_server: Server, history: Path, open_as: Any) -> No
     assert me.page.inner_text("#prompt") == "Question 0?"
     assert me.page.inner_text("#output") == GOOD_OUTPUTS[0]
     assert me.page.inner_text("#reference") == REFERENCE  # from the case file, as text
-    for dimension, value in zip(DIMENSIONS, [4, 5, 3]):
+    for dimension, value in zip(DIMENSIONS, [4, 5, 3], strict=True):
         me.page.click(f"#dimensions button[data-dimension='{dimension}'][data-value='{value}']")
     assert me.pressed() == {"helpfulness": 4, "correctness": 5, "tone": 3}
     me.page.fill("#comment", "clear, a bit curt")
