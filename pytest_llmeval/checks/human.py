@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pytest_llmeval import running_test
 from pytest_llmeval.checks.base import (
     CheckResult,
     CheckUsageError,
@@ -130,13 +131,17 @@ def human_rating(
     Score: the lowest of those means. An output nobody rated yet needs review (does not pass)."""
     if not 1.0 <= min <= 5.0:
         raise CheckUsageError(f"check 'human_rating': argument 'min' is {min:g}, outside the rating scale 1..5")
-    case = case_id or active_case()
+    running = running_test.current()
+    case = case_id or active_case() or (running.node_id if running is not None else None)
     if not case:
         raise CheckUsageError(
             "check 'human_rating' needs the case's id: run it under the plugin (it names each test's case), "
             "pass case_id=..., or wrap the call in pytest_llmeval.checks.human.reviewing_case(node_id)"
         )
     store = ReviewStore(reviews) if reviews is not None else active_reviews()
+    provided = running_test.services().reviews
+    if store is None and provided is not None:
+        store = ReviewStore(provided)  # the plugin's: reviews.db next to the run history
     if store is None:
         raise CheckUsageError(
             "check 'human_rating' needs the review file: run it under the plugin (it uses reviews.db next to "

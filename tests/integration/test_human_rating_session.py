@@ -23,7 +23,7 @@ cases:
   - id: reset
     prompt: How do I reset my password?
     expect:
-      human_rating: {min: 4, case_id: "support.eval.yaml::reset", reviews: reviews.db}
+      human_rating: {min: 4}
 """
 
 PYTHON_TEST = """
@@ -31,13 +31,14 @@ import pytest
 from pytest_llmeval import assert_human_rating
 
 @pytest.mark.llm(prompt="How do I reset my password?")
-def test_reads_well(llm_output, request):
-    assert_human_rating(llm_output, min=4, case_id=request.node.nodeid, reviews="reviews.db")
+def test_reads_well(llm_output):
+    assert_human_rating(llm_output, min=4)
 """
 
 
 def _rate(case_id: str, output: str, helpfulness: int) -> None:
-    ReviewStore("reviews.db").add(Judgement(
+    # The plugin reads the review file next to the run history: .llmeval/reviews.db by default.
+    ReviewStore(".llmeval/reviews.db").add(Judgement(
         judgement_id="", kind="likert", session="likert:r", case_id=case_id, run_id="r",
         output_sha256=output_sha256(output) or "", annotator="ann", created_at=time.time(),
         ratings={"helpfulness": helpfulness, "tone": 5}, output=output,
@@ -50,8 +51,15 @@ def test_rated_output_passes_changed_output_needs_review(pytester: pytest.Pytest
     args = ("--llm-model=py:bot:answer", "-p", "no:cacheprovider", "-v")
 
     unrated = pytester.runpytest(*args)
-    unrated.assert_outcomes(failed=2)
-    unrated.stdout.fnmatch_lines(["*human_rating: needs review: nobody has rated this case yet*"])
+    assert unrated.ret == 1  # never a pass
+    unrated.stdout.fnmatch_lines([
+        "*support.eval.yaml::reset NEEDS REVIEW*",
+        "*test_human.py::test_reads_well NEEDS REVIEW*",
+        "*2 tests need human review (outputs nobody rated, or changed since rated); rate them with: llmeval review",
+        "  support.eval.yaml::reset: nobody has rated this case yet",
+        "  test_human.py::test_reads_well: nobody has rated this case yet",
+        "*= 2 needs review in *",
+    ])
 
     _rate("support.eval.yaml::reset", ANSWER, 5)
     _rate("test_human.py::test_reads_well", ANSWER, 3)
@@ -64,5 +72,9 @@ def test_rated_output_passes_changed_output_needs_review(pytester: pytest.Pytest
 
     pytester.makepyfile(bot=_bot("Open Settings."))  # the model's answer changed since it was rated
     changed = pytester.runpytest(*args)
-    changed.assert_outcomes(failed=2)
-    changed.stdout.fnmatch_lines(["*human_rating: needs review: the output changed since it was rated*"])
+    assert changed.ret == 1
+    changed.stdout.fnmatch_lines([
+        "*support.eval.yaml::reset NEEDS REVIEW*",
+        "  support.eval.yaml::reset: the output changed since it was rated (1 rating(s) of other outputs)",
+        "*= 2 needs review in *",
+    ])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmeval import running_test
 from pytest_llmeval.assertions import assert_human_rating
 from pytest_llmeval.cases import parse_case_file
 from pytest_llmeval.checks import CheckFailed, CheckUsageError, check
@@ -281,10 +282,13 @@ def test_human_rating_of_a_changed_output_needs_review(history: Path) -> None:
 
 
 def test_human_rating_usage_errors(tmp_path: Path) -> None:
-    with pytest.raises(CheckUsageError, match="needs the case's id"):
-        check("human_rating", "x", min=4, reviews=tmp_path / "r.db")
-    with pytest.raises(CheckUsageError, match="needs the review file"):
-        check("human_rating", "x", min=4, case_id="c")
+    # Under the plugin the running test names the case and the session the review file; here a
+    # stand-in running test provides neither.
+    with running_test.running(running_test.RunningTest("")):
+        with pytest.raises(CheckUsageError, match="needs the case's id"):
+            check("human_rating", "x", min=4, reviews=tmp_path / "r.db")
+        with pytest.raises(CheckUsageError, match="needs the review file"):
+            check("human_rating", "x", min=4, case_id="c")
     with pytest.raises(CheckUsageError, match="'min' is 6, outside the rating scale 1..5"):
         check("human_rating", "x", min=6, case_id="c", reviews=tmp_path / "r.db")
     with pytest.raises(CheckUsageError, match="missing required argument 'min'"):
