@@ -33,6 +33,7 @@ __all__ = [
     "assert_ends_with",
     "assert_equals",
     "assert_grounded",
+    "assert_human_rating",
     "assert_is_json",
     "assert_json_schema",
     "assert_length",
@@ -164,6 +165,22 @@ def assert_grounded(
         reference=reference,
         min_supported=min_supported,
         kinds=kinds,
+    )
+
+
+def assert_human_rating(
+    output: object,
+    min: float,
+    dimension: str | None = None,
+    case_id: str | None = None,
+    reviews: str | Path | None = None,
+) -> float:
+    """People rated this exact output at least ``min`` in ``llmeval review``; returns the lowest
+    dimension mean. Fails with "needs review" for an output nobody rated (or that changed since);
+    see :func:`pytest_llmeval.checks.human.human_rating`."""
+    __tracebackhide__ = True
+    return assert_check(
+        "human_rating", output, min=min, dimension=dimension, case_id=case_id, reviews=reviews
     )
 
 

@@ -177,6 +177,7 @@ class _Defaults(_Strict):
     tags: list[str] = []
     prompt_template: str | None = None
     tolerance: dict[str, float] = {}
+    review_dimensions: list[str] | None = None  # Likert dimensions in `llmeval review`
 
 
 class _CaseModel(_Strict):
@@ -196,6 +197,7 @@ class _CaseModel(_Strict):
     tolerance: dict[str, float] = {}
     entities: list[GoldEntity] | None = None
     counterfactual: CounterfactualSpec | None = None
+    review_dimensions: list[str] | None = None  # Likert dimensions in `llmeval review`
 
 
 class NERSpec(_Strict):
@@ -312,6 +314,7 @@ class Case:
     # counterfactual variants to generate and compare, and the swap-set files (beside the shipped ones)
     counterfactual: CounterfactualSpec | None = None
     counterfactual_terms: tuple[str, ...] = ()
+    review_dimensions: tuple[str, ...] | None = None  # the Likert dimensions people rate it on
 
     def __str__(self) -> str:
         return self.id
@@ -606,6 +609,16 @@ def _build_case(
             raise fail(["tags", i], f"tag {tag!r} must be a name (letters, digits, _) so that -m can select it")
         if tag in RESERVED_TAGS:
             raise fail(["tags", i], _reserved_tag_message(tag))
+    review_dimensions = None
+    dimensions_given = model.review_dimensions if model.review_dimensions is not None else defaults.review_dimensions
+    if dimensions_given is not None:
+        from pytest_llmeval.review.store import check_dimensions
+
+        try:
+            review_dimensions = check_dimensions(dimensions_given)
+        except ValueError as exc:
+            location = ["review_dimensions"] if model.review_dimensions is not None else []
+            raise fail(location, f"review_dimensions: {exc}") from None
     return Case(
         id=case_id,
         request=request,
@@ -623,6 +636,7 @@ def _build_case(
         ner_format={"format": ner_spec.format, "pattern": ner_spec.pattern} if ner_gold is not None and ner_spec else None,
         counterfactual=model.counterfactual,
         counterfactual_terms=counterfactual_terms if model.counterfactual is not None else (),
+        review_dimensions=review_dimensions,
     )
 
 

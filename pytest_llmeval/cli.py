@@ -12,6 +12,10 @@
     llmeval demo-model PATH [--weak | --steps N]
     llmeval import-gguf FILE OUT_DIR
     llmeval export tensorboard DIR [--history PATH] [--runs N] [--no-text]
+    llmeval review [--run RUN | --pairwise A B] [--dimensions A,B,C] [--host HOST] [--port N]
+    llmeval review stats [--run RUN] [--pairwise A B]
+    llmeval review export [--out PATH] [--dpo]
+    llmeval review import FILE
 
 RUN is a run id, a unique prefix of one, ``latest`` or ``previous``. For ``diff`` and ``compare``, A
 and B may also be baseline JSON files (an argument naming an existing path is a file). Exit codes: 0
@@ -41,6 +45,7 @@ from pytest_llmeval.records import RunRecord, local_time
 from pytest_llmeval.run_comparison import GATES, compare_runs
 from pytest_llmeval.run_scope import run_scope
 from pytest_llmeval.settings import MAX_RESAMPLES
+from pytest_llmeval.review.cli import ReviewError, add_review_parser
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -304,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs", type=_positive_int, default=None, metavar="N", help="only the newest N runs (default: all)"
     )
     tensorboard.add_argument("--no-text", action="store_true", help="scalars only, no per-case output text")
+    add_review_parser(commands, history)
     baseline = commands.add_parser("baseline", help="write a baseline file from a recorded run")
     baseline.add_argument("run", metavar="RUN", help="run id, unique prefix, latest or previous")
     history(baseline)
@@ -340,8 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export_tensorboard(args, out)
         if args.command == "prune":
             return _prune(args, out)
+        if args.command == "review":
+            from pytest_llmeval.review.cli import run_review
+
+            return run_review(args, out)
         return _baseline(args, out)
-    except (StoreError, BaselineError, ConfigurationError, TensorBoardError) as exc:
+    except (StoreError, BaselineError, ConfigurationError, TensorBoardError, ReviewError) as exc:
         print(f"llmeval: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. writing --out into a read-only folder

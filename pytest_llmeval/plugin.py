@@ -172,6 +172,13 @@ def pytest_runtest_makereport(
     return report
 
 
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """A test that failed only because its outputs need human review is counted as "needs review"."""
+    from pytest_llmeval.harness.recording import review_status
+
+    return review_status(report)
+
+
 @pytest.hookimpl(tryfirst=True)  # before the terminal summary, which reports what was written
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Write the cache, the history, the baseline and the summaries (controller only)."""

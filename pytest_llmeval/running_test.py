@@ -51,6 +51,7 @@ class Services:
     judge_min_mass: float | None = None  # below it on the score tokens, a judge is inconclusive
     lexicon_files: tuple[str | Path, ...] = ()  # added to the shipped bias lexicon
     lexicon_replace: bool = False  # the files replace the shipped lexicon
+    reviews: Path | None = None  # the human review file (`llmeval review`), next to the run history
 
 
 @dataclass(eq=False)

@@ -16,7 +16,7 @@ from pytest_llmeval.checks.base import (
 )
 
 # Importing the family modules registers their checks (each module is light: pydantic, re, json).
-from pytest_llmeval.checks import content, quality, safety, structure  # noqa: F401, E402
+from pytest_llmeval.checks import content, human, quality, safety, structure  # noqa: F401, E402
 from pytest_llmeval.checks.safety import using_lexicon_files, validate_lexicon_files
 
 __all__ = [

@@ -48,6 +48,19 @@ def running_phase(item: pytest.Item) -> Iterator[None]:
         yield
 
 
+def review_status(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """``("needs review", "R", "NEEDS REVIEW")`` for a test that failed only because its outputs need
+    human review (pytest then counts it apart from the failures; it still does not pass)."""
+    if report.when != "call" or not report.failed:
+        return None
+    payload = ReportPayload.of(report)
+    if payload is None or payload.record is None:
+        return None
+    from pytest_llmeval.checks.human import report_status
+
+    return report_status(report.outcome, payload.record.checks)
+
+
 def complete_report(item: pytest.Item, report: pytest.TestReport) -> None:
     """Attach the payload, tolerate what the groups or the baseline tolerate, add failure sections
     and JUnit properties. Called for every report of every test: cheap when the test did nothing

@@ -155,6 +155,10 @@ class LLMEvalSession:
             provided["perplexity_scorer"] = lambda texts: list(model.perplexity(texts).per_text)
         if self.settings.judge_model is not None:
             provided["judge"] = self.judge_adapter()
+        if self.history_path is not None:
+            from pytest_llmeval.review.store import reviews_path
+
+            provided["reviews"] = reviews_path(self.history_path)
         return running_test.Services(**provided)
 
     def prepare(self, node_id: str, request: GenerationRequest) -> ModelUnderTest:

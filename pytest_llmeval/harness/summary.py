@@ -35,6 +35,7 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
         reporter.line(state.gate_failure, red=True)
     for note in state.notes:
         reporter.line(note)
+    _needs_review_lines(reporter, state)
     for warning in [*warnings, *state.warnings]:
         reporter.line(f"warning: {warning}", yellow=True)
     for mode in MODES:
@@ -84,3 +85,23 @@ def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats
     else:
         served += "; model not loaded"
     reporter.line(served)
+
+
+def _needs_review_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> None:
+    """Name the tests that failed only because their outputs need human review (pytest counts them
+    apart as "needs review" and shows no failure section for them)."""
+    from pytest_llmeval.checks.human import needs_review, only_needs_review
+
+    needing = [
+        record for record in state.results.records.values()
+        if record.outcome == "failed" and only_needs_review(record.checks)
+    ]
+    if needing:
+        reporter.line(
+            f"{len(needing)} {'test needs' if len(needing) == 1 else 'tests need'} human review (outputs "
+            "nobody rated, or changed since rated); rate them with: llmeval review", yellow=True,
+        )
+        for record in needing:
+            message = next(str(c.get("message")) for c in record.checks if needs_review(c))
+            why = message.split("needs review: ", 1)[-1].split(";", 1)[0]
+            reporter.line(f"  {record.node_id}: {why}")

@@ -1,0 +1,80 @@
+"""The human_rating check in whole pytest sessions: a case stays green while its rated output is
+unchanged, and a new or changed output is reported as needing review, never passed."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+
+from pytest_llmeval.review.store import Judgement, ReviewStore
+from pytest_llmeval.store import output_sha256
+
+ANSWER = "Click Forgot Password on the sign-in page."
+
+
+def _bot(answer: str) -> str:
+    return f"def answer(prompt, max_new_tokens=None):\n    return {answer!r}\n"
+
+
+CASES = """
+cases:
+  - id: reset
+    prompt: How do I reset my password?
+    expect:
+      human_rating: {min: 4}
+"""
+
+PYTHON_TEST = """
+import pytest
+from pytest_llmeval import assert_human_rating
+
+@pytest.mark.llm(prompt="How do I reset my password?")
+def test_reads_well(llm_output):
+    assert_human_rating(llm_output, min=4)
+"""
+
+
+def _rate(case_id: str, output: str, helpfulness: int) -> None:
+    # The plugin reads the review file next to the run history: .llmeval/reviews.db by default.
+    ReviewStore(".llmeval/reviews.db").add(Judgement(
+        judgement_id="", kind="likert", session="likert:r", case_id=case_id, run_id="r",
+        output_sha256=output_sha256(output) or "", annotator="ann", created_at=time.time(),
+        ratings={"helpfulness": helpfulness, "tone": 5}, output=output,
+    ))
+
+
+def test_rated_output_passes_changed_output_needs_review(pytester: pytest.Pytester) -> None:
+    (pytester.path / "support.eval.yaml").write_text(textwrap.dedent(CASES).lstrip(), encoding="utf-8")
+    pytester.makepyfile(bot=_bot(ANSWER), test_human=PYTHON_TEST)
+    args = ("--llm-model=py:bot:answer", "-p", "no:cacheprovider", "-v")
+
+    unrated = pytester.runpytest(*args)
+    assert unrated.ret == 1  # never a pass
+    unrated.stdout.fnmatch_lines([
+        "*support.eval.yaml::reset NEEDS REVIEW*",
+        "*test_human.py::test_reads_well NEEDS REVIEW*",
+        "*2 tests need human review (outputs nobody rated, or changed since rated); rate them with: llmeval review",
+        "  support.eval.yaml::reset: nobody has rated this case yet",
+        "  test_human.py::test_reads_well: nobody has rated this case yet",
+        "*= 2 needs review in *",
+    ])
+
+    _rate("support.eval.yaml::reset", ANSWER, 5)
+    _rate("test_human.py::test_reads_well", ANSWER, 3)
+    rated = pytester.runpytest(*args)
+    rated.assert_outcomes(passed=1, failed=1)
+    rated.stdout.fnmatch_lines([
+        "*support.eval.yaml::reset PASSED*",
+        "*human_rating: expected every rated dimension >= 4, got helpfulness 3 (1 annotator: ann)*",
+    ])
+
+    pytester.makepyfile(bot=_bot("Open Settings."))  # the model's answer changed since it was rated
+    changed = pytester.runpytest(*args)
+    assert changed.ret == 1
+    changed.stdout.fnmatch_lines([
+        "*support.eval.yaml::reset NEEDS REVIEW*",
+        "  support.eval.yaml::reset: the output changed since it was rated (1 rating(s) of other outputs)",
+        "*= 2 needs review in *",
+    ])
