@@ -13,6 +13,7 @@ baseline was written never shows up as a drop.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,7 +199,12 @@ class Comparison:
             + (", ".join(found) if found else "no differences")
         )
         if self.model_differences:
-            lines.append("  another model than the baseline's: " + "; ".join(self.model_differences))
+            model_line = "  another model than the baseline's: " + "; ".join(self.model_differences)
+            if width is not None and len(model_line) > width:
+                # wrapped, not cut: every file that differs is worth reading
+                lines += textwrap.wrap(model_line, width=width, subsequent_indent="    ", break_on_hyphens=False)
+            else:
+                lines.append(model_line)
         rows = self.rows(not_run=verbose >= 1)
         shown = rows if max_rows is None else rows[: max(0, max_rows)]
         if shown:
@@ -219,7 +225,7 @@ class Comparison:
                 f"  {len(self.not_run)} {_plural('case', len(self.not_run))} of the baseline not run "
                 "(deselected or removed; -v lists them)"
             )
-        return "\n".join(lines if width is None else [_fit_end(line, width) for line in lines])
+        return "\n".join(lines)
 
 
 def compare_runs(

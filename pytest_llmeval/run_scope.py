@@ -31,6 +31,7 @@ _SUITE_ERROR_PREFIXES = (
     "pytest_llmeval.checks.CheckUsageError:",
     "CaseError:",
     "CheckUsageError:",
+    "Failed: @pytest.mark.llm: ",  # an invalid marker (an unknown generation parameter)
 )
 _CASE_USAGE_ERROR = re.compile(r"^case .+ \(.+\): usage error in expect \(not a model failure\)")
 

@@ -154,6 +154,7 @@ def _case_record(
         message=message[:300] if message else None,
         tolerances=_tolerances(item, set(metrics), state),
         tags=_tags(item),
+        label=item.case.label if isinstance(item, CaseItem) else None,  # a classification case's gold label
     )
 
 

@@ -14,6 +14,9 @@ __all__ = ["write_summary"]
 
 def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> None:
     """Write the section, or nothing when the session did nothing with a model."""
+    if state.settings.model is None:
+        _no_model_line(reporter)
+        return
     stats = state.summed_stats()
     warnings = state.cache_store.warnings if state.cache_store is not None else []
     metric_values = state.results.metric_values()
@@ -29,7 +32,9 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
         reporter.line(f"cache: {state.cache_written} new outputs saved to {state.cache_store.path}")
     if state.comparison is not None:
         reporter.line(f"compared with the baseline {state.baseline_path}:")
-        for line in state.comparison.format().splitlines():
+        # printed once, fitted to the terminal; the baseline cases not run are a count unless -v
+        width = reporter.config.get_terminal_writer().fullwidth - 2
+        for line in state.comparison.format(width=width, verbose=reporter.config.option.verbose).splitlines():
             reporter.line(f"  {line}")
     if state.gate_failure:
         reporter.line(state.gate_failure, red=True)
@@ -72,7 +77,28 @@ def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats
     served += f", {int(stats['cached'])} from the cache"
     if stats["loads"]:
         served += f"; model loaded in {stats['load_seconds']:.2f} s"
-        served += f" ({int(stats['loads'])} processes)" if stats["loads"] > 1 else ""
+        phases = [f"{key.split(':', 1)[1]} {value:.2f} s" for key, value in stats.items() if key.startswith("load_seconds:")]
+        details = [f"{int(stats['loads'])} processes"] if stats["loads"] > 1 else []
+        served += f" ({', '.join(details + phases)})" if details or phases else ""
     else:
         served += "; model not loaded"
     reporter.line(served)
+
+
+def _no_model_line(reporter: pytest.TerminalReporter) -> None:
+    """Without a model the tests that need one are skipped, their reason shown only with -rs:
+    one line says so, and how to give a model."""
+    from pytest_llmeval.harness.session import NO_MODEL_REASON
+
+    skipped = [
+        report for report in reporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and NO_MODEL_REASON in str(report.longrepr[-1])
+    ]
+    if skipped:
+        reporter.section("llmeval", sep="-")
+        count = len(skipped)
+        reporter.line(
+            f"llmeval: {count} {'test' if count == 1 else 'tests'} skipped for want of a model; "
+            "give one with --llm-model PATH or the llm_model ini key",
+            yellow=True,
+        )
