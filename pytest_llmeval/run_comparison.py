@@ -193,7 +193,7 @@ class Comparison:
             )
         counts = self.counts()
         found = [f"{count} {_plural(kind, count)}" for kind, count in counts.items() if count]
-        against = f" with baseline run {self.baseline_run_id}" if self.baseline_run_id else " with the baseline"
+        against = f" with baseline run {self.baseline_run_id[:12]}" if self.baseline_run_id else " with the baseline"
         lines.append(
             f"llmeval: compared {self.compared} {_plural('case', self.compared)}{against}: "
             + (", ".join(found) if found else "no differences")
@@ -211,9 +211,9 @@ class Comparison:
             kind_width = max(len("kind"), *(len(row.kind) for row in shown))
             case_width = max(len("case"), *(len(row.node_id) for row in shown))
             if width is not None:
-                # the case column gets what it needs up to half the room; the reason the rest (at least 24)
+                # the case column gets what it needs, leaving the reason at least 32 (cut at its end)
                 room = max(0, width - 2 - kind_width - 2 - 2)
-                case_width = max(len("case"), min(case_width, max(room // 2, room - 72), room - 24))
+                case_width = max(len("case"), min(case_width, room - 32))
             lines.append(f"  {'kind':<{kind_width}}  {'case':<{case_width}}  reason")
             for row in shown:
                 line = f"  {row.kind:<{kind_width}}  {_fit_middle(row.node_id, case_width):<{case_width}}  {row.reason}"

@@ -3,6 +3,8 @@ the baseline, notes and warnings, outcomes per mode, metric means, and the group
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from pytest_llmeval.harness.groups import ClassificationGroup, PassRateGroup
@@ -62,7 +64,10 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
         if isinstance(group, ClassificationGroup) and group.total:
             result = group.result()
             verdict = "ok" if result.passed else "FAILED"
-            reporter.line(f"classification {result.message}: {verdict}", red=not result.passed, green=result.passed)
+            text = f"classification {result.message}: {verdict}"
+            width = reporter.config.get_terminal_writer().fullwidth
+            for part in textwrap.wrap(text, width=width, subsequent_indent="    ") if len(text) > width else [text]:
+                reporter.line(part, red=not result.passed, green=result.passed)
             for line in group.table().splitlines():
                 reporter.line(f"  {line}")
 
