@@ -211,9 +211,10 @@ class Comparison:
             kind_width = max(len("kind"), *(len(row.kind) for row in shown))
             case_width = max(len("case"), *(len(row.node_id) for row in shown))
             if width is not None:
-                # the case column gets what it needs, leaving the reason at least 32 (cut at its end)
+                # the case column gets what it needs up to a little over half the room (a longer id
+                # loses its middle); the reason the rest, cut at its end
                 room = max(0, width - 2 - kind_width - 2 - 2)
-                case_width = max(len("case"), min(case_width, room - 32))
+                case_width = max(len("case"), min(case_width, max(room - 60, room * 11 // 20)))
             lines.append(f"  {'kind':<{kind_width}}  {'case':<{case_width}}  reason")
             for row in shown:
                 line = f"  {row.kind:<{kind_width}}  {_fit_middle(row.node_id, case_width):<{case_width}}  {row.reason}"
