@@ -3,8 +3,6 @@ the baseline, notes and warnings, outcomes per mode, metric means, and the group
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from pytest_llmeval.harness.groups import ClassificationGroup, PassRateGroup
@@ -16,17 +14,22 @@ __all__ = ["write_summary"]
 
 def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> None:
     """Write the section, or nothing when the session did nothing with a model."""
-    if state.settings.model is None:
-        _no_model_line(reporter)
-        return
+    no_model = _skipped_for_want_of_a_model(reporter) if state.settings.model is None else 0
     stats = state.summed_stats()
     warnings = state.cache_store.warnings if state.cache_store is not None else []
     metric_values = state.results.metric_values()
     groups = state.groups.judged()
     if not (stats or state.results.mode_outcomes or groups or warnings or metric_values
-            or state.comparison or state.notes or state.warnings or state.gate_failure):
+            or state.comparison or state.notes or state.warnings or state.gate_failure or no_model):
         return
     reporter.section("llmeval", sep="-")
+    if no_model:
+        # the reason is shown only with -rs: one line says why, and how to give a model
+        reporter.line(
+            f"llmeval: {no_model} {'test' if no_model == 1 else 'tests'} skipped for want of a model; "
+            "give one with --llm-model PATH or the llm_model ini key",
+            yellow=True,
+        )
     if stats:
         _model_lines(reporter, state, stats)
     if state.cache_written:
@@ -64,10 +67,7 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
         if isinstance(group, ClassificationGroup) and group.total:
             result = group.result()
             verdict = "ok" if result.passed else "FAILED"
-            text = f"classification {result.message}: {verdict}"
-            width = reporter.config.get_terminal_writer().fullwidth
-            for part in textwrap.wrap(text, width=width, subsequent_indent="    ") if len(text) > width else [text]:
-                reporter.line(part, red=not result.passed, green=result.passed)
+            reporter.line(f"classification {result.message}: {verdict}", red=not result.passed, green=result.passed)
             for line in group.table().splitlines():
                 reporter.line(f"  {line}")
 
@@ -90,20 +90,11 @@ def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats
     reporter.line(served)
 
 
-def _no_model_line(reporter: pytest.TerminalReporter) -> None:
-    """Without a model the tests that need one are skipped, their reason shown only with -rs:
-    one line says so, and how to give a model."""
+def _skipped_for_want_of_a_model(reporter: pytest.TerminalReporter) -> int:
+    """How many tests were skipped because no model was given."""
     from pytest_llmeval.harness.session import NO_MODEL_REASON
 
-    skipped = [
-        report for report in reporter.stats.get("skipped", [])
+    return sum(
+        1 for report in reporter.stats.get("skipped", [])
         if isinstance(report.longrepr, tuple) and NO_MODEL_REASON in str(report.longrepr[-1])
-    ]
-    if skipped:
-        reporter.section("llmeval", sep="-")
-        count = len(skipped)
-        reporter.line(
-            f"llmeval: {count} {'test' if count == 1 else 'tests'} skipped for want of a model; "
-            "give one with --llm-model PATH or the llm_model ini key",
-            yellow=True,
-        )
+    )
