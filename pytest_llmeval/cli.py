@@ -414,7 +414,7 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
 
 def _show(args: argparse.Namespace, out: TextIO) -> int:
     run = RunStore(args.history).load_run(args.run)
-    print(f"run       {run.run_id}{'' if run.complete else '  (INCOMPLETE: the session was interrupted)'}", file=out)
+    print(f"run       {run.run_id}{'' if run.complete else '  (INCOMPLETE: a selection, or the session stopped early)'}", file=out)
     print(f"started   {_when(run.started_at)}", file=out)
     print(f"finished  {_when(run.finished_at)}", file=out)
     print(f"git       {run.git_commit or '-'}", file=out)

@@ -219,7 +219,7 @@ class ModelUnderTest:
 
     def load_summary(self) -> str:
         """How long loading took and where it went: ``model loaded in 12.31 s (import
-        torch+transformers 7.10 s, from_pretrained 5.20 s)``; empty when the model was not loaded."""
+        7.10 s, from_pretrained 5.20 s)``; empty when the model was not loaded."""
         if self._backend is None:
             return ""
         phases = self._backend.load_phases

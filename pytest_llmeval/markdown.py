@@ -284,7 +284,7 @@ class _Parts:
             facts.append("no baseline")
         facts.append(f"gate {self.gate}")
         if not self.run.complete:
-            facts.append("⚠️ incomplete run (interrupted or still running)")
+            facts.append("⚠️ incomplete run (a selection, or the session stopped early)")
         if self.comparison is not None and self.comparison.settings_differences:
             facts.append("⚠️ generation settings differ from the baseline's (see below)")
         return " · ".join(facts)

@@ -13,6 +13,7 @@ baseline was written never shows up as a drop.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,22 +205,28 @@ class Comparison:
             )
         counts = self.counts()
         found = [f"{count} {_plural(kind, count)}" for kind, count in counts.items() if count]
-        against = f" with baseline run {self.baseline_run_id}" if self.baseline_run_id else " with the baseline"
+        against = f" with baseline run {self.baseline_run_id[:12]}" if self.baseline_run_id else " with the baseline"
         lines.append(
             f"llmeval: compared {self.compared} {_plural('case', self.compared)}{against}: "
             + (", ".join(found) if found else "no differences")
         )
         if self.model_differences:
-            lines.append("  another model than the baseline's: " + "; ".join(self.model_differences))
+            model_line = "  another model than the baseline's: " + "; ".join(self.model_differences)
+            if width is not None and len(model_line) > width:
+                # wrapped, not cut: every file that differs is worth reading
+                lines += textwrap.wrap(model_line, width=width, subsequent_indent="    ", break_on_hyphens=False)
+            else:
+                lines.append(model_line)
         rows = self.rows(not_run=verbose >= 1)
         shown = rows if max_rows is None else rows[: max(0, max_rows)]
         if shown:
             kind_width = max(len("kind"), *(len(row.kind) for row in shown))
             case_width = max(len("case"), *(len(row.node_id) for row in shown))
             if width is not None:
-                # the case column gets what it needs up to half the room; the reason the rest (at least 24)
+                # the case column gets what it needs up to a little over half the room (a longer id
+                # loses its middle); the reason the rest, cut at its end
                 room = max(0, width - 2 - kind_width - 2 - 2)
-                case_width = max(len("case"), min(case_width, max(room // 2, room - 72), room - 24))
+                case_width = max(len("case"), min(case_width, max(room - 60, room * 11 // 20)))
             lines.append(f"  {'kind':<{kind_width}}  {'case':<{case_width}}  reason")
             for row in shown:
                 line = f"  {row.kind:<{kind_width}}  {_fit_middle(row.node_id, case_width):<{case_width}}  {row.reason}"

@@ -31,6 +31,7 @@ _SUITE_ERROR_PREFIXES = (
     "pytest_llmeval.checks.CheckUsageError:",
     "CaseError:",
     "CheckUsageError:",
+    "Failed: @pytest.mark.llm: ",  # an invalid marker (an unknown generation parameter)
 )
 _CASE_USAGE_ERROR = re.compile(r"^case .+ \(.+\): usage error in expect \(not a model failure\)")
 
@@ -41,7 +42,12 @@ def is_suite_error(case: CaseRecord) -> bool:
     if case.outcome not in ("failed", "error"):
         return False
     message = (case.message or "").lstrip()
-    return message.startswith(_SUITE_ERROR_PREFIXES) or bool(_CASE_USAGE_ERROR.match(message))
+    if message.startswith(_SUITE_ERROR_PREFIXES) or _CASE_USAGE_ERROR.match(message):
+        return True
+    # A case file that does not load: its item errors with the CaseError's own text, which starts
+    # with the file and line ("evals/support.eval.yaml:4: not valid YAML ...").
+    file_name = case.node_id.split("::", 1)[0].rsplit("/", 1)[-1]
+    return case.outcome == "error" and bool(re.match(rf"^(?:\S*/)?{re.escape(file_name)}(?::\d+)?: ", message))
 
 
 def model_cases(cases: Sequence[CaseRecord]) -> list[CaseRecord]:

@@ -379,7 +379,7 @@ class HFBackend(Backend):
             AutoTokenizer,
         )
 
-        self._load_phases = {"import torch+transformers": time.perf_counter() - started}
+        self._load_phases = {"import": time.perf_counter() - started}  # torch and transformers
         self._weights_started = time.perf_counter()
 
         transformers.utils.logging.disable_progress_bar()

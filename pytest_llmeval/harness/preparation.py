@@ -55,6 +55,22 @@ def _planned_request(item: pytest.Item) -> GenerationRequest | None:
     return None
 
 
+def _fails_on_its_marker(item: pytest.Item) -> bool:
+    """Whether the test gets its output from an invalid ``@pytest.mark.llm`` and does not take the
+    ``llm`` fixture itself: it errors in setup without touching the model."""
+    from pytest_llmeval.errors import GenerationParameterError
+
+    marker = item.get_closest_marker("llm")
+    direct = getattr(getattr(item, "_fixtureinfo", None), "argnames", ("llm",))
+    if marker is None or "llm_output" not in getattr(item, "fixturenames", ()) or "llm" in direct:
+        return False
+    try:
+        marker_request(marker)
+    except GenerationParameterError:
+        return True
+    return False
+
+
 def _uses_judge(item: CaseItem) -> bool:
     from pytest_llmeval.checks.base import get_check
 
@@ -86,7 +102,8 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
     for item in users:
         request = _planned_request(item)
         if request is None:
-            unplanned = True
+            # a test whose marker is invalid errors before it could use the model: it needs none
+            unplanned = unplanned or not _fails_on_its_marker(item)
             continue
         state.plan_index[item.nodeid] = len(state.plan)
         state.plan.append(request)

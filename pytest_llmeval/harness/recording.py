@@ -100,17 +100,24 @@ def complete_report(item: pytest.Item, report: pytest.TestReport) -> None:
     if not payload.is_empty():
         payload.attach(report)
     if test is not None and report.failed and not isinstance(item, (CaseItem, InvalidCaseItem)):
-        _add_sections(report, test)
+        _add_sections(report, test, terminal_width(item.config))
 
 
-def _add_sections(report: pytest.TestReport, test: running_test.RunningTest) -> None:
+def terminal_width(config: pytest.Config) -> int | None:
+    """The terminal's width, to wrap long lines to; ``None`` where nothing writes to a terminal
+    (an xdist worker)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return reporter._tw.fullwidth if reporter is not None else None
+
+
+def _add_sections(report: pytest.TestReport, test: running_test.RunningTest, width: int | None = None) -> None:
     from pytest_llmeval.failure_text import format_checks, format_generation
 
     for i, generation in enumerate(test.generations, 1):
         title = "llm output" if len(test.generations) == 1 else f"llm output {i}"
         report.sections.append((title, format_generation(generation)))
     if test.checks:
-        report.sections.append(("llm checks", format_checks(test.checks)))
+        report.sections.append(("llm checks", format_checks(test.checks, width=width)))
 
 
 def _inference_entries(
@@ -176,6 +183,7 @@ def _case_record(
         message=message[:300] if message else None,
         tolerances=_tolerances(item, set(metrics), state),
         tags=_tags(item),
+        label=item.case.label if isinstance(item, CaseItem) else None,  # a classification case's gold label
     )
 
 

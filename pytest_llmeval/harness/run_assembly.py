@@ -53,8 +53,21 @@ def portable_path(path: str | None, root: Path) -> str | None:
         return path
 
 
-def assemble_run(state: LLMEvalSession) -> RunRecord:
-    """The run of this session from the records the controller gathered."""
+def _model_file_digests(state: LLMEvalSession) -> dict[str, str] | None:
+    """Each model (and adapter) file's digest, so a report can name the files that differ from the
+    baseline's model; ``None`` for a model that is not a local folder."""
+    settings = state.settings
+    if state.fingerprint_memo is None or settings.model is None or not Path(settings.model).is_dir():
+        return None
+    from pytest_llmeval.fingerprint import file_digests, model_files
+
+    roots = [Path(settings.model), *([Path(settings.adapter)] if settings.adapter else [])]
+    return file_digests(model_files(*roots), state.fingerprint_memo, roots)
+
+
+def assemble_run(state: LLMEvalSession, *, complete: bool = True) -> RunRecord:
+    """The run of this session from the records the controller gathered. ``complete=False``: the
+    session did not run the whole suite (a selection, an early stop), which reports mark."""
     from pytest_llmeval.backends.registry import backend_for
 
     settings = state.settings
@@ -85,7 +98,7 @@ def assemble_run(state: LLMEvalSession) -> RunRecord:
         run_id=uuid.uuid4().hex,
         started_at=state.started_at,
         finished_at=time.time(),
-        complete=True,
+        complete=complete,
         model={
             "source": portable_path(settings.model, state.rootpath),
             "backend": backend.name,
@@ -95,6 +108,7 @@ def assemble_run(state: LLMEvalSession) -> RunRecord:
             "device": loaded["device"] if loaded is not None else settings.device,
             # the checkpoint's training step (--llm-step): TensorBoard's x axis, and a model difference
             **({"step": settings.step} if settings.step is not None else {}),
+            **({"files": files} if (files := _model_file_digests(state)) else {}),
         },
         settings=run_settings,
         versions=_versions(),

@@ -20,7 +20,12 @@ def end_run(session: pytest.Session, state: LLMEvalSession) -> None:
     collect_only = session.config.option.collectonly
     if state.settings.model is None or collect_only or not state.results.records:
         return  # a run only when tests ran: never an empty one
-    state.run = assemble_run(state)
+    if all(r.outcome == "error" and r.output is None and not r.metrics for r in state.results.records.values()):
+        return  # only errors before any output (an invalid marker, a broken case file): nothing about the model
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    deselected = bool(reporter is not None and reporter.stats.get("deselected"))
+    stopped_early = bool(session.shouldstop or session.shouldfail)
+    state.run = assemble_run(state, complete=not (deselected or stopped_early))
     if state.baseline is None:
         return
     from pytest_llmeval.run_comparison import compare_runs, gate_failure

@@ -183,13 +183,16 @@ class LLMEvalSession:
         model = self.model
         if model is None:
             return {}
-        return {
+        stats = {
             "generated": model.num_generations,
             "cached": model.num_cached,
             "seconds": model.generation_seconds,
             "loads": self.load_count,
             "load_seconds": model.load_seconds,
         }
+        if model.loaded:  # where load time went: importing the libraries, reading the weights
+            stats.update({f"load_seconds:{phase}": seconds for phase, seconds in model.backend.load_phases.items()})
+        return stats
 
     def summed_stats(self) -> dict[str, float]:
         """This process's stats plus the workers' (on the xdist controller)."""

@@ -14,14 +14,22 @@ __all__ = ["write_summary"]
 
 def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> None:
     """Write the section, or nothing when the session did nothing with a model."""
+    no_model = _skipped_for_want_of_a_model(reporter) if state.settings.model is None else 0
     stats = state.summed_stats()
     warnings = state.cache_store.warnings if state.cache_store is not None else []
     metric_values = state.results.metric_values()
     groups = state.groups.judged()
     if not (stats or state.results.mode_outcomes or groups or warnings or metric_values
-            or state.comparison or state.notes or state.warnings or state.gate_failure):
+            or state.comparison or state.notes or state.warnings or state.gate_failure or no_model):
         return
     reporter.section("llmeval", sep="-")
+    if no_model:
+        # the reason is shown only with -rs: one line says why, and how to give a model
+        reporter.line(
+            f"llmeval: {no_model} {'test' if no_model == 1 else 'tests'} skipped for want of a model; "
+            "give one with --llm-model PATH or the llm_model ini key",
+            yellow=True,
+        )
     if stats:
         _model_lines(reporter, state, stats)
     if state.cache_written:
@@ -29,7 +37,9 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
         reporter.line(f"cache: {state.cache_written} new outputs saved to {state.cache_store.path}")
     if state.comparison is not None:
         reporter.line(f"compared with the baseline {state.baseline_path}:")
-        for line in state.comparison.format().splitlines():
+        # printed once, fitted to the terminal; the baseline cases not run are a count unless -v
+        width = reporter.config.get_terminal_writer().fullwidth - 2
+        for line in state.comparison.format(width=width, verbose=reporter.config.option.verbose).splitlines():
             reporter.line(f"  {line}")
     if state.gate_failure:
         reporter.line(state.gate_failure, red=True)
@@ -81,7 +91,9 @@ def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats
     served += f", {int(stats['cached'])} from the cache"
     if stats["loads"]:
         served += f"; model loaded in {stats['load_seconds']:.2f} s"
-        served += f" ({int(stats['loads'])} processes)" if stats["loads"] > 1 else ""
+        phases = [f"{key.split(':', 1)[1]} {value:.2f} s" for key, value in stats.items() if key.startswith("load_seconds:")]
+        details = [f"{int(stats['loads'])} processes"] if stats["loads"] > 1 else []
+        served += f" ({', '.join(details + phases)})" if details or phases else ""
     else:
         served += "; model not loaded"
     reporter.line(served)
@@ -105,3 +117,13 @@ def _needs_review_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession
             message = next(str(c.get("message")) for c in record.checks if needs_review(c))
             why = message.split("needs review: ", 1)[-1].split(";", 1)[0]
             reporter.line(f"  {record.node_id}: {why}")
+
+
+def _skipped_for_want_of_a_model(reporter: pytest.TerminalReporter) -> int:
+    """How many tests were skipped because no model was given."""
+    from pytest_llmeval.harness.session import NO_MODEL_REASON
+
+    return sum(
+        1 for report in reporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and NO_MODEL_REASON in str(report.longrepr[-1])
+    )

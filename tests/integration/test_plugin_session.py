@@ -133,7 +133,7 @@ def test_summary_says_what_was_loaded(pytester: pytest.Pytester, tiny_gpt2: Path
         [
             "*- llmeval -*",
             f"model: {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device cpu, dtype float32, chat template off)",
-            "outputs: 1 generated in * s, 0 from the cache; model loaded in * s",
+            "outputs: 1 generated in * s, 0 from the cache; model loaded in * s (import * s, from_pretrained * s)",
         ]
     )
 

@@ -110,7 +110,7 @@ def test_missing_history_exits_2_with_one_line(tmp_path: Path, monkeypatch: pyte
 def test_show(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "bbbb", "--history", str(history)]) == 0
     out = capsys.readouterr().out
-    assert "run       bbbb1111bad  (INCOMPLETE: the session was interrupted)" in out
+    assert "run       bbbb1111bad  (INCOMPLETE: a selection, or the session stopped early)" in out
     assert "git       abc1234" in out
     assert "  dtype: bfloat16" in out and "  max_new_tokens: 64" in out and "  torch: 2.13" in out
     assert "cases (3: 1 error, 1 failed, 1 passed):" in out

@@ -166,7 +166,7 @@ def test_identity_line() -> None:
     alone.git_commit = None
     assert summary(alone).splitlines()[2] == (
         "Model `checkpoints/candidate` · run `b71c0e93aa21` · no baseline · gate off · "
-        "⚠️ incomplete run (interrupted or still running)"
+        "⚠️ incomplete run (a selection, or the session stopped early)"
     )
 
 

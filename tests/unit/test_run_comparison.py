@@ -254,13 +254,15 @@ def test_format_fits_the_terminal_width_and_keeps_parameters_visible() -> None:
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 120
     rows = [line for line in lines if line.startswith("  regression")]
+    narrow = compare(before, after).format(width=60).splitlines()
+    assert narrow[0].startswith("llmeval: compared 3 cases")  # the verdict whole, never cut
+    assert all(len(line) <= 60 for line in narrow if line.startswith("  regression"))
     assert len(rows) == 3
     # the middle of a long id goes, its parameters stay: two parametrized rows stay distinguishable
     assert any("...e a team member?-Team]" in row or "-Team]" in row for row in rows)
     assert any("-Billing]" in row for row in rows)
     assert all(line.endswith("...") for line in rows if "x" * 20 in line)
-    assert compare(before, after).format(width=60).count("\n") == text.count("\n")
-    assert max(len(line) for line in compare(before, after).format(width=60).splitlines()) <= 60
+    assert len(narrow) == len(lines)
 
 
 def test_compare_two_baselines() -> None:
@@ -316,3 +318,15 @@ def test_which_failures_a_gate_tolerates() -> None:
     assert tolerated_failure("significant", None) is None  # a new case has no pair: it fails as itself
     assert tolerated_failure("significant", "skipped") is None  # nor does a case skipped in the baseline
     assert tolerated_failure("strict", "failed") is None and tolerated_failure("off", "failed") is None
+
+
+def test_a_long_model_line_wraps_to_the_width() -> None:
+    before = run(case("a"))
+    before.model.update(source=".llmeval/demo-model", files={"config.json": "1", "model.safetensors": "2", "llmeval-demo.json": "3"})
+    after = run(case("a"), model_id="m2")
+    after.model.update(source="/tmp/weak-demo", files={"config.json": "1", "model.safetensors": "9", "llmeval-demo.json": "8"})
+    lines = compare(before, after).format(width=60).splitlines()
+    model = lines[1:]
+    assert model[0].startswith("  another model than the baseline's: model folder")
+    assert all(len(line) <= 60 for line in model) and all(line.startswith("    ") for line in model[1:])
+    assert "llmeval-demo.json, model.safetensors" in " ".join(" ".join(model).split())

@@ -25,6 +25,14 @@ def run(*cases: CaseRecord, complete: bool = True) -> RunRecord:
                      settings={}, versions={}, git_commit=None, cases=list(cases))
 
 
+def test_a_case_file_that_does_not_load_is_a_suite_error() -> None:
+    message = "evals/broken.eval.yaml:2: not valid YAML: expected the node content, but found '-'"
+    assert is_suite_error(CaseRecord(node_id="evals/broken.eval.yaml::line2", outcome="error", message=message))
+    # the same words from another file, or as a test's failure, are the model's business
+    assert not is_suite_error(CaseRecord(node_id="evals/other.eval.yaml::a", outcome="error", message=message))
+    assert not is_suite_error(CaseRecord(node_id="evals/broken.eval.yaml::a", outcome="failed", message=message))
+
+
 @pytest.mark.parametrize("message", SUITE_ERROR_MESSAGES)
 def test_usage_errors_are_suite_errors(message: str) -> None:
     assert is_suite_error(CaseRecord(node_id="x", outcome="error", message=message))
