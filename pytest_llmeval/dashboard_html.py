@@ -34,7 +34,7 @@ _PLACEHOLDER_RE = re.compile(r"\{\{ (title|css|js|data) \}\}")
 
 @cache
 def _asset(name: str) -> str:
-    return files("pytest_llmeval").joinpath(_ASSETS, name).read_text(encoding="utf-8")
+    return files("pytest_llmeval").joinpath(_ASSETS).joinpath(name).read_text(encoding="utf-8")
 
 
 def _finite(value: Any) -> Any:

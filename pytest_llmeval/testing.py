@@ -108,7 +108,7 @@ def _config(kind: ModelKind, vocab_size: int, tokenizer: Any, hidden: int, layer
     if kind == "t5":
         from transformers import T5Config
 
-        return T5Config(
+        return T5Config(  # type: ignore[call-arg]  # T5-specific keywords are not in the stubs
             vocab_size=vocab_size,
             d_model=hidden,
             d_kv=hidden // 2,
@@ -203,7 +203,7 @@ def build_tiny_adapter(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = get_peft_model(base, lora)
-        model.save_pretrained(out)
+        model.save_pretrained(str(out))
     # Adapter configs record the base path; keep it readable for people inspecting the folder.
     meta = out / "adapter_config.json"
     data = json.loads(meta.read_text(encoding="utf-8"))
