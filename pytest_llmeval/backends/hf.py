@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_llmeval.backends.base import (
     Backend,
+    FinishReason,
     Generation,
     GenerationParams,
     GenerationRequest,
@@ -619,7 +620,7 @@ class HFBackend(Backend):
             "num_beams": params.num_beams or 1,
             **self.token_ids,
         }
-        optional = ("min_new_tokens", "repetition_penalty", "no_repeat_ngram_size")
+        optional: tuple[str, ...] = ("min_new_tokens", "repetition_penalty", "no_repeat_ngram_size")
         if params.do_sample:
             optional += ("temperature", "top_p", "top_k")
         for name in optional:
@@ -629,7 +630,7 @@ class HFBackend(Backend):
         return GenerationConfig(**values)
 
     def _decode(self, request: GenerationRequest, ids: list[int], latency: float) -> Generation:
-        finish = "length"
+        finish: FinishReason = "length"
         kept: list[int] = []
         for token in ids:
             if token in self.eos_ids:
