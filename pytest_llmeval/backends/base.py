@@ -301,5 +301,5 @@ class Backend(ABC):
         """Each output's perplexity given its prompt (``metrics.PerplexityResult``)."""
         raise GenerationError(f"the {self.name} backend has no perplexity: it needs a local causal model")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional: most backends hold nothing to release)
         """Release resources at the end of the session."""
