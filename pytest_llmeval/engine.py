@@ -585,6 +585,8 @@ def judge_call_entry(
                 merged[token.strip()] = merged.get(token.strip(), 0.0) + math.exp(value)
         entry["probabilities"] = {k: round(v, 6) for k, v in sorted(merged.items())}
         entry["mass"] = round(sum(merged.values()), 6)
+        shown = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(merged.items()))
+        entry["output"] = f"next-token probabilities {shown} (mass {entry['mass']:.3f})"
     if reply is not None:
         entry["output"] = reply
     return entry
