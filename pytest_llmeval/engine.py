@@ -497,21 +497,21 @@ class ModelJudge:
             missing = [p for p in missing if (str(p), key) not in self._scores]
         if missing:
             scores = self.model.backend.next_token_logprobs(missing, candidates)
-            for prompt, score in zip(missing, scores):
+            for prompt, score in zip(missing, scores, strict=True):
                 self._scores[(str(prompt), key)] = score
                 if cache is not None:
                     # -inf is not JSON: a token the judge cannot produce is left out (read as absent)
                     finite = {k: v for k, v in score.items() if v != float("-inf")}
                     cache.record_value("judge_logprobs", _judge_payload(prompt, key), finite)
         answers = [self._scores[(str(p), key)] for p in prompts]
-        for prompt, answer in zip(prompts, answers):
+        for prompt, answer in zip(prompts, answers, strict=True):
             self.calls.append(judge_call_entry(prompt, logprobs=answer, judge=self.description))
         return answers
 
     def generate(self, prompts: list[str]) -> list[str]:
         requests = [self._text_request(p) for p in prompts]
         texts = [g.text for g in self.model.prefetch_and_get(requests)]
-        for prompt, text in zip(prompts, texts):
+        for prompt, text in zip(prompts, texts, strict=True):
             self.calls.append(judge_call_entry(prompt, reply=text, judge=self.description))
         return texts
 
