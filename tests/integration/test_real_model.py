@@ -32,8 +32,10 @@ HOW_TO_GET_IT = (
 
 
 def _cache_root(config: pytest.Config) -> Path:
-    assert config.cache is not None
-    return Path(config.cache.mkdir("llmeval-real-model"))
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider: the same folder then
+    if cache is None:
+        return config.rootpath / ".pytest_cache" / "d" / "llmeval-real-model"
+    return Path(cache.mkdir("llmeval-real-model"))
 
 
 @pytest.fixture(scope="session")
