@@ -114,7 +114,9 @@ class LLMEvalSession:
         if self.judge_instance is None:
             from pytest_llmeval.engine import ModelJudge, judge_description
 
-            judges_itself = self.settings.judge_model == self.settings.model
+            from pytest_llmeval.backends import judge_is_model_under_test
+
+            judges_itself = judge_is_model_under_test(self.settings)
             self.judge_instance = ModelJudge(
                 self.judge_model(), description=judge_description(self.settings, judges_itself=judges_itself)
             )
