@@ -476,13 +476,24 @@ class ModelJudge:
     @property
     def scores_next_tokens(self) -> bool:
         """Whether the judge model gives next-token log-probabilities (a served model whose server
-        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``)."""
+        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``). A local model
+        always does: answered without loading it, so scores served from the cache need no model."""
+        if not self.model.loaded and self._is_local_model():
+            return True
         return self.model.backend.scores_next_tokens
 
     @property
     def scoring(self) -> str:
         """How this judge reads scores, for the run's settings."""
+        if not self.model.loaded and self._is_local_model():
+            return "logprobs"
         return str(getattr(self.model.backend, "judge_scoring", "logprobs" if self.scores_next_tokens else "text"))
+
+    def _is_local_model(self) -> bool:
+        from pytest_llmeval.backends.registry import backend_for
+
+        model = self.model.settings.model
+        return model is not None and backend_for(model).name == "hf"
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
         """Next-token log-probabilities of ``candidates`` after each prompt: memoised in the session,

@@ -124,7 +124,7 @@ def test_the_demo_model_judges_itself(pytester: pytest.Pytester, demo_model: Pat
     # the demo model was never taught to grade: almost none of its probability is on a digit, so
     # with the default min_mass it is an inconclusive judge, not a score
     result.stdout.fnmatch_lines([
-        "FAIL judge: judge: inconclusive judge: it put only *% of its next-token probability on the "
+        "FAIL judge: inconclusive judge: it put only *% of its next-token probability on the "
         "scores 1-5 (min_mass 0.5), so any score read from it would be noise; no score is given. Use mode: text*"
     ])
 
@@ -273,7 +273,7 @@ def test_a_wrong_label_fails_its_case_with_the_gold_label_beside_the_answer(scri
     result = scripted.runpytest("--llm-model=py:bot:answer", "-rA")
     result.assert_outcomes(passed=2, failed=1)  # right, the group item; wrong fails
     result.stdout.fnmatch_lines([
-        "*FAIL classified_as: classified_as: expected the gold label 'negative', the answer maps to 'positive'; answer 'positive'*",
+        "*FAIL classified_as: expected the gold label 'negative', the answer maps to 'positive'; answer 'positive'*",
         "FAILED labels.eval.yaml::wrong - *",
     ])
     # the declared label no case has is named: it lowers macro-F1 silently otherwise

@@ -129,7 +129,7 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
     # is positive, as ..." maps to positive (one label word in a short sentence).
     result.stdout.fnmatch_lines([
         (
-            "*FAIL classified_as: classified_as: expected the gold label 'negative', the answer maps to "
+            "*FAIL classified_as: expected the gold label 'negative', the answer maps to "
             "'positive'; answer 'This review is positive, as it mentions that the product was damaged*"
         ),
     ])
@@ -161,7 +161,7 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
     # A warm rerun: every output, judge score and perplexity comes from the cache.
     warm_result, warm = _session(pytester, real_model)
     assert warm_result.parseoutcomes() == outcomes
-    warm_result.stdout.fnmatch_lines(["outputs: 0 generated*6 from the cache*"])
+    warm_result.stdout.fnmatch_lines(["outputs: 0 generated*5 from the cache; model not loaded"])
     # judge scores and output perplexities come from the cache too: the model is not loaded
     assert "model loaded in" not in warm_result.stdout.str(), warm_result.stdout.str()
     # the judge's calls are in the inference log, beside the outputs
