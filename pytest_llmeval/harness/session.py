@@ -112,9 +112,8 @@ class LLMEvalSession:
     def judge_adapter(self) -> ModelJudge:
         """One judge for the session, so scores computed ahead in batches are reused."""
         if self.judge_instance is None:
-            from pytest_llmeval.engine import ModelJudge, judge_description
-
             from pytest_llmeval.backends import judge_is_model_under_test
+            from pytest_llmeval.engine import ModelJudge, judge_description
 
             judges_itself = judge_is_model_under_test(self.settings)
             self.judge_instance = ModelJudge(
