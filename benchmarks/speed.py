@@ -15,7 +15,8 @@ model load:
 
 It prints each time and its ratio to the floor, and checks the targets: cold at most 1.25x the floor,
 naive at least 5x cold, warm at most 10% of cold. Options: ``--cases``, ``--max-new-tokens``,
-``--batch-size``, ``--layers`` (a smaller model for a quick look).
+``--batch-size`` (the floor's, default 64), ``--plugin-batch-size`` (default ``auto``, the plugin's
+default), ``--layers`` (a smaller model for a quick look).
 """
 
 from __future__ import annotations
@@ -137,7 +138,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=64, help="the floor script's batch size")
+    parser.add_argument(
+        "--plugin-batch-size", default="auto", help="the plugin's --llm-batch-size (default: its own default, auto)"
+    )
     parser.add_argument("--layers", type=int, default=17)
     options = parser.parse_args()
 
@@ -150,7 +154,7 @@ def main() -> None:
         root = Path(tmp)
         suite, naive = write_suites(root, cases, options.max_new_tokens)
         pytest_args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--llm-model={model}",
-                       f"--llm-batch-size={options.batch_size}"]
+                       f"--llm-batch-size={options.plugin_batch_size}"]
         floor, out = timed(
             [sys.executable, "-c", FLOOR, str(model), str(options.max_new_tokens), str(options.batch_size),
              json.dumps(cases)],
@@ -164,7 +168,8 @@ def main() -> None:
     assert "0 generated" in warm_out and "model not loaded" in warm_out, warm_out
 
     print(f"model: GPT-2 shape, {params / 1e6:.1f}M parameters; {options.cases} cases, "
-          f"{options.max_new_tokens} new tokens each, batch size {options.batch_size}, torch threads default")
+          f"{options.max_new_tokens} new tokens each, floor batch size {options.batch_size}, plugin batch size "
+          f"{options.plugin_batch_size}, torch threads default")
     print(f"floor's model.generate alone: {generate_only:.2f} s of its {floor:.2f} s\n")
     print(f"{'run':<38}{'seconds':>9}{'x floor':>9}")
     rows = [

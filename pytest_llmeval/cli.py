@@ -475,6 +475,9 @@ def _show_outputs(run: RunRecord, history: Path, out: TextIO) -> None:
             params = entry.get("params") or {}
             settings = ", ".join(f"{key}={value}" for key, value in sorted(params.items()))
             title = "output" if len(generations) == 1 else f"output {number} of {len(generations)}"
+            if entry.get("kind") == "judge":
+                title = f"judge call ({entry.get('judge')})"
+                facts = [str(entry.get("phase", "?"))] + ([f"reply starts {entry['reply_prefix']!r}"] if entry.get("reply_prefix") else [])
             print(f"-- {title} ({'; '.join(facts)}){'  [' + settings + ']' if settings else ''}", file=out)
             if entry.get("system"):
                 print("system:", file=out)

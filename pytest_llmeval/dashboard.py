@@ -454,7 +454,8 @@ def _generations(history: Path, run_id: str) -> dict[str, list[dict[str, Any]]] 
         return None  # a run recorded before inference logs, or a deleted folder
     by_test: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
-        by_test.setdefault(str(entry["node_id"]), []).append(entry)
+        if entry.get("kind") != "judge":  # the judge's calls are not the model's outputs
+            by_test.setdefault(str(entry["node_id"]), []).append(entry)
     return by_test
 
 

@@ -476,13 +476,24 @@ class ModelJudge:
     @property
     def scores_next_tokens(self) -> bool:
         """Whether the judge model gives next-token log-probabilities (a served model whose server
-        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``)."""
+        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``). A local model
+        always does: answered without loading it, so scores served from the cache need no model."""
+        if not self.model.loaded and self._is_local_model():
+            return True
         return self.model.backend.scores_next_tokens
 
     @property
     def scoring(self) -> str:
         """How this judge reads scores, for the run's settings."""
+        if not self.model.loaded and self._is_local_model():
+            return "logprobs"
         return str(getattr(self.model.backend, "judge_scoring", "logprobs" if self.scores_next_tokens else "text"))
+
+    def _is_local_model(self) -> bool:
+        from pytest_llmeval.backends.registry import backend_for
+
+        model = self.model.settings.model
+        return model is not None and backend_for(model).name == "hf"
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
         """Next-token log-probabilities of ``candidates`` after each prompt: memoised in the session,
@@ -497,21 +508,21 @@ class ModelJudge:
             missing = [p for p in missing if (str(p), key) not in self._scores]
         if missing:
             scores = self.model.backend.next_token_logprobs(missing, candidates)
-            for prompt, score in zip(missing, scores):
+            for prompt, score in zip(missing, scores, strict=True):
                 self._scores[(str(prompt), key)] = score
                 if cache is not None:
                     # -inf is not JSON: a token the judge cannot produce is left out (read as absent)
                     finite = {k: v for k, v in score.items() if v != float("-inf")}
                     cache.record_value("judge_logprobs", _judge_payload(prompt, key), finite)
         answers = [self._scores[(str(p), key)] for p in prompts]
-        for prompt, answer in zip(prompts, answers):
+        for prompt, answer in zip(prompts, answers, strict=True):
             self.calls.append(judge_call_entry(prompt, logprobs=answer, judge=self.description))
         return answers
 
     def generate(self, prompts: list[str]) -> list[str]:
         requests = [self._text_request(p) for p in prompts]
         texts = [g.text for g in self.model.prefetch_and_get(requests)]
-        for prompt, text in zip(prompts, texts):
+        for prompt, text in zip(prompts, texts, strict=True):
             self.calls.append(judge_call_entry(prompt, reply=text, judge=self.description))
         return texts
 
@@ -585,6 +596,8 @@ def judge_call_entry(
                 merged[token.strip()] = merged.get(token.strip(), 0.0) + math.exp(value)
         entry["probabilities"] = {k: round(v, 6) for k, v in sorted(merged.items())}
         entry["mass"] = round(sum(merged.values()), 6)
+        shown = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(merged.items()))
+        entry["output"] = f"next-token probabilities {shown} (mass {entry['mass']:.3f})"
     if reply is not None:
         entry["output"] = reply
     return entry

@@ -14,6 +14,11 @@ One line per generation, in the order the tests made them::
 
 ``source`` is ``generated`` (made by the model in this run) or ``cache`` (served from the generation
 cache, with the latency it took when it was made).
+
+A judge's call, made by a check of the test, is a line with ``"kind": "judge"`` (``engine.judge_call_entry``):
+``judge`` (which weights judge), ``messages`` and ``reply_prefix`` (or ``prompt``), and ``output``:
+its reply in text mode, or in logprobs mode a line naming the score tokens' probabilities, which are
+also under ``probabilities`` with their total ``mass``.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Kind = Literal[
-    "path", "paths", "model", "choice", "device", "positive_int", "int", "count", "seconds", "seed", "flag",
-    "tolerances", "url", "env_name", "text", "confidence", "resamples",
+    "path", "paths", "model", "choice", "device", "positive_int", "batch_size", "probability", "int", "count",
+    "seconds", "seed", "flag", "tolerances", "url", "env_name", "text", "confidence", "resamples",
 ]
 
 
@@ -83,7 +83,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("adapter", "path", "a PEFT/LoRA adapter folder applied on top of the model", metavar="PATH"),
     OptionSpec("device", "device", "device: auto|cpu|cuda|cuda:N|mps", default="auto", metavar="DEVICE"),
     OptionSpec("dtype", "choice", "weights dtype", default="auto", choices=DTYPES, metavar="DTYPE"),
-    OptionSpec("batch_size", "positive_int", "prompts generated per batch", default=16, metavar="N"),
+    OptionSpec(
+        "batch_size",
+        "batch_size",
+        "prompts generated per batch: a number, or auto (from the number and length of the prompts and "
+        "the free memory; outputs are the same at any size in float32)",
+        default="auto",
+        metavar="N|auto",
+    ),
     OptionSpec(
         "max_new_tokens", "positive_int", "default new-token limit per generation", default=64, metavar="N"
     ),
@@ -166,6 +173,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         default="chat",
         choices=PROMPT_ENDPOINTS,
         metavar="ENDPOINT",
+    ),
+    OptionSpec(
+        "judge_min_mass",
+        "probability",
+        "a judge that puts less of its next-token probability than this on the score tokens is "
+        "inconclusive: its checks fail, naming the mass, and give no score",
+        default=0.5,
+        metavar="P",
     ),
     OptionSpec(
         "cache",
@@ -277,7 +292,7 @@ class Settings:
     adapter: str | None = None
     device: str = "auto"
     dtype: str = "auto"
-    batch_size: int = 16
+    batch_size: int | Literal["auto"] = "auto"
     max_new_tokens: int = 64
     chat_template: str = "auto"
     seed: int | None = None
@@ -293,6 +308,7 @@ class Settings:
     request_timeout: float = 120.0
     request_retries: int = 4
     prompt_endpoint: str = "chat"
+    judge_min_mass: float = 0.5
     cache: str = "on"
     cache_path: str | None = None
     history: str | None = None
@@ -402,13 +418,24 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         if not 0.5 <= level < 1:
             raise ConfigurationError(f"{where}: {text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95")
         return level
+    if spec.kind == "batch_size" and text == "auto":
+        return "auto"
+    if spec.kind == "probability":
+        try:
+            value = float(text) if len(text) <= 40 else -1.0
+        except ValueError:
+            value = -1.0
+        if not 0.0 <= value <= 1.0:
+            raise ConfigurationError(f"{where}: {text!r} is not a probability from 0 to 1")
+        return value
     if len(text) > 40:  # int() of thousands of digits is slow, and no setting needs them
         raise ConfigurationError(f"{where}: {text[:20]!r}... ({len(text)} characters) is not a usable number")
     try:
         number = int(text)
     except ValueError:
-        raise ConfigurationError(f"{where}: {text!r} is not a whole number") from None
-    if spec.kind == "positive_int" and not 1 <= number <= MAX_TOKENS:
+        hint = " or auto" if spec.kind == "batch_size" else ""
+        raise ConfigurationError(f"{where}: {text!r} is not a whole number{hint}") from None
+    if spec.kind in ("positive_int", "batch_size") and not 1 <= number <= MAX_TOKENS:
         raise ConfigurationError(f"{where}: must be from 1 to {MAX_TOKENS:,}, got {number:,}")
     if spec.kind == "count" and number < 0:
         raise ConfigurationError(f"{where}: must be 0 or more, got {number}")

@@ -117,7 +117,7 @@ def _inspect(path: str, size: int, mtime_ns: int, what: str) -> GgufFile:
     gguf = _gguf_module(what)
     try:
         reader = gguf.GGUFReader(path)
-    except Exception as exc:  # noqa: BLE001 - gguf raises many kinds for a truncated or damaged file
+    except Exception as exc:  # gguf raises many kinds for a truncated or damaged file
         raise ConfigurationError(f"{what}: cannot read the GGUF file {path}: {type(exc).__name__}: {exc}") from None
     architecture = _field_text(reader, "general.architecture") or "unknown"
     types = frozenset(t.tensor_type.name for t in reader.tensors)
@@ -166,7 +166,7 @@ def load_gguf(path: str | Path, dtype: Any, what: str = "--llm-model") -> tuple[
             model = auto.from_pretrained(
                 folder, gguf_file=name, dtype=torch.float32 if dtype == "auto" else dtype, local_files_only=True
             )
-        except Exception as exc:  # noqa: BLE001 - any loading failure is a bad --llm-model
+        except Exception as exc:  # any loading failure is a bad --llm-model
             raise ConfigurationError(
                 f"{what}: cannot load the GGUF file {file}: {type(exc).__name__}: {exc}"
             ) from None

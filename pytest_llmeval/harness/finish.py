@@ -27,6 +27,8 @@ def finish_session(session: pytest.Session, state: LLMEvalSession) -> None:
 
         if isinstance(state.model.cache, CachedOutputs):
             pending = state.model.cache.take_pending()
+    if state.judge_cache is not None:
+        pending += state.judge_cache.take_pending()
     if state.is_worker:
         from pytest_llmeval.harness.xdist_bridge import send_to_controller
 

@@ -148,7 +148,7 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
     """Score the case files' judge prompts in batches now that their outputs are ready; each judge
     check then finds its score done. A prompt that cannot be scored is left to its check to report."""
     from pytest_llmeval.errors import GenerationError
-    from pytest_llmeval.metrics.judge import SCORE_TOKENS, build_judge_prompt, scoring_mode
+    from pytest_llmeval.metrics.judge import SCORE_TOKENS, judge_check_prompt, scoring_mode
 
     model = state.model_under_test()
     prompts: dict[str, list[str]] = {"logprobs": [], "text": []}
@@ -158,7 +158,10 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
                 continue
             args = expectation.args
             output = model.prefetch_and_get([item.case.request])[0]
-            prompt = build_judge_prompt(str(args["rubric"]), output.text, args.get("reference"))
+            # the very prompt the check will send, so it finds its score done
+            prompt = judge_check_prompt(
+                output, str(args["rubric"]), args.get("reference"), prompt=args.get("prompt")
+            )
             prompts[str(args.get("mode", "logprobs"))].append(prompt)
     judge = state.judge_adapter()
     try:
@@ -171,3 +174,4 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
             judge.generate(prompts["text"])
     except GenerationError:
         pass
+    judge.take_calls()  # logged when each check reads its score, under its own test

@@ -123,20 +123,24 @@ def _add_sections(report: pytest.TestReport, test: running_test.RunningTest, wid
 def _inference_entries(
     item: pytest.Item, phase: str, test: running_test.RunningTest, state: LLMEvalSession
 ) -> list[dict[str, object]]:
-    """This phase's new generations as inference log lines."""
+    """This phase's new generations as inference log lines, then the judge's calls of the phase
+    (``"kind": "judge"``: its prompt and reply, or its score tokens' probabilities and mass)."""
     fresh = test.take_unlogged_generations()
-    if not fresh:
+    judge_calls = state.judge_instance.take_calls() if state.judge_instance is not None else []
+    if not fresh and not judge_calls:
         return []
     from pytest_llmeval.inference_log import inference_entry
 
     model = state.model
-    return [
+    entries = [
         inference_entry(
             item.nodeid, generation, phase=phase, index=index,
             source="cache" if model is not None and model.served_from_cache(generation) else "generated",
         )
         for index, generation in fresh
     ]
+    entries += [{"node_id": item.nodeid, "phase": phase, "index": index, **call} for index, call in enumerate(judge_calls)]
+    return entries
 
 
 def _tags(item: pytest.Item) -> list[str]:

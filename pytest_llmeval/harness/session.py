@@ -24,7 +24,7 @@ from pytest_llmeval.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from pytest_llmeval.backends.base import Backend, GenerationRequest
-    from pytest_llmeval.cache import CacheEntry, GenerationCache
+    from pytest_llmeval.cache import CachedOutputs, CacheEntry, GenerationCache
     from pytest_llmeval.engine import ModelJudge, ModelUnderTest
     from pytest_llmeval.fingerprint import FileHashMemo
     from pytest_llmeval.records import RunRecord
@@ -49,6 +49,7 @@ class LLMEvalSession:
     model: ModelUnderTest | None = None
     judge: ModelUnderTest | None = None
     judge_instance: ModelJudge | None = None
+    judge_cache: CachedOutputs | None = None  # a separate judge's scores, under its own identity
     load_count: int = 0
     tests_started: bool = False
     # the generation cache and what identifies the model in it
@@ -111,9 +112,13 @@ class LLMEvalSession:
     def judge_adapter(self) -> ModelJudge:
         """One judge for the session, so scores computed ahead in batches are reused."""
         if self.judge_instance is None:
-            from pytest_llmeval.engine import ModelJudge
+            from pytest_llmeval.backends import judge_is_model_under_test
+            from pytest_llmeval.engine import ModelJudge, judge_description
 
-            self.judge_instance = ModelJudge(self.judge_model())
+            judges_itself = judge_is_model_under_test(self.settings)
+            self.judge_instance = ModelJudge(
+                self.judge_model(), description=judge_description(self.settings, judges_itself=judges_itself)
+            )
         return self.judge_instance
 
     def judge_model(self) -> ModelUnderTest:
@@ -127,8 +132,24 @@ class LLMEvalSession:
             from pytest_llmeval.engine import ModelUnderTest
 
             settings = judge_settings(self.settings)
-            self.judge = ModelUnderTest(settings, lambda: load_backend(settings, self.cwd))
+            self.judge = ModelUnderTest(
+                settings, lambda: load_backend(settings, self.cwd), cache=self._judge_cache(settings)
+            )
         return self.judge
+
+    def _judge_cache(self, judge_settings: Settings) -> CachedOutputs | None:
+        """A separate judge's scores and answers in the generation cache, under its own identity
+        (its fingerprint), so a warm rerun does not load it."""
+        from pytest_llmeval.backends.registry import backend_for
+        from pytest_llmeval.cache import CachedOutputs
+
+        if self.cache_store is None or self.fingerprint_memo is None or judge_settings.model is None:
+            return None
+        identity = backend_for(judge_settings.model).identity(judge_settings, self.cwd, self.fingerprint_memo)
+        if identity is None:
+            return None
+        self.judge_cache = CachedOutputs(self.cache_store, f"judge:{identity}", read=self.settings.cache == "on")
+        return self.judge_cache
 
     def _load_backend(self) -> Backend:
         from pytest_llmeval.backends import load_backend
@@ -153,13 +174,24 @@ class LLMEvalSession:
         if model is not None:
             provided["tokenizer"] = model.checks_tokenizer
             provided["perplexity_scorer"] = lambda texts: list(model.perplexity(texts).per_text)
+            # a model output is scored given its prompt as the model saw it
+            provided["output_perplexity_scorer"] = lambda outputs: list(model.output_perplexity(outputs).per_text)
         if self.settings.judge_model is not None:
             provided["judge"] = self.judge_adapter()
+            provided["judge_min_mass"] = self.settings.judge_min_mass
         if self.history_path is not None:
             from pytest_llmeval.review.store import reviews_path
 
             provided["reviews"] = reviews_path(self.history_path)
         return running_test.Services(**provided)
+
+    def _window_limit(self) -> int:
+        """How many planned outputs a worker prepares at once: the batch size, or auto's limit (the
+        engine then batches them by its own rule)."""
+        from pytest_llmeval.engine import AUTO_BATCH_LIMIT
+
+        size = self.settings.batch_size
+        return size if isinstance(size, int) else AUTO_BATCH_LIMIT
 
     def prepare(self, node_id: str, request: GenerationRequest) -> ModelUnderTest:
         """Under xdist, make this test's output ready together with the next planned ones (xdist
@@ -171,7 +203,7 @@ class LLMEvalSession:
         position = self.plan_index.get(node_id)
         if position is not None:
             for upcoming in self.plan[position + 1 :]:
-                if len(window) >= self.settings.batch_size:
+                if len(window) >= self._window_limit():
                     break
                 if not model.is_ready(upcoming):
                     window.append(upcoming)

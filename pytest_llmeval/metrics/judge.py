@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, Self, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pytest_llmeval import running_test
 from pytest_llmeval.backends.base import Generation, Message
@@ -138,7 +138,7 @@ class JudgePrompt(str):
     messages: tuple[Message, ...]
     reply_prefix: str
 
-    def __new__(cls, messages: Sequence[Message], reply_prefix: str) -> Self:
+    def __new__(cls, messages: Sequence[Message], reply_prefix: str) -> JudgePrompt:
         text = "\n\n".join([*(m.content for m in messages), reply_prefix])
         self = super().__new__(cls, text)
         self.messages = tuple(messages)
@@ -573,7 +573,7 @@ def judge_pairwise_many(
     if len(candidates) != len(baselines):
         raise ValueError(f"compare: {len(candidates)} candidates but {len(baselines)} baselines")
     prompts: list[str] = []
-    for candidate, baseline in zip(candidates, baselines):
+    for candidate, baseline in zip(candidates, baselines, strict=True):
         request_prompt, conversation = request_of(candidate, prompt)
         for first, second in ((str(candidate), baseline), (baseline, str(candidate))):
             prompts.append(
@@ -594,7 +594,7 @@ def judge_pairwise_many(
         masses = [1.0] * len(texts)
     return [
         PairwiseResult(first, swapped, preference_outcome(first, swapped), min(m1, m2))
-        for first, swapped, m1, m2 in zip(choices[0::2], choices[1::2], masses[0::2], masses[1::2])
+        for first, swapped, m1, m2 in zip(choices[0::2], choices[1::2], masses[0::2], masses[1::2], strict=True)
     ]
 
 

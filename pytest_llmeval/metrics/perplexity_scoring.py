@@ -279,7 +279,7 @@ def conditional_perplexity(
         raise ValueError(f"perplexity: batch_size must be at least 1, got {batch_size}")
     window, stride = _window_and_stride(model, max_length, stride)
     segments: list[_Segment] = []
-    for index, (prompt, output) in enumerate(zip(prompts, outputs)):
+    for index, (prompt, output) in enumerate(zip(prompts, outputs, strict=True)):
         if not str(output):
             raise ValueError(f"perplexity: output {index} is empty; perplexity of no tokens is undefined")
         context = list(tokenizer(str(prompt), add_special_tokens=prompt_special_tokens, verbose=False)["input_ids"])

@@ -32,8 +32,10 @@ HOW_TO_GET_IT = (
 
 
 def _cache_root(config: pytest.Config) -> Path:
-    assert config.cache is not None
-    return Path(config.cache.mkdir("llmeval-real-model"))
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider: the same folder then
+    if cache is None:
+        return config.rootpath / ".pytest_cache" / "d" / "llmeval-real-model"
+    return Path(cache.mkdir("llmeval-real-model"))
 
 
 @pytest.fixture(scope="session")
@@ -84,24 +86,23 @@ cases:
 PYTHON_TESTS = '''
 import json
 
+import pytest
+
 from pytest_llmeval import assert_perplexity, check
-from pytest_llmeval.metrics import using_output_perplexity_scorer
 
 QUESTION = "What is the capital of France?"
 RUBRIC = "The answer names Paris as the capital of France."
 
 
-def test_own_answer_is_likely_given_its_prompt(llm):
+@pytest.mark.llm(prompt=QUESTION, max_new_tokens=24)
+def test_own_answer_is_likely_given_its_prompt(llm_output):
     # "The capital of France is Paris."
-    output = llm.generate(QUESTION, max_new_tokens=24)
-    with using_output_perplexity_scorer(lambda outputs: list(llm.output_perplexity(outputs).per_text)):
-        value = assert_perplexity(output, max=3)
-    alone = llm.perplexity([output.text]).per_text[0]
+    value = assert_perplexity(llm_output, max=3)
     with open("figures.json", "a", encoding="utf-8") as f:
-        f.write(json.dumps({"output": output.text, "given_prompt": value, "alone": alone}) + "\\n")
+        f.write(json.dumps({"output": llm_output.text, "given_prompt": value}) + "\\n")
 
 
-def test_judge_good_and_bad_answers(llm):
+def test_judge_good_and_bad_answers():
     scores = {}
     for label, answer in (("good", "The capital of France is Paris."), ("bad", "The capital of France is Berlin.")):
         lenient = check("judge", answer, rubric=RUBRIC, prompt=QUESTION, min_score=1, min_mass=0)
@@ -160,7 +161,13 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
     # A warm rerun: every output, judge score and perplexity comes from the cache.
     warm_result, warm = _session(pytester, real_model)
     assert warm_result.parseoutcomes() == outcomes
-    warm_result.stdout.fnmatch_lines(["outputs: 0 generated in *, 5 from the cache"])
+    warm_result.stdout.fnmatch_lines(["outputs: 0 generated*5 from the cache; model not loaded"])
+    # judge scores and output perplexities come from the cache too: the model is not loaded
+    assert "model loaded in" not in warm_result.stdout.str(), warm_result.stdout.str()
+    # the judge's calls are in the inference log, beside the outputs
+    log = next((pytester.path / ".llmeval" / "runs").glob("*/inferences.jsonl")).read_text("utf-8")
+    judge_lines = [line for line in log.splitlines() if '"kind": "judge"' in line]
+    assert judge_lines and "[User's request]" in judge_lines[0] and '"mass"' in judge_lines[0]
     print(f"real-model suite: warm {warm:.1f} s = {warm / cold:.0%} of cold")
 
 

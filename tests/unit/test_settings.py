@@ -27,6 +27,13 @@ def test_defaults() -> None:
     assert (settings.device, settings.dtype, settings.chat_template) == ("auto", "auto", "auto")
 
 
+def test_batch_size_is_auto_unless_given_and_min_mass_a_probability() -> None:
+    assert resolve().batch_size == "auto" and resolve().judge_min_mass == 0.5
+    assert resolve(flags={"llm_batch_size": "8"}).batch_size == 8
+    assert resolve(ini={"llm_batch_size": "auto"}).batch_size == "auto"
+    assert resolve(flags={"llm_judge_min_mass": "0.9"}).judge_min_mass == 0.9
+
+
 def test_every_option_has_an_llm_flag_and_ini_twin() -> None:
     for spec in OPTIONS:
         assert spec.flag == "--llm-" + spec.name.replace("_", "-")
@@ -93,7 +100,9 @@ def test_valid_devices(value: str) -> None:
         ({"llm_device": "gpu"}, {}, "--llm-device: 'gpu' is not a device; use auto, cpu, cuda, cuda:N"),
         ({}, {"llm_device": "cuda:x"}, "ini option llm_device: 'cuda:x' is not a device"),
         ({"llm_batch_size": "0"}, {}, "--llm-batch-size: must be from 1 to 10,000,000, got 0"),
-        ({"llm_batch_size": "many"}, {}, "--llm-batch-size: 'many' is not a whole number"),
+        ({"llm_batch_size": "many"}, {}, "--llm-batch-size: 'many' is not a whole number or auto"),
+        ({"llm_judge_min_mass": "1.5"}, {}, "--llm-judge-min-mass: '1.5' is not a probability from 0 to 1"),
+        ({}, {"llm_judge_min_mass": "half"}, "ini option llm_judge_min_mass: 'half' is not a probability"),
         ({}, {"llm_max_new_tokens": "-3"}, "ini option llm_max_new_tokens: must be from 1 to 10,000,000, got -3"),
         ({}, {"llm_seed": "1.5"}, "ini option llm_seed: '1.5' is not a whole number"),
         # torch.manual_seed raised "Overflow when unpacking long long" inside the backend: no test ran
