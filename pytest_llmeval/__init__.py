@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_llmeval.assertions import *  # noqa: F403
+    from pytest_llmeval.assertions import *
     from pytest_llmeval.backends.base import Generation, GenerationParams, GenerationRequest
     from pytest_llmeval.backends.registry import BackendSpec, register_backend
     from pytest_llmeval.cases import Case, CaseError, CaseExpectationsFailed, load_cases
@@ -52,12 +52,35 @@ _HOMES = {
 
 # The built-in helpers, spelled out so ``from pytest_llmeval import *`` and editors know them.
 _BUILTIN_ASSERTIONS = [
-    "assert_bleu", "assert_chrf", "assert_contains", "assert_contains_all", "assert_contains_any",
-    "assert_ends_with", "assert_equals", "assert_grounded", "assert_is_json", "assert_json_schema",
-    "assert_judge", "assert_length", "assert_no_bias_terms", "assert_no_hallucinations", "assert_no_pii",
-    "assert_no_refusal", "assert_no_repetition", "assert_not_garbled", "assert_one_of", "assert_perplexity",
-    "assert_preferred_over", "assert_pydantic", "assert_refusal", "assert_regex", "assert_rouge_1",
-    "assert_rouge_2", "assert_rouge_l", "assert_rouge_lsum", "assert_starts_with",
+    "assert_bleu",
+    "assert_chrf",
+    "assert_contains",
+    "assert_contains_all",
+    "assert_contains_any",
+    "assert_ends_with",
+    "assert_equals",
+    "assert_grounded",
+    "assert_is_json",
+    "assert_json_schema",
+    "assert_judge",
+    "assert_length",
+    "assert_no_bias_terms",
+    "assert_no_hallucinations",
+    "assert_no_pii",
+    "assert_no_refusal",
+    "assert_no_repetition",
+    "assert_not_garbled",
+    "assert_one_of",
+    "assert_perplexity",
+    "assert_preferred_over",
+    "assert_pydantic",
+    "assert_refusal",
+    "assert_regex",
+    "assert_rouge_1",
+    "assert_rouge_2",
+    "assert_rouge_l",
+    "assert_rouge_lsum",
+    "assert_starts_with",
 ]
 
 __all__ = [*_BUILTIN_ASSERTIONS, *sorted(_HOMES)]

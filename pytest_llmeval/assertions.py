@@ -179,9 +179,7 @@ def assert_human_rating(
     dimension mean. Fails with "needs review" for an output nobody rated (or that changed since);
     see :func:`pytest_llmeval.checks.human.human_rating`."""
     __tracebackhide__ = True
-    return assert_check(
-        "human_rating", output, min=min, dimension=dimension, case_id=case_id, reviews=reviews
-    )
+    return assert_check("human_rating", output, min=min, dimension=dimension, case_id=case_id, reviews=reviews)
 
 
 def assert_is_json(
@@ -481,9 +479,7 @@ def assert_perplexity(
     return assert_check("perplexity", output, max=max, scorer=scorer)  # type: ignore[no-any-return]
 
 
-def assert_classified_as(
-    output: object, label: str, labels: list[str], pattern: str | None = None
-) -> str:
+def assert_classified_as(output: object, label: str, labels: list[str], pattern: str | None = None) -> str:
     """The output maps to the gold ``label`` (``one_of`` rules, a short sentence naming exactly one
     label, or ``pattern``); returns the mapped label."""
     __tracebackhide__ = True
@@ -599,6 +595,4 @@ def _same_errors_as_check(check_name: str, helper: Any) -> Any:
 
 for _helper_name in __all__:
     if _helper_name.removeprefix("assert_") in check_names():
-        globals()[_helper_name] = _same_errors_as_check(
-            _helper_name.removeprefix("assert_"), globals()[_helper_name]
-        )
+        globals()[_helper_name] = _same_errors_as_check(_helper_name.removeprefix("assert_"), globals()[_helper_name])

@@ -104,7 +104,8 @@ class GenerationCache:
                 tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 version = (
                     connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                    if "meta" in tables else None
+                    if "meta" in tables
+                    else None
                 )
             finally:
                 connection.close()
@@ -200,7 +201,10 @@ class CachedOutputs:
         found = self.store.lookup(list(keys))
         return {
             keys[key]: Generation(
-                text, request=keys[key], num_tokens=num_tokens, finish_reason=finish,  # type: ignore[arg-type]
+                text,
+                request=keys[key],
+                num_tokens=num_tokens,
+                finish_reason=finish,  # type: ignore[arg-type]
                 latency_s=latency,
             )
             for key, text, num_tokens, finish, latency in found.values()

@@ -32,7 +32,6 @@ from typing import Annotated, Any, Literal
 import pydantic
 import yaml
 
-from pytest_llmeval.tolerances import tolerance_problem
 from pytest_llmeval.backends.base import GenerationParams, GenerationRequest
 from pytest_llmeval.checks.base import (
     CheckFailed,
@@ -51,7 +50,6 @@ from pytest_llmeval.counterfactual import (
 )
 from pytest_llmeval.engine import build_request
 from pytest_llmeval.errors import GenerationParameterError
-from pytest_llmeval.metrics.ner import GoldEntity, Span, gold_spans
 from pytest_llmeval.input_limits import (
     InputLimitError,
     bounded_repr,
@@ -61,6 +59,8 @@ from pytest_llmeval.input_limits import (
     read_text_file,
     reject_json_constant,
 )
+from pytest_llmeval.metrics.ner import GoldEntity, Span, gold_spans
+from pytest_llmeval.tolerances import tolerance_problem
 
 __all__ = [
     "Case",
@@ -122,12 +122,16 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
             duplicate = key in result
         except TypeError:
             raise yaml.constructor.ConstructorError(
-                None, None, f"a mapping key must be a plain value, got {type(key).__name__}",
+                None,
+                None,
+                f"a mapping key must be a plain value, got {type(key).__name__}",
                 key_node.start_mark,
             ) from None
         if duplicate:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {result.key_lines[key]})",
+                None,
+                None,
+                f"duplicate key {key!r} (first at line {result.key_lines[key]})",
                 key_node.start_mark,
             )
         result[key] = loader.construct_object(value_node, deep=True)
@@ -523,7 +527,9 @@ def _build_case(
     data = raw
     label = f"cases[{index}]"
     if not isinstance(raw, Mapping):
-        raise CaseError(path, line, f"{label} must be a mapping with prompt/messages/vars and expect, got {type(raw).__name__}")
+        raise CaseError(
+            path, line, f"{label} must be a mapping with prompt/messages/vars and expect, got {type(raw).__name__}"
+        )
     # Errors name the case by its id only when the id could name a test (it becomes the error item's name)
     case_id = raw.get("id") if _usable_id(raw.get("id")) else None
 
@@ -547,8 +553,10 @@ def _build_case(
         loc, message = _pydantic_problem(exc)
         raise fail(loc, message) from None
     try:
-        generation = {**_generation_keys(defaults.model_extra or {}, "defaults: "),
-                      **_generation_keys(model.model_extra or {}, "")}
+        generation = {
+            **_generation_keys(defaults.model_extra or {}, "defaults: "),
+            **_generation_keys(model.model_extra or {}, ""),
+        }
     except ValueError as exc:
         bad = next((k for k in (model.model_extra or {}) if k not in _GENERATION_KEYS), None)
         raise fail([bad] if bad else [], str(exc)) from None
@@ -577,7 +585,9 @@ def _build_case(
     ner_gold = _ner_gold(model, request, ner_spec, fail)
     if model.counterfactual is not None:
         if not model.expect:
-            raise fail(["counterfactual"], "counterfactual needs checks in `expect:` whose verdicts the variants must share")
+            raise fail(
+                ["counterfactual"], "counterfactual needs checks in `expect:` whose verdicts the variants must share"
+            )
         try:
             variants_of(request, model.counterfactual.categories, load_swap_sets(counterfactual_terms))
         except CounterfactualError as exc:
@@ -633,7 +643,9 @@ def _build_case(
         tolerances=_tolerances({**defaults.tolerance, **model.tolerance}, fail),
         entities=gold_spans(ner_gold[0], ner_gold[1]).spans if ner_gold is not None else None,
         ner_source=ner_gold[1] if ner_gold is not None else None,
-        ner_format={"format": ner_spec.format, "pattern": ner_spec.pattern} if ner_gold is not None and ner_spec else None,
+        ner_format={"format": ner_spec.format, "pattern": ner_spec.pattern}
+        if ner_gold is not None and ner_spec
+        else None,
         counterfactual=model.counterfactual,
         counterfactual_terms=counterfactual_terms if model.counterfactual is not None else (),
         review_dimensions=review_dimensions,
@@ -663,7 +675,9 @@ def _ner_gold(
     if model.entities is None:
         return None
     if spec is None and not any(name in ("ner", "not_ner") for name in model.expect):
-        raise fail(["entities"], "entities need a `ner:` block in the file (the group) or `expect: {ner: ...}` (this case)")
+        raise fail(
+            ["entities"], "entities need a `ner:` block in the file (the group) or `expect: {ner: ...}` (this case)"
+        )
     try:
         source_text = _ner_source(model, request, spec)
         entities = [e.model_dump(exclude_none=True) for e in model.entities]
@@ -762,8 +776,10 @@ def _yaml_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> CaseError:
     mapping; PyYAML notices only on a later line)."""
     problem, context = exc.problem or "", exc.context or ""
     problem_mark, context_mark = exc.problem_mark, exc.context_mark
-    if problem_mark is not None and context_mark is not None and (
-        (problem_mark.line, problem_mark.column) == (context_mark.line, context_mark.column)
+    if (
+        problem_mark is not None
+        and context_mark is not None
+        and ((problem_mark.line, problem_mark.column) == (context_mark.line, context_mark.column))
     ):
         context_mark = None  # one position serves both (as PyYAML prints it)
     lines = text.splitlines()
@@ -839,7 +855,11 @@ def _parse(source: Path, path: Path) -> CaseFile:
         return CaseFile(path, [], [CaseError(path, _line_of(data, loc, 1), message)])
     for tag in [*file_model.tag_pass_rates, *file_model.tag_classifications, *file_model.defaults.tags]:
         if not _TAG_RE.match(tag):
-            return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), f"tag {tag!r} must be a name (letters, digits, _)")])
+            return CaseFile(
+                path,
+                [],
+                [CaseError(path, _line_of(data, ["defaults"], 1), f"tag {tag!r} must be a name (letters, digits, _)")],
+            )
         if tag in RESERVED_TAGS:
             return CaseFile(path, [], [CaseError(path, _line_of(data, ["defaults"], 1), _reserved_tag_message(tag))])
     if not raw_cases:
@@ -858,31 +878,51 @@ def _parse(source: Path, path: Path) -> CaseFile:
             continue
         try:
             case = _build_case(
-                raw, file_model.defaults, source, path, line, index,
-                file_model.classification, file_model.tag_classifications, file_model.ner, swap_files,
+                raw,
+                file_model.defaults,
+                source,
+                path,
+                line,
+                index,
+                file_model.classification,
+                file_model.tag_classifications,
+                file_model.ner,
+                swap_files,
             )
         except CaseError as exc:
             errors.append(exc)
             continue
         if case.id in first_line:
             errors.append(
-                CaseError(path, line, f"duplicate id (first used at line {first_line[case.id]}); ids must be unique in a file", case.id)
+                CaseError(
+                    path,
+                    line,
+                    f"duplicate id (first used at line {first_line[case.id]}); ids must be unique in a file",
+                    case.id,
+                )
             )
             continue
         first_line[case.id] = line
         cases.append(case)
     return CaseFile(
-        path, cases, errors, file_model.pass_rate, dict(file_model.tag_pass_rates), file_model.classification,
-        dict(file_model.tag_classifications), file_model.ner, file_model.fairness,
+        path,
+        cases,
+        errors,
+        file_model.pass_rate,
+        dict(file_model.tag_pass_rates),
+        file_model.classification,
+        dict(file_model.tag_classifications),
+        file_model.ner,
+        file_model.fairness,
     )
 
 
 def load_cases(path: str | Path) -> list[Case]:
     """The validated cases of a case file, for ``pytest.mark.parametrize``; raises the first error.
 
-        @pytest.mark.parametrize("case", load_cases("evals/support.eval.yaml"), ids=str)
-        def test_support(llm, case):
-            case.assert_expectations(llm.generate(case.request))
+    @pytest.mark.parametrize("case", load_cases("evals/support.eval.yaml"), ids=str)
+    def test_support(llm, case):
+        case.assert_expectations(llm.generate(case.request))
     """
     parsed = parse_case_file(path)
     if parsed.errors:

@@ -42,10 +42,10 @@ from pytest_llmeval.failure_text import terminal_safe
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log, run_folder
 from pytest_llmeval.paths import BASELINE_FILE, HISTORY_FILE, REPORT_FILE
 from pytest_llmeval.records import RunRecord, local_time
+from pytest_llmeval.review.cli import ReviewError, add_review_parser
 from pytest_llmeval.run_comparison import GATES, compare_runs
 from pytest_llmeval.run_scope import run_scope
 from pytest_llmeval.settings import MAX_RESAMPLES
-from pytest_llmeval.review.cli import ReviewError, add_review_parser
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -155,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     history(runs)
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="show at most N runs (default 20)")
     runs.add_argument(
-        "--baseline", default=None, metavar="PATH",
+        "--baseline",
+        default=None,
+        metavar="PATH",
         help=f"judge which runs are partial against this baseline's cases (default: {DEFAULT_BASELINE} when it exists)",
     )
 
@@ -184,14 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--max-rows", type=_positive_int, default=None, metavar="N", help="show at most N rows (all)")
     diff.add_argument(
-        "--gate", choices=[g for g in GATES if g != "off"], default="regressions",
+        "--gate",
+        choices=[g for g in GATES if g != "off"],
+        default="regressions",
         help="what exits 1: regressions (default: a case that passed fails, a metric drop), strict (any failure "
         "or metric drop), significant (B worse than A on the pass rate or a metric with --confidence)",
     )
 
     def paired_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
-            "--confidence", type=_confidence, default=0.95, metavar="LEVEL",
+            "--confidence",
+            type=_confidence,
+            default=0.95,
+            metavar="LEVEL",
             help="how sure a verdict must be, and the intervals' level (default 0.95)",
         )
         sub.add_argument(
@@ -214,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--ties", action="store_true", help="also list the cases both runs pass or both fail")
     compare.add_argument("--markdown", default=None, metavar="PATH", help="also write the comparison as Markdown")
     compare.add_argument(
-        "--html", default=None, metavar="PATH",
+        "--html",
+        default=None,
+        metavar="PATH",
         help="also write the dashboard page of B against A (B must be a run from the history)",
     )
 
@@ -236,21 +245,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-baseline", action="store_true", help="compare the latest run with the previous run, not a baseline"
     )
     report.add_argument(
-        "--run", default=None, metavar="RUN",
+        "--run",
+        default=None,
+        metavar="RUN",
         help="report this run (id, unique prefix, latest or previous) instead of the latest, with the runs before it",
     )
     report.add_argument(
-        "--runs", type=_positive_int, default=DEFAULT_RUNS, metavar="N",
+        "--runs",
+        type=_positive_int,
+        default=DEFAULT_RUNS,
+        metavar="N",
         help=f"draw the newest N runs in the charts (default {DEFAULT_RUNS})",
     )
     report.add_argument(
-        "--tolerance", type=_tolerance, action="append", default=[], metavar="NAME=VALUE",
+        "--tolerance",
+        type=_tolerance,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="absolute tolerance for a metric drop, where the run recorded none (it records the tolerances "
         "its gate used); may repeat",
     )
 
     report.add_argument(
-        "--confidence", type=_confidence, default=0.95, metavar="LEVEL",
+        "--confidence",
+        type=_confidence,
+        default=0.95,
+        metavar="LEVEL",
         help="the paired comparison's confidence (default 0.95)",
     )
     report.add_argument(
@@ -264,11 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     history(prune)
     prune.add_argument("--keep", type=_positive_int, default=None, metavar="N", help="keep the newest N runs")
     prune.add_argument(
-        "--older-than", type=_positive_days, default=None, metavar="DAYS",
+        "--older-than",
+        type=_positive_days,
+        default=None,
+        metavar="DAYS",
         help="delete runs started more than DAYS days ago (with --keep: a run goes when either rule says so)",
     )
     prune.add_argument(
-        "--baseline", action="append", default=None, metavar="PATH",
+        "--baseline",
+        action="append",
+        default=None,
+        metavar="PATH",
         help=f"keep the run this baseline file accepted (default: {DEFAULT_BASELINE} when it exists); may repeat",
     )
     prune.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
@@ -283,11 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("path", help="folder to write the model into (created)")
     variant = demo.add_mutually_exclusive_group()
     variant.add_argument(
-        "--weak", action="store_true",
+        "--weak",
+        action="store_true",
         help="the shipped undertrained model (like a fine-tune that went wrong): the gate walk-through's model",
     )
     variant.add_argument(
-        "--steps", type=int, default=None,
+        "--steps",
+        type=int,
+        default=None,
         help="train anew for N steps instead (about 15 s for 150 on 2 cores): 150 memorises every answer; "
         "fewer give a weaker model",
     )
@@ -414,7 +444,10 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
 
 def _show(args: argparse.Namespace, out: TextIO) -> int:
     run = RunStore(args.history).load_run(args.run)
-    print(f"run       {run.run_id}{'' if run.complete else '  (INCOMPLETE: a selection, or the session stopped early)'}", file=out)
+    print(
+        f"run       {run.run_id}{'' if run.complete else '  (INCOMPLETE: a selection, or the session stopped early)'}",
+        file=out,
+    )
     print(f"started   {_when(run.started_at)}", file=out)
     print(f"finished  {_when(run.finished_at)}", file=out)
     print(f"git       {run.git_commit or '-'}", file=out)
@@ -477,7 +510,9 @@ def _show_outputs(run: RunRecord, history: Path, out: TextIO) -> None:
             title = "output" if len(generations) == 1 else f"output {number} of {len(generations)}"
             if entry.get("kind") == "judge":
                 title = f"judge call ({entry.get('judge')})"
-                facts = [str(entry.get("phase", "?"))] + ([f"reply starts {entry['reply_prefix']!r}"] if entry.get("reply_prefix") else [])
+                facts = [str(entry.get("phase", "?"))] + (
+                    [f"reply starts {entry['reply_prefix']!r}"] if entry.get("reply_prefix") else []
+                )
             print(f"-- {title} ({'; '.join(facts)}){'  [' + settings + ']' if settings else ''}", file=out)
             if entry.get("system"):
                 print("system:", file=out)
@@ -518,8 +553,14 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
     # A recorded run carries the tolerances its gate used (case file, then ini); the flags cover the rest.
     recorded = {c.node_id: c.tolerances for c in after.cases if c.tolerances} if isinstance(after, RunRecord) else {}
     comparison = compare_runs(
-        reference, after, tolerances=dict(args.tolerance), default_tolerance=args.default_tolerance,
-        case_tolerances=recorded, confidence=args.confidence, resamples=args.resamples, seed=args.seed,
+        reference,
+        after,
+        tolerances=dict(args.tolerance),
+        default_tolerance=args.default_tolerance,
+        case_tolerances=recorded,
+        confidence=args.confidence,
+        resamples=args.resamples,
+        seed=args.seed,
         labels=(_side_label(args.a, before), _side_label(args.b, after)),
     )
     print(comparison.format(max_rows=args.max_rows), file=out)
@@ -544,12 +585,19 @@ def _compare(args: argparse.Namespace, out: TextIO) -> int:
     before = _load_side(args.a, args.history)
     after = _load_side(args.b, args.history)
     if args.html is not None and not isinstance(after, RunRecord):
-        print(f"llmeval: error: --html draws run B's cases with their outputs, but {args.b} is a baseline file; "
-              "give a run id for B", file=sys.stderr)
+        print(
+            f"llmeval: error: --html draws run B's cases with their outputs, but {args.b} is a baseline file; "
+            "give a run id for B",
+            file=sys.stderr,
+        )
         return 2
     reference = before if isinstance(before, Baseline) else baseline_from_run(before)
     comparison = compare_runs(
-        reference, after, confidence=args.confidence, resamples=args.resamples, seed=args.seed,
+        reference,
+        after,
+        confidence=args.confidence,
+        resamples=args.resamples,
+        seed=args.seed,
         labels=(_side_label(args.a, before), _side_label(args.b, after)),
     )
     paired = comparison.paired
@@ -557,8 +605,12 @@ def _compare(args: argparse.Namespace, out: TextIO) -> int:
     if comparison.settings_differences:
         # Two models are meant to differ; their generation settings are not: such outputs may
         # differ for that reason alone.
-        print("WARNING: generation settings differ between A and B: " + "; ".join(comparison.settings_differences)
-              + " (outputs may differ for that reason alone)", file=out)
+        print(
+            "WARNING: generation settings differ between A and B: "
+            + "; ".join(comparison.settings_differences)
+            + " (outputs may differ for that reason alone)",
+            file=out,
+        )
     print(paired.format(max_rows=args.max_rows, ties=args.ties), file=out)
     if args.markdown is not None:
         from pytest_llmeval.markdown import format_paired_markdown
@@ -580,9 +632,15 @@ def _comparison_dashboard(before: Baseline | RunRecord, after: RunRecord, args: 
     reference = before if isinstance(before, Baseline) else baseline_from_run(before)
     outputs = {case.node_id: case.output for case in before.cases} if isinstance(before, RunRecord) else None
     return build_dashboard_data(
-        [after], reference=reference, reference_kind="run A", reference_label=_side_label(args.a, before),
-        reference_outputs=outputs, history=args.history,
-        confidence=args.confidence, resamples=args.resamples, seed=args.seed,
+        [after],
+        reference=reference,
+        reference_kind="run A",
+        reference_label=_side_label(args.a, before),
+        reference_outputs=outputs,
+        history=args.history,
+        confidence=args.confidence,
+        resamples=args.resamples,
+        seed=args.seed,
     )
 
 
@@ -596,16 +654,29 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     if baseline_path is not None:
         baseline = read_baseline(baseline_path)  # an explicit baseline that is missing is an error
     data = dashboard_from_history(
-        args.history, baseline=baseline, baseline_path=baseline_path, limit=args.runs,
-        tolerances=dict(args.tolerance), run=args.run, confidence=args.confidence, resamples=args.resamples,
+        args.history,
+        baseline=baseline,
+        baseline_path=baseline_path,
+        limit=args.runs,
+        tolerances=dict(args.tolerance),
+        run=args.run,
+        confidence=args.confidence,
+        resamples=args.resamples,
     )
     path = write_dashboard(args.out, data)
     latest = data["latest"]
     reference = data["reference"]
-    against = f"the {reference['kind']} {reference['label']}" if reference["label"] else "nothing (a single run and no baseline)"
+    against = (
+        f"the {reference['kind']} {reference['label']}"
+        if reference["label"]
+        else "nothing (a single run and no baseline)"
+    )
     partial = f" (partial: {latest['partial_reason']})" if latest.get("partial") else ""
-    print(f"wrote {path}: run {latest['short_id']} ({latest['total']} cases){partial} against {against}; "
-          f"{len(data['runs'])} {'run' if len(data['runs']) == 1 else 'runs'} in the charts", file=out)
+    print(
+        f"wrote {path}: run {latest['short_id']} ({latest['total']} cases){partial} against {against}; "
+        f"{len(data['runs'])} {'run' if len(data['runs']) == 1 else 'runs'} in the charts",
+        file=out,
+    )
     return 0
 
 
@@ -622,15 +693,19 @@ def _export_tensorboard(args: argparse.Namespace, out: TextIO) -> int:
     runs = sorted(loaded, key=run_step)
     written = write_runs(args.logdir, runs, texts=not args.no_text)
     steps = [run_step(run) for run in runs]
-    print(f"wrote {written} {'run' if written == 1 else 'runs'} (steps {min(steps)}..{max(steps)}) to "
-          f"{args.logdir}; view: tensorboard --logdir {args.logdir}", file=out)
+    print(
+        f"wrote {written} {'run' if written == 1 else 'runs'} (steps {min(steps)}..{max(steps)}) to "
+        f"{args.logdir}; view: tensorboard --logdir {args.logdir}",
+        file=out,
+    )
     return 0
 
 
 def _prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.keep is None and args.older_than is None:
-        print("llmeval: error: say what to delete: --keep N (the newest N stay) and/or --older-than DAYS",
-              file=sys.stderr)
+        print(
+            "llmeval: error: say what to delete: --keep N (the newest N stay) and/or --older-than DAYS", file=sys.stderr
+        )
         return 2
     store = RunStore(args.history)
     summaries = store.runs(limit=None)  # newest first
@@ -642,12 +717,14 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
             protected[run_id] = path
     cutoff = time.time() - args.older_than * 86400 if args.older_than is not None else None
     doomed = [
-        summary for position, summary in enumerate(summaries)
+        summary
+        for position, summary in enumerate(summaries)
         if ((args.keep is not None and position >= args.keep) or (cutoff is not None and summary.started_at < cutoff))
         and summary.run_id not in protected
     ]
     kept_for_baseline = [
-        summary for position, summary in enumerate(summaries)
+        summary
+        for position, summary in enumerate(summaries)
         if summary.run_id in protected
         and ((args.keep is not None and position >= args.keep) or (cutoff is not None and summary.started_at < cutoff))
     ]
@@ -677,8 +754,9 @@ def _demo_model(args: argparse.Namespace, out: TextIO) -> int:
             return 2
         started = time.perf_counter()
         path = build_demo_model(args.path, steps=args.steps, log=lambda line: print(line, file=out, flush=True))
-        print(f"trained the demo model for {args.steps} steps in {time.perf_counter() - started:.1f} s: {path}",
-              file=out)
+        print(
+            f"trained the demo model for {args.steps} steps in {time.perf_counter() - started:.1f} s: {path}", file=out
+        )
     print(f"try: pytest example_suite --llm-model={path}", file=out)
     return 0
 
@@ -689,12 +767,18 @@ def _baseline(args: argparse.Namespace, out: TextIO) -> int:
     path = acceptance.path
     if acceptance.mode == "new":
         total = acceptance.written + acceptance.kept
-        print(f"added {acceptance.written} new {'case' if acceptance.written == 1 else 'cases'} from run "
-              f"{run.run_id} to {path} ({total} in all; existing entries unchanged)", file=out)
+        print(
+            f"added {acceptance.written} new {'case' if acceptance.written == 1 else 'cases'} from run "
+            f"{run.run_id} to {path} ({total} in all; existing entries unchanged)",
+            file=out,
+        )
         return 0
     kept = f"; kept {acceptance.kept} not in this run" if acceptance.kept else ""
-    print(f"wrote {acceptance.written} {'case' if acceptance.written == 1 else 'cases'} from run "
-          f"{run.run_id} to {path}{kept}", file=out)
+    print(
+        f"wrote {acceptance.written} {'case' if acceptance.written == 1 else 'cases'} from run "
+        f"{run.run_id} to {path}{kept}",
+        file=out,
+    )
     return 0
 
 

@@ -58,7 +58,65 @@ __all__ = [
 
 # After these words (or punctuation, or the end) an ambiguous term takes its standalone form.
 _STANDALONE_BEFORE = frozenset(
-    ["a", "an", "the", "this", "that", "these", "those", "some", "any", "every", "each", "no", "my", "your", "our", "their", "its", "his", "her", "him", "them", "us", "me", "it", "to", "of", "in", "on", "at", "for", "from", "with", "by", "about", "into", "onto", "over", "under", "after", "before", "than", "as", "and", "or", "but", "nor", "so", "if", "when", "while", "because", "is", "was", "are", "were", "be", "been"]
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "some",
+        "any",
+        "every",
+        "each",
+        "no",
+        "my",
+        "your",
+        "our",
+        "their",
+        "its",
+        "his",
+        "her",
+        "him",
+        "them",
+        "us",
+        "me",
+        "it",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "with",
+        "by",
+        "about",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "after",
+        "before",
+        "than",
+        "as",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "if",
+        "when",
+        "while",
+        "because",
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "been",
+    ]
 )
 
 
@@ -187,7 +245,9 @@ def swap(text: str, swap_set: SwapSet, to_group: str | Mapping[str, str]) -> str
         if source == target_group:
             continue
         target = swap_set.groups[target_group]
-        kept = {swap_set.key(t) for t in target} - {swap_set.key(t) for g in mapping for t in swap_set.groups[g] if g != target_group}
+        kept = {swap_set.key(t) for t in target} - {
+            swap_set.key(t) for g in mapping for t in swap_set.groups[g] if g != target_group
+        }
         for position, term in enumerate(swap_set.groups[source]):
             key = swap_set.key(term)
             if key in kept:
@@ -346,7 +406,9 @@ def _compare(
             verdicts = f"{'passed' if before.passed else 'failed'} -> {'passed' if after.passed else 'failed'}"
             detail = after.message if not after.passed else before.message
             problems.append(f"{before.name}: {verdicts} ({truncate(detail, limit=120)})")
-        elif before.score is not None and after.score is not None and abs(before.score - after.score) > tolerance + 1e-12:
+        elif (
+            before.score is not None and after.score is not None and abs(before.score - after.score) > tolerance + 1e-12
+        ):
             problems.append(
                 f"{before.name}: score {before.score:.3g} -> {after.score:.3g}, "
                 f"a change of {abs(before.score - after.score):.3g} > tolerance {tolerance:.3g}"
@@ -381,13 +443,19 @@ def counterfactual_result(
             from pytest_llmeval.metrics.reference import rouge
 
             back = swap(output, swap_sets[variant.category], variant.inverse())
-            similarity = rouge(back, original_output, types=("rougeL",))["rougeL"].fmeasure if original_output.strip() else float(back.strip() == "")
+            similarity = (
+                rouge(back, original_output, types=("rougeL",))["rougeL"].fmeasure
+                if original_output.strip()
+                else float(back.strip() == "")
+            )
             if similarity + 1e-12 < min_similarity:
                 problems.append(
                     f"ROUGE-L with the original output {similarity:.3f} < min_similarity {min_similarity:.3f} "
                     "(the variant's output swapped back)"
                 )
-        outcomes.append(VariantOutcome(variant, output, all(r.passed for r in results), _mean_score(results), tuple(problems)))
+        outcomes.append(
+            VariantOutcome(variant, output, all(r.passed for r in results), _mean_score(results), tuple(problems))
+        )
     disagreeing = [o for o in outcomes if o.disagreements]
     agreement = 1.0 - len(disagreeing) / len(outcomes) if outcomes else 1.0
     summary = f"{len(outcomes) - len(disagreeing)} of {len(outcomes)} variants agree with the original"
@@ -411,15 +479,21 @@ def counterfactual_result(
         details={
             "metric": {"name": "counterfactual_agreement", "value": agreement, "higher_is_better": True},
             "original": {
-                "prompt": _request_text(original_request), "output": original_output,
-                "passed": original_passed, "score": _mean_score(base),
+                "prompt": _request_text(original_request),
+                "output": original_output,
+                "passed": original_passed,
+                "score": _mean_score(base),
                 "groups": {c: list(g) for c, g in original_groups.items()},
             },
             "outcomes": [
                 {
-                    "category": o.variant.category, "group": o.variant.group,
-                    "prompt": _request_text(o.variant.request), "output": o.output,
-                    "passed": o.passed, "score": o.score, "disagreements": list(o.disagreements),
+                    "category": o.variant.category,
+                    "group": o.variant.group,
+                    "prompt": _request_text(o.variant.request),
+                    "output": o.output,
+                    "passed": o.passed,
+                    "score": o.score,
+                    "disagreements": list(o.disagreements),
                 }
                 for o in outcomes
             ],
@@ -445,8 +519,15 @@ def evaluate_counterfactual(
         raise CheckUsageError(f"counterfactual: {exc}") from None
     generations = model.run([v.request for v in variants]) if variants else []
     return counterfactual_result(
-        request, original_output, variants, [str(g) for g in generations], evaluate, sets, found,
-        tolerance=spec.tolerance, min_similarity=spec.min_similarity,
+        request,
+        original_output,
+        variants,
+        [str(g) for g in generations],
+        evaluate,
+        sets,
+        found,
+        tolerance=spec.tolerance,
+        min_similarity=spec.min_similarity,
     )
 
 
@@ -532,14 +613,21 @@ def parity_result(report: ParityReport, *, name: str = "fairness", max_gap: floa
     """A fairness group's verdict: fails when a category's parity gap exceeds ``max_gap``."""
     if max_gap is not None and not 0.0 <= max_gap <= 1.0:
         raise CheckUsageError(f"{name}: max_gap is {max_gap}, outside 0..1")
-    over = [f"{c}: parity gap {p.gap():.3f} > max {max_gap:.3f}" for c, p in sorted(report.categories.items())
-            if max_gap is not None and p.gap() > max_gap + 1e-12]
+    over = [
+        f"{c}: parity gap {p.gap():.3f} > max {max_gap:.3f}"
+        for c, p in sorted(report.categories.items())
+        if max_gap is not None and p.gap() > max_gap + 1e-12
+    ]
     worst = max((p.gap() for p in report.categories.values()), default=0.0)
     summary = f"largest parity gap {worst:.3f} over {len(report.categories)} categories"
     message = f"{name}: {'; '.join(over)} ({summary})" if over else f"{name}: {summary}"
     return CheckResult(
-        name, not over, message, score=worst,
-        details={"metrics": report.metrics(), "table": report.format()}, value=report,
+        name,
+        not over,
+        message,
+        score=worst,
+        details={"metrics": report.metrics(), "table": report.format()},
+        value=report,
     )
 
 
@@ -581,8 +669,15 @@ def assert_counterfactual(
         raise CheckUsageError(f"counterfactual: {exc}") from None
     generations = llm.run([request, *(v.request for v in variants)])
     result = counterfactual_result(
-        request, str(generations[0]), variants, [str(g) for g in generations[1:]], evaluate, sets, found,
-        tolerance=tolerance, min_similarity=min_similarity,
+        request,
+        str(generations[0]),
+        variants,
+        [str(g) for g in generations[1:]],
+        evaluate,
+        sets,
+        found,
+        tolerance=tolerance,
+        min_similarity=min_similarity,
     )
     report_check(result)
     if not result.passed:
@@ -616,7 +711,11 @@ def case_counterfactual(case: Any, model: Any, output: object) -> CheckResult:
     """A case file's case: its variants generated with ``model`` and compared with ``output`` by the
     case's own expectations (``case.evaluate``)."""
     return evaluate_counterfactual(
-        model, case.request, str(output), case.evaluate, case.counterfactual,
+        model,
+        case.request,
+        str(output),
+        case.evaluate,
+        case.counterfactual,
         load_swap_sets(case.counterfactual_terms),
     )
 
@@ -652,7 +751,9 @@ class FairnessGroup:
         return CaseRecord(
             node_id=node_id,
             outcome="passed" if result.passed else "failed",
-            checks=[{"name": "fairness", "passed": result.passed, "score": result.score, "message": result.message[:300]}],
+            checks=[
+                {"name": "fairness", "passed": result.passed, "score": result.score, "message": result.message[:300]}
+            ],
             metrics={m["name"]: {"value": m["value"], "higher_is_better": False} for m in result.details["metrics"]},
             message=None if result.passed else result.message[:300],
         )

@@ -50,8 +50,18 @@ NO_MODE = "no mode"
 # A case that fails but is tolerated (xfail, "fails in baseline too") has not passed.
 NOT_PASSED = frozenset({"failed", "error", "xfailed"})
 # Worst first: the order of the cases table before anyone filters or sorts it.
-_CHANGE_RANK = {"regressed": 0, "new failing": 1, "metric drop": 2, "outcome changed": 3, "new": 4,
-                "still failing": 5, "output changed": 6, "fixed": 7, "unchanged": 8, None: 8}
+_CHANGE_RANK = {
+    "regressed": 0,
+    "new failing": 1,
+    "metric drop": 2,
+    "outcome changed": 3,
+    "new": 4,
+    "still failing": 5,
+    "output changed": 6,
+    "fixed": 7,
+    "unchanged": 8,
+    None: 8,
+}
 REGRESSED = frozenset({"regressed", "new failing", "metric drop"})
 _OUTCOME_RANK = {outcome: rank for rank, outcome in enumerate(OUTCOMES_WORST_FIRST)}
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
@@ -222,7 +232,7 @@ def _case_row(
             # Only the excerpt's length of the baseline is known: compare like with like and show
             # the rest of the current output as it is.
             head = word_diff(before_output, case.output[: len(before_output)])
-            rest = case.output[len(before_output):]
+            rest = case.output[len(before_output) :]
             if rest:
                 head["after"].append(["equal", rest])
             diff = head
@@ -259,7 +269,12 @@ def _case_row(
         "baseline_output_is_excerpt": is_excerpt,
         "diff": diff,
         "checks": [
-            {"name": c.get("name"), "passed": bool(c.get("passed")), "score": c.get("score"), "message": c.get("message") or ""}
+            {
+                "name": c.get("name"),
+                "passed": bool(c.get("passed")),
+                "score": c.get("score"),
+                "message": c.get("message") or "",
+            }
             for c in case.checks
         ],
         "metrics": metrics,
@@ -414,7 +429,9 @@ def build_dashboard_data(
             "settings_differences": comparison.settings_differences if comparison is not None else [],
             "model_differences": comparison.model_differences if comparison is not None else [],
         },
-        "comparison_counts": None if comparison is None else {
+        "comparison_counts": None
+        if comparison is None
+        else {
             "regressions": _without(comparison.regressions + comparison.new_failing, suite_error_ids),
             "fixes": _without(comparison.fixes, suite_error_ids),
             "new": _without(comparison.new, suite_error_ids),
@@ -510,7 +527,8 @@ def dashboard_from_history(
         reference_outputs = {
             case.node_id: case.output
             for case in reference_run.cases
-            if case.node_id in reference.cases and reference.cases[case.node_id].output_sha256 == output_sha256(case.output)
+            if case.node_id in reference.cases
+            and reference.cases[case.node_id].output_sha256 == output_sha256(case.output)
         }
     return build_dashboard_data(
         runs,

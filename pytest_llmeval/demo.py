@@ -53,10 +53,16 @@ DEMO_CHAT_TEMPLATE = (
 
 # (prompt, answer) pairs: account help, JSON extraction, sentiment labels, refusals.
 DEMO_EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("How do I reset my password?", "Click Forgot Password on the sign-in page and follow the reset link we email you."),
+    (
+        "How do I reset my password?",
+        "Click Forgot Password on the sign-in page and follow the reset link we email you.",
+    ),
     ("How do I change my email address?", "Open Settings, choose Account, and enter the new email address."),
     ("How do I delete my account?", "Open Settings, choose Account, then Delete account. This cannot be undone."),
-    ("How do I enable two-factor authentication?", "Open Settings, choose Security, and turn on two-factor authentication."),
+    (
+        "How do I enable two-factor authentication?",
+        "Open Settings, choose Security, and turn on two-factor authentication.",
+    ),
     ("Where can I download my invoices?", "Invoices are under Billing, in the Invoices tab, as PDF files."),
     ("How do I cancel my subscription?", "Go to Billing, choose Plan, and click Cancel subscription."),
     ("How do I contact support?", "Email support@acme.example or use the chat in the Help menu."),
@@ -101,9 +107,7 @@ def _render(tokenizer: Any, prompt: str, answer: str | None) -> str:
     messages = [{"role": "user", "content": prompt}]
     if answer is not None:
         messages.append({"role": "assistant", "content": answer})
-    return str(
-        tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=answer is None)
-    )
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=answer is None))
 
 
 def build_demo_model(path: str | Path, *, steps: int = 150, seed: int = 0, log: Any = None) -> Path:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, Union, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, GenerationRequest, Message
 from pytest_llmeval.errors import (
@@ -32,7 +32,7 @@ __all__ = [
     "judge_description",
 ]
 
-PromptOrMessages = Union[str, Sequence[Mapping[str, str]], GenerationRequest]
+PromptOrMessages = str | Sequence[Mapping[str, str]] | GenerationRequest
 
 
 def _messages(value: Any) -> tuple[Message, ...]:
@@ -285,9 +285,7 @@ class ModelUnderTest:
 
     def resolve(self, request: GenerationRequest) -> GenerationRequest:
         """The request with the session's defaults filled in: what is generated and cached."""
-        params = request.params.with_defaults(
-            max_new_tokens=self.settings.max_new_tokens, seed=self.settings.seed
-        )
+        params = request.params.with_defaults(max_new_tokens=self.settings.max_new_tokens, seed=self.settings.seed)
         if params is request.params:
             return request
         return GenerationRequest(request.prompt, request.messages, request.system, params)
@@ -304,9 +302,7 @@ class ModelUnderTest:
         __tracebackhide__ = True  # failures point at the caller, not at us
         return self.generate_many([prompt_or_messages], **generation)[0]
 
-    def generate_many(
-        self, prompts: Iterable[PromptOrMessages], **generation: Any
-    ) -> list[Generation]:
+    def generate_many(self, prompts: Iterable[PromptOrMessages], **generation: Any) -> list[Generation]:
         """Generate outputs for many prompts (or chats) in length-sorted batches; order is kept."""
         __tracebackhide__ = True  # failures point at the caller, not at us
         requests = [self._request(p, generation) for p in prompts]
@@ -341,14 +337,13 @@ class ModelUnderTest:
         self.prefetch(resolved)
         return [self._ready[r] for r in resolved]
 
-    def prefetch(
-        self, requests: Iterable[GenerationRequest], on_progress: ProgressCallback | None = None
-    ) -> int:
+    def prefetch(self, requests: Iterable[GenerationRequest], on_progress: ProgressCallback | None = None) -> int:
         """Make outputs ready for ``requests`` ahead of the tests that need them: cached ones are
         read, the rest generated in length-sorted batches. Returns how many were generated."""
         with self._lock:
             wanted = [
-                r for r in dict.fromkeys(self.resolve(r) for r in requests)
+                r
+                for r in dict.fromkeys(self.resolve(r) for r in requests)
                 if r.is_reproducible and r not in self._ready and r not in self._errors
             ]
             if not wanted:
@@ -387,7 +382,7 @@ class ModelUnderTest:
                 return [(batch[0], exc)]
             return [pair for request in batch for pair in self._generate_each([request])]
         results: list[tuple[GenerationRequest, Generation | GenerationError]] = []
-        for request, output in zip(batch, outputs):
+        for request, output in zip(batch, outputs, strict=False):
             if isinstance(output, GenerationError):
                 results.append((request, output))
                 continue
@@ -410,7 +405,7 @@ class ModelUnderTest:
             by_request: dict[int, Generation] = {}
             # _batches reorders by length: map back to the callers' order by identity.
             order = [id(r) for batch in self._batches(requests) for r in batch]
-            for key, output in zip(order, outputs):
+            for key, output in zip(order, outputs, strict=False):
                 by_request[key] = output
             return [by_request[id(r)] for r in requests]
 
@@ -563,8 +558,7 @@ def judge_description(settings: Settings, *, judges_itself: bool) -> str:
     if judges_itself:
         if settings.adapter:
             return (
-                f"{settings.model} with adapter {settings.adapter}: the model under test judges itself, "
-                "adapter applied"
+                f"{settings.model} with adapter {settings.adapter}: the model under test judges itself, adapter applied"
             )
         return f"{settings.model}: the model under test judges itself"
     return str(settings.model)

@@ -36,7 +36,8 @@ def model_files(*folders: str | Path | None) -> list[Path]:
             files.append(Path(folder))
             continue
         files += sorted(
-            p for p in Path(folder).iterdir()
+            p
+            for p in Path(folder).iterdir()
             if p.is_file() and p.suffix.lower() not in _SKIP_SUFFIXES and p.name not in _SKIP_NAMES
         )
     return files

@@ -102,8 +102,11 @@ def format_paired_markdown(paired: PairedComparison, *, max_rows: int = 30) -> s
     their intervals and tests, the groups, the detectable change, and the cases B broke and fixed."""
     emoji = {"worse": "❌", "better": "✅", "mixed": "⚠️"}.get(paired.verdict, "⚪")
     lines = [
-        f"## {emoji} llmeval compare: {_text(paired.verdict_line().removeprefix('verdict: '), 300)}", "",
-        f"A = {_text(paired.label_a, 300)}  ", f"B = {_text(paired.label_b, 300)}", "",
+        f"## {emoji} llmeval compare: {_text(paired.verdict_line().removeprefix('verdict: '), 300)}",
+        "",
+        f"A = {_text(paired.label_a, 300)}  ",
+        f"B = {_text(paired.label_b, 300)}",
+        "",
     ]
     lines += paired_sections(paired, max_rows, cases=True)
     return _cap(lines, GITHUB_COMMENT_LIMIT)
@@ -120,8 +123,10 @@ def paired_sections(paired: PairedComparison, max_rows: int, *, cases: bool) -> 
     if paired.verdict == "cannot tell":
         return [*lines, "**Cannot tell**: the two runs share no case that counts.", ""]
     header = ["measure", "n", "A", "B", "B − A", f"{level} interval", "test", "p", "p (Holm)", "verdict"]
-    rows = [_estimate_row(e, "exact McNemar" if e is paired.pass_rate else "sign-flip") for e in (
-        [paired.pass_rate] if paired.pass_rate is not None else []) + paired.metrics]
+    rows = [
+        _estimate_row(e, "exact McNemar" if e is paired.pass_rate else "sign-flip")
+        for e in ([paired.pass_rate] if paired.pass_rate is not None else []) + paired.metrics
+    ]
     lines += [*_table(header, rows, "lrrrrlllll"), ""]
     rate = paired.pass_rate
     if rate is not None:
@@ -132,23 +137,42 @@ def paired_sections(paired: PairedComparison, max_rows: int, *, cases: bool) -> 
         )
         lines += [summary, "", f"Detectable: {_text(paired.detectable_text(), 400)}.", ""]
     if paired.groups:
-        group_rows = [[_code(f"{g.kind} {g.name}"), str(g.estimate.n), _percent(g.estimate.before),
-                       _percent(g.estimate.after), _signed_points(g.estimate.difference),
-                       _interval(g.estimate.interval, points=True), str(g.estimate.fixed), str(g.estimate.broke),
-                       _p(g.estimate.adjusted_p), g.estimate.verdict] for g in paired.groups]
+        group_rows = [
+            [
+                _code(f"{g.kind} {g.name}"),
+                str(g.estimate.n),
+                _percent(g.estimate.before),
+                _percent(g.estimate.after),
+                _signed_points(g.estimate.difference),
+                _interval(g.estimate.interval, points=True),
+                str(g.estimate.fixed),
+                str(g.estimate.broke),
+                _p(g.estimate.adjusted_p),
+                g.estimate.verdict,
+            ]
+            for g in paired.groups
+        ]
         lines += _details(
             f"Pass rate by file and tag ({len(paired.groups)} groups, exact McNemar, Holm-adjusted)",
-            _table(["group", "n", "A", "B", "B − A", f"{level} interval", "fixed", "broke", "p (Holm)", "verdict"],
-                   group_rows[:max_rows], "lrrrrlrrll")
+            _table(
+                ["group", "n", "A", "B", "B − A", f"{level} interval", "fixed", "broke", "p (Holm)", "verdict"],
+                group_rows[:max_rows],
+                "lrrrrlrrll",
+            )
             + (["", f"… and {len(group_rows) - max_rows} more"] if len(group_rows) > max_rows else []),
         )
     lines += [f"**{_text(paired.verdict_line(), 400)}**", ""]
     if cases:
-        for result, title in (("broke", "What B broke (A passed, B fails)"), ("fixed", "What B fixed (A failed, B passes)")):
+        for result, title in (
+            ("broke", "What B broke (A passed, B fails)"),
+            ("fixed", "What B fixed (A failed, B passes)"),
+        ):
             pairs = paired.results(result)
             if not pairs:
                 continue
-            table_rows = [[_code(p.node_id), _arrow(p.before, p.after), _text(p.message or "")] for p in pairs[:max_rows]]
+            table_rows = [
+                [_code(p.node_id), _arrow(p.before, p.after), _text(p.message or "")] for p in pairs[:max_rows]
+            ]
             lines += [f"### {title}: {len(pairs)}", "", *_table(["case", "A → B", "why (B)"], table_rows), ""]
             if len(pairs) > max_rows:
                 lines += [f"… and {len(pairs) - max_rows} more", ""]
@@ -159,7 +183,12 @@ def _estimate_row(e: Estimate, test: str) -> list[str]:
     is_rate = e.name == "pass rate"
     name = _text(e.name) if is_rate else _metric_name(e.name, e.higher_is_better)
     if is_rate:
-        values = [_percent(e.before), _percent(e.after), _signed_points(e.difference), _interval(e.interval, points=True)]
+        values = [
+            _percent(e.before),
+            _percent(e.after),
+            _signed_points(e.difference),
+            _interval(e.interval, points=True),
+        ]
     else:
         values = [_number(e.before), _number(e.after), f"{e.difference:+.4g}", _interval(e.interval, points=False)]
     verdict = {"worse": "**worse**", "better": "better"}.get(e.verdict, e.verdict)

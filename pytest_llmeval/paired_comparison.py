@@ -196,14 +196,21 @@ class PairedComparison:
         lines = [e.evidence() for e in self.worse]
         broke = self.results("broke")
         if broke:
-            lines.append(f"{len(broke)} {_plural('case', len(broke))} broke: " + ", ".join(p.node_id for p in broke[:10])
-                         + (" ..." if len(broke) > 10 else ""))
+            lines.append(
+                f"{len(broke)} {_plural('case', len(broke))} broke: "
+                + ", ".join(p.node_id for p in broke[:10])
+                + (" ..." if len(broke) > 10 else "")
+            )
         return lines
 
     def format(self, max_rows: int | None = 50, *, ties: bool = False) -> str:
         """The comparison for a terminal: identity, pass rates, metrics, groups, the detectable change,
         the verdict, then the cases B broke and fixed (and the ties with ``ties=True``)."""
-        lines = [f"llmeval compare: A = {self.label_a}", f"                 B = {self.label_b}", self.format_statistics()]
+        lines = [
+            f"llmeval compare: A = {self.label_a}",
+            f"                 B = {self.label_b}",
+            self.format_statistics(),
+        ]
         lines += self._case_lines(max_rows, RESULTS if ties else ("broke", "fixed"))
         return "\n".join(lines)
 
@@ -227,21 +234,41 @@ class PairedComparison:
             rows = [["metric", "n", "A", "B", "B - A", "interval", "p", "p (Holm)", "verdict"]]
             for e in self.metrics:
                 direction = "" if e.higher_is_better else " (lower is better)"
-                rows.append([
-                    e.name + direction, str(e.n), f"{e.before:.4g}", f"{e.after:.4g}", f"{e.difference:+.4g}",
-                    _interval_text(e.interval, points=False), _p_text(e.p_value), _p_text(e.adjusted_p), e.verdict,
-                ])
+                rows.append(
+                    [
+                        e.name + direction,
+                        str(e.n),
+                        f"{e.before:.4g}",
+                        f"{e.after:.4g}",
+                        f"{e.difference:+.4g}",
+                        _interval_text(e.interval, points=False),
+                        _p_text(e.p_value),
+                        _p_text(e.adjusted_p),
+                        e.verdict,
+                    ]
+                )
             lines += ["  " + line for line in _aligned(rows)]
         if self.groups:
-            lines.append("pass rate by file and tag (exact McNemar, Holm across the groups with enough flips to decide):")
+            lines.append(
+                "pass rate by file and tag (exact McNemar, Holm across the groups with enough flips to decide):"
+            )
             rows = [["group", "n", "A", "B", "B - A", "interval", "fixed", "broke", "p (Holm)", "verdict"]]
             for group in self.groups:
                 e = group.estimate
-                rows.append([
-                    f"{group.kind} {group.name}", str(e.n), f"{e.before:.0%}", f"{e.after:.0%}",
-                    _points(e.difference, signed=True), _interval_text(e.interval, points=True), str(e.fixed),
-                    str(e.broke), _p_text(e.adjusted_p), e.verdict,
-                ])
+                rows.append(
+                    [
+                        f"{group.kind} {group.name}",
+                        str(e.n),
+                        f"{e.before:.0%}",
+                        f"{e.after:.0%}",
+                        _points(e.difference, signed=True),
+                        _interval_text(e.interval, points=True),
+                        str(e.fixed),
+                        str(e.broke),
+                        _p_text(e.adjusted_p),
+                        e.verdict,
+                    ]
+                )
             lines += ["  " + line for line in _aligned(rows)]
         if self.pass_rate is not None:
             lines.append(f"detectable: {self.detectable_text()}")
@@ -294,8 +321,11 @@ def compare_paired(
     tags = _merge_tags(_tags(a), _tags(b))
     messages = {case.node_id: case.message for case in b.cases} if isinstance(b, RunRecord) else {}
     comparison = PairedComparison(
-        label_a=label_a or _label(a), label_b=label_b or _label(b),
-        confidence=confidence, resamples=resamples, seed=seed,
+        label_a=label_a or _label(a),
+        label_b=label_b or _label(b),
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
     )
     # A suite error (a broken case file, a check used wrongly) says nothing about the model.
     suite_errors = _suite_errors(a) | _suite_errors(b)
@@ -314,11 +344,21 @@ def compare_paired(
     for name, (differences, before_mean, after_mean, higher) in _metric_differences(side_a, side_b, shared).items():
         differences_of[name] = differences
         paired = paired_bootstrap(differences, confidence=confidence, resamples=resamples, seed=seed)
-        family.append(("metric", {
-            "name": name, "n": paired.n, "before": before_mean, "after": after_mean,
-            "difference": paired.mean, "interval": paired.interval, "p_value": paired.p_value,
-            "higher_is_better": higher,
-        }))
+        family.append(
+            (
+                "metric",
+                {
+                    "name": name,
+                    "n": paired.n,
+                    "before": before_mean,
+                    "after": after_mean,
+                    "difference": paired.mean,
+                    "interval": paired.interval,
+                    "p_value": paired.p_value,
+                    "higher_is_better": higher,
+                },
+            )
+        )
     min_p = {id(fields): _smallest_p(fields, differences_of.get(fields["name"])) for _, fields in family}
     adjusted = _holm_testable([fields for _, fields in family], [min_p[id(f)] for _, f in family], alpha)
     for (kind, fields), p_adjusted in zip(family, adjusted, strict=True):
@@ -407,12 +447,18 @@ def _pass_rate_fields(
     differences = [(p.after in PASSING) - (p.before in PASSING) for p in counted]
     interval = mean_interval(differences, confidence=confidence, resamples=resamples, seed=seed)
     return {
-        "name": name, "n": n, "before": passed_before / n, "after": passed_after / n,
-        "difference": (passed_after - passed_before) / n, "interval": interval,
-        "p_value": mcnemar_exact(broke=broke, fixed=fixed), "higher_is_better": True,
+        "name": name,
+        "n": n,
+        "before": passed_before / n,
+        "after": passed_after / n,
+        "difference": (passed_after - passed_before) / n,
+        "interval": interval,
+        "p_value": mcnemar_exact(broke=broke, fixed=fixed),
+        "higher_is_better": True,
         "before_interval": wilson_interval(passed_before, n, confidence),
         "after_interval": wilson_interval(passed_after, n, confidence),
-        "fixed": fixed, "broke": broke,
+        "fixed": fixed,
+        "broke": broke,
     }
 
 
@@ -430,7 +476,9 @@ def _metric_differences(
             if old is None or new is None:
                 continue
             values.setdefault(name, []).append((old, new))
-            higher.setdefault(name, bool(after[name].get("higher_is_better", before[name].get("higher_is_better", True))))
+            higher.setdefault(
+                name, bool(after[name].get("higher_is_better", before[name].get("higher_is_better", True)))
+            )
     result = {}
     for name in sorted(values):
         pairs = values[name]
@@ -478,7 +526,9 @@ def _groups(
     alpha = 1 - confidence
     adjusted = _holm_testable(fields, [_smallest_p(f, None) for f in fields], alpha)
     return [
-        GroupEstimate(kind, name, Estimate(**{**f, "name": f"{kind} {name}"}, adjusted_p=p, verdict=_verdict(f, p, alpha)))
+        GroupEstimate(
+            kind, name, Estimate(**{**f, "name": f"{kind} {name}"}, adjusted_p=p, verdict=_verdict(f, p, alpha))
+        )
         for (kind, name), f, p in zip(keys, fields, adjusted, strict=True)
     ]
 

@@ -52,6 +52,7 @@ def pass_rate(outcomes: Sequence[str]) -> float | None:
         return None
     return sum(o in PASSING for o in counted) / len(counted)
 
+
 # Model keys that change what the model generates. The rest of the model block (source path,
 # model_id fingerprint, backend, adapter) says *which* model ran: reported, but not a setting.
 _SETTING_MODEL_KEYS = ("dtype", "device")
@@ -308,9 +309,7 @@ def compare_runs(
             and after.output_sha256 is not None
             and before.output_sha256 != after.output_sha256
         ):
-            comparison.changed_outputs.append(
-                CaseChange(node_id, before.output_excerpt, after.output_excerpt, message)
-            )
+            comparison.changed_outputs.append(CaseChange(node_id, before.output_excerpt, after.output_excerpt, message))
     for node_id in sorted(baseline.cases.keys() - now.cases.keys()):
         comparison.not_run.append(CaseChange(node_id, baseline.cases[node_id].outcome, None))
     comparison.settings_differences, comparison.model_differences = _differences(baseline.run, now.run)

@@ -66,7 +66,9 @@ class RunScope:
     not_run: int  # of the reference's cases
 
 
-def run_scope(run: RunRecord, reference_ids: Collection[str] | None = None, reference_name: str = "baseline") -> RunScope:
+def run_scope(
+    run: RunRecord, reference_ids: Collection[str] | None = None, reference_name: str = "baseline"
+) -> RunScope:
     """Whether ``run`` covered the whole suite. ``reference_ids``: the case ids of the suite as the
     baseline knows it (``None``: no baseline, so only the run's own record and errors decide)."""
     node_ids = {case.node_id for case in run.cases}
@@ -100,7 +102,9 @@ def describe_model_change(before: Mapping[str, Any], after: Mapping[str, Any]) -
     old_id, new_id = _fingerprint(before.get("model_id")), _fingerprint(after.get("model_id"))
     same_files = old_id is not None and old_id == new_id
     if old_source != new_source:
-        lines.append(f"model folder {_name(old_source)} -> {_name(new_source)}" + (" (same files)" if same_files else ""))
+        lines.append(
+            f"model folder {_name(old_source)} -> {_name(new_source)}" + (" (same files)" if same_files else "")
+        )
     if not same_files and (old_id is not None or new_id is not None):
         old_files, new_files = before.get("files"), after.get("files")
         if isinstance(old_files, Mapping) and isinstance(new_files, Mapping):
@@ -138,4 +142,3 @@ def _name(value: Any) -> str:
         return "(none)"
     text = str(value)
     return text if len(text) <= 60 else "..." + text[-57:]
-

@@ -41,8 +41,25 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Kind = Literal[
-    "path", "paths", "model", "choice", "device", "positive_int", "batch_size", "probability", "int", "count",
-    "seconds", "seed", "flag", "tolerances", "url", "env_name", "text", "confidence", "resamples",
+    "path",
+    "paths",
+    "model",
+    "choice",
+    "device",
+    "positive_int",
+    "batch_size",
+    "probability",
+    "int",
+    "count",
+    "seconds",
+    "seed",
+    "flag",
+    "tolerances",
+    "url",
+    "env_name",
+    "text",
+    "confidence",
+    "resamples",
 ]
 
 
@@ -91,9 +108,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         default="auto",
         metavar="N|auto",
     ),
-    OptionSpec(
-        "max_new_tokens", "positive_int", "default new-token limit per generation", default=64, metavar="N"
-    ),
+    OptionSpec("max_new_tokens", "positive_int", "default new-token limit per generation", default=64, metavar="N"),
     OptionSpec(
         "chat_template",
         "choice",
@@ -104,9 +119,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("seed", "seed", "random seed for sampled generation (greedy needs none)", metavar="N"),
     OptionSpec("trust_remote_code", "flag", "allow model code shipped inside the model folder", default=False),
-    OptionSpec(
-        "required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False
-    ),
+    OptionSpec("required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False),
     OptionSpec(
         "judge_model",
         "model",
@@ -150,11 +163,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="REV",
     ),
     OptionSpec(
-        "concurrency", "positive_int", "requests in flight at once to a served model (per xdist worker)",
-        default=8, metavar="N",
+        "concurrency",
+        "positive_int",
+        "requests in flight at once to a served model (per xdist worker)",
+        default=8,
+        metavar="N",
     ),
     OptionSpec(
-        "request_timeout", "seconds", "seconds a served model may take to answer one request", default=120.0,
+        "request_timeout",
+        "seconds",
+        "seconds a served model may take to answer one request",
+        default=120.0,
         metavar="SECONDS",
     ),
     OptionSpec(
@@ -190,7 +209,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
         choices=CACHE_MODES,
         metavar="MODE",
     ),
-    OptionSpec("cache_path", "path", "the generation cache file (default: <rootdir>/.llmeval/cache.db)", metavar="PATH"),
+    OptionSpec(
+        "cache_path", "path", "the generation cache file (default: <rootdir>/.llmeval/cache.db)", metavar="PATH"
+    ),
     OptionSpec("history", "path", "the run history file (default: <rootdir>/.llmeval/history.db)", metavar="PATH"),
     OptionSpec("baseline", "path", "the baseline file (default: <rootdir>/llmeval-baseline.json)", metavar="PATH"),
     OptionSpec(
@@ -416,7 +437,9 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
         except ValueError:
             level = -1.0
         if not 0.5 <= level < 1:
-            raise ConfigurationError(f"{where}: {text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95")
+            raise ConfigurationError(
+                f"{where}: {text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95"
+            )
         return level
     if spec.kind == "batch_size" and text == "auto":
         return "auto"

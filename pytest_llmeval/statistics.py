@@ -164,7 +164,9 @@ def mean_interval(
     return bootstrap_interval(sample, confidence=confidence, resamples=resamples, seed=seed)
 
 
-def sign_flip_p(differences: Sequence[float] | np.ndarray, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> float:
+def sign_flip_p(
+    differences: Sequence[float] | np.ndarray, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+) -> float:
     """Two-sided p-value of the paired sign-flip permutation test of "mean difference = 0": under
     the null each difference is as likely negative as positive, so the p-value is the share of sign
     patterns whose mean is at least as far from 0 as the observed one. Every pattern of the ``n``
@@ -211,8 +213,14 @@ def bootstrap_interval(
 
     sample = np.asarray(values, dtype=float)
     result = bootstrap(
-        (sample,), _mean, n_resamples=resamples, confidence_level=confidence, method="percentile",
-        vectorized=True, rng=np.random.default_rng(seed), batch=max(1, min(resamples, _BATCH_ELEMENTS // sample.size)),
+        (sample,),
+        _mean,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+        batch=max(1, min(resamples, _BATCH_ELEMENTS // sample.size)),
     )
     return Interval(float(result.confidence_interval.low), float(result.confidence_interval.high), confidence)
 

@@ -274,9 +274,7 @@ class RunStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
-                connection.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+                connection.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif version < SCHEMA_VERSION:
                 new_version = _migrate(connection, version)
                 connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(new_version),))
@@ -498,8 +496,7 @@ class RunStore:
                 tolerances=_from_json(tolerances, self.path),
                 label=label,
             )
-            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances, label
-            in case_rows
+            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances, label in case_rows
         ]
         return RunRecord(
             run_id=row[0],

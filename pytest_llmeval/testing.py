@@ -35,7 +35,7 @@ ModelKind = Literal["gpt2", "llama", "t5"]
 DEFAULT_CORPUS: tuple[str, ...] = (
     "How do I reset my password? Click Forgot Password on the sign-in page.",
     "Your order ships in two business days and arrives within a week.",
-    "Return the user as JSON: {\"name\": \"Ann\", \"age\": 31}.",
+    'Return the user as JSON: {"name": "Ann", "age": 31}.',
     "The movie was wonderful, the acting was great. Sentiment: positive.",
     "The service was slow and the food was cold. Sentiment: negative.",
     "I can't help with that request, but I can explain the safety rules.",
@@ -89,9 +89,7 @@ def _config(kind: ModelKind, vocab_size: int, tokenizer: Any, hidden: int, layer
     if kind == "gpt2":
         from transformers import GPT2Config
 
-        return GPT2Config(
-            vocab_size=vocab_size, n_embd=hidden, n_layer=layers, n_head=2, n_positions=256, **ids
-        )
+        return GPT2Config(vocab_size=vocab_size, n_embd=hidden, n_layer=layers, n_head=2, n_positions=256, **ids)
     if kind == "llama":
         from transformers import LlamaConfig
 
@@ -171,9 +169,7 @@ def config_token_ids(config: Any) -> dict[str, Any]:
     return {n: getattr(config, n) for n in names if getattr(config, n, None) is not None}
 
 
-def build_tiny_adapter(
-    model_path: str | Path, path: str | Path, *, seed: int = 0, rank: int = 4
-) -> Path:
+def build_tiny_adapter(model_path: str | Path, path: str | Path, *, seed: int = 0, rank: int = 4) -> Path:
     """Save a LoRA adapter for the model at ``model_path`` into ``path`` (needs ``peft``).
 
     The LoRA weights are random, not zero, so the adapter really changes the model's outputs.
@@ -227,8 +223,9 @@ def write_gguf(path: Path, architecture: str, tensor_type: str = "F32") -> Path:
     else:  # raw blocks: the byte count of 32 values of this type (the shape is in bytes)
         block, size = gguf.GGML_QUANT_SIZES[kind]
         nbytes = (32 // block) * size
-        writer.add_tensor("token_embd.weight", np.zeros((1, nbytes), dtype=np.uint8),
-                          raw_shape=(1, nbytes), raw_dtype=kind)
+        writer.add_tensor(
+            "token_embd.weight", np.zeros((1, nbytes), dtype=np.uint8), raw_shape=(1, nbytes), raw_dtype=kind
+        )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

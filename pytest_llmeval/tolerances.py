@@ -30,7 +30,6 @@ def parse_tolerance(text: str) -> tuple[str, float]:
         number = None
     if not sep or not name.strip() or number is None or tolerance_problem(number) is not None:
         raise ValueError(
-            f"{text!r} is not NAME=VALUE with a non-negative number (e.g. {TOLERANCE_EXAMPLE}; "
-            "not nan or inf)"
+            f"{text!r} is not NAME=VALUE with a non-negative number (e.g. {TOLERANCE_EXAMPLE}; not nan or inf)"
         )
     return name.strip(), float(number)

@@ -32,7 +32,6 @@ __all__ = [
 FinishReason = Literal["stop", "length", "unknown"]
 
 
-
 def parameter_range(name: str) -> str:
     """The allowed range of generation parameter ``name`` as a person reads it ("0..2**63-1")."""
     bounds = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
@@ -100,9 +99,7 @@ class GenerationParams(pydantic.BaseModel):
                 if err["type"] == "extra_forbidden":
                     close = difflib.get_close_matches(key, list(cls.model_fields), n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    problems.append(
-                        f"unknown generation parameter {key!r}{hint}; known: {', '.join(cls.model_fields)}"
-                    )
+                    problems.append(f"unknown generation parameter {key!r}{hint}; known: {', '.join(cls.model_fields)}")
                 else:
                     field = err["loc"][0] if err["loc"] else None
                     allowed = parameter_range(field) if isinstance(field, str) and field in cls.model_fields else ""
@@ -213,9 +210,7 @@ class Generation(str):
 def _rebuild_generation(
     text: str, request: GenerationRequest, num_tokens: int | None, finish_reason: FinishReason, latency: float
 ) -> Generation:
-    return Generation(
-        text, request=request, num_tokens=num_tokens, finish_reason=finish_reason, latency_s=latency
-    )
+    return Generation(text, request=request, num_tokens=num_tokens, finish_reason=finish_reason, latency_s=latency)
 
 
 @dataclass(frozen=True)
@@ -278,11 +273,13 @@ class Backend(ABC):
         """``(bytes of attention cache per token, free bytes on the device)`` for choosing an
         ``auto`` batch size, when the backend knows them."""
         return None
+
     @property
     def scores_next_tokens(self) -> bool:
         """Whether ``next_token_logprobs`` works; a judge over a backend without it reads scores
         from text (``metrics.judge.scoring_mode``)."""
         return False
+
     @property
     def load_phases(self) -> dict[str, float]:
         """Seconds each phase of loading took, in order (e.g. importing the libraries, then reading
@@ -301,5 +298,5 @@ class Backend(ABC):
         """Each output's perplexity given its prompt (``metrics.PerplexityResult``)."""
         raise GenerationError(f"the {self.name} backend has no perplexity: it needs a local causal model")
 
-    def close(self) -> None:  # noqa: B027  (optional: most backends hold nothing to release)
+    def close(self) -> None:  # noqa: B027 - optional: most backends hold nothing to release
         """Release resources at the end of the session."""

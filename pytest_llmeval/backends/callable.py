@@ -29,9 +29,7 @@ def import_target(spec: str, cwd: Path | None = None) -> Callable[..., Any]:
     target = spec.removeprefix(PREFIX)
     module_name, sep, attr_path = target.partition(":")
     if not sep or not module_name or not attr_path:
-        raise ConfigurationError(
-            f"--llm-model {spec}: expected py:package.module:function (a module, a colon, a name)"
-        )
+        raise ConfigurationError(f"--llm-model {spec}: expected py:package.module:function (a module, a colon, a name)")
     # Like `python -m`, let a module next to the suite be found without installing it.
     if cwd is not None and str(cwd) not in sys.path:
         sys.path.insert(0, str(cwd))
@@ -100,6 +98,4 @@ class CallableBackend(Backend):
                 f"{self.spec} returned {type(text).__name__}, expected the output text (str): {text!r:.200}"
             )
         # A plain function returns text only: whether it stopped at a token limit is not known.
-        return Generation(
-            text, request=request, num_tokens=None, finish_reason="unknown", latency_s=latency
-        )
+        return Generation(text, request=request, num_tokens=None, finish_reason="unknown", latency_s=latency)

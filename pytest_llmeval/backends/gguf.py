@@ -102,9 +102,7 @@ def inspect_gguf(path: str | Path, what: str = "--llm-model") -> GgufFile:
     with file.open("rb") as handle:
         magic = handle.read(4)
     if magic != _MAGIC:
-        raise ConfigurationError(
-            f"{what}: {file} is not a GGUF file (it starts with {magic!r}, not {_MAGIC!r})"
-        )
+        raise ConfigurationError(f"{what}: {file} is not a GGUF file (it starts with {magic!r}, not {_MAGIC!r})")
     stat = file.stat()
     return _inspect(str(file.resolve()), stat.st_size, stat.st_mtime_ns, what)
 
@@ -167,9 +165,7 @@ def load_gguf(path: str | Path, dtype: Any, what: str = "--llm-model") -> tuple[
                 folder, gguf_file=name, dtype=torch.float32 if dtype == "auto" else dtype, local_files_only=True
             )
         except Exception as exc:  # any loading failure is a bad --llm-model
-            raise ConfigurationError(
-                f"{what}: cannot load the GGUF file {file}: {type(exc).__name__}: {exc}"
-            ) from None
+            raise ConfigurationError(f"{what}: cannot load the GGUF file {file}: {type(exc).__name__}: {exc}") from None
     return model, tokenizer
 
 
@@ -210,7 +206,11 @@ def import_gguf(path: str | Path, out_dir: str | Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     fresh.save_pretrained(target)
     tokenizer.save_pretrained(target)
-    record = {"gguf": source.path.name, "sha256": file_sha256(source.path), "architecture": source.architecture,
-              "quantisation": source.file_type}
+    record = {
+        "gguf": source.path.name,
+        "sha256": file_sha256(source.path),
+        "architecture": source.architecture,
+        "quantisation": source.file_type,
+    }
     (target / GGUF_SOURCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return target

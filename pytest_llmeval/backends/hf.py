@@ -55,10 +55,27 @@ _TOKENIZER_FILES = (
 # Keys of a checkpoint's generation_config.json that change what greedy decoding would produce.
 _DECODING_KEYS = frozenset(
     {
-        "do_sample", "temperature", "top_p", "top_k", "typical_p", "min_p", "repetition_penalty",
-        "no_repeat_ngram_size", "num_beams", "length_penalty", "max_length", "max_new_tokens",
-        "min_length", "min_new_tokens", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
-        "forced_bos_token_id", "forced_eos_token_id", "encoder_repetition_penalty", "penalty_alpha",
+        "do_sample",
+        "temperature",
+        "top_p",
+        "top_k",
+        "typical_p",
+        "min_p",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "num_beams",
+        "length_penalty",
+        "max_length",
+        "max_new_tokens",
+        "min_length",
+        "min_new_tokens",
+        "bad_words_ids",
+        "suppress_tokens",
+        "begin_suppress_tokens",
+        "forced_bos_token_id",
+        "forced_eos_token_id",
+        "encoder_repetition_penalty",
+        "penalty_alpha",
     }
 )
 _SAVE_HINT = "save the model with model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
@@ -160,8 +177,7 @@ def inspect_model_folder(path: str, what: str = "--llm-model") -> ModelFolder:
     config_file = folder / "config.json"
     if not config_file.is_file():
         adapter_hint = (
-            "; it looks like a PEFT adapter: pass the base model as --llm-model and this folder as "
-            "--llm-adapter"
+            "; it looks like a PEFT adapter: pass the base model as --llm-model and this folder as --llm-adapter"
             if (folder / "adapter_config.json").is_file()
             else ""
         )
@@ -197,9 +213,7 @@ def inspect_adapter_folder(path: str) -> dict[str, Any]:
     config_file = folder / "adapter_config.json"
     if not config_file.is_file():
         model_hint = (
-            "; it looks like a full model: pass it as --llm-model instead"
-            if (folder / "config.json").is_file()
-            else ""
+            "; it looks like a full model: pass it as --llm-model instead" if (folder / "config.json").is_file() else ""
         )
         raise ConfigurationError(
             f"{what}: {folder} is not a PEFT adapter: adapter_config.json is missing "
@@ -213,8 +227,7 @@ def inspect_adapter_folder(path: str) -> dict[str, Any]:
         )
     if importlib.util.find_spec("peft") is None:
         raise ConfigurationError(
-            f"{what}: loading an adapter needs the peft package; install it with "
-            f"pip install 'pytest-llmeval[peft]'"
+            f"{what}: loading an adapter needs the peft package; install it with pip install 'pytest-llmeval[peft]'"
         )
     return config
 
@@ -511,11 +524,7 @@ class HFBackend(Backend):
     def render(self, request: GenerationRequest) -> str:
         """The text the model is given: the chat template applied, or the plain prompt."""
         if self.use_chat_template:
-            return str(
-                self._tokenizer.apply_chat_template(
-                    request.chat(), tokenize=False, add_generation_prompt=True
-                )
-            )
+            return str(self._tokenizer.apply_chat_template(request.chat(), tokenize=False, add_generation_prompt=True))
         if not request.is_chat:
             return request.prompt or ""
         # No template: a plain transcript the model can continue.
@@ -608,7 +617,7 @@ class HFBackend(Backend):
         new_tokens = output[:, 1:] if seq2seq else output[:, encoded["input_ids"].shape[1] :]
         return [
             self._decode(request, row.tolist(), elapsed / len(requests))
-            for request, row in zip(requests, new_tokens)
+            for request, row in zip(requests, new_tokens, strict=False)
         ]
 
     def _generation_config(self, params: GenerationParams) -> Any:
@@ -639,9 +648,7 @@ class HFBackend(Backend):
             kept.append(token)
         # Everything after EOS is padding; a sequence that ends early was stopped, not cut.
         text = self._tokenizer.decode(kept, skip_special_tokens=True)
-        return Generation(
-            text, request=request, num_tokens=len(kept), finish_reason=finish, latency_s=latency
-        )
+        return Generation(text, request=request, num_tokens=len(kept), finish_reason=finish, latency_s=latency)
 
     def _candidate_ids(self, candidates: Sequence[str]) -> dict[str, int]:
         """The token id of each candidate as the next token, spelled "4" and " 4" where the tokenizer
@@ -678,9 +685,13 @@ class HFBackend(Backend):
                 # next token is the space (88% on SmolLM2) and the scores get a sliver.
                 prompt = JudgePrompt(prompt.messages, prompt.reply_prefix + " ")
             template = (
-                (lambda messages: str(self._tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True)))
-                if self.use_chat_template else None
+                (
+                    lambda messages: str(
+                        self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                    )
+                )
+                if self.use_chat_template
+                else None
             )
             return render_judge_prompt(prompt, template)
         return self.render(_plain_request(prompt))
@@ -735,8 +746,12 @@ class HFBackend(Backend):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return perplexity(
-                self.model, self._tokenizer, list(texts), batch_size=self._scoring_batch_size(),
-                stride=stride, device=self.device,
+                self.model,
+                self._tokenizer,
+                list(texts),
+                batch_size=self._scoring_batch_size(),
+                stride=stride,
+                device=self.device,
             )
 
     def output_perplexity(self, generations: Sequence[Generation]) -> Any:
@@ -751,9 +766,13 @@ class HFBackend(Backend):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return conditional_perplexity(
-                self.model, self._tokenizer, [self.render(g.request) for g in generations],
-                [g.text for g in generations], prompt_special_tokens=not self.use_chat_template,
-                batch_size=self._scoring_batch_size(), device=self.device,
+                self.model,
+                self._tokenizer,
+                [self.render(g.request) for g in generations],
+                [g.text for g in generations],
+                prompt_special_tokens=not self.use_chat_template,
+                batch_size=self._scoring_batch_size(),
+                device=self.device,
             )
 
     def close(self) -> None:

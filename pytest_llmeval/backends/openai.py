@@ -56,7 +56,11 @@ PREFIX = "openai:"
 # GenerationParams fields the chat-completions protocol has no field for. Sending them as extra body
 # fields would work on some servers and be silently ignored by others, so they are refused instead.
 UNSUPPORTED_PARAMETERS: tuple[str, ...] = (
-    "min_new_tokens", "top_k", "repetition_penalty", "no_repeat_ngram_size", "num_beams",
+    "min_new_tokens",
+    "top_k",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "num_beams",
 )
 REPRODUCIBILITY_NOTE = (
     "outputs of a served model are only as reproducible as the server: its weights, its version, its "
@@ -267,7 +271,11 @@ def server_info(served: ServedModel, client: OpenAI | None = None) -> ServerInfo
         if own:
             client.close()
     entries = body.get("data") if isinstance(body, Mapping) else None
-    listed = [e for e in entries if isinstance(e, Mapping) and isinstance(e.get("id"), str)] if isinstance(entries, list) else []
+    listed = (
+        [e for e in entries if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
+        if isinstance(entries, list)
+        else []
+    )
     ids = tuple(str(e["id"]) for e in listed)
     ours = next((e for e in listed if e["id"] == served.model), None)
     if ids and ours is None:
@@ -387,9 +395,7 @@ class OpenAIBackend(Backend):
         first = next(o for o in outcomes if isinstance(o, GenerationError))
         raise PartialBatchError(str(first), outcomes)
 
-    def _run_all(
-        self, function: Callable[[Any], T], items: list[Any]
-    ) -> list[T | GenerationError]:
+    def _run_all(self, function: Callable[[Any], T], items: list[Any]) -> list[T | GenerationError]:
         def settled(item: Any) -> T | GenerationError:
             try:
                 return function(item)
@@ -417,8 +423,7 @@ class OpenAIBackend(Backend):
             ) from None
         except openai.APIConnectionError as exc:
             raise _Unanswered(
-                f"{self.served.where}: {what} failed after {self.served.retries} retries: "
-                f"{_connection_reason(exc)}"
+                f"{self.served.where}: {what} failed after {self.served.retries} retries: {_connection_reason(exc)}"
             ) from None
         elapsed = time.perf_counter() - started
         answer = _json_body(text, self.served, what)
@@ -434,9 +439,7 @@ class OpenAIBackend(Backend):
     def _choice(self, answer: dict[str, Any], what: str) -> dict[str, Any]:
         choices = answer.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise GenerationError(
-                f"{self.served.where} answered {what} without choices: {_clip(json.dumps(answer))!r}"
-            )
+            raise GenerationError(f"{self.served.where} answered {what} without choices: {_clip(json.dumps(answer))!r}")
         return choices[0]
 
     def _uses_chat(self, request: GenerationRequest) -> bool:
@@ -593,8 +596,12 @@ class OpenAIBackend(Backend):
 
     def _prompt_logprobs(self, text: str) -> tuple[float, int]:
         body = {
-            "model": self.served.model, "prompt": text, "max_tokens": 1, "temperature": 0.0,
-            "echo": True, "logprobs": 1,
+            "model": self.served.model,
+            "prompt": text,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "echo": True,
+            "logprobs": 1,
         }
         answer, _ = self._post("/completions", body)
         choice = self._choice(answer, "POST /completions")

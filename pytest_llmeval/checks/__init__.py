@@ -1,5 +1,7 @@
 """Named checks on model outputs. Importing this package registers every built-in check."""
 
+# Importing the family modules registers their checks (each module is light: pydantic, re, json).
+from pytest_llmeval.checks import content, human, quality, safety, structure  # noqa: F401
 from pytest_llmeval.checks.base import (
     CheckFailed,
     CheckResult,
@@ -14,9 +16,6 @@ from pytest_llmeval.checks.base import (
     register_check,
     using_tokenizer,
 )
-
-# Importing the family modules registers their checks (each module is light: pydantic, re, json).
-from pytest_llmeval.checks import content, human, quality, safety, structure  # noqa: F401, E402
 from pytest_llmeval.checks.safety import using_lexicon_files, validate_lexicon_files
 
 __all__ = [
@@ -35,4 +34,4 @@ __all__ = [
     "using_tokenizer",
     "validate_lexicon_files",
 ]
-import pytest_llmeval.metrics  # noqa: F401,E402  (registers metric checks)
+import pytest_llmeval.metrics  # noqa: F401  (registers metric checks)

@@ -70,9 +70,7 @@ def _fold_char(char: str, casefold: bool, normalize: bool, strip_accents: bool) 
     return char
 
 
-def fold(
-    text: str, *, casefold: bool = True, normalize: bool = True, strip_accents: bool = False
-) -> Folded:
+def fold(text: str, *, casefold: bool = True, normalize: bool = True, strip_accents: bool = False) -> Folded:
     """Fold ``text`` for matching: NFKC, ASCII quotes and one space per whitespace run (``normalize``),
     ``casefold``, accents removed (``strip_accents``: "café" matches "cafe").
 
@@ -93,9 +91,7 @@ def fold(
             in_space = True
             continue
         in_space = False
-        out = char if char.isascii() and not casefold else _fold_char(
-            char, casefold, normalize, strip_accents
-        )
+        out = char if char.isascii() and not casefold else _fold_char(char, casefold, normalize, strip_accents)
         pieces.append(out)
         origin.extend([index] * len(out))
     return Folded("".join(pieces), origin, len(text))
@@ -193,9 +189,7 @@ def tandem_repeat(tokens: Sequence[str], max_unit: int = 12) -> TandemRepeat | N
     return best
 
 
-def _better(
-    best: TandemRepeat | None, tokens: Sequence[str], size: int, run: int, end: int
-) -> TandemRepeat | None:
+def _better(best: TandemRepeat | None, tokens: Sequence[str], size: int, run: int, end: int) -> TandemRepeat | None:
     count = run // size + 1
     if count < 2:
         return best

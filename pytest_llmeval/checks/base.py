@@ -80,7 +80,11 @@ class CheckResult:
         value = metric.get("value")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
-        return {"name": metric["name"], "value": float(value), "higher_is_better": bool(metric.get("higher_is_better", True))}
+        return {
+            "name": metric["name"],
+            "value": float(value),
+            "higher_is_better": bool(metric.get("higher_is_better", True)),
+        }
 
 
 class MetricValue(TypedDict):
@@ -135,10 +139,7 @@ class CheckSpec:
             if len(errors) > _MAX_PROBLEMS:  # one per item of a long list: the first few say it
                 problems.append(f"and {len(errors) - _MAX_PROBLEMS} more")
             raise CheckUsageError(f"check {self.name!r}: " + "; ".join(problems)) from None
-        return {
-            field.alias or attr: getattr(model, attr)
-            for attr, field in type(model).model_fields.items()
-        }
+        return {field.alias or attr: getattr(model, attr) for attr, field in type(model).model_fields.items()}
 
     def argument_names(self) -> list[str]:
         """The argument names as callers spell them (fields are stored under prefixed names)."""
@@ -195,7 +196,10 @@ def _args_model_for(name: str, function: CheckFunction) -> type[pydantic.BaseMod
     # ``schema`` or ``json`` would otherwise shadow BaseModel attributes (a pydantic warning, which
     # ``filterwarnings = error`` turns into an import failure).
     config = pydantic.ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, strict=False, validate_by_name=False,
+        extra="forbid",
+        arbitrary_types_allowed=True,
+        strict=False,
+        validate_by_name=False,
         allow_inf_nan=False,  # a NaN threshold compares false with every score
     )
     model_name = "".join(part.title() for part in name.split("_")) + "Args"
@@ -236,9 +240,7 @@ def register_check(
                 f"(from {_REGISTRY[clash].origin})"
             )
         text = summary if summary is not None else (inspect.getdoc(function) or name).splitlines()[0]
-        _REGISTRY[name] = CheckSpec(
-            name, function, family, text, _args_model_for(name, function), origin, needs_judge
-        )
+        _REGISTRY[name] = CheckSpec(name, function, family, text, _args_model_for(name, function), origin, needs_judge)
         return function
 
     return decorate
@@ -329,8 +331,7 @@ def _as_text(output: object) -> tuple[str | None, str]:
             return bytes(output).decode("utf-8"), ""
         except UnicodeDecodeError as exc:
             return None, (
-                f"expected a text output, got {len(output)} bytes that are not UTF-8 "
-                f"({exc.reason} at byte {exc.start})"
+                f"expected a text output, got {len(output)} bytes that are not UTF-8 ({exc.reason} at byte {exc.start})"
             )
     return None, f"expected a text output (str), got {type(output).__name__}: {bounded_repr(output, EXCERPT_CHARS)}"
 
@@ -376,8 +377,11 @@ def _list_hint(spec: CheckSpec, name: str, negated: bool, args: Mapping[str, Any
     """For a list given where one string is expected ("not_contains: [a, b]"), the _any/_all form
     of the check that takes a list, if one exists; "" otherwise."""
     fields = spec.args_model.model_fields
-    lists = [key for key, value in args.items() if isinstance(value, (list, tuple))
-             and getattr(fields.get(f"arg_{key}"), "annotation", None) is str]
+    lists = [
+        key
+        for key, value in args.items()
+        if isinstance(value, (list, tuple)) and getattr(fields.get(f"arg_{key}"), "annotation", None) is str
+    ]
     forms = [form for form in (f"{spec.name}_all", f"{spec.name}_any") if form in _REGISTRY]
     if not lists or not forms:
         return ""
@@ -385,8 +389,10 @@ def _list_hint(spec: CheckSpec, name: str, negated: bool, args: Mapping[str, Any
     if negated:
         if f"{spec.name}_any" not in _REGISTRY:
             return ""
-        return (f"; {name} takes one string in {lists[0]!r}: for a list use not_{spec.name}_any "
-                f"with {plural!r} (none of them may match)")
+        return (
+            f"; {name} takes one string in {lists[0]!r}: for a list use not_{spec.name}_any "
+            f"with {plural!r} (none of them may match)"
+        )
     choices = " or ".join(
         f"{form} ({'every one' if form.endswith('_all') else 'at least one'} must match)" for form in forms
     )

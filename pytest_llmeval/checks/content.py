@@ -62,9 +62,7 @@ def _require_text(name: str, argument: str, values: list[str]) -> None:
 
 
 def _search(text: str, needles: list[str], case_sensitive: bool, normalize: bool) -> dict[str, PhraseHit]:
-    hits = find_phrases(
-        text, needles, casefold=not case_sensitive, normalize=normalize, whole_words=False
-    )
+    hits = find_phrases(text, needles, casefold=not case_sensitive, normalize=normalize, whole_words=False)
     return {hit.phrase: hit for hit in hits}
 
 
@@ -73,24 +71,19 @@ def _found(name: str, hit: PhraseHit, text: str) -> str:
 
 
 @register_check("contains", family=FAMILY, summary="The output contains a substring.")
-def contains(
-    text: str, substring: str, case_sensitive: bool = False, normalize: bool = True
-) -> CheckResult:
+def contains(text: str, substring: str, case_sensitive: bool = False, normalize: bool = True) -> CheckResult:
     _require_text("contains", "substring", [substring])
     hit = _search(text, [substring], case_sensitive, normalize).get(substring)
     if hit is not None:
         return CheckResult("contains", True, _found("contains", hit, text), value=hit.matched)
     message = (
-        f"contains: expected {truncate(substring)} {_mode(case_sensitive, normalize)}; "
-        f"not found in {truncate(text)}"
+        f"contains: expected {truncate(substring)} {_mode(case_sensitive, normalize)}; not found in {truncate(text)}"
     )
     return CheckResult("contains", False, message)
 
 
 @register_check("contains_all", family=FAMILY, summary="The output contains every substring.")
-def contains_all(
-    text: str, substrings: list[str], case_sensitive: bool = False, normalize: bool = True
-) -> CheckResult:
+def contains_all(text: str, substrings: list[str], case_sensitive: bool = False, normalize: bool = True) -> CheckResult:
     _require_text("contains_all", "substrings", substrings)
     hits = _search(text, substrings, case_sensitive, normalize)
     missing = [s for s in substrings if s not in hits]
@@ -107,17 +100,13 @@ def contains_all(
 
 
 @register_check("contains_any", family=FAMILY, summary="The output contains at least one substring.")
-def contains_any(
-    text: str, substrings: list[str], case_sensitive: bool = False, normalize: bool = True
-) -> CheckResult:
+def contains_any(text: str, substrings: list[str], case_sensitive: bool = False, normalize: bool = True) -> CheckResult:
     _require_text("contains_any", "substrings", substrings)
     hits = _search(text, substrings, case_sensitive, normalize)
     if hits:
         first = min(hits.values(), key=lambda hit: hit.start)
         details = {"found": sorted(hits)}
-        return CheckResult(
-            "contains_any", True, _found("contains_any", first, text), None, details, first.phrase
-        )
+        return CheckResult("contains_any", True, _found("contains_any", first, text), None, details, first.phrase)
     message = (
         f"contains_any: expected at least one of {bounded_repr(substrings, 200)} {_mode(case_sensitive, normalize)}; "
         f"found none in {truncate(text)}"
@@ -130,16 +119,14 @@ def _comparable(text: str, case_sensitive: bool, normalize: bool) -> str:
 
 
 def _first_difference(a: str, b: str) -> int:
-    for index, (x, y) in enumerate(zip(a, b)):
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
             return index
     return min(len(a), len(b))
 
 
 @register_check("equals", family=FAMILY, summary="The output equals the expected text (normalised).")
-def equals(
-    text: str, expected: str, case_sensitive: bool = False, normalize: bool = True
-) -> CheckResult:
+def equals(text: str, expected: str, case_sensitive: bool = False, normalize: bool = True) -> CheckResult:
     got = _comparable(text, case_sensitive, normalize)
     want = _comparable(expected, case_sensitive, normalize)
     if got == want:
@@ -173,16 +160,12 @@ def _edge_check(name: str, text: str, part: str, case_sensitive: bool, normalize
 
 
 @register_check("starts_with", family=FAMILY, summary="The stripped output starts with a prefix.")
-def starts_with(
-    text: str, prefix: str, case_sensitive: bool = False, normalize: bool = True
-) -> CheckResult:
+def starts_with(text: str, prefix: str, case_sensitive: bool = False, normalize: bool = True) -> CheckResult:
     return _edge_check("starts_with", text, prefix, case_sensitive, normalize)
 
 
 @register_check("ends_with", family=FAMILY, summary="The stripped output ends with a suffix.")
-def ends_with(
-    text: str, suffix: str, case_sensitive: bool = False, normalize: bool = True
-) -> CheckResult:
+def ends_with(text: str, suffix: str, case_sensitive: bool = False, normalize: bool = True) -> CheckResult:
     return _edge_check("ends_with", text, suffix, case_sensitive, normalize)
 
 
@@ -195,8 +178,11 @@ def _compile(pattern: str, flags: int) -> re.Pattern[str]:
 
 
 def _flag_names(ignore_case: bool, multiline: bool, dotall: bool) -> tuple[int, list[str]]:
-    chosen = [(ignore_case, re.IGNORECASE, "ignore_case"), (multiline, re.MULTILINE, "multiline"),
-              (dotall, re.DOTALL, "dotall")]
+    chosen = [
+        (ignore_case, re.IGNORECASE, "ignore_case"),
+        (multiline, re.MULTILINE, "multiline"),
+        (dotall, re.DOTALL, "dotall"),
+    ]
     flags = 0
     for on, flag, _ in chosen:
         flags |= flag if on else 0
@@ -293,8 +279,8 @@ def _bounds(minimum: int | None, maximum: int | None, unit: str) -> str:
 @register_check("length", family=FAMILY, summary="The output's length is within bounds.")
 def length(
     text: str,
-    min: int | None = None,  # noqa: A002 - case files say `length: {min: 5, max: 50}`
-    max: int | None = None,  # noqa: A002
+    min: int | None = None,
+    max: int | None = None,
     unit: Literal["chars", "words", "tokens"] = "chars",
     tokenizer: Tokenizer | None = None,
 ) -> CheckResult:

@@ -80,8 +80,24 @@ INTERNATIONAL = (
     "São Paulo é a maior cidade do Brasil e um importante centro financeiro da América do Sul.",
 )
 SHORT = (
-    "positive", "negative", "neutral", "Yes", "No.", "42", "3.14159", "Paris", "True", "B",
-    "2024-03-12", "N/A", "OK", "-17.5", "user@example.com", "Canberra.", "SELECT 1;", "[1, 2, 3]",
+    "positive",
+    "negative",
+    "neutral",
+    "Yes",
+    "No.",
+    "42",
+    "3.14159",
+    "Paris",
+    "True",
+    "B",
+    "2024-03-12",
+    "N/A",
+    "OK",
+    "-17.5",
+    "user@example.com",
+    "Canberra.",
+    "SELECT 1;",
+    "[1, 2, 3]",
 )
 
 
@@ -244,9 +260,7 @@ def _fragment_vocabulary(paragraphs: Sequence[str], rng: random.Random) -> list[
     return pieces
 
 
-def build_corpus(
-    seed: int = 0, per_kind: int = 120, vocabulary: Sequence[str] | None = None
-) -> list[Sample]:
+def build_corpus(seed: int = 0, per_kind: int = 120, vocabulary: Sequence[str] | None = None) -> list[Sample]:
     """``per_kind`` samples of every garbled kind and of clean prose; code, JSON, short, chat and
     international samples as many as exist up to ``per_kind``. ``vocabulary``: decoded tokenizer
     pieces for token soup (word fragments of the corpus when not given)."""

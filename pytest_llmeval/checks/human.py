@@ -179,9 +179,17 @@ def human_rating(
     lowest = builtins.min(means.values())  # `min` is the threshold argument here
     shown = ", ".join(f"{name} {value:.2g}" for name, value in means.items())
     by = f"{len(annotators)} annotator{'' if len(annotators) == 1 else 's'}: {', '.join(annotators)}"
-    details = {"needs_review": False, "case_id": case, "output_sha256": digest, "means": means, "annotators": annotators}
+    details = {
+        "needs_review": False,
+        "case_id": case,
+        "output_sha256": digest,
+        "means": means,
+        "annotators": annotators,
+    }
     if lowest >= min:
-        return CheckResult("human_rating", True, f"human_rating: {shown} >= min {min:g} ({by})", lowest, details, lowest)
+        return CheckResult(
+            "human_rating", True, f"human_rating: {shown} >= min {min:g} ({by})", lowest, details, lowest
+        )
     below = ", ".join(f"{name} {value:.2g}" for name, value in means.items() if value < min)
     comments = "; ".join(f"{j.annotator}: {j.comment!r}" for j in matching if j.comment)
     message = (

@@ -103,8 +103,7 @@ def _conditional(counts: dict[str, int]) -> tuple[dict[str, float], dict[str, fl
     for pair, count in counts.items():
         totals[pair[0]] = totals.get(pair[0], 0) + count
     size = len(alphabet)
-    probability = {pair: (count + _SMOOTHING) / (totals[pair[0]] + _SMOOTHING * size)
-                   for pair, count in counts.items()}
+    probability = {pair: (count + _SMOOTHING) / (totals[pair[0]] + _SMOOTHING * size) for pair, count in counts.items()}
     unseen = {a: _SMOOTHING / (total + _SMOOTHING * size) for a, total in totals.items()}
     return probability, unseen, totals
 
@@ -143,8 +142,9 @@ def _tables() -> dict[str, _Table]:
             mine = own.get(pair, own_unseen.get(pair[0], 1e-6))
             theirs = shared.get(pair, shared_unseen.get(pair[0], 1e-6))
             logp[pair] = math.log(_OWN_WEIGHT * mine + (1 - _OWN_WEIGHT) * theirs)
-        unseen = {a: math.log(_OWN_WEIGHT * p + (1 - _OWN_WEIGHT) * shared_unseen.get(a, p))
-                  for a, p in own_unseen.items()}
+        unseen = {
+            a: math.log(_OWN_WEIGHT * p + (1 - _OWN_WEIGHT) * shared_unseen.get(a, p)) for a, p in own_unseen.items()
+        }
         total = sum(counts.values())
         entropy = -sum(count * logp[pair] for pair, count in counts.items()) / total
         tables[language] = _Table(scripts[language], logp, unseen, min(unseen.values()) - 1.0, entropy)
@@ -197,8 +197,7 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
     baseline = sum(entropies[lang] * weights[lang] for lang in entropies) / sum(weights.values())
     surprise = -sum(score * (len(w) + 1) for w, score in scores) / pairs - baseline
     letters = sum(len(w) for w, _ in scores)
-    return WordPlausibility(language, len(scores), letters, len(bad) / len(scores), surprise,
-                            tuple(bad[:3]))
+    return WordPlausibility(language, len(scores), letters, len(bad) / len(scores), surprise, tuple(bad[:3]))
 
 
 def text_language(text: str) -> str | None:
@@ -213,5 +212,6 @@ def text_language(text: str) -> str | None:
 def _best_language(sample: list[str], candidates: list[str]) -> str:
     tables = _tables()
     weights = [len(w) + 1 for w in sample]
-    return max(candidates, key=lambda lang: sum(tables[lang].word_score(w) * n
-                                                for w, n in zip(sample, weights, strict=True)))
+    return max(
+        candidates, key=lambda lang: sum(tables[lang].word_score(w) * n for w, n in zip(sample, weights, strict=True))
+    )

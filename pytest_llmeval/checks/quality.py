@@ -173,9 +173,12 @@ _PLACEHOLDER = re.compile(r"%(?:\d+\$)?[-+ 0#]*\d*(?:\.\d+)?(?:l{0,2}|h|z|j|t|L)
 
 def ascii_symbol_share(text: str) -> tuple[float, str]:
     """ASCII symbols between letters per letter of text, and one token holding one (0 under 3)."""
-    hits = [t for t in _MARKUP.sub(" ", _PLACEHOLDER.sub(" ", text)).split()
-            if (_CJK_CHAR.search(t) or not _NOT_PROSE_TOKEN.search(t))  # CJK runs without spaces
-            for _ in _ASCII_SYMBOL_INSIDE.finditer(t)]
+    hits = [
+        t
+        for t in _MARKUP.sub(" ", _PLACEHOLDER.sub(" ", text)).split()
+        if (_CJK_CHAR.search(t) or not _NOT_PROSE_TOKEN.search(t))  # CJK runs without spaces
+        for _ in _ASCII_SYMBOL_INSIDE.finditer(t)
+    ]
     if len(hits) < 3:
         return 0.0, ""
     letters = sum(1 for c in text if c.isalpha()) or 1
@@ -244,8 +247,11 @@ def letter_signals(text: str) -> tuple[float | None, float | None, str]:
     letters = sum(1 for c in text if c.isalpha())
     if scored.letters < 0.5 * letters:
         return None, None, ""
-    note = f"read as {scored.language}; e.g. {', '.join(scored.examples)}" if scored.examples else (
-        f"read as {scored.language}")
+    note = (
+        f"read as {scored.language}; e.g. {', '.join(scored.examples)}"
+        if scored.examples
+        else (f"read as {scored.language}")
+    )
     surprise = scored.surprise if scored.words >= _MIN_WORDS_FOR_SURPRISE else None
     implausible = scored.implausible_share if scored.implausible_share * scored.words >= 2 else 0.0
     return implausible, surprise, note  # one odd word in a short text is a name, not noise
@@ -410,8 +416,10 @@ def _tripped(values: dict[str, float | None], limits: dict[str, float]) -> list[
 def _garble_score(values: dict[str, float | None], limits: dict[str, float]) -> float:
     """1.0 = every signal at or under half its threshold; falls to 0.0 as the closest signal reaches
     its threshold. (Clean text has some value on most signals: a 10-word sentence is a run of 10.)"""
-    ratios = [(values.get(n) or 0.0) / limit if limit > 0 else float((values.get(n) or 0.0) > 0)
-              for n, limit in limits.items()]
+    ratios = [
+        (values.get(n) or 0.0) / limit if limit > 0 else float((values.get(n) or 0.0) > 0)
+        for n, limit in limits.items()
+    ]
     closest = max(ratios, default=0.0)
     return max(0.0, min(1.0, 2.0 * (1.0 - closest)))
 
@@ -475,8 +483,7 @@ def not_garbled(
         limits["truncated"] = 0.5
     tripped = _tripped(signals.values, limits)
     score = _garble_score(signals.values, limits)
-    details = {"signals": signals.values, "thresholds": limits, "skipped": signals.skipped,
-               "notes": signals.notes}
+    details = {"signals": signals.values, "thresholds": limits, "skipped": signals.skipped, "notes": signals.notes}
     if not tripped:
         return CheckResult("not_garbled", True, "not_garbled: no garble signal tripped", score, details, text)
     reasons = []
@@ -587,26 +594,43 @@ def no_repetition(
     count = loop.count if loop else 1
     line_count = line[1] if line else 0
     sentence_count = sentence[1] if sentence else 0
-    details = {"loop_count": count, "loop_unit": unit, "line_count": line_count,
-               "line": line[0] if line else None, "sentence_count": sentence_count,
-               "sentence": sentence[0] if sentence else None}
+    details = {
+        "loop_count": count,
+        "loop_unit": unit,
+        "line_count": line_count,
+        "line": line[0] if line else None,
+        "sentence_count": sentence_count,
+        "sentence": sentence[0] if sentence else None,
+    }
     score = float(max(count, line_count, sentence_count))
     problems = []
-    long_loop = (loop is not None and len(loop.unit) >= _MIN_LOOP_UNIT_WORDS and separator == " "
-                 and loop.repeated >= _MIN_LOOP_REPEATED_WORDS)
+    long_loop = (
+        loop is not None
+        and len(loop.unit) >= _MIN_LOOP_UNIT_WORDS
+        and separator == " "
+        and loop.repeated >= _MIN_LOOP_REPEATED_WORDS
+    )
     if loop is not None and (loop.count > max_repeats or long_loop):
         at = len(separator.join(written[: loop.start]))  # approximate when whitespace runs vary
-        why = f"max {max_repeats}" if loop.count > max_repeats else (
-            f"{loop.repeated} words repeat the unit back to back")
+        why = (
+            f"max {max_repeats}"
+            if loop.count > max_repeats
+            else (f"{loop.repeated} words repeat the unit back to back")
+        )
         problems.append(f"{unit!r} repeated {loop.count} times in a row ({why}): {truncate(text, at)}")
     if line is not None and line_count > max_line_repeats:
-        problems.append(f"line {line[0]!r} occurs {line_count} times (max {max_line_repeats}; list "
-                        "markers and numbering ignored)")
+        problems.append(
+            f"line {line[0]!r} occurs {line_count} times (max {max_line_repeats}; list markers and numbering ignored)"
+        )
     in_a_row = _sentence_repeated_in_a_row(text)
-    if sentence is not None and sentence_count > max_sentence_repeats and (
-            line is None or sentence[0] != line[0] or line_count <= max_line_repeats):
-        problems.append(f"sentence {clip(sentence[0], 120)!r} occurs {sentence_count} times "
-                        f"(max {max_sentence_repeats})")
+    if (
+        sentence is not None
+        and sentence_count > max_sentence_repeats
+        and (line is None or sentence[0] != line[0] or line_count <= max_line_repeats)
+    ):
+        problems.append(
+            f"sentence {clip(sentence[0], 120)!r} occurs {sentence_count} times (max {max_sentence_repeats})"
+        )
     elif in_a_row is not None and not problems:
         problems.append(f"sentence {clip(in_a_row, 120)!r} is repeated right after itself")
     if not problems:
@@ -618,8 +642,7 @@ def no_repetition(
 # --- not_truncated --------------------------------------------------------------------------------
 
 
-@register_check("not_truncated", family=FAMILY,
-                summary="Generation ended by itself, not at the token limit.")
+@register_check("not_truncated", family=FAMILY, summary="Generation ended by itself, not at the token limit.")
 def not_truncated(text: str, heuristic: bool = False) -> CheckResult:
     """Fails when generation stopped at ``max_new_tokens`` (finish reason ``"length"``): a fact the
     backend reports, not a guess. An output whose finish reason is unknown (a plain ``str``, or the
@@ -634,16 +657,22 @@ def not_truncated(text: str, heuristic: bool = False) -> CheckResult:
         limit = getattr(getattr(getattr(given, "request", None), "params", None), "max_new_tokens", None)
         said = f"{tokens} tokens" if tokens is not None else "the token limit"
         limit_text = f" (max_new_tokens={limit})" if limit is not None else ""
-        message = (f"not_truncated: generation stopped at the token limit after {said}{limit_text}, "
-                   f"so the output may be cut off; raise max_new_tokens or ask for a shorter answer; "
-                   f"output ends: {truncate(str(text)[-EXCERPT_TAIL:])}")
+        message = (
+            f"not_truncated: generation stopped at the token limit after {said}{limit_text}, "
+            f"so the output may be cut off; raise max_new_tokens or ask for a shorter answer; "
+            f"output ends: {truncate(str(text)[-EXCERPT_TAIL:])}"
+        )
         return CheckResult("not_truncated", False, message, 0.0, details)
     if reason == "stop":
-        return CheckResult("not_truncated", True, "not_truncated: the model ended its output itself",
-                           1.0, details, text)
+        return CheckResult(
+            "not_truncated", True, "not_truncated: the model ended its output itself", 1.0, details, text
+        )
     if not heuristic:
-        where = "its backend cannot tell (a py: pipeline returns text only)" if reason else (
-            "it is a plain str, not a Generation")
+        where = (
+            "its backend cannot tell (a py: pipeline returns text only)"
+            if reason
+            else ("it is a plain str, not a Generation")
+        )
         raise CheckUsageError(
             f"check 'not_truncated': the output has no finish reason ({where}), so whether it was cut "
             "at the token limit is unknown; pass heuristic=True to judge by how the text ends"
@@ -651,9 +680,16 @@ def not_truncated(text: str, heuristic: bool = False) -> CheckResult:
     cut = truncated(str(text)) > 0.5
     details["heuristic"] = True
     if cut:
-        message = ("not_truncated: the output has no finish reason and its prose stops mid-sentence "
-                   f"(heuristic): ends {truncate(str(text)[-EXCERPT_TAIL:])}")
+        message = (
+            "not_truncated: the output has no finish reason and its prose stops mid-sentence "
+            f"(heuristic): ends {truncate(str(text)[-EXCERPT_TAIL:])}"
+        )
         return CheckResult("not_truncated", False, message, 0.0, details)
-    return CheckResult("not_truncated", True,
-                       "not_truncated: no finish reason; the text ends like a finished answer (heuristic)",
-                       1.0, details, text)
+    return CheckResult(
+        "not_truncated",
+        True,
+        "not_truncated: no finish reason; the text ends like a finished answer (heuristic)",
+        1.0,
+        details,
+        text,
+    )

@@ -195,8 +195,7 @@ def _fenced_blocks(text: str) -> list[tuple[int, int, str]]:
     blocks = []
     for opening, closing in zip(fences[::2], fences[1::2] + [None] * (len(fences) % 2), strict=True):
         body = opening.end() + 1
-        blocks.append((min(body, len(text)), closing.start() if closing else len(text),
-                       opening.group(1).lower()))
+        blocks.append((min(body, len(text)), closing.start() if closing else len(text), opening.group(1).lower()))
     return blocks
 
 
@@ -213,8 +212,9 @@ def _fenced(text: str, furthest: _Furthest) -> JsonExtraction | _Broken | None:
             return found
         begin = _skip_space(text, body, end)
         structure_end = _structure_end(text, begin, end) if text[begin] in "[{" else end
-        return _Broken(begin, structure_end or end, structure_end is None, furthest.error,
-                       max(furthest.position, begin))
+        return _Broken(
+            begin, structure_end or end, structure_end is None, furthest.error, max(furthest.position, begin)
+        )
     return None
 
 
@@ -241,10 +241,7 @@ def extract_json(text: str, strict: bool = False) -> JsonExtraction:
         if isinstance(candidate, _Broken):
             return JsonExtraction(False, reason=_broken_reason(text, candidate))
     position = max(furthest.position, 0)
-    reason = (
-        f"parsing stopped at {_where(text, position)}: {furthest.error}: "
-        f"{truncate(text, position)}"
-    )
+    reason = f"parsing stopped at {_where(text, position)}: {furthest.error}: {truncate(text, position)}"
     return JsonExtraction(False, reason=reason)
 
 
@@ -277,10 +274,7 @@ def json_path(parts: Iterable[Any]) -> str:
     return out
 
 
-
-def _violations_result(
-    name: str, expected: str, violations: Sequence[str], value: Any
-) -> CheckResult:
+def _violations_result(name: str, expected: str, violations: Sequence[str], value: Any) -> CheckResult:
     if not violations:
         return CheckResult(name, True, f"{name}: valid against {expected}", value=value)
     listed = "; ".join(violations[:_MAX_LISTED])
@@ -307,18 +301,34 @@ def _load_schema_file(path: Path) -> Any:
         # YAML is a superset of JSON, so .yaml/.yml and anything else load here (aliases bounded)
         return load_yaml(raw)
     except Exception as exc:  # json/yaml raise many kinds; all mean "this file is not a schema"
-        raise CheckUsageError(
-            f"check 'json_schema': schema file {str(path)!r} does not parse: {exc}"
-        ) from None
+        raise CheckUsageError(f"check 'json_schema': schema file {str(path)!r} does not parse: {exc}") from None
 
 
 # Formats the JSON Schema drafts define. jsonschema checks each only when its checker package is
 # installed (jsonschema[format-nongpl], a dependency); a missing one must not pass silently.
-_STANDARD_FORMATS = frozenset({
-    "date", "date-time", "duration", "email", "hostname", "idn-email", "idn-hostname", "ipv4", "ipv6",
-    "iri", "iri-reference", "json-pointer", "regex", "relative-json-pointer", "time", "uri",
-    "uri-reference", "uri-template", "uuid",
-})
+_STANDARD_FORMATS = frozenset(
+    {
+        "date",
+        "date-time",
+        "duration",
+        "email",
+        "hostname",
+        "idn-email",
+        "idn-hostname",
+        "ipv4",
+        "ipv6",
+        "iri",
+        "iri-reference",
+        "json-pointer",
+        "regex",
+        "relative-json-pointer",
+        "time",
+        "uri",
+        "uri-reference",
+        "uri-template",
+        "uuid",
+    }
+)
 
 
 def _walk(node: Any) -> Any:
@@ -364,10 +374,13 @@ def _ref_problem(exc: BaseException, label: str, base: Path | None) -> CheckUsag
     while cause is not None and not isinstance(cause, (_RemoteRef, CheckUsageError)):
         cause = cause.__cause__ or cause.__context__  # retrieve()'s own error, under referencing's
     if isinstance(cause, _RemoteRef) or isinstance(wrapped, _RemoteRef):
-        why = ("it points to a URL, and the check never fetches one; save that schema next to "
-               "this one and refer to it by file name" if base is not None or "://" in ref else
-               "an inline schema has no folder to resolve a relative ref against; put the schema "
-               "in a file (refs are resolved against the file's folder)")
+        why = (
+            "it points to a URL, and the check never fetches one; save that schema next to "
+            "this one and refer to it by file name"
+            if base is not None or "://" in ref
+            else "an inline schema has no folder to resolve a relative ref against; put the schema "
+            "in a file (refs are resolved against the file's folder)"
+        )
     elif isinstance(cause, CheckUsageError):
         why = str(cause).removeprefix("check 'json_schema': ")
     elif isinstance(wrapped, PointerToNowhere):
@@ -376,8 +389,7 @@ def _ref_problem(exc: BaseException, label: str, base: Path | None) -> CheckUsag
         why = "no $anchor of that name exists"
     else:
         why = f"{type(wrapped).__name__}: {wrapped}"
-    return CheckUsageError(f"check 'json_schema': schema {label} has a $ref {ref!r} that cannot be "
-                           f"resolved: {why}")
+    return CheckUsageError(f"check 'json_schema': schema {label} has a $ref {ref!r} that cannot be resolved: {why}")
 
 
 def _compile_schema(schema: Any, label: str, base: Path | None = None) -> Any:
@@ -388,8 +400,7 @@ def _compile_schema(schema: Any, label: str, base: Path | None = None) -> Any:
 
     if not isinstance(schema, (dict, bool)):
         raise CheckUsageError(
-            f"check 'json_schema': schema {label} must be a JSON object or boolean, "
-            f"got {type(schema).__name__}"
+            f"check 'json_schema': schema {label} must be a JSON object or boolean, got {type(schema).__name__}"
         )
     cls = Draft202012Validator
     if isinstance(schema, dict) and "$schema" in schema:
@@ -398,9 +409,7 @@ def _compile_schema(schema: Any, label: str, base: Path | None = None) -> Any:
             warnings.simplefilter("always")
             cls = validators.validator_for(schema)
         if caught:
-            raise CheckUsageError(
-                f"check 'json_schema': schema {label} has an unknown $schema {schema['$schema']!r}"
-            )
+            raise CheckUsageError(f"check 'json_schema': schema {label} has an unknown $schema {schema['$schema']!r}")
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
@@ -471,9 +480,7 @@ def _schema_violations(validator: Any, instance: Any, label: str) -> list[str]:
     from referencing.exceptions import Unresolvable
 
     try:
-        errors = sorted(
-            validator.iter_errors(instance), key=lambda e: ([str(p) for p in e.absolute_path], e.message)
-        )
+        errors = sorted(validator.iter_errors(instance), key=lambda e: ([str(p) for p in e.absolute_path], e.message))
     except (Unresolvable, _RemoteRef) as exc:  # a $ref inside a subschema with its own $id
         raise _ref_problem(exc, label, None) from None
     return [f"{json_path(e.absolute_path)}: {clip(e.message)}" for e in errors]
@@ -506,9 +513,7 @@ def resolve_model(model: ModelArg) -> type[pydantic.BaseModel]:
         return model
     module_name, _, attribute = model.partition(":")
     if not module_name or not attribute:
-        raise CheckUsageError(
-            f"check 'pydantic': model {model!r} must be a class or 'package.module:ClassName'"
-        )
+        raise CheckUsageError(f"check 'pydantic': model {model!r} must be a class or 'package.module:ClassName'")
     try:
         found: Any = importlib.import_module(module_name)
     except Exception as exc:  # an import runs arbitrary code: any failure means "cannot import"
@@ -518,14 +523,11 @@ def resolve_model(model: ModelArg) -> type[pydantic.BaseModel]:
     for part in attribute.split("."):
         if not hasattr(found, part):
             raise CheckUsageError(
-                f"check 'pydantic': module {module_name!r} has no attribute {attribute!r} "
-                f"(model {model!r})"
+                f"check 'pydantic': module {module_name!r} has no attribute {attribute!r} (model {model!r})"
             )
         found = getattr(found, part)
     if not (isinstance(found, type) and issubclass(found, pydantic.BaseModel)):
-        raise CheckUsageError(
-            f"check 'pydantic': {model!r} is not a pydantic BaseModel subclass (it is {found!r})"
-        )
+        raise CheckUsageError(f"check 'pydantic': {model!r} is not a pydantic BaseModel subclass (it is {found!r})")
     return found
 
 

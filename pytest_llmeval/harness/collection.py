@@ -195,7 +195,9 @@ class CaseItem(pytest.Item):
         labels = []
         for spec in self.classifications:
             assert spec.classification is not None
-            predicted = map_label(self.output, list(spec.classification["labels"]), pattern=spec.classification["pattern"])
+            predicted = map_label(
+                self.output, list(spec.classification["labels"]), pattern=spec.classification["pattern"]
+            )
             labels.append(ClassificationLabel(spec.node_id, self.case.label, predicted, self.nodeid))
         return labels
 
@@ -219,9 +221,15 @@ class CaseItem(pytest.Item):
             return []
         details = self.counterfactual.details
         return [
-            {"group": spec.node_id, "node_id": self.nodeid, "case": self.case.id,
-             "original": details["original"], "outcomes": details["outcomes"]}
-            for spec in self.scored_groups if spec.kind == "fairness"
+            {
+                "group": spec.node_id,
+                "node_id": self.nodeid,
+                "case": self.case.id,
+                "original": details["original"],
+                "outcomes": details["outcomes"],
+            }
+            for spec in self.scored_groups
+            if spec.kind == "fairness"
         ]
 
     def group_entry(self, report: pytest.TestReport, test: RunningTest | None) -> GroupEntry | None:
@@ -230,7 +238,9 @@ class CaseItem(pytest.Item):
             return None
         failed = [c for c in (test.checks if test is not None else []) if not c.passed]
         reason = failed[0].message if failed else (str(report.longrepr).splitlines() or [""])[0]
-        return GroupEntry(self.case.id, report.passed, "" if report.passed else reason[:300], list(self.groups), self.nodeid)
+        return GroupEntry(
+            self.case.id, report.passed, "" if report.passed else reason[:300], list(self.groups), self.nodeid
+        )
 
 
 class InvalidCaseItem(pytest.Item):
@@ -295,7 +305,8 @@ def select_group(item: GroupItem, nextitem: pytest.Item | None) -> bool:
 def group_members(group: GroupItem, items: list[pytest.Item]) -> list[pytest.Item]:
     """The case items ``group`` is judged over, among ``items``."""
     return [
-        i for i in items
+        i
+        for i in items
         if isinstance(i, CaseItem)
         and group.spec.node_id in {*i.groups, *(c.node_id for c in [*i.classifications, *i.scored_groups])}
     ]

@@ -92,8 +92,11 @@ def _write_summaries(state: LLMEvalSession) -> None:
         from pytest_llmeval.markdown import format_markdown_summary
 
         text = format_markdown_summary(
-            state.run, baseline=state.baseline, comparison=state.comparison,
-            reference_label=reference_label, gate=settings.gate,
+            state.run,
+            baseline=state.baseline,
+            comparison=state.comparison,
+            reference_label=reference_label,
+            gate=settings.gate,
         )
         _write_markdown(state, text)
     if settings.report is not None:
@@ -110,9 +113,13 @@ def _write_summaries(state: LLMEvalSession) -> None:
         except StoreError:
             # The history could not be read (the warning above says why): this run alone.
             data = build_dashboard_data(
-                [state.run], reference=state.baseline, reference_kind="baseline" if state.baseline else None,
-                reference_label=reference_label, tolerances=dict(settings.metric_tolerance),
-                confidence=settings.confidence, resamples=settings.resamples,
+                [state.run],
+                reference=state.baseline,
+                reference_kind="baseline" if state.baseline else None,
+                reference_label=reference_label,
+                tolerances=dict(settings.metric_tolerance),
+                confidence=settings.confidence,
+                resamples=settings.resamples,
             )
         try:
             state.notes.append(f"report: {write_dashboard(settings.report, data)}")

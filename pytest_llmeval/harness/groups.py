@@ -288,7 +288,9 @@ class GroupBook:
         return groups
 
 
-def _report(spec: GroupSpec, when: str, outcome: str, longrepr: Any, properties: list[tuple[str, object]]) -> pytest.TestReport:
+def _report(
+    spec: GroupSpec, when: str, outcome: str, longrepr: Any, properties: list[tuple[str, object]]
+) -> pytest.TestReport:
     now = time.time()
     return pytest.TestReport(
         nodeid=spec.node_id,
@@ -337,5 +339,7 @@ def emit_group_reports(config: pytest.Config, groups: list[Group]) -> list[CaseR
                 _rerun_members_with_last_failed(config, group.members)
         config.hook.pytest_runtest_logreport(report=_report(spec, "teardown", "passed", None, []))
         config.hook.pytest_runtest_logfinish(nodeid=spec.node_id, location=spec.location)
-        records.append(CaseRecord(spec.node_id, outcome, message=message, metrics=group.metrics() if group.total else {}))
+        records.append(
+            CaseRecord(spec.node_id, outcome, message=message, metrics=group.metrics() if group.total else {})
+        )
     return records

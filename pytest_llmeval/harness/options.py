@@ -19,9 +19,13 @@ def add_options(parser: pytest.Parser) -> None:
         if spec.kind == "flag":
             group.addoption(spec.flag, dest=spec.dest, action="store_true", default=None, help=help_text)
         elif spec.kind in ("paths", "tolerances"):
-            group.addoption(spec.flag, dest=spec.dest, action="append", default=None, metavar=spec.metavar, help=help_text)
+            group.addoption(
+                spec.flag, dest=spec.dest, action="append", default=None, metavar=spec.metavar, help=help_text
+            )
         elif spec.name == "update_baseline":  # a flag with an optional value
-            group.addoption(spec.flag, dest=spec.dest, nargs="?", const="all", default=None, metavar=spec.metavar, help=help_text)
+            group.addoption(
+                spec.flag, dest=spec.dest, nargs="?", const="all", default=None, metavar=spec.metavar, help=help_text
+            )
         else:
             group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=help_text)
         if spec.has_ini:

@@ -64,8 +64,14 @@ class ReportPayload:
 
     def is_empty(self) -> bool:
         """Nothing to tell the controller."""
-        return (self.record is None and not self.inferences and not self.labels and self.group_entry is None
-                and not self.entities and not self.counterfactuals)
+        return (
+            self.record is None
+            and not self.inferences
+            and not self.labels
+            and self.group_entry is None
+            and not self.entities
+            and not self.counterfactuals
+        )
 
     def to_json(self) -> str:
         """One ASCII JSON text with the version."""

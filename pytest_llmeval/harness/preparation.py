@@ -131,7 +131,9 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
         if reporter is not None:
             width = 30
             filled = width * done // total
-            reporter.rewrite(f"llmeval: generating {total} outputs [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            reporter.rewrite(
+                f"llmeval: generating {total} outputs [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+            )
 
     generated = model.prefetch(state.plan, on_progress=progress)
     if reporter is not None and generated:
@@ -159,9 +161,7 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
             args = expectation.args
             output = model.prefetch_and_get([item.case.request])[0]
             # the very prompt the check will send, so it finds its score done
-            prompt = judge_check_prompt(
-                output, str(args["rubric"]), args.get("reference"), prompt=args.get("prompt")
-            )
+            prompt = judge_check_prompt(output, str(args["rubric"]), args.get("reference"), prompt=args.get("prompt"))
             prompts[str(args.get("mode", "logprobs"))].append(prompt)
     judge = state.judge_adapter()
     try:

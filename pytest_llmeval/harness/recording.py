@@ -30,8 +30,28 @@ RUNNING_KEY = pytest.StashKey[running_test.RunningTest]()
 
 # Markers that say how a test runs, not what it is about: pytest's, ours and common plugins'.
 _NOT_TAGS = frozenset(
-    {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "tryfirst", "trylast", "llm", *MODES,
-     "asyncio", "anyio", "trio", "timeout", "flaky", "xdist_group", "django_db", "order", "dependency", "benchmark"}
+    {
+        "parametrize",
+        "skip",
+        "skipif",
+        "xfail",
+        "usefixtures",
+        "filterwarnings",
+        "tryfirst",
+        "trylast",
+        "llm",
+        *MODES,
+        "asyncio",
+        "anyio",
+        "trio",
+        "timeout",
+        "flaky",
+        "xdist_group",
+        "django_db",
+        "order",
+        "dependency",
+        "benchmark",
+    }
 )
 
 
@@ -134,12 +154,17 @@ def _inference_entries(
     model = state.model
     entries = [
         inference_entry(
-            item.nodeid, generation, phase=phase, index=index,
+            item.nodeid,
+            generation,
+            phase=phase,
+            index=index,
             source="cache" if model is not None and model.served_from_cache(generation) else "generated",
         )
         for index, generation in fresh
     ]
-    entries += [{"node_id": item.nodeid, "phase": phase, "index": index, **call} for index, call in enumerate(judge_calls)]
+    entries += [
+        {"node_id": item.nodeid, "phase": phase, "index": index, **call} for index, call in enumerate(judge_calls)
+    ]
     return entries
 
 
@@ -179,7 +204,10 @@ def _case_record(
         mode=next((m for m in MODES if item.get_closest_marker(m)), None),
         checks=[{"name": c.name, "passed": c.passed, "score": c.score, "message": c.message[:300]} for c in checks],
         metrics={
-            name: {"value": sum(m["value"] for m in values) / len(values), "higher_is_better": values[0]["higher_is_better"]}
+            name: {
+                "value": sum(m["value"] for m in values) / len(values),
+                "higher_is_better": values[0]["higher_is_better"],
+            }
             for name, values in metrics.items()
         },
         prompt=generations[0].prompt if generations else None,
@@ -205,7 +233,9 @@ def _add_junit_properties(item: pytest.Item, test: running_test.RunningTest) -> 
     junitxml plugin writes the properties of the teardown report, which copies the item's)."""
     for result in test.checks:
         score = "" if result.score is None else f" score={result.score:.6g}"
-        item.user_properties.append((f"llmeval.check.{result.name}", f"{'passed' if result.passed else 'failed'}{score}"))
+        item.user_properties.append(
+            (f"llmeval.check.{result.name}", f"{'passed' if result.passed else 'failed'}{score}")
+        )
         metric = result.metric
         if metric is not None:
             item.user_properties.append((f"llmeval.metric.{metric['name']}", f"{metric['value']:.6g}"))

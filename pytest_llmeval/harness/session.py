@@ -74,7 +74,9 @@ class LLMEvalSession:
     baseline: Baseline | None = None
     run: RunRecord | None = None
     comparison: Comparison | None = None
-    gate_failure: str | None = None  # why the gate failed the session (metric drops; the significant gate: its evidence)
+    gate_failure: str | None = (
+        None  # why the gate failed the session (metric drops; the significant gate: its evidence)
+    )
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -263,8 +265,7 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
         )
         if settings.required and settings.model is None:
             raise ConfigurationError(
-                "llm_required is set, so a model is needed: give --llm-model PATH "
-                "(or llm_model in the ini file)"
+                "llm_required is set, so a model is needed: give --llm-model PATH (or llm_model in the ini file)"
             )
         if settings.model is not None or settings.judge_model is not None:
             from pytest_llmeval.backends import validate_model_source
@@ -283,7 +284,9 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
         raise pytest.UsageError(str(exc)) from None
     except ValueError as exc:  # CheckUsageError from a lexicon file
         raise pytest.UsageError(str(exc)) from None
-    state = LLMEvalSession(settings=settings, cwd=cwd, rootpath=config.rootpath, is_worker=hasattr(config, "workerinput"))
+    state = LLMEvalSession(
+        settings=settings, cwd=cwd, rootpath=config.rootpath, is_worker=hasattr(config, "workerinput")
+    )
     try:
         _open_cache(config, state)
     except OSError as exc:
@@ -328,12 +331,16 @@ def _find_baseline(state: LLMEvalSession) -> None:
     settings = state.settings
     for flag, path in (("--llm-report", settings.report), ("--llm-markdown", settings.markdown)):
         if path is not None and Path(path).is_dir():
-            raise ConfigurationError(f"{flag}: {path} is a folder; give the file to write, e.g. {Path(path) / 'llmeval-report'}")
+            raise ConfigurationError(
+                f"{flag}: {path} is a folder; give the file to write, e.g. {Path(path) / 'llmeval-report'}"
+            )
     state.baseline_path = Path(settings.baseline) if settings.baseline else default_baseline(state.rootpath)
     state.history_path = Path(settings.history) if settings.history else default_history(state.rootpath)
     if settings.gate != "off":
         if settings.model is None:
-            raise ConfigurationError(f"--llm-gate {settings.gate} compares a model's run with the baseline: give --llm-model")
+            raise ConfigurationError(
+                f"--llm-gate {settings.gate} compares a model's run with the baseline: give --llm-model"
+            )
         from pytest_llmeval.store import BaselineError, read_baseline
 
         try:

@@ -19,8 +19,18 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
     warnings = state.cache_store.warnings if state.cache_store is not None else []
     metric_values = state.results.metric_values()
     groups = state.groups.judged()
-    if not (stats or state.results.mode_outcomes or groups or warnings or metric_values
-            or state.comparison or state.notes or state.warnings or state.gate_failure or no_model):
+    if not (
+        stats
+        or state.results.mode_outcomes
+        or groups
+        or warnings
+        or metric_values
+        or state.comparison
+        or state.notes
+        or state.warnings
+        or state.gate_failure
+        or no_model
+    ):
         return
     reporter.section("llmeval", sep="-")
     if no_model:
@@ -91,7 +101,9 @@ def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats
     served += f", {int(stats['cached'])} from the cache"
     if stats["loads"]:
         served += f"; model loaded in {stats['load_seconds']:.2f} s"
-        phases = [f"{key.split(':', 1)[1]} {value:.2f} s" for key, value in stats.items() if key.startswith("load_seconds:")]
+        phases = [
+            f"{key.split(':', 1)[1]} {value:.2f} s" for key, value in stats.items() if key.startswith("load_seconds:")
+        ]
         details = [f"{int(stats['loads'])} processes"] if stats["loads"] > 1 else []
         served += f" ({', '.join(details + phases)})" if details or phases else ""
     else:
@@ -105,13 +117,15 @@ def _needs_review_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession
     from pytest_llmeval.checks.human import needs_review, only_needs_review
 
     needing = [
-        record for record in state.results.records.values()
+        record
+        for record in state.results.records.values()
         if record.outcome == "failed" and only_needs_review(record.checks)
     ]
     if needing:
         reporter.line(
             f"{len(needing)} {'test needs' if len(needing) == 1 else 'tests need'} human review (outputs "
-            "nobody rated, or changed since rated); rate them with: llmeval review", yellow=True,
+            "nobody rated, or changed since rated); rate them with: llmeval review",
+            yellow=True,
         )
         for record in needing:
             message = next(str(c.get("message")) for c in record.checks if needs_review(c))
@@ -124,6 +138,7 @@ def _skipped_for_want_of_a_model(reporter: pytest.TerminalReporter) -> int:
     from pytest_llmeval.harness.session import NO_MODEL_REASON
 
     return sum(
-        1 for report in reporter.stats.get("skipped", [])
+        1
+        for report in reporter.stats.get("skipped", [])
         if isinstance(report.longrepr, tuple) and NO_MODEL_REASON in str(report.longrepr[-1])
     )

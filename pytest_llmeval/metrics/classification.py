@@ -99,17 +99,12 @@ class ClassificationReport:
         lines = [head]
         for name in self.classes:
             m = self.per_class[name]
-            lines.append(
-                f"{name:<{width}}  {m.precision:>9.3f}  {m.recall:>6.3f}  {m.f1:>5.3f}  {m.support:>7}"
-            )
+            lines.append(f"{name:<{width}}  {m.precision:>9.3f}  {m.recall:>6.3f}  {m.f1:>5.3f}  {m.support:>7}")
         lines.append("")
         support = sum(self.per_class[c].support for c in self.classes)
         averages = (("macro avg", self.macro), ("micro avg", self.micro), ("weighted avg", self.weighted))
         for title, avg in averages:
-            lines.append(
-                f"{title:<{width}}  {avg.precision:>9.3f}  {avg.recall:>6.3f}  {avg.f1:>5.3f}"
-                f"  {support:>7}"
-            )
+            lines.append(f"{title:<{width}}  {avg.precision:>9.3f}  {avg.recall:>6.3f}  {avg.f1:>5.3f}  {support:>7}")
         lines.append(f"{'accuracy':<{width}}  {'':>9}  {'':>6}  {self.accuracy:>5.3f}  {self.count:>7}")
         if self.unmapped:
             lines.append(f"{self.unmapped} of {self.count} outputs mapped to no label ({UNMAPPED})")
@@ -118,7 +113,7 @@ class ClassificationReport:
         cells = [[str(v) for v in row] for row in self.confusion]
         cell = max([len(c) for row in cells for c in row] + [len(n) for n in self.labels])
         lines.append(f"{'':<{width}}  " + "  ".join(f"{n:>{cell}}" for n in self.labels))
-        for name, row in zip(self.labels, cells):
+        for name, row in zip(self.labels, cells, strict=False):
             lines.append(f"{name:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in row))
         return "\n".join(line.rstrip() for line in lines)
 
@@ -131,8 +126,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 def _validate(gold: Sequence[Hashable], predicted: Sequence[Hashable]) -> None:
     if len(gold) != len(predicted):
         raise ValueError(
-            f"classification: {len(gold)} gold labels but {len(predicted)} predictions; "
-            "they must pair up one to one"
+            f"classification: {len(gold)} gold labels but {len(predicted)} predictions; they must pair up one to one"
         )
     if not gold:
         raise ValueError(
@@ -141,19 +135,14 @@ def _validate(gold: Sequence[Hashable], predicted: Sequence[Hashable]) -> None:
         )
     if UNMAPPED in gold:
         raise ValueError(
-            f"classification: {UNMAPPED!r} is reserved for predictions that map to no label; "
-            "it cannot be a gold label"
+            f"classification: {UNMAPPED!r} is reserved for predictions that map to no label; it cannot be a gold label"
         )
 
 
-def _label_order(
-    gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None
-) -> tuple[str, ...]:
+def _label_order(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None) -> tuple[str, ...]:
     given = list(dict.fromkeys(labels or ()))
     if UNMAPPED in given:
-        raise ValueError(
-            f"classification: {UNMAPPED!r} is added by the library; do not list it in labels"
-        )
+        raise ValueError(f"classification: {UNMAPPED!r} is added by the library; do not list it in labels")
     seen = set(gold) | set(predicted)
     rest = sorted(seen - set(given) - {UNMAPPED})
     tail = [UNMAPPED] if UNMAPPED in seen else []
@@ -163,7 +152,7 @@ def _label_order(
 def accuracy(gold: Sequence[str], predicted: Sequence[str]) -> float:
     """Share of exact matches (``<unmapped>`` never matches)."""
     _validate(gold, predicted)
-    return sum(g == p for g, p in zip(gold, predicted)) / len(gold)
+    return sum(g == p for g, p in zip(gold, predicted, strict=False)) / len(gold)
 
 
 def confusion_matrix(
@@ -174,7 +163,7 @@ def confusion_matrix(
     order = _label_order(gold, predicted, labels)
     index = {name: i for i, name in enumerate(order)}
     rows = [[0] * len(order) for _ in order]
-    for g, p in zip(gold, predicted):
+    for g, p in zip(gold, predicted, strict=False):
         rows[index[g]][index[p]] += 1
     return order, tuple(tuple(row) for row in rows)
 
@@ -208,9 +197,7 @@ def classification_report(
         f1=_ratio(sum(m.f1 for m in metrics), n_classes),
     )
     tp, fp, fn = totals["tp"], totals["fp"], totals["fn"]
-    micro = Averages(
-        precision=_ratio(tp, tp + fp), recall=_ratio(tp, tp + fn), f1=_ratio(2 * tp, 2 * tp + fp + fn)
-    )
+    micro = Averages(precision=_ratio(tp, tp + fp), recall=_ratio(tp, tp + fn), f1=_ratio(2 * tp, 2 * tp + fp + fn))
     total_support = sum(m.support for m in metrics)
     weighted = Averages(
         precision=_ratio(sum(m.precision * m.support for m in metrics), total_support),
@@ -257,8 +244,9 @@ def classification_result(
     for what, _, bound in checks:
         if bound is not None and not 0.0 <= bound <= 1.0:
             raise CheckUsageError(f"{name}: threshold for {what} is {bound}, outside 0..1")
-    missed = [f"{what} {value:.3f} < min {bound:.3f}" for what, value, bound in checks
-              if bound is not None and value < bound]
+    missed = [
+        f"{what} {value:.3f} < min {bound:.3f}" for what, value, bound in checks if bound is not None and value < bound
+    ]
     summary = f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro.f1:.3f} over {report.count} cases"
     if report.unmapped:
         summary += f" ({report.unmapped} unmapped)"
@@ -366,7 +354,8 @@ def _label_in_sentence(text: str, labels: list[str]) -> str:
             spans.append((found.start(), found.end(), label))
     # A label inside a longer label's match ("positive" in "very positive") is that longer label.
     kept = [
-        (start, end, label) for start, end, label in spans
+        (start, end, label)
+        for start, end, label in spans
         if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in spans)
     ]
     named = {label for _, _, label in kept}
@@ -378,9 +367,7 @@ def _label_in_sentence(text: str, labels: list[str]) -> str:
     family="content",
     summary="The output maps to the gold label (a classification case's own verdict).",
 )
-def classified_as(
-    text: str, label: str, labels: list[str], pattern: str | None = None
-) -> CheckResult:
+def classified_as(text: str, label: str, labels: list[str], pattern: str | None = None) -> CheckResult:
     """The output maps (:func:`map_label`) to ``label``, the case's gold label. A case file adds this
     check to every case with a ``label:`` in a classification group, so a wrong label fails its case
     and the message shows the gold label beside the answer."""
@@ -392,7 +379,9 @@ def classified_as(
         raise CheckUsageError(f"check 'classified_as': {exc}") from None
     details = {"gold": label, "predicted": predicted}
     if predicted == label:
-        return CheckResult("classified_as", True, f"classified_as: {label!r} (gold {label!r})", details=details, value=predicted)
+        return CheckResult(
+            "classified_as", True, f"classified_as: {label!r} (gold {label!r})", details=details, value=predicted
+        )
     got = "no label" if predicted == UNMAPPED else repr(predicted)
     message = (
         f"classified_as: expected the gold label {label!r}, the answer maps to {got}; "

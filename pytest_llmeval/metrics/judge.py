@@ -153,9 +153,7 @@ class JudgePrompt(str):
         return (JudgePrompt, (self.messages, self.reply_prefix))
 
 
-def render_judge_prompt(
-    prompt: str, apply_chat_template: Callable[[list[dict[str, str]]], str] | None
-) -> str:
+def render_judge_prompt(prompt: str, apply_chat_template: Callable[[list[dict[str, str]]], str] | None) -> str:
     """The text a judge model is given for next-token scoring.
 
     ``apply_chat_template(messages)`` renders chat messages with the assistant's turn opened (a
@@ -233,9 +231,7 @@ def build_pairwise_prompt(
     return JudgePrompt(messages, CHOICE_REPLY_PREFIX)
 
 
-def request_of(
-    output: str, prompt: str | None = None
-) -> tuple[str | None, list[dict[str, str]] | None]:
+def request_of(output: str, prompt: str | None = None) -> tuple[str | None, list[dict[str, str]] | None]:
     """What a judge should see of the request an output answers: ``(prompt, conversation)``.
 
     An explicit ``prompt`` wins; otherwise a :class:`Generation` knows its request (a chat or a system
@@ -262,9 +258,7 @@ def judge_check_prompt(
     batch, and the check finds the score done). ``mode`` does not change the prompt."""
     del mode  # the same prompt in both modes: text mode reads the reply after "Score:"
     request_prompt, conversation = request_of(output, prompt)
-    return build_judge_prompt(
-        rubric, str(output), reference, prompt=request_prompt, conversation=conversation
-    )
+    return build_judge_prompt(rubric, str(output), reference, prompt=request_prompt, conversation=conversation)
 
 
 # -- reading scores -----------------------------------------------------------------------------
@@ -295,8 +289,7 @@ def _normalise(logprobs: Mapping[str, float], allowed: Sequence[str], what: str)
     finite = {k: v for k, v in merged.items() if v != -math.inf}
     if not finite:
         raise ValueError(
-            f"judge: none of the {what} tokens {list(allowed)} has a probability "
-            f"(got keys {sorted(logprobs)[:10]})"
+            f"judge: none of the {what} tokens {list(allowed)} has a probability (got keys {sorted(logprobs)[:10]})"
         )
     top = max(finite.values())
     weights = {k: math.exp(finite[k] - top) if k in finite else 0.0 for k in allowed}
@@ -349,7 +342,9 @@ _RANGE = re.compile(
     re.IGNORECASE,
 )
 # "not a 5", "isn't 4": a negated number is not the score.
-_NEGATED = re.compile(r"(?:\bnot|n't|\bnever)\s+(?:an?\s+|even\s+an?\s+)?(?:\d+(?:\.\d+)?|one|two|three|four|five)\b", re.IGNORECASE)
+_NEGATED = re.compile(
+    r"(?:\bnot|n't|\bnever)\s+(?:an?\s+|even\s+an?\s+)?(?:\d+(?:\.\d+)?|one|two|three|four|five)\b", re.IGNORECASE
+)
 # "4/5", "4 / 5", "4 out of 5", "4.5/5": a score with its scale is the strongest evidence.
 _WITH_SCALE = re.compile(
     r"(?<![\w.])(\d+(?:\.\d+)?|one|two|three|four|five)\s*(?:/|out\s+of|of)\s*(?:5|five)(?!\d|\.\d)", re.IGNORECASE
@@ -396,14 +391,12 @@ def parse_score(text: str) -> int:
         if len(distinct) > 1:
             shown = ", ".join(_number(v) for v in distinct)
             raise JudgeParseError(
-                f"ambiguous judge answer: several different scores ({shown}) in "
-                f"{truncate(text, limit=_EXCERPT)}"
+                f"ambiguous judge answer: several different scores ({shown}) in {truncate(text, limit=_EXCERPT)}"
             )
         value = distinct[0]
         if value != int(value) or not 1 <= value <= 5:
             raise JudgeParseError(
-                f"judge score {_number(value)} is not a whole number from 1 to 5 in "
-                f"{truncate(text, limit=_EXCERPT)}"
+                f"judge score {_number(value)} is not a whole number from 1 to 5 in {truncate(text, limit=_EXCERPT)}"
             )
         return int(value)
     if _DECLINED.search(text):
@@ -428,9 +421,7 @@ def parse_choice(text: str) -> Literal["A", "B"]:
     if len(named) == 1:
         return "A" if named == {"A"} else "B"
     if named:
-        raise JudgeParseError(
-            f"ambiguous judge answer: names both A and B in {truncate(text, limit=_EXCERPT)}"
-        )
+        raise JudgeParseError(f"ambiguous judge answer: names both A and B in {truncate(text, limit=_EXCERPT)}")
     raise JudgeParseError(f"no choice A or B found in {truncate(text, limit=_EXCERPT)}")
 
 
@@ -496,9 +487,7 @@ def _require_judge(name: str, judge: Judge | None) -> Judge:
 
 def _one(values: Sequence[object], name: str, method: str, expected: int) -> None:
     if len(values) != expected:
-        raise CheckUsageError(
-            f"{name}: the judge's {method} returned {len(values)} results for {expected} prompts"
-        )
+        raise CheckUsageError(f"{name}: the judge's {method} returned {len(values)} results for {expected} prompts")
 
 
 # -- scoring and comparing -----------------------------------------------------------------------
@@ -608,9 +597,7 @@ def judge_pairwise(
     prompt: str | None = None,
 ) -> PairwiseResult:
     """Compare one candidate with one baseline answer, in both orders."""
-    return judge_pairwise_many(
-        judge, [candidate], [baseline], criteria=criteria, mode=mode, prompt=prompt
-    )[0]
+    return judge_pairwise_many(judge, [candidate], [baseline], criteria=criteria, mode=mode, prompt=prompt)[0]
 
 
 def win_rate(pairs: Iterable[PairwiseResult | tuple[Choice, Choice]]) -> float:
@@ -619,9 +606,7 @@ def win_rate(pairs: Iterable[PairwiseResult | tuple[Choice, Choice]]) -> float:
     Each pair is a :class:`PairwiseResult` or ``(first, swapped)`` choices as in
     :func:`preference_outcome`. Raises ValueError for no pairs.
     """
-    outcomes = [
-        p.outcome if isinstance(p, PairwiseResult) else preference_outcome(*p) for p in pairs
-    ]
+    outcomes = [p.outcome if isinstance(p, PairwiseResult) else preference_outcome(*p) for p in pairs]
     if not outcomes:
         raise ValueError("win_rate: no comparisons (a win rate of nothing is undefined)")
     return sum(outcomes) / len(outcomes)
@@ -651,9 +636,7 @@ def judge_check(
     if not rubric.strip():
         raise CheckUsageError("check 'judge': argument 'rubric' is empty")
     if not 1.0 <= min_score <= 5.0:
-        raise CheckUsageError(
-            f"check 'judge': argument 'min_score' is {min_score}, outside the scale 1..5"
-        )
+        raise CheckUsageError(f"check 'judge': argument 'min_score' is {min_score}, outside the scale 1..5")
     threshold = _check_min_mass(min_mass) if min_mass is not None else active_min_mass()
     active = _require_judge("judge", judge)
     who = _describe(active)
@@ -686,9 +669,7 @@ def judge_check(
             f"judge: score {shown} < min {min_score:g} (most likely {result.most_likely}; {spread}{mass}) "
             f"for rubric {truncate(rubric, limit=80)}; output {truncate(text)}{who}"
         )
-    return CheckResult(
-        "judge", passed, message, score=result.expected, details=details, value=result.expected
-    )
+    return CheckResult("judge", passed, message, score=result.expected, details=details, value=result.expected)
 
 
 @register_check(
@@ -745,6 +726,4 @@ def preferred_over_check(
             f"preferred_over: {verdict}, expected {need} ({orders}); output {truncate(text)}; "
             f"other {truncate(other, limit=80)}{who}"
         )
-    return CheckResult(
-        "preferred_over", passed, message, score=result.outcome, details=details, value=result.outcome
-    )
+    return CheckResult("preferred_over", passed, message, score=result.outcome, details=details, value=result.outcome)

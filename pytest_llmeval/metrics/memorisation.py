@@ -79,7 +79,9 @@ def _jsonl_text(value: Any, path: Path, number: int) -> str:
         if isinstance(value.get("prompt"), str) and isinstance(answer, str):
             return f"{value['prompt']}\n{answer}"
         messages = value.get("messages")
-        if isinstance(messages, list) and all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
+        if isinstance(messages, list) and all(
+            isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages
+        ):
             return "\n".join(m["content"] for m in messages)
     raise TrainingDataError(
         f"{path}:{number}: expected a JSON string or an object with 'text', 'prompt' and 'completion'/'response', "
@@ -303,8 +305,10 @@ def no_memorisation(text: str, max_span: int = 50, train_data: Path | None = Non
     span = index.longest_copied_span(text)
     passed = span.length <= max_span
     where = f" (training document {span.document})" if span.document is not None else ""
-    found = f"{span.length} tokens copied verbatim{where}: {truncate(span.text, limit=160)}" if span.length else (
-        f"no span of {index.n}+ tokens copied from the training data"
+    found = (
+        f"{span.length} tokens copied verbatim{where}: {truncate(span.text, limit=160)}"
+        if span.length
+        else (f"no span of {index.n}+ tokens copied from the training data")
     )
     verdict = f"<= max {max_span}" if passed else f"> max {max_span}"
     return CheckResult(

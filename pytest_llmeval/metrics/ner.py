@@ -152,12 +152,18 @@ def parse_entities(
     mentions = []
     for i, item in enumerate(value):
         if not isinstance(item, Mapping):
-            raise NERFormatError(f"entity [{i}] is a {type(item).__name__}, not an object with {text_key!r} and {type_key!r}")
+            raise NERFormatError(
+                f"entity [{i}] is a {type(item).__name__}, not an object with {text_key!r} and {type_key!r}"
+            )
         text, kind = item.get(text_key), item.get(type_key)
         if not isinstance(text, str) or not text.strip():
-            raise NERFormatError(f"entity [{i}] has no text in {text_key!r} (got {truncate(json.dumps(item), limit=80)})")
+            raise NERFormatError(
+                f"entity [{i}] has no text in {text_key!r} (got {truncate(json.dumps(item), limit=80)})"
+            )
         if not isinstance(kind, str) or not kind.strip():
-            raise NERFormatError(f"entity [{i}] has no type in {type_key!r} (got {truncate(json.dumps(item), limit=80)})")
+            raise NERFormatError(
+                f"entity [{i}] has no type in {type_key!r} (got {truncate(json.dumps(item), limit=80)})"
+            )
         mentions.append(Mention(text.strip(), kind.strip()))
     return mentions
 
@@ -213,7 +219,7 @@ def align(mentions: Sequence[Mention], source: str) -> Alignment:
         if source[mention.start : end] != mention.text:
             raise ValueError(
                 f"entity {mention.text!r} ({mention.type}) at start {mention.start}: the source has "
-                f"{source[mention.start:end]!r} there"
+                f"{source[mention.start : end]!r} there"
             )
         taken.append((mention.start, end))
         spans[i] = Span(mention.type, mention.start, end, mention.text)
@@ -233,7 +239,7 @@ def align(mentions: Sequence[Mention], source: str) -> Alignment:
         taken.append((chosen, chosen + width))
         spans[i] = Span(mention.type, chosen, chosen + width, source[chosen : chosen + width])
         if ignore_case:
-            notes.append(f"{mention.text!r} matched {source[chosen:chosen + width]!r} ignoring case")
+            notes.append(f"{mention.text!r} matched {source[chosen : chosen + width]!r} ignoring case")
         if len(starts) > 1:
             notes.append(
                 f"ambiguous: {mention.text!r} occurs {len(starts)} times in the source; took the first unused, "
@@ -251,9 +257,7 @@ def align(mentions: Sequence[Mention], source: str) -> Alignment:
 
 def gold_spans(entities: Sequence[GoldEntity | Mapping[str, Any]], source: str) -> Alignment:
     """Align gold entities; raise ValueError naming the entity when one is not in the source."""
-    mentions = [
-        Mention(e.text, e.type, e.start) for e in (GoldEntity.model_validate(x) for x in entities)
-    ]
+    mentions = [Mention(e.text, e.type, e.start) for e in (GoldEntity.model_validate(x) for x in entities)]
     alignment = align(mentions, source)
     if alignment.not_found:
         missing = alignment.not_found[0]
@@ -340,9 +344,7 @@ def _evaluator() -> Any:
     try:
         from nervaluate import Evaluator
     except ImportError:
-        raise CheckUsageError(
-            "NER scoring needs the nervaluate package: pip install 'pytest-llmeval[ner]'"
-        ) from None
+        raise CheckUsageError("NER scoring needs the nervaluate package: pip install 'pytest-llmeval[ner]'") from None
     return Evaluator
 
 
@@ -352,9 +354,15 @@ def _as_dicts(spans: Sequence[Span]) -> list[dict[str, Any]]:
 
 def _score(result: Any) -> SchemeScore:
     return SchemeScore(
-        correct=int(result.correct), incorrect=int(result.incorrect), partial=int(result.partial),
-        missed=int(result.missed), spurious=int(result.spurious), possible=int(result.possible),
-        actual=int(result.actual), precision=float(result.precision), recall=float(result.recall),
+        correct=int(result.correct),
+        incorrect=int(result.incorrect),
+        partial=int(result.partial),
+        missed=int(result.missed),
+        spurious=int(result.spurious),
+        possible=int(result.possible),
+        actual=int(result.actual),
+        precision=float(result.precision),
+        recall=float(result.recall),
         f1=float(result.f1),
     )
 
@@ -387,8 +395,7 @@ def score_entities(
         results = evaluator.evaluate()
         overall = {scheme: _score(results["overall"][scheme]) for scheme in SCHEMES}
         per_type = {
-            kind: {scheme: _score(scores[scheme]) for scheme in SCHEMES}
-            for kind, scores in results["entities"].items()
+            kind: {scheme: _score(scores[scheme]) for scheme in SCHEMES} for kind, scores in results["entities"].items()
         }
     return NERReport(overall, per_type, len(gold), unparsed, tuple(problems))
 
@@ -417,8 +424,11 @@ def ner_result(
     for what, _, bound in thresholds:
         if bound is not None and not 0.0 <= bound <= 1.0:
             raise CheckUsageError(f"{name}: threshold for {what} is {bound}, outside 0..1")
-    missed = [f"{what} {value:.3f} < min {bound:.3f}" for what, value, bound in thresholds
-              if bound is not None and value < bound]
+    missed = [
+        f"{what} {value:.3f} < min {bound:.3f}"
+        for what, value, bound in thresholds
+        if bound is not None and value < bound
+    ]
     strict = report.overall["strict"]
     summary = (
         f"strict F1 {strict.f1:.3f} (P {strict.precision:.3f}, R {strict.recall:.3f}), "
@@ -498,7 +508,10 @@ def ner(
         predicted = predicted_spans(text, source, format, pattern)
     except NERFormatError as exc:
         return CheckResult(
-            name, False, f"{name}: {exc}", score=0.0,
+            name,
+            False,
+            f"{name}: {exc}",
+            score=0.0,
             details={"metric": {"name": metric_name, "value": 0.0, "higher_is_better": True}},
         )
     report = score_entities([gold.spans], [predicted.spans])

@@ -29,7 +29,14 @@ from pytest_llmeval.checks.base import CheckResult, CheckUsageError
 from pytest_llmeval.metrics.memorisation import TrainingDataError, default_training_data, read_documents
 from pytest_llmeval.metrics.perplexity_scoring import PerplexityResult
 
-__all__ = ["Interval", "PerplexityGap", "assert_perplexity_gap", "perplexity_gap", "perplexity_gap_from", "sample_texts"]
+__all__ = [
+    "Interval",
+    "PerplexityGap",
+    "assert_perplexity_gap",
+    "perplexity_gap",
+    "perplexity_gap_from",
+    "sample_texts",
+]
 
 
 @dataclass(frozen=True)
@@ -94,11 +101,16 @@ def perplexity_gap_from(
     nll_h, tok_h = np.array(heldout.per_text_nll), np.array(heldout.per_text_tokens, dtype=float)
     idx_t, idx_h = np.arange(len(nll_t)), np.arange(len(nll_h))
     options: dict[str, Any] = {
-        "n_resamples": resamples, "confidence_level": confidence, "method": "percentile", "vectorized": True,
+        "n_resamples": resamples,
+        "confidence_level": confidence,
+        "method": "percentile",
+        "vectorized": True,
     }
 
     def one_side(nll: Any, tokens: Any, index: Any) -> Interval:
-        result = bootstrap((index,), lambda i, axis=-1: _log_ppl(nll, tokens, i), rng=np.random.default_rng(seed), **options)
+        result = bootstrap(
+            (index,), lambda i, axis=-1: _log_ppl(nll, tokens, i), rng=np.random.default_rng(seed), **options
+        )
         value = float(_log_ppl(nll, tokens, index))
         ci = result.confidence_interval
         return Interval(math.exp(value), math.exp(float(ci.low)), math.exp(float(ci.high)))
@@ -150,7 +162,9 @@ def perplexity_gap(
     if train_data is None:
         train_data = default_training_data()
         if train_data is None:
-            raise TrainingDataError("the perplexity gap needs the training data: pass train_data=<file> or run with --llm-train-data FILE")
+            raise TrainingDataError(
+                "the perplexity gap needs the training data: pass train_data=<file> or run with --llm-train-data FILE"
+            )
     sides = []
     for path in (train_data, heldout_data):
         texts = sample_texts(read_documents(path), max_texts, max_chars, seed)

@@ -131,9 +131,7 @@ def _encode(tokenizer: Any, texts: Sequence[str], prepend_bos: bool) -> list[lis
     return encoded
 
 
-def _segments(
-    index: int, ids: list[int], window: int | None, stride: int, first: int = 1
-) -> Iterator[_Segment]:
+def _segments(index: int, ids: list[int], window: int | None, stride: int, first: int = 1) -> Iterator[_Segment]:
     """Split one text into windows that together score tokens first..n-1 exactly once (tokens before
     ``first`` are context only: the prompt of a conditional perplexity)."""
     n = len(ids)
@@ -239,14 +237,12 @@ def _score(
     total_nll, total_tokens = sum(nll), sum(counts)
     return PerplexityResult(
         perplexity=_exp(total_nll / total_tokens),
-        per_text=tuple(_exp(v / c) for v, c in zip(nll, counts)),
+        per_text=tuple(_exp(v / c) for v, c in zip(nll, counts, strict=False)),
         total_nll=total_nll,
         token_count=total_tokens,
         per_text_nll=tuple(nll),
         per_text_tokens=tuple(counts),
     )
-
-
 
 
 def conditional_perplexity(
@@ -400,9 +396,7 @@ def active_output_perplexity_scorer() -> OutputPerplexityScorer | None:
     return running_test.services().output_perplexity_scorer
 
 
-def perplexity_check_result(
-    value: float, max: float | None, text: str, *, given_prompt: bool = False
-) -> CheckResult:
+def perplexity_check_result(value: float, max: float | None, text: str, *, given_prompt: bool = False) -> CheckResult:
     """The ``perplexity`` check's result for an already computed value (lower is better);
     ``given_prompt``: the value is the output's perplexity given its prompt (said in the message)."""
     details = metric_details("perplexity", value, False, given_prompt=given_prompt)
@@ -415,26 +409,19 @@ def perplexity_check_result(
         message = (
             f"perplexity: {shown} <= max {max:g}"
             if passed
-            else f"perplexity: {shown} > max {max:g} (the model finds the output unlikely); "
-            f"output {truncate(text)}"
+            else f"perplexity: {shown} > max {max:g} (the model finds the output unlikely); output {truncate(text)}"
         )
     return CheckResult("perplexity", passed, message, score=value, details=details, value=value)
 
 
-@register_check(
-    "perplexity", family="model", summary="The model's perplexity of the output is at most max."
-)
-def perplexity_check(
-    text: str, max: float | None = None, scorer: PerplexityScorer | None = None
-) -> CheckResult:
+@register_check("perplexity", family="model", summary="The model's perplexity of the output is at most max.")
+def perplexity_check(text: str, max: float | None = None, scorer: PerplexityScorer | None = None) -> CheckResult:
     """Perplexity of the output under the model under test (or ``scorer``); passes when <= ``max``
     (no max: records the value). A model output (``Generation``) is scored given its prompt as the
     model saw it, when an output scorer is active (the plugin installs one); a plain string, or
     ``scorer=``, is scored as text on its own. An empty output fails: its perplexity is undefined."""
     if max is not None and not max >= 1.0:
-        raise CheckUsageError(
-            f"check 'perplexity': argument 'max' is {max}; a perplexity is at least 1"
-        )
+        raise CheckUsageError(f"check 'perplexity': argument 'max' is {max}; a perplexity is at least 1")
     output = checked_output(text)
     output_scorer = active_output_perplexity_scorer() if scorer is None else None
     given_prompt = isinstance(output, Generation) and output_scorer is not None

@@ -121,13 +121,10 @@ def rouge(
     if not references:
         raise ValueError("rouge: no reference given")
     scorer = _rouge_scorer(tuple(types), stemming)
-    raw = scorer.score(references[0], prediction) if len(references) == 1 else scorer.score_multi(
-        references, prediction
+    raw = (
+        scorer.score(references[0], prediction) if len(references) == 1 else scorer.score_multi(references, prediction)
     )
-    return {
-        t: RougeScore(float(raw[t].precision), float(raw[t].recall), float(raw[t].fmeasure))
-        for t in types
-    }
+    return {t: RougeScore(float(raw[t].precision), float(raw[t].recall), float(raw[t].fmeasure)) for t in types}
 
 
 @lru_cache(maxsize=32)
@@ -224,17 +221,13 @@ def corpus_bleu(
     return _unit(score.score)
 
 
-def sentence_chrf(
-    hypothesis: str, references: str | Sequence[str], *, word_order: int = 0
-) -> float:
+def sentence_chrf(hypothesis: str, references: str | Sequence[str], *, word_order: int = 0) -> float:
     """Sentence chrF on 0..1 (``word_order=2`` is chrF++). Characters only: any script works as is."""
     refs = _reference_list(references, "sentence_chrf")
     return _unit(_chrf(word_order).sentence_score(hypothesis, refs).score)
 
 
-def corpus_chrf(
-    hypotheses: Sequence[str], references: Sequence[str | Sequence[str]], *, word_order: int = 0
-) -> float:
+def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str | Sequence[str]], *, word_order: int = 0) -> float:
     """Corpus chrF on 0..1: character n-gram statistics summed over the corpus."""
     streams = _reference_streams(hypotheses, references, "corpus_chrf")
     score = _chrf(word_order).corpus_score(list(hypotheses), streams)  # type: ignore[arg-type]
@@ -284,10 +277,7 @@ def threshold_result(
             message = f"{name}: {shown} {op} {word} {bound:{value_format}}"
         else:
             bad_op = "<" if higher_is_better else ">"
-            message = (
-                f"{name}: {shown} {bad_op} {word} {bound:{value_format}}{against}; "
-                f"output {truncate(text)}"
-            )
+            message = f"{name}: {shown} {bad_op} {word} {bound:{value_format}}{against}; output {truncate(text)}"
     return CheckResult(
         name,
         passed,
@@ -347,9 +337,7 @@ def _rouge_check(
     family=FAMILY,
     summary="ROUGE-1 F-measure against a reference is at least min.",
 )
-def rouge_1(
-    text: str, reference: str, min: float | None = None, stemming: bool = False
-) -> CheckResult:
+def rouge_1(text: str, reference: str, min: float | None = None, stemming: bool = False) -> CheckResult:
     """Unigram overlap (F-measure, 0..1) with ``reference``; passes when >= ``min`` (no min: records)."""
     return _rouge_check("rouge_1", "rouge1", text, reference, min, stemming)
 
@@ -359,9 +347,7 @@ def rouge_1(
     family=FAMILY,
     summary="ROUGE-2 F-measure against a reference is at least min.",
 )
-def rouge_2(
-    text: str, reference: str, min: float | None = None, stemming: bool = False
-) -> CheckResult:
+def rouge_2(text: str, reference: str, min: float | None = None, stemming: bool = False) -> CheckResult:
     """Bigram overlap (F-measure, 0..1) with ``reference``; passes when >= ``min`` (no min: records)."""
     return _rouge_check("rouge_2", "rouge2", text, reference, min, stemming)
 
@@ -371,9 +357,7 @@ def rouge_2(
     family=FAMILY,
     summary="ROUGE-L F-measure against a reference is at least min.",
 )
-def rouge_l(
-    text: str, reference: str, min: float | None = None, stemming: bool = False
-) -> CheckResult:
+def rouge_l(text: str, reference: str, min: float | None = None, stemming: bool = False) -> CheckResult:
     """Longest common subsequence (F-measure, 0..1) with ``reference``; passes when >= ``min``."""
     return _rouge_check("rouge_l", "rougeL", text, reference, min, stemming)
 
@@ -383,9 +367,7 @@ def rouge_l(
     family=FAMILY,
     summary="ROUGE-Lsum (lines as sentences) against a reference is at least min.",
 )
-def rouge_lsum(
-    text: str, reference: str, min: float | None = None, stemming: bool = False
-) -> CheckResult:
+def rouge_lsum(text: str, reference: str, min: float | None = None, stemming: bool = False) -> CheckResult:
     """Summary-level LCS (F-measure, 0..1), each line a sentence; passes when >= ``min``."""
     return _rouge_check("rouge_lsum", "rougeLsum", text, reference, min, stemming)
 

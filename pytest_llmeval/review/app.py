@@ -164,13 +164,19 @@ class ReviewApp:
             judgement = Judgement(**common, ratings=ratings)
         else:
             if self.finished(annotator):
-                raise ApiError(409, "you finished this session and saw which run is which; a judgement now "
-                                    "would not be blind (start a session under another name)")
+                raise ApiError(
+                    409,
+                    "you finished this session and saw which run is which; a judgement now "
+                    "would not be blind (start a session under another name)",
+                )
             first_as = self.order(item, annotator)
             choice = None if skip else _run_choice(body.get("choice"), first_as)
             judgement = Judgement(
-                **common, choice=choice, first_shown_as=first_as,  # type: ignore[arg-type]
-                other_run_id=item.other_run_id, other_output_sha256=item.other_output_sha256,
+                **common,
+                choice=choice,  # type: ignore[arg-type]
+                first_shown_as=first_as,  # type: ignore[arg-type]
+                other_run_id=item.other_run_id,
+                other_output_sha256=item.other_output_sha256,
                 other_output=item.other_output,
             )
         self.store.add(judgement)
@@ -184,7 +190,9 @@ class ReviewApp:
             raise ApiError(400, f"rate every dimension or skip: missing {', '.join(missing)}")
         unknown = sorted(set(ratings) - set(dimensions))
         if unknown:
-            raise ApiError(400, f"unknown dimensions {', '.join(unknown)}; this case is rated on {', '.join(dimensions)}")
+            raise ApiError(
+                400, f"unknown dimensions {', '.join(unknown)}; this case is rated on {', '.join(dimensions)}"
+            )
         clean = {}
         for dimension in dimensions:
             value = ratings[dimension]
@@ -219,13 +227,18 @@ class ReviewApp:
         for number, item in enumerate(self.plan.items):
             first_as = self.order(item, annotator)
             judgement = mine.get(number)
-            rows.append({
-                "index": number,
-                "case_id": item.case_id,
-                "A": "first" if first_as == "A" else "second",
-                "choice": None if judgement is None or judgement.skipped else judgement.choice,
-            })
-        runs = [{"run_id": run_id, "model": model} for run_id, model in zip(self.plan.run_ids, self.plan.model_sources, strict=True)]
+            rows.append(
+                {
+                    "index": number,
+                    "case_id": item.case_id,
+                    "A": "first" if first_as == "A" else "second",
+                    "choice": None if judgement is None or judgement.skipped else judgement.choice,
+                }
+            )
+        runs = [
+            {"run_id": run_id, "model": model}
+            for run_id, model in zip(self.plan.run_ids, self.plan.model_sources, strict=True)
+        ]
         return {"first": runs[0], "second": runs[1], "items": rows}
 
 
@@ -303,7 +316,9 @@ def build_app(review: ReviewApp, allowed_hosts: Sequence[str] = ("127.0.0.1", "l
         Route("/static/{name}", static),
         Route("/api/session", api(lambda r, b: review.session(query_annotator(r)))),
         Route("/api/item/{index}", api(lambda r, b: review.show(r.path_params["index"], query_annotator(r)))),
-        Route("/api/item/{index}/judgement", api(lambda r, b: review.judge(r.path_params["index"], b)), methods=["POST"]),
+        Route(
+            "/api/item/{index}/judgement", api(lambda r, b: review.judge(r.path_params["index"], b)), methods=["POST"]
+        ),
         Route("/api/undo", api(lambda r, b: review.undo(b)), methods=["POST"]),
         Route("/api/finish", api(lambda r, b: review.finish(b)), methods=["POST"]),
         Route("/api/reveal", api(lambda r, b: review.reveal(query_annotator(r)))),
@@ -332,9 +347,17 @@ def serve(review: ReviewApp, host: str = "127.0.0.1", port: int = 8765, out: Tex
     hosts = {"127.0.0.1", "localhost", host, "[::1]", f"[{host}]"} if host not in ("0.0.0.0", "::") else {"*"}
     app = build_app(review, allowed_hosts=sorted(hosts))
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"llmeval review: warning: listening on {host}, not only this machine: anyone who can reach "
-              "it can read the outputs and add judgements (there is no login)", file=out, flush=True)
-    print(f"llmeval review: {review.plan.kind} review of {len(review.plan.items)} items at "
-          f"http://{shown_host}:{bound_port}/ (Ctrl+C to stop)", file=out, flush=True)
+        print(
+            f"llmeval review: warning: listening on {host}, not only this machine: anyone who can reach "
+            "it can read the outputs and add judgements (there is no login)",
+            file=out,
+            flush=True,
+        )
+    print(
+        f"llmeval review: {review.plan.kind} review of {len(review.plan.items)} items at "
+        f"http://{shown_host}:{bound_port}/ (Ctrl+C to stop)",
+        file=out,
+        flush=True,
+    )
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     uvicorn.Server(config).run(sockets=[listener])

@@ -24,7 +24,14 @@ from pytest_llmeval.review.store import (
     reviews_path,
 )
 
-__all__ = ["ReviewError", "add_review_parser", "parse_dimensions", "pytest_ini_value", "resolve_dimensions", "run_review"]
+__all__ = [
+    "ReviewError",
+    "add_review_parser",
+    "parse_dimensions",
+    "pytest_ini_value",
+    "resolve_dimensions",
+    "run_review",
+]
 
 ReviewError = ReviewStoreError
 DEFAULT_PORT = 8765
@@ -48,8 +55,13 @@ def pytest_ini_value(key: str, start: Path) -> tuple[str, Path] | None:
     import iniconfig
 
     for folder in [start, *start.parents]:
-        for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("pyproject.toml", None),
-                              ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        for name, section in (
+            ("pytest.ini", "pytest"),
+            (".pytest.ini", "pytest"),
+            ("pyproject.toml", None),
+            ("tox.ini", "pytest"),
+            ("setup.cfg", "tool:pytest"),
+        ):
             path = folder / name
             if not path.is_file():
                 continue
@@ -60,7 +72,7 @@ def pytest_ini_value(key: str, start: Path) -> tuple[str, Path] | None:
                 value = table.get(key)
                 if isinstance(value, list):
                     return ", ".join(str(v) for v in value), path
-                return (None if value is None else (str(value), path))
+                return None if value is None else (str(value), path)
             try:
                 config = iniconfig.IniConfig(str(path))
             except iniconfig.ParseError as exc:
@@ -124,30 +136,44 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
         else:
             history(sub)
         sub.add_argument(
-            "--reviews", default=argparse.SUPPRESS if suppress else None, metavar="PATH",
+            "--reviews",
+            default=argparse.SUPPRESS if suppress else None,
+            metavar="PATH",
             help="review file (default: reviews.db next to the history)",
         )
 
     def runs(sub: argparse.ArgumentParser, suppress: bool) -> None:
         which = sub.add_mutually_exclusive_group()
         which.add_argument(
-            "--run", default=argparse.SUPPRESS if suppress else "latest", metavar="RUN",
+            "--run",
+            default=argparse.SUPPRESS if suppress else "latest",
+            metavar="RUN",
             help="Likert: rate this run's outputs (id, prefix, latest, previous; default latest)",
         )
         which.add_argument(
-            "--pairwise", nargs=2, default=argparse.SUPPRESS if suppress else None, metavar=("A", "B"),
+            "--pairwise",
+            nargs=2,
+            default=argparse.SUPPRESS if suppress else None,
+            metavar=("A", "B"),
             help="pairwise: compare run A (the candidate) with run B, blind",
         )
 
     files(review, suppress=False)
     runs(review, suppress=False)
     review.add_argument(
-        "--dimensions", type=parse_dimensions, default=None, metavar="A,B,C",
+        "--dimensions",
+        type=parse_dimensions,
+        default=None,
+        metavar="A,B,C",
         help=f"Likert dimensions, comma-separated (default: the ini's {INI_DIMENSIONS}, else "
         f"{','.join(DEFAULT_DIMENSIONS)})",
     )
-    review.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    review.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
+    review.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    review.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)"
+    )
     actions = review.add_subparsers(dest="review_command", metavar="ACTION")
 
     stats = actions.add_parser("stats", help="Likert means, win rate, agreement between annotators and with the judge")
@@ -157,10 +183,17 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
 
     export = actions.add_parser("export", help="write the judgements as JSONL (or DPO preference pairs with --dpo)")
     files(export, suppress=True)
-    export.add_argument("--out", default=None, metavar="PATH",
-                        help="file to write (default llmeval-judgements.jsonl, or llmeval-dpo.jsonl with --dpo)")
-    export.add_argument("--dpo", action="store_true",
-                        help="prompt/chosen/rejected rows from the pairwise judgements, as TRL's DPOTrainer reads them")
+    export.add_argument(
+        "--out",
+        default=None,
+        metavar="PATH",
+        help="file to write (default llmeval-judgements.jsonl, or llmeval-dpo.jsonl with --dpo)",
+    )
+    export.add_argument(
+        "--dpo",
+        action="store_true",
+        help="prompt/chosen/rejected rows from the pairwise judgements, as TRL's DPOTrainer reads them",
+    )
 
     imported = actions.add_parser("import", help="add the judgements of an exported JSONL file")
     files(imported, suppress=True)
@@ -173,9 +206,7 @@ def _require(*modules: str) -> None:
 
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
-        raise ReviewStoreError(
-            f"llmeval review needs {', '.join(missing)}: pip install 'pytest-llmeval[review]'"
-        )
+        raise ReviewStoreError(f"llmeval review needs {', '.join(missing)}: pip install 'pytest-llmeval[review]'")
 
 
 def run_review(args: argparse.Namespace, out: TextIO) -> int:
@@ -188,8 +219,11 @@ def run_review(args: argparse.Namespace, out: TextIO) -> int:
         return _export(args, store, out)
     if action == "import":
         added, present = store.import_jsonl(args.file)
-        print(f"imported {added} {'judgement' if added == 1 else 'judgements'} from {args.file} into {store.path} "
-              f"({present} already there)", file=out)
+        print(
+            f"imported {added} {'judgement' if added == 1 else 'judgements'} from {args.file} into {store.path} "
+            f"({present} already there)",
+            file=out,
+        )
         return 0
     return _serve(args, store, out)
 
@@ -215,8 +249,11 @@ def _export(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
 
         path = Path(args.out or "llmeval-dpo.jsonl")
         count = write_dpo_jsonl(path, store.current(kind="pairwise"))
-        print(f"wrote {count} preference {'pair' if count == 1 else 'pairs'} (prompt/chosen/rejected; ties left "
-              f"out) to {path}", file=out)
+        print(
+            f"wrote {count} preference {'pair' if count == 1 else 'pairs'} (prompt/chosen/rejected; ties left "
+            f"out) to {path}",
+            file=out,
+        )
         return 0
     path = Path(args.out or "llmeval-judgements.jsonl")
     count = store.export_jsonl(path)

@@ -190,10 +190,14 @@ def likert_plan(history: str | os.PathLike[str], run_ref: str, reviews: ReviewSt
         hashes = rated.get(case.node_id, set())
         changed = bool(hashes) and item.output_sha256 not in hashes
         written = from_files.get(case.node_id)
-        items.append(replace(
-            item, needs_review=changed, reference=written.reference if written else None,
-            dimensions=written.review_dimensions if written else None,
-        ))
+        items.append(
+            replace(
+                item,
+                needs_review=changed,
+                reference=written.reference if written else None,
+                dimensions=written.review_dimensions if written else None,
+            )
+        )
     items.sort(key=lambda item: not item.needs_review)  # stable: recorded order within each group
     return ReviewPlan(
         kind="likert",

@@ -309,13 +309,22 @@ def _format(results: ReviewResults) -> list[str]:
     if likert is not None:
         lines.append(f"Likert ratings of run {likert.run_id[:12]} ({likert.model_source})")
         who = ", ".join(likert.annotators) or "nobody yet"
-        lines.append(f"  {likert.rated} of {likert.items} cases rated by {who}; {likert.needs_review} need review "
-                     "(output changed since rated)")
+        lines.append(
+            f"  {likert.rated} of {likert.items} cases rated by {who}; {likert.needs_review} need review "
+            "(output changed since rated)"
+        )
         if likert.dimensions:
             rows = [["dimension", "mean [95% CI]", "cases", "alpha", "judge vs human (Spearman)"]]
             for dimension in likert.dimensions:
-                rows.append([dimension.name, dimension.mean.format(), str(dimension.mean.n),
-                             _alpha(dimension.agreement_alpha), _rho(dimension.judge_spearman)])
+                rows.append(
+                    [
+                        dimension.name,
+                        dimension.mean.format(),
+                        str(dimension.mean.n),
+                        _alpha(dimension.agreement_alpha),
+                        _rho(dimension.judge_spearman),
+                    ]
+                )
             lines.extend("  " + line for line in _table(rows))
             lines.append(f"  judge vs the mean of all dimensions: {_rho(likert.judge_overall)}")
             if all(d.agreement_alpha is None for d in likert.dimensions):
@@ -324,21 +333,31 @@ def _format(results: ReviewResults) -> list[str]:
     if pair is not None:
         if lines:
             lines.append("")
-        lines.append(f"Pairwise: run {pair.first_run_id[:12]} ({pair.first_model}) vs run "
-                     f"{pair.second_run_id[:12]} ({pair.second_model})")
-        lines.append(f"  {pair.judged} of {pair.items} differing cases judged by {', '.join(pair.annotators) or 'nobody yet'}"
-                     f"; {pair.identical} cases with identical outputs not asked")
+        lines.append(
+            f"Pairwise: run {pair.first_run_id[:12]} ({pair.first_model}) vs run "
+            f"{pair.second_run_id[:12]} ({pair.second_model})"
+        )
+        lines.append(
+            f"  {pair.judged} of {pair.items} differing cases judged by {', '.join(pair.annotators) or 'nobody yet'}"
+            f"; {pair.identical} cases with identical outputs not asked"
+        )
         if pair.win_rate is not None:
-            lines.append(f"  win rate of {pair.first_run_id[:12]}: {pair.win_rate.format(percent=True)} "
-                         f"(Wilson 95%; {pair.wins} wins, {pair.losses} losses, {pair.ties} ties counted as half)")
-        lines.append(f"  agreement between annotators (Krippendorff's alpha, ordinal): {_alpha(pair.agreement_alpha)}"
-                     + ("" if pair.agreement_alpha is not None else " (needs two annotators on a common case)"))
+            lines.append(
+                f"  win rate of {pair.first_run_id[:12]}: {pair.win_rate.format(percent=True)} "
+                f"(Wilson 95%; {pair.wins} wins, {pair.losses} losses, {pair.ties} ties counted as half)"
+            )
+        lines.append(
+            f"  agreement between annotators (Krippendorff's alpha, ordinal): {_alpha(pair.agreement_alpha)}"
+            + ("" if pair.agreement_alpha is not None else " (needs two annotators on a common case)")
+        )
         if pair.judge is None:
             lines.append("  judge vs human: no judge scores on both runs")
         else:
             accuracy = "-" if pair.judge.n == 0 else f"{pair.judge.accuracy:.0%}"
-            lines.append(f"  judge vs human: the judge's scores prefer the same run in {pair.judge.agree} of "
-                         f"{pair.judge.n} cases ({accuracy}); {pair.judge.human_ties_left_out} human ties left out")
+            lines.append(
+                f"  judge vs human: the judge's scores prefer the same run in {pair.judge.agree} of "
+                f"{pair.judge.n} cases ({accuracy}); {pair.judge.human_ties_left_out} human ties left out"
+            )
     lines.extend(results.notes)
     return lines or ["no review results"]
 
@@ -355,24 +374,32 @@ def _markdown(results: ReviewResults) -> list[str]:
     lines = ["### Human review", ""]
     likert = results.likert
     if likert is not None:
-        lines.append(f"Likert ratings of run {_code(likert.run_id[:12])} ({_code(likert.model_source)}): "
-                     f"{likert.rated} of {likert.items} cases rated by {len(likert.annotators)} "
-                     f"{'annotator' if len(likert.annotators) == 1 else 'annotators'}; "
-                     f"**{likert.needs_review} need review**.")
+        lines.append(
+            f"Likert ratings of run {_code(likert.run_id[:12])} ({_code(likert.model_source)}): "
+            f"{likert.rated} of {likert.items} cases rated by {len(likert.annotators)} "
+            f"{'annotator' if len(likert.annotators) == 1 else 'annotators'}; "
+            f"**{likert.needs_review} need review**."
+        )
         if likert.dimensions:
             lines += ["", "| dimension | mean [95% CI] | cases | alpha | judge vs human |", "|---|---:|---:|---:|---|"]
             for dimension in likert.dimensions:
-                lines.append(f"| {dimension.name} | {dimension.mean.format()} | {dimension.mean.n} | "
-                             f"{_alpha(dimension.agreement_alpha)} | {_rho(dimension.judge_spearman)} |")
+                lines.append(
+                    f"| {dimension.name} | {dimension.mean.format()} | {dimension.mean.n} | "
+                    f"{_alpha(dimension.agreement_alpha)} | {_rho(dimension.judge_spearman)} |"
+                )
         lines.append("")
     pair = results.pairwise
     if pair is not None:
-        lines.append(f"Pairwise, blind: run {_code(pair.first_run_id[:12])} ({_code(pair.first_model)}) vs run "
-                     f"{_code(pair.second_run_id[:12])} ({_code(pair.second_model)}), {pair.judged} of {pair.items} "
-                     "differing cases judged.")
+        lines.append(
+            f"Pairwise, blind: run {_code(pair.first_run_id[:12])} ({_code(pair.first_model)}) vs run "
+            f"{_code(pair.second_run_id[:12])} ({_code(pair.second_model)}), {pair.judged} of {pair.items} "
+            "differing cases judged."
+        )
         if pair.win_rate is not None:
-            lines.append(f"Win rate **{pair.win_rate.format(percent=True)}** (Wilson 95%; {pair.wins} wins, "
-                         f"{pair.losses} losses, {pair.ties} ties counted as half).")
+            lines.append(
+                f"Win rate **{pair.win_rate.format(percent=True)}** (Wilson 95%; {pair.wins} wins, "
+                f"{pair.losses} losses, {pair.ties} ties counted as half)."
+            )
         if pair.judge is not None and pair.judge.n:
             lines.append(f"The judge's scores agree with the people in {pair.judge.agree} of {pair.judge.n} cases.")
         lines.append("")

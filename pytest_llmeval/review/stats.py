@@ -118,9 +118,7 @@ def krippendorff_alpha(
     if not shared:
         return None
     annotators = sorted(a for a, by_item in ratings.items() if any(item in by_item for item in shared))
-    matrix = np.array(
-        [[float(ratings[a].get(item, np.nan)) for item in shared] for a in annotators], dtype=float
-    )
+    matrix = np.array([[float(ratings[a].get(item, np.nan)) for item in shared] for a in annotators], dtype=float)
     values = matrix[~np.isnan(matrix)]
     if len(set(values.tolist())) < 2:
         return None

@@ -127,9 +127,25 @@ class Judgement:
 
 
 _COLUMNS = (
-    "judgement_id", "kind", "session", "case_id", "run_id", "output_sha256", "annotator", "created_at",
-    "skipped", "ratings", "choice", "first_shown_as", "comment", "prompt", "output", "other_run_id",
-    "other_output_sha256", "other_output", "retracted_at",
+    "judgement_id",
+    "kind",
+    "session",
+    "case_id",
+    "run_id",
+    "output_sha256",
+    "annotator",
+    "created_at",
+    "skipped",
+    "ratings",
+    "choice",
+    "first_shown_as",
+    "comment",
+    "prompt",
+    "output",
+    "other_run_id",
+    "other_output_sha256",
+    "other_output",
+    "retracted_at",
 )
 
 _SCHEMA = """
@@ -472,8 +488,9 @@ def _parse_line(line: str, where: str) -> Judgement:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ReviewStoreError(f"{where}: unknown keys {', '.join(unknown)}")
-    missing = sorted({"judgement_id", "kind", "session", "case_id", "run_id", "output_sha256",
-                      "annotator", "created_at"} - set(data))
+    missing = sorted(
+        {"judgement_id", "kind", "session", "case_id", "run_id", "output_sha256", "annotator", "created_at"} - set(data)
+    )
     if missing:
         raise ReviewStoreError(f"{where}: missing keys {', '.join(missing)}")
     try:
