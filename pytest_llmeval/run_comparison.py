@@ -197,13 +197,15 @@ class Comparison:
         ``max_rows`` rows, worst first. Baseline cases this run did not run (a ``-k`` selection)
         are one count line unless ``verbose`` >= 1. With ``width`` (the terminal's), no line is
         longer: long case ids lose their middle, reasons their end."""
-        lines: list[str] = []
+        warning: list[str] = []
         if self.settings_differences:
-            lines.append(
+            # never cut: what differs is the point of the warning
+            warning.append(
                 "WARNING: generation settings differ from the baseline's: "
                 + "; ".join(self.settings_differences)
                 + " (outputs may differ for that reason alone)"
             )
+        lines: list[str] = []
         counts = self.counts()
         found = [f"{count} {_plural(kind, count)}" for kind, count in counts.items() if count]
         against = f" with baseline run {self.baseline_run_id[:12]}" if self.baseline_run_id else " with the baseline"
@@ -239,13 +241,15 @@ class Comparison:
                 f"  {len(self.not_run)} {_plural('case', len(self.not_run))} of the baseline not run "
                 "(deselected or removed; -v lists them)"
             )
+        fitted = warning + (lines if width is None else [_fit_end(line, width) for line in lines])
         if self.paired is not None:
-            # the flipped cases are the rows above; the statistics say whether they add up to a change
-            lines += [
+            # the flipped cases are the rows above; the statistics say whether they add up to a
+            # change (evidence: shown whole, never cut to the terminal's width)
+            fitted += [
                 f"paired statistics: A = {self.paired.label_a}; B = {self.paired.label_b}",
-                self.paired.format_statistics(),
+                *self.paired.format_statistics().splitlines(),
             ]
-        return "\n".join(lines if width is None else [_fit_end(line, width) for line in lines])
+        return "\n".join(fitted)
 
 
 def compare_runs(

@@ -169,7 +169,6 @@ class CaseItem(pytest.Item):
         from pytest_llmeval.checks.base import CheckUsageError
         from pytest_llmeval.errors import GenerationError
         from pytest_llmeval.failure_text import format_checks, format_generation
-        from pytest_llmeval.harness.recording import terminal_width
 
         error = excinfo.value
         where = f"{self.path.name}:{self.case.line}" if self.case.line else self.path.name
@@ -178,7 +177,7 @@ class CaseItem(pytest.Item):
             lines = [f"case {self.case.id} ({where}): {len(failed)} of {len(error.results)} checks failed"]
             if self.output is not None:
                 lines += ["", format_generation(self.output)]
-            lines += ["", format_checks(error.results, width=terminal_width(self.config))]
+            lines += ["", format_checks(error.results)]
             return "\n".join(lines)
         if isinstance(error, CheckUsageError):
             return f"case {self.case.id} ({where}): usage error in expect (not a model failure): {error}"

@@ -120,14 +120,9 @@ def complete_report(item: pytest.Item, report: pytest.TestReport) -> None:
     if not payload.is_empty():
         payload.attach(report)
     if test is not None and report.failed and not isinstance(item, (CaseItem, InvalidCaseItem)):
-        _add_sections(report, test, terminal_width(item.config))
-
-
-def terminal_width(config: pytest.Config) -> int | None:
-    """The terminal's width, to wrap long lines to; ``None`` where nothing writes to a terminal
-    (an xdist worker)."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    return reporter._tw.fullwidth if reporter is not None else None
+        # Not wrapped to the terminal: an xdist worker has none, and a report must read the same
+        # serially and under -n (and whole, for fnmatch and for people copying a message).
+        _add_sections(report, test)
 
 
 def _add_sections(report: pytest.TestReport, test: running_test.RunningTest, width: int | None = None) -> None:
