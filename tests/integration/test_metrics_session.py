@@ -52,9 +52,8 @@ def test_reference_metrics_use_the_case_reference_and_show_in_the_summary(script
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            # wrapped to the terminal (80 columns here)
-            "FAIL rouge_l (score 0): 0.00 < min 0.50 against reference 'Open Settings and*",
-            "    *Account.'; output \"I don't know\"",
+            # whole, not wrapped: a report reads the same serially and under -n
+            "FAIL rouge_l (score 0): 0.00 < min 0.50 against reference 'Open Settings and choose Account.'; output \"I don't know\"",
             "metric bleu: mean 1 over 1 (min 1, max 1; higher is better)",
             "metric chrf: mean 1 over 1 (min 1, max 1; higher is better)",
             "metric rouge_1: mean 0.5455 over 1 *",  # P 3/8, R 1
