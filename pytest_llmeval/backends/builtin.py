@@ -15,7 +15,9 @@ from pytest_llmeval.backends.registry import BackendSpec, register_backend
 from pytest_llmeval.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from pytest_llmeval.backends.base import Backend
+    from collections.abc import Sequence
+
+    from pytest_llmeval.backends.base import Backend, GenerationRequest
     from pytest_llmeval.fingerprint import FileHashMemo
     from pytest_llmeval.settings import Settings
 
@@ -197,6 +199,12 @@ def _openai_load(settings: Settings, cwd: Path) -> Backend:
     return OpenAIBackend(_served(settings))
 
 
+def _openai_check_plan(planned: Sequence[tuple[str, GenerationRequest]]) -> None:
+    from pytest_llmeval.backends.openai import refuse_unservable
+
+    refuse_unservable(planned)
+
+
 # Cached by identity (URL, name, pinned revision, server id); the protocol exposes no tokenizer.
 OPENAI = register_backend(
     BackendSpec(
@@ -207,6 +215,7 @@ OPENAI = register_backend(
         validate=_openai_validate,
         identity=_openai_identity,
         run_settings=_openai_run_settings,
+        check_plan=_openai_check_plan,
         origin=__name__,
     )
 )

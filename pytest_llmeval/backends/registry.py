@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmeval.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from pytest_llmeval.backends.base import Backend
+    from pytest_llmeval.backends.base import Backend, GenerationRequest
     from pytest_llmeval.fingerprint import FileHashMemo
     from pytest_llmeval.settings import Settings
 
@@ -62,6 +62,8 @@ class BackendSpec:
     - ``identity(settings, cache_folder, memo)``: what identifies the model's outputs in the
       generation cache (a fingerprint), or None when its outputs must never be cached.
     - ``run_settings(settings)``: extra facts recorded with every run (e.g. a chat template hash).
+    - ``check_plan(planned)``: refuse, before any test runs, the planned ``(node id, request)``
+      pairs this backend cannot serve (raise ConfigurationError naming them); None: all servable.
     - ``checks_tokenizer(settings)``: the tokenizer token-based checks use, loaded without the
       model, or None.
     """
@@ -74,6 +76,7 @@ class BackendSpec:
     identity: Callable[[Settings, Path, FileHashMemo], str | None] = _not_cached
     run_settings: Callable[[Settings], dict[str, Any]] = _no_run_settings
     checks_tokenizer: Callable[[Settings], Any] | None = None
+    check_plan: Callable[[Sequence[tuple[str, GenerationRequest]]], None] | None = None
     origin: str = ""
 
 

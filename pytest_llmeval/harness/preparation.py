@@ -111,10 +111,11 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
             from pytest_llmeval.counterfactual import case_variant_requests
 
             state.plan.extend(case_variant_requests(item.case))  # generated in the same batches
-    if state.settings.backend_name == "openai":
-        from pytest_llmeval.backends.openai import refuse_unservable
+    from pytest_llmeval.backends.registry import backend_for
 
-        refuse_unservable([(node, state.plan[index]) for node, index in state.plan_index.items()])
+    check_plan = backend_for(state.settings.model or "").check_plan
+    if check_plan is not None:  # e.g. a served model refuses num_beams before any test runs
+        check_plan([(node, state.plan[index]) for node, index in state.plan_index.items()])
     # Tests that call llm.generate themselves will need the model: load it now, so a model that
     # cannot load ends the session before any test runs.
     if unplanned:
