@@ -23,11 +23,11 @@ from pytest_llmeval.review.items import (
 )
 from pytest_llmeval.review.stats import (
     Correlation,
-    Interval,
+    Estimate,
     krippendorff_alpha,
-    mean_interval,
+    mean_estimate,
+    proportion_estimate,
     spearman,
-    wilson_interval,
 )
 from pytest_llmeval.review.store import Judgement, ReviewStore
 
@@ -53,7 +53,7 @@ class DimensionResult:
     interval, alpha among annotators when 2+ rated a common case, and Spearman with the judge."""
 
     name: str
-    mean: Interval
+    mean: Estimate
     agreement_alpha: float | None
     judge_spearman: Correlation | None
 
@@ -95,7 +95,7 @@ class PairwiseResults:
     wins: int  # cases the first run won (mean outcome over annotators > 1/2)
     losses: int
     ties: int
-    win_rate: Interval | None  # of the first run: win 1, tie 1/2, loss 0, Wilson interval
+    win_rate: Estimate | None  # of the first run: win 1, tie 1/2, loss 0, Wilson interval
     identical: int
     annotators: list[str]
     agreement_alpha: float | None
@@ -167,7 +167,7 @@ def likert_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> LikertR
         dimensions.append(
             DimensionResult(
                 name=name,
-                mean=mean_interval([per_item[n] for n in sorted(per_item)]),
+                mean=mean_estimate([per_item[n] for n in sorted(per_item)]),
                 agreement_alpha=krippendorff_alpha(by_annotator, "ordinal"),
                 judge_spearman=_judge_correlation(plan.items, per_item),
             )
@@ -214,7 +214,7 @@ def pairwise_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> Pairw
     wins = sum(1 for value in outcomes.values() if value > 0.5)
     losses = sum(1 for value in outcomes.values() if value < 0.5)
     ties = len(outcomes) - wins - losses
-    win_rate = wilson_interval(sum(outcomes.values()), len(outcomes)) if outcomes else None
+    win_rate = proportion_estimate(sum(outcomes.values()), len(outcomes)) if outcomes else None
     return PairwiseResults(
         first_run_id=first_run,
         second_run_id=plan.run_ids[1],
