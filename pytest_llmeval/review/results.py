@@ -68,6 +68,7 @@ class LikertResults:
     annotators: list[str]
     dimensions: list[DimensionResult]
     judge_overall: Correlation | None  # judge score vs the mean over all dimensions
+    judge_inconclusive: int = 0  # rated cases whose judge was inconclusive (no score): left out of rho
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class JudgePreferenceAgreement:
     agree: int
     n: int
     human_ties_left_out: int
+    judge_inconclusive: int = 0  # judged cases left out: the judge was inconclusive on one side or both
 
     @property
     def accuracy(self) -> float:
@@ -182,6 +184,7 @@ def likert_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> LikertR
         annotators=annotators,
         dimensions=dimensions,
         judge_overall=_judge_correlation(plan.items, overall_means),
+        judge_inconclusive=sum(1 for number in by_item if plan.items[number].judge_inconclusive),
     )
 
 
@@ -234,10 +237,11 @@ def pairwise_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> Pairw
 
 
 def _judge_preference(items: Sequence[ReviewItem], outcomes: dict[int, float]) -> JudgePreferenceAgreement | None:
-    agree = n = human_ties = 0
+    agree = n = human_ties = inconclusive = 0
     for number, outcome in outcomes.items():
         item = items[number]
         if item.judge_score is None or item.other_judge_score is None:
+            inconclusive += item.judge_inconclusive or item.other_judge_inconclusive
             continue
         if outcome == 0.5:
             human_ties += 1
@@ -246,9 +250,9 @@ def _judge_preference(items: Sequence[ReviewItem], outcomes: dict[int, float]) -
         human_first = outcome > 0.5
         if item.judge_score != item.other_judge_score and (item.judge_score > item.other_judge_score) == human_first:
             agree += 1
-    if n == 0 and human_ties == 0:
+    if n == 0 and human_ties == 0 and inconclusive == 0:
         return None
-    return JudgePreferenceAgreement(agree, n, human_ties)
+    return JudgePreferenceAgreement(agree, n, human_ties, inconclusive)
 
 
 def latest_pairwise_runs(reviews: ReviewStore) -> tuple[str, str] | None:
@@ -303,6 +307,11 @@ def _rho(correlation: Correlation | None) -> str:
     return f"rho {correlation.rho:.2f} (p {correlation.p_value:.3f}, n={correlation.n})"
 
 
+def _left_out(count: int) -> str:
+    cases = "case" if count == 1 else "cases"
+    return f"{count} judged {cases} left out of the judge's agreement: the judge was inconclusive (no score)"
+
+
 def _format(results: ReviewResults) -> list[str]:
     lines: list[str] = []
     likert = results.likert
@@ -327,6 +336,8 @@ def _format(results: ReviewResults) -> list[str]:
                 )
             lines.extend("  " + line for line in _table(rows))
             lines.append(f"  judge vs the mean of all dimensions: {_rho(likert.judge_overall)}")
+            if likert.judge_inconclusive:
+                lines.append(f"  {_left_out(likert.judge_inconclusive)}")
             if all(d.agreement_alpha is None for d in likert.dimensions):
                 lines.append("  alpha (Krippendorff, ordinal): needs two annotators on a common case")
     pair = results.pairwise
@@ -358,6 +369,8 @@ def _format(results: ReviewResults) -> list[str]:
                 f"  judge vs human: the judge's scores prefer the same run in {pair.judge.agree} of "
                 f"{pair.judge.n} cases ({accuracy}); {pair.judge.human_ties_left_out} human ties left out"
             )
+            if pair.judge.judge_inconclusive:
+                lines.append(f"  {_left_out(pair.judge.judge_inconclusive)}")
     lines.extend(results.notes)
     return lines or ["no review results"]
 
