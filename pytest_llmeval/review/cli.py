@@ -1,7 +1,7 @@
 """``llmeval review``: serve the review app, print its statistics, export and import judgements.
 
     llmeval review [--run RUN | --pairwise A B] [--dimensions A,B,C] [--host HOST] [--port N]
-    llmeval review stats [--run RUN] [--pairwise A B]
+    llmeval review stats [--run RUN] [--pairwise A B]   (both may be given)
     llmeval review export [--out PATH] [--dpo]
     llmeval review import FILE
 
@@ -142,8 +142,9 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
             help="review file (default: reviews.db next to the history)",
         )
 
-    def runs(sub: argparse.ArgumentParser, suppress: bool) -> None:
-        which = sub.add_mutually_exclusive_group()
+    def runs(sub: argparse.ArgumentParser, suppress: bool, both: bool = False) -> None:
+        # The app reviews one thing at a time; stats shows the Likert run and the pair together.
+        which = sub.add_argument_group() if both else sub.add_mutually_exclusive_group()
         which.add_argument(
             "--run",
             default=argparse.SUPPRESS if suppress else "latest",
@@ -178,7 +179,7 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
 
     stats = actions.add_parser("stats", help="Likert means, win rate, agreement between annotators and with the judge")
     files(stats, suppress=True)
-    runs(stats, suppress=True)
+    runs(stats, suppress=True, both=True)
     stats.add_argument("--json", action="store_true", help="print the numbers as JSON (undefined ones as null)")
 
     export = actions.add_parser("export", help="write the judgements as JSONL (or DPO preference pairs with --dpo)")

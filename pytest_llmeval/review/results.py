@@ -43,6 +43,7 @@ __all__ = [
     "review_results",
 ]
 
+LIKERT_SCALE = (1.0, 5.0)
 # A choice as a number for the first run: what a win rate averages and what alpha (ordinal) compares.
 _OUTCOME = {"first": 1.0, "tie": 0.5, "second": 0.0}
 
@@ -169,7 +170,7 @@ def likert_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> LikertR
         dimensions.append(
             DimensionResult(
                 name=name,
-                mean=mean_estimate([per_item[n] for n in sorted(per_item)]),
+                mean=mean_estimate([per_item[n] for n in sorted(per_item)], scale=LIKERT_SCALE),
                 agreement_alpha=krippendorff_alpha(by_annotator, "ordinal"),
                 judge_spearman=_judge_correlation(plan.items, per_item),
             )
@@ -350,7 +351,7 @@ def _format(results: ReviewResults) -> list[str]:
         )
         lines.append(
             f"  {pair.judged} of {pair.items} differing cases judged by {', '.join(pair.annotators) or 'nobody yet'}"
-            f"; {pair.identical} cases with identical outputs not asked"
+            f"; {pair.identical} {'case' if pair.identical == 1 else 'cases'} with identical outputs not asked"
         )
         if pair.win_rate is not None:
             lines.append(

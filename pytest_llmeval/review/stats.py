@@ -59,15 +59,21 @@ def proportion_estimate(successes: float, n: int, confidence: float = DEFAULT_CO
     return Estimate(successes / n, interval.low, interval.high, n, confidence)
 
 
-def mean_estimate(values: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> Estimate:
-    """The mean of ``values`` with Student's t interval (NaN bounds for a single value)."""
+def mean_estimate(
+    values: Sequence[float], confidence: float = DEFAULT_CONFIDENCE, scale: tuple[float, float] | None = None
+) -> Estimate:
+    """The mean of ``values`` with Student's t interval (NaN bounds for a single value), cut to
+    ``scale`` when given (a mean of 1-5 ratings cannot lie above 5, whatever the t interval says)."""
     if not values:
         raise ValueError("a mean needs at least one value")
     mean = math.fsum(values) / len(values)
     interval = t_interval(values, confidence)
     if interval is None:
         return Estimate(mean, math.nan, math.nan, len(values), confidence)
-    return Estimate(mean, interval.low, interval.high, len(values), confidence)
+    low, high = interval.low, interval.high
+    if scale is not None:
+        low, high = max(scale[0], low), min(scale[1], high)
+    return Estimate(mean, low, high, len(values), confidence)
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> Correlation:

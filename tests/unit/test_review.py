@@ -476,6 +476,17 @@ def test_cli_stats_export_import_dpo(history: Path, tmp_path: Path, capsys: pyte
     assert (code, out.strip()) == (0, f"imported 2 judgements from {labels} into {fresh} (0 already there)")
 
 
+def test_cli_stats_takes_the_run_and_the_pair_together(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Imported labels carry another machine's run ids: the pair is named, not taken from them.
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4)
+    _pair(store, CASES[0], "g1", "w1", "first", "ann", 2.0, session=("elsewhere0001", "elsewhere0002"))
+    code, out, _ = _cli(["review", "stats", "--history", str(history), "--run", "latest", "--pairwise", "latest",
+                         "previous"], capsys)
+    assert code == 0 and "1 of 4 cases rated by ann" in out
+    assert "1 of 2 differing cases judged by ann; 1 case with identical outputs not asked" in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -592,7 +603,7 @@ def test_review_results_markdown(history: Path) -> None:
         "",
         "Likert ratings of run `good00000000` (`./good`): 2 of 4 cases rated by 1 annotator; **0 need review**.",
     ]
-    assert "| helpfulness | 3.00 [-9.71, 15.71] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |" in text
+    assert "| helpfulness | 3.00 [1.00, 5.00] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |" in text
     assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in text
     assert "The judge's scores agree with the people in 1 of 1 cases." in text
     assert ReviewResults().markdown() == ""

@@ -34,6 +34,8 @@ def test_mean_estimate_is_students_t() -> None:
     assert estimate.estimate == 3
     assert (round(estimate.low, 4), round(estimate.high, 4)) == (1.0368, 4.9632)
     assert estimate.format() == "3.00 [1.04, 4.96]"
+    # 4, 5, 5, 5: t interval [3.95, 5.30], cut to the 1-5 scale of the ratings
+    assert mean_estimate([4, 5, 5, 5], scale=(1, 5)).format() == "4.75 [3.95, 5.00]"
 
 
 def test_mean_estimate_of_one_value_has_no_interval() -> None:
