@@ -41,6 +41,7 @@ __all__ = [
     "likert_results",
     "pairwise_results",
     "review_results",
+    "review_results_for_runs",
 ]
 
 LIKERT_SCALE = (1.0, 5.0)
@@ -290,6 +291,51 @@ def review_results(
     return results
 
 
+def review_results_for_runs(
+    history: str | os.PathLike[str], latest: str, reference: str | None = None, shown: Sequence[str] = ()
+) -> ReviewResults | None:
+    """What people said about the runs a report shows, or None when they said nothing about them:
+    the Likert results of ``latest`` when someone rated its outputs, and the pairwise results of
+    ``latest`` against ``reference`` when someone compared their outputs (else of the pair compared
+    last, when both of its runs are among ``shown``). For the dashboard and the Markdown summary; a
+    review file that cannot be read, or missing libraries, give a note instead of numbers."""
+    import importlib.util
+
+    from pytest_llmeval.review.store import ReviewStoreError, reviews_path
+    from pytest_llmeval.store import StoreError
+
+    path = reviews_path(history)
+    if not path.is_file():
+        return None
+    try:
+        store = ReviewStore(path)
+        judgements = store.current()
+        if not any(not j.skipped for j in judgements):
+            return None
+        missing = [name for name in ("scipy", "krippendorff") if importlib.util.find_spec(name) is None]
+        if missing:
+            return ReviewResults(
+                notes=[f"human review: {path} holds judgements; pip install 'pytest-llmeval[review]' to see them"]
+            )
+        results = ReviewResults()
+        likert = likert_results(likert_plan(Path(history), latest, store), judgements)
+        results.likert = likert if likert.rated else None
+        pairs = [] if reference is None or reference == latest else [(latest, reference)]
+        last = latest_pairwise_runs(store)
+        if last is not None and set(last) <= set(shown) and set(last) != {latest, reference}:
+            pairs.append(last)
+        for pair in pairs:
+            pairwise = pairwise_results(pairwise_plan(Path(history), *pair), judgements)
+            if pairwise.judged:
+                results.pairwise = pairwise
+                break
+    except (ReviewStoreError, StoreError, ValueError) as exc:
+        return ReviewResults(notes=[f"human review: could not be read: {exc}"])
+    if results.likert is None and results.pairwise is None:
+        return None
+    return results
+
+
 # --------------------------------------------------------------------------------------------------
 # text
 
@@ -383,7 +429,7 @@ def _code(text: str) -> str:
 
 
 def _markdown(results: ReviewResults) -> list[str]:
-    if results.likert is None and results.pairwise is None:
+    if results.likert is None and results.pairwise is None and not results.notes:
         return []
     lines = ["### Human review", ""]
     likert = results.likert
@@ -401,6 +447,9 @@ def _markdown(results: ReviewResults) -> list[str]:
                     f"| {dimension.name} | {dimension.mean.format()} | {dimension.mean.n} | "
                     f"{_alpha(dimension.agreement_alpha)} | {_rho(dimension.judge_spearman)} |"
                 )
+            lines += ["", f"Judge vs the mean of all dimensions (Spearman): {_rho(likert.judge_overall)}."]
+            if likert.judge_inconclusive:
+                lines.append(_left_out(likert.judge_inconclusive).capitalize() + ".")
         lines.append("")
     pair = results.pairwise
     if pair is not None:
@@ -414,8 +463,20 @@ def _markdown(results: ReviewResults) -> list[str]:
                 f"Win rate **{pair.win_rate.format(percent=True)}** (Wilson 95%; {pair.wins} wins, "
                 f"{pair.losses} losses, {pair.ties} ties counted as half)."
             )
+        if pair.agreement_alpha is not None:
+            lines.append(
+                f"Agreement between annotators (Krippendorff's alpha, ordinal): {_alpha(pair.agreement_alpha)}."
+            )
         if pair.judge is not None and pair.judge.n:
-            lines.append(f"The judge's scores agree with the people in {pair.judge.agree} of {pair.judge.n} cases.")
+            lines.append(
+                f"The judge's scores agree with the people in {pair.judge.agree} of {pair.judge.n} cases "
+                f"({pair.judge.accuracy:.0%}; {pair.judge.human_ties_left_out} human ties left out)."
+            )
+        if pair.judge is not None and pair.judge.judge_inconclusive:
+            lines.append(_left_out(pair.judge.judge_inconclusive).capitalize() + ".")
+        lines.append("")
+    lines += [f"{note}  " if n < len(results.notes) - 1 else note for n, note in enumerate(results.notes)]
+    if results.notes:
         lines.append("")
     return lines
 

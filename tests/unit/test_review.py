@@ -605,7 +605,7 @@ def test_review_results_markdown(history: Path) -> None:
     ]
     assert "| helpfulness | 3.00 [1.00, 5.00] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |" in text
     assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in text
-    assert "The judge's scores agree with the people in 1 of 1 cases." in text
+    assert "The judge's scores agree with the people in 1 of 1 cases (100%; 0 human ties left out)." in text
     assert ReviewResults().markdown() == ""
 
 
