@@ -609,6 +609,55 @@ def test_review_results_markdown(history: Path) -> None:
     assert ReviewResults().markdown() == ""
 
 
+def test_review_results_for_runs_only_when_people_reviewed_them(history: Path) -> None:
+    from pytest_llmeval.review.results import review_results_for_runs
+
+    assert review_results_for_runs(history, "good00000000", "weak00000000") is None  # no review file
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "an output of neither run", "ann", 1.0, helpfulness=4)
+    assert review_results_for_runs(history, "good00000000", "weak00000000") is None  # nothing on these outputs
+    _likert(store, CASES[0], "g1", "ann", 2.0, helpfulness=4)
+    only_likert = review_results_for_runs(history, "good00000000", "weak00000000")
+    assert only_likert is not None and only_likert.likert is not None and only_likert.pairwise is None
+    assert only_likert.likert.rated == 1
+    _pair(store, CASES[0], "g1", "w1", "first", "ann", 3.0)
+    both = review_results_for_runs(history, "good00000000", "weak00000000")
+    assert both is not None and both.pairwise is not None and both.pairwise.first_run_id == "good00000000"
+    # the latest run is the weak one, compared with no reference: the pair compared last, both shown
+    weak = review_results_for_runs(history, "weak00000000", None, ["weak00000000", "good00000000"])
+    assert weak is not None and weak.likert is None and weak.pairwise is not None
+    assert review_results_for_runs(history, "weak00000000", None, ["weak00000000"]) is None  # its pair is not shown
+
+
+def test_an_unreadable_review_file_is_a_note_not_a_crash(history: Path) -> None:
+    from pytest_llmeval.review.results import review_results_for_runs
+
+    reviews_path(history).write_bytes(b"not sqlite at all" * 100)
+    results = review_results_for_runs(history, "good00000000")
+    assert results is not None and results.likert is None
+    (note,) = results.notes
+    assert note.startswith("human review: could not be read: the review file ")
+    assert results.markdown().splitlines()[:3] == ["### Human review", "", note]
+
+
+def test_the_markdown_summary_carries_the_human_review_section(history: Path) -> None:
+    from pytest_llmeval.markdown import format_markdown_summary
+
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4, tone=5)
+    _pair(store, CASES[0], "g1", "w1", "first", "ann", 2.0)
+    run = RunStore(history).load_run("latest")
+    section = review_results(history).markdown()
+    text = format_markdown_summary(run, human_review=section)
+    lines = text.splitlines()
+    start = lines.index("### Human review")
+    assert lines[start + 2].startswith("Likert ratings of run `good00000000` (`./good`): 1 of 4 cases rated")
+    assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in lines
+    assert "Judge vs the mean of all dimensions (Spearman): undefined (n=1: needs 3+ cases and variation on both sides)." in lines
+    assert "The judge's scores agree with the people in 1 of 1 cases (100%; 0 human ties left out)." in lines
+    assert "Human review" not in format_markdown_summary(run)  # without review data: no section
+
+
 def test_reviewing_context_and_report_status(history: Path) -> None:
     store = ReviewStore(reviews_path(history))
     _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=5)
