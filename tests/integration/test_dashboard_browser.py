@@ -719,7 +719,8 @@ def test_without_human_review_its_section_stays_hidden(opened: Opened) -> None:
     assert opened.page.locator("#llmeval-human-review").is_hidden()
 
 
-def test_the_human_review_section_shows_means_win_rate_and_agreement(browser: Browser, tmp_path: Path) -> None:
+def test_the_human_review_section_shows_means_win_rate_and_agreement(
+        browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``llmeval report`` over a history with a review file: Likert means with intervals per dimension,
     alpha between two annotators, the judge's Spearman and the inconclusive cases left out, the win
     rate with its Wilson interval and ties, and the judge's pairwise agreement; a hostile model name is
@@ -759,6 +760,8 @@ def test_the_human_review_section_shows_means_win_rate_and_agreement(browser: Br
                             other_output_sha256=output_sha256(weak), other_output=weak))
     page_path = tmp_path / "report.html"
     assert main(["report", "--history", str(history), "--out", str(page_path), "--no-baseline"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "with the human review of these runs (llmeval review stats prints the same numbers)")
     expected = review_results(history, run="latest", pairwise=("latest", "previous"))
     assert expected.likert is not None and expected.pairwise is not None
     opened = Opened(browser, page_path.as_uri())
