@@ -286,9 +286,28 @@ def review_results(
     if run is not None:
         results.likert = likert_results(likert_plan(Path(history), run, store), judgements)
     pair = pairwise or latest_pairwise_runs(store)
+    if pairwise is None and pair is not None and not _in_history(history, pair):
+        # Labels imported from another machine name its runs: say so rather than fail.
+        results.notes.append(
+            f"pairwise: the runs compared last ({pair[0][:12]}, {pair[1][:12]}) are not in {history}; "
+            "name two runs of this history with --pairwise A B"
+        )
+        pair = None
     if pair is not None:
         results.pairwise = pairwise_results(pairwise_plan(Path(history), *pair), judgements)
     return results
+
+
+def _in_history(history: str | os.PathLike[str], runs: tuple[str, str]) -> bool:
+    from pytest_llmeval.store import RunStore, StoreError
+
+    store = RunStore(history)
+    try:
+        for run in runs:
+            store.resolve(run)
+    except StoreError:
+        return False
+    return True
 
 
 def review_results_for_runs(

@@ -435,7 +435,7 @@ def dpo_records(judgements: Iterable[Judgement]) -> list[dict[str, Any]]:
         if judgement.messages is not None:
             rows.append(
                 {
-                    "prompt": [dict(message) for message in judgement.messages],
+                    "prompt": [{"role": m["role"], "content": m["content"]} for m in judgement.messages],
                     "chosen": [{"role": "assistant", "content": chosen}],
                     "rejected": [{"role": "assistant", "content": rejected}],
                 }

@@ -485,6 +485,10 @@ def test_cli_stats_takes_the_run_and_the_pair_together(history: Path, capsys: py
                          "previous"], capsys)
     assert code == 0 and "1 of 4 cases rated by ann" in out
     assert "1 of 2 differing cases judged by ann; 1 case with identical outputs not asked" in out
+    code, out, _ = _cli(["review", "stats", "--history", str(history)], capsys)  # the last pair is not here
+    assert code == 0 and "1 of 4 cases rated by ann" in out
+    assert out.splitlines()[-1] == (f"pairwise: the runs compared last (elsewhere000, elsewhere000) are not in "
+                                    f"{history}; name two runs of this history with --pairwise A B")
 
 
 @pytest.mark.parametrize(
