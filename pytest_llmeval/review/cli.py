@@ -262,6 +262,10 @@ def _export(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     return 0
 
 
+def _cases_have(count: int) -> str:
+    return f"{count} case has" if count == 1 else f"{count} cases have"
+
+
 def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     _require("starlette", "uvicorn")
     dimensions = resolve_dimensions(args.dimensions, Path.cwd())
@@ -276,9 +280,9 @@ def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     else:
         plan = likert_plan(args.history, args.run, store)
     if plan.identical:
-        print(f"{plan.identical} cases have the same output in both runs: not asked", file=out)
+        print(f"{_cases_have(plan.identical)} the same output in both runs: not asked", file=out)
     if plan.without_output:
-        print(f"{plan.without_output} cases have no text output: not asked", file=out)
+        print(f"{_cases_have(plan.without_output)} no text output: not asked", file=out)
     changed = sum(1 for item in plan.items if item.needs_review)
     if changed:
         print(f"{changed} outputs changed since their case was rated: queued first", file=out)
