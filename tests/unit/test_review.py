@@ -672,3 +672,22 @@ def test_reviewing_context_and_report_status(history: Path) -> None:
     assert report_status("failed", [changed]) == ("needs review", "R", "NEEDS REVIEW")
     assert report_status("failed", [changed, check("contains", "x", substring="y")]) is None
     assert report_status("passed", [rated]) is None
+
+
+def test_the_walkthroughs_labels_import_and_name_its_cases(tmp_path: Path) -> None:
+    """README's human-review walk-through imports example_review/ratings.jsonl: every line imports,
+    names a case of answers.eval.yaml, and carries the output its hash says (so the labels attach to
+    anyone's runs of the byte-identical demo models); the demo model's rated answers are its training
+    answers, which it reproduces (tests/integration/test_example_suite.py)."""
+    from pytest_llmeval.demo import DEMO_EXAMPLES
+
+    folder = Path(__file__).resolve().parents[2] / "example_review"
+    store = ReviewStore(tmp_path / "r.db")
+    assert store.import_jsonl(folder / "ratings.jsonl") == (40, 0)
+    ids = {f"answers.eval.yaml::{case.id}" for case in parse_case_file(folder / "answers.eval.yaml").cases}
+    judgements = store.current()
+    assert {j.case_id for j in judgements} == ids and len(ids) == 14
+    assert all(j.output is not None and output_sha256(j.output) == j.output_sha256 for j in judgements)
+    answers = {answer for _, answer in DEMO_EXAMPLES}
+    won = [j for j in judgements if j.kind == "pairwise"]
+    assert len(won) == 13 and all(j.choice == "first" and j.output in answers for j in won)
