@@ -59,7 +59,9 @@ WEAK = {
 
 def call(path: str, body: dict[str, Any] | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", data=data, method="GET" if body is None else "POST")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORT}{path}", data=data, method="GET" if body is None else "POST"
+    )
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request) as response:
         return json.load(response)
@@ -118,7 +120,7 @@ def _outputs(run: str) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    previous, latest = (sys.argv[1:3] if len(sys.argv) > 2 else ("previous", "latest"))
+    previous, latest = sys.argv[1:3] if len(sys.argv) > 2 else ("previous", "latest")
     rate(previous, DEMO)
     rate(latest, WEAK)
     prefer(previous, latest)
