@@ -677,6 +677,8 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         f"{len(data['runs'])} {'run' if len(data['runs']) == 1 else 'runs'} in the charts",
         file=out,
     )
+    if data.get("human_review"):
+        print("with the human review of these runs (llmeval review stats prints the same numbers)", file=out)
     return 0
 
 

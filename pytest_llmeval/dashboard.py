@@ -39,6 +39,7 @@ __all__ = [
     "baseline_label",
     "build_dashboard_data",
     "dashboard_from_history",
+    "human_review_data",
     "pass_rate",
     "word_diff",
     "write_dashboard",
@@ -530,7 +531,7 @@ def dashboard_from_history(
             if case.node_id in reference.cases
             and reference.cases[case.node_id].output_sha256 == output_sha256(case.output)
         }
-    return build_dashboard_data(
+    data = build_dashboard_data(
         runs,
         reference=reference,
         reference_kind=reference_kind,
@@ -544,6 +545,21 @@ def dashboard_from_history(
         confidence=confidence,
         resamples=resamples,
     )
+    data["human_review"] = human_review_data(
+        history, newest.run_id, reference_run.run_id if reference_run is not None else None, [r.run_id for r in runs]
+    )
+    return data
+
+
+def human_review_data(
+    history: str | os.PathLike[str], latest: str, reference: str | None, shown: Sequence[str]
+) -> dict[str, Any] | None:
+    """The human review's numbers for the page (``ReviewResults.to_dict()``), or None when nobody
+    reviewed the runs shown (the section stays hidden)."""
+    from pytest_llmeval.review.results import review_results_for_runs
+
+    results = review_results_for_runs(history, latest, reference, shown)
+    return None if results is None else results.to_dict()
 
 
 def write_dashboard(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:

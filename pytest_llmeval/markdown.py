@@ -60,6 +60,7 @@ def format_markdown_summary(
     reference_label: str | None = None,
     gate: str = "off",
     max_rows: int = 30,
+    human_review: str | None = None,
 ) -> str:
     """The Markdown summary of ``run``: verdict, pass rates, regressions, metric changes.
 
@@ -68,7 +69,8 @@ def format_markdown_summary(
     name the reference, e.g. ``"llmeval-baseline.json (run 3f2a9c1b04de)"``; ``gate``: ``off``,
     ``regressions``, ``strict`` or ``significant``, which decides the verdict (``Comparison.failing``;
     a comparison made with ``confidence=`` adds the paired statistics' section); ``max_rows``:
-    rows per table, the rest counted in a "... and N more" line.
+    rows per table, the rest counted in a "... and N more" line. ``human_review``: the "Human review"
+    section (``ReviewResults.markdown()``) when people reviewed this run or its pair, else None.
 
     The pass rate is (passed + xpassed) / (all - skipped): an xfailed case counts as not passed. The
     baseline column's overall rate is over all baseline cases; its per-mode rates are over the cases
@@ -92,6 +94,8 @@ def format_markdown_summary(
     if comparison is not None and comparison.paired is not None:
         lines += ["### Is this run worse than the baseline? (paired statistics)", ""]
         lines += paired_sections(comparison.paired, max_rows, cases=False)
+    if human_review:
+        lines += [*human_review.rstrip("\n").split("\n"), ""]
     if comparison is not None:
         lines += parts.differences(comparison)
     return _cap(lines, GITHUB_COMMENT_LIMIT)

@@ -6,7 +6,8 @@ Two runs of one suite are *paired*: each case was answered by both models. Paire
 - :func:`mcnemar_exact`: the exact McNemar test, a binomial test on the discordant pairs.
 - :func:`paired_bootstrap`: the mean paired difference with a seeded percentile bootstrap interval,
   and the exact (or, for many cases, seeded Monte Carlo) sign-flip permutation test's p-value.
-- :func:`wilson_interval`: a pass rate's interval.
+- :func:`wilson_interval`: a pass rate's (or a win rate's) interval.
+- :func:`t_interval`: Student's t interval of a mean (human ratings).
 - :func:`holm`: Holm's step-down adjustment of a family of p-values.
 - :func:`detectable_floor` and :func:`minimum_detectable_difference`: how small a change a suite of
   ``n`` cases can detect, so a user knows when a suite is too small to decide.
@@ -40,6 +41,7 @@ __all__ = [
     "minimum_detectable_difference",
     "paired_bootstrap",
     "sign_flip_p",
+    "t_interval",
     "wilson_interval",
 ]
 
@@ -86,17 +88,48 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
-def wilson_interval(successes: int, trials: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
-    """Wilson score interval for ``successes`` out of ``trials`` (``None`` when ``trials`` is 0)."""
-    from scipy.stats import binomtest
+def wilson_interval(successes: float, trials: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
+    """Wilson score interval for ``successes`` out of ``trials`` (``None`` when ``trials`` is 0).
+
+    ``successes`` may be fractional: a win rate counts a tie as half a win, so 3 wins and 2 ties in
+    6 are 4 successes. The formula is Wilson's (1927; Newcombe 1998, method 3, no continuity
+    correction), written out because scipy's ``binomtest(...).proportion_ci`` takes whole counts only;
+    for whole counts the two agree (tested)."""
+    from scipy.stats import norm
 
     check_confidence(confidence)
-    if trials < 0 or not 0 <= successes <= trials:
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 0 or not 0 <= successes <= trials:
         raise ValueError(f"{successes} successes out of {trials} trials is not a proportion")
     if trials == 0:
         return None
-    ci = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
-    return Interval(float(ci.low), float(ci.high), confidence)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    # At p = 0 or 1 the bound is exactly 0 or 1; floating point alone might miss it by an ulp.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return Interval(low, high, confidence)
+
+
+def t_interval(values: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
+    """Student's t interval of the mean of ``values`` (``None`` for fewer than two values; the point
+    itself when all are equal). For small samples of bounded scores such as 1-5 ratings, where a
+    bootstrap of five values would be overconfident."""
+    import numpy as np
+    from scipy.stats import t
+
+    check_confidence(confidence)
+    sample = np.asarray(list(values), dtype=float)
+    if sample.size < 2:
+        return None
+    mean = float(sample.mean())
+    if np.all(sample == sample[0]):
+        return Interval(mean, mean, confidence)  # no spread: scipy's scale 0 would give NaN
+    sem = float(sample.std(ddof=1)) / math.sqrt(sample.size)
+    low, high = t.interval(confidence, sample.size - 1, loc=mean, scale=sem)
+    return Interval(float(low), float(high), confidence)
 
 
 def mcnemar_exact(broke: int, fixed: int) -> float:

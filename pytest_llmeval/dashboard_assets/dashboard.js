@@ -38,6 +38,10 @@
  *   td.node .node-base, .node-param   a test's id without and with its parameters ([...]), each visible
  *   .detail-generations li[data-differs]  every generation of a test with several, differing ones first
  *   .detail-label                     a classification case's gold label
+ *   #llmeval-human-review             (when people reviewed the runs shown; llmeval review) Likert: table.review-likert
+ *                                     tr[data-dimension] (mean [95% CI], cases, alpha, judge vs human), #llmeval-review-judge;
+ *                                     pairwise: #llmeval-win-rate[data-wins][data-losses][data-ties], #llmeval-review-pair-judge;
+ *                                     .review-note lines (left-out counts, notes)
  *   location.hash                     filter state: failed=1&regressed=1&file=..&mode=..&tag=..&q=..&open=<node id>
  *                                     (open repeatable); clicking a file's bar sets file=, "clear" resets all
  */
@@ -699,6 +703,68 @@
     };
   }
 
+  // ---------- human review ----------
+
+  function ratingInterval(m) {
+    if (!m) return "–";
+    if (!isNum(m.low)) return m.estimate.toFixed(2) + " [n too small for an interval]";
+    return m.estimate.toFixed(2) + " [" + m.low.toFixed(2) + ", " + m.high.toFixed(2) + "]";
+  }
+
+  function rhoText(c) {
+    if (!c) return "no judge scores";
+    if (!isNum(c.rho)) return "undefined (n=" + c.n + ": needs 3+ cases and variation on both sides)";
+    return "rho " + c.rho.toFixed(2) + " (p " + pValue(c.p_value) + ", n=" + c.n + ")";
+  }
+
+  function alphaText(a) { return isNum(a) ? a.toFixed(2) : "–"; }
+
+  function leftOut(n) {
+    return plural(n, "judged case") + " left out of the judge's agreement: the judge was inconclusive (no score)";
+  }
+
+  function renderHumanReview(data) {
+    var r = data.human_review;
+    var box = document.getElementById("llmeval-human-review");
+    if (!r || !box) return;
+    box.hidden = false;
+    append(box, el("h2", { text: "Human review (llmeval review)" }));
+    var lk = r.likert;
+    if (lk) {
+      append(box, el("h3", { text: "Likert ratings of run " + String(lk.run_id).slice(0, 12) + " (" + String(lk.model_source) + ")" }));
+      append(box, el("p", { text: lk.rated + " of " + lk.items + " cases rated by " + (lk.annotators.length ? lk.annotators.join(", ") : "nobody yet") +
+        "; " + lk.needs_review + " need review (output changed since rated)" }));
+      append(box, estimateTable("review-likert", ["dimension", "mean [95% CI]", "cases", "alpha", "judge vs human (Spearman)"],
+        lk.dimensions.map(function (d) {
+          var cells = [d.name, ratingInterval(d.mean), String(d.mean.n), alphaText(d.agreement_alpha), rhoText(d.judge_spearman)];
+          return el("tr", { "data-dimension": d.name }, cells.map(function (c) { return el("td", { text: c }); }));
+        })));
+      append(box, el("p", { id: "llmeval-review-judge", text: "judge vs the mean of all dimensions: " + rhoText(lk.judge_overall) }));
+      if (lk.judge_inconclusive) append(box, el("p", { cls: "review-note", text: leftOut(lk.judge_inconclusive) }));
+    }
+    var pw = r.pairwise;
+    if (pw) {
+      append(box, el("h3", { text: "Pairwise, blind: run " + String(pw.first_run_id).slice(0, 12) + " (" + String(pw.first_model) + ") vs run " +
+        String(pw.second_run_id).slice(0, 12) + " (" + String(pw.second_model) + ")" }));
+      append(box, el("p", { text: pw.judged + " of " + pw.items + " differing cases judged by " + (pw.annotators.length ? pw.annotators.join(", ") : "nobody yet") +
+        "; " + plural(pw.identical, "case") + " with identical outputs not asked" }));
+      if (pw.win_rate) {
+        var w = pw.win_rate;
+        append(box, el("p", { id: "llmeval-win-rate", "data-wins": String(pw.wins), "data-losses": String(pw.losses), "data-ties": String(pw.ties),
+          text: "win rate of " + String(pw.first_run_id).slice(0, 12) + ": " + pct(w.estimate) + " [" + pct(w.low) + ", " + pct(w.high) + "] (Wilson 95%; " +
+            pw.wins + " wins, " + pw.losses + " losses, " + pw.ties + " ties counted as half)" }));
+      }
+      append(box, el("p", { text: "agreement between annotators (Krippendorff's alpha, ordinal): " + alphaText(pw.agreement_alpha) +
+        (isNum(pw.agreement_alpha) ? "" : " (needs two annotators on a common case)") }));
+      var j = pw.judge;
+      append(box, el("p", { id: "llmeval-review-pair-judge", text: !j ? "judge vs human: no judge scores on both runs"
+        : "judge vs human: the judge's scores prefer the same run in " + j.agree + " of " + j.n + " cases (" + (j.n ? pct(j.agree / j.n) : "–") + "); " +
+          j.human_ties_left_out + " human ties left out" }));
+      if (j && j.judge_inconclusive) append(box, el("p", { cls: "review-note", text: leftOut(j.judge_inconclusive) }));
+    }
+    (r.notes || []).forEach(function (note) { append(box, el("p", { cls: "review-note", text: String(note) })); });
+  }
+
   // ---------- start ----------
 
   function main() {
@@ -707,6 +773,7 @@
     renderTiles(data);
     renderSuiteErrors(data);
     renderComparison(data);
+    renderHumanReview(data);
     renderCharts(data);
     var table = renderCases(data);
     var bd = data.breakdowns || {};

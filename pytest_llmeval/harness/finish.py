@@ -97,6 +97,7 @@ def _write_summaries(state: LLMEvalSession) -> None:
             comparison=state.comparison,
             reference_label=reference_label,
             gate=settings.gate,
+            human_review=_human_review_markdown(state),
         )
         _write_markdown(state, text)
     if settings.report is not None:
@@ -127,6 +128,19 @@ def _write_summaries(state: LLMEvalSession) -> None:
             state.warnings.append(f"the report was not written: {exc}")
     if settings.tensorboard is not None:
         _write_tensorboard(state, settings.tensorboard)
+
+
+def _human_review_markdown(state: LLMEvalSession) -> str | None:
+    """The "Human review" section of the Markdown summary, when people rated this run's outputs or
+    compared them with the baseline's run (``llmeval review``)."""
+    from pytest_llmeval.review.results import review_results_for_runs
+
+    assert state.run is not None and state.history_path is not None
+    reference = state.baseline.run.get("run_id") if state.baseline is not None else None
+    reference = reference if isinstance(reference, str) else None
+    shown = [state.run.run_id, *([reference] if reference else [])]
+    results = review_results_for_runs(state.history_path, state.run.run_id, reference, shown)
+    return None if results is None else results.markdown()
 
 
 def _write_tensorboard(state: LLMEvalSession, logdir: str) -> None:

@@ -157,6 +157,7 @@ class ReviewApp:
             "skipped": skip,
             "comment": comment or None,
             "prompt": item.prompt,
+            "messages": item.chat(),
             "output": item.output,
         }
         if self.plan.kind == "likert":

@@ -1,7 +1,7 @@
 """``llmeval review``: serve the review app, print its statistics, export and import judgements.
 
     llmeval review [--run RUN | --pairwise A B] [--dimensions A,B,C] [--host HOST] [--port N]
-    llmeval review stats [--run RUN] [--pairwise A B]
+    llmeval review stats [--run RUN] [--pairwise A B]   (both may be given)
     llmeval review export [--out PATH] [--dpo]
     llmeval review import FILE
 
@@ -142,8 +142,9 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
             help="review file (default: reviews.db next to the history)",
         )
 
-    def runs(sub: argparse.ArgumentParser, suppress: bool) -> None:
-        which = sub.add_mutually_exclusive_group()
+    def runs(sub: argparse.ArgumentParser, suppress: bool, both: bool = False) -> None:
+        # The app reviews one thing at a time; stats shows the Likert run and the pair together.
+        which = sub.add_argument_group() if both else sub.add_mutually_exclusive_group()
         which.add_argument(
             "--run",
             default=argparse.SUPPRESS if suppress else "latest",
@@ -178,7 +179,7 @@ def add_review_parser(commands: Any, history: Callable[[argparse.ArgumentParser]
 
     stats = actions.add_parser("stats", help="Likert means, win rate, agreement between annotators and with the judge")
     files(stats, suppress=True)
-    runs(stats, suppress=True)
+    runs(stats, suppress=True, both=True)
     stats.add_argument("--json", action="store_true", help="print the numbers as JSON (undefined ones as null)")
 
     export = actions.add_parser("export", help="write the judgements as JSONL (or DPO preference pairs with --dpo)")
@@ -261,6 +262,10 @@ def _export(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     return 0
 
 
+def _cases_have(count: int) -> str:
+    return f"{count} case has" if count == 1 else f"{count} cases have"
+
+
 def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     _require("starlette", "uvicorn")
     dimensions = resolve_dimensions(args.dimensions, Path.cwd())
@@ -275,9 +280,9 @@ def _serve(args: argparse.Namespace, store: ReviewStore, out: TextIO) -> int:
     else:
         plan = likert_plan(args.history, args.run, store)
     if plan.identical:
-        print(f"{plan.identical} cases have the same output in both runs: not asked", file=out)
+        print(f"{_cases_have(plan.identical)} the same output in both runs: not asked", file=out)
     if plan.without_output:
-        print(f"{plan.without_output} cases have no text output: not asked", file=out)
+        print(f"{_cases_have(plan.without_output)} no text output: not asked", file=out)
     changed = sum(1 for item in plan.items if item.needs_review)
     if changed:
         print(f"{changed} outputs changed since their case was rated: queued first", file=out)

@@ -36,6 +36,7 @@ __all__ = [
     "ReviewItem",
     "ReviewPlan",
     "case_file_cases",
+    "judge_inconclusive",
     "judge_score_of",
     "likert_plan",
     "pairwise_plan",
@@ -57,13 +58,27 @@ class ReviewItem:
     output: str
     output_sha256: str
     judge_score: float | None = None
+    judge_inconclusive: bool = False  # the run asked its judge, which was inconclusive: no score
     other_run_id: str | None = None
     other_output: str | None = None
     other_output_sha256: str | None = None
     other_judge_score: float | None = None
+    other_judge_inconclusive: bool = False
     needs_review: bool = False  # Likert: someone rated this case, but a different output
     reference: str | None = None  # the case file's reference answer, as the file is now
     dimensions: tuple[str, ...] | None = None  # the case file's review_dimensions, if it names its own
+
+    def chat(self) -> list[dict[str, str]] | None:
+        """The request as chat messages, the system prompt first (as the backends send it), or None
+        when the case was a plain prompt."""
+        if self.messages is None and self.system is None:
+            return None
+        chat = [{"role": "system", "content": self.system}] if self.system else []
+        if self.messages is not None:
+            chat.extend({"role": str(m.get("role")), "content": str(m.get("content"))} for m in self.messages)
+        else:
+            chat.append({"role": "user", "content": self.prompt or ""})
+        return chat
 
     @property
     def item_key(self) -> tuple[str, ...]:
@@ -104,6 +119,15 @@ def judge_score_of(case: CaseRecord) -> float | None:
     if isinstance(metric, dict) and isinstance(metric.get("value"), (int, float)):
         return float(metric["value"])
     return None
+
+
+def judge_inconclusive(case: CaseRecord) -> bool:
+    """Whether ``case`` asked a judge that was inconclusive (too little probability on the scores),
+    so the run has no judge score for it."""
+    return judge_score_of(case) is None and any(
+        check.get("name") == JUDGE_METRIC and "inconclusive judge" in str(check.get("message") or "")
+        for check in case.checks
+    )
 
 
 def _chat_of(history: Path, run: RunRecord) -> dict[str, dict[str, Any]]:
@@ -161,6 +185,7 @@ def _item(case: CaseRecord, run: RunRecord, log: dict[str, dict[str, Any]]) -> R
         output=case.output,
         output_sha256=output_sha256(case.output) or "",
         judge_score=judge_score_of(case),
+        judge_inconclusive=judge_inconclusive(case),
     )
 
 
@@ -238,6 +263,7 @@ def pairwise_plan(history: str | os.PathLike[str], first_ref: str, second_ref: s
                 other_output=other_item.output,
                 other_output_sha256=other_item.output_sha256,
                 other_judge_score=other_item.judge_score,
+                other_judge_inconclusive=other_item.judge_inconclusive,
             )
         )
     return ReviewPlan(

@@ -23,11 +23,11 @@ from pytest_llmeval.review.items import (
 )
 from pytest_llmeval.review.stats import (
     Correlation,
-    Interval,
+    Estimate,
     krippendorff_alpha,
-    mean_interval,
+    mean_estimate,
+    proportion_estimate,
     spearman,
-    wilson_interval,
 )
 from pytest_llmeval.review.store import Judgement, ReviewStore
 
@@ -41,8 +41,10 @@ __all__ = [
     "likert_results",
     "pairwise_results",
     "review_results",
+    "review_results_for_runs",
 ]
 
+LIKERT_SCALE = (1.0, 5.0)
 # A choice as a number for the first run: what a win rate averages and what alpha (ordinal) compares.
 _OUTCOME = {"first": 1.0, "tie": 0.5, "second": 0.0}
 
@@ -53,7 +55,7 @@ class DimensionResult:
     interval, alpha among annotators when 2+ rated a common case, and Spearman with the judge."""
 
     name: str
-    mean: Interval
+    mean: Estimate
     agreement_alpha: float | None
     judge_spearman: Correlation | None
 
@@ -68,6 +70,7 @@ class LikertResults:
     annotators: list[str]
     dimensions: list[DimensionResult]
     judge_overall: Correlation | None  # judge score vs the mean over all dimensions
+    judge_inconclusive: int = 0  # rated cases whose judge was inconclusive (no score): left out of rho
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class JudgePreferenceAgreement:
     agree: int
     n: int
     human_ties_left_out: int
+    judge_inconclusive: int = 0  # judged cases left out: the judge was inconclusive on one side or both
 
     @property
     def accuracy(self) -> float:
@@ -95,7 +99,7 @@ class PairwiseResults:
     wins: int  # cases the first run won (mean outcome over annotators > 1/2)
     losses: int
     ties: int
-    win_rate: Interval | None  # of the first run: win 1, tie 1/2, loss 0, Wilson interval
+    win_rate: Estimate | None  # of the first run: win 1, tie 1/2, loss 0, Wilson interval
     identical: int
     annotators: list[str]
     agreement_alpha: float | None
@@ -167,7 +171,7 @@ def likert_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> LikertR
         dimensions.append(
             DimensionResult(
                 name=name,
-                mean=mean_interval([per_item[n] for n in sorted(per_item)]),
+                mean=mean_estimate([per_item[n] for n in sorted(per_item)], scale=LIKERT_SCALE),
                 agreement_alpha=krippendorff_alpha(by_annotator, "ordinal"),
                 judge_spearman=_judge_correlation(plan.items, per_item),
             )
@@ -182,6 +186,7 @@ def likert_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> LikertR
         annotators=annotators,
         dimensions=dimensions,
         judge_overall=_judge_correlation(plan.items, overall_means),
+        judge_inconclusive=sum(1 for number in by_item if plan.items[number].judge_inconclusive),
     )
 
 
@@ -214,7 +219,7 @@ def pairwise_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> Pairw
     wins = sum(1 for value in outcomes.values() if value > 0.5)
     losses = sum(1 for value in outcomes.values() if value < 0.5)
     ties = len(outcomes) - wins - losses
-    win_rate = wilson_interval(sum(outcomes.values()), len(outcomes)) if outcomes else None
+    win_rate = proportion_estimate(sum(outcomes.values()), len(outcomes)) if outcomes else None
     return PairwiseResults(
         first_run_id=first_run,
         second_run_id=plan.run_ids[1],
@@ -234,10 +239,11 @@ def pairwise_results(plan: ReviewPlan, judgements: Sequence[Judgement]) -> Pairw
 
 
 def _judge_preference(items: Sequence[ReviewItem], outcomes: dict[int, float]) -> JudgePreferenceAgreement | None:
-    agree = n = human_ties = 0
+    agree = n = human_ties = inconclusive = 0
     for number, outcome in outcomes.items():
         item = items[number]
         if item.judge_score is None or item.other_judge_score is None:
+            inconclusive += item.judge_inconclusive or item.other_judge_inconclusive
             continue
         if outcome == 0.5:
             human_ties += 1
@@ -246,9 +252,9 @@ def _judge_preference(items: Sequence[ReviewItem], outcomes: dict[int, float]) -
         human_first = outcome > 0.5
         if item.judge_score != item.other_judge_score and (item.judge_score > item.other_judge_score) == human_first:
             agree += 1
-    if n == 0 and human_ties == 0:
+    if n == 0 and human_ties == 0 and inconclusive == 0:
         return None
-    return JudgePreferenceAgreement(agree, n, human_ties)
+    return JudgePreferenceAgreement(agree, n, human_ties, inconclusive)
 
 
 def latest_pairwise_runs(reviews: ReviewStore) -> tuple[str, str] | None:
@@ -280,8 +286,72 @@ def review_results(
     if run is not None:
         results.likert = likert_results(likert_plan(Path(history), run, store), judgements)
     pair = pairwise or latest_pairwise_runs(store)
+    if pairwise is None and pair is not None and not _in_history(history, pair):
+        # Labels imported from another machine name its runs: say so rather than fail.
+        results.notes.append(
+            f"pairwise: the runs compared last ({pair[0][:12]}, {pair[1][:12]}) are not in {history}; "
+            "name two runs of this history with --pairwise A B"
+        )
+        pair = None
     if pair is not None:
         results.pairwise = pairwise_results(pairwise_plan(Path(history), *pair), judgements)
+    return results
+
+
+def _in_history(history: str | os.PathLike[str], runs: tuple[str, str]) -> bool:
+    from pytest_llmeval.store import RunStore, StoreError
+
+    store = RunStore(history)
+    try:
+        for run in runs:
+            store.resolve(run)
+    except StoreError:
+        return False
+    return True
+
+
+def review_results_for_runs(
+    history: str | os.PathLike[str], latest: str, reference: str | None = None, shown: Sequence[str] = ()
+) -> ReviewResults | None:
+    """What people said about the runs a report shows, or None when they said nothing about them:
+    the Likert results of ``latest`` when someone rated its outputs, and the pairwise results of
+    ``latest`` against ``reference`` when someone compared their outputs (else of the pair compared
+    last, when both of its runs are among ``shown``). For the dashboard and the Markdown summary; a
+    review file that cannot be read, or missing libraries, give a note instead of numbers."""
+    import importlib.util
+
+    from pytest_llmeval.review.store import ReviewStoreError, reviews_path
+    from pytest_llmeval.store import StoreError
+
+    path = reviews_path(history)
+    if not path.is_file():
+        return None
+    try:
+        store = ReviewStore(path)
+        judgements = store.current()
+        if not any(not j.skipped for j in judgements):
+            return None
+        missing = [name for name in ("scipy", "krippendorff") if importlib.util.find_spec(name) is None]
+        if missing:
+            return ReviewResults(
+                notes=[f"human review: {path} holds judgements; pip install 'pytest-llmeval[review]' to see them"]
+            )
+        results = ReviewResults()
+        likert = likert_results(likert_plan(Path(history), latest, store), judgements)
+        results.likert = likert if likert.rated else None
+        pairs = [] if reference is None or reference == latest else [(latest, reference)]
+        last = latest_pairwise_runs(store)
+        if last is not None and set(last) <= set(shown) and set(last) != {latest, reference}:
+            pairs.append(last)
+        for pair in pairs:
+            pairwise = pairwise_results(pairwise_plan(Path(history), *pair), judgements)
+            if pairwise.judged:
+                results.pairwise = pairwise
+                break
+    except (ReviewStoreError, StoreError, ValueError) as exc:
+        return ReviewResults(notes=[f"human review: could not be read: {exc}"])
+    if results.likert is None and results.pairwise is None:
+        return None
     return results
 
 
@@ -301,6 +371,11 @@ def _rho(correlation: Correlation | None) -> str:
     if math.isnan(correlation.rho):
         return f"undefined (n={correlation.n}: needs 3+ cases and variation on both sides)"
     return f"rho {correlation.rho:.2f} (p {correlation.p_value:.3f}, n={correlation.n})"
+
+
+def _left_out(count: int) -> str:
+    cases = "case" if count == 1 else "cases"
+    return f"{count} judged {cases} left out of the judge's agreement: the judge was inconclusive (no score)"
 
 
 def _format(results: ReviewResults) -> list[str]:
@@ -327,6 +402,8 @@ def _format(results: ReviewResults) -> list[str]:
                 )
             lines.extend("  " + line for line in _table(rows))
             lines.append(f"  judge vs the mean of all dimensions: {_rho(likert.judge_overall)}")
+            if likert.judge_inconclusive:
+                lines.append(f"  {_left_out(likert.judge_inconclusive)}")
             if all(d.agreement_alpha is None for d in likert.dimensions):
                 lines.append("  alpha (Krippendorff, ordinal): needs two annotators on a common case")
     pair = results.pairwise
@@ -339,7 +416,7 @@ def _format(results: ReviewResults) -> list[str]:
         )
         lines.append(
             f"  {pair.judged} of {pair.items} differing cases judged by {', '.join(pair.annotators) or 'nobody yet'}"
-            f"; {pair.identical} cases with identical outputs not asked"
+            f"; {pair.identical} {'case' if pair.identical == 1 else 'cases'} with identical outputs not asked"
         )
         if pair.win_rate is not None:
             lines.append(
@@ -358,6 +435,8 @@ def _format(results: ReviewResults) -> list[str]:
                 f"  judge vs human: the judge's scores prefer the same run in {pair.judge.agree} of "
                 f"{pair.judge.n} cases ({accuracy}); {pair.judge.human_ties_left_out} human ties left out"
             )
+            if pair.judge.judge_inconclusive:
+                lines.append(f"  {_left_out(pair.judge.judge_inconclusive)}")
     lines.extend(results.notes)
     return lines or ["no review results"]
 
@@ -369,7 +448,7 @@ def _code(text: str) -> str:
 
 
 def _markdown(results: ReviewResults) -> list[str]:
-    if results.likert is None and results.pairwise is None:
+    if results.likert is None and results.pairwise is None and not results.notes:
         return []
     lines = ["### Human review", ""]
     likert = results.likert
@@ -387,6 +466,9 @@ def _markdown(results: ReviewResults) -> list[str]:
                     f"| {dimension.name} | {dimension.mean.format()} | {dimension.mean.n} | "
                     f"{_alpha(dimension.agreement_alpha)} | {_rho(dimension.judge_spearman)} |"
                 )
+            lines += ["", f"Judge vs the mean of all dimensions (Spearman): {_rho(likert.judge_overall)}."]
+            if likert.judge_inconclusive:
+                lines.append(_left_out(likert.judge_inconclusive).capitalize() + ".")
         lines.append("")
     pair = results.pairwise
     if pair is not None:
@@ -400,8 +482,20 @@ def _markdown(results: ReviewResults) -> list[str]:
                 f"Win rate **{pair.win_rate.format(percent=True)}** (Wilson 95%; {pair.wins} wins, "
                 f"{pair.losses} losses, {pair.ties} ties counted as half)."
             )
+        if pair.agreement_alpha is not None:
+            lines.append(
+                f"Agreement between annotators (Krippendorff's alpha, ordinal): {_alpha(pair.agreement_alpha)}."
+            )
         if pair.judge is not None and pair.judge.n:
-            lines.append(f"The judge's scores agree with the people in {pair.judge.agree} of {pair.judge.n} cases.")
+            lines.append(
+                f"The judge's scores agree with the people in {pair.judge.agree} of {pair.judge.n} cases "
+                f"({pair.judge.accuracy:.0%}; {pair.judge.human_ties_left_out} human ties left out)."
+            )
+        if pair.judge is not None and pair.judge.judge_inconclusive:
+            lines.append(_left_out(pair.judge.judge_inconclusive).capitalize() + ".")
+        lines.append("")
+    lines += [f"{note}  " if n < len(results.notes) - 1 else note for n, note in enumerate(results.notes)]
+    if results.notes:
         lines.append("")
     return lines
 

@@ -1,7 +1,8 @@
-"""The statistics of human review: intervals and agreement, each from scipy or a library.
+"""The statistics of human review: estimates with intervals, and agreement, each from scipy or a library.
 
-``wilson_interval`` and ``mean_interval`` are the same intervals the run comparison needs; they are
-kept here, small and tested against published values, until the two share one module.
+The intervals themselves are :mod:`pytest_llmeval.statistics`' (Wilson for win rates, Student's t
+for rating means), the ones the run comparison uses; this module wraps them as :class:`Estimate`,
+the point and its interval as the review's tables and JSON show them.
 """
 
 from __future__ import annotations
@@ -11,27 +12,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_llmeval.statistics import DEFAULT_CONFIDENCE, t_interval, wilson_interval
+
 __all__ = [
     "Correlation",
-    "Interval",
+    "Estimate",
     "krippendorff_alpha",
-    "mean_interval",
+    "mean_estimate",
+    "proportion_estimate",
     "spearman",
-    "wilson_interval",
 ]
-
-CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
-class Interval:
+class Estimate:
     """An estimate with its two-sided confidence interval (``low``/``high`` are NaN when undefined)."""
 
     estimate: float
     low: float
     high: float
     n: int
-    confidence: float = CONFIDENCE
+    confidence: float = DEFAULT_CONFIDENCE
 
     def format(self, digits: int = 2, percent: bool = False) -> str:
         if percent:
@@ -50,40 +51,29 @@ class Correlation:
     n: int
 
 
-def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) -> Interval:
-    """The Wilson score interval for a proportion ``successes / n``.
-
-    ``successes`` may be fractional (a tie counted as half a win); the formula is the usual one with
-    p = successes / n (Wilson 1927; Newcombe 1998, method 3). Raises ValueError for n < 1.
-    """
-    from scipy.stats import norm
-
-    if n < 1:
-        raise ValueError("wilson_interval: n must be at least 1")
-    if not 0 <= successes <= n:
-        raise ValueError(f"wilson_interval: successes {successes} outside 0..{n}")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n, confidence)
+def proportion_estimate(successes: float, n: int, confidence: float = DEFAULT_CONFIDENCE) -> Estimate:
+    """``successes / n`` (a tie may count as half a success) with its Wilson interval; n >= 1."""
+    interval = wilson_interval(successes, n, confidence)
+    if interval is None:
+        raise ValueError("a proportion needs at least one case")
+    return Estimate(successes / n, interval.low, interval.high, n, confidence)
 
 
-def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
-    """The mean of ``values`` with Student's t interval (NaN bounds for fewer than two values;
-    a zero-width interval when every value is the same)."""
-    from scipy.stats import t
-
-    n = len(values)
-    if n == 0:
-        raise ValueError("mean_interval: no values")
-    mean = math.fsum(values) / n
-    if n < 2:
-        return Interval(mean, math.nan, math.nan, n, confidence)
-    variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
-    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
-    return Interval(mean, mean - half, mean + half, n, confidence)
+def mean_estimate(
+    values: Sequence[float], confidence: float = DEFAULT_CONFIDENCE, scale: tuple[float, float] | None = None
+) -> Estimate:
+    """The mean of ``values`` with Student's t interval (NaN bounds for a single value), cut to
+    ``scale`` when given (a mean of 1-5 ratings cannot lie above 5, whatever the t interval says)."""
+    if not values:
+        raise ValueError("a mean needs at least one value")
+    mean = math.fsum(values) / len(values)
+    interval = t_interval(values, confidence)
+    if interval is None:
+        return Estimate(mean, math.nan, math.nan, len(values), confidence)
+    low, high = interval.low, interval.high
+    if scale is not None:
+        low, high = max(scale[0], low), min(scale[1], high)
+    return Estimate(mean, low, high, len(values), confidence)
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> Correlation:

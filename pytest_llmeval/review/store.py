@@ -43,9 +43,10 @@ __all__ = [
 ]
 
 REVIEWS_FILE_NAME = "reviews.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: judgements.messages (the chat a judged output answered)
 DEFAULT_DIMENSIONS = ("helpfulness", "correctness", "tone")
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: the optional "messages" key; format 1 lines are read too
+READ_FORMATS = (1, 2)
 
 Kind = Literal["likert", "pairwise"]
 Choice = Literal["first", "second", "tie"]
@@ -113,6 +114,9 @@ class Judgement:
     other_output_sha256: str | None = None
     other_output: str | None = None
     retracted_at: float | None = None
+    # The request as chat messages (system prompt first) when the case was a chat; None for a plain
+    # prompt. What --dpo writes as the conversational prompt.
+    messages: list[dict[str, str]] | None = None
 
     @property
     def item_key(self) -> tuple[str, ...]:
@@ -146,6 +150,7 @@ _COLUMNS = (
     "other_output_sha256",
     "other_output",
     "retracted_at",
+    "messages",
 )
 
 _SCHEMA = """
@@ -169,7 +174,8 @@ CREATE TABLE judgements (
     other_run_id TEXT,
     other_output_sha256 TEXT,
     other_output TEXT,
-    retracted_at REAL
+    retracted_at REAL,
+    messages TEXT
 );
 CREATE INDEX judgements_by_case ON judgements (case_id, output_sha256);
 CREATE INDEX judgements_by_session ON judgements (session, annotator, created_at);
@@ -246,6 +252,8 @@ class ReviewStore:
                 )
             if version < 1:
                 raise ReviewStoreError(f"the review file {self.path} has no valid schema version; move it aside")
+            if version < SCHEMA_VERSION:
+                self._upgrade(connection)
             return
         if not create:
             return
@@ -258,6 +266,21 @@ class ReviewStore:
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def _upgrade(self, connection: sqlite3.Connection) -> None:
+        """Bring a schema 1 file to schema 2 (a ``messages`` column, empty for the old rows), once,
+        under the write lock, so two processes opening an old file do not both alter it."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and str(row[0]) == "1":
+                connection.execute("ALTER TABLE judgements ADD COLUMN messages TEXT")
+                connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -391,20 +414,34 @@ class ReviewStore:
         return added, len(judgements) - added
 
 
-def dpo_records(judgements: Iterable[Judgement]) -> list[dict[str, str]]:
-    """``{"prompt", "chosen", "rejected"}`` rows from the current pairwise judgements, as TRL's
-    ``DPOTrainer`` reads them (its standard, non-conversational format); ties, skips and judgements
-    without the texts are left out. Each annotator's judgement is its own row."""
-    rows = []
+def dpo_records(judgements: Iterable[Judgement]) -> list[dict[str, Any]]:
+    """``{"prompt", "chosen", "rejected"}`` rows from the current pairwise judgements, in the
+    preference format TRL's ``DPOTrainer`` reads: for a plain prompt the *standard* format (three
+    strings); for a chat (messages or a system prompt) the *conversational* one, the prompt as the
+    list of messages (system first) and chosen/rejected each a list of one assistant message, so the
+    trainer applies the model's chat template itself. Ties, skips and judgements without the texts
+    are left out. Each annotator's judgement is its own row."""
+    rows: list[dict[str, Any]] = []
     for judgement in judgements:
         if judgement.kind != "pairwise" or judgement.skipped or judgement.choice not in ("first", "second"):
             continue
-        if judgement.prompt is None or judgement.output is None or judgement.other_output is None:
+        if judgement.prompt is None and judgement.messages is None:
+            continue
+        if judgement.output is None or judgement.other_output is None:
             continue
         chosen, rejected = (judgement.output, judgement.other_output)
         if judgement.choice == "second":
             chosen, rejected = rejected, chosen
-        rows.append({"prompt": judgement.prompt, "chosen": chosen, "rejected": rejected})
+        if judgement.messages is not None:
+            rows.append(
+                {
+                    "prompt": [{"role": m["role"], "content": m["content"]} for m in judgement.messages],
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+            )
+        else:
+            rows.append({"prompt": judgement.prompt, "chosen": chosen, "rejected": rejected})
     return rows
 
 
@@ -427,6 +464,7 @@ def _row(judgement: Judgement) -> tuple[Any, ...]:
     data = asdict(judgement)
     data["skipped"] = int(judgement.skipped)
     data["ratings"] = json.dumps(judgement.ratings, sort_keys=True)
+    data["messages"] = None if judgement.messages is None else json.dumps(judgement.messages, ensure_ascii=True)
     for key in ("comment", "prompt", "output", "other_output", "case_id", "annotator"):
         data[key] = storable_text(data[key])
     return tuple(data[column] for column in _COLUMNS)
@@ -436,6 +474,7 @@ def _judgement(row: tuple[Any, ...]) -> Judgement:
     data = dict(zip(_COLUMNS, row, strict=True))
     data["skipped"] = bool(data["skipped"])
     data["ratings"] = json.loads(data["ratings"])
+    data["messages"] = None if data["messages"] is None else json.loads(data["messages"])
     return Judgement(**data)
 
 
@@ -456,6 +495,18 @@ def _validate(judgement: Judgement, where: str) -> None:
     for dimension, value in judgement.ratings.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
             raise fail(f"rating {dimension!r} must be a whole number 1..5, not {value!r}")
+    if judgement.messages is not None and (
+        not isinstance(judgement.messages, list)
+        or not judgement.messages
+        or not all(
+            isinstance(message, dict)
+            and set(message) == {"role", "content"}
+            and isinstance(message["role"], str)
+            and isinstance(message["content"], str)
+            for message in judgement.messages
+        )
+    ):
+        raise fail('messages must be a non-empty list of {"role": ..., "content": ...} text objects')
     if judgement.kind == "likert":
         if not judgement.skipped and not judgement.ratings:
             raise fail("a Likert judgement needs at least one rating (or skipped: true)")
@@ -482,8 +533,12 @@ def _parse_line(line: str, where: str) -> Judgement:
     if not isinstance(data, dict):
         raise ReviewStoreError(f"{where}: not a judgement object")
     fmt = data.pop("format", EXPORT_FORMAT)
-    if fmt != EXPORT_FORMAT:
-        raise ReviewStoreError(f"{where}: format {fmt!r}; this pytest-llmeval reads format {EXPORT_FORMAT}")
+    if fmt not in READ_FORMATS or isinstance(fmt, bool):
+        raise ReviewStoreError(
+            f"{where}: format {fmt!r}; this pytest-llmeval reads formats {', '.join(map(str, READ_FORMATS))}"
+        )
+    if fmt == 1 and "messages" in data:
+        raise ReviewStoreError(f"{where}: format 1 has no messages key (format 2 does)")
     names = set(Judgement.__dataclass_fields__) - {"retracted_at"}
     unknown = sorted(set(data) - names)
     if unknown:

@@ -713,3 +713,85 @@ def test_the_comparison_page_of_llmeval_compare_shows_verdict_intervals_and_flip
         assert opened.errors == []
     finally:
         opened.page.close()
+
+
+def test_without_human_review_its_section_stays_hidden(opened: Opened) -> None:
+    assert opened.page.locator("#llmeval-human-review").is_hidden()
+
+
+def test_the_human_review_section_shows_means_win_rate_and_agreement(
+        browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``llmeval report`` over a history with a review file: Likert means with intervals per dimension,
+    alpha between two annotators, the judge's Spearman and the inconclusive cases left out, the win
+    rate with its Wilson interval and ties, and the judge's pairwise agreement; a hostile model name is
+    text. Every figure is the one ``llmeval review stats`` prints for the same runs."""
+    from pytest_llmeval.cli import main
+    from pytest_llmeval.records import CaseRecord, RunRecord
+    from pytest_llmeval.review.results import review_results
+    from pytest_llmeval.review.store import Judgement, ReviewStore, likert_session, pairwise_session, reviews_path
+    from pytest_llmeval.store import RunStore, output_sha256
+
+    history = tmp_path / ".llmeval" / "history.db"
+    inconclusive = {"name": "judge", "passed": False, "score": None, "message": "judge: inconclusive judge: 40%"}
+    weak_source, good_source = "./weak", './good<img src=x onerror="window.__pwned = 3">'
+    runs = RunStore(history)
+    for run_id, started, source, scores in (("weak00000000", 1.7e9, weak_source, [2.0, 3.0, 2.5, 1.0, 2.0]),
+                                            ("good00000000", 1.7e9 + 60, good_source, [4.5, None, 4.0, 3.0, 5.0])):
+        cases = []
+        for i, score in enumerate(scores):
+            metrics = {} if score is None else {"judge": {"value": score, "higher_is_better": True}}
+            checks = [] if score is not None else [inconclusive]
+            cases.append(CaseRecord(f"evals/s.eval.yaml::c{i}", "passed", prompt=f"question {i}",
+                                    output=f"{source} answer {i}", metrics=metrics, checks=checks))
+        runs.record_run(RunRecord(run_id, started, started + 5, True, {"source": source}, {}, {}, None, cases))
+    store = ReviewStore(reviews_path(history))
+    good_ratings = {"ann": [5, 4, 4, 2, 5], "bob": [5, 3, 4, 2, 4]}
+    for annotator, ratings in good_ratings.items():
+        for i, rating in enumerate(ratings):
+            output = f"{good_source} answer {i}"
+            store.add(Judgement("", "likert", likert_session("good00000000"), f"evals/s.eval.yaml::c{i}", "good00000000",
+                                output_sha256(output) or "", annotator, 1.0 + i, ratings={"helpfulness": rating, "tone": 4},
+                                prompt=f"question {i}", output=output))
+    for i, choice in enumerate(["first", "first", "tie", "second", "first"]):
+        good, weak = f"{good_source} answer {i}", f"{weak_source} answer {i}"
+        store.add(Judgement("", "pairwise", pairwise_session("good00000000", "weak00000000"), f"evals/s.eval.yaml::c{i}",
+                            "good00000000", output_sha256(good) or "", "ann", 10.0 + i, choice=choice,  # type: ignore[arg-type]
+                            first_shown_as="A", prompt=f"question {i}", output=good, other_run_id="weak00000000",
+                            other_output_sha256=output_sha256(weak), other_output=weak))
+    page_path = tmp_path / "report.html"
+    assert main(["report", "--history", str(history), "--out", str(page_path), "--no-baseline"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "with the human review of these runs (llmeval review stats prints the same numbers)")
+    expected = review_results(history, run="latest", pairwise=("latest", "previous"))
+    assert expected.likert is not None and expected.pairwise is not None
+    opened = Opened(browser, page_path.as_uri())
+    try:
+        page = opened.page
+        assert page.locator("#llmeval-human-review").is_visible()
+        rows = {}
+        for row in page.locator("table.review-likert tr[data-dimension]").all():
+            rows[row.get_attribute("data-dimension")] = row.locator("td").all_inner_texts()
+        help_row = next(d for d in expected.likert.dimensions if d.name == "helpfulness")
+        assert rows["helpfulness"][:3] == ["helpfulness", help_row.mean.format(), "5"]
+        assert help_row.agreement_alpha is not None and rows["helpfulness"][3] == f"{help_row.agreement_alpha:.2f}"
+        assert help_row.judge_spearman is not None and help_row.judge_spearman.n == 4  # c1's judge was inconclusive
+        assert rows["helpfulness"][4] == f"rho {help_row.judge_spearman.rho:.2f} (p {help_row.judge_spearman.p_value:.3f}, n=4)"
+        assert rows["tone"][3] == "–"  # every tone rating 4: alpha undefined
+        text = page.inner_text("#llmeval-human-review")
+        assert "1 judged case left out of the judge's agreement: the judge was inconclusive (no score)" in text
+        assert "5 of 5 cases rated by ann, bob; 0 need review" in text
+        assert good_source in text and page.evaluate("window.__pwned") is None  # the model name is text
+        win = page.locator("#llmeval-win-rate")
+        # c0, c1, c4 won, c2 a tie, c3 lost: (3 + 0.5) / 5 = 70%, Wilson [30.2%, 92.7%] as stats prints it
+        assert expected.pairwise.win_rate is not None
+        assert (win.get_attribute("data-wins"), win.get_attribute("data-losses"), win.get_attribute("data-ties")) == ("3", "1", "1")
+        w = expected.pairwise.win_rate
+        assert win.inner_text() == (f"win rate of good00000000: 70% [{round(w.low * 100, 1)}%, {round(w.high * 100, 1)}%] "
+                                    "(Wilson 95%; 3 wins, 1 losses, 1 ties counted as half)")
+        # judge: c0 4.5>2 agrees, c3 3>1 but the people preferred weak: disagrees, c4 5>2 agrees; c1
+        # inconclusive, c2 a human tie
+        assert page.inner_text("#llmeval-review-pair-judge") == (
+            "judge vs human: the judge's scores prefer the same run in 2 of 3 cases (66.7%); 1 human ties left out")
+        assert opened.errors == []
+    finally:
+        opened.page.close()

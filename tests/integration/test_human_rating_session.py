@@ -78,3 +78,20 @@ def test_rated_output_passes_changed_output_needs_review(pytester: pytest.Pytest
         "  support.eval.yaml::reset: the output changed since it was rated (1 rating(s) of other outputs)",
         "*= 2 needs review in *",
     ])
+
+
+def test_the_markdown_summary_has_a_human_review_section_once_people_rated(pytester: pytest.Pytester) -> None:
+    (pytester.path / "support.eval.yaml").write_text(
+        "cases:\n  - id: reset\n    prompt: How do I reset my password?\n    expect: {contains: Forgot}\n", encoding="utf-8"
+    )
+    pytester.makepyfile(bot=_bot(ANSWER))
+    args = ("--llm-model=py:bot:answer", "-p", "no:cacheprovider", "--llm-markdown=summary.md")
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    summary = pytester.path / "summary.md"
+    assert "Human review" not in summary.read_text(encoding="utf-8")  # nobody reviewed anything yet
+    _rate("support.eval.yaml::reset", ANSWER, 4)
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    text = summary.read_text(encoding="utf-8")
+    assert "### Human review" in text
+    assert "1 of 1 cases rated by 1 annotator; **0 need review**." in text
+    assert "| helpfulness | 4.00 [n too small for an interval] | 1 | - | no judge scores |" in text

@@ -125,7 +125,7 @@ def test_export_import_round_trip_merges_by_id(history: Path, tmp_path: Path) ->
     exported = tmp_path / "labels.jsonl"
     assert store.export_jsonl(exported) == 2  # the skip is not a label
     lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
-    assert {line["kind"] for line in lines} == {"likert", "pairwise"} and all(line["format"] == 1 for line in lines)
+    assert {line["kind"] for line in lines} == {"likert", "pairwise"} and all(line["format"] == 2 for line in lines)
     other = ReviewStore(tmp_path / "other.db")
     assert other.import_jsonl(exported) == (2, 0)
     assert other.import_jsonl(exported) == (0, 2)  # importing twice adds nothing
@@ -139,7 +139,7 @@ def test_export_import_round_trip_merges_by_id(history: Path, tmp_path: Path) ->
         ("[1, 2]", "labels.jsonl:1: not a judgement object"),
         ('{"kind": "likert"}', "missing keys annotator, case_id, created_at, judgement_id"),
         ('{"judgement_id": "x", "colour": 1}', "unknown keys colour"),
-        ('{"format": 9}', "format 9; this pytest-llmeval reads format 1"),
+        ('{"format": 9}', "format 9; this pytest-llmeval reads formats 1, 2"),
     ],
 )
 def test_import_names_the_bad_line(tmp_path: Path, line: str, message: str) -> None:
@@ -178,6 +178,124 @@ def test_dpo_rows_follow_the_choice_and_leave_ties_out(history: Path) -> None:
         {"prompt": "prompt c1", "chosen": "g1", "rejected": "w1"},
         {"prompt": "prompt c2", "chosen": "w2", "rejected": "g2"},
     ]
+
+
+CHAT = [{"role": "system", "content": "You are Acme's assistant."}, {"role": "user", "content": "prompt c1"}]
+
+
+def test_dpo_rows_of_a_chat_are_trls_conversational_preference_format(history: Path) -> None:
+    # TRL's dataset formats: a conversational preference row has the prompt as a list of messages
+    # and chosen/rejected as lists holding one assistant message; a plain prompt stays three strings.
+    store = ReviewStore(reviews_path(history))
+    chat = _pair(store, CASES[0], "g1", "w1", "second", "ann", 1.0)
+    store.add(Judgement(**{**chat.to_dict(), "judgement_id": "", "messages": CHAT, "created_at": 2.0}))
+    _pair(store, CASES[1], "g2", "w2", "first", "ann", 3.0)
+    assert dpo_records(store.current()) == [
+        {
+            "prompt": CHAT,
+            "chosen": [{"role": "assistant", "content": "w1"}],
+            "rejected": [{"role": "assistant", "content": "g1"}],
+        },
+        {"prompt": "prompt c2", "chosen": "g2", "rejected": "w2"},
+    ]
+
+
+def test_the_app_stores_the_chat_a_judged_output_answered(history: Path) -> None:
+    from pytest_llmeval.inference_log import inference_log_path, write_inference_log
+    from pytest_llmeval.review.app import ReviewApp
+
+    log = [
+        {
+            "node_id": CASES[0],
+            "prompt": None,
+            "messages": [{"role": "user", "content": "prompt c1"}],
+            "system": "You are Acme's assistant.",
+            "output": "g1",
+        },
+        {"node_id": CASES[1], "prompt": "prompt c2", "messages": None, "system": None, "output": "g2"},
+    ]
+    write_inference_log(inference_log_path(history, "good00000000"), log)
+    store = ReviewStore(reviews_path(history))
+    app = ReviewApp(pairwise_plan(history, "latest", "previous"), store, ["helpfulness"])
+    for index in (0, 1):
+        shown_first = store.pair_order(app.plan.session, CASES[index], "ann")
+        app.judge(index, {"annotator": "ann", "choice": "A" if shown_first == "B" else "B"})  # the weak run's
+    chat, plain = sorted(store.current(), key=lambda j: j.case_id)
+    assert chat.messages == CHAT and plain.messages is None
+    assert dpo_records([chat, plain]) == [
+        {
+            "prompt": CHAT,
+            "chosen": [{"role": "assistant", "content": "w1"}],
+            "rejected": [{"role": "assistant", "content": "g1"}],
+        },
+        {"prompt": "prompt c2", "chosen": "w2", "rejected": "g2"},
+    ]
+
+
+def test_a_schema_1_review_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE judgements (judgement_id TEXT PRIMARY KEY, kind TEXT, session TEXT, case_id TEXT,"
+        " run_id TEXT, output_sha256 TEXT, annotator TEXT, created_at REAL, skipped INTEGER, ratings TEXT,"
+        " choice TEXT, first_shown_as TEXT, comment TEXT, prompt TEXT, output TEXT, other_run_id TEXT,"
+        " other_output_sha256 TEXT, other_output TEXT, retracted_at REAL);"
+        "INSERT INTO judgements VALUES ('j1', 'likert', 'likert:r', 'c', 'r', 'h', 'ann', 1.0, 0,"
+        " '{\"tone\": 4}', NULL, NULL, NULL, 'p', 'o', NULL, NULL, NULL, NULL);"
+    )
+    connection.commit()
+    connection.close()
+    (old,) = ReviewStore(path).all()
+    assert (old.judgement_id, old.ratings, old.messages) == ("j1", {"tone": 4}, None)
+    assert sqlite3.connect(path).execute("SELECT value FROM meta").fetchone() == ("2",)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"format": 1, "messages": [{"role": "user", "content": "hi"}]}, "format 1 has no messages key"),
+        ({"messages": []}, "messages must be a non-empty list"),
+        ({"messages": [{"role": "user"}]}, "messages must be a non-empty list"),
+        ({"messages": "hi"}, "messages must be a non-empty list"),
+    ],
+)
+def test_import_checks_the_messages(tmp_path: Path, extra: dict[str, object], message: str) -> None:
+    line = {
+        "judgement_id": "x",
+        "kind": "likert",
+        "session": "s",
+        "case_id": "c",
+        "run_id": "r",
+        "output_sha256": "h",
+        "annotator": "ann",
+        "created_at": 1.0,
+        "ratings": {"tone": 4},
+        **extra,
+    }
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(ReviewStoreError, match=message):
+        ReviewStore(tmp_path / "r.db").import_jsonl(path)
+
+
+def test_import_reads_format_1_lines(tmp_path: Path) -> None:
+    line = {
+        "format": 1,
+        "judgement_id": "x",
+        "kind": "likert",
+        "session": "s",
+        "case_id": "c",
+        "run_id": "r",
+        "output_sha256": "h",
+        "annotator": "ann",
+        "created_at": 1.0,
+        "ratings": {"tone": 4},
+    }
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert ReviewStore(tmp_path / "r.db").import_jsonl(path) == (1, 0)
 
 
 # -- plans and results ---------------------------------------------------------------------------
@@ -235,6 +353,41 @@ def test_pairwise_results_win_rate_ties_and_orientation(history: Path) -> None:
     assert results.annotators == ["ann", "bob"]
     # judge: good beats weak on both cases; humans prefer good on c2 only (c1 is a tie, left out)
     assert results.judge is not None and (results.judge.agree, results.judge.n, results.judge.human_ties_left_out) == (1, 1, 1)
+
+
+def test_inconclusive_judge_scores_are_left_out_and_counted(tmp_path: Path) -> None:
+    inconclusive = {
+        "name": "judge",
+        "passed": False,
+        "score": None,
+        "message": "judge: inconclusive judge: it put only 40% of its next-token probability on the scores",
+    }
+    path = tmp_path / ".llmeval" / "history.db"
+    runs = RunStore(path)
+    weak = _run("weak00000000", 100.0, "./weak", ["w1", "w2", "w3", "w4"], [2.0, 3.0, None, 4.0])
+    good = _run("good00000000", 200.0, "./good", ["g1", "g2", "g3", "g4"], [4.5, None, 4.0, 1.0])
+    good.cases[1].checks.append(inconclusive)
+    weak.cases[2].checks.append(inconclusive)
+    runs.record_run(weak)
+    runs.record_run(good)
+    store = ReviewStore(reviews_path(path))
+    for when, (case, output, rating) in enumerate(zip(CASES, ["g1", "g2", "g3", "g4"], [5, 4, 3, 1], strict=True)):
+        _likert(store, case, output, "ann", when, helpfulness=rating)
+        _pair(store, case, output, "w" + output[1], "first", "ann", when + 0.5)
+    results = review_results(path)
+    assert results.likert is not None and results.likert.judge_inconclusive == 1
+    (helpfulness,) = results.likert.dimensions
+    assert helpfulness.judge_spearman is not None and helpfulness.judge_spearman.n == 3  # c2 left out
+    assert results.pairwise is not None and results.pairwise.judge is not None
+    # c1: judge 4.5 > 2 agrees; c4: 1 < 4 disagrees; c2 and c3: one side inconclusive, left out
+    assert (results.pairwise.judge.agree, results.pairwise.judge.n, results.pairwise.judge.judge_inconclusive) == (
+        1,
+        2,
+        2,
+    )
+    text = results.format()
+    assert "  1 judged case left out of the judge's agreement: the judge was inconclusive (no score)" in text
+    assert "  2 judged cases left out of the judge's agreement: the judge was inconclusive (no score)" in text
 
 
 def test_review_results_text(history: Path) -> None:
@@ -321,6 +474,21 @@ def test_cli_stats_export_import_dpo(history: Path, tmp_path: Path, capsys: pyte
     fresh = tmp_path / "fresh.db"
     code, out, _ = _cli(["review", "import", str(labels), "--history", str(history), "--reviews", str(fresh)], capsys)
     assert (code, out.strip()) == (0, f"imported 2 judgements from {labels} into {fresh} (0 already there)")
+
+
+def test_cli_stats_takes_the_run_and_the_pair_together(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Imported labels carry another machine's run ids: the pair is named, not taken from them.
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4)
+    _pair(store, CASES[0], "g1", "w1", "first", "ann", 2.0, session=("elsewhere0001", "elsewhere0002"))
+    code, out, _ = _cli(["review", "stats", "--history", str(history), "--run", "latest", "--pairwise", "latest",
+                         "previous"], capsys)
+    assert code == 0 and "1 of 4 cases rated by ann" in out
+    assert "1 of 2 differing cases judged by ann; 1 case with identical outputs not asked" in out
+    code, out, _ = _cli(["review", "stats", "--history", str(history)], capsys)  # the last pair is not here
+    assert code == 0 and "1 of 4 cases rated by ann" in out
+    assert out.splitlines()[-1] == (f"pairwise: the runs compared last (elsewhere000, elsewhere000) are not in "
+                                    f"{history}; name two runs of this history with --pairwise A B")
 
 
 @pytest.mark.parametrize(
@@ -439,10 +607,59 @@ def test_review_results_markdown(history: Path) -> None:
         "",
         "Likert ratings of run `good00000000` (`./good`): 2 of 4 cases rated by 1 annotator; **0 need review**.",
     ]
-    assert "| helpfulness | 3.00 [-9.71, 15.71] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |" in text
+    assert "| helpfulness | 3.00 [1.00, 5.00] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |" in text
     assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in text
-    assert "The judge's scores agree with the people in 1 of 1 cases." in text
+    assert "The judge's scores agree with the people in 1 of 1 cases (100%; 0 human ties left out)." in text
     assert ReviewResults().markdown() == ""
+
+
+def test_review_results_for_runs_only_when_people_reviewed_them(history: Path) -> None:
+    from pytest_llmeval.review.results import review_results_for_runs
+
+    assert review_results_for_runs(history, "good00000000", "weak00000000") is None  # no review file
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "an output of neither run", "ann", 1.0, helpfulness=4)
+    assert review_results_for_runs(history, "good00000000", "weak00000000") is None  # nothing on these outputs
+    _likert(store, CASES[0], "g1", "ann", 2.0, helpfulness=4)
+    only_likert = review_results_for_runs(history, "good00000000", "weak00000000")
+    assert only_likert is not None and only_likert.likert is not None and only_likert.pairwise is None
+    assert only_likert.likert.rated == 1
+    _pair(store, CASES[0], "g1", "w1", "first", "ann", 3.0)
+    both = review_results_for_runs(history, "good00000000", "weak00000000")
+    assert both is not None and both.pairwise is not None and both.pairwise.first_run_id == "good00000000"
+    # the latest run is the weak one, compared with no reference: the pair compared last, both shown
+    weak = review_results_for_runs(history, "weak00000000", None, ["weak00000000", "good00000000"])
+    assert weak is not None and weak.likert is None and weak.pairwise is not None
+    assert review_results_for_runs(history, "weak00000000", None, ["weak00000000"]) is None  # its pair is not shown
+
+
+def test_an_unreadable_review_file_is_a_note_not_a_crash(history: Path) -> None:
+    from pytest_llmeval.review.results import review_results_for_runs
+
+    reviews_path(history).write_bytes(b"not sqlite at all" * 100)
+    results = review_results_for_runs(history, "good00000000")
+    assert results is not None and results.likert is None
+    (note,) = results.notes
+    assert note.startswith("human review: could not be read: the review file ")
+    assert results.markdown().splitlines()[:3] == ["### Human review", "", note]
+
+
+def test_the_markdown_summary_carries_the_human_review_section(history: Path) -> None:
+    from pytest_llmeval.markdown import format_markdown_summary
+
+    store = ReviewStore(reviews_path(history))
+    _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4, tone=5)
+    _pair(store, CASES[0], "g1", "w1", "first", "ann", 2.0)
+    run = RunStore(history).load_run("latest")
+    section = review_results(history).markdown()
+    text = format_markdown_summary(run, human_review=section)
+    lines = text.splitlines()
+    start = lines.index("### Human review")
+    assert lines[start + 2].startswith("Likert ratings of run `good00000000` (`./good`): 1 of 4 cases rated")
+    assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in lines
+    assert "Judge vs the mean of all dimensions (Spearman): undefined (n=1: needs 3+ cases and variation on both sides)." in lines
+    assert "The judge's scores agree with the people in 1 of 1 cases (100%; 0 human ties left out)." in lines
+    assert "Human review" not in format_markdown_summary(run)  # without review data: no section
 
 
 def test_reviewing_context_and_report_status(history: Path) -> None:
@@ -455,3 +672,22 @@ def test_reviewing_context_and_report_status(history: Path) -> None:
     assert report_status("failed", [changed]) == ("needs review", "R", "NEEDS REVIEW")
     assert report_status("failed", [changed, check("contains", "x", substring="y")]) is None
     assert report_status("passed", [rated]) is None
+
+
+def test_the_walkthroughs_labels_import_and_name_its_cases(tmp_path: Path) -> None:
+    """README's human-review walk-through imports example_review/ratings.jsonl: every line imports,
+    names a case of answers.eval.yaml, and carries the output its hash says (so the labels attach to
+    anyone's runs of the byte-identical demo models); the demo model's rated answers are its training
+    answers, which it reproduces (tests/integration/test_example_suite.py)."""
+    from pytest_llmeval.demo import DEMO_EXAMPLES
+
+    folder = Path(__file__).resolve().parents[2] / "example_review"
+    store = ReviewStore(tmp_path / "r.db")
+    assert store.import_jsonl(folder / "ratings.jsonl") == (40, 0)
+    ids = {f"answers.eval.yaml::{case.id}" for case in parse_case_file(folder / "answers.eval.yaml").cases}
+    judgements = store.current()
+    assert {j.case_id for j in judgements} == ids and len(ids) == 14
+    assert all(j.output is not None and output_sha256(j.output) == j.output_sha256 for j in judgements)
+    answers = {answer for _, answer in DEMO_EXAMPLES}
+    won = [j for j in judgements if j.kind == "pairwise"]
+    assert len(won) == 13 and all(j.choice == "first" and j.output in answers for j in won)

@@ -1,5 +1,5 @@
-"""The review statistics against published values: Wilson intervals (Newcombe 1998, method 3),
-Student's t interval, Spearman's rho (a textbook example) and Krippendorff's alpha (the example
+"""The review statistics against published values: win rates (Wilson) and rating means (Student's t)
+as the review shows them (the intervals themselves are tested in test_statistics.py), Spearman's rho (a textbook example) and Krippendorff's alpha (the example
 of Krippendorff's "Computing Krippendorff's alpha-reliability", nominal and interval)."""
 
 from __future__ import annotations
@@ -10,51 +10,41 @@ import pytest
 
 from pytest_llmeval.review.stats import (
     krippendorff_alpha,
-    mean_interval,
+    mean_estimate,
+    proportion_estimate,
     spearman,
-    wilson_interval,
 )
 
 
-@pytest.mark.parametrize(
-    ("successes", "n", "low", "high"),
-    [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)],
-)
-def test_wilson_interval_matches_newcombe(successes: int, n: int, low: float, high: float) -> None:
-    interval = wilson_interval(successes, n)
-    assert interval.estimate == pytest.approx(successes / n)
-    assert (round(interval.low, 4), round(interval.high, 4)) == (low, high)
-
-
-def test_wilson_interval_takes_half_wins_for_ties() -> None:
+def test_proportion_estimate_is_the_wilson_interval_with_ties_as_half() -> None:
     # 3 wins, 2 ties, 1 loss: 4 successes of 6; the interval is the Wilson one of p = 4/6.
-    interval = wilson_interval(3 + 2 * 0.5, 6)
-    assert interval.estimate == pytest.approx(4 / 6)
-    assert (round(interval.low, 4), round(interval.high, 4)) == (0.3000, 0.9032)
+    estimate = proportion_estimate(3 + 2 * 0.5, 6)
+    assert estimate.estimate == pytest.approx(4 / 6) and estimate.n == 6
+    assert (round(estimate.low, 4), round(estimate.high, 4)) == (0.3000, 0.9032)
+    assert estimate.format(percent=True) == "66.7% [30.0%, 90.3%]"
+    with pytest.raises(ValueError, match="at least one case"):
+        proportion_estimate(0, 0)
+    with pytest.raises(ValueError, match="4 successes out of 3 trials is not a proportion"):
+        proportion_estimate(4, 3)
 
 
-def test_wilson_interval_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="n must be at least 1"):
-        wilson_interval(0, 0)
-    with pytest.raises(ValueError, match="outside 0..3"):
-        wilson_interval(4, 3)
-
-
-def test_mean_interval_is_students_t() -> None:
-    interval = mean_interval([1, 2, 3, 4, 5])
+def test_mean_estimate_is_students_t() -> None:
+    estimate = mean_estimate([1, 2, 3, 4, 5])
     # sd 1.5811, se 0.7071, t(0.975, 4) = 2.7764
-    assert interval.estimate == 3
-    assert (round(interval.low, 4), round(interval.high, 4)) == (1.0368, 4.9632)
-    assert interval.format() == "3.00 [1.04, 4.96]"
+    assert estimate.estimate == 3
+    assert (round(estimate.low, 4), round(estimate.high, 4)) == (1.0368, 4.9632)
+    assert estimate.format() == "3.00 [1.04, 4.96]"
+    # 4, 5, 5, 5: t interval [3.95, 5.30], cut to the 1-5 scale of the ratings
+    assert mean_estimate([4, 5, 5, 5], scale=(1, 5)).format() == "4.75 [3.95, 5.00]"
 
 
-def test_mean_interval_of_one_value_has_no_interval() -> None:
-    interval = mean_interval([4])
-    assert interval.estimate == 4 and math.isnan(interval.low) and math.isnan(interval.high)
-    assert interval.format() == "4.00 [n too small for an interval]"
-    assert mean_interval([4, 4, 4]).format() == "4.00 [4.00, 4.00]"
-    with pytest.raises(ValueError, match="no values"):
-        mean_interval([])
+def test_mean_estimate_of_one_value_has_no_interval() -> None:
+    estimate = mean_estimate([4])
+    assert estimate.estimate == 4 and math.isnan(estimate.low) and math.isnan(estimate.high)
+    assert estimate.format() == "4.00 [n too small for an interval]"
+    assert mean_estimate([4, 4, 4]).format() == "4.00 [4.00, 4.00]"
+    with pytest.raises(ValueError, match="at least one value"):
+        mean_estimate([])
 
 
 def test_spearman_textbook_example() -> None:

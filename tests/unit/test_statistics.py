@@ -18,6 +18,7 @@ from pytest_llmeval.statistics import (
     minimum_detectable_difference,
     paired_bootstrap,
     sign_flip_p,
+    t_interval,
     wilson_interval,
 )
 
@@ -41,6 +42,34 @@ def test_wilson_edge_cases() -> None:
     assert one is not None and one.high == 1.0 and 0.2 < one.low < 0.21  # 1/(1+z^2) = 0.2065
     with pytest.raises(ValueError, match="3 successes out of 2 trials is not a proportion"):
         wilson_interval(3, 2)
+
+
+def test_wilson_agrees_with_scipy_for_whole_counts_and_takes_fractional_ones() -> None:
+    from scipy.stats import binomtest
+
+    for successes, trials in [(0, 1), (1, 1), (3, 7), (13, 40), (99, 100)]:
+        ci = binomtest(successes, trials).proportion_ci(confidence_level=0.9, method="wilson")
+        interval = wilson_interval(successes, trials, 0.9)
+        assert interval is not None
+        assert (interval.low, interval.high) == (pytest.approx(ci.low, abs=1e-12), pytest.approx(ci.high, abs=1e-12))
+    # A win rate counts a tie as half: 3 wins, 2 ties, 1 loss is 4 of 6, the Wilson interval of p = 4/6.
+    half = wilson_interval(3 + 2 * 0.5, 6)
+    assert half is not None and (round(half.low, 4), round(half.high, 4)) == (0.3000, 0.9032)
+    with pytest.raises(ValueError, match="2.5 successes out of 2 trials is not a proportion"):
+        wilson_interval(2.5, 2)
+
+
+def test_t_interval_is_students_t() -> None:
+    # mean 3, sd 1.5811, se 0.7071, t(0.975, 4) = 2.7764: 3 -+ 1.9632
+    interval = t_interval([1, 2, 3, 4, 5])
+    assert interval is not None
+    assert (round(interval.low, 4), round(interval.high, 4)) == (1.0368, 4.9632)
+    # Two values 4 and 5: mean 4.5, se 0.5, t(0.95, 1) = 6.3138 at 90%.
+    ninety = t_interval([4, 5], confidence=0.9)
+    assert ninety is not None and (round(ninety.low, 4), round(ninety.high, 4)) == (1.3431, 7.6569)
+    assert t_interval([4]) is None and t_interval([]) is None
+    same = t_interval([4, 4, 4])
+    assert same is not None and (same.low, same.high) == (4.0, 4.0)
 
 
 def test_mcnemar_exact_on_textbook_tables() -> None:
@@ -144,11 +173,17 @@ def test_sign_flip_p_agrees_with_scipys_permutation_test() -> None:
         values = rng.normal(0.05, 0.2, size)
         ours = sign_flip_p(values, resamples=20_000, seed=1)
         theirs = permutation_test(
-            (values,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples", vectorized=True,
-            n_resamples=20_000, rng=np.random.default_rng(2),
+            (values,),
+            lambda x, axis: np.mean(x, axis=axis),
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=20_000,
+            rng=np.random.default_rng(2),
         ).pvalue
         # exact: equal; Monte Carlo: within about 4 standard errors of 20,000 draws
-        assert ours == pytest.approx(theirs, abs=0 if size == 12 else 4 * math.sqrt(theirs * (1 - theirs) / 20_000) + 1e-4)
+        assert ours == pytest.approx(
+            theirs, abs=0 if size == 12 else 4 * math.sqrt(theirs * (1 - theirs) / 20_000) + 1e-4
+        )
     assert sign_flip_p([0.0, 0.0, 0.0]) == 1.0
 
 
