@@ -167,6 +167,12 @@ class LazyTokenizer:
         return list(self._tokenizer.tokenize(text))
 
 
+def _has_tokenizer(settings: Settings) -> bool:
+    from pytest_llmeval.backends.registry import backend_for
+
+    return settings.model is None or backend_for(settings.model).has_tokenizer
+
+
 class ModelUnderTest:
     """The model a session evaluates: ``generate`` one request, or ``generate_many`` in batches.
 
@@ -189,10 +195,11 @@ class ModelUnderTest:
         self._backend: Backend | None = None
         self.cache = cache
         self.on_generation = on_generation
-        # A served model exposes no tokenizer: checks then skip token-based signals (not_garbled's
-        # fragmentation) or say that a token count needs one, instead of failing on the lookup.
+        # A model without a tokenizer (its BackendSpec says so): checks then skip token-based signals
+        # (not_garbled's fragmentation) or say that a token count needs one, instead of failing on
+        # the lookup.
         self.checks_tokenizer: LazyTokenizer | None = (
-            None if settings.backend_name == "openai" else LazyTokenizer(self, load_tokenizer)
+            LazyTokenizer(self, load_tokenizer) if _has_tokenizer(settings) else None
         )
         self._ready: dict[GenerationRequest, Generation] = {}
         self._from_cache: set[GenerationRequest] = set()
@@ -471,24 +478,30 @@ class ModelJudge:
     @property
     def scores_next_tokens(self) -> bool:
         """Whether the judge model gives next-token log-probabilities (a served model whose server
-        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``). A local model
-        always does: answered without loading it, so scores served from the cache need no model."""
-        if not self.model.loaded and self._is_local_model():
-            return True
+        returns none is asked in text mode instead: ``metrics.judge.scoring_mode``). When its backend
+        always does, or never does (``BackendSpec.next_token_scores``), this is answered without
+        loading it, so scores served from the cache need no model."""
+        fixed = self.fixed_scoring
+        if not self.model.loaded and fixed is not None:
+            return fixed
         return self.model.backend.scores_next_tokens
 
     @property
     def scoring(self) -> str:
         """How this judge reads scores, for the run's settings."""
-        if not self.model.loaded and self._is_local_model():
-            return "logprobs"
+        fixed = self.fixed_scoring
+        if not self.model.loaded and fixed is not None:
+            return "logprobs" if fixed else "text"
         return str(getattr(self.model.backend, "judge_scoring", "logprobs" if self.scores_next_tokens else "text"))
 
-    def _is_local_model(self) -> bool:
+    @property
+    def fixed_scoring(self) -> bool | None:
+        """Whether the judge's backend always (True) or never (False) gives next-token
+        log-probabilities; None when that depends on the loaded model (a served model's server)."""
         from pytest_llmeval.backends.registry import backend_for
 
         model = self.model.settings.model
-        return model is not None and backend_for(model).name == "hf"
+        return None if model is None else backend_for(model).next_token_scores
 
     def score_next_token(self, prompts: list[str], candidates: list[str]) -> list[dict[str, float]]:
         """Next-token log-probabilities of ``candidates`` after each prompt: memoised in the session,

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "MAX_BEAMS",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
@@ -44,6 +45,9 @@ MAX_DEPTH = 64
 # Generation numbers: torch.manual_seed takes 64 bits; SQLite and JSON readers take signed 64.
 MAX_SEED = 2**63 - 1
 MAX_TOKENS = 10_000_000
+# Beam search keeps num_beams sequences per prompt, so memory grows with beams x batch: 64 beams of a
+# batch of 32 is already 2,048 sequences. Published decoding uses 1-10 beams; past 64 is a typo.
+MAX_BEAMS = 64
 
 
 class InputLimitError(ValueError):

@@ -61,3 +61,25 @@ def demo_model(model_dir: Path) -> Path:
     from pytest_llmeval.demo import copy_demo_model
 
     return copy_demo_model(model_dir / "demo")
+
+
+YAML_ALIAS_BOMB = """\
+a: &a [x, x, x, x, x, x, x, x, x]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+cases:
+  - prompt: hi
+    expect: {contains_any: *h}
+"""
+
+
+@pytest.fixture
+def yaml_alias_bomb() -> str:
+    """A 388-byte case file whose aliases expand to 9**8 (43 million) values: one like it once ran
+    240 s to 3.1 GB while collecting."""
+    return YAML_ALIAS_BOMB

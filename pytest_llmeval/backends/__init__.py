@@ -45,10 +45,8 @@ def judge_is_model_under_test(settings: Settings) -> bool:
     name on the same server with the same key variable), which then serves both roles."""
     if settings.judge_model is None or settings.judge_model != settings.model:
         return False
-    if settings.backend_name != "openai":
-        return True
-    judge = judge_settings(settings)
-    return (judge.base_url, judge.api_key_env) == (settings.base_url, settings.api_key_env)
+    location = backend_for(settings.judge_model).location
+    return location(judge_settings(settings)) == location(settings)
 
 
 def validate_model_source(settings: Settings, cwd: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pydantic
 
 from pytest_llmeval.errors import GenerationError, GenerationParameterError
-from pytest_llmeval.input_limits import MAX_SEED, MAX_TOKENS, bounded_repr
+from pytest_llmeval.input_limits import MAX_BEAMS, MAX_SEED, MAX_TOKENS, bounded_repr
 
 __all__ = [
     "Backend",
@@ -64,7 +64,7 @@ class GenerationParams(pydantic.BaseModel):
     top_k: int | None = pydantic.Field(default=None, ge=1, le=MAX_TOKENS)
     repetition_penalty: float | None = pydantic.Field(default=None, gt=0, le=1000)
     no_repeat_ngram_size: int | None = pydantic.Field(default=None, ge=1, le=MAX_TOKENS)
-    num_beams: int | None = pydantic.Field(default=None, ge=1, le=1000)
+    num_beams: int | None = pydantic.Field(default=None, ge=1, le=MAX_BEAMS)
     stop: tuple[str, ...] = ()
     seed: int | None = pydantic.Field(default=None, ge=0, le=MAX_SEED)
 
@@ -85,6 +85,18 @@ class GenerationParams(pydantic.BaseModel):
         if isinstance(value, str):
             return (value,)
         return tuple(value) if isinstance(value, list) else value
+
+    @pydantic.field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # An empty stop string occurs before the first character: every output would end empty.
+        if "" in value:
+            where = f"item {value.index('') + 1} of {len(value)} is" if len(value) > 1 else "it is"
+            raise ValueError(
+                f"{where} an empty string, which would end every output before its first character; "
+                "give the text that ends an output (e.g. '\\n\\n'), or leave stop out"
+            )
+        return value
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> GenerationParams:

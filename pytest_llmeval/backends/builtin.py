@@ -122,6 +122,7 @@ HF = register_backend(
         identity=_hf_identity,
         run_settings=_hf_run_settings,
         checks_tokenizer=_hf_tokenizer,
+        next_token_scores=True,
         origin=__name__,
     )
 )
@@ -133,6 +134,8 @@ CALLABLE = register_backend(
         load=_callable_load,
         describe=_callable_describe,
         validate=_callable_validate,
+        has_tokenizer=False,  # a function returns text only
+        next_token_scores=False,
         origin=__name__,
     )
 )
@@ -199,13 +202,18 @@ def _openai_load(settings: Settings, cwd: Path) -> Backend:
     return OpenAIBackend(_served(settings))
 
 
+def _openai_location(settings: Settings) -> tuple[Any, ...]:
+    return (settings.base_url, settings.api_key_env)
+
+
 def _openai_check_plan(planned: Sequence[tuple[str, GenerationRequest]]) -> None:
     from pytest_llmeval.backends.openai import refuse_unservable
 
     refuse_unservable(planned)
 
 
-# Cached by identity (URL, name, pinned revision, server id); the protocol exposes no tokenizer.
+# Cached by identity (URL, name, pinned revision, server id); the protocol exposes no tokenizer, and
+# whether it gives log-probabilities depends on the server.
 OPENAI = register_backend(
     BackendSpec(
         name="openai",
@@ -216,6 +224,9 @@ OPENAI = register_backend(
         identity=_openai_identity,
         run_settings=_openai_run_settings,
         check_plan=_openai_check_plan,
+        has_tokenizer=False,
+        next_token_scores=None,
+        location=_openai_location,
         origin=__name__,
     )
 )

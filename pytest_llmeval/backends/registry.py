@@ -50,6 +50,10 @@ def _no_run_settings(settings: Settings) -> dict[str, Any]:
     return {}
 
 
+def _named_by_value_alone(settings: Settings) -> tuple[Any, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class BackendSpec:
     """How one kind of model is checked, described, identified and loaded.
@@ -65,7 +69,17 @@ class BackendSpec:
     - ``check_plan(planned)``: refuse, before any test runs, the planned ``(node id, request)``
       pairs this backend cannot serve (raise ConfigurationError naming them); None: all servable.
     - ``checks_tokenizer(settings)``: the tokenizer token-based checks use, loaded without the
-      model, or None.
+      model, or None (then the loaded backend's ``tokenizer``).
+    - ``has_tokenizer``: False when the model has no tokenizer at all (a Python callable, a served
+      model): token-based checks then skip their token signals (``not_garbled``'s fragmentation) or
+      say that a token count needs one, instead of failing on the lookup.
+    - ``next_token_scores``: True when the backend always gives next-token log-probabilities (a
+      judge on it scores by them, known without loading it), False when it never does (a judge reads
+      scores from text); None when it depends on the loaded model (a served model: on its server),
+      which is then asked, and a judge records the answer in the run's settings (``judge_scoring``).
+    - ``location(settings)``: the settings besides the model value that decide which model the value
+      names (a served model: its base URL and key variable), or ``()`` when the value alone does; a
+      judge named like the model under test is that model only when the locations match.
     """
 
     name: str
@@ -77,6 +91,9 @@ class BackendSpec:
     run_settings: Callable[[Settings], dict[str, Any]] = _no_run_settings
     checks_tokenizer: Callable[[Settings], Any] | None = None
     check_plan: Callable[[Sequence[tuple[str, GenerationRequest]]], None] | None = None
+    has_tokenizer: bool = True
+    next_token_scores: bool | None = None
+    location: Callable[[Settings], tuple[Any, ...]] = _named_by_value_alone
     origin: str = ""
 
 

@@ -400,6 +400,9 @@ def _list_hint(spec: CheckSpec, name: str, negated: bool, args: Mapping[str, Any
 
 
 def _negate(name: str, result: CheckResult) -> CheckResult:
+    if result.details.get("undecided"):
+        # The check could not decide (a pattern timed out): not deciding is no evidence either way.
+        return CheckResult(name, False, f"{name}: undecided: {result.message}", result.score, result.details)
     if result.passed:
         message = f"{name}: expected {result.name} to fail, but it passed: {result.message}"
     else:

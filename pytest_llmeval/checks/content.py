@@ -13,11 +13,10 @@ without changing the meaning:
 from __future__ import annotations
 
 import difflib
-import functools
-import re
 import unicodedata
-from typing import Literal
+from typing import Any, Literal
 
+from pytest_llmeval.checks import patterns
 from pytest_llmeval.checks._text import PhraseHit, find_phrases, fold
 from pytest_llmeval.checks.base import (
     CheckResult,
@@ -169,19 +168,18 @@ def ends_with(text: str, suffix: str, case_sensitive: bool = False, normalize: b
     return _edge_check("ends_with", text, suffix, case_sensitive, normalize)
 
 
-@functools.lru_cache(maxsize=512)
-def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+def _compile(pattern: str, flags: int) -> Any:
     try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
+        return patterns.compile_pattern(pattern, flags)
+    except patterns.InvalidPattern as exc:
         raise CheckUsageError(f"check 'regex': invalid pattern {pattern!r}: {exc}") from None
 
 
 def _flag_names(ignore_case: bool, multiline: bool, dotall: bool) -> tuple[int, list[str]]:
     chosen = [
-        (ignore_case, re.IGNORECASE, "ignore_case"),
-        (multiline, re.MULTILINE, "multiline"),
-        (dotall, re.DOTALL, "dotall"),
+        (ignore_case, patterns.IGNORECASE, "ignore_case"),
+        (multiline, patterns.MULTILINE, "multiline"),
+        (dotall, patterns.DOTALL, "dotall"),
     ]
     flags = 0
     for on, flag, _ in chosen:
@@ -201,11 +199,16 @@ def regex(
     """``search`` finds the pattern anywhere; ``fullmatch`` matches the whole stripped output.
 
     The value is the match's named groups (a dict) when the pattern has any, else the matched text.
+    A pattern that does not finish within ``checks.patterns.PATTERN_TIMEOUT_S`` seconds (catastrophic
+    backtracking) fails the check, negated or not, naming the pattern and the limit.
     """
     flags, labels = _flag_names(ignore_case, multiline, dotall)
     compiled = _compile(pattern, flags)
     subject = text.strip() if mode == "fullmatch" else text
-    match = compiled.fullmatch(subject) if mode == "fullmatch" else compiled.search(subject)
+    try:
+        match = patterns.fullmatch(compiled, subject) if mode == "fullmatch" else patterns.search(compiled, subject)
+    except patterns.PatternTimeout as exc:
+        return patterns.timed_out_result("regex", exc)
     if match is not None:
         value = match.groupdict() or match.group(0)
         message = f"regex: matched {truncate(match.group(0), limit=60)} at char {match.start()}"

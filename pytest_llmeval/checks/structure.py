@@ -32,6 +32,7 @@ import pydantic
 
 from pytest_llmeval.checks._text import clip
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError, register_check, truncate
+from pytest_llmeval.checks.patterns import PatternTimeout, timed_out_result, with_bounded_patterns
 from pytest_llmeval.input_limits import InputLimitError, load_yaml, read_text_file, reject_json_constant
 
 __all__ = ["JsonExtraction", "extract_json", "is_json", "json_schema", "pydantic_check"]
@@ -427,7 +428,8 @@ def _compile_schema(schema: Any, label: str, base: Path | None = None) -> Any:
                 "cannot check (install jsonschema[format-nongpl])"
             )
     # Formats ("email", "date-time", "uri") are asserted: an eval that writes `format: date` means it.
-    validator = cls(schema, format_checker=checker, registry=_registry(base))
+    # A schema's patterns are matched under a time limit: a catastrophic one fails the check, not hangs.
+    validator = with_bounded_patterns(cls)(schema, format_checker=checker, registry=_registry(base))
     # Resolve every $ref now, so a typo is a usage error at once, not a crash on some outputs.
     resolver = validator._resolver  # the validator's own resolver: the same base URI and registry
     for node in _walk(schema):
@@ -498,7 +500,10 @@ def json_schema(text: str, schema: SchemaArg, strict: bool = False) -> CheckResu
     extraction = extract_json(text, strict)
     if not extraction.found:
         return _not_json("json_schema", extraction, strict)
-    violations = _schema_violations(validator, extraction.value, label)
+    try:
+        violations = _schema_violations(validator, extraction.value, label)
+    except PatternTimeout as exc:
+        return timed_out_result("json_schema", exc)
     return _violations_result("json_schema", f"schema {label}", violations, extraction.value)
 
 

@@ -189,14 +189,18 @@ class CaseItem(pytest.Item):
         """The case's gold and predicted label for each of its classification groups."""
         if self.output is None or self.case.label is None:
             return []
-        from pytest_llmeval.metrics import map_label
+        from pytest_llmeval.checks.patterns import PatternTimeout
+        from pytest_llmeval.metrics import UNMAPPED, map_label
 
         labels = []
         for spec in self.classifications:
             assert spec.classification is not None
-            predicted = map_label(
-                self.output, list(spec.classification["labels"]), pattern=spec.classification["pattern"]
-            )
+            try:
+                predicted = map_label(
+                    self.output, list(spec.classification["labels"]), pattern=spec.classification["pattern"]
+                )
+            except PatternTimeout:  # the case's classified_as check fails, naming the pattern
+                predicted = UNMAPPED
             labels.append(ClassificationLabel(spec.node_id, self.case.label, predicted, self.nodeid))
         return labels
 

@@ -92,8 +92,9 @@ def assemble_run(state: LLMEvalSession, *, complete: bool = True) -> RunRecord:
     }
     run_settings.update(backend.run_settings(settings))
     judge = state.judge_instance
-    if judge is not None and judge.model.loaded and judge.model.settings.backend_name == "openai":
-        run_settings["judge_scoring"] = judge.scoring  # a served judge: logprobs, or text without them
+    if judge is not None and judge.model.loaded and judge.fixed_scoring is None:
+        # a judge whose scoring depends on its model (a served judge: logprobs, or text without them)
+        run_settings["judge_scoring"] = judge.scoring
     return RunRecord(
         run_id=uuid.uuid4().hex,
         started_at=state.started_at,

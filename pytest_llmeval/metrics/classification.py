@@ -22,6 +22,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_llmeval.checks import patterns
 from pytest_llmeval.checks._text import fold
 from pytest_llmeval.checks.base import (
     CheckResult,
@@ -300,7 +301,8 @@ def map_label(output: object, labels: Sequence[str] | None = None, *, pattern: s
     as the longer one. With ``pattern``: a
     regex with exactly one capture group, searched in the output; the captured text, then matched
     against ``labels`` the same way when labels are given (else used stripped, as is). A non-text
-    output (None, bytes) is unmapped.
+    output (None, bytes) is unmapped. A pattern that does not finish on the output within
+    ``checks.patterns.PATTERN_TIMEOUT_S`` seconds raises ``checks.patterns.PatternTimeout``.
     """
     compiled = _compile(pattern) if pattern is not None else None
     if compiled is None and not labels:
@@ -309,7 +311,7 @@ def map_label(output: object, labels: Sequence[str] | None = None, *, pattern: s
         return UNMAPPED
     text = output
     if compiled is not None:
-        found = compiled.search(text)
+        found = patterns.search(compiled, text)  # PatternTimeout past the limit
         if found is None or found.group(1) is None:
             return UNMAPPED
         text = found.group(1)
@@ -375,6 +377,8 @@ def classified_as(text: str, label: str, labels: list[str], pattern: str | None 
         raise CheckUsageError(f"check 'classified_as': label {label!r} is not one of labels {labels!r}")
     try:
         predicted = map_label(text, labels, pattern=pattern)
+    except patterns.PatternTimeout as exc:
+        return patterns.timed_out_result("classified_as", exc, gold=label)
     except ValueError as exc:
         raise CheckUsageError(f"check 'classified_as': {exc}") from None
     details = {"gold": label, "predicted": predicted}
@@ -390,15 +394,15 @@ def classified_as(text: str, label: str, labels: list[str], pattern: str | None 
     return CheckResult("classified_as", False, message, details=details, value=predicted)
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
+_PATTERNS: dict[str, Any] = {}
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str) -> Any:
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
+            compiled = patterns.compile_pattern(pattern)
+        except patterns.InvalidPattern as exc:
             raise ValueError(f"map_label: invalid pattern {pattern!r}: {exc}") from None
         if compiled.groups != 1:
             raise ValueError(

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import pydantic
 
+from pytest_llmeval.checks import patterns
 from pytest_llmeval.checks.base import (
     CheckResult,
     CheckUsageError,
@@ -131,7 +132,7 @@ def parse_entities(
         compiled = _inline_pattern(pattern)
         return [
             Mention(m.group("text").strip(), m.group("type").strip())
-            for m in compiled.finditer(output)
+            for m in patterns.finditer(compiled, output)  # PatternTimeout past the limit
             if m.group("text").strip()
         ]
     if format != "json":
@@ -168,16 +169,16 @@ def parse_entities(
     return mentions
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
+_PATTERNS: dict[str, Any] = {}
 
 
-def _inline_pattern(pattern: str | None) -> re.Pattern[str]:
+def _inline_pattern(pattern: str | None) -> Any:
     source = pattern or INLINE_PATTERN
     compiled = _PATTERNS.get(source)
     if compiled is None:
         try:
-            compiled = re.compile(source)
-        except re.error as exc:
+            compiled = patterns.compile_pattern(source)
+        except patterns.InvalidPattern as exc:
             raise CheckUsageError(f"ner: pattern {source!r} is not a valid regex: {exc}") from None
         missing = {"text", "type"} - set(compiled.groupindex)
         if missing:
@@ -506,6 +507,10 @@ def ner(
     metric_name = f"ner_{scheme}_f1"
     try:
         predicted = predicted_spans(text, source, format, pattern)
+    except patterns.PatternTimeout as exc:
+        return patterns.timed_out_result(
+            name, exc, metric={"name": metric_name, "value": 0.0, "higher_is_better": True}
+        )
     except NERFormatError as exc:
         return CheckResult(
             name,
@@ -569,7 +574,7 @@ def case_prediction(
         try:
             alignment = predicted_spans(output, source, format, pattern)
             predicted, notes = alignment.spans, alignment.notes
-        except NERFormatError as exc:
+        except (NERFormatError, patterns.PatternTimeout) as exc:
             problem = str(exc)
     return {
         "case": case_id,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+
+from .bot_sessions import run, write
 
 BOT = """
 import json
@@ -28,14 +28,6 @@ def answer(prompt, max_new_tokens=None):
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(bot=BOT)
     return pytester
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", *args)
-
-
-def write(pytester: pytest.Pytester, name: str, text: str) -> None:
-    (pytester.path / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
 
 
 SUPPORT = """

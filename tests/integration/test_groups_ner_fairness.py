@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import textwrap
 
 import pytest
+
+from .bot_sessions import write
 
 BOT = '''
 import json, re
@@ -25,10 +26,6 @@ def answer(prompt):
         return "no" if re.search(r"\\b(she|her)\\b", prompt, re.I) else "yes"
     return "?"
 '''
-
-
-def write(pytester: pytest.Pytester, name: str, text: str) -> None:
-    (pytester.path / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
 
 
 def test_a_ner_group_scores_the_files_cases_and_records_per_type_f1(pytester: pytest.Pytester) -> None:

@@ -5,10 +5,11 @@ displaces a user's file. `py:` pipelines keep these sessions free of torch."""
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from .bot_sessions import run, write
 
 BOT = '''
 def answer(prompt, max_new_tokens=None):
@@ -25,14 +26,6 @@ def answer(prompt, max_new_tokens=None):
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(bot=BOT)
     return pytester
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", *args)
-
-
-def write(pytester: pytest.Pytester, name: str, text: str) -> None:
-    (pytester.path / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
 
 
 GOOD = """
@@ -63,25 +56,10 @@ def test_broken_files_are_error_items_and_the_good_file_still_runs(suite: pytest
     assert "Interrupted" not in result.stdout.str()
 
 
-ALIAS_BOMB = """\
-a: &a [x, x, x, x, x, x, x, x, x]
-b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
-f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
-g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
-h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
-cases:
-  - prompt: hi
-    expect: {contains_any: *h}
-"""
-
-
-def test_an_alias_bomb_is_one_error_item(suite: pytest.Pytester) -> None:
+def test_an_alias_bomb_is_one_error_item(suite: pytest.Pytester, yaml_alias_bomb: str) -> None:
     # 306 bytes ran 240 s to 3.1 GB and was still collecting
     write(suite, "good.eval.yaml", GOOD)
-    write(suite, "bomb.eval.yaml", ALIAS_BOMB)
+    write(suite, "bomb.eval.yaml", yaml_alias_bomb)
     result = run(suite, "-rE")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*bomb.eval.yaml: not read: it expands to more than 2,000,000 values*"])

@@ -4,12 +4,13 @@ payload, the shared baseline policy, groups as real items, and the public extens
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from pytest_llmeval.cli import main as llmeval_main
+
+from .bot_sessions import write
 
 BOT = """
 def answer(prompt):
@@ -21,13 +22,6 @@ def answer(prompt):
 def scripted(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(bot=BOT)
     return pytester
-
-
-def write(pytester: pytest.Pytester, name: str, text: str) -> Path:
-    path = pytester.path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
 
 
 def test_checks_and_generations_in_threads_and_teardown_belong_to_the_test(scripted: pytest.Pytester) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import textwrap
-from pathlib import Path
 
 import pytest
+
+from .bot_sessions import run
 
 BOT = """
 import json, pathlib
@@ -34,10 +35,6 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def answers(pytester: pytest.Pytester, **values: str) -> None:
     (pytester.path / "answers.json").write_text(json.dumps(values), encoding="utf-8")
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", *args)
 
 
 def baseline(pytester: pytest.Pytester) -> dict:

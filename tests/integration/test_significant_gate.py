@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from .bot_sessions import run
+
 BOT = """
 import json, pathlib
 
@@ -28,10 +30,6 @@ def answer(pytester: pytest.Pytester, bad: set[int]) -> None:
     """Case ``i`` answers "bad" when ``i`` is in ``bad``, else "good"."""
     values = {f"q{i:02d}": "bad answer" if i in bad else "good answer" for i in range(CASES)}
     (pytester.path / "answers.json").write_text(json.dumps(values), encoding="utf-8")
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", *args)
 
 
 def accept(pytester: pytest.Pytester, bad: set[int]) -> None:
