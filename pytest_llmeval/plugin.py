@@ -130,6 +130,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
     if isinstance(item, GroupItem):
         return select_group(item, nextitem)
+    from pytest_llmeval.harness.base_pass import run_base_first
+
+    run_base_first(item, nextitem)  # --llm-compare-base: the base model's turn first, unlogged
     return None
 
 
@@ -211,7 +214,7 @@ def llm(request: pytest.FixtureRequest) -> ModelUnderTest:
     state = session_of(request.config)
     if state is None or state.settings.model is None:
         pytest.skip(NO_MODEL_REASON)
-    return state.model_under_test()
+    return state.fixture_model()
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ def finish_session(session: pytest.Session, state: LLMEvalSession) -> None:
             pending = state.model.cache.take_pending()
     if state.judge_cache is not None:
         pending += state.judge_cache.take_pending()
+    if state.base is not None:
+        pending += state.base.pending_cache_entries()
     if state.is_worker:
         from pytest_llmeval.harness.xdist_bridge import send_to_controller
 
@@ -62,6 +64,8 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     except (StoreError, OSError) as exc:
         state.warnings.append(f"the run was not recorded: {exc}")
     else:
+        if state.base is not None:
+            state.base.record(state)
         log_path = inference_log_path(state.history_path, state.run.run_id)
         try:
             written = write_inference_log(log_path, state.results.inferences)
@@ -98,6 +102,10 @@ def _write_summaries(state: LLMEvalSession) -> None:
             reference_label=reference_label,
             gate=settings.gate,
         )
+        if state.base is not None and state.base.paired is not None:
+            from pytest_llmeval.harness.base_pass import model_comparison_markdown
+
+            text = text.rstrip() + "\n\n" + model_comparison_markdown(state.base.paired)
         _write_markdown(state, text)
     if settings.report is not None:
         try:
@@ -121,6 +129,10 @@ def _write_summaries(state: LLMEvalSession) -> None:
                 confidence=settings.confidence,
                 resamples=settings.resamples,
             )
+        if state.base is not None:
+            from pytest_llmeval.harness.base_pass import model_comparison_data
+
+            data["model_comparison"] = model_comparison_data(state.base, state.run)
         try:
             state.notes.append(f"report: {write_dashboard(settings.report, data)}")
         except (OSError, ValueError) as exc:
