@@ -8,6 +8,7 @@ right; and ``-n 2`` records the same two runs as a serial session."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,13 @@ def test_gate_and_baseline_stay_about_the_model_under_test(
     accepted, _ = run_session(pytester, "accept", *args, "--llm-update-baseline")
     accepted.assert_outcomes(passed=4, failed=3)
     gated, history = run_session(
-        pytester, "gated", *args, "--llm-compare-base", "--llm-gate=regressions", "--llm-markdown=summary.md"
+        pytester,
+        "gated",
+        *args,
+        "--llm-compare-base",
+        "--llm-gate=regressions",
+        "--llm-markdown=summary.md",
+        "--llm-report=report.html",
     )
     # the base model fails two cases the baseline passes (fixed, test_marker_fixed): the gate does not see
     # them; the cases the baseline failed too are tolerated as usual
@@ -185,7 +192,25 @@ def test_gate_and_baseline_stay_about_the_model_under_test(
     assert "### Base model vs base + adapter (--llm-compare-base)" in markdown
     assert "2 fixed, 2 broke (forgetting), 1 both pass, 1 both fail" in markdown
     assert "`cases.eval.yaml::broke`" in markdown or "cases.eval.yaml::broke" in markdown
-    assert adapter_run.model["base_run"]
+    html = (pytester.path / "report.html").read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="llmeval-data">(.*?)</script>', html, re.S)
+    assert found is not None
+    page = json.loads(found.group(1))
+    assert page["latest"]["run_id"] == adapter_run.run_id  # the page is the model under test's
+    comparison = page["model_comparison"]
+    assert (comparison["adapter_run_id"], comparison["base_run_id"]) == (
+        adapter_run.run_id,
+        adapter_run.model["base_run"],
+    )
+    results = {row["node_id"]: row["result"] for row in comparison["cases"]}
+    assert results == {
+        "cases.eval.yaml::broke": "broke",
+        "cases.eval.yaml::fixed": "fixed",
+        "cases.eval.yaml::kept": "both pass",
+        "cases.eval.yaml::neither": "both fail",
+        "test_python.py::test_fixture_broke": "broke",
+        "test_python.py::test_marker_fixed": "fixed",
+    }
 
 
 @pytest.mark.parametrize(
