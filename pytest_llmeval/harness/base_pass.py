@@ -231,11 +231,14 @@ def run_base_first(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     state = session_of(item.config)
     if state is None or state.base is None or state.settings.model is None or not needs_model(item):
         return
-    properties = list(item.user_properties)
+    # what the base model's turn adds to the item (JUnit properties; captured output and log sections)
+    # is taken back, so the usual run's report shows its own only
+    properties, sections = list(item.user_properties), list(item._report_sections)
     with state.base.turn():
         # "next" is the test's parent: its own fixtures are torn down, wider ones stay for its usual run
         reports = runtestprotocol(item, nextitem=item.parent, log=False)  # type: ignore[arg-type]
     item.user_properties[:] = properties
+    item._report_sections[:] = sections
     if RUNNING_KEY in item.stash:
         del item.stash[RUNNING_KEY]
     if isinstance(item, CaseItem):
