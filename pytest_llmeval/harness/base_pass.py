@@ -36,17 +36,8 @@ if TYPE_CHECKING:
     from pytest_llmeval.paired_comparison import PairedComparison
     from pytest_llmeval.settings import Settings
 
-__all__ = [
-    "BASE_LABEL",
-    "BasePass",
-    "check_compare_base",
-    "model_comparison_data",
-    "model_comparison_lines",
-    "model_comparison_markdown",
-    "run_base_first",
-]
+__all__ = ["BasePass", "TurnTakingModel", "check_compare_base", "run_base_first"]
 
-BASE_LABEL = "base model (adapter off)"
 WORKER_OUTPUT_KEY = "llmeval_base_records"
 
 
@@ -162,7 +153,7 @@ class BasePass:
     def finish_run(self, state: LLMEvalSession) -> None:
         """The base model's run (the model under test's, with the base model's records) and the paired
         comparison of the two; each run names the other."""
-        from pytest_llmeval.paired_comparison import compare_paired
+        from pytest_llmeval.base_comparison import compare_with_base
 
         run = state.run
         if run is None or not self.results.records:
@@ -190,27 +181,22 @@ class BasePass:
             cases=sorted(self.results.records.values(), key=lambda r: r.node_id),
         )
         run.model["base_run"] = self.run.run_id
-        self.paired = compare_paired(
-            self.run,
-            run,
-            label_a=f"{BASE_LABEL}, run {self.run.run_id[:12]}",
-            label_b=f"base + adapter {run.model.get('adapter')} (the model under test), run {run.run_id[:12]}",
-            confidence=settings.confidence,
-            resamples=settings.resamples,
-        )
+        self.paired = compare_with_base(self.run, run, confidence=settings.confidence, resamples=settings.resamples)
 
-    def record(self, state: LLMEvalSession) -> None:
-        """Record the base model's run in the history, after the model under test's run."""
+    def record(self, state: LLMEvalSession) -> str | None:
+        """Record the base model's run in the history, before the model under test's run (so the
+        model under test's run is the history's latest, the base model's the one before it). Returns
+        the note that says so; a failure is a warning."""
         from pytest_llmeval.store import RunStore, StoreError
 
         if self.run is None or state.run is None or state.history_path is None:
-            return
+            return None
         try:
             RunStore(state.history_path).record_run(self.run)
         except (StoreError, OSError) as exc:
             state.warnings.append(f"the base model's run was not recorded: {exc}")
-            return
-        state.notes.append(
+            return None
+        return (
             f"base model's run {self.run.run_id[:12]} recorded; compare again with: "
             f"llmeval compare {self.run.run_id[:12]} {state.run.run_id[:12]}"
         )
@@ -246,71 +232,6 @@ def run_base_first(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     unused = GroupBook()  # the base model's groups are not judged: the run under test's are
     for report in reports:
         state.base.results.add(report, unused, keep_inferences=False)
-
-
-# -- what people read ---------------------------------------------------------------------------------
-
-
-def _counts_line(paired: PairedComparison) -> str:
-    counts = {result: len(paired.results(result)) for result in ("fixed", "broke", "both pass", "both fail")}
-    line = (
-        f"adapter vs base model, {paired.counted} cases: {counts['fixed']} fixed, "
-        f"{counts['broke']} broke (forgetting), {counts['both pass']} both pass, {counts['both fail']} both fail"
-    )
-    not_counted = len(paired.results("not counted"))
-    return line + (f", {not_counted} not counted (skipped)" if not_counted else "")
-
-
-def model_comparison_lines(paired: PairedComparison, *, verbose: int = 0) -> list[str]:
-    """The terminal's lines: the counts, then ``paired_comparison``'s own table (every case with -v)."""
-    return [_counts_line(paired), *paired.format(max_rows=None if verbose else 50, ties=verbose >= 1).splitlines()]
-
-
-def model_comparison_markdown(paired: PairedComparison, *, max_rows: int = 30) -> str:
-    """The Markdown summary's section: the counts and the paired comparison's tables and cases."""
-    from pytest_llmeval.markdown import paired_sections
-
-    lines = [
-        "### Base model vs base + adapter (--llm-compare-base)",
-        "",
-        f"A = {paired.label_a}  ",
-        f"B = {paired.label_b}",
-        "",
-        _counts_line(paired) + ".",
-        "",
-        *paired_sections(paired, max_rows, cases=True),
-    ]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def model_comparison_data(base: BasePass, run: RunRecord) -> dict[str, Any] | None:
-    """The dashboard's data: the paired comparison (base as A, the model under test as B) and each
-    shared case side by side (outcomes, outputs, messages)."""
-    if base.paired is None or base.run is None:
-        return None
-    base_cases = {case.node_id: case for case in base.run.cases}
-    adapter_cases = {case.node_id: case for case in run.cases}
-    rows = []
-    for pair in base.paired.pairs:
-        before, after = base_cases[pair.node_id], adapter_cases[pair.node_id]
-        rows.append(
-            {
-                "node_id": pair.node_id,
-                "result": pair.result,
-                "base_outcome": before.outcome,
-                "adapter_outcome": after.outcome,
-                "base_output": before.output,
-                "adapter_output": after.output,
-                "base_message": before.message,
-                "adapter_message": after.message,
-            }
-        )
-    return {
-        "base_run_id": base.run.run_id,
-        "adapter_run_id": run.run_id,
-        "paired": base.paired.to_dict(),
-        "cases": rows,
-    }
 
 
 class TurnTakingModel:

@@ -720,7 +720,8 @@ def test_the_base_model_vs_adapter_section_shows_counts_statistics_and_both_outp
     """``--llm-compare-base``: the section names what the adapter fixed and broke, with the paired
     statistics and every shared case's two outputs side by side, from the real data builders."""
     from pytest_llmeval.dashboard import build_dashboard_data
-    from pytest_llmeval.harness.base_pass import BasePass, model_comparison_data
+    from pytest_llmeval.base_comparison import model_comparison_data
+    from pytest_llmeval.harness.base_pass import BasePass
     from pytest_llmeval.harness.session import LLMEvalSession
     from pytest_llmeval.records import CaseRecord, RunRecord
     from pytest_llmeval.settings import Settings
@@ -745,7 +746,8 @@ def test_the_base_model_vs_adapter_section_shows_counts_statistics_and_both_outp
     base.results.records = {case.node_id: case for case in cases(base_outcomes, "base")}
     base.finish_run(state)
     data = build_dashboard_data([state.run])
-    data["model_comparison"] = model_comparison_data(base, state.run)
+    assert base.paired is not None and base.run is not None
+    data["model_comparison"] = model_comparison_data(base.paired, base.run, state.run)
     opened = _open_data(browser, data, tmp_path / "compare-base.html")
     try:
         page = opened.page

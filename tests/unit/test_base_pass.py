@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmeval.base_comparison import model_comparison_data, model_comparison_lines, model_comparison_markdown
 from pytest_llmeval.errors import ConfigurationError
-from pytest_llmeval.harness.base_pass import (
-    BasePass,
-    check_compare_base,
-    model_comparison_data,
-    model_comparison_lines,
-    model_comparison_markdown,
-)
+from pytest_llmeval.harness.base_pass import BasePass, check_compare_base
 from pytest_llmeval.harness.session import LLMEvalSession
 from pytest_llmeval.records import CaseRecord, RunRecord
 from pytest_llmeval.settings import Settings
@@ -102,8 +97,9 @@ def test_terminal_markdown_and_dashboard_say_the_same(tmp_path: Path) -> None:
     markdown = model_comparison_markdown(base.paired)
     assert markdown.startswith("### Base model vs base + adapter (--llm-compare-base)\n")
     assert counts + "." in markdown and "evals/a.eval.yaml::forgot-2" in markdown
-    data = model_comparison_data(base, state.run)
-    assert data is not None and data["paired"]["verdict"] == base.paired.verdict
+    assert base.run is not None
+    data = model_comparison_data(base.paired, base.run, state.run)
+    assert data["paired"]["verdict"] == base.paired.verdict
     rows = {row["node_id"]: row for row in data["cases"]}
     assert rows["evals/a.eval.yaml::forgot-1"] == {
         "node_id": "evals/a.eval.yaml::forgot-1",
@@ -124,7 +120,6 @@ def test_no_base_records_no_base_run(tmp_path: Path) -> None:
     base = BasePass(model_id=None)
     base.finish_run(state)  # e.g. every test deselected but a group: nothing to compare
     assert base.run is None and base.paired is None and "base_run" not in state.run.model
-    assert model_comparison_data(base, state.run) is None
 
 
 @pytest.mark.parametrize(
@@ -145,3 +140,33 @@ def test_compare_base_needs_a_local_model_and_an_adapter(settings: Settings, mes
 
 def test_without_the_option_nothing_is_checked() -> None:
     check_compare_base(Settings(model="py:pkg.mod:fn"))
+
+
+def test_the_history_keeps_the_pair_and_the_dashboard_shows_it_not_as_a_run(tmp_path: Path) -> None:
+    from pytest_llmeval.dashboard import dashboard_from_history
+    from pytest_llmeval.store import RunStore
+
+    state, base = compared(tmp_path)
+    assert state.run is not None and base.run is not None
+    state.history_path = tmp_path / "history.db"
+    note = base.record(state)  # the base model's run first, as the session does
+    RunStore(state.history_path).record_run(state.run)
+    assert note == (
+        f"base model's run {base.run.run_id[:12]} recorded; compare again with: "
+        f"llmeval compare {base.run.run_id[:12]} {state.run.run_id[:12]}"
+    )
+    store = RunStore(state.history_path)
+    # same start time: the model under test's run is the latest, its base model's the one before
+    assert store.resolve("latest") == state.run.run_id and store.resolve("previous") == base.run.run_id
+    data = dashboard_from_history(state.history_path, resamples=1000)
+    assert [point["run_id"] for point in data["runs"]] == [state.run.run_id]  # not a point on the charts
+    assert data["reference"]["kind"] is None  # nor "the previous run"
+    comparison = data["model_comparison"]
+    assert (comparison["base_run_id"], comparison["adapter_run_id"]) == (base.run.run_id, state.run.run_id)
+    assert sorted(row["node_id"] for row in comparison["cases"] if row["result"] == "broke") == [
+        "evals/a.eval.yaml::forgot-1",
+        "evals/a.eval.yaml::forgot-2",
+    ]
+    # the base model's run asked for by name is shown as a run of its own
+    alone = dashboard_from_history(state.history_path, run=base.run.run_id[:12], resamples=1000)
+    assert alone["latest"]["run_id"] == base.run.run_id and "model_comparison" not in alone
