@@ -64,7 +64,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return ["llmeval: no --llm-model given; tests that need a model are skipped"]
     from pytest_llmeval.backends import describe_configured_model
 
-    return ["llmeval: model " + describe_configured_model(state.settings)]
+    extra = [state.base.HEADER] if state.base is not None else []  # --llm-compare-base
+    return ["llmeval: model " + describe_configured_model(state.settings), *extra]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.harness.results import ResultBook
@@ -70,6 +70,11 @@ def base_settings(settings: Settings) -> Settings:
 @dataclass
 class BasePass:
     """The base model's side of a ``--llm-compare-base`` session (one per process)."""
+
+    HEADER: ClassVar[str] = (
+        "llmeval: --llm-compare-base: each test that uses the model runs against the base model (adapter off) "
+        "first, unlogged; the comparison is at the end"
+    )
 
     model_id: str | None  # the base model's identity in the generation cache (None: not cached)
     model: ModelUnderTest | None = None

@@ -126,6 +126,8 @@ def test_base_and_adapter_in_one_session_equal_separate_runs(
     # one load; 5 distinct requests, each generated for both models
     both.stdout.fnmatch_lines(
         [
+            "llmeval: --llm-compare-base: each test that uses the model runs against the base model (adapter off) "
+            "first, unlogged; the comparison is at the end",
             "outputs: 10 generated in *; model loaded in *",
             "the base model compared with the model under test (--llm-compare-base):",
             "  adapter vs base model, 6 cases: 2 fixed, 2 broke (forgetting), 1 both pass, 1 both fail",
