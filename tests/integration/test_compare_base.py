@@ -90,9 +90,9 @@ def cases_of(history: Path, ref: str = "latest") -> dict[str, tuple[str, str | N
 
 
 def model_runs(history: Path) -> tuple[Any, Any]:
-    """(the model under test's run, the base model's run) of a --llm-compare-base session."""
+    """(the model under test's run, the base model's run) of the newest --llm-compare-base session."""
     store = RunStore(history)
-    runs = [store.load_run(summary.run_id) for summary in store.runs(limit=None)]
+    runs = [store.load_run(summary.run_id) for summary in store.runs(limit=None)]  # newest first
     adapter_run = next(run for run in runs if run.model.get("adapter"))
     base_run = next(run for run in runs if run.model.get("adapter_run"))
     return adapter_run, base_run
@@ -255,3 +255,31 @@ def test_compare_base_ini_twin(pytester: pytest.Pytester, tiny_gpt2: Path) -> No
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--llm-compare-base compares the model under test with its base model*"])
+
+
+def test_the_cache_keeps_the_two_models_apart(
+    pytester: pytest.Pytester, tiny_gpt2: Path, tiny_gpt2_lora: Path, both_outputs: tuple[list[str], list[str]]
+) -> None:
+    """Each model's outputs under its own fingerprint: a warm rerun generates nothing and serves each
+    model its own outputs, and the base folder alone finds the base model's. (The model is still
+    loaded: a test calling llm.generate itself makes the session load it up front.)"""
+    write_suite(pytester, *both_outputs)
+    history = pytester.path / "history.db"
+    args = ["-p", "no:cacheprovider", f"--llm-history={history}", f"--llm-model={tiny_gpt2}"]
+    both = [*args, f"--llm-adapter={tiny_gpt2_lora}", "--llm-compare-base"]
+    pytester.runpytest(*both).assert_outcomes(passed=4, failed=3)
+    cold = model_runs(history)
+    warm_result = pytester.runpytest(*both)
+    warm_result.assert_outcomes(passed=4, failed=3)
+    warm_result.stdout.fnmatch_lines(["outputs: 0 generated in 0.00 s, 10 from the cache; *"])
+    warm = model_runs(history)  # the newest pair
+    for cold_run, warm_run in zip(cold, warm, strict=True):
+        assert cold_run.run_id != warm_run.run_id
+        assert [(c.node_id, c.outcome, c.output) for c in warm_run.cases] == [
+            (c.node_id, c.outcome, c.output) for c in cold_run.cases
+        ]
+    alone = pytester.runpytest(*args)
+    alone.assert_outcomes(passed=4, failed=3)
+    alone.stdout.fnmatch_lines(["outputs: 0 generated in 0.00 s, 5 from the cache; *"])
+    base_outputs = {c.node_id: c.output for c in warm[1].cases}
+    assert {n: o for n, (_, o) in cases_of(history).items() if n in base_outputs} == base_outputs
