@@ -142,7 +142,10 @@ def test_without_the_option_nothing_is_checked() -> None:
     check_compare_base(Settings(model="py:pkg.mod:fn"))
 
 
-def test_the_history_keeps_the_pair_and_the_dashboard_shows_it_not_as_a_run(tmp_path: Path) -> None:
+def test_the_history_keeps_the_pair_and_the_dashboard_shows_it_not_as_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_llmeval.cli import main
     from pytest_llmeval.dashboard import dashboard_from_history
     from pytest_llmeval.store import RunStore
 
@@ -170,3 +173,8 @@ def test_the_history_keeps_the_pair_and_the_dashboard_shows_it_not_as_a_run(tmp_
     # the base model's run asked for by name is shown as a run of its own
     alone = dashboard_from_history(state.history_path, run=base.run.run_id[:12], resamples=1000)
     assert alone["latest"]["run_id"] == base.run.run_id and "model_comparison" not in alone
+    # llmeval compare previous latest: the same two runs, named as such
+    assert main(["compare", "previous", "latest", "--history", str(state.history_path), "--resamples", "1000"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"llmeval compare: A = run {base.run.run_id[:12]}, model base (adapter lora off)"
+    assert lines[1] == f"                 B = run {state.run.run_id[:12]}, model base + adapter lora"
