@@ -578,6 +578,9 @@ def _side_label(ref: str, side: Baseline | RunRecord) -> str:
         text = f"{ref}" + (f" (run {str(run_id)[:ID_CHARS]})" if run_id else "")
     if source:
         text += f", model {source}" + (f" + adapter {adapter}" if adapter else "")
+    disabled = model.get("adapter_disabled") if isinstance(model, dict) else None
+    if source and disabled:  # the base model's run of a --llm-compare-base session
+        text += f" (adapter {disabled} off)"
     return text
 
 

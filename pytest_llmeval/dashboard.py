@@ -17,7 +17,9 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_llmeval.base_comparison import compare_with_base, model_comparison_data, paired_base_run
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
+from pytest_llmeval.paired_comparison import PairedComparison
 from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
 from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
 from pytest_llmeval.run_scope import is_suite_error, model_cases, run_scope
@@ -489,11 +491,16 @@ def dashboard_from_history(
     run: str | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
     resamples: int = DEFAULT_RESAMPLES,
+    base_comparison: PairedComparison | None = None,
 ) -> dict[str, Any]:
     """The dashboard's data from the history file: its newest ``limit`` runs, the latest compared
     with ``baseline`` (or, without one, with the run before it). ``latest``: the run just recorded,
     as the plugin holds it (with per-case tolerances, which the history does not keep). ``run``: show
-    that run (an id, a prefix, ``latest`` or ``previous``) as the latest, with the runs before it."""
+    that run (an id, a prefix, ``latest`` or ``previous``) as the latest, with the runs before it.
+
+    A base model's run recorded by ``--llm-compare-base`` is not one of the model's runs: it is left
+    out of the charts and the "previous run", and shown instead as the latest run's base model
+    comparison (``model_comparison``; ``base_comparison``: that comparison when already made)."""
     store = RunStore(history)
     summaries = list(reversed(store.runs(limit=None if run is not None else limit)))
     if run is not None:
@@ -501,6 +508,8 @@ def dashboard_from_history(
         ids = [summary.run_id for summary in summaries]
         summaries = summaries[: ids.index(wanted) + 1][-limit:]
     runs = [store.load_run(summary.run_id) for summary in summaries]
+    # the base model's side of a --llm-compare-base session (unless it is the run asked for)
+    runs = [r for r in runs[:-1] if not r.model.get("adapter_run")] + runs[-1:]
     if latest is not None:
         runs = [run for run in runs if run.run_id != latest.run_id] + [latest]
     if not runs:
@@ -548,6 +557,11 @@ def dashboard_from_history(
     data["human_review"] = human_review_data(
         history, newest.run_id, reference_run.run_id if reference_run is not None else None, [r.run_id for r in runs]
     )
+    base_run = paired_base_run(store, newest)
+    if base_run is not None:
+        if base_comparison is None:
+            base_comparison = compare_with_base(base_run, newest, confidence=confidence, resamples=resamples)
+        data["model_comparison"] = model_comparison_data(base_comparison, base_run, newest)
     return data
 
 

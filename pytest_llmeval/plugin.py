@@ -64,7 +64,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return ["llmeval: no --llm-model given; tests that need a model are skipped"]
     from pytest_llmeval.backends import describe_configured_model
 
-    return ["llmeval: model " + describe_configured_model(state.settings)]
+    extra = [state.base.HEADER] if state.base is not None else []  # --llm-compare-base
+    return ["llmeval: model " + describe_configured_model(state.settings), *extra]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -130,6 +131,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
     if isinstance(item, GroupItem):
         return select_group(item, nextitem)
+    from pytest_llmeval.harness.base_pass import run_base_first
+
+    run_base_first(item, nextitem)  # --llm-compare-base: the base model's turn first, unlogged
     return None
 
 
@@ -211,7 +215,7 @@ def llm(request: pytest.FixtureRequest) -> ModelUnderTest:
     state = session_of(request.config)
     if state is None or state.settings.model is None:
         pytest.skip(NO_MODEL_REASON)
-    return state.model_under_test()
+    return state.fixture_model()
 
 
 @pytest.fixture

@@ -98,6 +98,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="PATH",
     ),
     OptionSpec("adapter", "path", "a PEFT/LoRA adapter folder applied on top of the model", metavar="PATH"),
+    OptionSpec(
+        "compare_base",
+        "flag",
+        "also evaluate the base model (--llm-model with the --llm-adapter switched off, one load) and "
+        "compare it with the model under test case by case: what the adapter fixed and what it broke",
+        default=False,
+    ),
     OptionSpec("device", "device", "device: auto|cpu|cuda|cuda:N|mps", default="auto", metavar="DEVICE"),
     OptionSpec("dtype", "choice", "weights dtype", default="auto", choices=DTYPES, metavar="DTYPE"),
     OptionSpec(
@@ -311,6 +318,7 @@ class Settings:
 
     model: str | None = None  # an absolute folder path, or "py:module:function"
     adapter: str | None = None
+    compare_base: bool = False
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int | Literal["auto"] = "auto"

@@ -14,6 +14,12 @@
  *                                     tr[data-measure="pass rate"|<metric>][data-verdict], table.groups
  *                                     tr[data-group="file <name>"|"tag <name>"][data-verdict], #llmeval-detectable,
  *                                     ul#llmeval-broke / ul#llmeval-fixed li[data-node-id] (the cases B broke / fixed)
+ *   #llmeval-model-comparison[data-verdict]  (--llm-compare-base) the base model (A) against base + adapter (B):
+ *                                     #llmeval-model-counts .result-count[data-result="fixed"|"broke"|"both pass"|
+ *                                     "both fail"] b (the count); the paired statistics as above with ids
+ *                                     #llmeval-model-verdict, #llmeval-model-detectable, ul#llmeval-model-broke /
+ *                                     ul#llmeval-model-fixed; table#llmeval-model-cases tr[data-node-id][data-result]
+ *                                     with both outcomes and both outputs side by side
  *   #llmeval-breakdown-file, #llmeval-breakdown-tag
  *                                     .bar-row[data-name] per file / tag (clicking a row filters by that file / tag)
  *   #llmeval-chart-pass-rate svg      circle.point[data-series="overall"|"mode:<name>"][data-run-index][data-run]
@@ -256,7 +262,14 @@
     box.setAttribute("data-verdict", p.verdict);
     var level = Math.round(p.confidence * 100) + "%";
     append(box, el("h2", { text: "Better or worse than the reference, beyond chance? (paired, " + level + " confidence)" }));
-    append(box, el("p", { id: "llmeval-verdict", cls: "verdict " + String(p.verdict).replace(/ /g, "-"), text: p.verdict_line }));
+    renderPaired(box, p, "llmeval-");
+  }
+
+  // The paired statistics of B against A into box; ids start with prefix ("llmeval-" for the run against its
+  // reference, "llmeval-model-" for the base model against base + adapter).
+  function renderPaired(box, p, prefix) {
+    var level = Math.round(p.confidence * 100) + "%";
+    append(box, el("p", { id: prefix + "verdict", cls: "verdict " + String(p.verdict).replace(/ /g, "-"), text: p.verdict_line }));
     append(box, el("p", { cls: "sides" }, [el("b", { text: "A " }), String(p.label_a), " · ", el("b", { text: "B " }), String(p.label_b),
       " · " + plural(p.pairs.length, "shared case") + " (" + p.counted + " counted), " + p.only_a.length + " only in A, " + p.only_b.length + " only in B"]));
     var measures = (p.pass_rate ? [p.pass_rate] : []).concat(p.metrics || []);
@@ -283,15 +296,53 @@
           return el("tr", { "data-group": g.kind + " " + g.name, "data-verdict": e.verdict }, cells.map(function (c) { return el("td", { text: c }); }));
         })));
     }
-    if (p.detectable_text) append(box, el("p", { id: "llmeval-detectable", cls: "detectable", text: "Detectable: " + p.detectable_text }));
+    if (p.detectable_text) append(box, el("p", { id: prefix + "detectable", cls: "detectable", text: "Detectable: " + p.detectable_text }));
     var flips = el("div", { cls: "flips" });
     [["broke", "B broke (A passed, B fails)"], ["fixed", "B fixed (A failed, B passes)"]].forEach(function (kind) {
       var pairs = p.pairs.filter(function (x) { return x.result === kind[0]; });
-      var list = el("ul", { id: "llmeval-" + kind[0] });
+      var list = el("ul", { id: prefix + kind[0] });
       pairs.forEach(function (x) { append(list, el("li", { "data-node-id": x.node_id, text: x.node_id })); });
       append(flips, el("div", null, [el("h4", { text: kind[1] + ": " + pairs.length }), pairs.length ? list : el("p", { cls: "detectable", text: "none" })]));
     });
     append(box, flips);
+  }
+
+  // ---------- base model vs base + adapter (--llm-compare-base) ----------
+
+  function renderModelComparison(data) {
+    var m = data.model_comparison;
+    var box = document.getElementById("llmeval-model-comparison");
+    if (!m || !box) return;
+    var p = m.paired;
+    box.hidden = false;
+    box.setAttribute("data-verdict", p.verdict);
+    append(box, el("h2", { text: "Base model vs base + adapter: what the fine-tune fixed and what it broke" }));
+    var counts = el("div", { id: "llmeval-model-counts", cls: "result-counts" });
+    [["fixed", "fixed"], ["broke", "broke (forgetting)"], ["both pass", "both pass"], ["both fail", "both fail"]].forEach(function (r) {
+      var n = p.pairs.filter(function (x) { return x.result === r[0]; }).length;
+      append(counts, el("span", { cls: "result-count", "data-result": r[0] }, [el("b", { text: String(n) }), " " + r[1]]));
+    });
+    append(box, counts);
+    renderPaired(box, p, "llmeval-model-");
+    append(box, el("h4", { text: "every shared case side by side (A = base model, B = base + adapter)" }));
+    var order = { broke: 0, fixed: 1, "both fail": 2, "both pass": 3 };
+    var rows = m.cases.slice().sort(function (a, b) {
+      return (order[a.result] === undefined ? 4 : order[a.result]) - (order[b.result] === undefined ? 4 : order[b.result]) || (a.node_id < b.node_id ? -1 : 1);
+    }).map(function (c) {
+      function output(text, message, outcome) {
+        var kids = [el("div", { cls: "text", text: text === null || text === undefined ? "(no output)" : String(text) })];
+        if (message && outcome !== "passed") kids.push(el("div", { cls: "why", text: String(message) }));
+        return el("td", { cls: "side" }, kids);
+      }
+      return el("tr", { "data-node-id": c.node_id, "data-result": c.result }, [
+        el("td", { cls: "result", text: c.result }), el("td", { cls: "node", text: c.node_id }),
+        el("td", { cls: "outcome", text: c.base_outcome }), el("td", { cls: "outcome", text: c.adapter_outcome }),
+        output(c.base_output, c.base_message, c.base_outcome), output(c.adapter_output, c.adapter_message, c.adapter_outcome)]);
+    });
+    append(box, estimateTable("side-by-side", ["result", "case", "A", "B", "A's output (base model)", "B's output (base + adapter)"], rows));
+    box.querySelector("table.side-by-side").id = "llmeval-model-cases";
+    append(box, el("p", { cls: "detectable", text: "Runs: base model " + String(m.base_run_id).slice(0, 12) + ", base + adapter " +
+      String(m.adapter_run_id).slice(0, 12) + " (llmeval compare " + String(m.base_run_id).slice(0, 12) + " " + String(m.adapter_run_id).slice(0, 12) + ")" }));
   }
 
   function renderBars(boxId, rows, onPick) {
@@ -774,6 +825,7 @@
     renderSuiteErrors(data);
     renderComparison(data);
     renderHumanReview(data);
+    renderModelComparison(data);
     renderCharts(data);
     var table = renderCases(data);
     var bd = data.breakdowns || {};

@@ -29,6 +29,8 @@ def finish_session(session: pytest.Session, state: LLMEvalSession) -> None:
             pending = state.model.cache.take_pending()
     if state.judge_cache is not None:
         pending += state.judge_cache.take_pending()
+    if state.base is not None:
+        pending += state.base.pending_cache_entries()
     if state.is_worker:
         from pytest_llmeval.harness.xdist_bridge import send_to_controller
 
@@ -56,12 +58,16 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     from pytest_llmeval.store import BaselineError, RunStore, StoreError
 
     assert state.run is not None and state.history_path is not None and state.baseline_path is not None
+    # --llm-compare-base: the base model's run first, so this run is the history's latest
+    base_note = state.base.record(state) if state.base is not None else None
     try:
         RunStore(state.history_path).record_run(state.run)
         state.notes.append(f"run {state.run.run_id[:12]} recorded in {state.history_path}")
     except (StoreError, OSError) as exc:
         state.warnings.append(f"the run was not recorded: {exc}")
     else:
+        if base_note is not None:
+            state.notes.append(base_note)
         log_path = inference_log_path(state.history_path, state.run.run_id)
         try:
             written = write_inference_log(log_path, state.results.inferences)
@@ -99,6 +105,10 @@ def _write_summaries(state: LLMEvalSession) -> None:
             gate=settings.gate,
             human_review=_human_review_markdown(state),
         )
+        if state.base is not None and state.base.paired is not None:
+            from pytest_llmeval.base_comparison import model_comparison_markdown
+
+            text = text.rstrip() + "\n\n" + model_comparison_markdown(state.base.paired)
         _write_markdown(state, text)
     if settings.report is not None:
         try:
@@ -110,6 +120,7 @@ def _write_summaries(state: LLMEvalSession) -> None:
                 tolerances=dict(settings.metric_tolerance),
                 confidence=settings.confidence,
                 resamples=settings.resamples,
+                base_comparison=state.base.paired if state.base is not None else None,
             )
         except StoreError:
             # The history could not be read (the warning above says why): this run alone.
@@ -122,6 +133,10 @@ def _write_summaries(state: LLMEvalSession) -> None:
                 confidence=settings.confidence,
                 resamples=settings.resamples,
             )
+            if state.base is not None and state.base.paired is not None and state.base.run is not None:
+                from pytest_llmeval.base_comparison import model_comparison_data
+
+                data["model_comparison"] = model_comparison_data(state.base.paired, state.base.run, state.run)
         try:
             state.notes.append(f"report: {write_dashboard(settings.report, data)}")
         except (OSError, ValueError) as exc:

@@ -137,14 +137,22 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
             )
 
     generated = model.prefetch(state.plan, on_progress=progress)
+    variants = 1
+    if state.base is not None:  # --llm-compare-base: the same requests to the base model
+        with state.base.turn():
+            generated += state.model_under_test().prefetch(state.plan, on_progress=progress)
+        variants = 2
     if reporter is not None and generated:
         reporter.rewrite(
             f"llmeval: generated {generated} outputs in {time.perf_counter() - started:.1f} s, loading "
-            f"included ({len({model.resolve(r) for r in state.plan}) - generated} ready from the cache)"
+            f"included ({variants * len({model.resolve(r) for r in state.plan}) - generated} ready from the cache)"
         )
         reporter.line("")
     if state.settings.judge_model is not None:
         _prepare_judge_scores(state, [item for item in users if isinstance(item, CaseItem)])
+        if state.base is not None:
+            with state.base.turn():  # the base model's outputs, judged by the same judge
+                _prepare_judge_scores(state, [item for item in users if isinstance(item, CaseItem)])
 
 
 def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:

@@ -26,6 +26,8 @@ def end_run(session: pytest.Session, state: LLMEvalSession) -> None:
     deselected = bool(reporter is not None and reporter.stats.get("deselected"))
     stopped_early = bool(session.shouldstop or session.shouldfail)
     state.run = assemble_run(state, complete=not (deselected or stopped_early))
+    if state.base is not None:
+        state.base.finish_run(state)  # the base model's run, and the two compared case by case
     if state.baseline is None:
         return
     from pytest_llmeval.run_comparison import compare_runs, gate_failure

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pytest_llmeval.cache import CachedOutputs, CacheEntry, GenerationCache
     from pytest_llmeval.engine import ModelJudge, ModelUnderTest
     from pytest_llmeval.fingerprint import FileHashMemo
+    from pytest_llmeval.harness.base_pass import BasePass
     from pytest_llmeval.records import RunRecord
     from pytest_llmeval.run_comparison import Comparison
     from pytest_llmeval.store import Baseline
@@ -79,6 +80,7 @@ class LLMEvalSession:
     )
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    base: BasePass | None = None  # --llm-compare-base: the base model's side
 
     # -- what reports say (this object is registered as a plugin, like pytest's junitxml LogXML) --
 
@@ -90,7 +92,22 @@ class LLMEvalSession:
 
     def model_under_test(self) -> ModelUnderTest:
         """The session's model: created once; its backend loads on the first output that is
-        neither prepared nor cached."""
+        neither prepared nor cached. While a test runs against the base model (--llm-compare-base),
+        the base model."""
+        if self.base is not None and self.base.active:
+            return self.base.base_model(self, self._main_model())
+        return self._main_model()
+
+    def fixture_model(self) -> ModelUnderTest:
+        """What the session-scoped ``llm`` fixture gives: the model under test, or with
+        --llm-compare-base a stand-in that serves whichever model's turn it is."""
+        if self.base is not None:
+            from pytest_llmeval.harness.base_pass import TurnTakingModel
+
+            return TurnTakingModel(self)  # type: ignore[return-value]  # the same interface, by delegation
+        return self.model_under_test()
+
+    def _main_model(self) -> ModelUnderTest:
         if self.model is None:
             from pytest_llmeval.backends.registry import backend_for
             from pytest_llmeval.cache import CachedOutputs
@@ -129,7 +146,7 @@ class LLMEvalSession:
 
         assert self.settings.judge_model is not None
         if judge_is_model_under_test(self.settings):
-            return self.model_under_test()
+            return self._main_model()  # the same judge for the base model's turn (--llm-compare-base)
         if self.judge is None:
             from pytest_llmeval.engine import ModelUnderTest
 
@@ -172,7 +189,7 @@ class LLMEvalSession:
             "lexicon_files": self.settings.bias_lexicon,
             "lexicon_replace": self.settings.bias_lexicon_replace,
         }
-        model = self.model
+        model = self.model_under_test() if self.model is not None else None
         if model is not None:
             provided["tokenizer"] = model.checks_tokenizer
             provided["perplexity_scorer"] = lambda texts: list(model.perplexity(texts).per_text)
@@ -224,6 +241,10 @@ class LLMEvalSession:
             "loads": self.load_count,
             "load_seconds": model.load_seconds,
         }
+        if self.base is not None and self.base.model is not None:  # the base model's turn: the same load
+            stats["generated"] += self.base.model.num_generations
+            stats["cached"] += self.base.model.num_cached
+            stats["seconds"] += self.base.model.generation_seconds
         if model.loaded:  # where load time went: importing the libraries, reading the weights
             stats.update({f"load_seconds:{phase}": seconds for phase, seconds in model.backend.load_phases.items()})
         return stats
@@ -267,6 +288,9 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
             raise ConfigurationError(
                 "llm_required is set, so a model is needed: give --llm-model PATH (or llm_model in the ini file)"
             )
+        from pytest_llmeval.harness.base_pass import check_compare_base
+
+        check_compare_base(settings)
         if settings.model is not None or settings.judge_model is not None:
             from pytest_llmeval.backends import validate_model_source
 
@@ -291,6 +315,10 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
         _open_cache(config, state)
     except OSError as exc:
         raise pytest.UsageError(f"--llm-cache-path: cannot use the generation cache: {exc}") from None
+    if settings.compare_base:
+        from pytest_llmeval.harness.base_pass import BasePass
+
+        state.base = BasePass.start(config, state)
     try:
         _find_baseline(state)
     except ConfigurationError as exc:

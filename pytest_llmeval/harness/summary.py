@@ -51,6 +51,12 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
         width = reporter.config.get_terminal_writer().fullwidth - 2
         for line in state.comparison.format(width=width, verbose=reporter.config.option.verbose).splitlines():
             reporter.line(f"  {line}")
+    if state.base is not None and state.base.paired is not None:
+        from pytest_llmeval.base_comparison import model_comparison_lines
+
+        reporter.line("the base model compared with the model under test (--llm-compare-base):")
+        for line in model_comparison_lines(state.base.paired, verbose=reporter.config.option.verbose):
+            reporter.line(f"  {line}")
     if state.gate_failure:
         reporter.line(state.gate_failure, red=True)
     for note in state.notes:

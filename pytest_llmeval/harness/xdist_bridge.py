@@ -24,6 +24,8 @@ def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: li
     output["llmeval_cache"] = [list(e) for e in pending]
     output["llmeval_stats"] = state.stats()
     output["llmeval_groups"] = [spec.to_dict() for spec in state.groups.selected.values()]
+    if state.base is not None:
+        state.base.send(config)
     if state.model is not None and state.model.loaded:
         described = state.model.backend.describe()
         output["llmeval_model"] = {"device": described.device, "dtype": described.dtype}
@@ -39,6 +41,8 @@ class XdistController:
         """Give each worker the model's identity, so workers do not fingerprint the weights again."""
         if self.state.model_id is not None:
             node.workerinput["llmeval_model_id"] = self.state.model_id
+        if self.state.base is not None:
+            node.workerinput["llmeval_base_model_id"] = self.state.base.model_id
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """Take a finished worker's cache entries, counts, selected groups and loaded model's
@@ -49,5 +53,7 @@ class XdistController:
             self.state.worker_stats.append(output["llmeval_stats"])
         for spec in output.get("llmeval_groups", []):
             self.state.groups.select(GroupSpec.from_dict(spec))
+        if self.state.base is not None:
+            self.state.base.receive(output)
         if output.get("llmeval_model") and self.state.worker_model is None:
             self.state.worker_model = dict(output["llmeval_model"])

@@ -795,3 +795,69 @@ def test_the_human_review_section_shows_means_win_rate_and_agreement(
         assert opened.errors == []
     finally:
         opened.page.close()
+
+
+def test_the_base_model_vs_adapter_section_shows_counts_statistics_and_both_outputs(
+        browser: Browser, tmp_path: Path, record_property: Any) -> None:
+    """``--llm-compare-base``: the section names what the adapter fixed and broke, with the paired
+    statistics and every shared case's two outputs side by side, from the real data builders."""
+    from pytest_llmeval.dashboard import build_dashboard_data
+    from pytest_llmeval.base_comparison import model_comparison_data
+    from pytest_llmeval.harness.base_pass import BasePass
+    from pytest_llmeval.harness.session import LLMEvalSession
+    from pytest_llmeval.records import CaseRecord, RunRecord
+    from pytest_llmeval.settings import Settings
+
+    base_outcomes = "PPPP" + "FFF" + "PPPPPPPPPP" + "FF"  # 4 broke, 3 fixed, 10 both pass, 2 both fail
+    adapter_outcomes = "FFFF" + "PPP" + "PPPPPPPPPP" + "FF"
+    node_ids = [f"evals/support.eval.yaml::case-{i:02d}" for i in range(len(base_outcomes))]
+
+    def cases(pattern: str, side: str) -> list[CaseRecord]:
+        return [
+            CaseRecord(node_id, "passed" if c == "P" else "failed", output=f"{side} answer {i}" if i else HOSTILE_OUTPUT,
+                       message=None if c == "P" else f"{side}: contains: 'reset link' not found",
+                       metrics={"rouge_l": {"value": (0.6 if c == "P" else 0.2) + 0.01 * i, "higher_is_better": True}})
+            for i, (node_id, c) in enumerate(zip(node_ids, pattern, strict=True))
+        ]
+
+    settings = Settings(model=str(tmp_path / "smollm"), adapter=str(tmp_path / "lora"), compare_base=True)
+    state = LLMEvalSession(settings=settings, cwd=tmp_path, rootpath=tmp_path)
+    state.run = RunRecord("c" * 32, 1.7e9, 1.7e9 + 9, True, {"source": "smollm", "adapter": "lora"},
+                          {"max_new_tokens": 16}, {}, None, cases(adapter_outcomes, "adapter"))
+    base = state.base = BasePass(model_id="fp-base")
+    base.results.records = {case.node_id: case for case in cases(base_outcomes, "base")}
+    base.finish_run(state)
+    data = build_dashboard_data([state.run])
+    assert base.paired is not None and base.run is not None
+    data["model_comparison"] = model_comparison_data(base.paired, base.run, state.run)
+    opened = _open_data(browser, data, tmp_path / "compare-base.html")
+    try:
+        page = opened.page
+        section = page.locator("#llmeval-model-comparison")
+        assert section.is_visible() and page.locator("#llmeval-comparison").is_hidden()  # no baseline here
+        counts = page.eval_on_selector_all(
+            "#llmeval-model-counts .result-count", "spans => spans.map(s => [s.dataset.result, s.querySelector('b').textContent])")
+        assert counts == [["fixed", "3"], ["broke", "4"], ["both pass", "10"], ["both fail", "2"]]
+        assert page.inner_text("#llmeval-model-verdict").startswith("verdict: ")
+        rate = page.locator("#llmeval-model-comparison table.estimates tr[data-measure='pass rate'] td").all_inner_texts()
+        assert rate[:2] == ["pass rate", "19"] and rate[4] == "-5.3 pts" and rate[6] == "exact McNemar (3 fixed, 4 broke)"
+        assert page.locator("#llmeval-model-comparison table.estimates tr[data-measure='rouge_l']").count() == 1
+        broke = page.eval_on_selector_all("#llmeval-model-broke li", "items => items.map(i => i.dataset.nodeId)")
+        fixed = page.eval_on_selector_all("#llmeval-model-fixed li", "items => items.map(i => i.dataset.nodeId)")
+        assert broke == node_ids[:4] and fixed == node_ids[4:7]
+        rows = page.eval_on_selector_all("#llmeval-model-cases tbody tr", "rows => rows.map(r => [r.dataset.result, r.dataset.nodeId])")
+        assert [r[0] for r in rows] == ["broke"] * 4 + ["fixed"] * 3 + ["both fail"] * 2 + ["both pass"] * 10  # losses first
+        first = page.locator("#llmeval-model-cases tr[data-node-id='evals/support.eval.yaml::case-01'] td").all_inner_texts()
+        assert first[:4] == ["broke", "evals/support.eval.yaml::case-01", "passed", "failed"]
+        assert first[4] == "base answer 1" and first[5].startswith("adapter answer 1\nadapter: contains:")
+        hostile = page.locator("#llmeval-model-cases tr[data-node-id='evals/support.eval.yaml::case-00'] td.side .text")
+        assert hostile.all_inner_texts() == [HOSTILE_OUTPUT, HOSTILE_OUTPUT]  # markup stays text
+        assert page.evaluate("window.__pwned") is None
+        folder = Path(os.environ.get("LLMEVAL_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
+        folder.mkdir(parents=True, exist_ok=True)
+        screenshot = folder / "dashboard-compare-base.png"
+        section.screenshot(path=str(screenshot))
+        record_property("dashboard_compare_base_screenshot", str(screenshot))
+        assert opened.errors == []
+    finally:
+        opened.page.close()
