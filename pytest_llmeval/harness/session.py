@@ -280,6 +280,14 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
         if settings.train_data is not None and not Path(settings.train_data).is_file():
             raise ConfigurationError(f"--llm-train-data: {settings.train_data} is not a file")
         set_default_training_data(settings.train_data)  # None too: an earlier session's must not linger
+        if settings.heldout_data is not None:
+            if not Path(settings.heldout_data).is_file():
+                raise ConfigurationError(f"--llm-heldout-data: {settings.heldout_data} is not a file")
+            if settings.train_data is None:
+                raise ConfigurationError(
+                    "--llm-heldout-data: the perplexity gap compares held-out text with the training data; "
+                    "give --llm-train-data FILE too (or llm_train_data in the ini file)"
+                )
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
     except ValueError as exc:  # CheckUsageError from a lexicon file

@@ -205,7 +205,16 @@ def assert_perplexity_gap(
         passed,
         f"perplexity_gap: {measured.gap.value:.3g} nats/token{verdict}; {measured.format()}",
         score=measured.gap.value,
-        details={"metric": {"name": "perplexity_gap", "value": measured.gap.value, "higher_is_better": False}},
+        details={
+            "metric": {
+                "name": "perplexity_gap",
+                "value": measured.gap.value,
+                "higher_is_better": False,
+                "low": measured.gap.low,
+                "high": measured.gap.high,
+                "confidence": measured.confidence,
+            }
+        },
         value=measured,
     )
     report_check(result)
