@@ -275,6 +275,12 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
             from pytest_llmeval.checks.safety import validate_lexicon_files
 
             validate_lexicon_files(settings.bias_lexicon)
+        from pytest_llmeval.counterfactual import CounterfactualError, set_session_swap_files
+
+        try:
+            set_session_swap_files(settings.swap_sets)  # () too: an earlier session's must not linger
+        except CounterfactualError as exc:
+            raise ConfigurationError(f"--llm-swap-sets: {exc}") from None
         from pytest_llmeval.metrics.memorisation import set_default_training_data
 
         if settings.train_data is not None and not Path(settings.train_data).is_file():
