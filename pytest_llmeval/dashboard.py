@@ -17,6 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_llmeval.group_views import dashboard_group_views
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
 from pytest_llmeval.run_comparison import PASSING, Comparison, compare_runs, pass_rate
@@ -450,6 +451,8 @@ def build_dashboard_data(
         "runs": points,
         "metrics": [{"name": name, "higher_is_better": directions[name]} for name in sorted(directions)],
         "cases": rows,
+        # NER per-type scores and fairness parity per category, the reference's beside (group_views)
+        "group_views": dashboard_group_views(cases, reference),
     }
 
 
