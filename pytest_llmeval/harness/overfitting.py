@@ -63,12 +63,14 @@ def add_perplexity_gap_item(session: pytest.Session, items: list[pytest.Item]) -
     state = session_of(session.config)
     if state is None or state.settings.train_data is None or state.settings.heldout_data is None:
         return
-    items.append(
-        PerplexityGapItem.from_parent(
-            session,
-            name="perplexity_gap",
-            nodeid=PERPLEXITY_GAP_NODE_ID,
-            train_data=state.settings.train_data,
-            heldout_data=state.settings.heldout_data,
-        )
+    item = PerplexityGapItem.from_parent(
+        session,
+        name="perplexity_gap",
+        nodeid=PERPLEXITY_GAP_NODE_ID,
+        train_data=state.settings.train_data,
+        heldout_data=state.settings.heldout_data,
     )
+    items.append(item)
+    # reported as collected, as a collector's items are, so "collected N items" counts it
+    report = pytest.CollectReport(nodeid="llmeval", outcome="passed", longrepr=None, result=[item])
+    session.config.hook.pytest_collectreport(report=report)

@@ -151,7 +151,7 @@ def test_training_and_heldout_data_make_the_perplexity_gap_a_session_metric_the_
         f"--llm-model={weak}", "--llm-update-baseline", "-p", "no:cacheprovider", "-v"
     )
     first.assert_outcomes(passed=2)
-    first.stdout.fnmatch_lines(["llmeval::perplexity_gap PASSED*"])
+    first.stdout.fnmatch_lines(["*collected 2 items", "*", "llmeval::perplexity_gap PASSED*"])
     line = re.search(
         r"perplexity_gap llmeval::perplexity_gap: ([\d.]+) \[([\d.]+), ([\d.]+)\] \(95% interval; lower is better\)",
         first.stdout.str(),
