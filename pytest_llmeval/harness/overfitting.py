@@ -1,11 +1,12 @@
-"""The session's perplexity gap: one item, ``llmeval::perplexity_gap``, when both
-``--llm-train-data`` and ``--llm-heldout-data`` are given.
+"""The perplexity gap as an item: the session's, ``llmeval::perplexity_gap``, when both
+``--llm-train-data`` and ``--llm-heldout-data`` are given, and a case file's,
+``file.eval.yaml::perplexity_gap``, from its ``perplexity_gap:`` block.
 
 It scores a seeded sample of each file under the model under test (``metrics.overfitting``) and
 records the metric ``perplexity_gap`` (nats/token, lower is better) with its bootstrap interval, so
 the run, the history and the baseline hold it and the gate reports a checkpoint whose gap grew beyond
-the tolerance (``llm_metric_tolerance = perplexity_gap = 0.1``). The item itself fails only when the
-gap cannot be measured (a file with fewer than 2 documents, unreadable data).
+the tolerance (``llm_metric_tolerance = perplexity_gap = 0.1``). The item fails when the gap exceeds
+a case file's ``max_gap``, or cannot be measured (a file with fewer than 2 documents, unreadable data).
 """
 
 from __future__ import annotations
@@ -23,12 +24,24 @@ PERPLEXITY_GAP_NODE_ID = "llmeval::perplexity_gap"
 
 
 class PerplexityGapItem(pytest.Item):
-    """The perplexity gap between the session's training and held-out data."""
+    """The perplexity gap between training and held-out data. ``train_data`` None: the session's."""
 
-    def __init__(self, *, train_data: str, heldout_data: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        train_data: str | None,
+        heldout_data: str,
+        max_gap: float | None = None,
+        max_texts: int = 64,
+        max_chars: int = 2000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.train_data = train_data
         self.heldout_data = heldout_data
+        self.max_gap = max_gap
+        self.max_texts = max_texts
+        self.max_chars = max_chars
 
     def setup(self) -> None:
         """Skip without a model (like the ``llm`` fixture)."""
@@ -37,24 +50,35 @@ class PerplexityGapItem(pytest.Item):
             pytest.skip(NO_MODEL_REASON)
 
     def runtest(self) -> None:
-        """Measure and record the gap (``assert_perplexity_gap`` without a maximum)."""
+        """Measure and record the gap (``assert_perplexity_gap``)."""
         from pytest_llmeval.metrics.overfitting import assert_perplexity_gap
 
         state = session_of(self.config)
         assert state is not None
-        assert_perplexity_gap(state.model_under_test(), self.train_data, self.heldout_data)
+        assert_perplexity_gap(
+            state.model_under_test(),
+            self.train_data,
+            self.heldout_data,
+            max_gap=self.max_gap,
+            max_texts=self.max_texts,
+            max_chars=self.max_chars,
+        )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        """Why the gap could not be measured, in one line."""
-        from pytest_llmeval.checks.base import CheckUsageError
+        """The gap above its maximum, or why it could not be measured, in one line."""
+        from pytest_llmeval.checks.base import CheckFailed, CheckUsageError
 
         if isinstance(excinfo.value, CheckUsageError):
-            return f"{PERPLEXITY_GAP_NODE_ID}: cannot measure the perplexity gap: {excinfo.value}"
+            return f"{self.nodeid}: cannot measure the perplexity gap: {excinfo.value}"
+        if isinstance(excinfo.value, CheckFailed):
+            return f"{self.nodeid}: {excinfo.value.result.message}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        """The held-out file, and the item's node id as the title."""
-        return Path(self.heldout_data), None, PERPLEXITY_GAP_NODE_ID
+        """The case file (the rootdir for the session's item) and a title that names where the
+        gap was declared (a title with dots would be rewritten in ``-v`` lines)."""
+        where = "the session" if self.nodeid == PERPLEXITY_GAP_NODE_ID else self.path.name
+        return self.path, None, f"perplexity gap of {where}"
 
 
 def add_perplexity_gap_item(session: pytest.Session, items: list[pytest.Item]) -> None:

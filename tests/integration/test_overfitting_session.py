@@ -224,3 +224,30 @@ def test_the_perplexity_gap_options_bad_input(pytester: pytest.Pytester, demo_mo
         "--llm-train-data=answers.jsonl", "--llm-heldout-data=heldout.txt", "-p", "no:cacheprovider"
     )
     bare.assert_outcomes(passed=1, skipped=1)
+
+
+def test_a_case_files_perplexity_gap_block_is_an_item_with_a_maximum(
+    pytester: pytest.Pytester, demo_model: Path
+) -> None:
+    _gap_files(pytester)
+    (pytester.path / "data").mkdir()
+    for name in ("answers.jsonl", "heldout.txt"):
+        (pytester.path / name).rename(pytester.path / "data" / name)
+    (pytester.path / "gap.eval.yaml").write_text(
+        textwrap.dedent("""
+            perplexity_gap: {train_data: data/answers.jsonl, heldout_data: data/heldout.txt, max_gap: 0.5, max_texts: 12}
+            cases:
+              - {id: reset, prompt: "How do I reset my password?", max_new_tokens: 8, expect: {not_garbled: true}}
+        """).lstrip(),
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_subprocess(f"--llm-model={demo_model}", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "gap.eval.yaml::perplexity_gap FAILED*",
+            "*gap.eval.yaml::perplexity_gap: perplexity_gap: * nats/token > max 0.5; perplexity train * (12 texts), "
+            "held-out * (6 texts); gap * nats/token, ratio * (95% intervals)",
+            "perplexity_gap gap.eval.yaml::perplexity_gap: 9.* (95% interval; lower is better)",
+        ]
+    )

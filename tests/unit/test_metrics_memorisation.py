@@ -265,6 +265,50 @@ def test_a_case_files_train_data_is_relative_to_the_file(tmp_path: Path) -> None
     assert [r.passed for r in case.evaluate("alpha beta gamma delta epsilon zeta eta theta iota kappa")] == [False]
 
 
+GAP_CASES = "perplexity_gap: {GAP}\ncases:\n  - {id: one, prompt: x, expect: {contains: x}}\n"
+
+
+def test_a_case_files_perplexity_gap_block_has_paths_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    for name in ("train.jsonl", "heldout.txt"):
+        (tmp_path / "data" / name).write_text('"a"\n' if name.endswith("jsonl") else "a\n\nb\n", encoding="utf-8")
+    path = tmp_path / "gap.eval.yaml"
+    gap = "{heldout_data: data/heldout.txt, train_data: data/train.jsonl, max_gap: 1.5, max_texts: 8}"
+    path.write_text(GAP_CASES.replace("{GAP}", gap), encoding="utf-8")
+    parsed = parse_case_file(path)
+    assert parsed.errors == [] and parsed.perplexity_gap is not None
+    assert parsed.perplexity_gap.model_dump() == {
+        "heldout_data": str(tmp_path / "data" / "heldout.txt"),
+        "train_data": str(tmp_path / "data" / "train.jsonl"),
+        "max_gap": 1.5,
+        "max_texts": 8,
+        "max_chars": 2000,
+    }
+    path.write_text(GAP_CASES.replace("{GAP}", "{heldout_data: data/heldout.txt}"), encoding="utf-8")
+    assert parse_case_file(path).perplexity_gap.train_data is None  # type: ignore[union-attr]  # the session's
+
+
+@pytest.mark.parametrize(
+    ("gap", "message"),
+    [
+        ("{heldout_data: data/nope.txt}", "gap.eval.yaml:1: perplexity_gap.heldout_data: data/nope.txt is not a file"),
+        ("{heldout_data: h.txt, train_data: t.txt}", "gap.eval.yaml:1: perplexity_gap.train_data: t.txt is not a file"),
+        ("{train_data: t.txt}", "gap.eval.yaml:1: perplexity_gap.heldout_data: Field required"),
+        ("{heldout_data: h.txt, max_gap: -1}", "perplexity_gap.max_gap: Input should be greater than or equal to 0"),
+        ("{heldout_data: h.txt, max_texts: 1}", "perplexity_gap.max_texts: Input should be greater than or equal to 2"),
+        ("{heldout_data: h.txt, maxgap: 1}", "gap.eval.yaml:1: unknown field 'perplexity_gap.maxgap'"),
+    ],
+    ids=["missing-heldout", "missing-train", "no-heldout", "negative-gap", "one-text", "typo"],
+)
+def test_a_bad_perplexity_gap_block_says_what_and_where(tmp_path: Path, gap: str, message: str) -> None:
+    (tmp_path / "h.txt").write_text("a\n\nb\n", encoding="utf-8")
+    path = tmp_path / "gap.eval.yaml"
+    path.write_text(GAP_CASES.replace("{GAP}", gap), encoding="utf-8")
+    parsed = parse_case_file(path, display_path="gap.eval.yaml")
+    assert parsed.perplexity_gap is None
+    assert [message in str(e) for e in parsed.errors] == [True], [str(e) for e in parsed.errors]
+
+
 # -- the perplexity gap ----------------------------------------------------------------------------
 
 
