@@ -242,15 +242,16 @@ def _case_row(
     metrics = []
     for name, metric in sorted(case.metrics.items()):
         old = before.metrics.get(name, {}).get("value") if before is not None else None
-        metrics.append(
-            {
-                "name": name,
-                "value": metric.get("value"),
-                "before": old,
-                "higher_is_better": bool(metric.get("higher_is_better", True)),
-                "dropped": (case.node_id, name) in dropped,
-            }
-        )
+        entry = {
+            "name": name,
+            "value": metric.get("value"),
+            "before": old,
+            "higher_is_better": bool(metric.get("higher_is_better", True)),
+            "dropped": (case.node_id, name) in dropped,
+        }
+        if "low" in metric:  # a metric recorded with an interval (the perplexity gap)
+            entry["interval"] = [metric["low"], metric["high"], metric["confidence"]]
+        metrics.append(entry)
     return {
         "node_id": case.node_id,
         "file": _file_of(case.node_id),

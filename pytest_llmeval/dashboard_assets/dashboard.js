@@ -519,7 +519,7 @@
       var table = el("table", null, el("tr", null, [el("th", { text: "metric" }), el("th", { text: "before → after" }), el("th", { text: "" })]));
       metrics.forEach(function (m) {
         append(table, el("tr", { cls: m.dropped ? "dropped" : null, "data-metric": m.name }, [el("td", { cls: "mono", text: m.name }),
-          el("td", { text: num(m.before) + " → " + num(m.value) }),
+          el("td", { text: num(m.before) + " → " + num(m.value) + (m.interval ? " [" + num(m.interval[0]) + ", " + num(m.interval[1]) + "] (" + pct(m.interval[2]) + " interval)" : "") }),
           el("td", { text: (m.dropped ? "dropped · " : "") + (m.higher_is_better === false ? "lower is better" : "higher is better") })]));
       });
       append(extras, el("section", { cls: "detail-metrics" }, [el("h4", { text: "metrics" }), table]));

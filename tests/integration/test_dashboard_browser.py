@@ -809,3 +809,26 @@ def test_ner_per_type_scores_and_fairness_pairs_from_a_real_session(
         assert opened.errors == []
     finally:
         opened.page.close()
+
+
+def test_a_metric_with_an_interval_shows_it_beside_the_value(
+    browser: Browser, richer_data: dict[str, Any], tmp_path: Path
+) -> None:
+    node_id = "tests/test_heldout.py::test_perplexity"
+    data = json.loads(json.dumps(richer_data))
+    row = next(c for c in data["cases"] if c["node_id"] == node_id)
+    row["metrics"].append(
+        {"name": "perplexity_gap", "value": 0.41, "before": 0.3, "higher_is_better": False, "dropped": False,
+         "interval": [0.2, 0.6, 0.95]}
+    )  # fmt: skip
+    opened = _open_data(browser, data, tmp_path / "r.html")
+    try:
+        opened.page.locator(f"#cases-table tr.case-row[data-node-id='{node_id}']").click()
+        detail = opened.page.locator(f"#cases-table tr.case-detail[data-node-id='{node_id}']")
+        cells = detail.locator(".detail-metrics tr[data-metric='perplexity_gap'] td").all_text_contents()
+        assert cells[1] == "0.3 → 0.41 [0.2, 0.6] (95% interval)"
+        plain = detail.locator(".detail-metrics tr[data-metric='perplexity'] td").all_text_contents()
+        assert plain[1] == "12.9 → 12.5"
+        assert opened.errors == []
+    finally:
+        opened.page.close()

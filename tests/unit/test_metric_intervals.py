@@ -68,3 +68,12 @@ def test_a_baseline_with_a_malformed_interval_names_the_field(tmp_path: Path) ->
         BaselineError, match=r"cases\.llmeval::perplexity_gap\.metrics\.perplexity_gap\.low.*a number or null"
     ):
         read_baseline(path)
+
+
+def test_the_dashboard_row_shows_the_interval_beside_the_value() -> None:
+    from pytest_llmeval.dashboard import build_dashboard_data
+
+    data = build_dashboard_data([_run(0.41, 0.2, 0.6)])
+    (row,) = data["cases"]
+    (metric,) = row["metrics"]
+    assert metric["name"] == "perplexity_gap" and metric["interval"] == [0.2, 0.6, 0.95]
