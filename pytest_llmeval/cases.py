@@ -60,6 +60,7 @@ from pytest_llmeval.input_limits import (
     reject_json_constant,
 )
 from pytest_llmeval.metrics.ner import GoldEntity, Span, gold_spans
+from pytest_llmeval.metrics.overfitting import PerplexityGapSpec
 from pytest_llmeval.tolerances import tolerance_problem
 
 __all__ = [
@@ -267,6 +268,7 @@ class _FileModel(_Strict):
     ner: NERSpec | None = None
     counterfactual_terms: list[str] = []
     fairness: FairnessSpec | None = None
+    perplexity_gap: PerplexityGapSpec | None = None
     cases: list[Any]
 
 
@@ -349,6 +351,7 @@ class CaseFile:
     tag_classifications: dict[str, ClassificationSpec] = field(default_factory=dict)
     ner: NERSpec | None = None
     fairness: FairnessSpec | None = None
+    perplexity_gap: PerplexityGapSpec | None = None  # its paths absolute
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -914,7 +917,24 @@ def _parse(source: Path, path: Path) -> CaseFile:
         dict(file_model.tag_classifications),
         file_model.ner,
         file_model.fairness,
+        _perplexity_gap(file_model.perplexity_gap, source.parent, path, data, errors),
     )
+
+
+def _perplexity_gap(
+    spec: PerplexityGapSpec | None, folder: Path, path: Path, data: Any, errors: list[CaseError]
+) -> PerplexityGapSpec | None:
+    """The file's ``perplexity_gap:`` block with absolute paths; a missing file is an error there."""
+    if spec is None:
+        return None
+    resolved = spec.resolved(folder)
+    for key in ("heldout_data", "train_data"):
+        value = getattr(resolved, key)
+        if value is not None and not Path(value).is_file():
+            line = _line_of(data, ["perplexity_gap", key], 1)
+            errors.append(CaseError(path, line, f"perplexity_gap.{key}: {getattr(spec, key)} is not a file"))
+            return None
+    return resolved
 
 
 def load_cases(path: str | Path) -> list[Case]:

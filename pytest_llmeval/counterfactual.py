@@ -50,6 +50,7 @@ __all__ = [
     "evaluate_counterfactual",
     "groups_in",
     "load_swap_sets",
+    "set_session_swap_files",
     "parity_report",
     "parity_result",
     "swap",
@@ -175,10 +176,27 @@ def _shipped() -> dict[str, SwapSet]:
     return _parse_swap_file(text, "data/counterfactual_terms.yaml")
 
 
+_session_swap_files: tuple[str, ...] = ()
+
+
+def set_session_swap_files(files: Iterable[str | Path]) -> None:
+    """The session's swap-set files (``--llm-swap-sets``): every :func:`load_swap_sets` call adds
+    them after the shipped categories and before its own ``files``, so they reach every
+    counterfactual check of the session (case files' ``counterfactual:`` and ``assert_counterfactual``).
+    Each file is read and checked here: a bad one raises :class:`CounterfactualError`."""
+    global _session_swap_files
+    chosen = tuple(str(f) for f in files)
+    _session_swap_files = ()
+    load_swap_sets(chosen)
+    _session_swap_files = chosen
+
+
 def load_swap_sets(files: Iterable[str | Path] = (), *, replace_shipped: bool = False) -> dict[str, SwapSet]:
-    """The shipped categories (unless ``replace_shipped``) and those of ``files`` (later files win)."""
+    """The shipped categories (unless ``replace_shipped``), the session's files
+    (:func:`set_session_swap_files`) and ``files``; a category of a later file replaces one of the
+    same name."""
     sets = {} if replace_shipped else dict(_shipped())
-    for file in files:
+    for file in [*_session_swap_files, *files]:
         path = Path(file)
         try:
             text = path.read_text(encoding="utf-8")

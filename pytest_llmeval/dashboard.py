@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmeval.base_comparison import compare_with_base, model_comparison_data, paired_base_run
+from pytest_llmeval.group_views import dashboard_group_views
 from pytest_llmeval.inference_log import InferenceLogError, inference_log_path, read_inference_log
 from pytest_llmeval.paired_comparison import PairedComparison
 from pytest_llmeval.records import MODES, OUTCOMES_WORST_FIRST, CaseRecord, RunRecord, local_time
@@ -244,15 +245,16 @@ def _case_row(
     metrics = []
     for name, metric in sorted(case.metrics.items()):
         old = before.metrics.get(name, {}).get("value") if before is not None else None
-        metrics.append(
-            {
-                "name": name,
-                "value": metric.get("value"),
-                "before": old,
-                "higher_is_better": bool(metric.get("higher_is_better", True)),
-                "dropped": (case.node_id, name) in dropped,
-            }
-        )
+        entry = {
+            "name": name,
+            "value": metric.get("value"),
+            "before": old,
+            "higher_is_better": bool(metric.get("higher_is_better", True)),
+            "dropped": (case.node_id, name) in dropped,
+        }
+        if "low" in metric:  # a metric recorded with an interval (the perplexity gap)
+            entry["interval"] = [metric["low"], metric["high"], metric["confidence"]]
+        metrics.append(entry)
     return {
         "node_id": case.node_id,
         "file": _file_of(case.node_id),
@@ -453,6 +455,8 @@ def build_dashboard_data(
         "runs": points,
         "metrics": [{"name": name, "higher_is_better": directions[name]} for name in sorted(directions)],
         "cases": rows,
+        # NER per-type scores and fairness parity per category, the reference's beside (group_views)
+        "group_views": dashboard_group_views(cases, reference),
     }
 
 

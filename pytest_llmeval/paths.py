@@ -13,15 +13,18 @@ __all__ = [
     "CACHE_FILE",
     "FINGERPRINT_MEMO_FILE",
     "HISTORY_FILE",
+    "MEMORISATION_INDEX_DIR",
     "REPORT_FILE",
     "default_baseline",
     "default_cache",
     "default_history",
+    "default_memorisation_index_dir",
 ]
 
 HISTORY_FILE = Path(".llmeval") / "history.db"
 CACHE_FILE = Path(".llmeval") / "cache.db"
 FINGERPRINT_MEMO_FILE = "fingerprints.json"  # beside the cache
+MEMORISATION_INDEX_DIR = "memorisation"  # beside the cache: saved n-gram indexes of training files
 BASELINE_FILE = Path("llmeval-baseline.json")
 REPORT_FILE = Path("llmeval-report.html")
 
@@ -39,3 +42,9 @@ def default_cache(root: Path) -> Path:
 def default_baseline(root: Path) -> Path:
     """The committed baseline under ``root`` (``llmeval-baseline.json``)."""
     return root / BASELINE_FILE
+
+
+def default_memorisation_index_dir(cache: Path) -> Path:
+    """Where saved memorisation indexes live: beside the generation cache file ``cache``
+    (``.llmeval/memorisation``)."""
+    return cache.parent / MEMORISATION_INDEX_DIR

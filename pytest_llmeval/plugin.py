@@ -82,7 +82,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf narrow the list
 def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
-    """Remember every collected item, for ``pytest_collection_finish``."""
+    """Add the session's own items (the perplexity gap); remember every collected item, for
+    ``pytest_collection_finish``."""
+    from pytest_llmeval.harness.overfitting import add_perplexity_gap_item
+
+    add_perplexity_gap_item(session, items)
     session.stash[_COLLECTED_KEY] = list(items)
 
 

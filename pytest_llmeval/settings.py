@@ -309,6 +309,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "names no train_data; indexed once per session",
         metavar="PATH",
     ),
+    OptionSpec(
+        "heldout_data",
+        "path",
+        "held-out text of the training data's domain (.jsonl or text); with --llm-train-data the session "
+        "measures the perplexity gap between the two (item llmeval::perplexity_gap, metric perplexity_gap)",
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "swap_sets",
+        "paths",
+        "swap-set files (counterfactual_terms layout) added to the shipped ones for every counterfactual "
+        "case of the session, before a case file's own counterfactual_terms (repeatable)",
+        default=(),
+        metavar="FILE",
+    ),
 )
 
 
@@ -354,6 +369,8 @@ class Settings:
     tensorboard: str | None = None
     step: int | None = None
     train_data: str | None = None
+    heldout_data: str | None = None
+    swap_sets: tuple[str, ...] = ()
 
     @property
     def backend_name(self) -> str | None:

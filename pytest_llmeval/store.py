@@ -607,6 +607,8 @@ def _baseline_case(case: CaseRecord) -> BaselineCase:
         name: {
             "value": _round_number(metric.get("value")),
             "higher_is_better": bool(metric.get("higher_is_better", True)),
+            # an interval (the perplexity gap's) stays beside its value
+            **{k: _round_number(metric[k]) for k in ("low", "high", "confidence") if k in metric},
         }
         for name, metric in case.metrics.items()
     }
@@ -829,6 +831,9 @@ def _parse_baseline(data: Any, source: str) -> Baseline:
                 expect(value, (int, float), f"{where}.metrics.{name}.value", "a number or null")
             hib_key = f"{where}.metrics.{name}.higher_is_better"
             expect(metric.get("higher_is_better", True), bool, hib_key, "true or false")
+            for bound in ("low", "high", "confidence"):
+                if metric.get(bound) is not None:
+                    expect(metric[bound], (int, float), f"{where}.metrics.{name}.{bound}", "a number or null")
         sha = entry.get("output_sha256")
         if sha is not None:
             expect(sha, str, f"{where}.output_sha256", "a string or null")

@@ -80,19 +80,31 @@ class CheckResult:
         value = metric.get("value")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
-        return {
+        recorded: MetricValue = {
             "name": metric["name"],
             "value": float(value),
             "higher_is_better": bool(metric.get("higher_is_better", True)),
         }
+        # an interval around the value (the perplexity gap's), kept with it in the run and baseline
+        bounds = [metric.get(k) for k in ("low", "high", "confidence")]
+        if all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
+            recorded["low"], recorded["high"], recorded["confidence"] = (float(b) for b in bounds)  # type: ignore[arg-type]
+        return recorded
 
 
-class MetricValue(TypedDict):
-    """A metric recorded by a check: ``CheckResult.details["metric"]``."""
-
+class _MetricValueRequired(TypedDict):
     name: str
     value: float
     higher_is_better: bool
+
+
+class MetricValue(_MetricValueRequired, total=False):
+    """A metric recorded by a check: ``CheckResult.details["metric"]``; ``low``, ``high`` and
+    ``confidence`` (all three or none) are an interval around the value."""
+
+    low: float
+    high: float
+    confidence: float
 
 
 class CheckFailed(AssertionError):

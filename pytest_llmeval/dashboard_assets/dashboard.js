@@ -574,7 +574,7 @@
       var table = el("table", null, el("tr", null, [el("th", { text: "metric" }), el("th", { text: "before → after" }), el("th", { text: "" })]));
       metrics.forEach(function (m) {
         append(table, el("tr", { cls: m.dropped ? "dropped" : null, "data-metric": m.name }, [el("td", { cls: "mono", text: m.name }),
-          el("td", { text: num(m.before) + " → " + num(m.value) }),
+          el("td", { text: num(m.before) + " → " + num(m.value) + (m.interval ? " [" + num(m.interval[0]) + ", " + num(m.interval[1]) + "] (" + pct(m.interval[2]) + " interval)" : "") }),
           el("td", { text: (m.dropped ? "dropped · " : "") + (m.higher_is_better === false ? "lower is better" : "higher is better") })]));
       });
       append(extras, el("section", { cls: "detail-metrics" }, [el("h4", { text: "metrics" }), table]));
@@ -816,6 +816,76 @@
     (r.notes || []).forEach(function (note) { append(box, el("p", { cls: "review-note", text: String(note) })); });
   }
 
+  // ---------- NER and fairness groups (group_views.py) ----------
+
+  function signedDelta(now, before) { return isNum(now) && isNum(before) ? signedNum(now - before) : "–"; }
+
+  function nerView(v, refLabel) {
+    var head = ["scheme", "precision", "recall", "F1", refLabel + " F1", "change"];
+    var schemes = Object.keys(v.schemes || {}).map(function (k) {
+      var s = v.schemes[k];
+      return el("tr", { "data-scheme": k }, [k, num(s.precision), num(s.recall), num(s.f1), num(s.reference_f1),
+        signedDelta(s.f1, s.reference_f1)].map(function (c) { return el("td", { text: c }); }));
+    });
+    var types = Object.keys(v.types || {}).sort().map(function (k) {
+      var t = v.types[k];
+      var dropped = isNum(t.reference_f1) && (!isNum(t.f1) || t.f1 < t.reference_f1 - 1e-12);
+      return el("tr", { "data-type": k, "data-dropped": dropped ? "true" : "false", cls: dropped ? "dropped" : null },
+        [k, num(t.precision), num(t.recall), num(t.f1), String(t.support), num(t.reference_f1),
+          signedDelta(t.f1, t.reference_f1)].map(function (c) { return el("td", { text: c }); }));
+    });
+    var kids = [estimateTable("ner-schemes", head, schemes),
+      el("h4", { text: "Per entity type (strict)" }),
+      estimateTable("ner-types", ["type", "precision", "recall", "F1", "support", refLabel + " F1", "change"], types)];
+    if (v.unparsed) kids.push(el("p", { cls: "note", text: v.unparsed + " of " + v.documents + " outputs had no readable entities (scored as none)" }));
+    return kids;
+  }
+
+  function pairBlock(p) {
+    // prompts and outputs are text nodes only: whatever a model wrote is never read as HTML
+    return el("div", { cls: "pair", "data-case": p.case || "", "data-group": p.group }, [
+      el("p", { cls: "pair-head", text: (p.case || "?") + " \u2192 " + p.group + ": " + (p.disagreements || []).join("; ") }),
+      el("div", { cls: "detail-compare" }, [
+        el("div", null, [el("div", { cls: "detail-label", text: "original prompt" }), el("pre", { cls: "text pair-original-prompt", text: p.original_prompt }),
+          el("div", { cls: "detail-label", text: "original output" }), el("pre", { cls: "text pair-original-output", text: p.original_output })]),
+        el("div", null, [el("div", { cls: "detail-label", text: "variant prompt" }), el("pre", { cls: "text pair-variant-prompt", text: p.variant_prompt }),
+          el("div", { cls: "detail-label", text: "variant output" }), el("pre", { cls: "text pair-variant-output", text: p.variant_output })])])]);
+  }
+
+  function fairnessView(v, refLabel) {
+    var kids = [];
+    Object.keys(v.categories || {}).sort().forEach(function (name) {
+      var c = v.categories[name];
+      var over = isNum(v.max_gap) && c.gap > v.max_gap + 1e-12;
+      var rates = Object.keys(c.rates || {}).sort().map(function (g) { return g + " " + pct(c.rates[g]); }).join(", ");
+      var box = el("div", { cls: "category" + (over ? " over" : ""), "data-category": name, "data-over": over ? "true" : "false" }, [
+        el("h4", { text: name + ": parity gap " + num(c.gap) + (isNum(v.max_gap) ? (over ? " > max " : " \u2264 max ") + num(v.max_gap) : "") +
+          " (" + refLabel + " " + num(c.reference_gap) + ", change " + signedDelta(c.gap, c.reference_gap) + ")" }),
+        el("p", { cls: "rates", text: "pass rate by group: " + rates })]);
+      if ((c.pairs || []).length) {
+        append(box, el("p", { cls: "note", text: plural(c.pairs.length, "failing pair") + ", original and variant side by side:" }));
+        c.pairs.forEach(function (p) { append(box, pairBlock(p)); });
+      }
+      kids.push(box);
+    });
+    return kids;
+  }
+
+  function renderGroupViews(data) {
+    var views = data.group_views || [];
+    var box = document.getElementById("llmeval-groups");
+    if (!box || !views.length) return;
+    var refLabel = refName(data.reference || {});
+    append(box, el("h2", { text: "Entity scores and fairness" }));
+    views.forEach(function (v) {
+      var head = el("h3", null, [el("code", { text: v.node_id }), " " + v.outcome + (v.in_reference ? "" : " (not in the " + refLabel + ")")]);
+      var body = v.kind === "ner" ? nerView(v, refLabel) : fairnessView(v, refLabel);
+      append(box, el("div", { cls: "group-view " + v.kind, "data-node-id": v.node_id, "data-kind": v.kind, "data-outcome": v.outcome },
+        [head, el("p", { cls: "note", text: v.message })].concat(body)));
+    });
+    box.hidden = false;
+  }
+
   // ---------- start ----------
 
   function main() {
@@ -823,6 +893,7 @@
     renderHeader(data);
     renderTiles(data);
     renderSuiteErrors(data);
+    renderGroupViews(data);
     renderComparison(data);
     renderHumanReview(data);
     renderModelComparison(data);

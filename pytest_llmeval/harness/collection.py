@@ -71,6 +71,11 @@ class CaseFileCollector(pytest.File):
             items.append(InvalidCaseItem.from_parent(self, name=name, error=error))
         for spec in groups.values():
             items.append(GroupItem.from_parent(self, name=spec.node_id.rpartition("::")[2], spec=spec))
+        if parsed.perplexity_gap is not None:  # the file's perplexity_gap: block (harness.overfitting)
+            from pytest_llmeval.harness.overfitting import PerplexityGapItem
+
+            gap = parsed.perplexity_gap
+            items.append(PerplexityGapItem.from_parent(self, name="perplexity_gap", **gap.model_dump()))
         return items
 
     def _spec(self, suffix: str, kind: GroupKind, **fields: Any) -> GroupSpec:

@@ -340,6 +340,24 @@ def emit_group_reports(config: pytest.Config, groups: list[Group]) -> list[CaseR
         config.hook.pytest_runtest_logreport(report=_report(spec, "teardown", "passed", None, []))
         config.hook.pytest_runtest_logfinish(nodeid=spec.node_id, location=spec.location)
         records.append(
-            CaseRecord(spec.node_id, outcome, message=message, metrics=group.metrics() if group.total else {})
+            CaseRecord(
+                spec.node_id,
+                outcome,
+                message=message,
+                metrics=group.metrics() if group.total else {},
+                checks=_view_checks(group) if group.total else [],
+            )
         )
     return records
+
+
+def _view_checks(group: Group) -> list[dict[str, Any]]:
+    """A NER or fairness group's verdict with what the dashboard shows of it (``group_views``)."""
+    from pytest_llmeval.group_views import fairness_view, group_check, ner_view
+
+    if isinstance(group, NamedEntityGroup):
+        result = group.result()
+        return [group_check("ner", result, ner_view(result.value))]
+    if isinstance(group, ParityGroup):
+        return [group_check("fairness", group.result(), fairness_view(group.parity.results, group.spec.max_gap))]
+    return []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -198,13 +198,7 @@ def _case_record(
         duration_s=report.duration,
         mode=next((m for m in MODES if item.get_closest_marker(m)), None),
         checks=[{"name": c.name, "passed": c.passed, "score": c.score, "message": c.message[:300]} for c in checks],
-        metrics={
-            name: {
-                "value": sum(m["value"] for m in values) / len(values),
-                "higher_is_better": values[0]["higher_is_better"],
-            }
-            for name, values in metrics.items()
-        },
+        metrics={name: _metric_of_test(values) for name, values in metrics.items()},
         prompt=generations[0].prompt if generations else None,
         output=generations[0].text if generations else None,
         message=message[:300] if message else None,
@@ -212,6 +206,17 @@ def _case_record(
         tags=_tags(item),
         label=item.case.label if isinstance(item, CaseItem) else None,  # a classification case's gold label
     )
+
+
+def _metric_of_test(values: list[MetricValue]) -> dict[str, Any]:
+    """A test's metric: the mean of what it recorded; a single value keeps its interval."""
+    metric: dict[str, Any] = {
+        "value": sum(m["value"] for m in values) / len(values),
+        "higher_is_better": values[0]["higher_is_better"],
+    }
+    if len(values) == 1 and "low" in values[0]:
+        metric.update({k: values[0][k] for k in ("low", "high", "confidence")})  # type: ignore[literal-required]
+    return metric
 
 
 def _tolerances(item: pytest.Item, metrics: set[str], state: LLMEvalSession) -> dict[str, float]:

@@ -299,11 +299,26 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
             from pytest_llmeval.checks.safety import validate_lexicon_files
 
             validate_lexicon_files(settings.bias_lexicon)
+        from pytest_llmeval.counterfactual import CounterfactualError, set_session_swap_files
+
+        try:
+            set_session_swap_files(settings.swap_sets)  # () too: an earlier session's must not linger
+        except CounterfactualError as exc:
+            raise ConfigurationError(f"--llm-swap-sets: {exc}") from None
         from pytest_llmeval.metrics.memorisation import set_default_training_data
 
         if settings.train_data is not None and not Path(settings.train_data).is_file():
             raise ConfigurationError(f"--llm-train-data: {settings.train_data} is not a file")
         set_default_training_data(settings.train_data)  # None too: an earlier session's must not linger
+        _persist_training_indexes(config, settings)
+        if settings.heldout_data is not None:
+            if not Path(settings.heldout_data).is_file():
+                raise ConfigurationError(f"--llm-heldout-data: {settings.heldout_data} is not a file")
+            if settings.train_data is None:
+                raise ConfigurationError(
+                    "--llm-heldout-data: the perplexity gap compares held-out text with the training data; "
+                    "give --llm-train-data FILE too (or llm_train_data in the ini file)"
+                )
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
     except ValueError as exc:  # CheckUsageError from a lexicon file
@@ -324,6 +339,15 @@ def start_session(config: pytest.Config) -> LLMEvalSession:
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
     return state
+
+
+def _persist_training_indexes(config: pytest.Config, settings: Settings) -> None:
+    """Memorisation indexes are saved beside the generation cache and loaded by later sessions."""
+    from pytest_llmeval.metrics.memorisation import set_index_cache_dir
+    from pytest_llmeval.paths import default_memorisation_index_dir
+
+    cache = Path(settings.cache_path) if settings.cache_path else default_cache(config.rootpath)
+    set_index_cache_dir(default_memorisation_index_dir(cache))
 
 
 def _open_cache(config: pytest.Config, state: LLMEvalSession) -> None:

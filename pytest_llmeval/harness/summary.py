@@ -75,6 +75,7 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
             f"metric {name}: mean {sum(values) / len(values):.4g} over {len(values)} "
             f"(min {min(values):.4g}, max {max(values):.4g}; {direction})"
         )
+    _interval_metric_lines(reporter, state)
     for group in groups:
         if group.total == 0:
             continue
@@ -95,6 +96,19 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
             reporter.line(f"{kind} {result.message}: {verdict}", red=not result.passed, green=result.passed)
             for line in str(result.details["table"]).splitlines():
                 reporter.line(f"  {line}")
+
+
+def _interval_metric_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> None:
+    """Each metric recorded with an interval (the perplexity gap), with it and its test."""
+    for record in state.results.records.values():
+        for name, metric in sorted(record.metrics.items()):
+            if "low" not in metric:
+                continue
+            direction = "higher is better" if metric.get("higher_is_better", True) else "lower is better"
+            reporter.line(
+                f"{name} {record.node_id}: {metric['value']:.4g} [{metric['low']:.4g}, {metric['high']:.4g}] "
+                f"({metric['confidence']:.0%} interval; {direction})"
+            )
 
 
 def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats: dict[str, float]) -> None:

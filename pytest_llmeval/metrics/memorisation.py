@@ -11,7 +11,11 @@ span counts as copied only when the same words appear in the same order, whateve
 **Index** (:class:`TrainingIndex`). Every token gets an id; every n-gram of ``n`` tokens (default 8) of
 every document is hashed (a 64-bit polynomial hash, vectorised with numpy) and the hashes are sorted
 with their positions. Building is linear in the data plus one sort; the index of a file is built once
-per process and reused (keyed by path, size and modification time).
+per process and reused (keyed by path, size and modification time). With a cache folder (the plugin
+gives ``.llmeval/memorisation`` under the rootdir, beside the generation cache), the index is also
+saved there, keyed by the sha256 of the file's content and ``n``, and a later session loads it
+(memory-mapped) instead of building it again; a changed file has another key, so its index is
+rebuilt, and the old one is removed (:func:`index_for_file`).
 
 **Longest copied span** (:meth:`TrainingIndex.longest_copied_span`). Each n-gram of the output whose
 hash is in the index seeds a comparison with the training tokens at that position, extended token by
@@ -22,10 +26,13 @@ collision cannot inflate it, since spans are compared token by token). Shorter s
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import itertools
 import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +56,7 @@ __all__ = [
     "index_for_file",
     "read_documents",
     "set_default_training_data",
+    "set_index_cache_dir",
     "tokenize",
     "using_training_index",
 ]
@@ -171,6 +179,34 @@ class TrainingIndex:
         self.sorted_hashes = hashes[positions][order]
         self.sorted_positions = positions[order]
 
+    def save(self, folder: Path) -> None:
+        """Write the index into ``folder`` (which must not exist yet): one ``.npy`` file per array
+        (loaded memory-mapped), the vocabulary as text, ``meta.json`` last."""
+        import numpy as np
+
+        folder.mkdir(parents=True)
+        for name in _ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name))
+        # tokens are \w+ runs or single non-space characters: none holds a newline
+        words = list(self.vocabulary)
+        (folder / "vocabulary.txt").write_text("\n".join(words), encoding="utf-8")
+        np.save(folder / "vocabulary_ids.npy", np.fromiter(self.vocabulary.values(), dtype=np.int64, count=len(words)))
+
+    @classmethod
+    def load(cls, folder: Path, n: int, documents: int) -> TrainingIndex:
+        """The index ``save`` wrote into ``folder``."""
+        import numpy as np
+
+        index = cls.__new__(cls)
+        index.n = n
+        index.documents = documents
+        for name in _ARRAYS:
+            setattr(index, name, np.load(folder / f"{name}.npy", mmap_mode="r"))
+        words = (folder / "vocabulary.txt").read_text(encoding="utf-8")
+        ids = np.load(folder / "vocabulary_ids.npy").tolist()
+        index.vocabulary = dict(zip(words.split("\n") if words else [], ids, strict=True))
+        return index
+
     @property
     def token_count(self) -> int:
         return int((self.tokens >= 0).sum())
@@ -224,11 +260,79 @@ class TrainingIndex:
 
 
 _INDEXES: dict[tuple[str, int, int, int], TrainingIndex] = {}
+_ARRAYS = ("tokens", "document_starts", "sorted_hashes", "sorted_positions")
+_INDEX_FORMAT = 1  # of a saved index; another format is rebuilt
+_index_cache_dir: Path | None = None
+
+
+def set_index_cache_dir(folder: str | os.PathLike[str] | None) -> None:
+    """Where :func:`index_for_file` saves and finds indexes across sessions (None: nowhere; the
+    plugin sets ``.llmeval/memorisation`` under the rootdir)."""
+    global _index_cache_dir
+    _index_cache_dir = Path(folder) if folder is not None else None
+
+
+def _content_sha256(source: Path) -> str:
+    digest = hashlib.sha256()
+    with source.open("rb") as stream:
+        while chunk := stream.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _saved_meta(folder: Path) -> dict[str, Any] | None:
+    """A saved index's ``meta.json`` when ``folder`` is recognisably one of ours, else None."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("llmeval_memorisation_index") == _INDEX_FORMAT else None
+
+
+def _load_or_build(source: Path, n: int, cache_dir: Path) -> TrainingIndex:
+    """Load the saved index of ``source``'s content, or build it and save it (atomically: a folder
+    written aside and renamed, so concurrent sessions or xdist workers never read half an index).
+    Indexes of earlier contents of the same file are removed; only folders with our meta.json."""
+    sha = _content_sha256(source)
+    folder = cache_dir / f"{sha[:32]}-n{n}"
+    meta = _saved_meta(folder)
+    if meta is not None and meta.get("sha256") == sha and meta.get("n") == n:
+        try:
+            return TrainingIndex.load(folder, n, int(meta["documents"]))
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged index is built again below
+    index = TrainingIndex(read_documents(source), n=n)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
+    except OSError:
+        return index  # a cache that cannot be written only costs the next session a rebuild
+    try:
+        written = staging / "index"
+        index.save(written)
+        meta = {"llmeval_memorisation_index": _INDEX_FORMAT, "source": str(source), "sha256": sha, "n": n,
+                "documents": index.documents}  # fmt: skip
+        (written / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        if folder.exists():
+            if _saved_meta(folder) is None:  # not recognisably ours: leave it, and do not save
+                return index
+            shutil.rmtree(folder)  # a damaged one of ours
+        os.replace(written, folder)
+    except OSError:
+        return index
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for other in cache_dir.iterdir():
+        stale = _saved_meta(other) if other != folder and other.is_dir() else None
+        if stale is not None and stale.get("source") == str(source) and stale.get("n") == n:
+            shutil.rmtree(other, ignore_errors=True)
+    return index
 
 
 def index_for_file(path: str | os.PathLike[str], n: int = DEFAULT_N) -> TrainingIndex:
     """The index of a training file, built on first use and kept for the process (rebuilt when the
-    file changes)."""
+    file changes); with a cache folder (:func:`set_index_cache_dir`), saved there and loaded by
+    later sessions while the file's content is the same."""
     source = Path(path).resolve()
     try:
         stat = source.stat()
@@ -237,7 +341,10 @@ def index_for_file(path: str | os.PathLike[str], n: int = DEFAULT_N) -> Training
     key = (str(source), stat.st_size, stat.st_mtime_ns, n)
     index = _INDEXES.get(key)
     if index is None:
-        index = TrainingIndex(read_documents(source), n=n)
+        if _index_cache_dir is not None:
+            index = _load_or_build(source, n, _index_cache_dir)
+        else:
+            index = TrainingIndex(read_documents(source), n=n)
         _INDEXES[key] = index
     return index
 

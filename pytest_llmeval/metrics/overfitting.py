@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from pytest_llmeval.checks.base import CheckResult, CheckUsageError
 from pytest_llmeval.metrics.memorisation import TrainingDataError, default_training_data, read_documents
 from pytest_llmeval.metrics.perplexity_scoring import PerplexityResult
@@ -32,6 +34,7 @@ from pytest_llmeval.metrics.perplexity_scoring import PerplexityResult
 __all__ = [
     "Interval",
     "PerplexityGap",
+    "PerplexityGapSpec",
     "assert_perplexity_gap",
     "perplexity_gap",
     "perplexity_gap_from",
@@ -65,6 +68,30 @@ class PerplexityGap:
         return (
             f"perplexity train {self.train.format()} ({self.texts[0]} texts), held-out {self.heldout.format()} "
             f"({self.texts[1]} texts); gap {self.gap.format()} nats/token, ratio {self.ratio.format()} ({level} intervals)"
+        )
+
+
+class PerplexityGapSpec(pydantic.BaseModel):
+    """A case file's ``perplexity_gap:`` block: one more item, ``file.eval.yaml::perplexity_gap``,
+    measures the gap between ``train_data`` (default: the session's ``--llm-train-data``) and
+    ``heldout_data`` (paths relative to the case file) and fails above ``max_gap``."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    heldout_data: str = pydantic.Field(min_length=1)
+    train_data: str | None = pydantic.Field(default=None, min_length=1)
+    max_gap: float | None = pydantic.Field(default=None, ge=0, allow_inf_nan=False)
+    max_texts: int = pydantic.Field(default=64, ge=2, le=100_000)
+    max_chars: int = pydantic.Field(default=2000, ge=20, le=1_000_000)
+
+    def resolved(self, folder: Path) -> PerplexityGapSpec:
+        """The spec with its paths made absolute against ``folder`` (the case file's)."""
+
+        def absolute(path: str | None) -> str | None:
+            return None if path is None else str(folder / Path(path).expanduser())
+
+        return self.model_copy(
+            update={"heldout_data": absolute(self.heldout_data), "train_data": absolute(self.train_data)}
         )
 
 
@@ -205,7 +232,16 @@ def assert_perplexity_gap(
         passed,
         f"perplexity_gap: {measured.gap.value:.3g} nats/token{verdict}; {measured.format()}",
         score=measured.gap.value,
-        details={"metric": {"name": "perplexity_gap", "value": measured.gap.value, "higher_is_better": False}},
+        details={
+            "metric": {
+                "name": "perplexity_gap",
+                "value": measured.gap.value,
+                "higher_is_better": False,
+                "low": measured.gap.low,
+                "high": measured.gap.high,
+                "confidence": measured.confidence,
+            }
+        },
         value=measured,
     )
     report_check(result)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ import pytest
 
 from pytest_llmeval.cases import parse_case_file
 from pytest_llmeval.checks.base import CheckUsageError, check
+from pytest_llmeval.metrics import memorisation
 from pytest_llmeval.metrics.memorisation import (
     TrainingDataError,
     TrainingIndex,
@@ -77,10 +81,17 @@ def test_tokens_are_words_and_punctuation_case_kept() -> None:
 def test_training_files_in_each_layout(tmp_path: Path) -> None:
     jsonl = tmp_path / "t.jsonl"
     jsonl.write_text(
-        "\n".join(json.dumps(v) for v in [
-            "plain", {"text": "t"}, {"prompt": "p", "completion": "c"}, {"prompt": "p", "response": "r"},
-            {"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]},
-        ]) + "\n\n",
+        "\n".join(
+            json.dumps(v)
+            for v in [
+                "plain",
+                {"text": "t"},
+                {"prompt": "p", "completion": "c"},
+                {"prompt": "p", "response": "r"},
+                {"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]},
+            ]
+        )
+        + "\n\n",
         encoding="utf-8",
     )
     assert read_documents(jsonl) == ["plain", "t", "p\nc", "p\nr", "u\na"]
@@ -92,7 +103,7 @@ def test_training_files_in_each_layout(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("bad.jsonl", '{"text": "ok"}\n{"nope": 1}\n', 'bad.jsonl:2: expected a JSON string or an object with'),
+        ("bad.jsonl", '{"text": "ok"}\n{"nope": 1}\n', "bad.jsonl:2: expected a JSON string or an object with"),
         ("bad.jsonl", "{broken\n", "bad.jsonl:1: not valid JSON"),
         ("empty.txt", "\n\n", "has no documents"),
     ],
@@ -114,9 +125,96 @@ def test_the_index_of_a_file_is_built_once_and_rebuilt_when_it_changes(tmp_path:
     assert index_for_file(path) is not first
 
 
+def _fresh_session(cache_dir: Path | None) -> None:
+    """What a new session starts with: no index in memory, the plugin's cache folder set."""
+    memorisation._INDEXES.clear()
+    memorisation.set_index_cache_dir(cache_dir)
+
+
+@pytest.fixture
+def index_cache(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / ".llmeval" / "memorisation"
+    yield folder
+    _fresh_session(None)
+
+
+TRAIN_TEXT = "Click Forgot Password on the sign-in page and follow the reset link we email you.\n\nOther text here."
+
+
+def test_a_saved_index_is_loaded_by_the_next_session_and_answers_the_same(
+    tmp_path: Path, index_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "train.txt"
+    path.write_text(TRAIN_TEXT, encoding="utf-8")
+    _fresh_session(index_cache)
+    built = index_for_file(path)
+    (saved,) = index_cache.iterdir()
+    meta = json.loads((saved / "meta.json").read_text(encoding="utf-8"))
+    assert meta["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() and meta["n"] == 8
+    assert saved.name == f"{meta['sha256'][:32]}-n8"
+    _fresh_session(index_cache)
+    # a later session loads it: building would fail here
+    monkeypatch.setattr(memorisation, "read_documents", lambda p: pytest.fail("rebuilt instead of loaded"))
+    loaded = index_for_file(path)
+    assert loaded is not built and loaded.documents == built.documents == 2 and loaded.n == 8
+    assert loaded.vocabulary == built.vocabulary
+    for name in ("tokens", "document_starts", "sorted_hashes", "sorted_positions"):
+        assert np.array_equal(getattr(loaded, name), getattr(built, name))
+    output = "To reset: Click Forgot Password on the sign-in page and follow the link."
+    assert loaded.longest_copied_span(output) == built.longest_copied_span(output)
+    assert loaded.longest_copied_span(output).length == 12
+
+
+def test_a_changed_training_file_is_indexed_again_and_its_old_index_removed(tmp_path: Path, index_cache: Path) -> None:
+    path = tmp_path / "train.txt"
+    path.write_text(TRAIN_TEXT, encoding="utf-8")
+    _fresh_session(index_cache)
+    index_for_file(path)
+    (old,) = index_cache.iterdir()
+    # same size, same modification time, other content: the content's hash decides
+    stat = path.stat()
+    path.write_text(TRAIN_TEXT.replace("Click", "Press"), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    _fresh_session(index_cache)
+    changed = index_for_file(path)
+    (new,) = index_cache.iterdir()
+    assert new != old and not old.exists()
+    assert changed.longest_copied_span("Press Forgot Password on the sign-in page and").length == 10
+    assert changed.longest_copied_span("Click Forgot Password on the sign-in page and").length == 9  # from "Forgot"
+    # another file's index, and a folder that is not ours, are left alone
+    other = tmp_path / "other.txt"
+    other.write_text("a b c d e f g h i j", encoding="utf-8")
+    (index_cache / "mine").mkdir()
+    index_for_file(other)
+    assert {p.name for p in index_cache.iterdir()} == {
+        new.name,
+        "mine",
+        f"{hashlib.sha256(other.read_bytes()).hexdigest()[:32]}-n8",
+    }
+
+
+def test_a_damaged_or_unwritable_index_cache_only_costs_a_rebuild(tmp_path: Path, index_cache: Path) -> None:
+    path = tmp_path / "train.txt"
+    path.write_text(TRAIN_TEXT, encoding="utf-8")
+    _fresh_session(index_cache)
+    index_for_file(path)
+    (saved,) = index_cache.iterdir()
+    (saved / "tokens.npy").write_bytes(b"not an array")
+    _fresh_session(index_cache)
+    assert index_for_file(path).longest_copied_span(TRAIN_TEXT).length > 8  # rebuilt, and saved again
+    assert np.load(saved / "tokens.npy").dtype == np.int32
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be", encoding="utf-8")
+    _fresh_session(blocked / "memorisation")
+    assert index_for_file(path).longest_copied_span(TRAIN_TEXT).length > 8
+    assert blocked.read_text(encoding="utf-8") == "a file where the folder should be"
+
+
 def test_the_check_fails_above_max_span_and_records_the_metric(tmp_path: Path) -> None:
     path = tmp_path / "train.txt"
-    path.write_text("Click Forgot Password on the sign-in page and follow the reset link we email you.\n", encoding="utf-8")
+    path.write_text(
+        "Click Forgot Password on the sign-in page and follow the reset link we email you.\n", encoding="utf-8"
+    )
     copied = "Sure: Click Forgot Password on the sign-in page and follow the reset link."
     result = check("no_memorisation", copied, train_data=str(path), max_span=10)
     assert not result.passed and result.score == 14
@@ -141,7 +239,10 @@ def test_the_check_fails_above_max_span_and_records_the_metric(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({}, "check 'no_memorisation' needs the training data: pass train_data=<file>, run pytest with --llm-train-data"),
+        (
+            {},
+            "check 'no_memorisation' needs the training data: pass train_data=<file>, run pytest with --llm-train-data",
+        ),
         ({"train_data": "/nonexistent/train.txt"}, "training data file /nonexistent/train.txt does not exist"),
         ({"max_span": -1, "train_data": "x"}, "max_span must be >= 0, got -1"),
         ({"n": 1, "train_data": __file__}, "n must be at least 2, got 1"),
@@ -156,10 +257,56 @@ def test_no_memorisation_usage_errors(args: dict, message: str) -> None:
 def test_a_case_files_train_data_is_relative_to_the_file(tmp_path: Path) -> None:
     (tmp_path / "train.txt").write_text("alpha beta gamma delta epsilon zeta eta theta iota kappa", encoding="utf-8")
     path = tmp_path / "m.eval.yaml"
-    path.write_text("cases:\n  - prompt: x\n    expect: {no_memorisation: {train_data: train.txt, max_span: 9}}\n", encoding="utf-8")
+    path.write_text(
+        "cases:\n  - prompt: x\n    expect: {no_memorisation: {train_data: train.txt, max_span: 9}}\n", encoding="utf-8"
+    )
     (case,) = parse_case_file(path).cases
     assert [r.passed for r in case.evaluate("alpha beta gamma delta epsilon zeta eta theta iota")] == [True]
     assert [r.passed for r in case.evaluate("alpha beta gamma delta epsilon zeta eta theta iota kappa")] == [False]
+
+
+GAP_CASES = "perplexity_gap: {GAP}\ncases:\n  - {id: one, prompt: x, expect: {contains: x}}\n"
+
+
+def test_a_case_files_perplexity_gap_block_has_paths_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    for name in ("train.jsonl", "heldout.txt"):
+        (tmp_path / "data" / name).write_text('"a"\n' if name.endswith("jsonl") else "a\n\nb\n", encoding="utf-8")
+    path = tmp_path / "gap.eval.yaml"
+    gap = "{heldout_data: data/heldout.txt, train_data: data/train.jsonl, max_gap: 1.5, max_texts: 8}"
+    path.write_text(GAP_CASES.replace("{GAP}", gap), encoding="utf-8")
+    parsed = parse_case_file(path)
+    assert parsed.errors == [] and parsed.perplexity_gap is not None
+    assert parsed.perplexity_gap.model_dump() == {
+        "heldout_data": str(tmp_path / "data" / "heldout.txt"),
+        "train_data": str(tmp_path / "data" / "train.jsonl"),
+        "max_gap": 1.5,
+        "max_texts": 8,
+        "max_chars": 2000,
+    }
+    path.write_text(GAP_CASES.replace("{GAP}", "{heldout_data: data/heldout.txt}"), encoding="utf-8")
+    assert parse_case_file(path).perplexity_gap.train_data is None  # type: ignore[union-attr]  # the session's
+
+
+@pytest.mark.parametrize(
+    ("gap", "message"),
+    [
+        ("{heldout_data: data/nope.txt}", "gap.eval.yaml:1: perplexity_gap.heldout_data: data/nope.txt is not a file"),
+        ("{heldout_data: h.txt, train_data: t.txt}", "gap.eval.yaml:1: perplexity_gap.train_data: t.txt is not a file"),
+        ("{train_data: t.txt}", "gap.eval.yaml:1: perplexity_gap.heldout_data: Field required"),
+        ("{heldout_data: h.txt, max_gap: -1}", "perplexity_gap.max_gap: Input should be greater than or equal to 0"),
+        ("{heldout_data: h.txt, max_texts: 1}", "perplexity_gap.max_texts: Input should be greater than or equal to 2"),
+        ("{heldout_data: h.txt, maxgap: 1}", "gap.eval.yaml:1: unknown field 'perplexity_gap.maxgap'"),
+    ],
+    ids=["missing-heldout", "missing-train", "no-heldout", "negative-gap", "one-text", "typo"],
+)
+def test_a_bad_perplexity_gap_block_says_what_and_where(tmp_path: Path, gap: str, message: str) -> None:
+    (tmp_path / "h.txt").write_text("a\n\nb\n", encoding="utf-8")
+    path = tmp_path / "gap.eval.yaml"
+    path.write_text(GAP_CASES.replace("{GAP}", gap), encoding="utf-8")
+    parsed = parse_case_file(path, display_path="gap.eval.yaml")
+    assert parsed.perplexity_gap is None
+    assert [message in str(e) for e in parsed.errors] == [True], [str(e) for e in parsed.errors]
 
 
 # -- the perplexity gap ----------------------------------------------------------------------------
@@ -171,7 +318,9 @@ def _result(nll: list[float], tokens: list[int]) -> PerplexityResult:
     return PerplexityResult(math.exp(total), per_text, sum(nll), sum(tokens), tuple(nll), tuple(tokens))
 
 
-def _percentile_bootstrap(nll: np.ndarray, tokens: np.ndarray, rng: np.random.Generator, resamples: int) -> tuple[float, float]:
+def _percentile_bootstrap(
+    nll: np.ndarray, tokens: np.ndarray, rng: np.random.Generator, resamples: int
+) -> tuple[float, float]:
     picks = rng.integers(0, len(nll), size=(resamples, len(nll)))
     values = nll[picks].sum(axis=1) / tokens[picks].sum(axis=1)
     return float(np.exp(np.percentile(values, 2.5))), float(np.exp(np.percentile(values, 97.5)))
@@ -237,7 +386,10 @@ def test_the_gap_takes_the_sessions_training_data_when_given_none(tmp_path: Path
     train, heldout = tmp_path / "train.txt", tmp_path / "heldout.txt"
     train.write_text("a b\n\nc d\n\ne f\n", encoding="utf-8")
     heldout.write_text("gg hh\n\nii jj\n", encoding="utf-8")
-    with pytest.raises(CheckUsageError, match="the perplexity gap needs the training data: pass train_data=<file> or run with --llm-train-data"):
+    with pytest.raises(
+        CheckUsageError,
+        match="the perplexity gap needs the training data: pass train_data=<file> or run with --llm-train-data",
+    ):
         assert_perplexity_gap(PerplexityByLength(), None, heldout)
     set_default_training_data(train)
     try:
