@@ -422,6 +422,8 @@ class ModelUnderTest:
     def _batches(self, requests: Sequence[GenerationRequest]) -> Iterable[list[GenerationRequest]]:
         """Group by parameters (a batch shares one generation config; a backend that seeds each
         request itself lets seeds differ), sort by length, chunk."""
+        if not requests:
+            return  # nothing to generate: the backend need not load
         groups: dict[GenerationParams, list[GenerationRequest]] = {}
         backend = self.backend
         for request in requests:

@@ -37,6 +37,7 @@ __all__ = [
     "check_samples",
     "pass_at_k",
     "pass_hat_k",
+    "record_line",
     "reported_ks",
     "sample_requests",
     "sample_seed",
@@ -67,8 +68,7 @@ def check_min_pass_rate(value: Any, where: str = "min_pass_rate") -> float:
     if not 0 < value <= 1:
         why = " (0 would pass every case)" if value == 0 else ""
         raise ValueError(
-            f"{where} must be above 0 and at most 1 (the share of samples that must pass, e.g. 0.8){why}, "
-            f"got {value:g}"
+            f"{where} must be above 0 and at most 1 (the share of samples that must pass, e.g. 0.8){why}, got {value:g}"
         )
     return float(value)
 
@@ -204,8 +204,12 @@ class SampleOutcome:
         lines = [self.summary() + default, "  " + self.estimates()]
         for verdict in self.verdicts:
             if not verdict.passed:
-                output = verdict.output if len(verdict.output) <= OUTPUT_CHARS else verdict.output[:OUTPUT_CHARS] + "..."
-                reason = verdict.reason if len(verdict.reason) <= REASON_CHARS else verdict.reason[:REASON_CHARS] + "..."
+                output = (
+                    verdict.output if len(verdict.output) <= OUTPUT_CHARS else verdict.output[:OUTPUT_CHARS] + "..."
+                )
+                reason = (
+                    verdict.reason if len(verdict.reason) <= REASON_CHARS else verdict.reason[:REASON_CHARS] + "..."
+                )
                 lines.append(f"  sample {verdict.index} FAIL: {reason}; output {output!r}")
         return "\n".join(lines)
 
@@ -289,3 +293,11 @@ def samples_flip(before: dict[str, Any] | None, after: dict[str, Any] | None) ->
     n_a, c_a, n_b, c_b = int(before["n"]), int(before["passed"]), int(after["n"]), int(after["passed"])
     table = [[c_a, n_a - c_a], [c_b, n_b - c_b]]
     return float(fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def record_line(record: dict[str, Any]) -> str:
+    """A samples record as one line: ``2 of 5 samples passed (rate 0.40 [0.12, 0.77]), min_pass_rate 0.80``."""
+    return (
+        f"{record['passed']} of {record['n']} samples passed (rate {record['rate']:.2f} "
+        f"[{record['low']:.2f}, {record['high']:.2f}]), min_pass_rate {record['min_pass_rate']:.2f}"
+    )
