@@ -210,7 +210,9 @@ class SampleOutcome:
                 reason = (
                     verdict.reason if len(verdict.reason) <= REASON_CHARS else verdict.reason[:REASON_CHARS] + "..."
                 )
-                lines.append(f"  sample {verdict.index} FAIL: {reason}; output {output!r}")
+                # a check's message usually quotes the output already: say it once
+                quoted = verdict.output[:40] in verdict.reason
+                lines.append(f"  sample {verdict.index} FAIL: {reason}" + ("" if quoted else f"; output {output!r}"))
         return "\n".join(lines)
 
     def to_record(self) -> dict[str, Any]:
