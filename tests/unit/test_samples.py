@@ -35,7 +35,6 @@ from pytest_llmeval.samples import (
 )
 from pytest_llmeval.settings import Settings
 
-
 # -- pass@k and pass^k: unbiased estimators, worked by hand ---------------------------------------
 
 
