@@ -82,7 +82,7 @@ def _planned_requests(item: pytest.Item, state: LLMEvalSession) -> list[Generati
             return sampled_test_requests(item, state)
         if "llm_output" in fixtures:
             marker = item.get_closest_marker("llm")
-            if marker is not None:
+            if marker is not None and marker.kwargs.get("samples") in (None, 1):
                 return [marker_request(marker)]
     except GenerationParameterError:
         return None  # the test itself reports it
@@ -99,6 +99,8 @@ def _fails_on_its_marker(item: pytest.Item) -> bool:
     fixtures = getattr(item, "fixturenames", ())
     if marker is None or not {"llm_output", "llm_samples"} & set(fixtures) or "llm" in direct:
         return False
+    if "llm_samples" not in fixtures and marker.kwargs.get("samples") not in (None, 1):
+        return True  # llm_output refuses several samples
     try:
         marker_request(marker)
         marker_sampling(marker)

@@ -90,6 +90,11 @@ def assemble_run(state: LLMEvalSession, *, complete: bool = True) -> RunRecord:
         "dtype": settings.dtype,
         "device": settings.device,
     }
+    # repeated samples only when asked for, so runs of one output each compare as before
+    if settings.samples != 1:
+        run_settings["samples"] = settings.samples
+    if settings.min_pass_rate != 1.0:
+        run_settings["min_pass_rate"] = settings.min_pass_rate
     run_settings.update(backend.run_settings(settings))
     judge = state.judge_instance
     if judge is not None and judge.model.loaded and judge.model.settings.backend_name == "openai":
