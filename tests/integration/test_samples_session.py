@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pytest_llmeval.backends.base import GenerationRequest
 from pytest_llmeval.samples import sample_seed
 from pytest_llmeval.store import RunStore
 
@@ -327,12 +328,49 @@ def test_a_tiny_model_samples_deterministically_batched_up_front_from_cache_and_
     assert outputs_of(pytester.path / "seeded.db")["s.eval.yaml::greedy"] == samples["s.eval.yaml::greedy"]
 
 
-def test_samples_under_xdist_are_judged_exactly_as_serially(pytester: pytest.Pytester, tiny_gpt2: Path) -> None:
-    pytester.path.joinpath("s.eval.yaml").write_text(CASES, encoding="utf-8")
-    args = [f"--llm-model={tiny_gpt2}", "-p", "no:cacheprovider", "--llm-cache=off"]
+def test_a_sample_is_the_same_whatever_shares_its_batch(tiny_gpt2: Path) -> None:
+    """What makes samples batchable and the same under xdist (whose workers batch other neighbours):
+    each row samples with its own seed."""
+    from pytest_llmeval.backends import load_backend
+    from pytest_llmeval.engine import build_request
+    from pytest_llmeval.samples import sample_requests
+    from pytest_llmeval.settings import Settings
+
+    backend = load_backend(Settings(model=str(tiny_gpt2)), tiny_gpt2)
+    mine = sample_requests(build_request(prompt="hello", max_new_tokens=6), 4, case_key="a", session_seed=None)
+    others = sample_requests(
+        build_request(prompt="a longer prompt here", max_new_tokens=6), 3, case_key="b", session_seed=None
+    )
+    together = backend.generate_batch([*others[:2], *mine, others[2]])[2:6]
+    alone = [backend.generate_batch([request])[0] for request in mine]
+    assert [g.text for g in together] == [g.text for g in alone]
+    assert len({g.text for g in alone}) > 1  # samples differ
+    top_k = [r.params.model_copy(update={"top_k": 1}) for r in mine]
+    greedyish = backend.generate_batch(
+        [GenerationRequest(r.prompt, None, None, p) for r, p in zip(mine, top_k, strict=True)]
+    )
+    assert len({g.text for g in greedyish}) == 1  # top_k 1 leaves one choice: transformers' warpers apply
+
+
+SEEDED_BOT = """
+import random
+
+def answer(prompt, seed=None, do_sample=False):
+    return random.Random(seed).choice(["good answer", "bad answer"]) if do_sample else "good answer"
+"""
+
+
+def test_samples_under_xdist_are_judged_exactly_as_serially(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(bot=SEEDED_BOT)
+    lines = ["cases:"] + [
+        f"  - {{id: c{i}, prompt: q{i}, samples: 6, min_pass_rate: 0.5, expect: {{contains: good}}}}" for i in range(6)
+    ]
+    pytester.path.joinpath("s.eval.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["--llm-model=py:bot:answer", "-p", "no:cacheprovider", "--llm-batch-size=4"]
     serial = pytester.runpytest_subprocess(*args, "--llm-history=serial.db", "-p", "no:xdist")
     parallel = pytester.runpytest_subprocess(*args, "--llm-history=parallel.db", "-n", "2")
     assert serial.parseoutcomes() == parallel.parseoutcomes()
+    assert "failed" in serial.parseoutcomes() and "passed" in serial.parseoutcomes()  # both verdicts occur
 
     def records(name: str) -> dict[str, Any]:
         run = RunStore(pytester.path / name).load_run("latest")
