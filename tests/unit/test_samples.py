@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -387,3 +388,45 @@ def test_bad_options_are_usage_errors_naming_the_option(
     with pytest.raises(ConfigurationError) as error:
         resolve(flags, ini)
     assert str(error.value) == message
+
+
+# -- comparisons of runs with sampled cases --------------------------------------------------------
+
+
+def sampled_run(run_id: str, counts: dict[str, tuple[int, int, float]]) -> Any:
+    """A run whose cases have ``(passed, n, min_pass_rate)`` samples each."""
+    from pytest_llmeval.records import CaseRecord, RunRecord
+
+    cases = []
+    for node_id, (passed, n, threshold) in counts.items():
+        verdicts = tuple(SampleVerdict(i, i <= passed, "x") for i in range(1, n + 1))
+        found = SampleOutcome(verdicts, min_pass_rate=threshold)
+        cases.append(CaseRecord(node_id, "passed" if found.passed else "failed", output="x", samples=found.to_record()))
+    return RunRecord(run_id, 0.0, 1.0, True, {"source": "m"}, {}, {}, None, cases)
+
+
+def test_a_flip_within_noise_is_flaky_and_a_clear_one_is_not() -> None:
+    from pytest_llmeval.run_comparison import compare_runs
+    from pytest_llmeval.store import baseline_from_run
+
+    before = baseline_from_run(sampled_run("a", {"f::wobbly": (4, 5, 0.8), "f::broken": (10, 10, 1.0)}))
+    assert before.cases["f::wobbly"].samples == {"n": 5, "passed": 4, "rate": 0.8, "min_pass_rate": 0.8}
+    comparison = compare_runs(before, sampled_run("b", {"f::wobbly": (3, 5, 0.8), "f::broken": (0, 10, 1.0)}))
+    assert [c.node_id for c in comparison.regressions] == ["f::broken", "f::wobbly"]
+    assert [(f.node_id, round(f.p_value, 6)) for f in comparison.flaky] == [("f::wobbly", 1.0)]
+    rows = {row.node_id: row.reason for row in comparison.rows()}
+    assert rows["f::wobbly"].startswith("flaky: sample pass rate 4/5 -> 3/5, not a significant difference")
+    assert not rows["f::broken"].startswith("flaky")
+    assert comparison.failing("regressions")  # a flaky flip still fails the regressions gate: it is flagged
+
+
+def test_the_paired_comparison_compares_per_case_sample_rates_as_a_metric() -> None:
+    from pytest_llmeval.paired_comparison import SAMPLE_RATE, compare_paired
+
+    counts_a = {f"f::c{i}": (9, 10, 0.5) for i in range(8)}
+    counts_b = {f"f::c{i}": (3, 10, 0.5) for i in range(8)}  # every case's rate drops by 0.6
+    paired = compare_paired(sampled_run("a", counts_a), sampled_run("b", counts_b), resamples=1000)
+    rate = next(m for m in paired.metrics if m.name == SAMPLE_RATE)
+    assert rate.n == 8 and rate.difference == pytest.approx(-0.6)
+    assert rate.verdict == "worse"  # 8 of 8 cases lower: sign-flip p = 2/256
+    assert paired.pass_rate is not None and paired.pass_rate.difference == -1.0  # the verdicts: all broke
