@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from pytest_llmeval.harness.session import LLMEvalSession
 from pytest_llmeval.records import RunRecord
@@ -81,7 +82,7 @@ def assemble_run(state: LLMEvalSession, *, complete: bool = True) -> RunRecord:
     else:
         loaded = state.worker_model
     backend = backend_for(settings.model)
-    run_settings = {
+    run_settings: dict[str, Any] = {
         "max_new_tokens": settings.max_new_tokens,
         "batch_size": settings.batch_size,
         "chat_template": settings.chat_template,
