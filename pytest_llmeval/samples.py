@@ -42,6 +42,7 @@ __all__ = [
     "sample_requests",
     "sample_seed",
     "samples_flip",
+    "summary_lines",
 ]
 
 MAX_SAMPLES = 1000  # more outputs per case than any pass-rate estimate needs; a typo guard
@@ -303,3 +304,29 @@ def record_line(record: dict[str, Any]) -> str:
         f"{record['passed']} of {record['n']} samples passed (rate {record['rate']:.2f} "
         f"[{record['low']:.2f}, {record['high']:.2f}]), min_pass_rate {record['min_pass_rate']:.2f}"
     )
+
+
+def summary_lines(records: Sequence[tuple[str, dict[str, Any]]], *, each: bool) -> list[str]:
+    """The terminal summary of a run's sampled cases (node id, samples record): one line of totals,
+    then, with ``each``, an aligned line per case with its rate, interval, pass@1, pass^n and verdict."""
+    if not records:
+        return []
+    meeting = sum(r["passed"] >= math.ceil(r["min_pass_rate"] * r["n"] - 1e-9) for _, r in records)
+    total = sum(int(r["n"]) for _, r in records)
+    mean_pass_at_1 = sum(float(r["rate"]) for _, r in records) / len(records)
+    lines = [
+        f"repeated samples: {len(records)} {'case' if len(records) == 1 else 'cases'}, {total} samples; "
+        f"{meeting} meet their min_pass_rate; mean pass@1 {mean_pass_at_1:.2f}"
+    ]
+    if not each:
+        return lines
+    width = max(len(node_id) for node_id, _ in records)
+    for node_id, r in records:
+        n = int(r["n"])
+        ok = r["passed"] >= math.ceil(r["min_pass_rate"] * n - 1e-9)
+        lines.append(
+            f"  {node_id:<{width}}  {r['passed']}/{n} passed, rate {r['rate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
+            f"  pass@1 {pass_at_k(n, r['passed'], 1):.2f}  pass@{n} {pass_at_k(n, r['passed'], n):.2f}"
+            f"  pass^{n} {pass_hat_k(n, r['passed'], n):.2f}  min {r['min_pass_rate']:.2f}  {'ok' if ok else 'FAILED'}"
+        )
+    return lines
