@@ -110,10 +110,7 @@ class FlakyCase:
 
     def reason(self) -> str:
         b, a = self.before, self.after
-        return (
-            f"flaky: sample pass rate {b['passed']}/{b['n']} -> {a['passed']}/{a['n']}, not a significant "
-            f"difference (Fisher p = {self.p_value:.2f})"
-        )
+        return f"flaky: {b['passed']}/{b['n']} -> {a['passed']}/{a['n']} samples passed (Fisher p = {self.p_value:.2f})"
 
 
 @dataclass(frozen=True)

@@ -252,8 +252,7 @@ def test_a_flip_within_sampling_noise_is_flagged_flaky_and_a_real_one_is_not(
         [
             "*compared 2 cases with baseline run *: 2 regressions, 1 changed output; 1 flaky (flipped within "
             "sampling noise)",
-            "*regression  s.eval.yaml::wobbly  flaky: sample pass rate 4/5 -> 3/5, not a significant difference "
-            "(Fisher p = 1.00); passed -> failed*",
+            "*regression  s.eval.yaml::wobbly  flaky: 4/5 -> 3/5 samples passed (Fisher p = 1.00); passed -> failed*",
         ]
     )
     assert "s.eval.yaml::broken  passed -> failed" in result.stdout.str()  # no flaky flag
@@ -262,7 +261,7 @@ def test_a_flip_within_sampling_noise_is_flagged_flaky_and_a_real_one_is_not(
     assert "| `s.eval.yaml::wobbly` | passed → failed | 4/5 → 3/5 samples passed, Fisher p = 1.00 |" in markdown
     html = (bot.path / "report.html").read_text(encoding="utf-8")
     # the page's data: the case row carries the flag (the table shows "regressed (flaky)")
-    assert "flaky: sample pass rate 4/5 -\\u003e 3/5, not a significant difference (Fisher p = 1.00)" in html
+    assert "flaky: 4/5 -\\u003e 3/5 samples passed (Fisher p = 1.00)" in html
 
 
 # -- a tiny model sampling for real --------------------------------------------------------------------
