@@ -212,7 +212,8 @@ class SampleOutcome:
                     verdict.reason if len(verdict.reason) <= REASON_CHARS else verdict.reason[:REASON_CHARS] + "..."
                 )
                 # a check's message usually quotes the output already: say it once
-                quoted = verdict.output[:40] in verdict.reason
+                snippet = verdict.output[:30]
+                quoted = snippet in verdict.reason or repr(snippet)[1:-1] in verdict.reason
                 lines.append(f"  sample {verdict.index} FAIL: {reason}" + ("" if quoted else f"; output {output!r}"))
         return "\n".join(lines)
 

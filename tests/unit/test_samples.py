@@ -430,3 +430,10 @@ def test_the_paired_comparison_compares_per_case_sample_rates_as_a_metric() -> N
     assert rate.n == 8 and rate.difference == pytest.approx(-0.6)
     assert rate.verdict == "worse"  # 8 of 8 cases lower: sign-flip p = 2/256
     assert paired.pass_rate is not None and paired.pass_rate.difference == -1.0  # the verdicts: all broke
+
+
+def test_an_output_the_reason_quotes_escaped_is_not_repeated() -> None:
+    output = "Open\x16 authentication, then\nmore"
+    reason = f"contains: expected 'x'; not found in {output!r}"
+    line = SampleOutcome((SampleVerdict(1, False, output, reason),)).failure_message().splitlines()[2]
+    assert line == f"  sample 1 FAIL: {reason}"
