@@ -26,6 +26,7 @@ from typing import Any
 from pytest_llmeval.paired_comparison import Estimate, PairedComparison
 from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.run_comparison import FAILING, GATES, PASSING, Comparison
+from pytest_llmeval.samples import p_text
 from pytest_llmeval.statistics import Interval
 from pytest_llmeval.store import Baseline, round_sig
 
@@ -415,7 +416,7 @@ class _Parts:
                     _arrow(_flipped_outcome(comparison, case.node_id, "before"), self._outcome(case.node_id)),
                     _text(
                         f"{case.before['passed']}/{case.before['n']} → {case.after['passed']}/{case.after['n']} "
-                        f"samples passed, Fisher p = {case.p_value:.2f}"
+                        f"samples passed, Fisher p = {p_text(case.p_value)}"
                     ),
                 ]
                 for case in comparison.flaky

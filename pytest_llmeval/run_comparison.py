@@ -21,7 +21,7 @@ from typing import Any
 from pytest_llmeval.paired_comparison import PairedComparison, compare_paired
 from pytest_llmeval.records import RunRecord
 from pytest_llmeval.run_scope import describe_model_change
-from pytest_llmeval.samples import samples_flip
+from pytest_llmeval.samples import p_text, samples_flip
 from pytest_llmeval.settings import GATE_MODES
 from pytest_llmeval.statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 from pytest_llmeval.store import Baseline, baseline_from_run, round_sig
@@ -33,7 +33,7 @@ __all__ = [
     "CaseChange",
     "Comparison",
     "ComparisonRow",
-    "FlakyCase",
+    "SampledFlip",
     "MetricDrop",
     "compare_runs",
     "gate_failure",
@@ -99,18 +99,21 @@ class MetricDrop:
 
 
 @dataclass(frozen=True)
-class FlakyCase:
-    """A case of repeated samples whose verdict flipped between the runs while its two sample pass
-    rates do not differ significantly (Fisher's exact test): the flip is within sampling noise."""
+class SampledFlip:
+    """A case of repeated samples whose verdict flipped between the runs, with Fisher's exact test of
+    its two sample pass rates. ``flaky`` when they do not differ significantly: the flip is within
+    sampling noise."""
 
     node_id: str
     before: dict[str, Any]  # the baseline's samples record: n, passed, rate
     after: dict[str, Any]
     p_value: float
+    flaky: bool
 
     def reason(self) -> str:
         b, a = self.before, self.after
-        return f"flaky: {b['passed']}/{b['n']} -> {a['passed']}/{a['n']} samples passed (Fisher p = {self.p_value:.2f})"
+        counts = f"{b['passed']}/{b['n']} -> {a['passed']}/{a['n']} samples passed (Fisher p = {p_text(self.p_value)})"
+        return f"flaky: {counts}" if self.flaky else counts
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,12 @@ class Comparison:
     current_failures: list[str] = field(default_factory=list)  # node ids failed/error in the current run
     # the paired statistics (compare_runs(..., confidence=...)): what the significant gate decides on
     paired: PairedComparison | None = None
-    flaky: list[FlakyCase] = field(default_factory=list)  # flipped within sampling noise
+    sampled_flips: list[SampledFlip] = field(default_factory=list)  # flipped cases of repeated samples
+
+    @property
+    def flaky(self) -> list[SampledFlip]:
+        """The sampled cases whose verdict flipped within sampling noise."""
+        return [flip for flip in self.sampled_flips if flip.flaky]
 
     def failing(self, gate: str) -> bool:
         """Whether ``gate`` fails the session (the plugin and ``llmeval diff`` share this policy):
@@ -183,10 +191,10 @@ class Comparison:
         regression almost always changed its output, and a second row would only repeat it.
         """
         rows: list[ComparisonRow] = []
-        flaky = {case.node_id: case for case in self.flaky}
+        sampled = {flip.node_id: flip for flip in self.sampled_flips}
 
         def outcome_reason(change: CaseChange) -> str:
-            found = flaky.get(change.node_id)
+            found = sampled.get(change.node_id)
             return f"{found.reason()}; {_outcome_reason(change)}" if found else _outcome_reason(change)
 
         for change in self.regressions:
@@ -332,8 +340,9 @@ def compare_runs(
         )
         if flipped and before.samples and after.samples:
             p_value = samples_flip(before.samples, after.samples)
-            if p_value is not None and p_value >= 1 - (confidence or DEFAULT_CONFIDENCE):
-                comparison.flaky.append(FlakyCase(node_id, before.samples, after.samples, p_value))
+            if p_value is not None:
+                flaky = p_value >= 1 - (confidence or DEFAULT_CONFIDENCE)
+                comparison.sampled_flips.append(SampledFlip(node_id, before.samples, after.samples, p_value, flaky))
         elif before.outcome in FAILING and after.outcome in FAILING:
             comparison.still_failing.append(change)
         for name in sorted(before.metrics.keys() & after.metrics.keys()):

@@ -36,6 +36,7 @@ __all__ = [
     "check_min_pass_rate",
     "check_samples",
     "pass_at_k",
+    "p_text",
     "pass_hat_k",
     "record_line",
     "reported_ks",
@@ -285,6 +286,11 @@ class Samples(list):  # type: ignore[type-arg]
         if not outcome.passed:
             raise SamplesFailed(outcome)
         return outcome
+
+
+def p_text(p: float) -> str:
+    """A p-value as the comparisons print it: two decimals, or one significant digit below 0.01."""
+    return f"{p:.2f}" if p >= 0.01 else f"{p:.1g}"
 
 
 def samples_flip(before: dict[str, Any] | None, after: dict[str, Any] | None) -> float | None:

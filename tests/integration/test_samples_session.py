@@ -255,7 +255,8 @@ def test_a_flip_within_sampling_noise_is_flagged_flaky_and_a_real_one_is_not(
             "*regression  s.eval.yaml::wobbly  flaky: 4/5 -> 3/5 samples passed (Fisher p = 1.00); passed -> failed*",
         ]
     )
-    assert "s.eval.yaml::broken  passed -> failed" in result.stdout.str()  # no flaky flag
+    # a real change: its evidence, no flaky flag (5/5 vs 0/5: Fisher p = 2 / C(10, 5) = 0.0079)
+    assert "s.eval.yaml::broken  5/5 -> 0/5 samples passed (Fisher p = 0.008); passed -> failed" in result.stdout.str()
     markdown = (bot.path / "summary.md").read_text(encoding="utf-8")
     assert "### Flaky (1): the verdict flipped within sampling noise" in markdown
     assert "| `s.eval.yaml::wobbly` | passed → failed | 4/5 → 3/5 samples passed, Fisher p = 1.00 |" in markdown

@@ -416,7 +416,7 @@ def test_a_flip_within_noise_is_flaky_and_a_clear_one_is_not() -> None:
     assert [(f.node_id, round(f.p_value, 6)) for f in comparison.flaky] == [("f::wobbly", 1.0)]
     rows = {row.node_id: row.reason for row in comparison.rows()}
     assert rows["f::wobbly"].startswith("flaky: 4/5 -> 3/5 samples passed (Fisher p = 1.00); passed -> failed")
-    assert not rows["f::broken"].startswith("flaky")
+    assert rows["f::broken"].startswith("10/10 -> 0/10 samples passed (Fisher p = 1e-05); passed -> failed")
     assert comparison.failing("regressions")  # a flaky flip still fails the regressions gate: it is flagged
 
 
