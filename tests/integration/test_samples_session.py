@@ -403,3 +403,22 @@ def test_a_served_model_gets_one_request_per_sample_each_with_its_seed(pytester:
     expected = sorted(sample_seed(0, "s.eval.yaml::served", i) for i in range(3))
     assert sorted(body["seed"] for body in chats) == expected
     assert all(body["temperature"] == 1.0 for body in chats)
+
+
+def test_the_session_wide_option_on_a_case_that_insists_on_greedy_fails_that_case(bot: pytest.Pytester) -> None:
+    (bot.path / "s.eval.yaml").write_text(
+        "cases:\n"
+        "  - {id: greedy, prompt: q1, do_sample: false, expect: {contains: good}}\n"
+        "  - {id: free, prompt: q2, expect: {contains: good}}\n",
+        encoding="utf-8",
+    )
+    result = run_bot(bot, "--llm-samples=3")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "case greedy (s.eval.yaml:2): 3 samples are asked for, but do_sample is set to false (greedy decoding "
+            "gives the same output every time); remove do_sample (more than 1 sample turns sampling on) or ask "
+            "for 1 sample"
+        ]
+    )
+    assert [c[0] for c in calls(bot)] == ["q2"] * 3
