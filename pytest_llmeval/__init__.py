@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pytest_llmeval.checks.base import assert_check, register_check
     from pytest_llmeval.engine import ModelUnderTest, build_request
     from pytest_llmeval.errors import ConfigurationError, GenerationError, GenerationParameterError
+    from pytest_llmeval.samples import SampleOutcome, Samples, SamplesFailed
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,9 @@ _HOMES = {
     "GenerationParams": "pytest_llmeval.backends.base",
     "GenerationRequest": "pytest_llmeval.backends.base",
     "ModelUnderTest": "pytest_llmeval.engine",
+    "SampleOutcome": "pytest_llmeval.samples",
+    "Samples": "pytest_llmeval.samples",
+    "SamplesFailed": "pytest_llmeval.samples",
     "assert_check": "pytest_llmeval.checks.base",
     "build_request": "pytest_llmeval.engine",
     "check": "pytest_llmeval.checks",

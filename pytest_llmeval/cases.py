@@ -183,6 +183,8 @@ class _Defaults(_Strict):
     prompt_template: str | None = None
     tolerance: dict[str, float] = {}
     review_dimensions: list[str] | None = None  # Likert dimensions in `llmeval review`
+    samples: Any = None  # checked by samples.check_samples, for its message
+    min_pass_rate: Any = None
 
 
 class _CaseModel(_Strict):
@@ -203,6 +205,8 @@ class _CaseModel(_Strict):
     entities: list[GoldEntity] | None = None
     counterfactual: CounterfactualSpec | None = None
     review_dimensions: list[str] | None = None  # Likert dimensions in `llmeval review`
+    samples: Any = None  # sampled outputs (samples.py); checked by samples.check_samples
+    min_pass_rate: Any = None
 
 
 class NERSpec(_Strict):
@@ -321,6 +325,8 @@ class Case:
     counterfactual: CounterfactualSpec | None = None
     counterfactual_terms: tuple[str, ...] = ()
     review_dimensions: tuple[str, ...] | None = None  # the Likert dimensions people rate it on
+    samples: int | None = None  # sampled outputs (None: the session's --llm-samples)
+    min_pass_rate: float | None = None  # share of samples that must pass (None: --llm-min-pass-rate)
 
     def __str__(self) -> str:
         return self.id
@@ -632,6 +638,7 @@ def _build_case(
         except ValueError as exc:
             location = ["review_dimensions"] if model.review_dimensions is not None else []
             raise fail(location, f"review_dimensions: {exc}") from None
+    samples, min_pass_rate = _sampling(model, defaults, request, fail)
     return Case(
         id=case_id,
         request=request,
@@ -652,7 +659,40 @@ def _build_case(
         counterfactual=model.counterfactual,
         counterfactual_terms=counterfactual_terms if model.counterfactual is not None else (),
         review_dimensions=review_dimensions,
+        samples=samples,
+        min_pass_rate=min_pass_rate,
     )
+
+
+def _sampling(
+    model: _CaseModel, defaults: _Defaults, request: GenerationRequest, fail: Any
+) -> tuple[int | None, float | None]:
+    """The case's ``samples`` and ``min_pass_rate`` (its own, else the file's defaults), checked."""
+    from pytest_llmeval.samples import check_min_pass_rate, check_samples, sample_requests
+
+    own_samples = model.samples is not None
+    samples = model.samples if own_samples else defaults.samples
+    rate = model.min_pass_rate if model.min_pass_rate is not None else defaults.min_pass_rate
+    try:
+        if samples is not None:
+            samples = check_samples(samples, "samples")
+        if rate is not None:
+            rate = check_min_pass_rate(rate, "min_pass_rate")
+    except ValueError as exc:
+        key = "samples" if "samples must" in str(exc) else "min_pass_rate"
+        given = getattr(model, key) is not None
+        raise fail([key] if given else [], str(exc) if given else f"defaults: {exc}") from None
+    if samples is not None and samples > 1:
+        if model.counterfactual is not None:
+            raise fail(
+                ["samples"] if own_samples else [],
+                "samples: a counterfactual case compares one output with its variants' outputs; remove samples",
+            )
+        try:
+            sample_requests(request, samples, case_key="", session_seed=None)
+        except GenerationParameterError as exc:
+            raise fail(["do_sample"], str(exc)) from None
+    return samples, rate
 
 
 def _ner_source(model: _CaseModel, request: GenerationRequest, spec: NERSpec | None) -> str:

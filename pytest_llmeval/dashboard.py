@@ -284,6 +284,7 @@ def _case_row(
         ],
         "metrics": metrics,
         "label": case.label,
+        "samples": case.samples,  # repeated samples: n, passed, rate and its interval, pass@k, pass^k
         "generations": len(generations) if generations is not None else (0 if case.output is None else 1),
         "generation_list": _generation_list(generations, reference_generations),
     }
@@ -390,6 +391,9 @@ def build_dashboard_data(
         )
         for case in cases
     ]
+    flaky = {f.node_id: f.reason() for f in comparison.flaky} if comparison is not None else {}
+    for row in rows:
+        row["flaky"] = flaky.get(row["node_id"])  # the verdict flipped within sampling noise
     rows.sort(key=lambda r: (_CHANGE_RANK.get(r["change"], 8), _OUTCOME_RANK.get(r["outcome"], 9), r["node_id"]))
     reference_ids = set(reference.cases) if reference is not None and reference_kind == "baseline" else None
     points = [_run_point(run, reference_ids, "baseline") for run in runs]

@@ -427,10 +427,14 @@ class ModelUnderTest:
             return self._generate(batch[:half]) + self._generate(batch[half:])
 
     def _batches(self, requests: Sequence[GenerationRequest]) -> Iterable[list[GenerationRequest]]:
-        """Group by parameters (a batch shares one generation config), sort by length, chunk."""
+        """Group by parameters (a batch shares one generation config; a backend that seeds each
+        request itself lets seeds differ), sort by length, chunk."""
+        if not requests:
+            return  # nothing to generate: the backend need not load
         groups: dict[GenerationParams, list[GenerationRequest]] = {}
+        backend = self.backend
         for request in requests:
-            groups.setdefault(request.params, []).append(request)
+            groups.setdefault(backend.batch_params(request.params), []).append(request)
         for params, group in groups.items():
             ordered = sorted(group, key=self.backend.sort_key)
             size = self.batch_size_for(ordered, params)

@@ -26,6 +26,7 @@ from typing import Any
 from pytest_llmeval.paired_comparison import Estimate, PairedComparison
 from pytest_llmeval.records import MODES, CaseRecord, RunRecord
 from pytest_llmeval.run_comparison import FAILING, GATES, PASSING, Comparison
+from pytest_llmeval.samples import p_text
 from pytest_llmeval.statistics import Interval
 from pytest_llmeval.store import Baseline, round_sig
 
@@ -412,9 +413,23 @@ class _Parts:
             else "",
             _count(len(comparison.changed_outputs), "changed output") if comparison.changed_outputs else "",
         ]
+        if comparison.flaky:
+            flaky = [
+                [
+                    _code(case.node_id),
+                    _arrow(_flipped_outcome(comparison, case.node_id, "before"), self._outcome(case.node_id)),
+                    _text(
+                        f"{case.before['passed']}/{case.before['n']} → {case.after['passed']}/{case.after['n']} "
+                        f"samples passed, Fisher p = {p_text(case.p_value)}"
+                    ),
+                ]
+                for case in comparison.flaky
+            ]
+            lines += [f"### Flaky ({len(flaky)}): the verdict flipped within sampling noise", ""]
+            lines += self._limited(["case", "before → after", "sample pass rate"], flaky)
         if any(also):
             lines += [f"Also: {'; '.join(item for item in also if item)}.", ""]
-        if not (worse or new_failing or fixed or still or any(also)):
+        if not (worse or new_failing or fixed or still or any(also) or comparison.flaky):
             lines += [f"No differences from the baseline over {_count(comparison.compared, 'shared case')}.", ""]
         return lines
 
@@ -678,3 +693,11 @@ def _cap(lines: list[str], limit: int) -> str:
     # A blank line first: the notice must not be read as one more table row.
     closing = ["", "</details>"] * open_details
     return "\n".join([*kept, *closing, "", _TRUNCATED]) + "\n"
+
+
+def _flipped_outcome(comparison: Comparison, node_id: str, side: str) -> str:
+    """A flipped case's outcome on ``side`` ("before" or "after") of ``comparison``."""
+    for change in [*comparison.regressions, *comparison.fixes]:
+        if change.node_id == node_id:
+            return (change.before if side == "before" else change.after) or "—"
+    return "—"

@@ -462,15 +462,24 @@ def _pass_rate_fields(
     }
 
 
+SAMPLE_RATE = "sample pass rate"  # the per-case pass rate over repeated samples, compared like a metric
+
+
 def _metric_differences(
     a: Baseline, b: Baseline, shared: Iterable[str]
 ) -> dict[str, tuple[list[float], float, float, bool]]:
     """Per metric: (B - A per case where both sides have a finite value, A's mean, B's mean,
-    higher_is_better). A metric missing or undefined on one side of a case leaves that case out."""
+    higher_is_better). A metric missing or undefined on one side of a case leaves that case out.
+    Cases of repeated samples on both sides add their pass rates as the metric ``SAMPLE_RATE``."""
     values: dict[str, list[tuple[float, float]]] = {}
     higher: dict[str, bool] = {}
     for node_id in shared:
         before, after = a.cases[node_id].metrics, b.cases[node_id].metrics
+        sampled = (a.cases[node_id].samples, b.cases[node_id].samples)
+        if sampled[0] and sampled[1]:
+            # a case of repeated samples: its pass rate is a paired measurement like a metric's
+            values.setdefault(SAMPLE_RATE, []).append((float(sampled[0]["rate"]), float(sampled[1]["rate"])))
+            higher[SAMPLE_RATE] = True
         for name in sorted(before.keys() & after.keys()):
             old, new = _number(before[name].get("value")), _number(after[name].get("value"))
             if old is None or new is None:

@@ -15,6 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from pytest_llmeval.backends.base import Generation
     from pytest_llmeval.engine import ModelUnderTest
+    from pytest_llmeval.samples import Samples
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -230,4 +231,14 @@ def llm_output(request: pytest.FixtureRequest, llm: ModelUnderTest) -> Generatio
     return output_for(request)
 
 
-__all__ = ["llm", "llm_output"]
+@pytest.fixture
+def llm_samples(request: pytest.FixtureRequest, llm: ModelUnderTest) -> Samples:
+    """The K sampled outputs for this test's ``@pytest.mark.llm(prompt=..., samples=K,
+    min_pass_rate=...)`` (K defaults to ``--llm-samples``): a list of outputs, and
+    ``llm_samples.assert_pass_rate(check)`` to fail when too few pass."""
+    from pytest_llmeval.harness.fixtures import samples_for
+
+    return samples_for(request)
+
+
+__all__ = ["llm", "llm_output", "llm_samples"]

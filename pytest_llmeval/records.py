@@ -36,6 +36,9 @@ class CaseRecord:
     tolerances: dict[str, float] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)  # case-file tags and the test's own markers
     label: str | None = None  # a classification case's gold label
+    # repeated samples (samples.SampleOutcome.to_record): n, passed, rate, Wilson low/high, threshold,
+    # pass@k and pass^k; None for a test of one output
+    samples: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

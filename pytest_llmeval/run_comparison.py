@@ -21,8 +21,9 @@ from typing import Any
 from pytest_llmeval.paired_comparison import PairedComparison, compare_paired
 from pytest_llmeval.records import RunRecord
 from pytest_llmeval.run_scope import describe_model_change
+from pytest_llmeval.samples import p_text, samples_flip
 from pytest_llmeval.settings import GATE_MODES
-from pytest_llmeval.statistics import DEFAULT_RESAMPLES, DEFAULT_SEED
+from pytest_llmeval.statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 from pytest_llmeval.store import Baseline, baseline_from_run, round_sig
 from pytest_llmeval.tolerances import tolerance_problem
 
@@ -32,6 +33,7 @@ __all__ = [
     "CaseChange",
     "Comparison",
     "ComparisonRow",
+    "SampledFlip",
     "MetricDrop",
     "compare_runs",
     "gate_failure",
@@ -97,6 +99,24 @@ class MetricDrop:
 
 
 @dataclass(frozen=True)
+class SampledFlip:
+    """A case of repeated samples whose verdict flipped between the runs, with Fisher's exact test of
+    its two sample pass rates. ``flaky`` when they do not differ significantly: the flip is within
+    sampling noise."""
+
+    node_id: str
+    before: dict[str, Any]  # the baseline's samples record: n, passed, rate
+    after: dict[str, Any]
+    p_value: float
+    flaky: bool
+
+    def reason(self) -> str:
+        b, a = self.before, self.after
+        counts = f"{b['passed']}/{b['n']} -> {a['passed']}/{a['n']} samples passed (Fisher p = {p_text(self.p_value)})"
+        return f"flaky: {counts}" if self.flaky else counts
+
+
+@dataclass(frozen=True)
 class ComparisonRow:
     node_id: str
     kind: str  # one of ROW_KINDS
@@ -120,6 +140,12 @@ class Comparison:
     current_failures: list[str] = field(default_factory=list)  # node ids failed/error in the current run
     # the paired statistics (compare_runs(..., confidence=...)): what the significant gate decides on
     paired: PairedComparison | None = None
+    sampled_flips: list[SampledFlip] = field(default_factory=list)  # flipped cases of repeated samples
+
+    @property
+    def flaky(self) -> list[SampledFlip]:
+        """The sampled cases whose verdict flipped within sampling noise."""
+        return [flip for flip in self.sampled_flips if flip.flaky]
 
     def failing(self, gate: str) -> bool:
         """Whether ``gate`` fails the session (the plugin and ``llmeval diff`` share this policy):
@@ -165,14 +191,20 @@ class Comparison:
         regression almost always changed its output, and a second row would only repeat it.
         """
         rows: list[ComparisonRow] = []
+        sampled = {flip.node_id: flip for flip in self.sampled_flips}
+
+        def outcome_reason(change: CaseChange) -> str:
+            found = sampled.get(change.node_id)
+            return f"{found.reason()}; {_outcome_reason(change)}" if found else _outcome_reason(change)
+
         for change in self.regressions:
-            rows.append(ComparisonRow(change.node_id, "regression", _outcome_reason(change)))
+            rows.append(ComparisonRow(change.node_id, "regression", outcome_reason(change)))
         for drop in self.metric_drops:
             rows.append(ComparisonRow(drop.node_id, "metric drop", _drop_reason(drop)))
         for change in self.still_failing:
             rows.append(ComparisonRow(change.node_id, "still failing", _outcome_reason(change)))
         for change in self.fixes:
-            rows.append(ComparisonRow(change.node_id, "fixed", _outcome_reason(change)))
+            rows.append(ComparisonRow(change.node_id, "fixed", outcome_reason(change)))
         for change in self.new:
             kind = "new failing" if change.after in FAILING else "new"
             reason = f"not in the baseline; {change.after}"
@@ -209,9 +241,11 @@ class Comparison:
         counts = self.counts()
         found = [f"{count} {_plural(kind, count)}" for kind, count in counts.items() if count]
         against = f" with baseline run {self.baseline_run_id[:12]}" if self.baseline_run_id else " with the baseline"
+        flaky = f"; {len(self.flaky)} flaky (flipped within sampling noise)" if self.flaky else ""
         lines.append(
             f"llmeval: compared {self.compared} {_plural('case', self.compared)}{against}: "
             + (", ".join(found) if found else "no differences")
+            + flaky
         )
         if self.model_differences:
             model_line = "  another model than the baseline's: " + "; ".join(self.model_differences)
@@ -301,6 +335,14 @@ def compare_runs(
             comparison.regressions.append(change)
         elif before.outcome in FAILING and after.outcome in PASSING:
             comparison.fixes.append(change)
+        flipped = (before.outcome in PASSING and after.outcome in FAILING) or (
+            before.outcome in FAILING and after.outcome in PASSING
+        )
+        if flipped and before.samples and after.samples:
+            p_value = samples_flip(before.samples, after.samples)
+            if p_value is not None:
+                flaky = p_value >= 1 - (confidence or DEFAULT_CONFIDENCE)
+                comparison.sampled_flips.append(SampledFlip(node_id, before.samples, after.samples, p_value, flaky))
         elif before.outcome in FAILING and after.outcome in FAILING:
             comparison.still_failing.append(change)
         for name in sorted(before.metrics.keys() & after.metrics.keys()):

@@ -63,6 +63,7 @@ class RunningTest:
     generations: list[Generation] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     logged: int = 0  # generations already sent to the inference log (on an earlier phase's report)
+    samples: dict[str, Any] | None = None  # the verdict over repeated samples (samples.SampleOutcome.to_record)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_generation(self, generation: Generation) -> None:

@@ -60,6 +60,8 @@ Kind = Literal[
     "text",
     "confidence",
     "resamples",
+    "samples",
+    "rate",
 ]
 
 
@@ -125,6 +127,23 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="MODE",
     ),
     OptionSpec("seed", "seed", "random seed for sampled generation (greedy needs none)", metavar="N"),
+    OptionSpec(
+        "samples",
+        "samples",
+        "sampled outputs per case (case files and tests taking llm_samples) when the case sets no "
+        "samples itself; above 1 turns sampling on, each sample seeded from --llm-seed, the case and its "
+        "index; the case passes when the share of passing samples meets its min_pass_rate (1 to 1,000)",
+        default=1,
+        metavar="K",
+    ),
+    OptionSpec(
+        "min_pass_rate",
+        "rate",
+        "the share of a case's samples that must pass when the case sets no min_pass_rate itself "
+        "(above 0, at most 1; default 1.0: every sample must pass)",
+        default=1.0,
+        metavar="RATE",
+    ),
     OptionSpec("trust_remote_code", "flag", "allow model code shipped inside the model folder", default=False),
     OptionSpec("required", "flag", "a session without --llm-model is a usage error instead of skipping", default=False),
     OptionSpec(
@@ -340,6 +359,8 @@ class Settings:
     max_new_tokens: int = 64
     chat_template: str = "auto"
     seed: int | None = None
+    samples: int = 1
+    min_pass_rate: float = 1.0
     trust_remote_code: bool = False
     required: bool = False
     judge_model: str | None = None
@@ -466,6 +487,15 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
                 f"{where}: {text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95"
             )
         return level
+    if spec.kind in ("samples", "rate"):
+        from pytest_llmeval.samples import check_min_pass_rate, check_samples
+
+        try:
+            if spec.kind == "samples":
+                return check_samples(_whole_number(text), where)
+            return check_min_pass_rate(_finite_number(text), where)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
     if spec.kind == "batch_size" and text == "auto":
         return "auto"
     if spec.kind == "probability":
@@ -496,6 +526,21 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
     if spec.kind == "resamples" and number > MAX_RESAMPLES:
         raise ConfigurationError(f"{where}: must be at most {MAX_RESAMPLES:,}, got {number:,}")
     return number
+
+
+def _whole_number(text: str) -> int | str:
+    """``text`` as an int when it is one (the text itself otherwise, for the message)."""
+    try:
+        return int(text) if len(text) <= 40 else text
+    except ValueError:
+        return text
+
+
+def _finite_number(text: str) -> float | str:
+    try:
+        return float(text) if len(text) <= 40 else text
+    except ValueError:
+        return text
 
 
 def resolve_settings(

@@ -57,7 +57,7 @@ __all__ = [
     "write_file_atomic",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BASELINE_FORMAT = 1
 EXCERPT_CHARS = 160
 SIGNIFICANT_DIGITS = 6
@@ -170,6 +170,7 @@ CREATE TABLE cases (
     tags TEXT NOT NULL DEFAULT '[]',
     tolerances TEXT NOT NULL DEFAULT '{}',
     label TEXT,
+    samples TEXT,
     PRIMARY KEY (run_id, position)
 );
 """
@@ -194,6 +195,9 @@ def _migrate(connection: sqlite3.Connection, from_version: int) -> int:
     if from_version == 3:  # version 4: a classification case records its gold label
         connection.execute("ALTER TABLE cases ADD COLUMN label TEXT")
         from_version = 4
+    if from_version == 4:  # version 5: a case of repeated samples records its pass rate and counts
+        connection.execute("ALTER TABLE cases ADD COLUMN samples TEXT")
+        from_version = 5
     return from_version
 
 
@@ -352,6 +356,7 @@ class RunStore:
                 _to_json(list(case.tags)),
                 _to_json(dict(case.tolerances)),
                 storable_text(case.label),
+                None if case.samples is None else _to_json(case.samples),
             )
             for position, case in enumerate(run.cases)
         ]
@@ -363,7 +368,8 @@ class RunStore:
                 connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", run_row)
                 connection.executemany(
                     "INSERT INTO cases (run_id, position, node_id, outcome, duration_s, mode, checks, metrics, "
-                    "prompt, output, message, tags, tolerances, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "prompt, output, message, tags, tolerances, label, samples) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     case_rows,
                 )
                 connection.execute("COMMIT")
@@ -477,8 +483,8 @@ class RunStore:
                 (run_id,),
             ).fetchone()
             case_rows = connection.execute(
-                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances, label "
-                "FROM cases WHERE run_id = ? ORDER BY position",
+                "SELECT node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances, label, "
+                "samples FROM cases WHERE run_id = ? ORDER BY position",
                 (run_id,),
             ).fetchall()
         cases = [
@@ -495,8 +501,23 @@ class RunStore:
                 tags=_from_json(tags, self.path),
                 tolerances=_from_json(tolerances, self.path),
                 label=label,
+                samples=None if samples is None else _from_json(samples, self.path),
             )
-            for node_id, outcome, duration_s, mode, checks, metrics, prompt, output, message, tags, tolerances, label in case_rows
+            for (
+                node_id,
+                outcome,
+                duration_s,
+                mode,
+                checks,
+                metrics,
+                prompt,
+                output,
+                message,
+                tags,
+                tolerances,
+                label,
+                samples,
+            ) in case_rows
         ]
         return RunRecord(
             run_id=row[0],
@@ -577,9 +598,14 @@ class BaselineCase:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # {name: {"value", "higher_is_better"}}
     output_sha256: str | None = None
     output_excerpt: str | None = None
+    # repeated samples: {"n", "passed", "rate", "min_pass_rate"}; absent for a case of one output
+    samples: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if data["samples"] is None:
+            del data["samples"]  # baselines without sampled cases stay as they were
+        return data
 
 
 @dataclass
@@ -618,6 +644,14 @@ def _baseline_case(case: CaseRecord) -> BaselineCase:
         metrics=metrics,
         output_sha256=output_sha256(case.output),
         output_excerpt=None if case.output is None else case.output[:EXCERPT_CHARS],
+        samples=None
+        if case.samples is None
+        else {
+            "n": int(case.samples["n"]),
+            "passed": int(case.samples["passed"]),
+            "rate": _round_number(float(case.samples["rate"])),
+            "min_pass_rate": _round_number(float(case.samples["min_pass_rate"])),
+        },
     )
 
 
@@ -840,7 +874,19 @@ def _parse_baseline(data: Any, source: str) -> Baseline:
         excerpt = entry.get("output_excerpt")
         if excerpt is not None:
             expect(excerpt, str, f"{where}.output_excerpt", "a string or null")
+        samples = entry.get("samples")
+        if samples is not None:
+            expect(samples, dict, f"{where}.samples", "an object")
+            for key in ("n", "passed"):
+                expect(samples.get(key), int, f"{where}.samples.{key}", "a whole number")
+            if not 0 <= samples["passed"] <= samples["n"] or samples["n"] < 1:
+                raise fail(f"{where}.samples", f"says {samples['passed']} of {samples['n']} samples passed")
         cases[node_id] = BaselineCase(
-            outcome=outcome, checks=checks, metrics=metrics, output_sha256=sha, output_excerpt=excerpt
+            outcome=outcome,
+            checks=checks,
+            metrics=metrics,
+            output_sha256=sha,
+            output_excerpt=excerpt,
+            samples=samples,
         )
     return Baseline(run=run, cases=cases, format=fmt)

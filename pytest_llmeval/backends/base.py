@@ -272,6 +272,11 @@ class Backend(ABC):
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Generate one output per request, in order. All requests share the same ``params``."""
 
+    def batch_params(self, params: GenerationParams) -> GenerationParams:
+        """What requests must share to share a batch: their parameters. A backend that seeds each
+        request on its own returns them without the seed, so differently seeded samples batch together."""
+        return params
+
     def sort_key(self, request: GenerationRequest) -> int:
         """A length measure so the engine can batch prompts of similar length together."""
         return len(request.display_prompt())

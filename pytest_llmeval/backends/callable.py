@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_llmeval.backends.base import Backend, Generation, GenerationRequest, ModelDescription
+from pytest_llmeval.backends.base import Backend, Generation, GenerationParams, GenerationRequest, ModelDescription
 from pytest_llmeval.errors import ConfigurationError, GenerationError
 
 __all__ = ["CallableBackend", "import_target"]
@@ -76,6 +76,10 @@ class CallableBackend(Backend):
 
     def describe(self) -> ModelDescription:
         return ModelDescription(backend=self.name, source=self.spec, architecture="Python callable")
+
+    def batch_params(self, params: GenerationParams) -> GenerationParams:
+        """The function is called once per request, with that request's ``seed``: seeds may share a batch."""
+        return params.model_copy(update={"seed": None}) if params.seed is not None else params
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         __tracebackhide__ = True

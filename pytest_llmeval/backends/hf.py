@@ -602,13 +602,21 @@ class HFBackend(Backend):
             add_special_tokens=not self.use_chat_template,
         ).to(self.device)
         config = self._generation_config(params)
-        if params.do_sample and params.seed is not None:
+        extra: dict[str, Any] = {}
+        if self.batch_params(params) is not params:  # seeded sampling: one seed per row
+            from pytest_llmeval.backends.seeded_sampling import seeded_sampler
+
+            config = self._generation_config(params.model_copy(update={"do_sample": False}))
+            seeds = [r.params.seed or 0 for r in requests]
+            sampler = seeded_sampler(seeds, temperature=params.temperature, top_k=params.top_k, top_p=params.top_p)
+            extra["logits_processor"] = sampler
+        elif params.do_sample and params.seed is not None:
             torch.manual_seed(params.seed)
         started = time.perf_counter()
         try:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                output = self.model.generate(**encoded, generation_config=config)
+                output = self.model.generate(**encoded, generation_config=config, **extra)
         except Exception as exc:
             if _is_out_of_memory(exc):
                 raise BatchTooLargeError(f"{len(requests)} prompts: {exc}") from exc
@@ -619,6 +627,13 @@ class HFBackend(Backend):
             self._decode(request, row.tolist(), elapsed / len(requests))
             for request, row in zip(requests, new_tokens, strict=False)
         ]
+
+    def batch_params(self, params: GenerationParams) -> GenerationParams:
+        """Seeded sampling without beams shares batches across seeds: each row samples with its own
+        seed (``seeded_sampling``), so the K samples of a case are generated together."""
+        if params.do_sample and params.seed is not None and (params.num_beams or 1) == 1:
+            return params.model_copy(update={"seed": None})
+        return params
 
     def _generation_config(self, params: GenerationParams) -> Any:
         from transformers import GenerationConfig

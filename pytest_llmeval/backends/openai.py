@@ -378,6 +378,10 @@ class OpenAIBackend(Backend):
         return served_identity(self.served, self.info)
 
     # -- generation ----------------------------------------------------------------------------
+    def batch_params(self, params: GenerationParams) -> GenerationParams:
+        """Each request is its own HTTP request with its own ``seed``: samples of a case batch together."""
+        return params.model_copy(update={"seed": None}) if params.seed is not None else params
+
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """All requests concurrently (at most ``concurrency`` in flight). When some fail, raises
         PartialBatchError with every request's own outcome, so only those requests' tests fail."""

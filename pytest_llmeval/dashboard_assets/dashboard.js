@@ -535,6 +535,13 @@
     var meta = ["outcome " + (c.outcome || "?")];
     if (c.baseline_outcome) meta.push("in the reference: " + c.baseline_outcome);
     if (c.change) meta.push("change: " + c.change);
+    if (c.flaky) meta.push(c.flaky);
+    if (c.samples) {
+      var s = c.samples, k = String(s.n);
+      meta.push(s.passed + " of " + s.n + " samples passed (rate " + s.rate.toFixed(2) + ", 95% Wilson [" + s.low.toFixed(2) +
+        ", " + s.high.toFixed(2) + "], min_pass_rate " + s.min_pass_rate.toFixed(2) + "; pass@1 " + s.pass_at_k["1"].toFixed(2) +
+        ", pass@" + k + " " + s.pass_at_k[k].toFixed(2) + ", pass^" + k + " " + s.pass_hat_k[k].toFixed(2) + ")");
+    }
     meta.push("file " + (c.file || "?"));
     if (isNum(c.duration_s)) meta.push(secs(c.duration_s));
     if (isNum(c.generations) && c.generations !== 1) meta.push(plural(c.generations, "generation") + (c.generations > 1 ? " (all below)" : ""));
@@ -627,7 +634,7 @@
         cls: "case-row" + (c.regressed ? " regressed" : ""), tabindex: "0", "aria-expanded": "false",
         "data-index": i, "data-node-id": c.node_id, "data-outcome": c.outcome, "data-mode": c.mode === null ? "" : c.mode,
         "data-failed": c.failed ? "true" : "false", "data-regressed": c.regressed ? "true" : "false"
-      }, [el("td", null, outcomeBadge(c.outcome)), el("td", { cls: "change " + slug(c.change || ""), text: c.change || "" }),
+      }, [el("td", null, outcomeBadge(c.outcome)), el("td", { cls: "change " + slug(c.change || ""), title: c.flaky || "", text: (c.change || "") + (c.flaky ? " (flaky)" : "") }),
         nodeCell(c), el("td", { text: c.mode || "" }), tagCell,
         el("td", { title: c.message || "", text: c.message || "" })]);
       row.addEventListener("click", function () { toggle(i); });

@@ -14,10 +14,11 @@ from pytest_llmeval.harness.session import NO_MODEL_REASON, session_of
 from pytest_llmeval.records import MODES
 
 if TYPE_CHECKING:
-    from pytest_llmeval.backends.base import Generation
+    from pytest_llmeval.backends.base import Generation, GenerationRequest
     from pytest_llmeval.cases import Case, CaseError, CaseFile
     from pytest_llmeval.checks.base import CheckResult
     from pytest_llmeval.running_test import RunningTest
+    from pytest_llmeval.settings import Settings
 
 __all__ = ["CASE_FILE_PATTERNS", "CaseFileCollector", "CaseItem", "GroupItem", "InvalidCaseItem"]
 
@@ -143,12 +144,32 @@ class CaseItem(pytest.Item):
         if state is None or state.settings.model is None:
             pytest.skip(NO_MODEL_REASON)
 
+    def sample_count(self, settings: Settings) -> int:
+        """How many outputs this case is judged on: its own ``samples``, else ``--llm-samples``
+        (a counterfactual case always one: its variants are compared with one output)."""
+        if self.case.samples is not None:
+            return self.case.samples
+        return 1 if self.case.counterfactual is not None else settings.samples
+
+    def sample_requests(self, settings: Settings) -> list[GenerationRequest]:
+        """The case's request, or its ``sample_count`` sampled requests, seeded per sample
+        (GenerationParameterError when the case says ``do_sample: false``)."""
+        from pytest_llmeval.samples import sample_requests
+
+        count = self.sample_count(settings)
+        return sample_requests(self.case.request, count, case_key=self.nodeid, session_seed=settings.seed)
+
     def runtest(self) -> None:
         """Generate (or take the prepared output) and run the case's expectations."""
         state = session_of(self.config)
         assert state is not None
-        model = state.prepare(self.nodeid, self.case.request)
-        self.output = model.run([self.case.request])[0]
+        requests = self.sample_requests(state.settings)
+        model = state.prepare_all(self.nodeid, requests)
+        outputs = model.run(requests)
+        self.output = outputs[0]
+        if len(outputs) > 1:
+            self._judge_samples(outputs, state.settings)
+            return
         if self.case.counterfactual is None:
             self.case.assert_expectations(self.output)
             return
@@ -164,6 +185,24 @@ class CaseItem(pytest.Item):
         if not all(r.passed for r in results):
             raise CaseExpectationsFailed(self.case, self.output, results)
 
+    def _judge_samples(self, outputs: list[Generation], settings: Settings) -> None:
+        """Each sample passes when every expectation does; the case when enough samples pass."""
+        from pytest_llmeval import running_test
+        from pytest_llmeval.samples import SampleOutcome, SamplesFailed, SampleVerdict
+
+        verdicts = []
+        for index, output in enumerate(outputs, 1):
+            failed = [r for r in self.case.evaluate(output) if not r.passed]
+            reason = "; ".join(r.message for r in failed)
+            verdicts.append(SampleVerdict(index, not failed, output.text, reason))
+        threshold = self.case.min_pass_rate if self.case.min_pass_rate is not None else settings.min_pass_rate
+        outcome = SampleOutcome(tuple(verdicts), min_pass_rate=threshold)
+        test = running_test.current()
+        if test is not None:
+            test.samples = outcome.to_record()
+        if not outcome.passed:
+            raise SamplesFailed(outcome)
+
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """The case's file and line, for the report's location."""
         return self.path, (self.case.line - 1) if self.case.line else None, f"case {self.case.id}"
@@ -172,11 +211,15 @@ class CaseItem(pytest.Item):
         """The case, its output and every check, or the usage or generation error in one line."""
         from pytest_llmeval.cases import CaseExpectationsFailed
         from pytest_llmeval.checks.base import CheckUsageError
-        from pytest_llmeval.errors import GenerationError
-        from pytest_llmeval.failure_text import format_checks, format_generation
+        from pytest_llmeval.errors import GenerationError, GenerationParameterError
+        from pytest_llmeval.failure_text import format_checks, format_generation, terminal_safe
+        from pytest_llmeval.samples import SamplesFailed
 
         error = excinfo.value
         where = f"{self.path.name}:{self.case.line}" if self.case.line else self.path.name
+        if isinstance(error, SamplesFailed):
+            prompt = self.output.prompt if self.output is not None else self.case.request.display_prompt()
+            return terminal_safe(f"case {self.case.id} ({where}): {error}\nprompt: {prompt}")
         if isinstance(error, CaseExpectationsFailed):
             failed = [r for r in error.results if not r.passed]
             lines = [f"case {self.case.id} ({where}): {len(failed)} of {len(error.results)} checks failed"]
@@ -186,7 +229,7 @@ class CaseItem(pytest.Item):
             return "\n".join(lines)
         if isinstance(error, CheckUsageError):
             return f"case {self.case.id} ({where}): usage error in expect (not a model failure): {error}"
-        if isinstance(error, GenerationError):
+        if isinstance(error, (GenerationError, GenerationParameterError)):
             return f"case {self.case.id} ({where}): {error}"
         return str(super().repr_failure(excinfo))
 

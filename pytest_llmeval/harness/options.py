@@ -42,8 +42,8 @@ def declare_markers(config: pytest.Config) -> None:
     """Declare the markers, so --strict-markers knows them."""
     config.addinivalue_line(
         "markers",
-        "llm(prompt=None, messages=None, system=None, **generation): the request whose output the "
-        "llm_output fixture gives this test",
+        "llm(prompt=None, messages=None, system=None, samples=None, min_pass_rate=None, **generation): the "
+        "request whose output the llm_output fixture gives this test (llm_samples: its samples)",
     )
     config.addinivalue_line("markers", "success_mode: the test checks what a good output must contain")
     config.addinivalue_line("markers", "failure_mode: the test checks what an output must not do")

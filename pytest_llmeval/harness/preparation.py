@@ -16,9 +16,10 @@ from pytest_llmeval.harness.session import LLMEvalSession
 if TYPE_CHECKING:
     from pytest_llmeval.backends.base import GenerationRequest
 
-__all__ = ["MODEL_FIXTURES", "marker_request", "needs_model", "prepare_outputs"]
+__all__ = ["MODEL_FIXTURES", "marker_request", "marker_sampling", "needs_model", "prepare_outputs"]
 
-MODEL_FIXTURES = frozenset({"llm", "llm_output"})
+MODEL_FIXTURES = frozenset({"llm", "llm_output", "llm_samples"})
+SAMPLING_ARGS = ("samples", "min_pass_rate")  # marker arguments that are not generation parameters
 
 
 def needs_model(item: pytest.Item) -> bool:
@@ -31,7 +32,7 @@ def marker_request(marker: pytest.Mark) -> GenerationRequest:
     from pytest_llmeval.engine import build_request
     from pytest_llmeval.errors import GenerationParameterError
 
-    kwargs = dict(marker.kwargs)
+    kwargs = {k: v for k, v in marker.kwargs.items() if k not in SAMPLING_ARGS}
     if marker.args:
         if len(marker.args) > 1 or "prompt" in kwargs:
             raise GenerationParameterError("@pytest.mark.llm takes one positional argument, the prompt")
@@ -39,19 +40,52 @@ def marker_request(marker: pytest.Mark) -> GenerationRequest:
     return build_request(**kwargs)
 
 
-def _planned_request(item: pytest.Item) -> GenerationRequest | None:
-    """The request a test will need, when it is known before the test runs."""
+def marker_sampling(marker: pytest.Mark) -> tuple[int | None, float | None]:
+    """The marker's ``samples`` and ``min_pass_rate`` (None where not given); GenerationParameterError
+    when one is not usable."""
+    from pytest_llmeval.errors import GenerationParameterError
+    from pytest_llmeval.samples import check_min_pass_rate, check_samples
+
+    samples, rate = marker.kwargs.get("samples"), marker.kwargs.get("min_pass_rate")
+    try:
+        return (
+            None if samples is None else check_samples(samples),
+            None if rate is None else check_min_pass_rate(rate),
+        )
+    except ValueError as exc:
+        raise GenerationParameterError(str(exc)) from None
+
+
+def sampled_test_requests(item: pytest.Item, state: LLMEvalSession) -> list[GenerationRequest]:
+    """The requests of a ``llm_samples`` test: its marker's, sampled ``samples`` times (the marker's
+    ``samples``, else ``--llm-samples``). GenerationParameterError when the marker is wrong."""
+    from pytest_llmeval.errors import GenerationParameterError
+    from pytest_llmeval.samples import sample_requests
+
+    marker = item.get_closest_marker("llm")
+    if marker is None:
+        raise GenerationParameterError("no @pytest.mark.llm(prompt=...) marker")
+    samples, _ = marker_sampling(marker)
+    count = samples if samples is not None else state.settings.samples
+    return sample_requests(marker_request(marker), count, case_key=item.nodeid, session_seed=state.settings.seed)
+
+
+def _planned_requests(item: pytest.Item, state: LLMEvalSession) -> list[GenerationRequest] | None:
+    """The requests a test will need, when they are known before the test runs."""
     from pytest_llmeval.errors import GenerationParameterError
 
-    if isinstance(item, CaseItem):
-        return item.case.request
-    if "llm_output" in getattr(item, "fixturenames", ()):
-        marker = item.get_closest_marker("llm")
-        if marker is not None:
-            try:
-                return marker_request(marker)
-            except GenerationParameterError:
-                return None  # the test itself reports it
+    fixtures = getattr(item, "fixturenames", ())
+    try:
+        if isinstance(item, CaseItem):
+            return item.sample_requests(state.settings)
+        if "llm_samples" in fixtures and item.get_closest_marker("llm") is not None:
+            return sampled_test_requests(item, state)
+        if "llm_output" in fixtures:
+            marker = item.get_closest_marker("llm")
+            if marker is not None and marker.kwargs.get("samples") in (None, 1):
+                return [marker_request(marker)]
+    except GenerationParameterError:
+        return None  # the test itself reports it
     return None
 
 
@@ -62,10 +96,14 @@ def _fails_on_its_marker(item: pytest.Item) -> bool:
 
     marker = item.get_closest_marker("llm")
     direct = getattr(getattr(item, "_fixtureinfo", None), "argnames", ("llm",))
-    if marker is None or "llm_output" not in getattr(item, "fixturenames", ()) or "llm" in direct:
+    fixtures = getattr(item, "fixturenames", ())
+    if marker is None or not {"llm_output", "llm_samples"} & set(fixtures) or "llm" in direct:
         return False
+    if "llm_samples" not in fixtures and marker.kwargs.get("samples") not in (None, 1):
+        return True  # llm_output refuses several samples
     try:
         marker_request(marker)
+        marker_sampling(marker)
     except GenerationParameterError:
         return True
     return False
@@ -100,13 +138,13 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
     model = state.model_under_test()
     unplanned = False
     for item in users:
-        request = _planned_request(item)
-        if request is None:
+        requests = _planned_requests(item, state)
+        if requests is None:
             # a test whose marker is invalid errors before it could use the model: it needs none
             unplanned = unplanned or not _fails_on_its_marker(item)
             continue
         state.plan_index[item.nodeid] = len(state.plan)
-        state.plan.append(request)
+        state.plan.extend(requests)  # a sampled case's samples are batched with everything else
         if isinstance(item, CaseItem) and item.case.counterfactual is not None:
             from pytest_llmeval.counterfactual import case_variant_requests
 
@@ -168,10 +206,16 @@ def _prepare_judge_scores(state: LLMEvalSession, cases: list[CaseItem]) -> None:
             if expectation.name != "judge":
                 continue
             args = expectation.args
-            output = model.prefetch_and_get([item.case.request])[0]
-            # the very prompt the check will send, so it finds its score done
-            prompt = judge_check_prompt(output, str(args["rubric"]), args.get("reference"), prompt=args.get("prompt"))
-            prompts[str(args.get("mode", "logprobs"))].append(prompt)
+            try:
+                outputs = model.prefetch_and_get(item.sample_requests(state.settings))
+            except (GenerationError, KeyError, ValueError):
+                continue  # the case reports it
+            for output in outputs:
+                # the very prompt the check will send, so it finds its score done
+                prompt = judge_check_prompt(
+                    output, str(args["rubric"]), args.get("reference"), prompt=args.get("prompt")
+                )
+                prompts[str(args.get("mode", "logprobs"))].append(prompt)
     judge = state.judge_adapter()
     try:
         if prompts["logprobs"] and scoring_mode(judge, "logprobs") == "text":

@@ -188,6 +188,10 @@ def _case_record(
         failed = [c for c in checks if not c.passed]
         crash = getattr(report.longrepr, "reprcrash", None)
         message = failed[0].message if failed else (crash.message if crash else str(report.longrepr).splitlines()[0])
+        if test is not None and test.samples is not None:
+            from pytest_llmeval.samples import record_line
+
+            message = record_line(test.samples)  # the rate, not one sample's failed check
         if isinstance(item, InvalidCaseItem):
             # Named by its type, as a traceback's crash line would be: how reports tell a broken
             # suite from the model's failures (run_scope.is_suite_error).
@@ -205,6 +209,7 @@ def _case_record(
         tolerances=_tolerances(item, set(metrics), state),
         tags=_tags(item),
         label=item.case.label if isinstance(item, CaseItem) else None,  # a classification case's gold label
+        samples=test.samples if test is not None else None,
     )
 
 

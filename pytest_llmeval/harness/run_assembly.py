@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from pytest_llmeval.harness.session import LLMEvalSession
 from pytest_llmeval.records import RunRecord
@@ -81,7 +82,7 @@ def assemble_run(state: LLMEvalSession, *, complete: bool = True) -> RunRecord:
     else:
         loaded = state.worker_model
     backend = backend_for(settings.model)
-    run_settings = {
+    run_settings: dict[str, Any] = {
         "max_new_tokens": settings.max_new_tokens,
         "batch_size": settings.batch_size,
         "chat_template": settings.chat_template,
@@ -90,6 +91,11 @@ def assemble_run(state: LLMEvalSession, *, complete: bool = True) -> RunRecord:
         "dtype": settings.dtype,
         "device": settings.device,
     }
+    # repeated samples only when asked for, so runs of one output each compare as before
+    if settings.samples != 1:
+        run_settings["samples"] = settings.samples
+    if settings.min_pass_rate != 1.0:
+        run_settings["min_pass_rate"] = settings.min_pass_rate
     run_settings.update(backend.run_settings(settings))
     judge = state.judge_instance
     if judge is not None and judge.model.loaded and judge.fixed_scoring is None:

@@ -215,13 +215,17 @@ class LLMEvalSession:
     def prepare(self, node_id: str, request: GenerationRequest) -> ModelUnderTest:
         """Under xdist, make this test's output ready together with the next planned ones (xdist
         hands a worker consecutive tests, so those are most likely its own): batched, not one by one."""
+        return self.prepare_all(node_id, [request])
+
+    def prepare_all(self, node_id: str, requests: list[GenerationRequest]) -> ModelUnderTest:
+        """``prepare`` for a test of several requests (its repeated samples)."""
         model = self.model_under_test()
-        if not self.is_worker or model.is_ready(request):
+        window = [r for r in requests if not model.is_ready(r)]
+        if not self.is_worker or not window:
             return model
-        window = [request]
         position = self.plan_index.get(node_id)
         if position is not None:
-            for upcoming in self.plan[position + 1 :]:
+            for upcoming in self.plan[position + len(requests) :]:
                 if len(window) >= self._window_limit():
                     break
                 if not model.is_ready(upcoming):

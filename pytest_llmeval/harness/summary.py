@@ -76,6 +76,7 @@ def write_summary(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> N
             f"(min {min(values):.4g}, max {max(values):.4g}; {direction})"
         )
     _interval_metric_lines(reporter, state)
+    _samples_lines(reporter, state)
     for group in groups:
         if group.total == 0:
             continue
@@ -162,3 +163,16 @@ def _skipped_for_want_of_a_model(reporter: pytest.TerminalReporter) -> int:
         for report in reporter.stats.get("skipped", [])
         if isinstance(report.longrepr, tuple) and NO_MODEL_REASON in str(report.longrepr[-1])
     )
+
+
+def _samples_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession) -> None:
+    """The run's cases of repeated samples: totals, and each case when there are few (or with -v)."""
+    if state.run is None:
+        return
+    sampled = [(case.node_id, case.samples) for case in state.run.cases if case.samples]
+    if not sampled:
+        return
+    from pytest_llmeval.samples import summary_lines
+
+    for line in summary_lines(sampled, each=len(sampled) <= 10 or reporter.config.option.verbose >= 1):
+        reporter.line(line)

@@ -980,3 +980,26 @@ def test_a_metric_with_an_interval_shows_it_beside_the_value(
         assert opened.errors == []
     finally:
         opened.page.close()
+
+
+def test_a_flaky_sampled_case_says_so_in_the_table_and_shows_its_samples(
+        browser: Browser, richer_data: dict[str, Any], tmp_path: Path) -> None:
+    node_id = "evals/sampled.eval.yaml::delete-account"
+    samples = {"n": 8, "passed": 7, "rate": 0.875, "low": 0.529, "high": 0.978, "min_pass_rate": 1.0,
+               "pass_at_k": {"1": 0.875, "8": 1.0}, "pass_hat_k": {"1": 0.875, "8": 0.0}, "failed": [4]}
+    richer_data["cases"].append(_case(node_id, "failed", change="regressed", regressed=True, samples=samples,
+                                      flaky="flaky: 8/8 -> 7/8 samples passed (Fisher p = 1.00)"))
+    opened = _open_data(browser, richer_data, tmp_path / "r.html")
+    try:
+        row = opened.page.locator(f"#cases-table tr.case-row[data-node-id='{node_id}']")
+        change = row.locator("td.change")
+        assert change.inner_text() == "regressed (flaky)"
+        assert change.get_attribute("title") == "flaky: 8/8 -> 7/8 samples passed (Fisher p = 1.00)"
+        row.click()
+        meta = opened.page.locator(f"#cases-table tr.case-detail[data-node-id='{node_id}'] .detail-meta").inner_text()
+        assert "flaky: 8/8 -> 7/8 samples passed (Fisher p = 1.00)" in meta
+        assert ("7 of 8 samples passed (rate 0.88, 95% Wilson [0.53, 0.98], min_pass_rate 1.00; pass@1 0.88, "
+                "pass@8 1.00, pass^8 0.00)") in meta
+        assert opened.errors == []
+    finally:
+        opened.page.close()
