@@ -56,6 +56,10 @@ def cache_key(model_id: str, request: GenerationRequest) -> str:
         "system": request.system,
         "params": request.params.model_dump(mode="json"),
     }
+    if request.params.do_sample and (request.params.num_beams or 1) == 1:
+        # Seeded samples are drawn one seed per row (backends/seeded_sampling.py) since history schema
+        # 5; entries drawn the older way (one torch seed per batch) must not answer for them.
+        payload["sampler"] = "per-row-seed"
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 

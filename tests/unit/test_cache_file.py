@@ -97,3 +97,25 @@ def test_a_damaged_file_in_the_projects_folder_is_moved_aside(tmp_path: Path) ->
     assert len(cache.warnings) == 1 and "moved it to cache.db.corrupt-" in cache.warnings[0]
     moved = [p for p in os.listdir(cache_path.parent) if p.startswith("cache.db.corrupt-")]
     assert len(moved) == 1 and (cache_path.parent / moved[0]).read_bytes() == b"not a database" * 100
+
+
+def test_seeded_samples_do_not_share_keys_with_the_older_sampler_but_greedy_keys_stay() -> None:
+    """Per-row seeded sampling replaced one torch seed per batch: an output drawn the old way must not
+    be served for a request sampled the new way, while greedy outputs keep their cached entries."""
+    import hashlib
+    import json
+
+    from pytest_llmeval.backends.base import GenerationParams, GenerationRequest
+    from pytest_llmeval.cache import SCHEMA_VERSION, cache_key
+
+    def old_key(request: GenerationRequest) -> str:
+        payload = {"v": SCHEMA_VERSION, "model": "m", "prompt": request.prompt, "messages": None,
+                   "system": None, "params": request.params.model_dump(mode="json")}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+    greedy = GenerationRequest("Hi", None, None, GenerationParams(max_new_tokens=4))
+    sampled = GenerationRequest("Hi", None, None, GenerationParams(max_new_tokens=4, do_sample=True, seed=3))
+    beams = GenerationRequest("Hi", None, None, GenerationParams(max_new_tokens=4, do_sample=True, seed=3, num_beams=2))
+    assert cache_key("m", greedy) == old_key(greedy)
+    assert cache_key("m", sampled) != old_key(sampled)
+    assert cache_key("m", beams) == old_key(beams)  # beam sampling still seeds the batch as before
