@@ -156,7 +156,16 @@ def mixed_script_share(text: str) -> tuple[float, str]:
     if not words:
         return 0.0, ""
     mixed = [w for w in words if not w.isascii() and _mixes_scripts(w)]
+    letters = sum(1 for c in text if c.isalpha())
+    if _CJK_CHAR.search(text) and len(_CJK_CHAR.findall(text)) < _MOSTLY_OTHER_SCRIPT * letters:
+        # In text written mostly in Latin letters, a CJK character inside a Latin word ("dyna的说c")
+        # is noise; in CJK text, Latin identifiers glued to CJK ("调用chmod和umask") are normal.
+        mixed += [w for w in words if _LATIN_CJK_LATIN.search(w) and w not in mixed]
     return len(mixed) / len(words), (mixed[0] if mixed else "")
+
+
+_MOSTLY_OTHER_SCRIPT = 0.2  # CJK under this share of the letters: the text is written in another script
+_LATIN_CJK_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f][\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+[A-Za-z\u00c0-\u024f]")
 
 
 # Symbols inside a word, between letters: "Th#s p%ck&ge". Tokens that are URLs, paths, e-mail

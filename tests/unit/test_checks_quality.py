@@ -452,3 +452,12 @@ def test_no_repetition_passes_refrains_counting_and_option_lists() -> None:
     for text in (refrain, counting, options):
         result = check("no_repetition", text)
         assert result.passed, result.message
+
+
+def test_cjk_inside_latin_words_is_mixed_scripts_but_latin_inside_cjk_is_not() -> None:
+    noisy = ("This package provides dyna的说c libraries f上r 们se by applic说tions. Specifically, it "
+             "provides the implementation of the XML security library.")
+    result = check("not_garbled", noisy)
+    assert not result.passed and "mixed_scripts" in result.message and "dyna的说c" in result.message
+    assert check("not_garbled", "调用chmod和umask来设置文件的权限，详见手册页。").passed
+    assert check("not_garbled", "The word 中文 means Chinese, and 日本語 means the Japanese language.").passed
