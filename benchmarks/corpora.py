@@ -23,7 +23,8 @@ SPLITS = ("calibration", "development", "held_out", "fresh")
 SEEDS = {"calibration": 0, "development": 0, "held_out": 0, "fresh": 1515}
 CORRUPTIONS = ("symbol_soup", "keyboard_mash", "shuffled", "mojibake", "mixed_scripts", "loop",
                "byte_garbage", "token_soup")
-PROSE_REGISTERS = ("manual", "ui_message", "fortune", "docs", "description", "markdown", "readme")
+PROSE_REGISTERS = ("manual", "ui_message", "fortune", "docs", "description", "markdown", "readme", "license",
+                   "info_manual", "docstring", "news")
 
 
 @dataclass(frozen=True)
