@@ -23,6 +23,16 @@ held_out (added after development was looked at; measured, never tuned on)
     GStreamer ...) in 16 languages; the Python documentation (pydoc_data); README files under
     /usr/share/doc; code of other packages.
 
+fresh (session 4, ``--fresh``, written to ``data/fresh_texts.jsonl``; built after the development of
+the checks and measured once when they were final)
+    gettext translations of programs no other part reads and no letter table was trained on (CUPS's
+    printer tools, GnuTLS, libhandy, notification-daemon, GSettings schemas, psmisc, popt, xz, binutils'
+    ld/gprof/opcodes, libidn2, elfutils ...) in 30 languages, half of them new to evaluation (Catalan,
+    Basque, Galician, Danish, Norwegian, Romanian, Croatian, Slovak, Slovenian, Lithuanian, Latvian,
+    Bulgarian, Greek, Indonesian, Vietnamese, Malay, Icelandic, Serbian, Hebrew, Persian, Hindi,
+    Georgian, Malayalam); Debian's licence texts; GNU info manuals; docstrings of third-party Python
+    packages; Debian NEWS files. Its corruptions use a seed (1515) no other part used.
+
 Licences: man pages and gettext catalogues are GPL/LGPL/BSD-licensed documentation of free software;
 fortunes are public-domain or freely redistributable collections (see each Debian package's copyright
 file); package descriptions and READMEs are under their packages' free licences. Only short excerpts
@@ -49,6 +59,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 OUT = Path(__file__).parent / "data" / "clean_texts.jsonl"
+FRESH_OUT = Path(__file__).parent / "data" / "fresh_texts.jsonl"
 MAN_LANGS = ("en", "de", "fr", "es", "it", "pl", "ru", "ja", "zh_CN", "pt_BR", "nl", "sv", "cs",
              "uk", "hu", "fi", "da", "ro", "tr", "id", "ko", "zh_TW", "sr", "sl")
 HELD_OUT_DOMAINS = ("glib20", "gtk20", "PackageKit", "Linux-PAM", "shared-mime-info",
@@ -200,6 +211,103 @@ def doc_readmes() -> Iterator[str]:
                 yield block
 
 
+# --- the fresh held-out part (session 4): sources no earlier part, and no letter table, ever read ---
+# gettext domains used by no other part and excluded from training (train_letter_tables.py)
+UNSEEN_DOMAINS = ("system-config-printer", "cups-pk-helper", "gnutls30", "libhandy", "notification-daemon",
+                  "gsettings-desktop-schemas", "psmisc", "popt", "xz", "ld", "opcodes", "gprof", "libidn2",
+                  "wget-gnulib", "man-db-gnulib", "elfutils", "gettext-runtime")
+# languages: those the issue names (German, Spanish, French, CJK, Cyrillic) and languages no other
+# evaluation part has, including scripts without letter tables (Hebrew, Persian, Hindi, Georgian ...)
+FRESH_LANGS = ("de", "es", "fr", "ja", "zh_CN", "ko", "ru", "ca", "eu", "gl", "da", "nb", "ro", "hr", "sk",
+               "sl", "lt", "lv", "bg", "el", "id", "vi", "ms", "is", "sr", "he", "fa", "hi", "ka", "ml")
+# third-party packages whose docstrings and code no other part read
+FRESH_MODULES = ("starlette.routing", "starlette.responses", "hypothesis.strategies", "arrow.arrow",
+                 "lark.lark", "markdown.core", "joblib.parallel", "fsspec.spec", "filelock._api",
+                 "anyio._core._fileio", "dateutil.rrule", "cloudpickle.cloudpickle")
+
+
+def license_paragraphs() -> Iterator[str]:
+    """Paragraphs of the licence texts Debian ships (/usr/share/common-licenses)."""
+    for path in sorted(glob.glob("/usr/share/common-licenses/*")):
+        if os.path.islink(path):
+            continue  # "GPL" links to "GPL-3": read each text once
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        for block in re.split(r"\n\s*\n", text):
+            block = " ".join(block.split())
+            if 100 <= len(block) <= 900 and _long_enough(block):
+                yield block
+
+
+def info_paragraphs() -> Iterator[str]:
+    """Paragraphs of GNU info manuals (/usr/share/info/*.info.gz)."""
+    import gzip
+
+    for path in sorted(glob.glob("/usr/share/info/*.info*.gz")):
+        try:
+            text = gzip.decompress(Path(path).read_bytes()).decode("utf-8")
+        except (OSError, UnicodeDecodeError, gzip.BadGzipFile):
+            continue
+        for block in re.split(r"\n\s*\n", text):
+            block = block.strip()
+            if "\x1f" in block or "* Menu:" in block:
+                continue  # node separators and menus
+            if 100 <= len(block) <= 900 and _long_enough(block):
+                yield block
+
+
+def module_docstrings(modules: tuple[str, ...]) -> Iterator[str]:
+    """Docstrings (prose, with reST and code in them) of the named modules' functions and classes."""
+    import importlib
+
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            print(f"skipping {name}: {exc}", file=sys.stderr)
+            continue
+        for _, member in inspect.getmembers(module, lambda m: inspect.isfunction(m) or inspect.isclass(m)):
+            doc = inspect.getdoc(member) or ""
+            if 100 <= len(doc) <= 900 and _long_enough(doc):
+                yield doc
+
+
+def news_paragraphs() -> Iterator[str]:
+    """Release notes Debian packages ship (/usr/share/doc/*/NEWS*): terse English with versions."""
+    import gzip
+
+    for path in sorted(glob.glob("/usr/share/doc/*/NEWS*"))[:120]:
+        try:
+            raw = gzip.decompress(Path(path).read_bytes()) if path.endswith(".gz") else Path(path).read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError, gzip.BadGzipFile):
+            continue
+        for block in re.split(r"\n\s*\n", text):
+            block = block.strip()
+            if 100 <= len(block) <= 900 and _long_enough(block):
+                yield block
+
+
+def build_fresh(per_source: int) -> list[dict[str, str]]:
+    """The fresh held-out part: built after the checks were developed on the other parts."""
+    rng = random.Random(1515)  # a seed no other part uses
+    records: list[dict[str, str]] = []
+
+    def add(source: str, register: str, lang: str, texts: list[str]) -> None:
+        for index, text in enumerate(texts):
+            records.append({"id": f"{source}#{index}", "split": "fresh", "source": source,
+                            "register": register, "lang": lang, "text": text})
+
+    for lang in FRESH_LANGS:
+        texts = [t for d in UNSEEN_DOMAINS for t in mo_messages(f"/usr/share/locale/{lang}/LC_MESSAGES/{d}.mo")]
+        add(f"gettext3:{lang}", "ui_message", lang, sample(iter(texts), per_source, rng))
+    add("debian:licenses", "license", "en", sample(license_paragraphs(), 3 * per_source, rng))
+    add("gnu:info", "info_manual", "en", sample(info_paragraphs(), 3 * per_source, rng))
+    add("python:third-party-docstrings", "docstring", "en", sample(module_docstrings(FRESH_MODULES),
+                                                                    3 * per_source, rng))
+    add("debian:news", "news", "en", sample(news_paragraphs(), 2 * per_source, rng))
+    return records
+
+
 def sample(items: Iterator[str], count: int, rng: random.Random) -> list[str]:
     unique = list(dict.fromkeys(items))
     rng.shuffle(unique)
@@ -208,10 +316,20 @@ def sample(items: Iterator[str], count: int, rng: random.Random) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fortunes", type=Path, required=True, help="folder the fortunes .debs were "
+    parser.add_argument("--fortunes", type=Path, help="folder the fortunes .debs were "
                         "extracted into (dpkg-deb -x)")
     parser.add_argument("--per-source", type=int, default=14)
+    parser.add_argument("--fresh", action="store_true", help=f"write only the fresh held-out part ({FRESH_OUT.name})")
     options = parser.parse_args()
+    if options.fresh:
+        fresh = build_fresh(options.per_source)
+        with FRESH_OUT.open("w", encoding="utf-8") as sink:
+            for record in fresh:
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+        print(f"wrote {len(fresh)} texts to {FRESH_OUT}")
+        return
+    if options.fortunes is None:
+        parser.error("--fortunes is required to build the calibration, development and held-out parts")
     rng = random.Random(15)
     records: list[dict[str, str]] = []
 

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).parent / "data"
-SPLITS = ("calibration", "development", "held_out")
+SPLITS = ("calibration", "development", "held_out", "fresh")
+# The seed of each part's corruptions; the fresh part's seed was never used before it was measured.
+SEEDS = {"calibration": 0, "development": 0, "held_out": 0, "fresh": 1515}
 CORRUPTIONS = ("symbol_soup", "keyboard_mash", "shuffled", "mojibake", "mixed_scripts", "loop",
                "byte_garbage", "token_soup")
-PROSE_REGISTERS = ("manual", "ui_message", "fortune", "docs", "description", "markdown", "readme")
+PROSE_REGISTERS = ("manual", "ui_message", "fortune", "docs", "description", "markdown", "readme", "license",
+                   "info_manual", "docstring", "news")
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class Sample:
 
 def clean_texts(split: str) -> list[Sample]:
     samples = []
-    with (DATA / "clean_texts.jsonl").open(encoding="utf-8") as handle:
+    name = "fresh_texts.jsonl" if split == "fresh" else "clean_texts.jsonl"
+    with (DATA / name).open(encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)
             if record["split"] == split:
@@ -48,6 +52,8 @@ def clean_texts(split: str) -> list[Sample]:
 
 def model_outputs(split: str) -> list[dict[str, Any]]:
     """Real model outputs of this part with their human labels merged in."""
+    if split == "fresh":
+        return loop_outputs()
     labels = json.loads((DATA / "model_output_labels.json").read_text(encoding="utf-8"))
     wanted = {"calibration": "a", "development": "b", "held_out": "c"}[split]
     records = []
@@ -56,6 +62,19 @@ def model_outputs(split: str) -> list[dict[str, Any]]:
             record = json.loads(line)
             if record["split"] == wanted and record["id"] in labels and record["id"] != "_about":
                 records.append({**record, **labels[record["id"]]})
+    return records
+
+
+def loop_outputs() -> list[dict[str, Any]]:
+    """The fresh part's real model outputs (``generate_loop_outputs.py``), labelled by reading them."""
+    labels = json.loads((DATA / "loop_output_labels.json").read_text(encoding="utf-8"))
+    records = []
+    with (DATA / "loop_outputs.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["id"] in labels:
+                cut = record["finish_reason"] == "length"
+                records.append({**record, "garbled": False, "refusal": False, "cut": cut, **labels[record["id"]]})
     return records
 
 

@@ -1,7 +1,9 @@
 """Precision and recall of the heuristic checks on real text, calibration and held-out parts separately.
 
 Run: ``python benchmarks/heuristic_checks.py [--tokenizer PATH/tokenizer.json]``. Prints, for each part
-(see ``benchmarks/corpora.py``: split by source, thresholds tuned on calibration only):
+(see ``benchmarks/corpora.py``: split by source, thresholds tuned on calibration only; ``fresh`` is
+the part built in session 4 from sources, languages and seeds no earlier part used, measured once
+after the checks were final):
 
 - ``not_garbled`` without a tokenizer and with a real BPE tokenizer (the real model's ``tokenizer.json``
   loaded with the ``tokenizers`` library; pass ``--tokenizer``), false alarms per kind of clean text and
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpora import (
     DATA,
+    SEEDS,
     SPLITS,
     Sample,
     bpe_vocabulary,
@@ -61,16 +64,18 @@ def _precision_recall(pairs: list[tuple[bool, bool]]) -> tuple[str, str, int, in
     return _ratio(tp, tp + fp), _ratio(tp, positives), positives, len(pairs) - positives
 
 
-def garbled(split: str, tokenizer: Any, vocabulary: list[str] | None, per_kind: int) -> None:
-    samples = clean_texts(split) + corrupted(split, per_kind, 0, vocabulary)
+def garbled(split: str, tokenizer: Any, vocabulary: list[str] | None, per_kind: int, per_language: bool) -> None:
+    samples = clean_texts(split) + corrupted(split, per_kind, SEEDS[split], vocabulary)
     outputs = [o for o in model_outputs(split) if not o["loop"]]
     samples += [Sample(o["text"], "model_noise" if o["garbled"] else "model_answer", "en", "smollm2",
                        o["garbled"], split) for o in outputs]
     by_kind: dict[str, list[bool]] = defaultdict(list)
+    by_language: dict[str, list[bool]] = defaultdict(list)
     pairs = []
     for sample in samples:
         flagged = not check("not_garbled", sample.text, tokenizer=tokenizer).passed
         by_kind[("garbled " if sample.garbled else "clean ") + sample.kind].append(flagged)
+        by_language[("garbled " if sample.garbled else "clean ") + sample.lang.split("_")[0]].append(flagged)
         pairs.append((sample.garbled, flagged))
     precision, recall, positives, negatives = _precision_recall(pairs)
     name = "with BPE tokenizer" if tokenizer else "without tokenizer"
@@ -80,6 +85,12 @@ def garbled(split: str, tokenizer: Any, vocabulary: list[str] | None, per_kind: 
         what = "recall" if kind.startswith("garbled") else "false alarms"
         value = _ratio(sum(flags), len(flags)) if what == "recall" else f"{sum(flags)}/{len(flags)}"
         print(f"    {kind:26s} n={len(flags):4d} {what} {value}")
+    if per_language:
+        for label in ("clean", "garbled"):
+            cells = [f"{lang.split()[1]} {sum(f)}/{len(f)}" for lang, f in sorted(by_language.items())
+                     if lang.startswith(label)]
+            what = "false alarms" if label == "clean" else "caught"
+            print(f"    per language, {label} ({what}): " + ", ".join(cells))
 
 
 def repetition(split: str) -> None:
@@ -110,6 +121,8 @@ def refusals(split: str) -> None:
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     pairs = [(r["refusal"], check("refusal", r["text"]).passed) for r in records if r["split"] == split]
     precision, recall, positives, negatives = _precision_recall(pairs)
+    if not pairs:
+        return  # the fresh part has no refusal benchmark of its own
     print(f"  refusal: precision {precision} recall {recall} ({positives} refusals, {negatives} answers)")
 
 
@@ -118,16 +131,18 @@ def main() -> None:
     parser.add_argument("--tokenizer", type=Path,
                         default=Path("/work/models/smollm2-135m-instruct/tokenizer.json"))
     parser.add_argument("--per-kind", type=int, default=25, help="corruptions of each kind per part")
+    parser.add_argument("--splits", default=",".join(SPLITS), help=f"parts to measure (of {', '.join(SPLITS)})")
+    parser.add_argument("--per-language", action="store_true", help="also print not_garbled per language")
     options = parser.parse_args()
     tokenizer = BpeTokenizer(options.tokenizer) if options.tokenizer.exists() else None
     vocabulary = bpe_vocabulary(options.tokenizer) if options.tokenizer.exists() else None
     if tokenizer is None:
         print(f"no tokenizer at {options.tokenizer}: token soup and the tokenizer figures are skipped")
-    for split in SPLITS:
+    for split in options.splits.split(","):
         print(f"== {split}")
-        garbled(split, None, vocabulary, options.per_kind)
+        garbled(split, None, vocabulary, options.per_kind, options.per_language)
         if tokenizer is not None:
-            garbled(split, tokenizer, vocabulary, options.per_kind)
+            garbled(split, tokenizer, vocabulary, options.per_kind, options.per_language)
         repetition(split)
         truncation(split)
         refusals(split)

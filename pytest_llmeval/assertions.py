@@ -264,6 +264,7 @@ def assert_no_repetition(
     max_line_repeats: int = 2,
     max_sentence_repeats: int = 2,
     max_unit_words: int = 12,
+    max_repeated_ngrams: float = 0.25,
 ) -> str:
     """No degenerate loop (repeated phrase, line or sentence); see
     :func:`pytest_llmeval.checks.quality.no_repetition`."""
@@ -275,6 +276,7 @@ def assert_no_repetition(
         max_line_repeats=max_line_repeats,
         max_sentence_repeats=max_sentence_repeats,
         max_unit_words=max_unit_words,
+        max_repeated_ngrams=max_repeated_ngrams,
     )
 
 
@@ -284,8 +286,8 @@ def assert_not_garbled(
     max_symbols: float = 0.05,
     max_mojibake: float = 0.005,
     max_ascii_symbols: float = 0.01,
-    max_implausible_words: float = 0.12,
-    max_letter_surprise: float = 0.55,
+    max_implausible_words: float = 0.25,
+    max_letter_surprise: float = 0.8,
     max_repetition: float = 0.3,
     max_repeated_substring: float = 0.4,
     max_fragmentation: float = 2.0,

@@ -15,11 +15,11 @@ underscores (identifiers) and words with an inner capital (camelCase: ``case_cha
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
@@ -28,8 +28,8 @@ __all__ = ["WordPlausibility", "letter_words", "text_language", "word_plausibili
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _ALPHABETIC_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
 _SMOOTHING = 0.5  # added to every pair count, so an unseen pair is rare, not impossible
-_OWN_WEIGHT = 0.7  # a language's own pair probabilities vs those pooled over its script
 _LANGUAGE_SAMPLE = 400  # words used to choose the language
+_MAX_WORD_LETTERS = 40
 _MAX_WORDS = 5000  # words scored at most (outputs can be 100k characters)
 
 
@@ -76,79 +76,121 @@ def letter_words(text: str, *, for_scoring: bool = False) -> list[str]:
     return words
 
 
-@dataclass(frozen=True)
-class _Table:
-    """Log-probabilities of the next letter given the letter before, for one language."""
+class LetterModel:
+    """P(next letter | two letters before) for one language, word boundaries included ("^^t", "^th",
+    "he$"), with Witten-Bell interpolation: a context seen often with few continuations trusts its
+    own counts; a rare one backs off to the letter pair, and that to the letter pairs pooled over all
+    languages of the script (``lower``). Letter triples capture what pairs cannot: "thr" and "rth"
+    are both English, "htr" is not (shuffled letters keep most pairs plausible, not triples)."""
 
-    script: str  # the script of most of its letters: tables also hold the English words quoted
-    logp: dict[str, float]
-    unseen: dict[str, float]  # log-probability of an unseen pair, by its first letter
-    floor: float  # for a first letter the language never uses
-    entropy: float  # mean -log P per pair on its own training text: the surprise of clean text
+    def __init__(self, pairs: dict[str, float], triples: dict[str, float], lower: LetterModel | None) -> None:
+        self.lower = lower
+        self.pairs = _continuations(pairs)
+        self.triples = _continuations(triples)
+        letters: dict[str, float] = {}
+        for pair, count in pairs.items():
+            letters[pair[1]] = letters.get(pair[1], 0.0) + count
+        self.letters = letters
+        self.total = sum(letters.values())
+        self.alphabet = len(letters) + 1
+        self.script = _main_script(pairs)
+
+    def _letter(self, char: str) -> float:
+        if self.lower is not None:
+            return self.lower._letter(char)
+        return (self.letters.get(char, 0.0) + _SMOOTHING) / (self.total + _SMOOTHING * (self.alphabet + 30))
+
+    def _pair(self, previous: str, char: str) -> float:
+        lower = self.lower._pair(previous, char) if self.lower is not None else self._letter(char)
+        seen = self.pairs.get(previous)
+        if seen is None:
+            return lower
+        counts, total, kinds = seen
+        return (counts.get(char, 0.0) + kinds * lower) / (total + kinds)
+
+    def probability(self, context: str, char: str) -> float:
+        """P(``char`` | the two letters ``context``)."""
+        lower = self._pair(context[1], char)
+        seen = self.triples.get(context)
+        if seen is None:
+            return lower
+        counts, total, kinds = seen
+        return (counts.get(char, 0.0) + kinds * lower) / (total + kinds)
 
     def word_score(self, word: str) -> float:
-        padded = f"^{word}$"
-        total = 0.0
-        for a, b in itertools.pairwise(padded):
-            pair = a + b
-            value = self.logp.get(pair)
-            total += value if value is not None else self.unseen.get(a, self.floor)
-        return total / (len(padded) - 1)
+        """Mean log-probability per letter of ``word``, its end included (its first 40 letters: a
+        longer run of letters is no word of any language, and scoring it whole costs time)."""
+        padded = f"^^{word[:_MAX_WORD_LETTERS]}$"
+        total = sum(math.log(self.probability(padded[i - 2 : i], padded[i])) for i in range(2, len(padded)))
+        return total / (len(padded) - 2)
 
 
-def _conditional(counts: dict[str, int]) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
-    """P(next letter | letter) with add-``_SMOOTHING``, P of an unseen pair by first letter, totals."""
-    alphabet = {pair[1] for pair in counts} | {pair[0] for pair in counts}
-    totals: dict[str, int] = {}
-    for pair, count in counts.items():
-        totals[pair[0]] = totals.get(pair[0], 0) + count
-    size = len(alphabet)
-    probability = {pair: (count + _SMOOTHING) / (totals[pair[0]] + _SMOOTHING * size) for pair, count in counts.items()}
-    unseen = {a: _SMOOTHING / (total + _SMOOTHING * size) for a, total in totals.items()}
-    return probability, unseen, totals
+def _continuations(counts: dict[str, float]) -> dict[str, tuple[dict[str, float], float, int]]:
+    """{"ab": n} -> {"a": ({"b": n, ...}, total, distinct continuations)}; likewise for triples."""
+    grouped: dict[str, dict[str, float]] = {}
+    for key, count in counts.items():
+        grouped.setdefault(key[:-1], {})[key[-1]] = count
+    return {context: (nexts, sum(nexts.values()), len(nexts)) for context, nexts in grouped.items()}
 
 
-def _main_script(counts: dict[str, int]) -> str:
-    by_script: dict[str, int] = {}
-    for pair, count in counts.items():
+def _main_script(pairs: Mapping[str, float]) -> str:
+    by_script: dict[str, float] = {}
+    for pair, count in pairs.items():
         if pair[0] != "^":
             by_script[_script_of(pair[0])] = by_script.get(_script_of(pair[0]), 0) + count
     return max(by_script, key=by_script.__getitem__)
 
 
+def letter_counts(words: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Letter pairs and triples of ``words`` (word -> count), boundaries included: what the tables hold."""
+    pairs: dict[str, int] = {}
+    triples: dict[str, int] = {}
+    for word, count in words.items():
+        padded = f"^^{word}$"
+        for i in range(2, len(padded)):
+            pairs[padded[i - 1 : i + 1]] = pairs.get(padded[i - 1 : i + 1], 0) + count
+            triples[padded[i - 2 : i + 1]] = triples.get(padded[i - 2 : i + 1], 0) + count
+    return pairs, triples
+
+
+def build_models(counts: dict[str, tuple[dict[str, int], dict[str, int]]]) -> dict[str, LetterModel]:
+    """One model per language over a pooled model per script (each language weighs the same in its
+    script's pool): a pair that is merely rare in one language's manuals ("бв" in "любви") is common
+    in a sister language, while the pairs of keyboard mash are rare in every one."""
+    pooled: dict[str, dict[str, float]] = {}
+    for pairs, _ in counts.values():
+        pool = pooled.setdefault(_main_script(pairs), {})
+        total = sum(pairs.values())
+        for pair, count in pairs.items():
+            pool[pair] = pool.get(pair, 0.0) + count * 1_000_000 / total
+    pools = {script: LetterModel(pool, {}, None) for script, pool in pooled.items()}
+    models = {}
+    for language, (pairs, triples) in counts.items():
+        models[language] = LetterModel(
+            {k: float(v) for k, v in pairs.items()},
+            {k: float(v) for k, v in triples.items()},
+            pools[_main_script(pairs)],
+        )
+    return models
+
+
+@dataclass(frozen=True)
+class _Table:
+    model: LetterModel
+    script: str
+    entropy: float  # mean -log P per letter on words the table never saw (cross-validated at training)
+
+    def word_score(self, word: str) -> float:
+        return self.model.word_score(word)
+
+
 @functools.lru_cache(maxsize=1)
 def _tables() -> dict[str, _Table]:
-    """Each language's pair probabilities, interpolated with those of all languages of its script
-    (``_OWN_WEIGHT`` on its own): the tables come from manuals and program messages, and a pair that
-    is merely rare there ("бв" in "любви") is common in some sister language, while the pairs of
-    shuffled letters and keyboard mash are rare in every one."""
-    raw: dict[str, dict[str, int]] = json.loads(
-        resources.files("pytest_llmeval.data").joinpath("letter_pairs.json").read_text("utf-8")
-    )
-    scripts = {language: _main_script(counts) for language, counts in raw.items()}
-    pooled: dict[str, dict[str, int]] = {}
-    for language, counts in raw.items():
-        pool = pooled.setdefault(scripts[language], {})
-        total = sum(counts.values())
-        for pair, count in counts.items():  # each language weighs the same in its script's pool
-            pool[pair] = pool.get(pair, 0) + round(count * 1_000_000 / total)
-    pooled_probability = {script: _conditional(pool) for script, pool in pooled.items()}
-    tables = {}
-    for language, counts in raw.items():
-        own, own_unseen, _ = _conditional(counts)
-        shared, shared_unseen, _ = pooled_probability[scripts[language]]
-        logp = {}
-        for pair in set(own) | set(shared):
-            mine = own.get(pair, own_unseen.get(pair[0], 1e-6))
-            theirs = shared.get(pair, shared_unseen.get(pair[0], 1e-6))
-            logp[pair] = math.log(_OWN_WEIGHT * mine + (1 - _OWN_WEIGHT) * theirs)
-        unseen = {
-            a: math.log(_OWN_WEIGHT * p + (1 - _OWN_WEIGHT) * shared_unseen.get(a, p)) for a, p in own_unseen.items()
-        }
-        total = sum(counts.values())
-        entropy = -sum(count * logp[pair] for pair, count in counts.items()) / total
-        tables[language] = _Table(scripts[language], logp, unseen, min(unseen.values()) - 1.0, entropy)
-    return tables
+    """The trained tables (``letter_pairs.json``: pairs, triples and held-out entropy per language)."""
+    raw = json.loads(resources.files("pytest_llmeval.data").joinpath("letter_pairs.json").read_text("utf-8"))
+    languages = raw["languages"]
+    models = build_models({lang: (data["pairs"], data["triples"]) for lang, data in languages.items()})
+    return {lang: _Table(model, model.script, languages[lang]["entropy"]) for lang, model in models.items()}
 
 
 @dataclass(frozen=True)

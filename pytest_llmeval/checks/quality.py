@@ -42,7 +42,7 @@ _MAX_UNIT_WORDS = 12  # longest loop unit looked for, in words
 _MIN_WORDS_FOR_RATIOS = 8  # below this, shares of words are noise ("positive" is one word)
 _MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, not a loop
 _MIN_WORDS_FOR_SURPRISE = 15  # the mean letter-pair score of a few words is noise
-_IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter pair below which a word is implausible
+_IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter below which a word is implausible
 _FRAGMENTATION_SAMPLE = 20_000
 EXCERPT_TAIL = 120  # characters of the end of an output shown by not_truncated  # characters tokenized for the fragmentation signal
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -156,7 +156,16 @@ def mixed_script_share(text: str) -> tuple[float, str]:
     if not words:
         return 0.0, ""
     mixed = [w for w in words if not w.isascii() and _mixes_scripts(w)]
+    letters = sum(1 for c in text if c.isalpha())
+    if _CJK_CHAR.search(text) and len(_CJK_CHAR.findall(text)) < _MOSTLY_OTHER_SCRIPT * letters:
+        # In text written mostly in Latin letters, a CJK character inside a Latin word ("dyna的说c")
+        # is noise; in CJK text, Latin identifiers glued to CJK ("调用chmod和umask") are normal.
+        mixed += [w for w in words if _LATIN_CJK_LATIN.search(w) and w not in mixed]
     return len(mixed) / len(words), (mixed[0] if mixed else "")
+
+
+_MOSTLY_OTHER_SCRIPT = 0.2  # CJK under this share of the letters: the text is written in another script
+_LATIN_CJK_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f][\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+[A-Za-z\u00c0-\u024f]")
 
 
 # Symbols inside a word, between letters: "Th#s p%ck&ge". Tokens that are URLs, paths, e-mail
@@ -431,8 +440,8 @@ def not_garbled(
     max_symbols: float = 0.05,
     max_mojibake: float = 0.005,
     max_ascii_symbols: float = 0.01,
-    max_implausible_words: float = 0.12,
-    max_letter_surprise: float = 0.55,
+    max_implausible_words: float = 0.25,
+    max_letter_surprise: float = 0.8,
     max_repetition: float = 0.3,
     max_repeated_substring: float = 0.4,
     max_fragmentation: float = 2.0,
@@ -568,6 +577,39 @@ def _loop_units(text: str) -> tuple[list[str], list[str], str]:
     return characters, characters, ""
 
 
+_NGRAM_TOKEN = re.compile(r"[^\W_]+")
+_NGRAM_WORDS = 6  # a phrase this long recurring is a copy, not a turn of phrase
+_MIN_WORDS_FOR_NGRAMS = 40
+
+
+def repeated_ngram_share(text: str, n: int = _NGRAM_WORDS) -> tuple[float, str]:
+    """Share of the text's word ``n``-grams that already occurred earlier in it, and the most repeated
+    one. Case, punctuation and numbers are ignored ("4. Add tea" and "6. add tea" are the same), so a
+    loop that changes a number, a word or its order now and then still repeats most of its n-grams;
+    prose and lists rarely repeat six words in a row. Code blocks and table rows are left out (code
+    repeats itself legitimately). 0 under 40 words."""
+    lines = [
+        line
+        for line, code in zip(text.splitlines(), _in_code(text), strict=True)
+        if not code and not line.lstrip().startswith("|")
+    ]
+    tokens = ["#" if t.isdigit() else t.casefold() for t in _NGRAM_TOKEN.findall("\n".join(lines))]
+    if len(tokens) < _MIN_WORDS_FOR_NGRAMS:
+        return 0.0, ""
+    counts: Counter[tuple[str, ...]] = Counter()
+    repeated = 0
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        if gram.count("#") == n:
+            continue  # "1 2 3 4 5 6": counting or numeric data, not words said again
+        repeated += gram in counts
+        counts[gram] += 1
+    if not counts:
+        return 0.0, ""
+    top, _ = counts.most_common(1)[0]
+    return repeated / (len(tokens) - n + 1), " ".join(top)
+
+
 @register_check("no_repetition", family=FAMILY, summary="No degenerate loop (repeated phrase, line or sentence).")
 def no_repetition(
     text: str,
@@ -575,13 +617,16 @@ def no_repetition(
     max_line_repeats: int = 2,
     max_sentence_repeats: int = 2,
     max_unit_words: int = 12,
+    max_repeated_ngrams: float = 0.25,
 ) -> CheckResult:
     """Fails on any of: a unit of 1..``max_unit_words`` words repeated back to back more than
     ``max_repeats`` times ("the the the the"), or a unit of 3+ words whose back-to-back repeats
     cover 8+ words ("a cat with a tail of a cat, a cat with a tail of"); a line occurring more than
     ``max_line_repeats`` times, list markers and numbering ignored ("4. Apples" ... "14. Apples");
     a sentence of 6+ words occurring more than ``max_sentence_repeats`` times, or repeated right after
-    itself. Units without a letter ("%s, %s, %s", "-----") are not loops. Code blocks and table
+    itself; or, in outputs of 40+ words, more than ``max_repeated_ngrams`` of the 6-word sequences
+    already said earlier (numbers, case and punctuation ignored): a loop that varies slightly. Units
+    without a letter ("%s, %s, %s", "-----") are not loops. Code blocks and table
     rows are not lines or sentences here (code repeats lines legitimately). Case and edge
     punctuation are ignored. The score is the largest repeat count found."""
     units, written, separator = _loop_units(text)
@@ -594,13 +639,15 @@ def no_repetition(
     count = loop.count if loop else 1
     line_count = line[1] if line else 0
     sentence_count = sentence[1] if sentence else 0
-    details = {
+    ngram_share, ngram = repeated_ngram_share(text)
+    details: dict[str, object] = {
         "loop_count": count,
         "loop_unit": unit,
         "line_count": line_count,
         "line": line[0] if line else None,
         "sentence_count": sentence_count,
         "sentence": sentence[0] if sentence else None,
+        "repeated_ngrams": ngram_share,
     }
     score = float(max(count, line_count, sentence_count))
     problems = []
@@ -633,6 +680,11 @@ def no_repetition(
         )
     elif in_a_row is not None and not problems:
         problems.append(f"sentence {clip(in_a_row, 120)!r} is repeated right after itself")
+    if not problems and ngram_share > max_repeated_ngrams:
+        problems.append(
+            f"{ngram_share:.0%} of its 6-word sequences were already said earlier (max {max_repeated_ngrams:.0%}; "
+            f"numbers and case ignored), e.g. {ngram!r}"
+        )
     if not problems:
         return CheckResult("no_repetition", True, "no_repetition: no loop found", score, details, text)
     message = f"no_repetition: expected no degenerate loops; {'; '.join(problems)}"

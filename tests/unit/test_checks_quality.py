@@ -396,3 +396,68 @@ def test_glued_vocabulary_pieces_fail_as_long_words() -> None:
     german = ("Die Straßenbahnhaltestelle liegt neben dem Hauptbahnhofsgebäude, und die "
               "Verkehrsverbundgesellschaft informiert über Fahrplanänderungen und Ersatzverkehr.")
     assert check("not_garbled", german).passed
+
+
+# --- session 4: letter triples and near-duplicate loops ------------------------------------------
+
+
+def test_shuffled_letters_fail_without_a_tokenizer() -> None:
+    """Letters shuffled inside words keep most letter pairs plausible but not letter triples."""
+    text = ("Dgos are itnleligent, lyaol, and lovnig cmpoanions that bnirg joy to tehir fmaiiles. "
+            "Tehy ndee daliy execrise, a bnalaced deit and rgeulra vistis to the vteeirnarian, and "
+            "tehy laern qiuckly wehn tarined wtih ptaience and ktniness.")
+    result = check("not_garbled", text)
+    assert not result.passed and "implausible_words" in result.message
+
+
+@pytest.mark.parametrize("text", [
+    # real translations shipped by Debian, Cyrillic and Latin, conversational and technical
+    "Если вы не уверены, что делать дальше, обратитесь к администратору системы или прочитайте справку.",
+    "Dieses Programm wird in der Hoffnung verteilt, dass es nützlich ist, aber ohne jede Gewährleistung.",
+    "Compruebe que el archivo existe y que tiene permiso de lectura antes de volver a intentarlo, por favor.",
+])
+def test_clean_prose_in_other_languages_passes_the_letter_triples(text: str) -> None:
+    result = check("not_garbled", text)
+    assert result.passed, result.message
+
+
+DIALOGUE_LOOP = (  # SmolLM2-135M-Instruct, greedy, "Write a short dialogue between a teacher and a student."
+    'Teacher: "Student: "I\'m so glad you\'re here today. I\'m going to give you a lesson on the importance '
+    "of education. I'm going to talk about how education can help you in your future career.\n\n"
+    "Student: \"I'm so glad you're here, but I'm not sure I understand the topic you're talking about. "
+    "What's the topic?\"\n\nTeacher: \"I'm going to talk about the importance of education, but I'm not "
+    "sure I understand the topic. What is it that you're talking about?\"\n\nStudent: \"I'm not sure I "
+    "understand the topic, but I'm not sure I understand the topic. I'm not sure I understand the topic.\"\n\n"
+    "Teacher: \"I'm going to talk about the topic, but I'm not sure I understand the topic. I'm not sure I "
+    "understand the topic.\"\n\nStudent: \"I'm not sure I understand the topic, but I'm not sure I understand the"
+)
+
+
+def test_no_repetition_catches_a_loop_that_varies_slightly() -> None:
+    result = check("no_repetition", DIALOGUE_LOOP)
+    assert not result.passed
+    assert "of its 6-word sequences were already said earlier (max 25%; numbers and case ignored)" in result.message
+    assert result.details["repeated_ngrams"] > 0.25
+
+
+def test_no_repetition_passes_refrains_counting_and_option_lists() -> None:
+    refrain = ("Row, row, row your boat,\nGently down the stream.\nMerrily, merrily, merrily,\n"
+               "Life is but a dream.\n\nRow, row, row your boat,\nGently down the stream.\n"
+               "If you see a crocodile,\nDon't forget to scream.")
+    counting = "\n".join(f"{n}. {n}" for n in range(1, 41))
+    options = ("  %H   hour (00..23)\n  %I   hour (01..12)\n  %j   day of year (001..366)\n"
+               "  %k   hour, space padded ( 0..23); same as %_H\n  %l   hour, space padded ( 1..12); same as %_I\n"
+               "  %m   month (01..12)\n  %M   minute (00..59)\n  %n   a newline\n  %N   nanoseconds\n"
+               "  %p   locale's equivalent of either AM or PM; blank if not known")
+    for text in (refrain, counting, options):
+        result = check("no_repetition", text)
+        assert result.passed, result.message
+
+
+def test_cjk_inside_latin_words_is_mixed_scripts_but_latin_inside_cjk_is_not() -> None:
+    noisy = ("This package provides dyna的说c libraries f上r 们se by applic说tions. Specifically, it "
+             "provides the implementation of the XML security library.")
+    result = check("not_garbled", noisy)
+    assert not result.passed and "mixed_scripts" in result.message and "dyna的说c" in result.message
+    assert check("not_garbled", "调用chmod和umask来设置文件的权限，详见手册页。").passed
+    assert check("not_garbled", "The word 中文 means Chinese, and 日本語 means the Japanese language.").passed
