@@ -56,6 +56,8 @@ def cache_key(model_id: str, request: GenerationRequest) -> str:
         "system": request.system,
         "params": request.params.model_dump(mode="json"),
     }
+    if request.reply_prefix is not None:  # only then: every other request keeps its key
+        payload["reply_prefix"] = request.reply_prefix
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 

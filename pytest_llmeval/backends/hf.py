@@ -23,6 +23,7 @@ from pytest_llmeval.backends.base import (
     Generation,
     GenerationParams,
     GenerationRequest,
+    Message,
     ModelDescription,
 )
 from pytest_llmeval.backends.gguf import inspect_gguf, is_gguf_path
@@ -522,7 +523,13 @@ class HFBackend(Backend):
         )
 
     def render(self, request: GenerationRequest) -> str:
-        """The text the model is given: the chat template applied, or the plain prompt."""
+        """The text the model is given: the chat template applied, or the plain prompt. A request
+        with a reply prefix is rendered as a judge prompt is (the prefix after the opened reply)."""
+        if request.reply_prefix is not None:
+            from pytest_llmeval.metrics.judge import JudgePrompt
+
+            messages = [Message(m["role"], m["content"]) for m in request.chat()]
+            return self.render_judge(JudgePrompt(messages, request.reply_prefix))
         if self.use_chat_template:
             return str(self._tokenizer.apply_chat_template(request.chat(), tokenize=False, add_generation_prompt=True))
         if not request.is_chat:
