@@ -451,8 +451,8 @@ class OpenAIBackend(Backend):
             endpoint = "/chat/completions"
             body["messages"] = request.chat()
             if request.reply_prefix is not None:
-                # The protocol's prefill convention: a last assistant message is the reply so far.
-                # llama.cpp's server continues it; a server that does not starts a new reply instead.
+                # The prefill convention: a last assistant message is the reply so far. A server that
+                # supports it continues the message; one that does not starts a new reply instead.
                 body["messages"].append({"role": "assistant", "content": request.reply_prefix})
         else:
             endpoint = "/completions"
