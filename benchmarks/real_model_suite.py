@@ -8,6 +8,10 @@ a fresh ``pytest`` process in a fresh folder that pays its own imports:
 - cold: empty generation cache and empty fingerprint memo (the weights are hashed on first sight);
 - warm: the same again, every output, judge score and perplexity now in the cache.
 
+pytest loads only this plugin (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -p pytest_llmeval.plugin``), as
+``benchmarks/speed.py`` does: hypothesis's plugin, installed with the test extra, imports hypothesis
+at every session end (about 1 s here); ``--all-plugins`` loads every installed plugin.
+
 Target: warm at most 10% of cold. ``--repeats N`` times the warm run N times and reports the median;
 ``--profile`` also writes ``-X importtime`` and cProfile output of one more warm run to the folder named.
 """
@@ -72,7 +76,9 @@ def main() -> None:
     parser.add_argument("--model", default=os.environ.get("LLMEVAL_REAL_MODEL_DIR"))
     parser.add_argument("--repeats", type=int, default=3, help="warm runs (the median is reported)")
     parser.add_argument("--profile", type=Path, help="write importtime and cProfile of a warm run here")
+    parser.add_argument("--all-plugins", action="store_true", help="let pytest load every installed plugin")
     options = parser.parse_args()
+    only = not options.all_plugins
     if not options.model or not (Path(options.model) / "model.safetensors").is_file():
         sys.exit("set LLMEVAL_REAL_MODEL_DIR (or --model) to the SmolLM2-135M-Instruct folder")
     model = Path(options.model).resolve()
@@ -82,16 +88,16 @@ def main() -> None:
         (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         (folder / "real.eval.yaml").write_text(suite, encoding="utf-8")
         (folder / "test_python.py").write_text(python_tests, encoding="utf-8")
-        cold, cold_out = _run(folder, model, [sys.executable])
+        cold, cold_out = _run(folder, model, [sys.executable], only)
         warm_runs = []
         for _ in range(options.repeats):
-            seconds, warm_out = _run(folder, model, [sys.executable])
+            seconds, warm_out = _run(folder, model, [sys.executable], only)
             warm_runs.append(seconds)
         if options.profile:
             options.profile.mkdir(parents=True, exist_ok=True)
-            _, importtime = _run(folder, model, [sys.executable, "-X", "importtime"])
+            _, importtime = _run(folder, model, [sys.executable, "-X", "importtime"], only)
             (options.profile / "importtime.txt").write_text(importtime, encoding="utf-8")
-            _run(folder, model, [sys.executable, "-m", "cProfile", "-o", str(options.profile / "warm.prof")])
+            _run(folder, model, [sys.executable, "-m", "cProfile", "-o", str(options.profile / "warm.prof")], only)
         if "model loaded in" in warm_out or "0 generated" not in warm_out:
             sys.exit(f"the warm run was not served from the cache:\n{warm_out[-3000:]}")
         shutil.rmtree(folder / ".llmeval", ignore_errors=True)
