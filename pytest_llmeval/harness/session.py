@@ -137,12 +137,10 @@ class LLMEvalSession:
             from pytest_llmeval.engine import ModelUnderTest
 
             settings = judge_settings(self.settings)
-            self.judge = ModelUnderTest(
-                settings, lambda: load_backend(settings, self.cwd), cache=self._judge_cache(settings)
-            )
+            self.judge = ModelUnderTest(settings, lambda: load_backend(settings, self.cwd), cache=self._judge_cache())
         return self.judge
 
-    def _judge_cache(self, judge_settings: Settings) -> CachedOutputs | None:
+    def _judge_cache(self) -> CachedOutputs | None:
         """A separate judge's scores and answers in the generation cache, under its own identity
         (its fingerprint), so a warm rerun does not load it. A worker reads it too, and its new
         entries reach the controller's cache with the outputs it generated."""

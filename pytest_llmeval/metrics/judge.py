@@ -107,7 +107,9 @@ class Judge(Protocol):
         ...
 
     def generate(self, prompts: list[str]) -> list[str]:
-        """For each prompt, the judge's free-text answer (greedy)."""
+        """For each prompt, the judge's free-text answer (greedy). For a :class:`JudgePrompt`, the
+        plugin's judge continues the reply prefix and answers with it ("Score: 4"); an answer
+        without the prefix is read whole."""
         ...
 
 
