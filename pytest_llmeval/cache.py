@@ -60,6 +60,8 @@ def cache_key(model_id: str, request: GenerationRequest) -> str:
         # Seeded samples are drawn one seed per row (backends/seeded_sampling.py) since history schema
         # 5; entries drawn the older way (one torch seed per batch) must not answer for them.
         payload["sampler"] = "per-row-seed"
+    if request.reply_prefix is not None:  # only then: every other request keeps its key
+        payload["reply_prefix"] = request.reply_prefix
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 

@@ -58,11 +58,14 @@ def build_request(
     prompt: str | None = None,
     messages: Any = None,
     system: str | None = None,
+    *,
+    reply_prefix: str | None = None,
     **generation: Any,
 ) -> GenerationRequest:
     """Validate one request as a user writes it (marker, fixture call, case file).
 
     Exactly one of ``prompt`` and ``messages``; everything else must be a generation parameter.
+    ``reply_prefix``: the start of the model's reply, which it continues (the judge's "Score:").
     Raises GenerationParameterError with the offending name.
     """
     __tracebackhide__ = True  # failures point at the caller, not at us
@@ -77,6 +80,7 @@ def build_request(
         messages=None if messages is None else _messages(messages),
         system=system,
         params=GenerationParams.from_mapping(generation),
+        reply_prefix=reply_prefix,
     )
 
 
@@ -295,7 +299,7 @@ class ModelUnderTest:
         params = request.params.with_defaults(max_new_tokens=self.settings.max_new_tokens, seed=self.settings.seed)
         if params is request.params:
             return request
-        return GenerationRequest(request.prompt, request.messages, request.system, params)
+        return GenerationRequest(request.prompt, request.messages, request.system, params, request.reply_prefix)
 
     def is_ready(self, request: GenerationRequest) -> bool:
         return self.resolve(request) in self._ready
@@ -532,16 +536,27 @@ class ModelJudge:
         return answers
 
     def generate(self, prompts: list[str]) -> list[str]:
+        """The judge's answers (batched, cached). A JudgePrompt's answer is its reply prefix and the
+        judge's continuation of it ("Score: 4"), as the judge replied."""
+        from pytest_llmeval.metrics.judge import reply_with_prefix
+
         requests = [self._text_request(p) for p in prompts]
-        texts = [g.text for g in self.model.prefetch_and_get(requests)]
+        texts = [
+            reply_with_prefix(r.reply_prefix, g.text) if r.reply_prefix else g.text
+            for r, g in zip(requests, self.model.prefetch_and_get(requests), strict=True)
+        ]
         for prompt, text in zip(prompts, texts, strict=True):
             self.calls.append(judge_call_entry(prompt, reply=text, judge=self.description))
         return texts
 
     def _text_request(self, prompt: str) -> GenerationRequest:
         messages = getattr(prompt, "messages", None)
-        if messages:  # a JudgePrompt: the judge answers in its own turn of the chat
-            return build_request(messages=[m.as_dict() for m in messages], max_new_tokens=self.max_new_tokens)
+        if messages:  # a JudgePrompt: the judge's reply is primed with its prefix, as in logprobs mode
+            return build_request(
+                messages=[m.as_dict() for m in messages],
+                reply_prefix=getattr(prompt, "reply_prefix", None),
+                max_new_tokens=self.max_new_tokens,
+            )
         return build_request(prompt=str(prompt), max_new_tokens=self.max_new_tokens)
 
     def take_calls(self) -> list[dict[str, Any]]:

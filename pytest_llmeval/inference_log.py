@@ -66,7 +66,7 @@ def inference_entry(node_id: str, generation: Generation, *, phase: str, index: 
     params = request.params.model_dump(mode="json", exclude_none=True)
     if not params.get("stop"):
         params.pop("stop", None)
-    return {
+    entry = {
         "node_id": node_id,
         "phase": phase,
         "index": index,
@@ -80,6 +80,9 @@ def inference_entry(node_id: str, generation: Generation, *, phase: str, index: 
         "latency_s": round(float(generation.latency_s), 6),
         "source": source,
     }
+    if request.reply_prefix is not None:  # the output continues it
+        entry["reply_prefix"] = request.reply_prefix
+    return entry
 
 
 def write_inference_log(path: str | os.PathLike[str], entries: Iterable[dict[str, Any]]) -> int:

@@ -147,6 +147,9 @@ class GenerationRequest:
     messages: tuple[Message, ...] | None
     system: str | None
     params: GenerationParams
+    # The start of the model's reply, already written: the model continues it (a judge's "Score:"),
+    # and the output is what follows. A chat template renders it after the opened assistant turn.
+    reply_prefix: str | None = None
 
     def chat(self) -> list[dict[str, str]]:
         """The request as chat messages: the system prompt first, then the messages or the prompt."""

@@ -447,13 +447,17 @@ class OpenAIBackend(Backend):
         return choices[0]
 
     def _uses_chat(self, request: GenerationRequest) -> bool:
-        return request.is_chat or self.served.prompt_endpoint == "chat"
+        return request.is_chat or self.served.prompt_endpoint == "chat" or request.reply_prefix is not None
 
     def _generate_one(self, request: GenerationRequest) -> Generation:
         body: dict[str, Any] = {"model": self.served.model, **protocol_parameters(request.params)}
         if self._uses_chat(request):
             endpoint = "/chat/completions"
             body["messages"] = request.chat()
+            if request.reply_prefix is not None:
+                # The prefill convention: a last assistant message is the reply so far. A server that
+                # supports it continues the message; one that does not starts a new reply instead.
+                body["messages"].append({"role": "assistant", "content": request.reply_prefix})
         else:
             endpoint = "/completions"
             body["prompt"] = request.prompt or ""

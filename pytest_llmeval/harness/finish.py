@@ -87,11 +87,15 @@ def _record_and_accept(state: LLMEvalSession) -> None:
 
 def _write_summaries(state: LLMEvalSession) -> None:
     """The HTML dashboard (--llm-report) and the Markdown summary (--llm-markdown)."""
+    assert state.run is not None and state.history_path is not None
+    settings = state.settings
+    if settings.markdown is None and settings.report is None:
+        if settings.tensorboard is not None:
+            _write_tensorboard(state, settings.tensorboard)
+        return  # nothing to write: the dashboard's modules are not even imported
     from pytest_llmeval.dashboard import baseline_label, build_dashboard_data, dashboard_from_history, write_dashboard
     from pytest_llmeval.store import StoreError
 
-    assert state.run is not None and state.history_path is not None
-    settings = state.settings
     shown_path = portable_path(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
     reference_label = baseline_label(state.baseline, shown_path) if state.baseline is not None else None
     if settings.markdown is not None:

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from pytest_llmeval.counterfactual import FairnessGroup
 from pytest_llmeval.harness.payload import ClassificationLabel, GroupEntry
-from pytest_llmeval.metrics.ner import NERGroup
 from pytest_llmeval.records import CaseRecord
+
+if TYPE_CHECKING:  # imported where a group is judged: every pytest run imports this module at start-up
+    from pytest_llmeval.counterfactual import FairnessGroup
+    from pytest_llmeval.metrics.ner import NERGroup
 
 __all__ = [
     "ClassificationGroup",
@@ -264,6 +266,8 @@ class GroupBook:
                         rate_group.members.append(entry.node_id)
                 groups.append(rate_group)
             elif spec.kind == "ner":
+                from pytest_llmeval.metrics.ner import NERGroup
+
                 entities = NamedEntityGroup(spec, NERGroup(spec.node_id, dict(spec.ner or {})))
                 for prediction in self.entity_predictions:
                     if prediction["group"] == spec.node_id:
@@ -271,6 +275,8 @@ class GroupBook:
                         entities.members.append(prediction["node_id"])
                 groups.append(entities)
             elif spec.kind == "fairness":
+                from pytest_llmeval.counterfactual import FairnessGroup
+
                 parity = ParityGroup(spec, FairnessGroup(spec.node_id, spec.max_gap))
                 for result in self.counterfactuals:
                     if result["group"] == spec.node_id:

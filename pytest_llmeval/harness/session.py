@@ -51,6 +51,9 @@ class LLMEvalSession:
     judge: ModelUnderTest | None = None
     judge_instance: ModelJudge | None = None
     judge_cache: CachedOutputs | None = None  # a separate judge's scores, under its own identity
+    # a separate judge's identity in the cache: fingerprinted once (on the controller; a worker is
+    # handed it, as it is the model's), "" when it has none
+    judge_id: str | None = None
     load_count: int = 0
     tests_started: bool = False
     # the generation cache and what identifies the model in it
@@ -151,24 +154,43 @@ class LLMEvalSession:
             from pytest_llmeval.engine import ModelUnderTest
 
             settings = judge_settings(self.settings)
-            self.judge = ModelUnderTest(
-                settings, lambda: load_backend(settings, self.cwd), cache=self._judge_cache(settings)
-            )
+            self.judge = ModelUnderTest(settings, lambda: load_backend(settings, self.cwd), cache=self._judge_cache())
         return self.judge
 
-    def _judge_cache(self, judge_settings: Settings) -> CachedOutputs | None:
+    def _judge_cache(self) -> CachedOutputs | None:
         """A separate judge's scores and answers in the generation cache, under its own identity
-        (its fingerprint), so a warm rerun does not load it."""
-        from pytest_llmeval.backends.registry import backend_for
+        (its fingerprint), so a warm rerun does not load it. A worker reads it too, and its new
+        entries reach the controller's cache with the outputs it generated."""
         from pytest_llmeval.cache import CachedOutputs
 
-        if self.cache_store is None or self.fingerprint_memo is None or judge_settings.model is None:
-            return None
-        identity = backend_for(judge_settings.model).identity(judge_settings, self.cwd, self.fingerprint_memo)
-        if identity is None:
+        identity = self.separate_judge_identity()
+        if self.cache_store is None or not identity:
             return None
         self.judge_cache = CachedOutputs(self.cache_store, f"judge:{identity}", read=self.settings.cache == "on")
         return self.judge_cache
+
+    def separate_judge_identity(self) -> str | None:
+        """The cache identity of a judge other than the model under test: computed once, on the
+        controller (a worker has it from the controller, or none). None without a cache or such a
+        judge, or when its backend cannot be identified."""
+        from pytest_llmeval.backends import judge_is_model_under_test, judge_settings
+        from pytest_llmeval.backends.registry import backend_for
+
+        if self.judge_id is None:
+            self.judge_id = ""
+            settings = self.settings
+            if (
+                self.cache_store is not None
+                and self.fingerprint_memo is not None  # the controller, or a serial session
+                and settings.judge_model is not None
+                and not judge_is_model_under_test(settings)
+            ):
+                separate = judge_settings(settings)
+                assert separate.model is not None
+                identity = backend_for(separate.model).identity
+                if identity is not None:
+                    self.judge_id = identity(separate, self.cwd, self.fingerprint_memo) or ""
+        return self.judge_id or None
 
     def _load_backend(self) -> Backend:
         from pytest_llmeval.backends import load_backend
@@ -367,6 +389,8 @@ def _open_cache(config: pytest.Config, state: LLMEvalSession) -> None:
         return
     worker_input = getattr(config, "workerinput", {})
     model_id = worker_input.get("llmeval_model_id")
+    if "llmeval_judge_id" in worker_input:
+        state.judge_id = str(worker_input["llmeval_judge_id"])
     path = Path(settings.cache_path) if settings.cache_path else default_cache(config.rootpath)
     if model_id is None:
         from pytest_llmeval.fingerprint import FileHashMemo

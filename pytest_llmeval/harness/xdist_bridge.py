@@ -1,5 +1,5 @@
-"""What the xdist controller and its workers exchange besides test reports: the model's identity
-(fingerprinted once, on the controller), and at the end each worker's new cache entries, counts and
+"""What the xdist controller and its workers exchange besides test reports: the model's and a
+separate judge's identities (fingerprinted once, on the controller), and at the end each worker's new cache entries, counts and
 selected group items. Registered only when xdist is installed."""
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ class XdistController:
         self.state = state
 
     def pytest_configure_node(self, node: Any) -> None:
-        """Give each worker the model's identity, so workers do not fingerprint the weights again."""
+        """Give each worker the model's identity and a separate judge's, so workers do not
+        fingerprint the weights again, and read and add to the cache under the same identities."""
         if self.state.model_id is not None:
             node.workerinput["llmeval_model_id"] = self.state.model_id
+            node.workerinput["llmeval_judge_id"] = self.state.separate_judge_identity() or ""
         if self.state.base is not None:
             node.workerinput["llmeval_base_model_id"] = self.state.base.model_id
 

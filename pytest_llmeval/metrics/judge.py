@@ -7,7 +7,8 @@ A judge is any object with two methods (:class:`Judge`); the plugin builds one o
   log-probability of each score token "1".."5" as the next token. They are normalised over the five,
   and the score is the expected value (a continuous 1..5 that moves smoothly as the model improves,
   rather than jumping between integers).
-- ``mode="text"``: the judge writes an answer, and :func:`parse_score` reads the score from it.
+- ``mode="text"``: the judge writes an answer, and :func:`parse_score` reads the score from it. The
+  answer is primed as in logprobs mode: the reply starts "Score:" and the judge continues it.
 
 The judge reads what a person grading would read: the user's request (or the whole conversation),
 the response, the reference answer if any, and the rubric (:func:`build_judge_prompt`). A prompt is a
@@ -66,9 +67,11 @@ __all__ = [
     "judge_pairwise_many",
     "judge_score",
     "parse_choice",
+    "parse_primed_score",
     "parse_score",
     "preference_outcome",
     "render_judge_prompt",
+    "reply_with_prefix",
     "request_of",
     "score_from_logprobs",
     "score_mass",
@@ -104,7 +107,9 @@ class Judge(Protocol):
         ...
 
     def generate(self, prompts: list[str]) -> list[str]:
-        """For each prompt, the judge's free-text answer (greedy)."""
+        """For each prompt, the judge's free-text answer (greedy). For a :class:`JudgePrompt`, the
+        plugin's judge continues the reply prefix and answers with it ("Score: 4"); an answer
+        without the prefix is read whole."""
         ...
 
 
@@ -164,6 +169,17 @@ def render_judge_prompt(prompt: str, apply_chat_template: Callable[[list[dict[st
     if isinstance(prompt, JudgePrompt) and apply_chat_template is not None:
         return apply_chat_template(prompt.chat()) + prompt.reply_prefix
     return str(prompt)
+
+
+def reply_with_prefix(prefix: str, continuation: str) -> str:
+    """A judge's text-mode reply: the reply prefix it was primed with and what it wrote after it
+    ("Score:" and " 4" or "4" give "Score: 4"). A judge whose server does not continue a primed
+    reply starts its own, often with the prefix again ("Score: 4"): that reply is taken as it is."""
+    if continuation.strip().lower().startswith(prefix.strip().lower()):
+        return continuation.strip()
+    if not continuation or continuation[:1].isspace():
+        return prefix + continuation
+    return f"{prefix} {continuation}"
 
 
 def _transcript(conversation: Sequence[Mapping[str, str]]) -> str:
@@ -256,7 +272,7 @@ def judge_check_prompt(
 ) -> JudgePrompt:
     """The prompt the ``judge`` check sends for ``output`` (so a caller can score it ahead, in a
     batch, and the check finds the score done). ``mode`` does not change the prompt."""
-    del mode  # the same prompt in both modes: text mode reads the reply after "Score:"
+    del mode  # the same prompt in both modes: in text mode the judge continues the reply "Score:"
     request_prompt, conversation = request_of(output, prompt)
     return build_judge_prompt(rubric, str(output), reference, prompt=request_prompt, conversation=conversation)
 
@@ -382,6 +398,35 @@ def parse_score(text: str) -> int:
     strongest evidence holds different scores (ambiguous), or when the score is not a whole number
     from 1 to 5.
     """
+    return _read_score(text, text)
+
+
+# A primed reply's continuation that starts with the score: "4", " 4/5", "**4**", "four."
+_LEADING = re.compile(r"^\s*[*_\"'`]*\s*(\d+(?:\.\d+)?|one|two|three|four|five)(?!\w|\.\d)", re.IGNORECASE)
+
+
+def parse_primed_score(reply: str, prefix: str = SCORE_REPLY_PREFIX) -> int:
+    """Read a 1-5 score from a text-mode reply that was primed with ``prefix`` ("Score:"): a
+    continuation that starts with a number is that score (as logprobs mode reads the next token), so
+    "Score: 4. It names 3 steps." is 4; otherwise the continuation alone is read by
+    :func:`parse_score`, so a word after the prefix ("Score: This one is right.") is not taken for a
+    score. A reply that does not start with the prefix (a judge that ignored it) is read whole."""
+    if not reply.lower().startswith(prefix.lower()):
+        return parse_score(reply)
+    continuation = reply[len(prefix) :]
+    leading = _LEADING.match(_NEGATED.sub(" ", _RANGE.sub(" ", continuation)))
+    if leading:
+        value = _value(leading.group(1))
+        if value != int(value) or not 1 <= value <= 5:
+            raise JudgeParseError(
+                f"judge score {_number(value)} is not a whole number from 1 to 5 in {truncate(reply, limit=_EXCERPT)}"
+            )
+        return int(value)
+    return _read_score(continuation, reply)
+
+
+def _read_score(text: str, shown: str) -> int:
+    """``parse_score`` of ``text``, quoting ``shown`` (the whole reply) in its errors."""
     cleaned = _NEGATED.sub(" ", _RANGE.sub(" ", text))
     for pattern in (_WITH_SCALE, _LABELLED, _BARE):
         found = [m.group(1) for m in pattern.finditer(cleaned)]
@@ -389,19 +434,19 @@ def parse_score(text: str) -> int:
             continue
         distinct = list(dict.fromkeys(_value(v) for v in found))
         if len(distinct) > 1:
-            shown = ", ".join(_number(v) for v in distinct)
+            scores = ", ".join(_number(v) for v in distinct)
             raise JudgeParseError(
-                f"ambiguous judge answer: several different scores ({shown}) in {truncate(text, limit=_EXCERPT)}"
+                f"ambiguous judge answer: several different scores ({scores}) in {truncate(shown, limit=_EXCERPT)}"
             )
         value = distinct[0]
         if value != int(value) or not 1 <= value <= 5:
             raise JudgeParseError(
-                f"judge score {_number(value)} is not a whole number from 1 to 5 in {truncate(text, limit=_EXCERPT)}"
+                f"judge score {_number(value)} is not a whole number from 1 to 5 in {truncate(shown, limit=_EXCERPT)}"
             )
         return int(value)
     if _DECLINED.search(text):
-        raise JudgeParseError(f"the judge declined to give a score: {truncate(text, limit=_EXCERPT)}")
-    raise JudgeParseError(f"no score 1-5 found in {truncate(text, limit=_EXCERPT)}")
+        raise JudgeParseError(f"the judge declined to give a score: {truncate(shown, limit=_EXCERPT)}")
+    raise JudgeParseError(f"no score 1-5 found in {truncate(shown, limit=_EXCERPT)}")
 
 
 def _number(value: float) -> str:
@@ -413,7 +458,11 @@ _CHOICE_NAMED = re.compile(r"\b(?:response|answer|option)\s+\W?([AB])\b", re.IGN
 
 
 def parse_choice(text: str) -> Literal["A", "B"]:
-    """Read "A" or "B" from a judge's free-text comparison ("B", "**A**", "Response B is better.")."""
+    """Read "A" or "B" from a judge's free-text comparison ("B", "**A**", "Response B is better.",
+    "Better response: B", the primed reply of text mode)."""
+    text = text.strip()
+    if text.lower().startswith(CHOICE_REPLY_PREFIX.lower()):
+        text = text[len(CHOICE_REPLY_PREFIX) :]
     leading = _CHOICE_LEADING.match(text.strip())
     if leading:
         return "A" if leading.group(1).upper() == "A" else "B"
@@ -513,7 +562,7 @@ def judge_score(
         return score_from_logprobs(answers[0])
     texts = judge.generate([judge_prompt])
     _one(texts, "judge", "generate", 1)
-    score = parse_score(texts[0])
+    score = parse_primed_score(texts[0], judge_prompt.reply_prefix)
     return JudgeScore(float(score), score, {s: float(s == score) for s in range(1, 6)})
 
 

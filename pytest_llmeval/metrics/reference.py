@@ -16,11 +16,16 @@ Tokenization and non-Latin text:
   are not offered. BLEU is case-sensitive unless ``lowercase=True``, as in sacreBLEU.
 - chrF works on characters and needs no tokenizer.
 
-rouge_score (which imports nltk, ~1.3 s) and sacrebleu are imported on first use, not at import.
+rouge_score and sacrebleu are imported on first use, not at import. rouge_score imports nltk (1-3 s,
+most of a warm run) only to split sentences, which is not used here, so nltk is imported only when
+Porter stemming is asked for (:func:`_import_rouge_scorer`).
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,12 +98,49 @@ def _porter() -> Any:
     return porter.PorterStemmer()
 
 
+class _ImportedOnUse(types.ModuleType):
+    """Stands in for a module that a library imports at its top but seldom uses: the first attribute
+    asked of it imports the real module (an ordinary import) and answers from it."""
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def _import_rouge_scorer() -> type[RougeScorer]:
+    """``rouge_score.rouge_scorer``, without importing nltk (1-3 s, most of a warm run) unless used.
+
+    rouge_scorer imports nltk, and its default tokenizer module nltk's Porter stemmer, at their top;
+    they are used only to split sentences (``split_summaries``, never asked for here) and by the
+    default tokenizer (here always :class:`UnicodeRougeTokenizer`). While rouge_scorer is imported,
+    ``sys.modules`` holds stand-ins for the two, removed right after, so rouge_scorer keeps stand-ins
+    that import the real modules on first use, and any other import of them is the ordinary one.
+    """
+    if "rouge_score.rouge_scorer" not in sys.modules:
+        import rouge_score
+
+        stand_ins = {
+            name: _ImportedOnUse(name) for name in ("nltk", "rouge_score.tokenizers") if name not in sys.modules
+        }
+        sys.modules.update(stand_ins)
+        if "rouge_score.tokenizers" in stand_ins:
+            rouge_score.tokenizers = stand_ins["rouge_score.tokenizers"]  # type: ignore[attr-defined]
+        try:
+            importlib.import_module("rouge_score.rouge_scorer")
+        finally:
+            for name, stand_in in stand_ins.items():
+                if sys.modules.get(name) is stand_in:
+                    del sys.modules[name]
+            if getattr(rouge_score, "tokenizers", None) is stand_ins.get("rouge_score.tokenizers"):
+                del rouge_score.tokenizers  # type: ignore[attr-defined]
+    from rouge_score.rouge_scorer import RougeScorer
+
+    return RougeScorer
+
+
 @lru_cache(maxsize=32)
 def _rouge_scorer(types: tuple[RougeType, ...], stemming: bool) -> RougeScorer:
     """One scorer per configuration: building one per call was the measured bottleneck."""
-    from rouge_score.rouge_scorer import RougeScorer
-
-    return RougeScorer(list(types), tokenizer=UnicodeRougeTokenizer(stemming))
+    return _import_rouge_scorer()(list(types), tokenizer=UnicodeRougeTokenizer(stemming))
 
 
 def rouge(

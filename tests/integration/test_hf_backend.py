@@ -168,3 +168,53 @@ def test_the_load_summary_says_where_load_time_went(tiny_gpt2: Path) -> None:
     summary = model.load_summary()
     assert summary.startswith(f"model loaded in {model.load_seconds:.2f} s (import ")
     assert summary.endswith(f"from_pretrained {phases['from_pretrained']:.2f} s)")
+
+
+def test_a_text_mode_judge_continues_the_reply_prefix(demo_model: Path) -> None:
+    """Text mode primes the judge's reply with "Score:" as logprobs mode does: the judge continues the
+    very text logprobs mode scores, and the score is read from the prefix and its continuation."""
+    from pytest_llmeval.engine import ModelJudge
+    from pytest_llmeval.metrics.judge import (
+        JudgeParseError,
+        build_judge_prompt,
+        judge_score,
+        parse_primed_score,
+        reply_with_prefix,
+    )
+
+    model = model_under_test(demo_model, dtype="float32")
+    judge = ModelJudge(model, max_new_tokens=8)
+    prompt = build_judge_prompt("The answer says where to click.", "Click Forgot Password.", prompt="How do I reset it?")
+    reply = judge.generate([prompt])[0]
+    backend = model.backend
+    rendered = backend.render_judge(prompt)  # type: ignore[attr-defined]  # what logprobs mode reads
+    assert rendered.rstrip().endswith("<|assistant|>Score:") or rendered.rstrip().endswith("\nScore:")
+    tokenizer, torch_model = backend._tokenizer, backend.model  # type: ignore[attr-defined]
+    encoded = tokenizer(rendered, return_tensors="pt", add_special_tokens=not backend.use_chat_template)  # type: ignore[attr-defined]
+    continued = torch_model.generate(
+        **encoded, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id
+    )
+    continuation = tokenizer.decode(continued[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert reply == reply_with_prefix("Score:", continuation) and reply.startswith("Score:")
+    assert judge.calls[-1]["reply_prefix"] == "Score:" and judge.calls[-1]["output"] == reply
+    try:
+        expected: object = parse_primed_score(reply)
+    except JudgeParseError as exc:
+        expected = type(exc)
+    try:
+        read: object = judge_score(judge, "The answer says where to click.", "Click Forgot Password.", mode="text",
+                                   prompt="How do I reset it?").most_likely
+    except JudgeParseError as exc:
+        read = type(exc)
+    assert read == expected
+
+
+def test_a_loaded_model_is_out_of_the_garbage_collectors_way(tiny_gpt2: Path) -> None:
+    """The long-lived objects of torch, transformers and the model are frozen once loaded, so the
+    full collections pytest runs at exit do not walk them (benchmarks/speed.py measures the gain)."""
+    import gc
+
+    before = gc.get_freeze_count()
+    model = model_under_test(tiny_gpt2)
+    assert model.generate("hi").text is not None
+    assert gc.get_freeze_count() > before

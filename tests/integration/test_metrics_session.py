@@ -249,6 +249,53 @@ def test_judge_prompts_of_case_files_are_scored_in_one_batch(pytester: pytest.Py
     assert (pytester.path / "judge_batches.txt").read_text(encoding="utf-8").split() == ["3"]
 
 
+COUNT_JUDGE_CALLS = """
+import os
+
+from pytest_llmeval.backends.hf import HFBackend
+
+_original = HFBackend.next_token_logprobs
+
+def _counting(self, prompts, candidates):
+    # every process (controller, each worker) appends to the same file: one line per prompt scored
+    with open(os.path.join(os.path.dirname(__file__), "judge_calls.txt"), "a", encoding="utf-8") as f:
+        f.write("".join(f"{self.folder.path.name}\\n" for _ in prompts))
+    return _original(self, prompts, candidates)
+
+HFBackend.next_token_logprobs = _counting
+
+def pytest_unconfigure(config):
+    HFBackend.next_token_logprobs = _original
+"""
+
+
+def test_a_separate_judges_scores_under_xdist_reach_the_cache(
+    pytester: pytest.Pytester, tiny_gpt2: Path, demo_model: Path
+) -> None:
+    """Workers score with a separate judge; their scores reach the controller's cache with their
+    outputs, so a warm -n 2 rerun scores nothing and loads no model."""
+    cases = "\n".join(
+        f"  - {{id: c{i}, prompt: {q!r}, expect: {{judge: {{rubric: Answers the question., min_score: 1, min_mass: 0}}}}}}"
+        for i, q in enumerate(["How do I reset my password?", "How do I contact support?", "Hours?", "Where?"])
+    )
+    (pytester.path / "j.eval.yaml").write_text("cases:\n" + cases + "\n", encoding="utf-8")
+    pytester.makeconftest(COUNT_JUDGE_CALLS)
+    calls = pytester.path / "judge_calls.txt"
+    args = (f"--llm-model={tiny_gpt2}", f"--llm-judge-model={demo_model}", "--llm-max-new-tokens=4")
+    cold = pytester.runpytest_subprocess(*args, "-n", "2", "-p", "xdist")
+    cold.assert_outcomes(passed=4)
+    assert calls.read_text(encoding="utf-8").split() == ["demo"] * 4  # the judge scored each once
+    calls.unlink()
+    warm = pytester.runpytest_subprocess(*args, "-n", "2", "-p", "xdist")
+    warm.assert_outcomes(passed=4)
+    assert not calls.exists(), calls.read_text(encoding="utf-8")  # zero judge calls
+    assert warm.stdout.str().count("metric judge: mean") == cold.stdout.str().count("metric judge: mean") == 1
+    warm.stdout.fnmatch_lines(["outputs: 0 generated*4 from the cache; model not loaded*"])
+    # the same means as the cold run: the scores themselves came back
+    mean = [line for line in cold.stdout.lines if "metric judge: mean" in line]
+    warm.stdout.fnmatch_lines([mean[0].strip()])
+
+
 def test_classification_over_a_tag(scripted: pytest.Pytester) -> None:
     write(scripted, "mixed.eval.yaml", """
         tag_classifications:

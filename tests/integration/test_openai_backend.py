@@ -277,6 +277,36 @@ def test_judge_scores_from_top_logprobs_with_the_local_judges_rule() -> None:
     assert result.expected == pytest.approx((4 * 0.6 + 3 * 0.2 + 5 * 0.05) / 0.85)
 
 
+def test_a_served_judge_in_text_mode_is_primed_with_the_reply_prefix() -> None:
+    """Without logprobs the judge writes its answer, primed as logprobs mode is: the last message is
+    the reply so far ("Score:"), which a server such as llama.cpp's continues; the score is read from
+    the prefix and the continuation."""
+    seen: list[list[dict[str, str]]] = []
+
+    def script(server: FakeOpenAIServer, request: Received) -> Answer:
+        if request.path.endswith("/chat/completions"):
+            seen.append(request.body["messages"])
+            if request.body.get("logprobs"):
+                return Answer(body=completion("4"))  # no logprobs in the answer: text mode
+            return Answer(body=completion(" 4. It names 3 of the steps."))  # the continuation only
+        return echo_script(server, request)
+
+    with FakeOpenAIServer(script) as server:
+        backend = backend_for(server)
+        model = ModelUnderTest(settings_for(server), lambda: backend)
+        from pytest_llmeval.engine import ModelJudge
+
+        judge = ModelJudge(model)
+        result = judge_score(judge, "Is it right?", "an answer", prompt="How do I reset it?")
+        logged = judge.calls[-1]
+        backend.close()
+    primed = seen[-1]
+    assert primed[-1] == {"role": "assistant", "content": "Score:"}
+    assert [m["role"] for m in primed] == ["system", "user", "assistant"] and "[Rubric]" in primed[1]["content"]
+    assert result.expected == 4.0  # the first number of the continuation, not the "3" after it
+    assert logged["output"] == "Score: 4. It names 3 of the steps." and logged["reply_prefix"] == "Score:"
+
+
 def test_a_judge_without_logprobs_reads_text_and_says_so() -> None:
     def script(server: FakeOpenAIServer, request: Received) -> Answer:
         if request.path.endswith("/chat/completions"):

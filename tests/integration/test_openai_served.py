@@ -22,7 +22,8 @@ from pytest_llmeval.errors import GenerationError
 from pytest_llmeval.metrics.judge import (
     JudgeParseError,
     build_judge_prompt,
-    parse_score,
+    parse_primed_score,
+    reply_with_prefix,
 )
 from pytest_llmeval.settings import Settings
 
@@ -139,12 +140,15 @@ def test_the_judge_runs_on_the_server_in_text_mode(pytester: pytest.Pytester, se
         """,
     )
     answer = local_outputs(served_tiny_chat.model, [build_request(prompt="hello")])[0]
-    # what ModelJudge asks in text mode: the judge prompt's messages, the judge answering in its turn
+    # what ModelJudge asks in text mode: the judge prompt's messages and its reply so far ("Score:").
+    # transformers serve does not continue a last assistant message: it opens a new reply after it,
+    # as the local backend does for such a chat, and the judge's reply is read after the prefix.
     judge_prompt = build_judge_prompt("Is it polite?", answer, prompt="hello")
-    judge_request = build_request(messages=judge_prompt.chat(), max_new_tokens=64)
-    judge_answer = local_outputs(served_tiny_chat.model, [judge_request])[0]
+    primed = [*judge_prompt.chat(), {"role": "assistant", "content": judge_prompt.reply_prefix}]
+    judge_request = build_request(messages=primed, max_new_tokens=64)
+    judge_answer = reply_with_prefix(judge_prompt.reply_prefix, local_outputs(served_tiny_chat.model, [judge_request])[0])
     try:
-        expected = f"*score {parse_score(judge_answer)} < min 5 *"
+        expected = f"*score {parse_primed_score(judge_answer)} < min 5 *"
     except JudgeParseError:
         expected = "*could not read the judge's answer: *"
     result = pytester.runpytest(

@@ -233,14 +233,19 @@ def test_a_served_judge_without_logprobs_reads_text(pytester: pytest.Pytester) -
     )
 
     def script(server: FakeOpenAIServer, request: Received) -> Answer:
-        if request.path.endswith("/chat/completions") and "[Rubric]" in request.body["messages"][-1]["content"]:
+        messages = request.body.get("messages") or []
+        if request.path.endswith("/chat/completions") and any("[Rubric]" in m["content"] for m in messages):
+            # a server that does not continue the primed reply "Score:" and starts its own
             return Answer(body=completion("I would rate it 2 out of 5."))
         return echo_script(server, request)
 
     with FakeOpenAIServer(script) as server:
         result = pytester.runpytest(*served_args(server, "--llm-judge-model=openai:fake"))
+        judged = [r.body["messages"] for r in server.requests_to("/chat/completions") if not r.body.get("logprobs")]
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*score 2 < min 4 (most likely 2;*"])
+    # text mode primes the judge's reply as logprobs mode does: the last message is the reply so far
+    assert judged[-1][-1] == {"role": "assistant", "content": "Score:"}
 
 
 def test_nothing_imports_the_openai_client_unless_a_served_model_is_named(pytester: pytest.Pytester) -> None:

@@ -107,7 +107,9 @@ def test_judge_good_and_bad_answers():
     for label, answer in (("good", "The capital of France is Paris."), ("bad", "The capital of France is Berlin.")):
         lenient = check("judge", answer, rubric=RUBRIC, prompt=QUESTION, min_score=1, min_mass=0)
         strict = check("judge", answer, rubric=RUBRIC, prompt=QUESTION, min_mass=0.9)
-        scores[label] = {"score": lenient.score, "mass": lenient.details["mass"], "strict": strict.message}
+        text = check("judge", answer, rubric=RUBRIC, prompt=QUESTION, mode="text")
+        scores[label] = {"score": lenient.score, "mass": lenient.details["mass"], "strict": strict.message,
+                         "text": text.message}
     with open("figures.json", "a", encoding="utf-8") as f:
         f.write(json.dumps({"judge": scores}) + "\\n")
 '''
@@ -157,6 +159,10 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
     for label in ("good", "bad"):
         assert 0.2 < judge[label]["mass"] < 0.9, judge
         assert judge[label]["strict"].startswith("judge: inconclusive judge: it put only "), judge
+        # Text mode, primed "Score:" as logprobs mode is: this judge continues "Score: 95" (a scale of its
+        # own), which is no score 1-5 and gives none. Unprimed, it wrote "The answer is 5." for the bad
+        # answer, which read as a 5.
+        assert judge[label]["text"].startswith("judge: could not read the judge's answer: "), judge
     print(f"\nreal-model suite: cold {cold:.1f} s; judge {judge}; perplexity {perplexity}")
     # A warm rerun: every output, judge score and perplexity comes from the cache.
     warm_result, warm = _session(pytester, real_model)

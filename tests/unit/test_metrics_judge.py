@@ -28,7 +28,9 @@ from pytest_llmeval.metrics import (
 )
 from pytest_llmeval.metrics.judge import (
     judge_check_prompt,
+    parse_primed_score,
     render_judge_prompt,
+    reply_with_prefix,
     score_mass,
 )
 
@@ -97,13 +99,17 @@ def test_the_judge_reads_the_request_of_a_model_output() -> None:
     assert user.index("[Assistant's response]") < user.index("[Rubric]")
     chat = generation(
         "Paris.",
-        messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-                  {"role": "user", "content": "Capital of France?"}],
+        messages=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "Capital of France?"},
+        ],
         system="Be brief.",
     )
     chat_prompt = judge_check_prompt(chat, RUBRIC).messages[1].content
-    assert ("[Conversation the response answers]\nsystem: Be brief.\nuser: Hi\nassistant: Hello!\n"
-            "user: Capital of France?") in chat_prompt
+    assert (
+        "[Conversation the response answers]\nsystem: Be brief.\nuser: Hi\nassistant: Hello!\nuser: Capital of France?"
+    ) in chat_prompt
     assert "[User's request]\nWhat is 2+2?" in judge_check_prompt("4", RUBRIC, prompt="What is 2+2?")
     pairwise = build_pairwise_prompt("a", "b", prompt="Q?")
     assert "[User's request]\nQ?" in pairwise and pairwise.endswith("Better response:")
@@ -221,11 +227,62 @@ def test_parse_score_rejects(answer: str, error: str) -> None:
 
 @pytest.mark.parametrize(
     ("answer", "choice"),
-    [("A", "A"), ("**B**", "B"), ("Response B is better.", "B"), ("Answer: A", "A"),
-     ("Both are fine, but response A is clearer.", "A")],
+    [
+        ("A", "A"),
+        ("**B**", "B"),
+        ("Response B is better.", "B"),
+        ("Answer: A", "A"),
+        ("Both are fine, but response A is clearer.", "A"),
+        # text mode's primed reply: the prefix and the judge's continuation
+        ("Better response: B", "B"),
+        ("Better response: **A**, it is clearer.", "A"),
+        ("better response:A", "A"),
+    ],
 )
 def test_parse_choice(answer: str, choice: str) -> None:
     assert parse_choice(answer) == choice
+
+
+@pytest.mark.parametrize(
+    ("continuation", "reply", "score"),
+    [
+        (" 4", "Score: 4", 4),  # a tokenizer whose digits follow a space token continues " 4"
+        ("4", "Score: 4", 4),  # the prefix was rendered with its space
+        ("4/5. The answer covers 3 points.", "Score: 4/5. The answer covers 3 points.", 4),
+        ("4. It names 3 steps.", "Score: 4. It names 3 steps.", 4),  # the next token is the score
+        (" **5** (fully)", "Score: **5** (fully)", 5),
+        ("Score: 2", "Score: 2", 2),  # a server that did not continue the reply started its own
+        ("score: two", "score: two", 2),
+        ("I would rate it 2 out of 5.", "Score: I would rate it 2 out of 5.", 2),
+        ("On a scale of 1 to 5, 3.", "Score: On a scale of 1 to 5, 3.", 3),
+        ("1-5: 4", "Score: 1-5: 4", 4),  # the echoed scale is not the score
+    ],
+)
+def test_a_primed_reply_reads_the_prefix_and_its_continuation(continuation: str, reply: str, score: int) -> None:
+    assert reply_with_prefix("Score:", continuation) == reply
+    assert parse_primed_score(reply) == score
+
+
+@pytest.mark.parametrize(
+    ("continuation", "error"),
+    [
+        # "one" after the prefix is not a score: only the continuation is read when no number leads it
+        ("This one is right.", "no score 1-5 found in 'Score: This one is right.'"),
+        ("The answer is fine.", "no score 1-5 found in 'Score: The answer is fine.'"),
+        (" I cannot give a score from 1 to 5.", "the judge declined to give a score: 'Score: I cannot"),
+        ("7", "judge score 7 is not a whole number from 1 to 5 in 'Score: 7'"),
+        ("It covers 2 of the 4 points.", r"ambiguous judge answer: several different scores \(2, 4\)"),
+        ("not a 5, maybe", "no score 1-5 found"),
+    ],
+)
+def test_a_primed_reply_without_one_score_says_why(continuation: str, error: str) -> None:
+    with pytest.raises(JudgeParseError, match=error):
+        parse_primed_score(reply_with_prefix("Score:", continuation))
+
+
+def test_a_reply_that_ignored_the_prefix_is_read_whole() -> None:
+    assert reply_with_prefix("Score:", "") == "Score:"
+    assert parse_primed_score("I'd give it a 4 out of 5.") == 4
 
 
 def test_parse_choice_errors() -> None:
@@ -299,7 +356,7 @@ def test_judge_check_logprobs_mode_end_to_end() -> None:
     assert good.details["probabilities"][5] == pytest.approx(0.75)
     assert not bad.passed and bad.score == pytest.approx(1 * 0.75 + 2 * 0.25)
     assert bad.message.startswith("judge: score 1.25 < min 3 (most likely 1; 1: 0.75, 2: 0.25; mass 0.80) for rubric ")
-    assert bad.message.endswith("output \"I don't know.\"")
+    assert bad.message.endswith('output "I don\'t know."')
     assert judge.calls[0][2] == ["1", "2", "3", "4", "5"]
     assert "[Assistant's response]\nClick Forgot Password" in judge.calls[0][1][0]
 
@@ -392,7 +449,9 @@ def test_preferred_over_with_little_mass_on_the_letters_is_inconclusive() -> Non
     unsure = FakeJudge(logprobs=lambda p: {"A": math.log(0.1), "B": math.log(0.05), "The": math.log(0.8)})
     result = check("preferred_over", "x", other="y", judge=unsure)
     assert not result.passed and result.score is None
-    assert result.message.startswith('preferred_over: inconclusive judge: it put only 15% of its next-token probability on "A" or "B"')
+    assert result.message.startswith(
+        'preferred_over: inconclusive judge: it put only 15% of its next-token probability on "A" or "B"'
+    )
 
 
 class NamedJudge(FakeJudge):
@@ -401,4 +460,6 @@ class NamedJudge(FakeJudge):
 
 def test_a_failing_judge_check_says_which_weights_judged() -> None:
     result = check("judge", "No.", rubric=RUBRIC, judge=NamedJudge(logprobs=grader))
-    assert result.message.endswith("[judge: ./ckpt with adapter ./lora (the model under test judges itself, adapter applied)]")
+    assert result.message.endswith(
+        "[judge: ./ckpt with adapter ./lora (the model under test judges itself, adapter applied)]"
+    )

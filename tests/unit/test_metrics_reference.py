@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -132,6 +135,30 @@ def test_rouge_rejects_unknown_types() -> None:
         rouge(CAT, CAT, types=["rouge3x"])  # type: ignore[list-item]
 
 
+NLTK_ON_USE = """
+import sys
+from pytest_llmeval.metrics import rouge
+plain = rouge("the cats sat", "a cat sat", types=("rougeL",))["rougeL"].fmeasure
+print("nltk imported without stemming:", "nltk" in sys.modules, "rouge_score.tokenizers" in sys.modules)
+stemmed = rouge("the cats sat", "a cat sat", types=("rougeL",), stemming=True)["rougeL"].fmeasure
+import nltk
+from rouge_score import rouge_scorer
+library = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True).score("a cat sat", "the cats sat")["rougeL"]
+print("scores:", round(plain, 4), round(stemmed, 4), round(library.fmeasure, 4), callable(nltk.word_tokenize))
+"""
+
+
+def test_rouge_imports_nltk_only_when_stemming() -> None:
+    # nltk (1-3 s) was most of a warm rerun; rouge_score imports it only to split sentences. Stemming
+    # imports it, and the user's own `import nltk` and rouge_score's default tokenizer still work.
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(NLTK_ON_USE)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "nltk imported without stemming: False False",
+        "scores: 0.3333 0.6667 0.6667 True",  # "sat"; "cat sat" once stemmed, as rouge_score
+    ]
+
+
 # -- BLEU and chrF --------------------------------------------------------------------------------
 
 
@@ -209,8 +236,14 @@ def test_no_warning_for_degenerate_inputs() -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("rouge_1", 5 / 6), ("rouge_2", 3 / 5), ("rouge_l", 5 / 6), ("rouge_lsum", 5 / 6),
-     ("bleu", (1 / 48) ** 0.25), ("chrf", None)],
+    [
+        ("rouge_1", 5 / 6),
+        ("rouge_2", 3 / 5),
+        ("rouge_l", 5 / 6),
+        ("rouge_lsum", 5 / 6),
+        ("bleu", (1 / 48) ** 0.25),
+        ("chrf", None),
+    ],
 )
 def test_checks_record_the_metric(name: str, expected: float | None) -> None:
     result = check(name, CAT, reference=CAT_REF)
@@ -227,8 +260,7 @@ def test_check_fails_below_min_with_a_readable_message() -> None:
     result = check("rouge_l", "a completely different answer", reference=CAT_REF, min=0.4)
     assert not result.passed
     assert result.message == (
-        "rouge_l: 0.00 < min 0.40 against reference 'the cat lay on the mat'; "
-        "output 'a completely different answer'"
+        "rouge_l: 0.00 < min 0.40 against reference 'the cat lay on the mat'; output 'a completely different answer'"
     )
     assert result.details["threshold"] == {"min": 0.4}
 
@@ -241,8 +273,9 @@ def test_check_passes_at_min_and_message_truncates_long_output() -> None:
 
 
 def test_check_stemming_argument() -> None:
-    assert check("rouge_1", "the cats were running", reference="the cat was running",
-                 stemming=True).score == pytest.approx(0.75)
+    assert check(
+        "rouge_1", "the cats were running", reference="the cat was running", stemming=True
+    ).score == pytest.approx(0.75)
 
 
 def test_check_argument_errors() -> None:
