@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,10 @@ def write_runs(logdir: str | Path, runs: Iterable[RunRecord], *, texts: bool = T
     folder = Path(logdir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        writer = event_file_writer(str(folder), filename_suffix=".llmeval")
+        # tensorboard names a file by second, host, pid and a counter that restarts with its module:
+        # two writes in one second from one process would share a name and the second would
+        # replace the first, so a random part keeps every write's file apart.
+        writer = event_file_writer(str(folder), filename_suffix=f".{uuid.uuid4().hex[:12]}.llmeval")
     except OSError as exc:
         raise TensorBoardError(f"cannot write TensorBoard events to {folder}: {exc}") from None
     written = 0
