@@ -346,6 +346,9 @@ class ModelUnderTest:
         are not the model's outputs)."""
         resolved = [self.resolve(r) for r in requests]
         self.prefetch(resolved)
+        for request in resolved:
+            if request in self._errors:  # e.g. a judge prompt longer than the judge's context
+                raise GenerationError(str(self._errors[request]))
         return [self._ready[r] for r in resolved]
 
     def prefetch(self, requests: Iterable[GenerationRequest], on_progress: ProgressCallback | None = None) -> int:

@@ -805,7 +805,14 @@ class HFBackend(Backend):
             )
 
     def close(self) -> None:
+        """Release the model. ``gc.freeze()`` at load put its objects out of the collector's reach;
+        they are given back and collected once, then what is still alive is frozen again, so a
+        process that goes on (a notebook, in-process pytest runs) does not keep every closed model."""
         self.model = None
+        self._tokenizer = None
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 def _plain_request(prompt: str) -> GenerationRequest:

@@ -284,10 +284,13 @@ class LLMEvalSession:
         return total
 
     def close(self) -> None:
-        """Release the model (its backend may hold memory or a server connection)."""
+        """Release the model and a separate judge (a backend may hold memory or a server connection)."""
         if self.model is not None and self.model.loaded:
             self.model.backend.close()
         self.model = None
+        if self.judge is not None and self.judge.loaded:  # a separate judge holds weights too
+            self.judge.backend.close()
+        self.judge = self.judge_instance = None
 
 
 SESSION_KEY = pytest.StashKey[LLMEvalSession]()

@@ -25,7 +25,11 @@ NEW_TOKENS = 6
 
 def outputs(model: Path, adapter: Path | None) -> list[str]:
     settings = Settings(model=str(model), adapter=str(adapter) if adapter else None, max_new_tokens=NEW_TOKENS)
-    return [g.text for g in ModelUnderTest(settings, lambda: load_backend(settings, model)).generate_many(PROMPTS)]
+    loaded = ModelUnderTest(settings, lambda: load_backend(settings, model))
+    try:
+        return [g.text for g in loaded.generate_many(PROMPTS)]
+    finally:
+        loaded.backend.close()  # weights frozen out of the collector's reach at load are released
 
 
 @pytest.fixture(scope="module")

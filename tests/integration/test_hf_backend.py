@@ -218,3 +218,16 @@ def test_a_loaded_model_is_out_of_the_garbage_collectors_way(tiny_gpt2: Path) ->
     model = model_under_test(tiny_gpt2)
     assert model.generate("hi").text is not None
     assert gc.get_freeze_count() > before
+
+
+def test_a_closed_model_is_collected_although_it_was_frozen_at_load(tiny_gpt2: Path) -> None:
+    """The model is frozen out of the collector's reach at load; once closed, nothing keeps it, so a
+    process that goes on (a notebook, in-process pytest runs) does not keep every model it closed."""
+    import weakref
+
+    model = model_under_test(tiny_gpt2)
+    assert model.generate("hi").text is not None
+    weights = weakref.ref(model.backend.model)  # type: ignore[attr-defined]
+    model.backend.close()
+    del model
+    assert weights() is None
