@@ -16,8 +16,9 @@ This one implementation feeds ``llmeval compare``, ``llmeval diff``, the ``signi
 Markdown summary and the dashboard (through :meth:`PairedComparison.to_dict`).
 
 Outcomes: passed and xpassed pass; failed, error and xfailed do not (as in ``pass_rate``); a case
-skipped on either side is not counted, and a suite error of a run (a broken case file, a check used
-wrongly: a problem in the tests) is left out.
+skipped on either side is not counted, nor one that failed only for want of a human rating (its
+``human_rating`` needs review), and a suite error of a run (a broken case file, a check used wrongly:
+a problem in the tests) is left out.
 """
 
 from __future__ import annotations
@@ -332,9 +333,12 @@ def compare_paired(
     shared = sorted((side_a.cases.keys() & side_b.cases.keys()) - suite_errors)
     comparison.only_a = sorted(side_a.cases.keys() - side_b.cases.keys() - suite_errors)
     comparison.only_b = sorted(side_b.cases.keys() - side_a.cases.keys() - suite_errors)
+    # A case that failed only for want of a human rating says nothing about the model either.
+    awaiting_review = _awaiting_review(a) | _awaiting_review(b)
     for node_id in shared:
         before, after = side_a.cases[node_id].outcome, side_b.cases[node_id].outcome
-        comparison.pairs.append(CasePair(node_id, before, after, _result(before, after), messages.get(node_id)))
+        result = "not counted" if node_id in awaiting_review else _result(before, after)
+        comparison.pairs.append(CasePair(node_id, before, after, result, messages.get(node_id)))
     counted = [p for p in comparison.pairs if p.result != "not counted"]
     alpha = 1 - confidence
     family: list[tuple[str, Any]] = []  # (kind, raw estimate fields) tested together under Holm
@@ -390,6 +394,15 @@ def _suite_errors(side: Baseline | RunRecord) -> set[str]:
 
     # A baseline keeps no record of why a case errored; a run does.
     return {case.node_id for case in side.cases if is_suite_error(case)} if isinstance(side, RunRecord) else set()
+
+
+def _awaiting_review(side: Baseline | RunRecord) -> set[str]:
+    from pytest_llmeval.checks.human import only_needs_review
+
+    # A run records why a case failed; a baseline file keeps only the outcome.
+    if not isinstance(side, RunRecord):
+        return set()
+    return {case.node_id for case in side.cases if case.outcome == "failed" and only_needs_review(case.checks)}
 
 
 def _tags(side: Baseline | RunRecord) -> dict[str, list[str]]:

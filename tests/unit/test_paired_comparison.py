@@ -237,3 +237,18 @@ def test_suite_errors_say_nothing_about_the_model() -> None:
     b = run(case("t.py::a"), case("bad.eval.yaml::x", "error", message=broken), case("bad.eval.yaml::line2", "error", message=broken))
     paired = compare_paired(a, b)
     assert [p.node_id for p in paired.pairs] == ["t.py::a"] and paired.only_b == []
+
+
+def test_a_case_awaiting_a_human_rating_is_not_counted_as_fixed_or_broke() -> None:
+    """An unrated output fails its human_rating as "needs review": nothing said about the model, so
+    the case is left out of the flips (--llm-compare-base once counted it as fixed by the adapter)."""
+    waiting = [{"name": "human_rating", "passed": False, "message": "human_rating: needs review: never rated",
+                "details": {"needs_review": True}}]
+    rated_low = [{"name": "human_rating", "passed": False, "message": "human_rating: rated 1 < min 2"}]
+    a = run(case("e.yaml::waiting", "failed", checks=waiting), case("e.yaml::low", "failed", checks=rated_low),
+            case("e.yaml::ok"), run_id="run-a")
+    b = run(case("e.yaml::waiting"), case("e.yaml::low"), case("e.yaml::ok"))
+    paired = compare_paired(a, b)
+    assert {p.node_id: p.result for p in paired.pairs} == {
+        "e.yaml::low": "fixed", "e.yaml::ok": "both pass", "e.yaml::waiting": "not counted"}
+    assert paired.counted == 2 and paired.pass_rate is not None and paired.pass_rate.fixed == 1
