@@ -154,9 +154,17 @@ class CaseItem(pytest.Item):
     def sample_requests(self, settings: Settings) -> list[GenerationRequest]:
         """The case's request, or its ``sample_count`` sampled requests, seeded per sample
         (GenerationParameterError when the case says ``do_sample: false``)."""
+        from pytest_llmeval.errors import GenerationParameterError
         from pytest_llmeval.samples import sample_requests
 
         count = self.sample_count(settings)
+        rated = [e.name for e in self.case.expect if e.name in ("human_rating", "not_human_rating")]
+        if count > 1 and rated:
+            # The review app shows a case's one output; samples 2..K could never be rated.
+            raise GenerationParameterError(
+                f"{rated[0]} rates one output per case, and this case asks for {count} samples; ask for "
+                "1 sample (samples: 1) or judge the samples with automatic checks"
+            )
         return sample_requests(self.case.request, count, case_key=self.nodeid, session_seed=settings.seed)
 
     def runtest(self) -> None:

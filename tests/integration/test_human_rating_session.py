@@ -95,3 +95,15 @@ def test_the_markdown_summary_has_a_human_review_section_once_people_rated(pytes
     assert "### Human review" in text
     assert "1 of 1 cases rated by 1 annotator; **0 need review**." in text
     assert "| helpfulness | 4.00 [n too small for an interval] | 1 | - | no judge scores |" in text
+
+
+def test_human_rating_on_a_sampled_case_is_refused_with_the_reason(pytester: pytest.Pytester) -> None:
+    """The review app shows one output per case, so samples 2..K could never be rated: a sampled case
+    with human_rating fails with the reason instead of waiting for a review that cannot come."""
+    sampled = CASES.replace("    expect:", "    samples: 3\n    expect:")
+    (pytester.path / "support.eval.yaml").write_text(textwrap.dedent(sampled).lstrip(), encoding="utf-8")
+    pytester.makepyfile(bot=_bot(ANSWER))
+    result = pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*human_rating rates one output per case, and this case asks for 3 samples; ask "
+                                 "for 1 sample (samples: 1) or judge the samples with automatic checks*"])
