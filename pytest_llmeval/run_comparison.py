@@ -341,7 +341,13 @@ def compare_runs(
         if flipped and before.samples and after.samples:
             p_value = samples_flip(before.samples, after.samples)
             if p_value is not None:
-                flaky = p_value >= 1 - (confidence or DEFAULT_CONFIDENCE)
+                # Noise can explain a flip only when the pass count moved: the same count means the
+                # threshold (min_pass_rate) changed, not the samples.
+                count_moved = (before.samples.get("passed"), before.samples.get("n")) != (
+                    after.samples.get("passed"),
+                    after.samples.get("n"),
+                )
+                flaky = count_moved and p_value >= 1 - (confidence or DEFAULT_CONFIDENCE)
                 comparison.sampled_flips.append(SampledFlip(node_id, before.samples, after.samples, p_value, flaky))
         elif before.outcome in FAILING and after.outcome in FAILING:
             comparison.still_failing.append(change)

@@ -393,15 +393,15 @@ def test_bad_options_are_usage_errors_naming_the_option(
 # -- comparisons of runs with sampled cases --------------------------------------------------------
 
 
-def sampled_run(run_id: str, counts: dict[str, tuple[int, int, float]]) -> Any:
-    """A run whose cases have ``(passed, n, min_pass_rate)`` samples each."""
+def sampled_run(run_id: str, counts: dict[str, tuple[int, int, float]], output: str = "x") -> Any:
+    """A run whose cases have ``(passed, n, min_pass_rate)`` samples each (first sample ``output``)."""
     from pytest_llmeval.records import CaseRecord, RunRecord
 
     cases = []
     for node_id, (passed, n, threshold) in counts.items():
         verdicts = tuple(SampleVerdict(i, i <= passed, "x") for i in range(1, n + 1))
         found = SampleOutcome(verdicts, min_pass_rate=threshold)
-        cases.append(CaseRecord(node_id, "passed" if found.passed else "failed", output="x", samples=found.to_record()))
+        cases.append(CaseRecord(node_id, "passed" if found.passed else "failed", output=output, samples=found.to_record()))
     return RunRecord(run_id, 0.0, 1.0, True, {"source": "m"}, {}, {}, None, cases)
 
 
@@ -411,13 +411,27 @@ def test_a_flip_within_noise_is_flaky_and_a_clear_one_is_not() -> None:
 
     before = baseline_from_run(sampled_run("a", {"f::wobbly": (4, 5, 0.8), "f::broken": (10, 10, 1.0)}))
     assert before.cases["f::wobbly"].samples == {"n": 5, "passed": 4, "rate": 0.8, "min_pass_rate": 0.8}
-    comparison = compare_runs(before, sampled_run("b", {"f::wobbly": (3, 5, 0.8), "f::broken": (0, 10, 1.0)}))
+    comparison = compare_runs(before, sampled_run("b", {"f::wobbly": (3, 5, 0.8), "f::broken": (0, 10, 1.0)}, "y"))
     assert [c.node_id for c in comparison.regressions] == ["f::broken", "f::wobbly"]
     assert [(f.node_id, round(f.p_value, 6)) for f in comparison.flaky] == [("f::wobbly", 1.0)]
     rows = {row.node_id: row.reason for row in comparison.rows()}
     assert rows["f::wobbly"].startswith("flaky: 4/5 -> 3/5 samples passed (Fisher p = 1.00); passed -> failed")
     assert rows["f::broken"].startswith("10/10 -> 0/10 samples passed (Fisher p = 1e-05); passed -> failed")
     assert comparison.failing("regressions")  # a flaky flip still fails the regressions gate: it is flagged
+
+
+def test_a_flip_from_a_new_threshold_over_the_same_pass_count_is_not_flaky() -> None:
+    """Noise explains a flip only when the pass count moved: a new min_pass_rate over the same count
+    is a real regression of the case, not sampling noise."""
+    from pytest_llmeval.run_comparison import compare_runs
+    from pytest_llmeval.store import baseline_from_run
+
+    before = baseline_from_run(sampled_run("a", {"f::threshold": (2, 4, 0.5)}))
+    comparison = compare_runs(before, sampled_run("b", {"f::threshold": (2, 4, 0.75)}))
+    assert [c.node_id for c in comparison.regressions] == ["f::threshold"]
+    assert comparison.flaky == []
+    rows = {row.node_id: row.reason for row in comparison.rows()}
+    assert rows["f::threshold"].startswith("2/4 -> 2/4 samples passed (Fisher p = 1.00); passed -> failed")
 
 
 def test_the_paired_comparison_compares_per_case_sample_rates_as_a_metric() -> None:
