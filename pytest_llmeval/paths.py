@@ -17,6 +17,7 @@ __all__ = [
     "default_baseline",
     "default_cache",
     "default_history",
+    "shown_path",
 ]
 
 HISTORY_FILE = Path(".llmeval") / "history.db"
@@ -39,3 +40,13 @@ def default_cache(root: Path) -> Path:
 def default_baseline(root: Path) -> Path:
     """The committed baseline under ``root`` (``llmeval-baseline.json``)."""
     return root / BASELINE_FILE
+
+
+def shown_path(path: str | Path, cwd: Path) -> str:
+    """``path`` as the person who ran the command from ``cwd`` would type it: relative to ``cwd``
+    when it lies under it (terminal lines stay short), else as given."""
+    try:
+        relative = Path(path).absolute().relative_to(cwd.absolute())
+    except ValueError:
+        return str(path)
+    return relative.as_posix() if relative.parts else "."

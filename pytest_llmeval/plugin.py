@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state = start_session(config)
     config.stash[SESSION_KEY] = state
     config.pluginmanager.register(state, "llmeval-session")
+    if not state.is_worker:  # reports are fitted to the terminal where they are shown
+        from pytest_llmeval.harness.fitted_report import TerminalFitting
+
+        config.pluginmanager.register(TerminalFitting(config), "llmeval-terminal-fitting")
     if config.pluginmanager.hasplugin("xdist") and not state.is_worker:
         from pytest_llmeval.harness.xdist_bridge import XdistController
 
@@ -54,17 +58,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """One line naming the model under test."""
+    """The model under test, as asked (it loads later, if at all)."""
     from pytest_llmeval.harness.session import session_of
 
     state = session_of(config)
     if state is None:
         return []
-    if state.settings.model is None:
-        return ["llmeval: no --llm-model given; tests that need a model are skipped"]
-    from pytest_llmeval.backends import describe_configured_model
+    from pytest_llmeval.harness.summary import header_lines
 
-    return ["llmeval: model " + describe_configured_model(state.settings)]
+    return header_lines(config, state)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -168,7 +170,7 @@ def pytest_runtest_makereport(
     report = yield
     from pytest_llmeval.harness.recording import complete_report
 
-    complete_report(item, report)
+    complete_report(item, report, call.excinfo)
     return report
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from pytest_llmeval.harness.run_assembly import portable_path
 from pytest_llmeval.harness.session import LLMEvalSession
+from pytest_llmeval.paths import shown_path
 
 __all__ = ["NO_CASES_MARKDOWN", "finish_session"]
 
@@ -58,14 +59,16 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     assert state.run is not None and state.history_path is not None and state.baseline_path is not None
     try:
         RunStore(state.history_path).record_run(state.run)
-        state.notes.append(f"run {state.run.run_id[:12]} recorded in {state.history_path}")
+        history = shown_path(state.history_path, state.cwd)  # as typed from where pytest ran
+        state.notes.append(f"run {state.run.run_id[:12]} recorded in {history}")
     except (StoreError, OSError) as exc:
         state.warnings.append(f"the run was not recorded: {exc}")
     else:
         log_path = inference_log_path(state.history_path, state.run.run_id)
         try:
             written = write_inference_log(log_path, state.results.inferences)
-            state.notes.append(f"inference log: {written} {'output' if written == 1 else 'outputs'} in {log_path}")
+            shown = shown_path(log_path, state.cwd)
+            state.notes.append(f"inference log: {written} {'output' if written == 1 else 'outputs'} in {shown}")
         except OSError as exc:
             state.warnings.append(f"the inference log was not written: {exc}")
     mode = state.settings.update_baseline

@@ -25,8 +25,12 @@ def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: li
     output["llmeval_stats"] = state.stats()
     output["llmeval_groups"] = [spec.to_dict() for spec in state.groups.selected.values()]
     if state.model is not None and state.model.loaded:
+        from pytest_llmeval.harness.summary import loaded_model_line
+
         described = state.model.backend.describe()
-        output["llmeval_model"] = {"device": described.device, "dtype": described.dtype}
+        # the summary's model line as a serial run prints it, since the controller never loads the model
+        summary = loaded_model_line(described, state)
+        output["llmeval_model"] = {"device": described.device, "dtype": described.dtype, "summary": summary}
 
 
 class XdistController:
