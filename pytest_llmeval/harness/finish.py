@@ -79,7 +79,7 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     except (BaselineError, OSError) as exc:
         state.warnings.append(f"baseline not updated: {exc}")
         return
-    state.notes.append(acceptance.describe())
+    state.notes.append(acceptance.describe(shown_path(state.baseline_path, state.cwd)))
 
 
 def _write_summaries(state: LLMEvalSession) -> None:
@@ -89,8 +89,8 @@ def _write_summaries(state: LLMEvalSession) -> None:
 
     assert state.run is not None and state.history_path is not None
     settings = state.settings
-    shown_path = portable_path(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
-    reference_label = baseline_label(state.baseline, shown_path) if state.baseline is not None else None
+    baseline_shown = portable_path(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
+    reference_label = baseline_label(state.baseline, baseline_shown) if state.baseline is not None else None
     if settings.markdown is not None:
         from pytest_llmeval.markdown import format_markdown_summary
 
@@ -107,7 +107,7 @@ def _write_summaries(state: LLMEvalSession) -> None:
             data = dashboard_from_history(
                 state.history_path,
                 baseline=state.baseline,
-                baseline_path=shown_path,
+                baseline_path=baseline_shown,
                 latest=state.run,
                 tolerances=dict(settings.metric_tolerance),
                 confidence=settings.confidence,

@@ -138,7 +138,8 @@ def test_summary_says_what_was_loaded(pytester: pytest.Pytester, tiny_gpt2: Path
     result.stdout.fnmatch_lines(
         [
             "*- llmeval -*",
-            f"model: {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device cpu, dtype float32, chat template off)",
+            f"model: {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device cpu (asked auto), dtype float32 "
+            "(asked auto), chat template off)",
             "outputs: 1 generated in * s, 0 from the cache; model loaded in * s (import * s, from_pretrained * s)",
         ]
     )
