@@ -43,10 +43,14 @@ def default_baseline(root: Path) -> Path:
 
 
 def shown_path(path: str | Path, cwd: Path) -> str:
-    """``path`` as the person who ran the command from ``cwd`` would type it: relative to ``cwd``
-    when it lies under it (terminal lines stay short), else as given."""
+    """``path`` as the person who ran the command from ``cwd`` would type it: an absolute path under
+    ``cwd`` relative to it (terminal lines stay short); anything else (another place, a relative
+    path, ``py:`` or ``openai:...`` sources) as given."""
+    text = str(path)
+    if not Path(text).is_absolute():
+        return text
     try:
-        relative = Path(path).absolute().relative_to(cwd.absolute())
+        relative = Path(text).relative_to(cwd.absolute())
     except ValueError:
-        return str(path)
+        return text
     return relative.as_posix() if relative.parts else "."

@@ -77,4 +77,6 @@ def test_shown_path_is_relative_below_where_the_command_ran(tmp_path: Path) -> N
     assert shown_path(tmp_path / "suite" / ".llmeval" / "history.db", tmp_path) == "suite/.llmeval/history.db"
     assert shown_path("/elsewhere/model", tmp_path) == "/elsewhere/model"
     assert shown_path("py:bot:answer", tmp_path) == "py:bot:answer"
+    url = "openai:fake at http://127.0.0.1:8000/v1"
+    assert shown_path(url, tmp_path) == url  # never read as a path
     assert shown_path(tmp_path, tmp_path) == "."
