@@ -56,8 +56,9 @@ class TerminalFitting:
         if isinstance(report.longrepr, str):
             path, lineno, _ = report.location
             report.longrepr = FittedText(report.longrepr, path, (lineno or 0) + 1)
-        if any(title.startswith(_OUR_SECTIONS) for title, _ in report.sections):
-            width = self.config.get_terminal_writer().fullwidth
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")  # none under -p no:terminal
+        if terminal is not None and any(title.startswith(_OUR_SECTIONS) for title, _ in report.sections):
+            width = terminal._tw.fullwidth
             report.sections = [
                 (title, fit_lines(content, width) if title.startswith(_OUR_SECTIONS) else content)
                 for title, content in report.sections

@@ -125,7 +125,11 @@ def complete_report(
         # Whole here: the controller wraps them to its terminal when shown (harness.fitted_report),
         # so a report reads the same serially and under -n.
         _add_sections(report, test)
-        if report.when == "call" and excinfo is not None and item.config.option.tbstyle in ("auto", "short"):
+        if (
+            report.when == "call"
+            and excinfo is not None
+            and getattr(item.config.option, "tbstyle", "auto") in ("auto", "short")
+        ):
             from pytest_llmeval.harness.fitted_report import check_failure_text
 
             text = check_failure_text(excinfo, str(state.cwd))

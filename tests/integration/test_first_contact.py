@@ -254,3 +254,17 @@ def test_the_header_says_what_was_asked_and_the_summary_what_it_resolved_to(
             f"model: {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device cpu, dtype float32, chat template off)",
         ]
     )
+
+
+def test_a_failing_check_without_the_terminal_plugin_is_a_plain_failure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(bot=LONG_BOT)
+    pytester.makepyfile(
+        test_py="""
+        from pytest_llmeval import assert_contains
+
+        def test_invoices(llm):
+            assert_contains(llm.generate("Where can I download my invoices?"), "Billing")
+    """
+    )
+    result = pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", "-p", "no:terminal")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # no terminal to fit to: nothing else changes
