@@ -40,12 +40,13 @@ class Acceptance:
     kept: int  # entries kept from the previous baseline
     added_ids: tuple[str, ...] = ()  # new: the ids added
 
-    def describe(self) -> str:
-        """One line for the terminal."""
+    def describe(self, shown_path: str | None = None) -> str:
+        """One line for the terminal, naming the file as ``shown_path`` when given."""
+        path = self.path if shown_path is None else shown_path
         if self.mode == "new":
             ids = ", ".join(self.added_ids) or "none"
-            return f"baseline {self.path}: added {_count(self.written, 'new case')} ({ids})"
-        line = f"baseline {self.path}: wrote {_count(self.written, 'case')} from this run"
+            return f"baseline {path}: added {_count(self.written, 'new case')} ({ids})"
+        line = f"baseline {path}: wrote {_count(self.written, 'case')} from this run"
         return line + (f", kept {self.kept} not run now" if self.kept else "")
 
 

@@ -186,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--max-rows", type=_positive_int, default=None, metavar="N", help="show at most N rows (all)")
     diff.add_argument(
+        "--width",
+        type=_whole,
+        default=None,
+        metavar="COLUMNS",
+        help="fit the table to this many columns (default: the terminal's, or $COLUMNS; 0: never cut a line)",
+    )
+    diff.add_argument(
+        "-v", "--verbose", action="count", default=0, help="list the cases of A that B did not run, not just a count"
+    )
+    diff.add_argument(
         "--gate",
         choices=[g for g in GATES if g != "off"],
         default="regressions",
@@ -563,7 +573,10 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
         seed=args.seed,
         labels=(_side_label(args.a, before), _side_label(args.b, after)),
     )
-    print(comparison.format(max_rows=args.max_rows), file=out)
+    # fitted to the terminal as the session summary's table is (long ids lose their middle, reasons
+    # their end; the statistics wrap): the same code
+    width = shutil.get_terminal_size().columns if args.width is None else args.width
+    print(comparison.format(max_rows=args.max_rows, width=width or None, verbose=args.verbose), file=out)
     return 1 if comparison.failing(args.gate) else 0
 
 

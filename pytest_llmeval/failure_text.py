@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pytest_llmeval.backends.base import Generation
 from pytest_llmeval.checks.base import CheckResult
 
-__all__ = ["REPORT_OUTPUT_CHARS", "format_checks", "format_generation", "terminal_safe"]
+__all__ = ["REPORT_OUTPUT_CHARS", "fit_lines", "format_checks", "format_generation", "terminal_safe"]
 
 # Longest output shown in a failure report; the full length is stated when it is cut.
 REPORT_OUTPUT_CHARS = 2000
@@ -46,9 +46,34 @@ def format_checks(checks: Iterable[CheckResult], width: int | None = None) -> st
         score = "" if result.score is None else f" (score {result.score:.3g})"
         # A check's message starts with its own name already ("contains_any: expected ..."): say it once.
         message = result.message.removeprefix(f"{result.name}: ")
-        line = f"{mark} {result.name}{score}: {message}"
-        if width is not None and len(line) > width:
-            lines += textwrap.wrap(line, width=width, subsequent_indent="    ", break_on_hyphens=False)
-        else:
-            lines.append(line)
-    return terminal_safe("\n".join(lines))
+        lines.append(f"{mark} {result.name}{score}: {message}")
+    return fit_lines(terminal_safe("\n".join(lines)), width)
+
+
+def fit_lines(text: str, width: int | None) -> str:
+    """``text`` with every line longer than ``width`` wrapped at spaces (a word longer than a line
+    is split), each continuation indented four spaces more than the line it continues, so a check
+    or an indented detail stays readable as one block. Nothing is cut; ``None`` leaves the text be.
+
+    For the terminal only, at display time (its width is known there, in the controller, the same
+    serially and under xdist); reports and logs keep every line whole."""
+    if width is None or width <= 0:
+        return text
+    fitted: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            fitted.append(line)
+            continue
+        body = line.lstrip(" ")
+        indent = line[: len(line) - len(body)]
+        if len(indent) + 4 > width // 2:  # a deep indent on a narrow terminal: room for the text first
+            indent = ""
+        fitted += textwrap.wrap(
+            body,
+            width=width,
+            initial_indent=indent,
+            subsequent_indent=indent + "    ",
+            break_on_hyphens=False,
+            replace_whitespace=False,
+        ) or [line[:width]]
+    return "\n".join(fitted)

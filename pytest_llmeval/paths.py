@@ -19,6 +19,7 @@ __all__ = [
     "default_cache",
     "default_history",
     "default_memorisation_index_dir",
+    "shown_path",
 ]
 
 HISTORY_FILE = Path(".llmeval") / "history.db"
@@ -48,3 +49,17 @@ def default_memorisation_index_dir(cache: Path) -> Path:
     """Where saved memorisation indexes live: beside the generation cache file ``cache``
     (``.llmeval/memorisation``)."""
     return cache.parent / MEMORISATION_INDEX_DIR
+
+
+def shown_path(path: str | Path, cwd: Path) -> str:
+    """``path`` as the person who ran the command from ``cwd`` would type it: an absolute path under
+    ``cwd`` relative to it (terminal lines stay short); anything else (another place, a relative
+    path, ``py:`` or ``openai:...`` sources) as given."""
+    text = str(path)
+    if not Path(text).is_absolute():
+        return text
+    try:
+        relative = Path(text).relative_to(cwd.absolute())
+    except ValueError:
+        return text
+    return relative.as_posix() if relative.parts else "."

@@ -37,6 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state = start_session(config)
     config.stash[SESSION_KEY] = state
     config.pluginmanager.register(state, "llmeval-session")
+    if not state.is_worker:  # reports are fitted to the terminal where they are shown
+        from pytest_llmeval.harness.fitted_report import TerminalFitting
+
+        config.pluginmanager.register(TerminalFitting(config), "llmeval-terminal-fitting")
     if config.pluginmanager.hasplugin("xdist") and not state.is_worker:
         from pytest_llmeval.harness.xdist_bridge import XdistController
 
@@ -55,18 +59,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """One line naming the model under test."""
+    """The model under test, as asked (it loads later, if at all)."""
     from pytest_llmeval.harness.session import session_of
 
     state = session_of(config)
     if state is None:
         return []
-    if state.settings.model is None:
-        return ["llmeval: no --llm-model given; tests that need a model are skipped"]
-    from pytest_llmeval.backends import describe_configured_model
+    from pytest_llmeval.harness.summary import header_lines
 
     extra = [state.base.HEADER] if state.base is not None else []  # --llm-compare-base
-    return ["llmeval: model " + describe_configured_model(state.settings), *extra]
+    return [*header_lines(config, state), *extra]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -177,7 +179,7 @@ def pytest_runtest_makereport(
     report = yield
     from pytest_llmeval.harness.recording import complete_report
 
-    complete_report(item, report)
+    complete_report(item, report, call.excinfo)
     return report
 
 

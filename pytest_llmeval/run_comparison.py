@@ -13,11 +13,11 @@ baseline was written never shows up as a drop.
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_llmeval.failure_text import fit_lines
 from pytest_llmeval.paired_comparison import PairedComparison, compare_paired
 from pytest_llmeval.records import RunRecord
 from pytest_llmeval.run_scope import describe_model_change
@@ -242,18 +242,15 @@ class Comparison:
         found = [f"{count} {_plural(kind, count)}" for kind, count in counts.items() if count]
         against = f" with baseline run {self.baseline_run_id[:12]}" if self.baseline_run_id else " with the baseline"
         flaky = f"; {len(self.flaky)} flaky (flipped within sampling noise)" if self.flaky else ""
-        lines.append(
-            f"llmeval: compared {self.compared} {_plural('case', self.compared)}{against}: "
-            + (", ".join(found) if found else "no differences")
-            + flaky
+        # The sentences wrap to the width (the counts and every file that differs are worth reading);
+        # only the table's rows are cut.
+        heading = f"llmeval: compared {self.compared} {_plural('case', self.compared)}{against}: " + (
+            (", ".join(found) if found else "no differences") + flaky
         )
+        lines += fit_lines(heading, width).splitlines()
         if self.model_differences:
             model_line = "  another model than the baseline's: " + "; ".join(self.model_differences)
-            if width is not None and len(model_line) > width:
-                # wrapped, not cut: every file that differs is worth reading
-                lines += textwrap.wrap(model_line, width=width, subsequent_indent="    ", break_on_hyphens=False)
-            else:
-                lines.append(model_line)
+            lines += fit_lines(model_line, width).splitlines()
         rows = self.rows(not_run=verbose >= 1)
         shown = rows if max_rows is None else rows[: max(0, max_rows)]
         if shown:
@@ -271,18 +268,22 @@ class Comparison:
         if len(rows) > len(shown):
             lines.append(f"  ... and {len(rows) - len(shown)} more (llmeval diff shows them all)")
         if self.not_run and verbose < 1:
-            lines.append(
+            lines += fit_lines(
                 f"  {len(self.not_run)} {_plural('case', len(self.not_run))} of the baseline not run "
-                "(deselected or removed; -v lists them)"
-            )
-        fitted = warning + (lines if width is None else [_fit_end(line, width) for line in lines])
+                "(deselected or removed; -v lists them)",
+                width,
+            ).splitlines()
+        fitted = (fit_lines("\n".join(warning), width).splitlines() if warning else []) + lines
         if self.paired is not None:
             # the flipped cases are the rows above; the statistics say whether they add up to a
             # change (evidence: shown whole, never cut to the terminal's width)
-            fitted += [
-                f"paired statistics: A = {self.paired.label_a}; B = {self.paired.label_b}",
-                *self.paired.format_statistics().splitlines(),
-            ]
+            statistics = "\n".join(
+                [
+                    f"paired statistics: A = {self.paired.label_a}; B = {self.paired.label_b}",
+                    self.paired.format_statistics(),
+                ]
+            )
+            fitted += fit_lines(statistics, width).splitlines()  # wrapped to the width, never cut
         return "\n".join(fitted)
 
 

@@ -241,14 +241,18 @@ class ModelDescription:
     adapter: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def summary(self, asked: Mapping[str, str] | None = None) -> str:
+        """One line: source, architecture, size, device, dtype, adapter and extras. With ``asked``
+        (the ``device`` and ``dtype`` options), a value that was resolved from another (``auto``)
+        says so: ``device cpu (asked auto)``, so the line never contradicts the report header."""
+        asked = asked or {}
         parts = [self.architecture or self.backend]
         if self.num_parameters is not None:
             parts.append(f"{format_count(self.num_parameters)} parameters")
-        if self.device:
-            parts.append(f"device {self.device}")
-        if self.dtype:
-            parts.append(f"dtype {self.dtype}")
+        for name, value in (("device", self.device), ("dtype", self.dtype)):
+            if value:
+                wanted = asked.get(name)
+                parts.append(f"{name} {value}" + (f" (asked {wanted})" if wanted and wanted != value else ""))
         if self.adapter:
             parts.append(f"adapter {self.adapter}")
         parts.extend(f"{k} {v}" for k, v in self.extra.items())

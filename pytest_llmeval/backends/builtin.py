@@ -54,7 +54,10 @@ def _hf_describe(settings: Settings) -> str:
     parts += [f"device {settings.device}", f"dtype {dtype}"]
     if settings.adapter:
         parts.append(f"adapter {settings.adapter}")
-    return f"{settings.model} ({', '.join(parts)})"
+    # What was asked, before the model loads: "auto" is resolved then, and the summary says to what.
+    auto = [name for name, value in (("device", settings.device), ("dtype", settings.dtype)) if value == "auto"]
+    resolved = f"; {' and '.join(auto)} resolved when it loads" if auto else ""
+    return f"{settings.model} ({', '.join(parts)}){resolved}"
 
 
 def _hf_identity(settings: Settings, cache_folder: Path, memo: FileHashMemo) -> str:

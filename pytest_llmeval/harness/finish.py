@@ -10,6 +10,7 @@ import pytest
 
 from pytest_llmeval.harness.run_assembly import portable_path
 from pytest_llmeval.harness.session import LLMEvalSession
+from pytest_llmeval.paths import shown_path
 
 __all__ = ["NO_CASES_MARKDOWN", "finish_session"]
 
@@ -62,7 +63,8 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     base_note = state.base.record(state) if state.base is not None else None
     try:
         RunStore(state.history_path).record_run(state.run)
-        state.notes.append(f"run {state.run.run_id[:12]} recorded in {state.history_path}")
+        history = shown_path(state.history_path, state.cwd)  # as typed from where pytest ran
+        state.notes.append(f"run {state.run.run_id[:12]} recorded in {history}")
     except (StoreError, OSError) as exc:
         state.warnings.append(f"the run was not recorded: {exc}")
     else:
@@ -71,7 +73,8 @@ def _record_and_accept(state: LLMEvalSession) -> None:
         log_path = inference_log_path(state.history_path, state.run.run_id)
         try:
             written = write_inference_log(log_path, state.results.inferences)
-            state.notes.append(f"inference log: {written} {'output' if written == 1 else 'outputs'} in {log_path}")
+            shown = shown_path(log_path, state.cwd)
+            state.notes.append(f"inference log: {written} {'output' if written == 1 else 'outputs'} in {shown}")
         except OSError as exc:
             state.warnings.append(f"the inference log was not written: {exc}")
     mode = state.settings.update_baseline
@@ -82,7 +85,7 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     except (BaselineError, OSError) as exc:
         state.warnings.append(f"baseline not updated: {exc}")
         return
-    state.notes.append(acceptance.describe())
+    state.notes.append(acceptance.describe(shown_path(state.baseline_path, state.cwd)))
 
 
 def _write_summaries(state: LLMEvalSession) -> None:
@@ -96,8 +99,8 @@ def _write_summaries(state: LLMEvalSession) -> None:
     from pytest_llmeval.dashboard import baseline_label, build_dashboard_data, dashboard_from_history, write_dashboard
     from pytest_llmeval.store import StoreError
 
-    shown_path = portable_path(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
-    reference_label = baseline_label(state.baseline, shown_path) if state.baseline is not None else None
+    baseline_shown = portable_path(str(state.baseline_path), state.cwd)  # a CI log or page need not show /home/...
+    reference_label = baseline_label(state.baseline, baseline_shown) if state.baseline is not None else None
     if settings.markdown is not None:
         from pytest_llmeval.markdown import format_markdown_summary
 
@@ -119,7 +122,7 @@ def _write_summaries(state: LLMEvalSession) -> None:
             data = dashboard_from_history(
                 state.history_path,
                 baseline=state.baseline,
-                baseline_path=shown_path,
+                baseline_path=baseline_shown,
                 latest=state.run,
                 tolerances=dict(settings.metric_tolerance),
                 confidence=settings.confidence,

@@ -81,7 +81,9 @@ def review_status(report: pytest.TestReport) -> tuple[str, str, str] | None:
     return report_status(report.outcome, payload.record.checks)
 
 
-def complete_report(item: pytest.Item, report: pytest.TestReport) -> None:
+def complete_report(
+    item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException] | None = None
+) -> None:
     """Attach the payload, tolerate what the groups or the baseline tolerate, add failure sections
     and JUnit properties. Called for every report of every test: cheap when the test did nothing
     with a model."""
@@ -120,19 +122,30 @@ def complete_report(item: pytest.Item, report: pytest.TestReport) -> None:
     if not payload.is_empty():
         payload.attach(report)
     if test is not None and report.failed and not isinstance(item, (CaseItem, InvalidCaseItem)):
-        # Not wrapped to the terminal: an xdist worker has none, and a report must read the same
-        # serially and under -n (and whole, for fnmatch and for people copying a message).
+        # Whole here: the controller wraps them to its terminal when shown (harness.fitted_report),
+        # so a report reads the same serially and under -n.
         _add_sections(report, test)
+        if (
+            report.when == "call"
+            and excinfo is not None
+            and getattr(item.config.option, "tbstyle", "auto") in ("auto", "short")
+        ):
+            from pytest_llmeval.harness.fitted_report import check_failure_text
+
+            text = check_failure_text(excinfo, str(state.cwd))
+            if text is not None:  # an assert_<check> helper failed: its message, not pytest's traceback
+                # (--tb=long or native still shows that)
+                report.longrepr = text
 
 
-def _add_sections(report: pytest.TestReport, test: running_test.RunningTest, width: int | None = None) -> None:
+def _add_sections(report: pytest.TestReport, test: running_test.RunningTest) -> None:
     from pytest_llmeval.failure_text import format_checks, format_generation
 
     for i, generation in enumerate(test.generations, 1):
         title = "llm output" if len(test.generations) == 1 else f"llm output {i}"
         report.sections.append((title, format_generation(generation)))
     if test.checks:
-        report.sections.append(("llm checks", format_checks(test.checks, width=width)))
+        report.sections.append(("llm checks", format_checks(test.checks)))
 
 
 def _inference_entries(

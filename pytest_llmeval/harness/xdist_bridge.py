@@ -27,8 +27,12 @@ def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: li
     if state.base is not None:
         state.base.send(config)
     if state.model is not None and state.model.loaded:
+        from pytest_llmeval.harness.summary import loaded_model_line
+
         described = state.model.backend.describe()
-        output["llmeval_model"] = {"device": described.device, "dtype": described.dtype}
+        # the summary's model line as a serial run prints it, since the controller never loads the model
+        summary = loaded_model_line(described, state)
+        output["llmeval_model"] = {"device": described.device, "dtype": described.dtype, "summary": summary}
 
 
 class XdistController:

@@ -12,7 +12,10 @@ import sklearn.metrics  # noqa: F401
 
 
 @pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     # Inner sessions must not find the outer project's configuration.
     pytester.makeini("[pytest]\n")
+    # Inner sessions print to a terminal 400 columns wide (whatever runs the outer one), so a test
+    # reads a message whole; a test of fitting to the terminal sets the width it tests.
+    monkeypatch.setenv("COLUMNS", "400")
     return pytester

@@ -272,8 +272,10 @@ def test_load_cases_for_parametrize(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*test_case?reset-password? PASSED*",
-            "E       pytest_llmeval.cases.CaseExpectationsFailed: case 'reset-password' failed 1 of 2 checks",
-            "E         FAIL contains_any: expected at least one of*",
+            "case 'reset-password' failed 1 of 2 checks",
+            "  FAIL contains_any: expected at least one of*",
+            "test_load_cases_for_parametrize.py:10: in test_a_case_reports_every_failed_check",
+            '    case.assert_expectations(llm.generate("hack"))',
         ]
     )
 

@@ -45,10 +45,11 @@ def test_a_failing_check_shows_expected_got_output_and_every_check(scripted: pyt
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            ">       assert_contains_any(llm_output, [\"Forgot Password\", \"reset link\"])",
-            "E       pytest_llmeval.checks.base.CheckFailed: contains_any: expected at least one of "
-            "['Forgot Password', 'reset link'] (case-insensitive); found none in "
-            "'To change your password, open Settings.'",
+            # the check's message and the test's line that called it, not pytest's source listing
+            "contains_any: expected at least one of ['Forgot Password', 'reset link'] (case-insensitive); "
+            "found none in 'To change your password, open Settings.'",
+            "test_a_failing_check_shows_expected_got_output_and_every_check.py:9: in test_reset",
+            '    assert_contains_any(llm_output, ["Forgot Password", "reset link"])',
             "*- llm output -*",
             "prompt: reset",
             "To change your password, open Settings.",
@@ -59,8 +60,18 @@ def test_a_failing_check_shows_expected_got_output_and_every_check(scripted: pyt
             "success_mode: 1 failed",
         ]
     )
-    # The helper hides its own frames: the traceback ends at the user's line.
     assert "def assert_contains_any" not in result.stdout.str()
+    assert "CheckFailed" not in result.stdout.str()
+    # --tb=long asks for pytest's traceback: it has it, ending at the user's line (the helper
+    # hides its own frames)
+    long = scripted.runpytest("--llm-model=py:bot:answer", "--tb=long")
+    long.stdout.fnmatch_lines(
+        [
+            '>       assert_contains_any(llm_output, ["Forgot Password", "reset link"])',
+            "E       pytest_llmeval.checks.base.CheckFailed: contains_any: expected at least one of *",
+        ]
+    )
+    assert "def assert_contains_any" not in long.stdout.str()
 
 
 def test_helpers_return_what_they_parsed(scripted: pytest.Pytester) -> None:

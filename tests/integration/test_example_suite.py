@@ -34,25 +34,66 @@ def test_example_suite_passes_on_the_demo_model(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.OK
 
 
-def test_the_weak_demo_model_fails_the_example_suites_gate_as_readme_shows(pytester: pytest.Pytester) -> None:
+def test_the_weak_demo_model_fails_the_example_suites_gate_as_readme_shows(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pytest_llmeval.cli import main
 
     suite = pytester.path / "example_suite"
     shutil.copytree(EXAMPLE_SUITE, suite, ignore=shutil.ignore_patterns(".llmeval", "__pycache__"))
     assert main(["demo-model", str(pytester.path / "weak"), "--weak"]) == 0
-    result = pytester.runpytest_subprocess(str(suite), f"--llm-model={pytester.path / 'weak'}")
+    # README's walk-through as a person runs it: from the clone, in a terminal 120 columns wide
+    # (not on CI, where pytest itself never cuts its short summary)
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
+    result = pytester.runpytest_subprocess("example_suite", f"--llm-model={pytester.path / 'weak'}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    # README's walk-through: the shipped weak model gives these exact counts on every machine
+    # the shipped weak model gives these exact counts on every machine
+    # the header says what was asked, the summary what it resolved to (lines wrapped to fit)
+    unwrapped = " ".join(line.strip() for line in result.stdout.lines)
+    assert (
+        "llmeval: model weak (GPT2LMHeadModel, 452.1K parameters, device auto, dtype auto (float32 in config)); "
+        "device and dtype resolved when it loads"
+    ) in unwrapped
+    assert (
+        "model: weak (GPT2LMHeadModel, 452.1K parameters, device cpu (asked auto), dtype float32 (asked auto), "
+        "chat template on)"
+    ) in unwrapped
     result.stdout.fnmatch_lines(
         [
-            "  llmeval: compared 46 cases with baseline run *: 28 regressions*",  # fitted to 80 columns
+            "  llmeval: compared 46 cases with baseline run *: 28 regressions, 12 metric drops, 32 changed outputs",
             "    regression *sentiment.eval*classification*passed -> failed*",  # a long id loses its middle
+            "inference log: 52 outputs in example_suite/.llmeval/runs/*/inferences.jsonl",  # as typed from here
         ]
     )
-    # once, and fitted to the terminal (80 columns under pytester)
-    rows = [line for line in result.stdout.lines if line.startswith("    regression ")]
-    assert len(rows) == 28 and all(len(row) <= 80 for row in rows)
     result.stdout.fnmatch_lines(["*macro_f1 0.472 < min 0.800*"])  # the group's own failure says why
+    # every line fits the terminal: failure reports, sections, the summary and pytest's own lines
+    # (but pytest's "rootdir:", as long as the path of this test's folder)
+    too_wide = [line for line in result.stdout.lines if len(line) > 120 and not line.startswith("rootdir: ")]
+    assert too_wide == []
+    # each regression once: one row each, in one table, and the gate's line does not list them again
+    rows = [line for line in result.stdout.lines if line.startswith("    regression ")]
+    assert len(rows) == 28 and len({row.split()[1] for row in rows}) == 28
+    assert (
+        sum(line.strip() == "kind            case" or line.lstrip().startswith("kind ") for line in result.stdout.lines)
+        == 1
+    )
+    result.stdout.fnmatch_lines(
+        ["llmeval::gate FAILED: 12 metric drops beyond the tolerance against the baseline (listed above)"]
+    )
+    # a failing assert_<check> shows its message and the test's line, not pytest's source listing
+    result.stdout.fnmatch_lines(
+        [
+            "_*_ test_reset_password _*_",
+            "contains_any: expected at least one of ?'Forgot Password', 'reset link'? (case-insensitive); found none in*",
+            "    *",
+            "example_suite/test_account_help.py:15: in test_reset_password",
+            '    assert_contains_any(llm_output, ?"Forgot Password", "reset link"?)',
+            "*- llm output -*",
+        ]
+    )
+    assert "CheckFailed" not in result.stdout.str()
 
 
 def test_demo_model_memorises_its_answers(demo_model: Path) -> None:
@@ -103,5 +144,7 @@ def test_fewer_steps_give_a_weaker_demo_model(tmp_path: Path) -> None:
 
     folder = build_demo_model(tmp_path / "weak", steps=5)
     settings = Settings(model=str(folder), max_new_tokens=16)
-    outputs = ModelUnderTest(settings, lambda: load_backend(settings, folder)).generate_many([p for p, _ in DEMO_EXAMPLES])
+    outputs = ModelUnderTest(settings, lambda: load_backend(settings, folder)).generate_many(
+        [p for p, _ in DEMO_EXAMPLES]
+    )
     assert sum(o.text == a for (_, a), o in zip(DEMO_EXAMPLES, outputs)) < len(DEMO_EXAMPLES) // 2

@@ -111,11 +111,17 @@ def test_markers_are_registered_for_strict_markers(pytester: pytest.Pytester) ->
     )
 
 
-def test_report_header_names_the_model(pytester: pytest.Pytester, tiny_gpt2: Path) -> None:
+def test_report_header_names_the_model(
+    pytester: pytest.Pytester, tiny_gpt2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile("def test_plain(): pass")
+    monkeypatch.setenv("COLUMNS", "200")
     result = pytester.runpytest(f"--llm-model={tiny_gpt2}", "--llm-dtype=float32")
     result.stdout.fnmatch_lines(
-        [f"llmeval: model {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device auto, dtype float32)"]
+        [
+            f"llmeval: model {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device auto, dtype float32); "
+            "device resolved when it loads"
+        ]
     )
     result.assert_outcomes(passed=1)
 
@@ -132,7 +138,8 @@ def test_summary_says_what_was_loaded(pytester: pytest.Pytester, tiny_gpt2: Path
     result.stdout.fnmatch_lines(
         [
             "*- llmeval -*",
-            f"model: {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device cpu, dtype float32, chat template off)",
+            f"model: {tiny_gpt2} (GPT2LMHeadModel, 46.5K parameters, device cpu (asked auto), dtype float32 "
+            "(asked auto), chat template off)",
             "outputs: 1 generated in * s, 0 from the cache; model loaded in * s (import * s, from_pretrained * s)",
         ]
     )

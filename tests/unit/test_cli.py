@@ -249,7 +249,7 @@ def test_show_unknown_run(history: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_diff_runs_regressed_exit_1(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diff", "previous", "latest", "--history", str(history), "--tolerance", "rouge_l=0.05"]) == 1
+    assert main(["diff", "previous", "latest", "--history", str(history), "--tolerance", "rouge_l=0.05", "--width=0"]) == 1
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].startswith("WARNING: generation settings differ from the baseline's: dtype: float32 -> bfloat16")
@@ -258,13 +258,46 @@ def test_diff_runs_regressed_exit_1(history: Path, capsys: pytest.CaptureFixture
     assert "passed -> failed: contains_any: expected one of ['reset link']" in out
 
 
+@pytest.mark.parametrize("columns", [80, 120])
+def test_diff_fits_its_table_to_the_terminal(
+    history: Path, columns: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore(history)
+    long_id = "evals/test_account_help.py::test_answers_point_to_the_right_page[Where can I download my invoices?]"
+    reason = "contains: expected 'Billing' (case-insensitive); not found in 'Open Settings, choose Account, and more'"
+    store.record_run(run("cccc2222long", 1_700_000_200.0, case(long_id), case("evals/s.yaml::json")))
+    store.record_run(
+        run("dddd3333long", 1_700_000_300.0, case(long_id, "failed", message=reason), case("evals/s.yaml::json"))
+    )
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["diff", "cccc", "dddd", "--history", str(history)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and max(len(line) for line in lines) <= columns
+    # the table as the session summary fits it: the id keeps its end (its parameters), the reason its start
+    (row,) = [line for line in lines if line.startswith("  regression")]
+    assert "invoices?]" in row and "passed -> failed: contains" in row and "..." in row.split("invoices?]")[0]
+    assert row.endswith("...") and len(row) > columns - 5  # the reason takes the rest of the width
+    # asked for whole lines: nothing cut
+    assert main(["diff", "cccc", "dddd", "--history", str(history), "--width", "0"]) == 1
+    whole = capsys.readouterr().out
+    assert long_id in whole and reason in whole
+
+
+def test_diff_lists_the_cases_b_did_not_run_with_v(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "aaaa", "bbbb", "--history", str(history), "--width=0"]) == 1
+    assert "1 case of the baseline not run (deselected or removed; -v lists them)" in capsys.readouterr().out
+    assert main(["diff", "aaaa", "bbbb", "--history", str(history), "--width=0", "-v"]) == 1
+    out = capsys.readouterr().out
+    assert "not run" in out and "test_x.py::test_skip" in out and "-v lists them" not in out
+
+
 def test_diff_tolerance_does_not_hide_a_regression(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "aaaa", "bbbb", "--history", str(history), "--default-tolerance", "1"]) == 1
     assert "metric drop" not in capsys.readouterr().out
 
 
 def test_diff_clean_exit_0(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diff", "aaaa", "aaaa", "--history", str(history)]) == 0
+    assert main(["diff", "aaaa", "aaaa", "--history", str(history), "--width=0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("no differences")
     assert lines[1] == "paired statistics: A = run aaaa0000good, model ./ckpt/run-7; B = run aaaa0000good, model ./ckpt/run-7"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pytest_llmeval.backends.base import Generation, GenerationParams, GenerationRequest
 from pytest_llmeval.checks import check
 from pytest_llmeval.checks.base import CheckResult
@@ -50,3 +52,31 @@ def test_long_check_lines_wrap_to_the_width() -> None:
     assert lines[0].startswith("FAIL contains: expected 'Team'")
     assert all(line.startswith("    ") for line in lines[1:])
     assert " ".join(line.strip() for line in lines) == " ".join(format_checks([failed]).split())
+
+
+def test_fit_lines_wraps_long_lines_at_spaces_under_their_own_indent_and_cuts_nothing() -> None:
+    from pytest_llmeval.failure_text import fit_lines
+
+    text = "short\n  FAIL contains: expected 'Billing'; not found in 'Open Settings, choose Account'"
+    fitted = fit_lines(text, 30)
+    assert fitted.splitlines() == [
+        "short",
+        "  FAIL contains: expected",
+        "      'Billing'; not found in",
+        "      'Open Settings, choose",
+        "      Account'",
+    ]
+    assert " ".join(fitted.split()) == " ".join(text.split())  # every word kept
+    assert fit_lines(text, None) == text and fit_lines(text, 0) == text
+    assert fit_lines("x" * 25, 10).splitlines() == ["x" * 10, "    " + "x" * 6, "    " + "x" * 6, "    " + "x" * 3]
+
+
+def test_shown_path_is_relative_below_where_the_command_ran(tmp_path: Path) -> None:
+    from pytest_llmeval.paths import shown_path
+
+    assert shown_path(tmp_path / "suite" / ".llmeval" / "history.db", tmp_path) == "suite/.llmeval/history.db"
+    assert shown_path("/elsewhere/model", tmp_path) == "/elsewhere/model"
+    assert shown_path("py:bot:answer", tmp_path) == "py:bot:answer"
+    url = "openai:fake at http://127.0.0.1:8000/v1"
+    assert shown_path(url, tmp_path) == url  # never read as a path
+    assert shown_path(tmp_path, tmp_path) == "."

@@ -40,6 +40,7 @@ def test_a_complete_folder_is_accepted_and_counted(tmp_path: Path) -> None:
     assert folder.count_parameters() == 17
     line = describe_configured_model(Settings(model=str(folder.path)))
     assert "GPT2LMHeadModel, 17 parameters, device auto, dtype auto" in line
+    assert line.endswith("; device and dtype resolved when it loads")  # the summary says to what
 
 
 def test_missing_path(tmp_path: Path) -> None:

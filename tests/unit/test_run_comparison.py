@@ -255,14 +255,15 @@ def test_format_fits_the_terminal_width_and_keeps_parameters_visible() -> None:
     assert max(len(line) for line in lines) <= 120
     rows = [line for line in lines if line.startswith("  regression")]
     narrow = compare(before, after).format(width=60).splitlines()
-    assert narrow[0].startswith("llmeval: compared 3 cases")  # the verdict whole, never cut
-    assert all(len(line) <= 60 for line in narrow if line.startswith("  regression"))
+    # the verdict wraps, never cut; every line fits
+    assert narrow[:2] == ["llmeval: compared 3 cases with baseline run cur: 3", "    regressions"]
+    assert all(len(line) <= 60 for line in narrow)
     assert len(rows) == 3
     # the middle of a long id goes, its parameters stay: two parametrized rows stay distinguishable
     assert any("...e a team member?-Team]" in row or "-Team]" in row for row in rows)
     assert any("-Billing]" in row for row in rows)
     assert all(line.endswith("...") for line in rows if "x" * 20 in line)
-    assert len(narrow) == len(lines)
+    assert len(narrow) == len(lines) + 1  # the verdict's second line
 
 
 def test_compare_two_baselines() -> None:
@@ -326,7 +327,7 @@ def test_a_long_model_line_wraps_to_the_width() -> None:
     after = run(case("a"), model_id="m2")
     after.model.update(source="/tmp/weak-demo", files={"config.json": "1", "model.safetensors": "9", "llmeval-demo.json": "8"})
     lines = compare(before, after).format(width=60).splitlines()
-    model = lines[1:]
-    assert model[0].startswith("  another model than the baseline's: model folder")
-    assert all(len(line) <= 60 for line in model) and all(line.startswith("    ") for line in model[1:])
+    model = lines[2:]  # after the verdict, wrapped in two lines
+    assert model[0].startswith("  another model than the baseline's: model")
+    assert all(len(line) <= 60 for line in model) and all(line.startswith("      ") for line in model[1:])
     assert "llmeval-demo.json, model.safetensors" in " ".join(" ".join(model).split())
