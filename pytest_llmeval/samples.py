@@ -108,6 +108,7 @@ def sample_requests(
             request.messages,
             request.system,
             params.model_copy(update={"do_sample": True, "seed": sample_seed(base, case_key, index)}),
+            request.reply_prefix,
         )
         for index in range(samples)
     ]

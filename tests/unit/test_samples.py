@@ -251,6 +251,13 @@ def test_samples_turn_sampling_on_and_keep_the_other_parameters() -> None:
     assert [r.params.seed for r in own_seed] == [sample_seed(5, "k", i) for i in range(2)]
 
 
+def test_samples_keep_the_reply_prefix() -> None:
+    from dataclasses import replace
+
+    request = replace(build_request(prompt="p"), reply_prefix="Score:")
+    assert [r.reply_prefix for r in sample_requests(request, 3, case_key="k", session_seed=None)] == ["Score:"] * 3
+
+
 def test_samples_of_an_explicitly_greedy_request_are_a_usage_error() -> None:
     with pytest.raises(GenerationParameterError) as error:
         sample_requests(build_request(prompt="p", do_sample=False), 4, case_key="k", session_seed=None)
