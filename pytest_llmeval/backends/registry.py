@@ -113,6 +113,9 @@ def register_backend(spec: BackendSpec) -> BackendSpec:
             if taken is not None and taken.origin != origin:
                 what = f"backend scheme {spec.scheme!r}" if taken.name != spec.name else f"backend {spec.name!r}"
                 raise ValueError(f"{what} is registered twice: by {taken.origin} and by {origin}")
+        replaced = _BY_NAME.get(spec.name)
+        if replaced is not None and _BY_SCHEME.get(replaced.scheme) is replaced:
+            del _BY_SCHEME[replaced.scheme]  # re-registered under a new scheme: the old one no longer routes
         _BY_NAME[spec.name] = spec
         _BY_SCHEME[spec.scheme] = spec
     return spec

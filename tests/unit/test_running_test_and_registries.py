@@ -183,6 +183,10 @@ def test_the_backend_registry() -> None:
     assert settings.model == "unitecho:model" and settings.backend_name == "unit_echo"
     with pytest.raises(ValueError, match="backend scheme 'py' is registered twice: by pytest_llmeval.backends.builtin and by "):
         register_backend(BackendSpec(name="other", scheme="py", load=spec.load, describe=spec.describe))
+    # the same backend registered again under a new scheme: the old scheme no longer routes to it
+    register_backend(BackendSpec(name="unit_echo", scheme="unitecho2", load=spec.load, describe=spec.describe))
+    assert backend_for("unitecho2:model").name == "unit_echo"
+    assert scheme_of("unitecho:model") is None
 
 
 def test_a_broken_backend_entry_point_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
