@@ -127,6 +127,7 @@ def complete_report(
         _add_sections(report, test)
         if (
             report.when == "call"
+            and isinstance(item, pytest.Function)  # a user's test; the plugin's own items say their failure
             and excinfo is not None
             and getattr(item.config.option, "tbstyle", "auto") in ("auto", "short")
         ):

@@ -135,9 +135,10 @@ def _interval_metric_lines(reporter: pytest.TerminalReporter, state: LLMEvalSess
             if "low" not in metric:
                 continue
             direction = "higher is better" if metric.get("higher_is_better", True) else "lower is better"
-            reporter.line(
+            _line(
+                reporter,
                 f"{name} {record.node_id}: {metric['value']:.4g} [{metric['low']:.4g}, {metric['high']:.4g}] "
-                f"({metric['confidence']:.0%} interval; {direction})"
+                f"({metric['confidence']:.0%} interval; {direction})",
             )
 
 

@@ -23,6 +23,7 @@ def test_the_checkpoint_sweep_draws_one_point_per_step(tmp_path: Path) -> None:
     # the script calls `llmeval` and `pytest` as a user's shell finds them: this interpreter's
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    env["COLUMNS"] = "400"  # summary lines wrap to the terminal: wide enough to read each whole
     # one file of the suite keeps the test short; the script passes extra arguments to pytest
     done = subprocess.run(
         ["sh", str(suite / "checkpoint_sweep.sh"), "-k", "entities"],
