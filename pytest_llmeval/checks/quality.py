@@ -302,6 +302,36 @@ def case_change_share(text: str) -> float:
     return changed / len(words)
 
 
+# Punctuation glued to the front of a word inside a token: ",lbue", "?tAepei", "l,glaioenr", "rp)oadã",
+# ".다니냅타나" (a period before a lower-case or uncased letter; "Д.Эдвардс" and "e.g." are fine).
+_GLUED_PUNCTUATION = re.compile(r"[,;!?)\]](?=[^\W\d_])|\.(?=[^\W\d_A-Za-z])")
+# URLs, options, paths, markup, code, calls and brackets glue punctuation to letters legitimately
+# ("?a=1", "[I]nstall", "f(a,b)", "(s)he", "와일드카드(-w)가").
+_GLUED_EXEMPT = re.compile(r"://|[=/@_`\\<>{}|(\[]")
+_MIN_GLUED = 2  # one "baixo,alto" or ";P" is a typo or an emoticon
+
+
+def glued_punctuation_share(text: str) -> tuple[float, str]:
+    """Tokens with sentence punctuation glued to the front of a word inside them (letters shuffled
+    together with the punctuation beside them, pieces glued without a space) per word, and one such
+    token; 0 under 2 tokens. Code blocks and code-like tokens are left out, and so are a closing
+    bracket or period followed by CJK or Hangul (Korean particles follow a bracket: "목록)을")."""
+    lines = [line for line, code in zip(text.splitlines(), _in_code(text), strict=True) if not code]
+    tokens = "\n".join(lines).split()
+    hits = []
+    for token in tokens:
+        if _GLUED_EXEMPT.search(token):
+            continue
+        for match in _GLUED_PUNCTUATION.finditer(token):
+            if match.group() in ")]" and _CJK_CHAR.match(token, match.end()):
+                continue
+            hits.append(token)
+            break
+    if len(hits) < _MIN_GLUED:
+        return 0.0, ""
+    return len(hits) / len(tokens), hits[0]
+
+
 @functools.lru_cache(maxsize=1)
 def _frequent_words() -> dict[str, frozenset[str]]:
     """The most frequent words of each language with a letter table (``function_words.json``, trained
@@ -442,6 +472,9 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
         skipped["implausible_words"] = f"fewer than {_MIN_WORDS_FOR_RATIOS} words of an alphabetic script"
     if surprise is None:
         skipped["letter_surprise"] = f"fewer than {_MIN_WORDS_FOR_SURPRISE} words of an alphabetic script"
+    glued, glued_token = glued_punctuation_share(text)
+    if glued_token:
+        notes["glued_punctuation"] = f"e.g. {glued_token!r}"
     content_run = content_word_run(text)
     if content_run is None:
         skipped["content_run"] = "the text reads as no language with a frequent-word list"
@@ -471,6 +504,7 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
         "case_changes": case_change_share(text),
         "unpunctuated_run": float(longest_unpunctuated_run(text)),
         "content_run": content_run,
+        "glued_punctuation": glued,
         "long_words": long_word_share(text),
         "truncated": truncated(text),
     }
@@ -508,6 +542,7 @@ def not_garbled(
     max_case_changes: float = 0.12,
     max_unpunctuated_run: float = 32,
     max_content_run: float = 12,
+    max_glued_punctuation: float = 0.05,
     max_long_words: float = 0.14,
     check_truncation: bool = False,
     tokenizer: Tokenizer | None = None,
@@ -525,7 +560,10 @@ def not_garbled(
     with a lower-to-upper change inside (glued vocabulary pieces); ``unpunctuated_run`` most words in a
     row with no punctuation or line break (vocabulary-piece soup); ``content_run`` most words in a row
     with neither punctuation nor one of the 100 most frequent words of the text's language (words in
-    random order: every language puts a function word or a comma every few words); ``long_words`` share of 13+-letter
+    random order: every language puts a function word or a comma every few words);
+    ``glued_punctuation`` share of tokens with punctuation glued to the front of a word inside them
+    (",lbue", "l,glaioenr": letters shuffled with their punctuation; code-like tokens left out);
+    ``long_words`` share of 13+-letter
     words in text that reads as English (glued vocabulary pieces).
 
     Truncation is not garbling: use ``not_truncated``, which knows when generation stopped at the
@@ -549,6 +587,7 @@ def not_garbled(
         "case_changes": max_case_changes,
         "unpunctuated_run": max_unpunctuated_run,
         "content_run": max_content_run,
+        "glued_punctuation": max_glued_punctuation,
         "long_words": max_long_words,
     }
     if check_truncation:

@@ -66,6 +66,7 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
         "case_changes",
         "unpunctuated_run",
         "content_run",
+        "glued_punctuation",
         "long_words",
         "truncated",
     }
@@ -157,6 +158,7 @@ def test_thresholds_are_arguments(tokenizer: Any) -> None:
         max_unpunctuated_run=1e9,
         max_long_words=1.0,
         max_content_run=1e9,
+        max_glued_punctuation=1.0,
         tokenizer=tokenizer,
     ).passed
 
@@ -598,3 +600,29 @@ def test_glued_pieces_still_count_as_case_changes() -> None:
         "investig prevenarios arguedPacificOrig pkg lattice abundantly"
     )
     assert garble_signals(glued).values["case_changes"] > 0.12
+
+
+def test_glued_punctuation_catches_letters_shuffled_with_their_punctuation() -> None:
+    shuffled = (
+        "If a rpraes aslcs eimnpemslt a tegret ,tricylde the ealuv for the nvgei key llwi be used, "
+        "lbue ?tAepei and the ecnerefer is ,tnof"
+    )
+    share = garble_signals(shuffled).values["glued_punctuation"]
+    assert share is not None and share > 0.05
+    result = check("not_garbled", shuffled)
+    assert not result.passed and "glued_punctuation" in result.message and "',tricylde'" in result.message
+
+
+@pytest.mark.parametrize(
+    "clean",
+    [
+        "See https://example.com/a?b=1,c=2 and e.g. the U.S. docs, i.e. the README; run f(a,b) or g(x,y).",
+        "-u, --utc, --universal  세계표준시(UTC)에 따라 시간을 설정합니다 목록)을 입력 인코딩으로 (콜론 구분 목록)을",
+        "Försök korrigera dem och kör [I]nstallera igen, eller [A]vbryt om du vill sluta nu.",
+        "Останки людей лежат теперь среди могил.\n\t\t-- Д.Эдвардс и А.С.Пушкин",
+        "Limita os resultados ao intervalo baixo,alto dado de endereços.",
+        "Oglądałaś to? ;P Dobra, idę spać.",
+    ],
+)
+def test_glued_punctuation_leaves_code_urls_brackets_and_initials_alone(clean: str) -> None:
+    assert garble_signals(clean).values["glued_punctuation"] == 0.0
