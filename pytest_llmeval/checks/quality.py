@@ -43,6 +43,9 @@ FAMILY = "quality"
 _MAX_UNIT_WORDS = 12  # longest loop unit looked for, in words
 _MIN_WORDS_FOR_RATIOS = 8  # below this, shares of words are noise ("positive" is one word)
 _MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, not a loop
+# A short text needs two implausible words among at least three to fail: no clean text of the
+# calibration or development parts under 8 words has two, shuffled ones mostly do.
+_MIN_WORDS_FOR_IMPLAUSIBLE = 3
 _MIN_WORDS_FOR_SURPRISE = 15  # the mean letter-pair score of a few words is noise
 _IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter below which a word is implausible
 _FRAGMENTATION_SAMPLE = 20_000
@@ -253,7 +256,7 @@ def letter_signals(text: str) -> tuple[float | None, float | None, str]:
     text has too few scorable words, or when most of its letters are of a script without tables
     (the Latin words in Japanese or Chinese text are names and identifiers: "chfn", "pg_class")."""
     scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
-    if scored is None or scored.words < _MIN_WORDS_FOR_RATIOS:
+    if scored is None or scored.words < _MIN_WORDS_FOR_IMPLAUSIBLE:
         return None, None, ""
     letters = sum(1 for c in text if c.isalpha())
     if scored.letters < 0.5 * letters:
@@ -469,7 +472,7 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
     if letters_note:
         notes["implausible_words"] = notes["letter_surprise"] = letters_note
     if implausible is None:
-        skipped["implausible_words"] = f"fewer than {_MIN_WORDS_FOR_RATIOS} words of an alphabetic script"
+        skipped["implausible_words"] = f"fewer than {_MIN_WORDS_FOR_IMPLAUSIBLE} words of an alphabetic script"
     if surprise is None:
         skipped["letter_surprise"] = f"fewer than {_MIN_WORDS_FOR_SURPRISE} words of an alphabetic script"
     glued, glued_token = glued_punctuation_share(text)

@@ -626,3 +626,10 @@ def test_glued_punctuation_catches_letters_shuffled_with_their_punctuation() -> 
 )
 def test_glued_punctuation_leaves_code_urls_brackets_and_initials_alone(clean: str) -> None:
     assert garble_signals(clean).values["glued_punctuation"] == 0.0
+
+
+def test_short_text_with_two_implausible_words_fails_and_one_name_passes() -> None:
+    shuffled = "не лсауодь изменить текстовый миерж у йоофгоалв"
+    result = check("not_garbled", shuffled)
+    assert not result.passed and "implausible_words" in result.message
+    assert check("not_garbled", "Ask Kaczorek about the meeting today.").passed  # one odd word is a name
