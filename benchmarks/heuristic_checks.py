@@ -6,7 +6,8 @@ the part built in session 4 from sources, languages and seeds no earlier part us
 after the checks were final):
 
 - ``not_garbled`` without a tokenizer and with a real BPE tokenizer (the real model's ``tokenizer.json``
-  loaded with the ``tokenizers`` library; pass ``--tokenizer``), false alarms per kind of clean text and
+  loaded with the ``tokenizers`` library; pass ``--tokenizer``), its mean and slowest time per text (the
+  first call loads the tables), false alarms per kind of clean text and
   recall per kind of corruption, plus the real model's outputs (hot-sampled noise vs its clean answers);
 - ``no_repetition`` on the real model's outputs labelled loop / no loop, and false alarms on clean text;
 - ``not_truncated`` on the real model's outputs (the finish reason decides);
