@@ -6,7 +6,8 @@ the part built in session 4 from sources, languages and seeds no earlier part us
 after the checks were final):
 
 - ``not_garbled`` without a tokenizer and with a real BPE tokenizer (the real model's ``tokenizer.json``
-  loaded with the ``tokenizers`` library; pass ``--tokenizer``), false alarms per kind of clean text and
+  loaded with the ``tokenizers`` library; pass ``--tokenizer``), its mean and slowest time per text (the
+  first call loads the tables), false alarms per kind of clean text and
   recall per kind of corruption, plus the real model's outputs (hot-sampled noise vs its clean answers);
 - ``no_repetition`` on the real model's outputs labelled loop / no loop, and false alarms on clean text;
 - ``not_truncated`` on the real model's outputs (the finish reason decides);
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -72,15 +74,19 @@ def garbled(split: str, tokenizer: Any, vocabulary: list[str] | None, per_kind: 
     by_kind: dict[str, list[bool]] = defaultdict(list)
     by_language: dict[str, list[bool]] = defaultdict(list)
     pairs = []
+    seconds: list[float] = []
     for sample in samples:
+        started = time.perf_counter()
         flagged = not check("not_garbled", sample.text, tokenizer=tokenizer).passed
+        seconds.append(time.perf_counter() - started)
         by_kind[("garbled " if sample.garbled else "clean ") + sample.kind].append(flagged)
         by_language[("garbled " if sample.garbled else "clean ") + sample.lang.split("_")[0]].append(flagged)
         pairs.append((sample.garbled, flagged))
     precision, recall, positives, negatives = _precision_recall(pairs)
     name = "with BPE tokenizer" if tokenizer else "without tokenizer"
     print(f"  not_garbled {name}: precision {precision} recall {recall} "
-          f"({positives} garbled, {negatives} clean)")
+          f"({positives} garbled, {negatives} clean); {1000 * sum(seconds) / len(seconds):.1f} ms per text "
+          f"(slowest {1000 * max(seconds):.0f} ms)")
     for kind, flags in sorted(by_kind.items()):
         what = "recall" if kind.startswith("garbled") else "false alarms"
         value = _ratio(sum(flags), len(flags)) if what == "recall" else f"{sum(flags)}/{len(flags)}"

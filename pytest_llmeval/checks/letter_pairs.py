@@ -242,9 +242,10 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
     return WordPlausibility(language, len(scores), letters, len(bad) / len(scores), surprise, tuple(bad[:3]))
 
 
+@functools.lru_cache(maxsize=256)
 def text_language(text: str) -> str | None:
     """The language whose letter pairs fit ``text``'s words best; None without enough such words
-    (only the first 400 words of the text are looked at)."""
+    (only the first 400 words of the text are looked at). Cached: several signals ask for one text."""
     words = letter_words(text, for_scoring=True)[:_LANGUAGE_SAMPLE]
     if len(words) < 5 or sum(map(len, words)) < 0.5 * sum(1 for c in text if c.isalpha()):
         return None  # few words, or mostly a script without tables (Latin names in Korean text)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from importlib import resources
 
 from pytest_llmeval.checks._text import (
     TandemRepeat,
@@ -41,6 +43,9 @@ FAMILY = "quality"
 _MAX_UNIT_WORDS = 12  # longest loop unit looked for, in words
 _MIN_WORDS_FOR_RATIOS = 8  # below this, shares of words are noise ("positive" is one word)
 _MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, not a loop
+# A short text needs two implausible words among at least three to fail: no clean text of the
+# calibration or development parts under 8 words has two, shuffled ones mostly do.
+_MIN_WORDS_FOR_IMPLAUSIBLE = 3
 _MIN_WORDS_FOR_SURPRISE = 15  # the mean letter-pair score of a few words is noise
 _IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter below which a word is implausible
 _FRAGMENTATION_SAMPLE = 20_000
@@ -251,7 +256,7 @@ def letter_signals(text: str) -> tuple[float | None, float | None, str]:
     text has too few scorable words, or when most of its letters are of a script without tables
     (the Latin words in Japanese or Chinese text are names and identifiers: "chfn", "pg_class")."""
     scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
-    if scored is None or scored.words < _MIN_WORDS_FOR_RATIOS:
+    if scored is None or scored.words < _MIN_WORDS_FOR_IMPLAUSIBLE:
         return None, None, ""
     letters = sum(1 for c in text if c.isalpha())
     if scored.letters < 0.5 * letters:
@@ -270,15 +275,98 @@ def _has_case_change(word: str) -> bool:
     return any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
 
 
+# A token that is code, a path, a unit pair or markup rather than a prose word: an identifier with
+# "_" or ".", a call, an index or annotation ("list[str]", "Optional[T]"), "KiB/s", "a=b", "`x`".
+_CODE_TOKEN = re.compile(r"[_.()\[\]{}:=<>/\\`@#$%*|]")
+_EDGE_PUNCTUATION = "\"'“”„«»‘’¿¡(),.;:!?…"
+_MIN_CASE_CHANGE_LETTERS = 4  # "KiB", "MiB", "dB", "kHz", "pH": units and abbreviations, not glued pieces
+# PascalCase names of classes and types ("TypeVar", "BaseModel", "GTlsBackend") in ASCII.
+_PASCAL_CASE = re.compile(r"(?:[A-Z]+[a-z]{2,}){2,}")
+
+
 def case_change_share(text: str) -> float:
-    """Share of words with a lower-to-upper case change inside ("ingThe", "usTENANCE", cp1251
-    mojibake "РїСЂРё"): vocabulary pieces glued together. camelCase code has some, so the threshold
-    leaves room for it."""
-    words = [w for w in _WORDS.findall(text) if len(w) > 1]
-    changed = sum(1 for w in words if _has_case_change(w))
+    """Share of prose words with a lower-to-upper case change inside ("ingThe", "usTENANCE", cp1251
+    mojibake "РїСЂРё"): vocabulary pieces glued together. Code blocks, printf placeholders ("%pT"),
+    code-like tokens (identifiers, calls, type annotations "Dict[str, Any]", paths), ASCII PascalCase
+    type names ("TypeVar", "BaseModel") and words of under 4 letters (units: "KiB", "GiB", "dB") are
+    left out; camelCase prose still has some, so the
+    threshold leaves room for it."""
+    lines = [line for line, code in zip(text.splitlines(), _in_code(text), strict=True) if not code]
+    words: list[str] = []
+    for token in _PLACEHOLDER.sub(" ", "\n".join(lines)).split():
+        core = token.strip(_EDGE_PUNCTUATION)
+        if core and not _CODE_TOKEN.search(core):
+            words.extend(w for w in _WORDS.findall(core) if len(w) > 1)
+    changed = sum(
+        1 for w in words if len(w) >= _MIN_CASE_CHANGE_LETTERS and _has_case_change(w) and not _PASCAL_CASE.fullmatch(w)
+    )
     if len(words) < _MIN_WORDS_FOR_RATIOS or changed < 2:
         return 0.0  # one "GTlsBackend" or "SignOff" is a name, not glued pieces
     return changed / len(words)
+
+
+# Punctuation glued to the front of a word inside a token: ",lbue", "?tAepei", "l,glaioenr", "rp)oadã",
+# ".다니냅타나" (a period before a lower-case or uncased letter; "Д.Эдвардс" and "e.g." are fine).
+_GLUED_PUNCTUATION = re.compile(r"[,;!?)\]](?=[^\W\d_])|\.(?=[^\W\d_A-Za-z])")
+# URLs, options, paths, markup, code, calls and brackets glue punctuation to letters legitimately
+# ("?a=1", "[I]nstall", "f(a,b)", "(s)he", "와일드카드(-w)가").
+_GLUED_EXEMPT = re.compile(r"://|[=/@_`\\<>{}|(\[]")
+_MIN_GLUED = 2  # one "baixo,alto" or ";P" is a typo or an emoticon
+
+
+def glued_punctuation_share(text: str) -> tuple[float, str]:
+    """Tokens with sentence punctuation glued to the front of a word inside them (letters shuffled
+    together with the punctuation beside them, pieces glued without a space) per word, and one such
+    token; 0 under 2 tokens. Code blocks and code-like tokens are left out, and so are a closing
+    bracket or period followed by CJK or Hangul (Korean particles follow a bracket: "목록)을")."""
+    lines = [line for line, code in zip(text.splitlines(), _in_code(text), strict=True) if not code]
+    tokens = "\n".join(lines).split()
+    hits = []
+    for token in tokens:
+        if _GLUED_EXEMPT.search(token):
+            continue
+        for match in _GLUED_PUNCTUATION.finditer(token):
+            if match.group() in ")]" and _CJK_CHAR.match(token, match.end()):
+                continue
+            hits.append(token)
+            break
+    if len(hits) < _MIN_GLUED:
+        return 0.0, ""
+    return len(hits) / len(tokens), hits[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _frequent_words() -> dict[str, frozenset[str]]:
+    """The most frequent words of each language with a letter table (``function_words.json``, trained
+    on the calibration sources by ``benchmarks/train_function_words.py``)."""
+    raw = json.loads(resources.files("pytest_llmeval.data").joinpath("function_words.json").read_text("utf-8"))
+    return {lang: frozenset(words) for lang, words in raw["languages"].items()}
+
+
+def content_word_run(text: str) -> float | None:
+    """The most words in a row with no punctuation, line break or frequent word of the text's language
+    between them (English's frequent words count too: technical text quotes English).
+
+    Every language's writers put an article, preposition, pronoun or auxiliary every few words, or a
+    comma; vocabulary pieces in random order ("Michigan mx intensive Policies Alabama rotates") go on
+    for a dozen words without one. None when the text reads as no language with a table (CJK, or
+    under 5 scorable words)."""
+    language = text_language(text)
+    if language is None:
+        return None
+    tables = _frequent_words()
+    frequent = tables.get(language, frozenset()) | tables.get("en", frozenset())
+    longest = run = 0
+    for token in text[:_FRAGMENTATION_SAMPLE].split(" "):
+        word = "".join(_WORDS.findall(token)).lower()
+        if word in frequent:
+            run = 0
+        elif word:
+            run += 1
+            longest = max(longest, run)
+        if _PAUSE.search(token):
+            run = 0
+    return float(longest)
 
 
 def tokens_per_word(text: str, tokenizer: Tokenizer) -> float | None:
@@ -384,9 +472,15 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
     if letters_note:
         notes["implausible_words"] = notes["letter_surprise"] = letters_note
     if implausible is None:
-        skipped["implausible_words"] = f"fewer than {_MIN_WORDS_FOR_RATIOS} words of an alphabetic script"
+        skipped["implausible_words"] = f"fewer than {_MIN_WORDS_FOR_IMPLAUSIBLE} words of an alphabetic script"
     if surprise is None:
         skipped["letter_surprise"] = f"fewer than {_MIN_WORDS_FOR_SURPRISE} words of an alphabetic script"
+    glued, glued_token = glued_punctuation_share(text)
+    if glued_token:
+        notes["glued_punctuation"] = f"e.g. {glued_token!r}"
+    content_run = content_word_run(text)
+    if content_run is None:
+        skipped["content_run"] = "the text reads as no language with a frequent-word list"
     fragmentation_value = None
     tokenizer = tokenizer or active_tokenizer()
     if tokenizer is None:
@@ -412,6 +506,8 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
         "mixed_scripts": mixed,
         "case_changes": case_change_share(text),
         "unpunctuated_run": float(longest_unpunctuated_run(text)),
+        "content_run": content_run,
+        "glued_punctuation": glued,
         "long_words": long_word_share(text),
         "truncated": truncated(text),
     }
@@ -448,6 +544,8 @@ def not_garbled(
     max_mixed_scripts: float = 0.0,
     max_case_changes: float = 0.12,
     max_unpunctuated_run: float = 32,
+    max_content_run: float = 12,
+    max_glued_punctuation: float = 0.05,
     max_long_words: float = 0.14,
     check_truncation: bool = False,
     tokenizer: Tokenizer | None = None,
@@ -463,7 +561,12 @@ def not_garbled(
     tokenizer on clean reference prose (skipped without a tokenizer); ``mixed_scripts`` share of words
     mixing scripts (Latin glued to CJK is normal and does not count); ``case_changes`` share of words
     with a lower-to-upper change inside (glued vocabulary pieces); ``unpunctuated_run`` most words in a
-    row with no punctuation or line break (vocabulary-piece soup); ``long_words`` share of 13+-letter
+    row with no punctuation or line break (vocabulary-piece soup); ``content_run`` most words in a row
+    with neither punctuation nor one of the 100 most frequent words of the text's language (words in
+    random order: every language puts a function word or a comma every few words);
+    ``glued_punctuation`` share of tokens with punctuation glued to the front of a word inside them
+    (",lbue", "l,glaioenr": letters shuffled with their punctuation; code-like tokens left out);
+    ``long_words`` share of 13+-letter
     words in text that reads as English (glued vocabulary pieces).
 
     Truncation is not garbling: use ``not_truncated``, which knows when generation stopped at the
@@ -486,6 +589,8 @@ def not_garbled(
         "mixed_scripts": max_mixed_scripts,
         "case_changes": max_case_changes,
         "unpunctuated_run": max_unpunctuated_run,
+        "content_run": max_content_run,
+        "glued_punctuation": max_glued_punctuation,
         "long_words": max_long_words,
     }
     if check_truncation:

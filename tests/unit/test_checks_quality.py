@@ -26,9 +26,18 @@ PROSE = (
 )
 
 CLEAN_SHORT = [
-    "positive", "42", "-3.5", '{"name": "Ann", "age": 31}', "[1, 2, 3]", "Yes.",
-    "def double(x):\n    return x * 2\n", "SELECT id, name FROM users WHERE age > 30;",
-    "Great job! 🎉🎉", "Le café est fermé le lundi.", "東京は日本の首都です。", "Москва — столица России.",
+    "positive",
+    "42",
+    "-3.5",
+    '{"name": "Ann", "age": 31}',
+    "[1, 2, 3]",
+    "Yes.",
+    "def double(x):\n    return x * 2\n",
+    "SELECT id, name FROM users WHERE age > 30;",
+    "Great job! 🎉🎉",
+    "Le café est fermé le lundi.",
+    "東京は日本の首都です。",
+    "Москва — столица России.",
 ]
 
 
@@ -43,10 +52,24 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
     result = check("not_garbled", PROSE, tokenizer=tokenizer)
     assert result.passed
     signals = result.details["signals"]
-    assert set(signals) == {"control_chars", "symbols", "mojibake", "ascii_symbols", "implausible_words",
-                            "letter_surprise", "repetition", "repeated_substring", "fragmentation",
-                            "mixed_scripts", "case_changes", "unpunctuated_run", "long_words",
-                            "truncated"}
+    assert set(signals) == {
+        "control_chars",
+        "symbols",
+        "mojibake",
+        "ascii_symbols",
+        "implausible_words",
+        "letter_surprise",
+        "repetition",
+        "repeated_substring",
+        "fragmentation",
+        "mixed_scripts",
+        "case_changes",
+        "unpunctuated_run",
+        "content_run",
+        "glued_punctuation",
+        "long_words",
+        "truncated",
+    }
     assert "truncated" not in result.details["thresholds"]  # opt-in only
     assert signals["fragmentation"] is not None and result.details["skipped"] == {}
     assert 0 < result.score <= 1
@@ -97,9 +120,7 @@ def test_list_or_code_ending_is_not_truncation() -> None:
 def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> None:
     shuffled = shuffle_words(PROSE, random.Random(1))
     without = check("not_garbled", shuffled)
-    assert without.details["skipped"] == {
-        "fragmentation": "no tokenizer (pass tokenizer= or run under the plugin)"
-    }
+    assert without.details["skipped"] == {"fragmentation": "no tokenizer (pass tokenizer= or run under the plugin)"}
     with using_tokenizer(tokenizer):
         active = check("not_garbled", shuffled)
     assert not active.passed
@@ -122,17 +143,34 @@ def test_fragmentation_is_relative_to_the_tokenizer(tokenizer: Any) -> None:
 def test_thresholds_are_arguments(tokenizer: Any) -> None:
     noisy = byte_noise(PROSE, random.Random(3))
     assert not check("not_garbled", noisy).passed
-    assert check("not_garbled", noisy, max_control_chars=1.0, max_symbols=1.0, max_case_changes=1.0,
-                 max_mixed_scripts=1.0, max_fragmentation=99.0, max_mojibake=1.0, max_ascii_symbols=1.0,
-                 max_implausible_words=1.0, max_letter_surprise=99.0, max_unpunctuated_run=1e9,
-                 max_long_words=1.0,
-                 tokenizer=tokenizer).passed
+    assert check(
+        "not_garbled",
+        noisy,
+        max_control_chars=1.0,
+        max_symbols=1.0,
+        max_case_changes=1.0,
+        max_mixed_scripts=1.0,
+        max_fragmentation=99.0,
+        max_mojibake=1.0,
+        max_ascii_symbols=1.0,
+        max_implausible_words=1.0,
+        max_letter_surprise=99.0,
+        max_unpunctuated_run=1e9,
+        max_long_words=1.0,
+        max_content_run=1e9,
+        max_glued_punctuation=1.0,
+        tokenizer=tokenizer,
+    ).passed
 
 
 @pytest.mark.parametrize(
     "output",
-    ["a" * 100_000, "\x00\x01" * 50_000, "lorem ipsum dolor sit amet " * 4000,
-     "".join(random.Random(0).choice("abcdefgh ") for _ in range(100_000))],
+    [
+        "a" * 100_000,
+        "\x00\x01" * 50_000,
+        "lorem ipsum dolor sit amet " * 4000,
+        "".join(random.Random(0).choice("abcdefgh ") for _ in range(100_000)),
+    ],
     ids=["one-char", "control", "loop", "random"],
 )
 def test_huge_outputs_are_fast(output: str, tokenizer: Any) -> None:
@@ -149,8 +187,8 @@ def test_calibration_meets_precision_and_recall_targets(tokenizer: Any) -> None:
     samples = build_corpus(seed=1, per_kind=40, vocabulary=decoded_vocabulary(tokenizer))
     samples = [s for s in samples if s.kind != "truncated"]  # truncation is not_truncated's job now
     flagged = [not check("not_garbled", s.text, tokenizer=tokenizer).passed for s in samples]
-    true_pos = sum(f for s, f in zip(samples, flagged) if s.garbled)
-    false_pos = sum(f for s, f in zip(samples, flagged) if not s.garbled)
+    true_pos = sum(f for s, f in zip(samples, flagged, strict=True) if s.garbled)
+    false_pos = sum(f for s, f in zip(samples, flagged, strict=True) if not s.garbled)
     precision = true_pos / (true_pos + false_pos)
     recall = true_pos / sum(s.garbled for s in samples)
     assert precision >= 0.95 and recall >= 0.9, (precision, recall)
@@ -212,7 +250,9 @@ def _brute_force_lrs(text: str) -> int:
     best = 0
     for length in range(1, len(text)):
         seen: set[str] = set()
-        if not any(text[i : i + length] in seen or seen.add(text[i : i + length]) for i in range(len(text) - length + 1)):
+        if not any(
+            text[i : i + length] in seen or seen.add(text[i : i + length]) for i in range(len(text) - length + 1)
+        ):
             break
         best = length
     return best
@@ -231,9 +271,7 @@ def test_tandem_repeat_prefers_the_most_repeated_tokens() -> None:
     assert tandem_repeat(["a", "b", "c"]) is None
 
 
-@pytest.mark.parametrize(
-    "text", ["It costs 5 €.", "Price: €12, or ₹900.", "Acme™ and Widget® are ours ©2024."]
-)
+@pytest.mark.parametrize("text", ["It costs 5 €.", "Price: €12, or ₹900.", "Acme™ and Widget® are ours ©2024."])
 def test_currency_and_trademark_signs_are_not_noise(text: str) -> None:
     assert check("not_garbled", text).passed
 
@@ -270,11 +308,15 @@ def test_no_repetition_ignores_list_numbering(item: str) -> None:
 
 
 def test_no_repetition_catches_sentences_repeated_two_to_two_and_a_half_times() -> None:
-    twice = ("The AI began to explore the world of art, and the AI began to explore the world of art. "
-             "The AI began to explore the world of art, and the AI began to explore the world of art.")
+    twice = (
+        "The AI began to explore the world of art, and the AI began to explore the world of art. "
+        "The AI began to explore the world of art, and the AI began to explore the world of art."
+    )
     assert not check("no_repetition", twice).passed
-    cut = ("The latest news is that the latest update on the latest news is that the latest update on "
-           "the latest news is that the")
+    cut = (
+        "The latest news is that the latest update on the latest news is that the latest update on "
+        "the latest news is that the"
+    )
     assert not check("no_repetition", cut).passed
     news = "I'm sure you're aware that Paris is a city that's always ahead of the curve. "
     assert not check("no_repetition", "Bien sûr. " + news * 2).passed
@@ -306,11 +348,14 @@ def test_clean_non_english_passes(text: str) -> None:
     assert check("not_garbled", text).passed, check("not_garbled", text).message
 
 
-@pytest.mark.parametrize("text", [
-    "See the documentation at https://docs.python.org/3/library/json.html",
-    "Supported formats: csv, json, yaml, toml, ini",
-    "Here are the steps I'd recommend for a first trip\n- pack light\n- book early",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "See the documentation at https://docs.python.org/3/library/json.html",
+        "Supported formats: csv, json, yaml, toml, ini",
+        "Here are the steps I'd recommend for a first trip\n- pack light\n- book early",
+    ],
+)
 def test_clean_text_without_final_period_passes(text: str) -> None:
     assert check("not_garbled", text).passed
 
@@ -327,9 +372,11 @@ def test_keyboard_mash_fails_without_a_tokenizer() -> None:
 
 
 def test_real_model_noise_fails() -> None:
-    noise = ("SymcosmThroughoutDel vigessa mil antivirusLC BBC fixturesCampificallyHelmu Michel Drake "
-             "WILLilate strengthened partnersStone TalmudienWM sdk CornwallVC into Metropolitan "
-             "Springsthick machinery latgdatabase bidding onlinePRESS their earningboundsganan")
+    noise = (
+        "SymcosmThroughoutDel vigessa mil antivirusLC BBC fixturesCampificallyHelmu Michel Drake "
+        "WILLilate strengthened partnersStone TalmudienWM sdk CornwallVC into Metropolitan "
+        "Springsthick machinery latgdatabase bidding onlinePRESS their earningboundsganan"
+    )
     assert not check("not_garbled", noise).passed
 
 
@@ -341,15 +388,26 @@ def test_not_truncated_uses_the_finish_reason() -> None:
     )
 
     request = GenerationRequest("Why is the sky blue?", None, None, GenerationParams(max_new_tokens=24))
-    cut = Generation("The sky appears blue because of a phenomenon known", request=request,
-                     num_tokens=24, finish_reason="length", latency_s=0.1)
+    cut = Generation(
+        "The sky appears blue because of a phenomenon known",
+        request=request,
+        num_tokens=24,
+        finish_reason="length",
+        latency_s=0.1,
+    )
     result = check("not_truncated", cut)
     assert not result.passed
     assert result.message.startswith(
-        "not_truncated: generation stopped at the token limit after 24 tokens (max_new_tokens=24)")
+        "not_truncated: generation stopped at the token limit after 24 tokens (max_new_tokens=24)"
+    )
     assert check("not_garbled", cut).passed  # a cut answer is not garbled
-    done = Generation("The sky is blue because air scatters blue light most", request=request,
-                      num_tokens=11, finish_reason="stop", latency_s=0.1)
+    done = Generation(
+        "The sky is blue because air scatters blue light most",
+        request=request,
+        num_tokens=11,
+        finish_reason="stop",
+        latency_s=0.1,
+    )
     assert check("not_truncated", done).passed  # no final period, but the model ended it
 
 
@@ -370,8 +428,10 @@ def test_clean_non_english_passes_with_an_english_tokenizer(text: str, tokenizer
 
 
 def test_a_german_sentence_pair_sharing_a_clause_is_not_a_loop() -> None:
-    pair = ("Bitte überprüfen Sie die Einstellungen der Anwendung und starten Sie das Programm neu. "
-            "Bitte überprüfen Sie die Einstellungen der Anwendung und melden Sie sich erneut an.")
+    pair = (
+        "Bitte überprüfen Sie die Einstellungen der Anwendung und starten Sie das Programm neu. "
+        "Bitte überprüfen Sie die Einstellungen der Anwendung und melden Sie sich erneut an."
+    )
     assert check("not_garbled", pair).passed
     assert check("no_repetition", pair).passed
 
@@ -389,12 +449,16 @@ def test_letter_tables_read_each_script_in_its_own_language() -> None:
 
 
 def test_glued_vocabulary_pieces_fail_as_long_words() -> None:
-    soup = ("the heartburn differing corrobor hierarchiesforthedience heavy and secretebritish desert "
-            "katrinaarfthe approvecheckingemplate batches, stormsconomic colony of the duplicate.")
+    soup = (
+        "the heartburn differing corrobor hierarchiesforthedience heavy and secretebritish desert "
+        "katrinaarfthe approvecheckingemplate batches, stormsconomic colony of the duplicate."
+    )
     result = check("not_garbled", soup)
     assert not result.passed and "long_words" in result.message
-    german = ("Die Straßenbahnhaltestelle liegt neben dem Hauptbahnhofsgebäude, und die "
-              "Verkehrsverbundgesellschaft informiert über Fahrplanänderungen und Ersatzverkehr.")
+    german = (
+        "Die Straßenbahnhaltestelle liegt neben dem Hauptbahnhofsgebäude, und die "
+        "Verkehrsverbundgesellschaft informiert über Fahrplanänderungen und Ersatzverkehr."
+    )
     assert check("not_garbled", german).passed
 
 
@@ -403,26 +467,31 @@ def test_glued_vocabulary_pieces_fail_as_long_words() -> None:
 
 def test_shuffled_letters_fail_without_a_tokenizer() -> None:
     """Letters shuffled inside words keep most letter pairs plausible but not letter triples."""
-    text = ("Dgos are itnleligent, lyaol, and lovnig cmpoanions that bnirg joy to tehir fmaiiles. "
-            "Tehy ndee daliy execrise, a bnalaced deit and rgeulra vistis to the vteeirnarian, and "
-            "tehy laern qiuckly wehn tarined wtih ptaience and ktniness.")
+    text = (
+        "Dgos are itnleligent, lyaol, and lovnig cmpoanions that bnirg joy to tehir fmaiiles. "
+        "Tehy ndee daliy execrise, a bnalaced deit and rgeulra vistis to the vteeirnarian, and "
+        "tehy laern qiuckly wehn tarined wtih ptaience and ktniness."
+    )
     result = check("not_garbled", text)
     assert not result.passed and "implausible_words" in result.message
 
 
-@pytest.mark.parametrize("text", [
-    # real translations shipped by Debian, Cyrillic and Latin, conversational and technical
-    "Если вы не уверены, что делать дальше, обратитесь к администратору системы или прочитайте справку.",
-    "Dieses Programm wird in der Hoffnung verteilt, dass es nützlich ist, aber ohne jede Gewährleistung.",
-    "Compruebe que el archivo existe y que tiene permiso de lectura antes de volver a intentarlo, por favor.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # real translations shipped by Debian, Cyrillic and Latin, conversational and technical
+        "Если вы не уверены, что делать дальше, обратитесь к администратору системы или прочитайте справку.",
+        "Dieses Programm wird in der Hoffnung verteilt, dass es nützlich ist, aber ohne jede Gewährleistung.",
+        "Compruebe que el archivo existe y que tiene permiso de lectura antes de volver a intentarlo, por favor.",
+    ],
+)
 def test_clean_prose_in_other_languages_passes_the_letter_triples(text: str) -> None:
     result = check("not_garbled", text)
     assert result.passed, result.message
 
 
 DIALOGUE_LOOP = (  # SmolLM2-135M-Instruct, greedy, "Write a short dialogue between a teacher and a student."
-    'Teacher: "Student: "I\'m so glad you\'re here today. I\'m going to give you a lesson on the importance '
+    "Teacher: \"Student: \"I'm so glad you're here today. I'm going to give you a lesson on the importance "
     "of education. I'm going to talk about how education can help you in your future career.\n\n"
     "Student: \"I'm so glad you're here, but I'm not sure I understand the topic you're talking about. "
     "What's the topic?\"\n\nTeacher: \"I'm going to talk about the importance of education, but I'm not "
@@ -441,23 +510,126 @@ def test_no_repetition_catches_a_loop_that_varies_slightly() -> None:
 
 
 def test_no_repetition_passes_refrains_counting_and_option_lists() -> None:
-    refrain = ("Row, row, row your boat,\nGently down the stream.\nMerrily, merrily, merrily,\n"
-               "Life is but a dream.\n\nRow, row, row your boat,\nGently down the stream.\n"
-               "If you see a crocodile,\nDon't forget to scream.")
+    refrain = (
+        "Row, row, row your boat,\nGently down the stream.\nMerrily, merrily, merrily,\n"
+        "Life is but a dream.\n\nRow, row, row your boat,\nGently down the stream.\n"
+        "If you see a crocodile,\nDon't forget to scream."
+    )
     counting = "\n".join(f"{n}. {n}" for n in range(1, 41))
-    options = ("  %H   hour (00..23)\n  %I   hour (01..12)\n  %j   day of year (001..366)\n"
-               "  %k   hour, space padded ( 0..23); same as %_H\n  %l   hour, space padded ( 1..12); same as %_I\n"
-               "  %m   month (01..12)\n  %M   minute (00..59)\n  %n   a newline\n  %N   nanoseconds\n"
-               "  %p   locale's equivalent of either AM or PM; blank if not known")
+    options = (
+        "  %H   hour (00..23)\n  %I   hour (01..12)\n  %j   day of year (001..366)\n"
+        "  %k   hour, space padded ( 0..23); same as %_H\n  %l   hour, space padded ( 1..12); same as %_I\n"
+        "  %m   month (01..12)\n  %M   minute (00..59)\n  %n   a newline\n  %N   nanoseconds\n"
+        "  %p   locale's equivalent of either AM or PM; blank if not known"
+    )
     for text in (refrain, counting, options):
         result = check("no_repetition", text)
         assert result.passed, result.message
 
 
 def test_cjk_inside_latin_words_is_mixed_scripts_but_latin_inside_cjk_is_not() -> None:
-    noisy = ("This package provides dyna的说c libraries f上r 们se by applic说tions. Specifically, it "
-             "provides the implementation of the XML security library.")
+    noisy = (
+        "This package provides dyna的说c libraries f上r 们se by applic说tions. Specifically, it "
+        "provides the implementation of the XML security library."
+    )
     result = check("not_garbled", noisy)
     assert not result.passed and "mixed_scripts" in result.message and "dyna的说c" in result.message
     assert check("not_garbled", "调用chmod和umask来设置文件的权限，详见手册页。").passed
     assert check("not_garbled", "The word 中文 means Chinese, and 日本語 means the Japanese language.").passed
+
+
+# Vocabulary pieces in random order: whole real words, so letter tables and tokenizers see nothing odd.
+WORD_SOUP = (
+    "Michigan intensive Policies Alabama rotates wolves financial grilled picture rollers upfront "
+    "Angela belongs tranquility sterilization amounts specialists gesture unpredictable ancients"
+)
+
+
+def test_content_run_catches_real_words_in_random_order() -> None:
+    result = check("not_garbled", WORD_SOUP)
+    assert not result.passed
+    assert "content_run" in result.message
+    assert result.details["signals"]["content_run"] > result.details["thresholds"]["content_run"]
+
+
+@pytest.mark.parametrize(
+    "clean",
+    [
+        PROSE,
+        "Die Straßenbahn fährt alle zehn Minuten vom Hauptbahnhof zum Flughafen, auch am Wochenende, und "
+        "der Fahrplan hängt an jeder Haltestelle aus, damit niemand lange warten muss.",
+        "El museo abre a las diez de la mañana y cierra a las seis de la tarde, excepto los lunes, cuando "
+        "el personal prepara las nuevas exposiciones para la semana siguiente.",
+        "Le chat dort sur le canapé pendant que la pluie tombe doucement sur les fenêtres de la maison et "
+        "que les enfants jouent dans la chambre voisine.",
+        "Москва — столица России и крупнейший по численности населения город страны, в котором живут и "
+        "работают миллионы людей со всего мира.",
+    ],
+)
+def test_content_run_passes_clean_text_in_several_languages(clean: str) -> None:
+    value = garble_signals(clean).values["content_run"]
+    assert value is not None and value <= 12
+
+
+def test_content_run_is_skipped_for_scripts_without_word_lists() -> None:
+    signals = garble_signals("東京は日本の首都であり、世界でも有数の大都市です。多くの人々がここで働いています。")
+    assert signals.values["content_run"] is None
+    assert "content_run" in signals.skipped
+
+
+@pytest.mark.parametrize(
+    "clean",
+    [
+        "The image is 512 KiB on disk, 3 MiB in memory and the cache holds 2 GiB; the card reports 8 GiB "
+        "free and 16 KiB pages, so allocate 64 MiB blocks and never more than 4 GiB in one call.",
+        "printk formats: use %pT for the task name, %pB for a backtrace symbol, %pK for kernel pointers "
+        "and %pS for a symbol with offset, as the kernel documentation describes.",
+        "The function def fetch(url: str, headers: Optional[Dict[str, str]] = None) -> AsyncIterator[bytes] "
+        "takes a TypeVar bound to BaseModel and returns an AsyncIterator[bytes] of chunks.",
+    ],
+)
+def test_units_placeholders_and_annotations_are_not_case_changes(clean: str) -> None:
+    result = check("not_garbled", clean)
+    assert result.details["signals"]["case_changes"] == 0.0
+    assert result.passed, result.message
+
+
+def test_glued_pieces_still_count_as_case_changes() -> None:
+    glued = (
+        "compressedLessonresh handing bacteriBelief crystallineBuf Putnam sustainsographiesEarth "
+        "investig prevenarios arguedPacificOrig pkg lattice abundantly"
+    )
+    assert garble_signals(glued).values["case_changes"] > 0.12
+
+
+def test_glued_punctuation_catches_letters_shuffled_with_their_punctuation() -> None:
+    shuffled = (
+        "If a rpraes aslcs eimnpemslt a tegret ,tricylde the ealuv for the nvgei key llwi be used, "
+        "lbue ?tAepei and the ecnerefer is ,tnof"
+    )
+    share = garble_signals(shuffled).values["glued_punctuation"]
+    assert share is not None and share > 0.05
+    result = check("not_garbled", shuffled)
+    assert not result.passed and "glued_punctuation" in result.message and "',tricylde'" in result.message
+
+
+@pytest.mark.parametrize(
+    "clean",
+    [
+        "See https://example.com/a?b=1,c=2 and e.g. the U.S. docs, i.e. the README; run f(a,b) or g(x,y).",
+        "-u, --utc, --universal  세계표준시(UTC)에 따라 시간을 설정합니다 목록)을 입력 인코딩으로 (콜론 구분 목록)을",
+        "Försök korrigera dem och kör [I]nstallera igen, eller [A]vbryt om du vill sluta nu.",
+        "Останки людей лежат теперь среди могил.\n\t\t-- Д.Эдвардс и А.С.Пушкин",
+        "Limita os resultados ao intervalo baixo,alto dado de endereços.",
+        "Oglądałaś to? ;P Dobra, idę spać.",
+    ],
+)
+def test_glued_punctuation_leaves_code_urls_brackets_and_initials_alone(clean: str) -> None:
+    assert garble_signals(clean).values["glued_punctuation"] == 0.0
+
+
+def test_short_text_with_two_implausible_words_fails_and_one_name_passes() -> None:
+    shuffled = "не лсауодь изменить текстовый миерж у йоофгоалв"
+    result = check("not_garbled", shuffled)
+    assert not result.passed and "implausible_words" in result.message
+    assert check("not_garbled", "Ask Kaczorek about the meeting today.").passed  # one odd word is a name
