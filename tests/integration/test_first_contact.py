@@ -186,6 +186,9 @@ def test_failure_reports_fit_the_terminal_where_shown_and_read_the_same_serially
     """
     )
     monkeypatch.setenv("COLUMNS", "72")
+    # as a person runs it: on CI (CI or BUILD_NUMBER set) pytest never cuts its short summary lines
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
     args = ("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
     serial = pytester.runpytest_subprocess(*args, "-p", "no:xdist")
     parallel = pytester.runpytest_subprocess(*args, "-n", "2")
