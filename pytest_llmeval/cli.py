@@ -46,6 +46,7 @@ from pytest_llmeval.review.cli import ReviewError, add_review_parser
 from pytest_llmeval.run_comparison import GATES, compare_runs
 from pytest_llmeval.run_scope import run_scope
 from pytest_llmeval.settings import MAX_RESAMPLES
+from pytest_llmeval.statistics import is_confidence
 from pytest_llmeval.store import (
     Baseline,
     BaselineError,
@@ -96,7 +97,7 @@ def _confidence(text: str) -> float:
         level = float(text)
     except ValueError:
         level = -1.0
-    if not 0.5 <= level < 1:
+    if not is_confidence(level):
         raise argparse.ArgumentTypeError(f"{text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95")
     return level
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.input_limits import MAX_SEED, MAX_TOKENS
+from pytest_llmeval.statistics import is_confidence
 from pytest_llmeval.tolerances import parse_tolerance
 
 __all__ = [
@@ -482,7 +483,7 @@ def _convert(spec: OptionSpec, raw: Any, source: str, base_dir: Path) -> Any:
             level = float(text)
         except ValueError:
             level = -1.0
-        if not 0.5 <= level < 1:
+        if not is_confidence(level):
             raise ConfigurationError(
                 f"{where}: {text!r} is not a confidence from 0.5 up to (not including) 1, e.g. 0.95"
             )

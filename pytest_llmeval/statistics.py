@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "is_confidence",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
@@ -81,9 +82,15 @@ class PairedDifference:
     p_value: float
 
 
+def is_confidence(level: float) -> bool:
+    """Whether ``level`` is a usable confidence: from 0.5 up to (not including) 1. The one rule for
+    options, the command line and the functions here."""
+    return 0.5 <= level < 1  # NaN fails too
+
+
 def check_confidence(confidence: float) -> float:
-    """``confidence`` itself when it is a number strictly between 0.5 and 1, else ``ValueError``."""
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
+    """``confidence`` itself when it is a number from 0.5 up to (not including) 1, else ``ValueError``."""
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not is_confidence(confidence):
         raise ValueError(f"confidence {confidence!r} must be a number from 0.5 up to (not including) 1, e.g. 0.95")
     return float(confidence)
 
