@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["WordPlausibility", "letter_words", "text_language", "word_plausibility"]
+__all__ = ["WordPlausibility", "letter_words", "ranked_languages", "text_language", "word_plausibility"]
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _ALPHABETIC_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
@@ -250,6 +250,22 @@ def text_language(text: str) -> str | None:
     if len(words) < 5 or sum(map(len, words)) < 0.5 * sum(1 for c in text if c.isalpha()):
         return None  # few words, or mostly a script without tables (Latin names in Korean text)
     return _best_language(words, list(_tables()))
+
+
+@functools.lru_cache(maxsize=256)
+def ranked_languages(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Every language with a table, best-fitting first, for ``words`` (from ``letter_words(...,
+    for_scoring=True)``; the first 400 are looked at). Empty without words."""
+    sample = list(words[:_LANGUAGE_SAMPLE])
+    if not sample:
+        return ()
+    tables = _tables()
+    weights = [len(w) + 1 for w in sample]
+    scores = {
+        lang: sum(table.word_score(w) * n for w, n in zip(sample, weights, strict=True))
+        for lang, table in tables.items()
+    }
+    return tuple(sorted(scores, key=scores.__getitem__, reverse=True))
 
 
 def _best_language(sample: list[str], candidates: list[str]) -> str:

@@ -25,6 +25,8 @@ PROSE = (
     "row factory is set, which lets callers read columns by name."
 )
 
+NO_CJK_PAIRS = "fewer than 8 pairs of adjacent Chinese or Japanese characters"
+
 CLEAN_SHORT = [
     "positive",
     "42",
@@ -59,6 +61,8 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
         "ascii_symbols",
         "implausible_words",
         "letter_surprise",
+        "anagram_words",
+        "unknown_cjk_pairs",
         "repetition",
         "repeated_substring",
         "fragmentation",
@@ -71,7 +75,8 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
         "truncated",
     }
     assert "truncated" not in result.details["thresholds"]  # opt-in only
-    assert signals["fragmentation"] is not None and result.details["skipped"] == {}
+    assert signals["fragmentation"] is not None
+    assert result.details["skipped"] == {"unknown_cjk_pairs": NO_CJK_PAIRS}  # English: no CJK to read
     assert 0 < result.score <= 1
 
 
@@ -120,7 +125,10 @@ def test_list_or_code_ending_is_not_truncation() -> None:
 def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> None:
     shuffled = shuffle_words(PROSE, random.Random(1))
     without = check("not_garbled", shuffled)
-    assert without.details["skipped"] == {"fragmentation": "no tokenizer (pass tokenizer= or run under the plugin)"}
+    assert without.details["skipped"] == {
+        "fragmentation": "no tokenizer (pass tokenizer= or run under the plugin)",
+        "unknown_cjk_pairs": NO_CJK_PAIRS,
+    }
     with using_tokenizer(tokenizer):
         active = check("not_garbled", shuffled)
     assert not active.passed

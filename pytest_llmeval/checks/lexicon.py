@@ -1,0 +1,150 @@
+"""Signals of ``not_garbled`` read against real word lists (the ``wordfreq`` package's frequency lists).
+
+Letter tables say whether a word *looks like* a word; a word list says whether it *is* one. Two
+signals need that:
+
+- ``anagram_share``: words that are no word of the text's language, yet whose letters rearrange into a
+  common word of it ("qiuck", "bnrow", "ewten"). Letters shuffled inside words make exactly these;
+  names, identifiers and rare words are not in the list either, but are almost never anagrams of a
+  common word. Only texts whose best-fitting letter table is a language ``wordfreq`` lists are read.
+- ``unknown_cjk_pair_share``: adjacent Chinese or Japanese characters that no common word contains.
+  Clean text is made of words, so about half its neighbouring characters or more sit inside one;
+  characters in shuffled order rarely do.
+
+The lists are loaded on first use, one language at a time (a few tenths of a second each).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pytest_llmeval.checks.letter_pairs import letter_words, ranked_languages
+
+__all__ = ["anagram_share", "unknown_cjk_pair_share"]
+
+# A word at least this frequent (per word of running text, 1e-6 = Zipf 3) is "common": the
+# rarest words of the lists include misspellings and shuffled forms of common words.
+_COMMON_FREQUENCY = 1e-6
+_MIN_ANAGRAM_LETTERS = 4  # three-letter words have few orderings, and most are words of some list
+_MIN_ANAGRAM_WORDS = 3  # words of 4+ letters needed before a share means anything
+# A word counts as known in any of the three best-fitting listed languages among the five best
+# fitting (shuffled Spanish may read best as Sardinian, which has no list), or English.
+_LANGUAGES_READ = 3
+_LANGUAGES_CONSIDERED = 5
+_MIN_CJK_PAIRS = 8
+# wordfreq's codes for languages its lists name differently from the letter tables.
+_LIST_CODE = {"nn": "nb", "hr": "sh", "bs": "sh", "sr": "sh"}
+# The Serbo-Croatian list is written in Latin letters; Serbian Cyrillic maps one to one onto it.
+_SERBIAN_LATIN = str.maketrans(
+    dict(
+        zip(
+            "абвгдђежзијклљмнњопрстћуфхцчџш",
+            "a b v g d đ e ž z i j k l lj m n nj o p r s t ć u f h c č dž š".split(),
+            strict=True,
+        )
+    )
+)
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
+@functools.lru_cache(maxsize=1)
+def _listed_languages() -> frozenset[str]:
+    from wordfreq import available_languages
+
+    return frozenset(available_languages(wordlist="best"))
+
+
+@functools.lru_cache(maxsize=16)
+def _word_list(language: str) -> tuple[Mapping[str, float], frozenset[str]]:
+    """(word -> frequency, sorted-letter keys of the common words) of one language."""
+    from wordfreq import get_frequency_dict
+
+    frequencies = get_frequency_dict(language, wordlist="best")
+    keys = frozenset("".join(sorted(word)) for word, frequency in frequencies.items() if frequency >= _COMMON_FREQUENCY)
+    return frequencies, keys
+
+
+def _normalised(word: str, language: str) -> str:
+    from langcodes import Language
+    from wordfreq.preprocess import preprocess_text
+
+    if language == "sh":
+        word = word.translate(_SERBIAN_LATIN)
+    return preprocess_text(word, Language.get(language))
+
+
+def anagram_share(text: str) -> tuple[float | None, tuple[str, ...]]:
+    """Share of the text's words of 4+ letters that are anagrams of a common word but no word
+    themselves, and up to three of them; ``None`` when the text reads as a language without a
+    list, or has under 3 such words. 0.0 with fewer than 2 distinct anagrams (one is a typo: "teh")."""
+    words = letter_words(text, for_scoring=True)
+    long_words = [w for w in words if len(w) >= _MIN_ANAGRAM_LETTERS]
+    if len(long_words) < _MIN_ANAGRAM_WORDS:
+        return None, ()
+    listed = _listed_languages()
+    ranking = [_LIST_CODE.get(lang, lang) for lang in ranked_languages(tuple(words))]
+    candidates = [lang for lang in ranking[:_LANGUAGES_CONSIDERED] if lang in listed][:_LANGUAGES_READ]
+    if not candidates:
+        return None, ()  # Basque, Esperanto, Irish...: their words are in no list
+    languages = list(dict.fromkeys([*candidates, "en"]))
+    anagrams = [w for w in long_words if _is_anagram(w, languages)]
+    if len(set(anagrams)) < 2:
+        return 0.0, tuple(anagrams)
+    return len(anagrams) / len(long_words), tuple(dict.fromkeys(anagrams))[:3]
+
+
+def _is_anagram(word: str, languages: Sequence[str]) -> bool:
+    anagram = False
+    for language in languages:
+        frequencies, keys = _word_list(language)
+        normalised = _normalised(word, language)
+        if frequencies.get(normalised, 0.0) > 0.0:
+            return False
+        anagram = anagram or "".join(sorted(normalised)) in keys
+    return anagram
+
+
+@functools.lru_cache(maxsize=1)
+def _simplified_chinese() -> Mapping[int, Any]:
+    """wordfreq's traditional-to-simplified character map (its Chinese list is simplified); read
+    directly, as wordfreq's own loader imports the optional ``jieba``."""
+    import msgpack
+    from wordfreq.util import data_path
+
+    try:
+        with gzip.open(data_path("_chinese_mapping.msgpack.gz")) as handle:
+            return dict(msgpack.load(handle, raw=False, strict_map_key=False))
+    except OSError:
+        return {}
+
+
+@functools.lru_cache(maxsize=2)
+def _cjk_pairs(language: str) -> frozenset[str]:
+    frequencies, _ = _word_list(language)
+    return frozenset(
+        word[i : i + 2]
+        for word, frequency in frequencies.items()
+        if frequency >= _COMMON_FREQUENCY
+        for i in range(len(word) - 1)
+    )
+
+
+def unknown_cjk_pair_share(text: str) -> tuple[float | None, str]:
+    """Share of adjacent Chinese/Japanese characters (inside runs of them) that no common word of
+    the language contains, and the first such pair; ``None`` under 8 pairs. Japanese when the text
+    has kana, else Chinese (traditional characters read as simplified)."""
+    runs = _CJK_RUN.findall(text)
+    pairs = [run[i : i + 2] for run in runs for i in range(len(run) - 1)]
+    if len(pairs) < _MIN_CJK_PAIRS:
+        return None, ""
+    language = "ja" if _KANA.search(text) else "zh"
+    if language == "zh":
+        pairs = [pair.translate(_simplified_chinese()) for pair in pairs]
+    known = _cjk_pairs(language)
+    unknown = [pair for pair in pairs if pair not in known]
+    return len(unknown) / len(pairs), (unknown[0] if unknown else "")

@@ -1,0 +1,158 @@
+"""not_garbled's word-list signals: anagrams of common words (letters shuffled inside words) and
+adjacent Chinese/Japanese characters that no common word holds (characters in shuffled order).
+
+The clean texts are Article 1 of the Universal Declaration of Human Rights in its official and
+published translations: real text, written by people outside this project, in ten languages."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pytest_llmeval.checks import check
+from pytest_llmeval.checks.lexicon import anagram_share, unknown_cjk_pair_share
+from pytest_llmeval.checks.quality import garble_signals
+
+UDHR_ARTICLE_1 = {
+    "en": "All human beings are born free and equal in dignity and rights. They are endowed with reason "
+    "and conscience and should act towards one another in a spirit of brotherhood.",
+    "de": "Alle Menschen sind frei und gleich an Würde und Rechten geboren. Sie sind mit Vernunft und "
+    "Gewissen begabt und sollen einander im Geist der Brüderlichkeit begegnen.",
+    "fr": "Tous les êtres humains naissent libres et égaux en dignité et en droits. Ils sont doués de "
+    "raison et de conscience et doivent agir les uns envers les autres dans un esprit de fraternité.",
+    "es": "Todos los seres humanos nacen libres e iguales en dignidad y derechos y, dotados como están de "
+    "razón y conciencia, deben comportarse fraternalmente los unos con los otros.",
+    "ru": "Все люди рождаются свободными и равными в своем достоинстве и правах. Они наделены разумом и "
+    "совестью и должны поступать в отношении друг друга в духе братства.",
+    "pl": "Wszyscy ludzie rodzą się wolni i równi pod względem swej godności i swych praw. Są oni "
+    "obdarzeni rozumem i sumieniem i powinni postępować wobec innych w duchu braterstwa.",
+    "tr": "Bütün insanlar hür, haysiyet ve haklar bakımından eşit doğarlar. Akıl ve vicdana sahiptirler "
+    "ve birbirlerine karşı kardeşlik zihniyeti ile hareket etmelidirler.",
+    "el": "Όλοι οι άνθρωποι γεννιούνται ελεύθεροι και ίσοι στην αξιοπρέπεια και τα δικαιώματα. Είναι "
+    "προικισμένοι με λογική και συνείδηση, και οφείλουν να συμπεριφέρονται μεταξύ τους με πνεύμα "
+    "αδελφοσύνης.",
+    "zh": "人人生而自由，在尊严和权利上一律平等。他们赋有理性和良心，并应以兄弟关系的精神相对待。",
+    "ja": "すべての人間は、生まれながらにして自由であり、かつ、尊厳と権利とについて平等である。人間は、"
+    "理性と良心とを授けられており、互いに同胞の精神をもって行動しなければならない。",
+}
+# The same article in Traditional characters (the Taiwan and Hong Kong text).
+UDHR_ZH_TRADITIONAL = "人人生而自由，在尊嚴和權利上一律平等。他們賦有理性和良心，並應以兄弟關係的精神相對待。"
+ALPHABETIC = ("en", "de", "fr", "es", "ru", "pl", "tr", "el")
+
+
+def shuffled_inside_words(text: str, seed: int = 3) -> str:
+    """Every word of 4+ letters with its letters in a new order (punctuation kept in place)."""
+    rng = random.Random(seed)
+    words = []
+    for word in text.split(" "):
+        core = word.strip(".,;:")
+        if len(core) < 4:
+            words.append(word)
+            continue
+        letters = list(core)
+        while "".join(letters) == core:
+            rng.shuffle(letters)
+        words.append(word.replace(core, "".join(letters)))
+    return " ".join(words)
+
+
+def shuffled_characters(text: str, seed: int = 3) -> str:
+    """The characters of each sentence in a new order, punctuation included (a CJK sentence is one
+    whitespace word, so this is what letters shuffled inside words do to it)."""
+    rng = random.Random(seed)
+    characters = list(text)
+    rng.shuffle(characters)
+    return "".join(characters)
+
+
+@pytest.mark.parametrize("language", sorted(UDHR_ARTICLE_1))
+def test_clean_declaration_passes_in_every_language(language: str) -> None:
+    result = check("not_garbled", UDHR_ARTICLE_1[language])
+    assert result.passed, result.message
+    assert result.details["signals"]["anagram_words"] in (0.0, None)
+
+
+def test_traditional_chinese_reads_as_chinese() -> None:
+    share, _ = unknown_cjk_pair_share(UDHR_ZH_TRADITIONAL)
+    simplified, _ = unknown_cjk_pair_share(UDHR_ARTICLE_1["zh"])
+    assert share is not None and simplified is not None and share < 0.6
+    assert abs(share - simplified) < 0.1
+    assert check("not_garbled", UDHR_ZH_TRADITIONAL).passed
+
+
+@pytest.mark.parametrize("language", ALPHABETIC)
+def test_letters_shuffled_inside_words_are_anagrams(language: str) -> None:
+    garbled = shuffled_inside_words(UDHR_ARTICLE_1[language])
+    share, examples = anagram_share(garbled)
+    assert share is not None and share > 0.2, (share, examples)
+    result = check("not_garbled", garbled)
+    assert not result.passed
+    assert "anagram_words" in result.message and "e.g." in result.message
+
+
+@pytest.mark.parametrize("language", ["zh", "ja"])
+def test_shuffled_cjk_characters_fail(language: str) -> None:
+    garbled = shuffled_characters(UDHR_ARTICLE_1[language])
+    result = check("not_garbled", garbled)
+    assert not result.passed
+    assert "unknown_cjk_pairs" in result.message
+    assert result.details["signals"]["unknown_cjk_pairs"] > 0.65
+
+
+def test_one_transposition_is_a_typo_not_noise() -> None:
+    text = "All human beings are born free and equal in dignity and rihgts, and teh law protects them."
+    share, examples = anagram_share(text)
+    assert share == 0.0 and examples == ("rihgts",)
+    assert check("not_garbled", text).passed
+
+
+def test_names_and_identifiers_are_not_anagrams() -> None:
+    text = (
+        "Run pstree or htop to see the processes; journalctl, systemd-analyze and nmcli report on "
+        "services, boot time and NetworkManager connections."
+    )
+    share, _ = anagram_share(text)
+    assert share == 0.0
+    assert check("not_garbled", text).passed
+
+
+def test_a_language_without_a_word_list_is_read_against_its_neighbours_without_alarm() -> None:
+    """Basque has no list: read against the listed languages that fit its letters best, a few of its
+    words happen to be anagrams of common words there ("dute"), far under the threshold."""
+    basque = (
+        "Gizon-emakume guztiak aske jaiotzen dira, duintasun eta eskubide berberak dituztela; eta "
+        "ezaguera eta kontzientzia dutenez gero, elkarren artean senide legez jokatu beharra dute."
+    )
+    share, _ = anagram_share(basque)
+    assert share is not None and share < 0.2
+    assert check("not_garbled", basque).passed
+
+
+def test_too_few_long_words_skip_the_anagram_signal_with_the_reason() -> None:
+    signals = garble_signals("Yes, it is a cat.")
+    assert signals.values["anagram_words"] is None
+    assert "fewer than 3 words of 4+ letters" in signals.skipped["anagram_words"]
+
+
+def test_short_text_and_text_without_cjk_skip_the_pair_signal() -> None:
+    assert unknown_cjk_pair_share("東京は首都")[0] is None
+    assert unknown_cjk_pair_share(UDHR_ARTICLE_1["en"])[0] is None
+    signals = garble_signals("東京は首都")
+    assert "fewer than 8 pairs" in signals.skipped["unknown_cjk_pairs"]
+
+
+def test_thresholds_are_arguments() -> None:
+    garbled = shuffled_inside_words(UDHR_ARTICLE_1["en"])
+    loose = check(
+        "not_garbled",
+        garbled,
+        max_anagram_words=1.0,
+        max_implausible_words=1.0,
+        max_letter_surprise=9.0,
+        max_content_run=99,
+        max_glued_punctuation=1.0,
+    )
+    assert loose.passed, loose.message
+    cjk = shuffled_characters(UDHR_ARTICLE_1["zh"])
+    assert check("not_garbled", cjk, max_unknown_cjk_pairs=1.0, max_ascii_symbols=1.0).passed
