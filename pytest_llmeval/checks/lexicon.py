@@ -31,11 +31,11 @@ __all__ = ["anagram_share", "unknown_cjk_pair_share"]
 _COMMON_FREQUENCY = 1e-6
 _MIN_ANAGRAM_LETTERS = 4  # three-letter words have few orderings, and most are words of some list
 _MIN_ANAGRAM_WORDS = 3  # words of 4+ letters needed before a share means anything
-# A word counts as known in any of the three best-fitting listed languages among the five best
-# fitting (shuffled Spanish may read best as Sardinian, which has no list), or English.
-_LANGUAGES_READ = 3
-_LANGUAGES_CONSIDERED = 5
+_LANGUAGES_READ = 3  # a word counts as known in any of the three best-fitting listed languages, or English
+_MIN_ANAGRAMS_OF_UNKNOWN = 0.5
 _MIN_CJK_PAIRS = 8
+_MAX_WORDS = 2000  # words read at most (outputs can be 100k characters); the share settles long before
+_LANGUAGE_SAMPLE = 400
 # wordfreq's codes for languages its lists name differently from the letter tables.
 _LIST_CODE = {"nn": "nb", "hr": "sh", "bs": "sh", "sr": "sh"}
 # The Serbo-Croatian list is written in Latin letters; Serbian Cyrillic maps one to one onto it.
@@ -80,33 +80,34 @@ def _normalised(word: str, language: str) -> str:
 
 def anagram_share(text: str) -> tuple[float | None, tuple[str, ...]]:
     """Share of the text's words of 4+ letters that are anagrams of a common word but no word
-    themselves, and up to three of them; ``None`` when the text reads as a language without a
-    list, or has under 3 such words. 0.0 with fewer than 2 distinct anagrams (one is a typo: "teh")."""
-    words = letter_words(text, for_scoring=True)
+    themselves, and up to three of them; ``None`` when the text reads best as a language without a
+    list or has under 3 such words. 0.0 with fewer than 2 distinct anagrams (one is a typo: "teh"),
+    or when anagrams are not most of the unknown words: text in a language without a list is mostly
+    unknown words, a few of them anagrams by chance; shuffled text's unknown words mostly are."""
+    words = letter_words(text, for_scoring=True)[:_MAX_WORDS]
     long_words = [w for w in words if len(w) >= _MIN_ANAGRAM_LETTERS]
     if len(long_words) < _MIN_ANAGRAM_WORDS:
         return None, ()
     listed = _listed_languages()
-    ranking = [_LIST_CODE.get(lang, lang) for lang in ranked_languages(tuple(words))]
-    candidates = [lang for lang in ranking[:_LANGUAGES_CONSIDERED] if lang in listed][:_LANGUAGES_READ]
-    if not candidates:
-        return None, ()  # Basque, Esperanto, Irish...: their words are in no list
-    languages = list(dict.fromkeys([*candidates, "en"]))
-    anagrams = [w for w in long_words if _is_anagram(w, languages)]
-    if len(set(anagrams)) < 2:
+    ranking = [_LIST_CODE.get(lang, lang) for lang in ranked_languages(tuple(words[:_LANGUAGE_SAMPLE]))]
+    if not ranking or ranking[0] not in listed:
+        # Basque, Esperanto, Welsh...: their own words are in no list, and read against a
+        # neighbour's list one in ten of their texts has anagrams enough to fail.
+        return None, ()
+    languages = list(dict.fromkeys([*[lang for lang in ranking if lang in listed][:_LANGUAGES_READ], "en"]))
+    unknown = [w for w in long_words if not _is_known(w, languages)]
+    anagrams = [w for w in unknown if _is_anagram(w, languages)]
+    if len(set(anagrams)) < 2 or len(anagrams) <= _MIN_ANAGRAMS_OF_UNKNOWN * len(unknown):
         return 0.0, tuple(anagrams)
     return len(anagrams) / len(long_words), tuple(dict.fromkeys(anagrams))[:3]
 
 
+def _is_known(word: str, languages: Sequence[str]) -> bool:
+    return any(_word_list(lang)[0].get(_normalised(word, lang), 0.0) > 0.0 for lang in languages)
+
+
 def _is_anagram(word: str, languages: Sequence[str]) -> bool:
-    anagram = False
-    for language in languages:
-        frequencies, keys = _word_list(language)
-        normalised = _normalised(word, language)
-        if frequencies.get(normalised, 0.0) > 0.0:
-            return False
-        anagram = anagram or "".join(sorted(normalised)) in keys
-    return anagram
+    return any("".join(sorted(_normalised(word, lang))) in _word_list(lang)[1] for lang in languages)
 
 
 @functools.lru_cache(maxsize=1)
