@@ -31,6 +31,7 @@ _SMOOTHING = 0.5  # added to every pair count, so an unseen pair is rare, not im
 _LANGUAGE_SAMPLE = 400  # words used to choose the language
 _MAX_WORD_LETTERS = 40
 _MAX_WORDS = 5000  # words scored at most (outputs can be 100k characters)
+_FOREIGN_LETTER_FREQUENCY = 1e-4  # rarer than 1 letter in 10,000 of the language's words
 
 
 @functools.lru_cache(maxsize=8192)
@@ -183,6 +184,12 @@ class _Table:
     def word_score(self, word: str) -> float:
         return self.model.word_score(word)
 
+    def is_foreign(self, letter: str) -> bool:
+        """A letter this language's own words (almost) never hold: "ә" or "ң" read as Russian,
+        "ŭ" as Polish. Text full of them is in a language without a table, not shuffled."""
+        model = self.model
+        return model.letters.get(letter, 0.0) < _FOREIGN_LETTER_FREQUENCY * model.total
+
 
 @functools.lru_cache(maxsize=1)
 def _tables() -> dict[str, _Table]:
@@ -203,6 +210,8 @@ class WordPlausibility:
     implausible_share: float
     surprise: float  # mean -log P per letter pair over all scored words, minus the language's entropy
     examples: tuple[str, ...]
+    foreign_letters: float = 0.0  # share of letters the chosen language's table (almost) never has
+    foreign_examples: str = ""
 
 
 def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
@@ -219,6 +228,7 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
         by_script.setdefault(_script_of(word[0]), []).append(word)
     languages: list[tuple[int, str]] = []
     scores: list[tuple[str, float]] = []
+    foreign: list[str] = []
     for script, group in by_script.items():
         candidates = [lang for lang, t in _tables().items() if t.script == script]
         if not candidates:
@@ -227,6 +237,7 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
         languages.append((len(group), language))
         table = _tables()[language]
         scores.extend((w, table.word_score(w)) for w in group)
+        foreign.extend(c for w in group for c in w if table.is_foreign(c))
     if not scores:
         return None
     language = max(languages)[1]
@@ -239,7 +250,16 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
     baseline = sum(entropies[lang] * weights[lang] for lang in entropies) / sum(weights.values())
     surprise = -sum(score * (len(w) + 1) for w, score in scores) / pairs - baseline
     letters = sum(len(w) for w, _ in scores)
-    return WordPlausibility(language, len(scores), letters, len(bad) / len(scores), surprise, tuple(bad[:3]))
+    return WordPlausibility(
+        language,
+        len(scores),
+        letters,
+        len(bad) / len(scores),
+        surprise,
+        tuple(bad[:3]),
+        len(foreign) / max(1, letters),
+        "".join(dict.fromkeys(foreign))[:5],
+    )
 
 
 @functools.lru_cache(maxsize=256)

@@ -48,6 +48,7 @@ _MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, 
 # calibration or development parts under 8 words has two, shuffled ones mostly do.
 _MIN_WORDS_FOR_IMPLAUSIBLE = 3
 _MIN_WORDS_FOR_SURPRISE = 15  # the mean letter-pair score of a few words is noise
+_MAX_FOREIGN_LETTERS = 0.02  # share of letters unknown to the best-fitting table (see letter_signals)
 _IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter below which a word is implausible
 _FRAGMENTATION_SAMPLE = 20_000
 EXCERPT_TAIL = 120  # characters of the end of an output shown by not_truncated  # characters tokenized for the fragmentation signal
@@ -254,16 +255,29 @@ def mojibake_share(text: str) -> tuple[float, str]:
     return (len(pairs) / letters if len(pairs) >= 2 else 0.0), (pairs[0] if pairs else "")
 
 
-def letter_signals(text: str) -> tuple[float | None, float | None, str]:
-    """``implausible_words`` and ``letter_surprise`` (see letter_pairs), and a note; None when the
-    text has too few scorable words, or when most of its letters are of a script without tables
-    (the Latin words in Japanese or Chinese text are names and identifiers: "chfn", "pg_class")."""
+def letter_signals(text: str) -> tuple[float | None, float | None, str, str]:
+    """``implausible_words`` and ``letter_surprise`` (see letter_pairs), a note, and why they were not
+    measured ("" when they were). Not measured when the text has too few scorable words, when most of
+    its letters are of a script without tables (the Latin words in Japanese or Chinese text are names
+    and identifiers: "chfn", "pg_class"), or when over 2% of its letters are ones the best-fitting
+    table (almost) never has: Kazakh "ң", "ұ" read as Russian, Kurdish "ê" as Sardinian. Such a text is
+    in a language without a table, whose every word looks implausible to its neighbours' tables."""
     scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
     if scored is None or scored.words < _MIN_WORDS_FOR_IMPLAUSIBLE:
-        return None, None, ""
+        return None, None, "", f"fewer than {_MIN_WORDS_FOR_IMPLAUSIBLE} words of an alphabetic script"
     letters = sum(1 for c in text if c.isalpha())
     if scored.letters < 0.5 * letters:
-        return None, None, ""
+        return None, None, "", "most letters are of a script without letter tables"
+    if scored.foreign_letters > _MAX_FOREIGN_LETTERS:
+        return (
+            None,
+            None,
+            "",
+            (
+                f"{scored.foreign_letters:.0%} of the letters ({scored.foreign_examples}) are ones the "
+                f"best-fitting table ({scored.language}) lacks: a language without a table"
+            ),
+        )
     note = (
         f"read as {scored.language}; e.g. {', '.join(scored.examples)}"
         if scored.examples
@@ -271,7 +285,7 @@ def letter_signals(text: str) -> tuple[float | None, float | None, str]:
     )
     surprise = scored.surprise if scored.words >= _MIN_WORDS_FOR_SURPRISE else None
     implausible = scored.implausible_share if scored.implausible_share * scored.words >= 2 else 0.0
-    return implausible, surprise, note  # one odd word in a short text is a name, not noise
+    return implausible, surprise, note, ""  # one odd word in a short text is a name, not noise
 
 
 def _has_case_change(word: str) -> bool:
@@ -471,13 +485,15 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
     mojibake, pair = mojibake_share(text)
     if pair:
         notes["mojibake"] = f"e.g. {pair!r}"
-    implausible, surprise, letters_note = letter_signals(text)
+    implausible, surprise, letters_note, letters_skipped = letter_signals(text)
     if letters_note:
         notes["implausible_words"] = notes["letter_surprise"] = letters_note
     if implausible is None:
-        skipped["implausible_words"] = f"fewer than {_MIN_WORDS_FOR_IMPLAUSIBLE} words of an alphabetic script"
+        skipped["implausible_words"] = letters_skipped
     if surprise is None:
-        skipped["letter_surprise"] = f"fewer than {_MIN_WORDS_FOR_SURPRISE} words of an alphabetic script"
+        skipped["letter_surprise"] = (
+            letters_skipped or f"fewer than {_MIN_WORDS_FOR_SURPRISE} words of an alphabetic script"
+        )
     anagrams, anagram_words = anagram_share(text)
     if anagram_words:
         notes["anagram_words"] = f"e.g. {', '.join(anagram_words)}"
