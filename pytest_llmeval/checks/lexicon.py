@@ -7,9 +7,10 @@ signals need that:
   common word of it ("qiuck", "bnrow", "ewten"). Letters shuffled inside words make exactly these;
   names, identifiers and rare words are not in the list either, but are almost never anagrams of a
   common word. Only texts whose best-fitting letter table is a language ``wordfreq`` lists are read.
-- ``unknown_cjk_pair_share``: adjacent Chinese or Japanese characters that no common word contains.
-  Clean text is made of words, so about half its neighbouring characters or more sit inside one;
-  characters in shuffled order rarely do.
+- ``unknown_cjk_pair_share``: adjacent Chinese or Japanese characters that no listed word contains
+  (``unknown_chinese_pairs`` and ``unknown_japanese_pairs`` in ``not_garbled``). Clean text is made
+  of words, so about half its neighbouring characters or more sit inside one; characters in shuffled
+  order rarely do.
 
 The lists are loaded on first use, one language at a time (a few tenths of a second each).
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 from pytest_llmeval.checks.letter_pairs import letter_words, ranked_languages
 
-__all__ = ["anagram_share", "unknown_cjk_pair_share"]
+__all__ = ["MIN_CJK_PAIRS", "anagram_share", "unknown_cjk_pair_share"]
 
 # A word at least this frequent (per word of running text, 1e-6 = Zipf 3) is "common": the
 # rarest words of the lists include misspellings and shuffled forms of common words.
@@ -33,7 +34,13 @@ _MIN_ANAGRAM_LETTERS = 4  # three-letter words have few orderings, and most are 
 _MIN_ANAGRAM_WORDS = 3  # words of 4+ letters needed before a share means anything
 _LANGUAGES_READ = 3  # a word counts as known in any of the three best-fitting listed languages, or English
 _MIN_ANAGRAMS_OF_UNKNOWN = 0.5
-_MIN_CJK_PAIRS = 8
+# Under 16 pairs one particle between two words moves the share by a tenth ("東京は日本の首都です。"
+# has 5 of 9 pairs across words).
+MIN_CJK_PAIRS = 16
+# Pairs come from rarer words too (one in ten million): Taiwan's vocabulary ("字串", "位元組") is rare
+# in the mainland-heavy Chinese list, and with only the common words 6% of Traditional Chinese UI
+# messages failed (1 in 224 with these).
+_CJK_PAIR_FREQUENCY = 1e-7
 _MAX_WORDS = 2000  # words read at most (outputs can be 100k characters); the share settles long before
 _LANGUAGE_SAMPLE = 400
 # wordfreq's codes for languages its lists name differently from the letter tables.
@@ -130,22 +137,22 @@ def _cjk_pairs(language: str) -> frozenset[str]:
     return frozenset(
         word[i : i + 2]
         for word, frequency in frequencies.items()
-        if frequency >= _COMMON_FREQUENCY
+        if frequency >= _CJK_PAIR_FREQUENCY
         for i in range(len(word) - 1)
     )
 
 
-def unknown_cjk_pair_share(text: str) -> tuple[float | None, str]:
-    """Share of adjacent Chinese/Japanese characters (inside runs of them) that no common word of
-    the language contains, and the first such pair; ``None`` under 8 pairs. Japanese when the text
-    has kana, else Chinese (traditional characters read as simplified)."""
+def unknown_cjk_pair_share(text: str) -> tuple[float | None, str, str]:
+    """Share of adjacent Chinese/Japanese characters (inside runs of them) that no word of the
+    language's list holds, the first such pair, and the language ("ja" when the text has kana, else
+    "zh", Traditional characters read as Simplified); ``None`` under 16 pairs."""
     runs = _CJK_RUN.findall(text)
     pairs = [run[i : i + 2] for run in runs for i in range(len(run) - 1)]
-    if len(pairs) < _MIN_CJK_PAIRS:
-        return None, ""
     language = "ja" if _KANA.search(text) else "zh"
+    if len(pairs) < MIN_CJK_PAIRS:
+        return None, "", language
     if language == "zh":
         pairs = [pair.translate(_simplified_chinese()) for pair in pairs]
     known = _cjk_pairs(language)
     unknown = [pair for pair in pairs if pair not in known]
-    return len(unknown) / len(pairs), (unknown[0] if unknown else "")
+    return len(unknown) / len(pairs), (unknown[0] if unknown else ""), language

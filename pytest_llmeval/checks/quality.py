@@ -36,7 +36,7 @@ from pytest_llmeval.checks.base import (
     truncate,
 )
 from pytest_llmeval.checks.letter_pairs import text_language, word_plausibility
-from pytest_llmeval.checks.lexicon import anagram_share, unknown_cjk_pair_share
+from pytest_llmeval.checks.lexicon import MIN_CJK_PAIRS, anagram_share, unknown_cjk_pair_share
 
 __all__ = ["GarbleSignals", "garble_signals", "no_repetition", "not_garbled", "not_truncated"]
 
@@ -501,11 +501,19 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
         skipped["anagram_words"] = (
             "fewer than 3 words of 4+ letters, or the text reads as a language without a word list"
         )
-    cjk_pairs, cjk_pair = unknown_cjk_pair_share(text)
+    cjk_pairs, cjk_pair, cjk_language = unknown_cjk_pair_share(text)
+    chinese_pairs = cjk_pairs if cjk_language == "zh" else None
+    japanese_pairs = cjk_pairs if cjk_language == "ja" else None
+    cjk_signal = "unknown_chinese_pairs" if cjk_language == "zh" else "unknown_japanese_pairs"
     if cjk_pair:
-        notes["unknown_cjk_pairs"] = f"e.g. {cjk_pair!r}"
-    if cjk_pairs is None:
-        skipped["unknown_cjk_pairs"] = "fewer than 8 pairs of adjacent Chinese or Japanese characters"
+        notes[cjk_signal] = f"e.g. {cjk_pair!r}"
+    for name, value in (("unknown_chinese_pairs", chinese_pairs), ("unknown_japanese_pairs", japanese_pairs)):
+        if value is None:
+            skipped[name] = (
+                f"fewer than {MIN_CJK_PAIRS} pairs of adjacent Chinese or Japanese characters"
+                if cjk_pairs is None
+                else f"the text has {'kana: read as Japanese' if cjk_language == 'ja' else 'no kana: read as Chinese'}"
+            )
     glued, glued_token = glued_punctuation_share(text)
     if glued_token:
         notes["glued_punctuation"] = f"e.g. {glued_token!r}"
@@ -532,7 +540,8 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
         "implausible_words": implausible,
         "letter_surprise": surprise,
         "anagram_words": anagrams,
-        "unknown_cjk_pairs": cjk_pairs,
+        "unknown_chinese_pairs": chinese_pairs,
+        "unknown_japanese_pairs": japanese_pairs,
         "repetition": share,
         "repeated_substring": substring,
         "fragmentation": fragmentation_value,
@@ -572,7 +581,8 @@ def not_garbled(
     max_implausible_words: float = 0.25,
     max_letter_surprise: float = 0.8,
     max_anagram_words: float = 0.2,
-    max_unknown_cjk_pairs: float = 0.65,
+    max_unknown_chinese_pairs: float = 0.65,
+    max_unknown_japanese_pairs: float = 0.55,
     max_repetition: float = 0.3,
     max_repeated_substring: float = 0.4,
     max_fragmentation: float = 2.0,
@@ -602,7 +612,10 @@ def not_garbled(
     ``glued_punctuation`` share of tokens with punctuation glued to the front of a word inside them
     (",lbue", "l,glaioenr": letters shuffled with their punctuation; code-like tokens left out);
     ``long_words`` share of 13+-letter
-    words in text that reads as English (glued vocabulary pieces).
+    words in text that reads as English (glued vocabulary pieces); ``anagram_words`` share of 4+-letter
+    words that are no word of the text's language but an anagram of a common one ("qiuck": letters
+    shuffled inside words; wordfreq's lists); ``unknown_chinese_pairs`` / ``unknown_japanese_pairs``
+    share of adjacent Chinese / Japanese characters that no listed word holds (characters shuffled).
 
     Truncation is not garbling: use ``not_truncated``, which knows when generation stopped at the
     token limit. ``check_truncation=True`` adds the heuristic ``truncated`` signal (prose ending
@@ -619,7 +632,8 @@ def not_garbled(
         "implausible_words": max_implausible_words,
         "letter_surprise": max_letter_surprise,
         "anagram_words": max_anagram_words,
-        "unknown_cjk_pairs": max_unknown_cjk_pairs,
+        "unknown_chinese_pairs": max_unknown_chinese_pairs,
+        "unknown_japanese_pairs": max_unknown_japanese_pairs,
         "repetition": max_repetition,
         "repeated_substring": max_repeated_substring,
         "fragmentation": max_fragmentation,

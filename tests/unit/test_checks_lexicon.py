@@ -74,8 +74,9 @@ def test_clean_declaration_passes_in_every_language(language: str) -> None:
 
 
 def test_traditional_chinese_reads_as_chinese() -> None:
-    share, _ = unknown_cjk_pair_share(UDHR_ZH_TRADITIONAL)
-    simplified, _ = unknown_cjk_pair_share(UDHR_ARTICLE_1["zh"])
+    share, _, language = unknown_cjk_pair_share(UDHR_ZH_TRADITIONAL)
+    simplified, _, _ = unknown_cjk_pair_share(UDHR_ARTICLE_1["zh"])
+    assert language == "zh"
     assert share is not None and simplified is not None and share < 0.6
     assert abs(share - simplified) < 0.1
     assert check("not_garbled", UDHR_ZH_TRADITIONAL).passed
@@ -91,13 +92,15 @@ def test_letters_shuffled_inside_words_are_anagrams(language: str) -> None:
     assert "anagram_words" in result.message and "e.g." in result.message
 
 
-@pytest.mark.parametrize("language", ["zh", "ja"])
-def test_shuffled_cjk_characters_fail(language: str) -> None:
+@pytest.mark.parametrize(("language", "signal"), [("zh", "unknown_chinese_pairs"), ("ja", "unknown_japanese_pairs")])
+def test_shuffled_cjk_characters_fail(language: str, signal: str) -> None:
     garbled = shuffled_characters(UDHR_ARTICLE_1[language])
     result = check("not_garbled", garbled)
     assert not result.passed
-    assert "unknown_cjk_pairs" in result.message
-    assert result.details["signals"]["unknown_cjk_pairs"] > 0.65
+    assert signal in result.message
+    assert result.details["signals"][signal] > result.details["thresholds"][signal]
+    other = ({"unknown_chinese_pairs", "unknown_japanese_pairs"} - {signal}).pop()
+    assert result.details["signals"][other] is None and "read as" in result.details["skipped"][other]
 
 
 def test_one_transposition_is_a_typo_not_noise() -> None:
@@ -153,7 +156,7 @@ def test_short_text_and_text_without_cjk_skip_the_pair_signal() -> None:
     assert unknown_cjk_pair_share("東京は首都")[0] is None
     assert unknown_cjk_pair_share(UDHR_ARTICLE_1["en"])[0] is None
     signals = garble_signals("東京は首都")
-    assert "fewer than 8 pairs" in signals.skipped["unknown_cjk_pairs"]
+    assert "fewer than 16 pairs" in signals.skipped["unknown_japanese_pairs"]
 
 
 def test_thresholds_are_arguments() -> None:
@@ -169,4 +172,4 @@ def test_thresholds_are_arguments() -> None:
     )
     assert loose.passed, loose.message
     cjk = shuffled_characters(UDHR_ARTICLE_1["zh"])
-    assert check("not_garbled", cjk, max_unknown_cjk_pairs=1.0, max_ascii_symbols=1.0).passed
+    assert check("not_garbled", cjk, max_unknown_chinese_pairs=1.0, max_ascii_symbols=1.0).passed

@@ -25,7 +25,10 @@ PROSE = (
     "row factory is set, which lets callers read columns by name."
 )
 
-NO_CJK_PAIRS = "fewer than 8 pairs of adjacent Chinese or Japanese characters"
+NO_CJK_PAIRS = dict.fromkeys(
+    ("unknown_chinese_pairs", "unknown_japanese_pairs"),
+    "fewer than 16 pairs of adjacent Chinese or Japanese characters",
+)
 
 CLEAN_SHORT = [
     "positive",
@@ -62,7 +65,8 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
         "implausible_words",
         "letter_surprise",
         "anagram_words",
-        "unknown_cjk_pairs",
+        "unknown_chinese_pairs",
+        "unknown_japanese_pairs",
         "repetition",
         "repeated_substring",
         "fragmentation",
@@ -76,7 +80,7 @@ def test_clean_prose_passes_with_all_signals_measured(tokenizer: Any) -> None:
     }
     assert "truncated" not in result.details["thresholds"]  # opt-in only
     assert signals["fragmentation"] is not None
-    assert result.details["skipped"] == {"unknown_cjk_pairs": NO_CJK_PAIRS}  # English: no CJK to read
+    assert result.details["skipped"] == NO_CJK_PAIRS  # English: no CJK to read
     assert 0 < result.score <= 1
 
 
@@ -127,7 +131,7 @@ def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> No
     without = check("not_garbled", shuffled)
     assert without.details["skipped"] == {
         "fragmentation": "no tokenizer (pass tokenizer= or run under the plugin)",
-        "unknown_cjk_pairs": NO_CJK_PAIRS,
+        **NO_CJK_PAIRS,
     }
     with using_tokenizer(tokenizer):
         active = check("not_garbled", shuffled)
