@@ -141,7 +141,7 @@ def test_fragmentation_uses_active_tokenizer_or_is_skipped(tokenizer: Any) -> No
 
 def test_fragmentation_is_relative_to_the_tokenizer(tokenizer: Any) -> None:
     """A tokenizer with a small vocabulary splits clean English finely too: that is not noise."""
-    from pytest_llmeval.checks.quality import fragmentation
+    from pytest_llmeval.checks.garble_signals import fragmentation
     from pytest_llmeval.testing import DEFAULT_CORPUS, train_tokenizer
 
     small = train_tokenizer(DEFAULT_CORPUS, vocab_size=400)
