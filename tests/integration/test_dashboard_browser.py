@@ -802,8 +802,8 @@ def test_the_base_model_vs_adapter_section_shows_counts_statistics_and_both_outp
         browser: Browser, tmp_path: Path, record_property: Any) -> None:
     """``--llm-compare-base``: the section names what the adapter fixed and broke, with the paired
     statistics and every shared case's two outputs side by side, from the real data builders."""
-    from pytest_llmeval.dashboard import build_dashboard_data
     from pytest_llmeval.base_comparison import model_comparison_data
+    from pytest_llmeval.dashboard import build_dashboard_data
     from pytest_llmeval.harness.base_pass import BasePass
     from pytest_llmeval.harness.session import LLMEvalSession
     from pytest_llmeval.records import CaseRecord, RunRecord

@@ -104,7 +104,7 @@ def test_demo_model_memorises_its_answers(demo_model: Path) -> None:
     settings = Settings(model=str(demo_model), max_new_tokens=48)
     model = ModelUnderTest(settings, lambda: load_backend(settings, demo_model))
     outputs = model.generate_many([prompt for prompt, _ in DEMO_EXAMPLES])
-    wrong = [(p, a, o.text) for (p, a), o in zip(DEMO_EXAMPLES, outputs) if o.text != a]
+    wrong = [(p, a, o.text) for (p, a), o in zip(DEMO_EXAMPLES, outputs, strict=True) if o.text != a]
     assert not wrong
     assert model.backend.describe().extra["chat template"] == "on"
 
@@ -147,4 +147,4 @@ def test_fewer_steps_give_a_weaker_demo_model(tmp_path: Path) -> None:
     outputs = ModelUnderTest(settings, lambda: load_backend(settings, folder)).generate_many(
         [p for p, _ in DEMO_EXAMPLES]
     )
-    assert sum(o.text == a for (_, a), o in zip(DEMO_EXAMPLES, outputs)) < len(DEMO_EXAMPLES) // 2
+    assert sum(o.text == a for (_, a), o in zip(DEMO_EXAMPLES, outputs, strict=True)) < len(DEMO_EXAMPLES) // 2

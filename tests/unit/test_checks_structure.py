@@ -13,8 +13,7 @@ import pydantic
 import pytest
 
 from pytest_llmeval.assertions import assert_is_json, assert_json_schema, assert_pydantic
-from pytest_llmeval.checks import CheckUsageError, check
-from pytest_llmeval.checks import structure
+from pytest_llmeval.checks import CheckUsageError, check, structure
 
 USER_SCHEMA: dict[str, Any] = {
     "title": "user",

@@ -257,7 +257,7 @@ def test_conditional_perplexity_scores_only_the_output_given_its_prompt(lm: tupl
     prompts = ["Question: what is this?", "Hello.", "The cat sat on the mat and"]
     outputs = ["An answer of some words.", "Hi there, friend.", "ok"]
     result = conditional_perplexity(model, tokenizer, prompts, outputs, batch_size=2)
-    for i, (prompt, output) in enumerate(zip(prompts, outputs)):
+    for i, (prompt, output) in enumerate(zip(prompts, outputs, strict=True)):
         nll, count = conditional_loop(model, tokenizer, prompt, output)
         assert result.per_text_tokens[i] == count  # the prompt's tokens are context, not scored
         assert result.per_text[i] == pytest.approx(math.exp(nll / count), rel=1e-4), i
