@@ -269,7 +269,7 @@ def text_language(text: str) -> str | None:
     words = letter_words(text, for_scoring=True)[:_LANGUAGE_SAMPLE]
     if len(words) < 5 or sum(map(len, words)) < 0.5 * sum(1 for c in text if c.isalpha()):
         return None  # few words, or mostly a script without tables (Latin names in Korean text)
-    return _best_language(words, list(_tables()))
+    return ranked_languages(tuple(words))[0]  # the same ranking the word-list signals read (cached)
 
 
 @functools.lru_cache(maxsize=256)
