@@ -64,6 +64,7 @@ class RunningTest:
     checks: list[CheckResult] = field(default_factory=list)
     logged: int = 0  # generations already sent to the inference log (on an earlier phase's report)
     samples: dict[str, Any] | None = None  # the verdict over repeated samples (samples.SampleOutcome.to_record)
+    sample_count: int = 1  # outputs the test's llm_samples fixture gave it (human_rating rates one)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_generation(self, generation: Generation) -> None:

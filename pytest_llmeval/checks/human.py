@@ -132,6 +132,15 @@ def human_rating(
     if not 1.0 <= min <= 5.0:
         raise CheckUsageError(f"check 'human_rating': argument 'min' is {min:g}, outside the rating scale 1..5")
     running = running_test.current()
+    if running is not None and running.sample_count > 1:
+        # The review app shows a case's one output; samples 2..K could never be rated, so the test
+        # could never pass (what a sampled case file case is told before it generates).
+        raise CheckUsageError(
+            f"check 'human_rating' rates one output per case, and this test takes {running.sample_count} "
+            f"samples (llm_samples): the review app shows one output per case, so samples 2..{running.sample_count} "
+            "could never be rated; ask for 1 sample (@pytest.mark.llm without samples, and llm_output) or judge "
+            "the samples with automatic checks"
+        )
     case = case_id or active_case() or (running.node_id if running is not None else None)
     if not case:
         raise CheckUsageError(

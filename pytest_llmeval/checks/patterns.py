@@ -11,6 +11,7 @@ match"). An invalid pattern stays a usage error: :func:`compile_pattern` raises 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ __all__ = [
     "fullmatch",
     "search",
     "timed_out_result",
+    "unevaluated_patterns_bounded",
 ]
 
 # Seconds one pattern may take on one output (all matches of a finditer together). A sound pattern
@@ -99,7 +101,54 @@ def timed_out_result(name: str, exc: PatternTimeout, **details: Any) -> CheckRes
     return CheckResult(name, False, f"{name}: {exc}", details={**details, "undecided": True})
 
 
-# -- JSON Schema: the ``pattern``, ``patternProperties`` and ``additionalProperties`` keywords --------
+# -- JSON Schema: ``pattern``, ``patternProperties``, ``additionalProperties``, ``unevaluatedProperties``
+
+
+def _schema_pattern(pattern: str) -> Any:
+    """A schema's pattern compiled; an invalid one is a usage error of the json_schema check."""
+    from pytest_llmeval.checks.base import CheckUsageError
+
+    try:
+        return compile_pattern(pattern)
+    except InvalidPattern as exc:
+        raise CheckUsageError(f"check 'json_schema': schema pattern {pattern!r} is not a valid regex: {exc}") from None
+
+
+# True while jsonschema's own unevaluatedProperties keyword runs under a bounded validator.
+_in_unevaluated: contextvars.ContextVar[bool] = contextvars.ContextVar("llmeval_in_unevaluated", default=False)
+
+
+class _BoundedSearchRe:
+    """Stands for the ``re`` module in the jsonschema module whose helper finds the properties an
+    unevaluatedProperties keyword counts as evaluated (that helper matches ``patternProperties``
+    with ``re.search``, out of reach of a keyword override). While a bounded validator's
+    unevaluatedProperties runs, ``search`` is the time-limited one; otherwise, and for every other
+    name, it is ``re`` itself, so other users of jsonschema in the process see no change."""
+
+    def search(self, pattern: Any, string: Any, flags: int = 0) -> Any:
+        if _in_unevaluated.get() and isinstance(pattern, str) and isinstance(string, str) and not flags:
+            return search(_schema_pattern(pattern), string)
+        return re.search(pattern, string, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(re, name)
+
+
+_BOUNDED_SEARCH_RE = _BoundedSearchRe()
+
+
+def unevaluated_patterns_bounded(keyword: Any) -> bool:
+    """Route the pattern matching of jsonschema's unevaluatedProperties ``keyword`` (a keyword
+    function of a validator class) through the time limit; whether it is routed. It is when the
+    helper the keyword calls, ``find_evaluated_property_keys_by_schema``, finds ``re`` among its
+    module's globals (jsonschema 4.x, drafts 2019-09 and 2020-12)."""
+    helper = getattr(keyword, "__globals__", {}).get("find_evaluated_property_keys_by_schema")
+    scope = getattr(helper, "__globals__", None)
+    if scope is None:
+        return False
+    if scope.get("re") is re:
+        scope["re"] = _BOUNDED_SEARCH_RE
+    return scope.get("re") is _BOUNDED_SEARCH_RE
 
 
 @functools.lru_cache(maxsize=16)
@@ -109,15 +158,7 @@ def with_bounded_patterns(validator_class: Any) -> Any:
     PatternTimeout instead of hanging. Messages are jsonschema's own."""
     from jsonschema import ValidationError, validators
 
-    def compiled(pattern: str) -> Any:
-        from pytest_llmeval.checks.base import CheckUsageError
-
-        try:
-            return compile_pattern(pattern)
-        except InvalidPattern as exc:
-            raise CheckUsageError(
-                f"check 'json_schema': schema pattern {pattern!r} is not a valid regex: {exc}"
-            ) from None
+    compiled = _schema_pattern
 
     def pattern(validator: Any, wanted: str, instance: Any, schema: Any) -> Iterator[Any]:
         if validator.is_type(instance, "string") and not search(compiled(wanted), instance):
@@ -157,5 +198,18 @@ def with_bounded_patterns(validator_class: Any) -> Any:
         "patternProperties": pattern_properties,
         "additionalProperties": additional_properties,
     }
+    jsonschema_unevaluated = validator_class.VALIDATORS.get("unevaluatedProperties")
+    if jsonschema_unevaluated is not None and unevaluated_patterns_bounded(jsonschema_unevaluated):
+
+        def unevaluated_properties(validator: Any, allowed: Any, instance: Any, schema: Any) -> Iterator[Any]:
+            # jsonschema's own keyword, with its patternProperties matches under the time limit.
+            token = _in_unevaluated.set(True)
+            try:
+                errors = list(jsonschema_unevaluated(validator, allowed, instance, schema))
+            finally:
+                _in_unevaluated.reset(token)
+            yield from errors
+
+        keywords["unevaluatedProperties"] = unevaluated_properties
     present = {k: v for k, v in keywords.items() if k in validator_class.VALIDATORS}
     return validators.extend(validator_class, present)

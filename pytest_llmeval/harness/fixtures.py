@@ -80,6 +80,9 @@ def samples_for(request: pytest.FixtureRequest) -> Samples:
             if test is not None:
                 test.samples = outcome.to_record()
 
+        running = running_test.current()
+        if running is not None:
+            running.sample_count = len(outputs)  # so human_rating can refuse several outputs
         threshold = rate if rate is not None else state.settings.min_pass_rate
         return Samples(outputs, min_pass_rate=threshold, on_outcome=record)
     pytest.fail(problem, pytrace=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft201909Validator, Draft202012Validator
 
 from pytest_llmeval.checks import CheckUsageError, check, patterns
 from pytest_llmeval.metrics.classification import UNMAPPED, map_label
@@ -114,6 +115,9 @@ def test_a_catastrophic_json_schema_pattern_fails_the_check(schema: dict[str, ob
         ({"patternProperties": {"^x_": {}}, "additionalProperties": False}, {"x_a": 1, "y": 1, "z": 2}),
         ({"properties": {"a": {}}, "additionalProperties": False}, {"a": 1, "b": 2}),
         ({"additionalProperties": {"type": "string"}}, {"a": 1}),
+        ({"patternProperties": {"^x_": {}}, "unevaluatedProperties": False}, {"x_a": 1, "y": 1, "z": 2}),
+        ({"allOf": [{"patternProperties": {"^x_": {}}}], "unevaluatedProperties": False}, {"x_a": 1, "y": 1}),
+        ({"patternProperties": {"^x_": {}}, "unevaluatedProperties": {"type": "string"}}, {"x_a": 1, "y": 1}),
     ],
 )
 def test_bounded_schema_keywords_say_what_jsonschema_says(schema: dict[str, object], instance: object) -> None:
@@ -127,3 +131,59 @@ def test_bounded_schema_keywords_say_what_jsonschema_says(schema: dict[str, obje
 def test_an_invalid_schema_pattern_is_a_usage_error() -> None:
     with pytest.raises(CheckUsageError, match="not a valid JSON Schema"):
         check("json_schema", '{"a": "x"}', schema={"properties": {"a": {"pattern": "(a+"}}})
+
+
+# jsonschema runs a schema's keywords in the schema's own order, and finds which properties
+# ``patternProperties`` evaluated (for ``unevaluatedProperties``) with its own ``re``: with
+# unevaluatedProperties first in a schema file, its match ran before any bounded keyword, unbounded.
+DRAFTS = {
+    "2020-12": "https://json-schema.org/draft/2020-12/schema",
+    "2019-09": "https://json-schema.org/draft/2019-09/schema",
+}
+
+
+@pytest.mark.parametrize("draft", DRAFTS)
+@pytest.mark.parametrize("where", ["top level", "in allOf"])
+def test_a_catastrophic_pattern_under_unevaluated_properties_fails_the_check(
+    tmp_path: Path, draft: str, where: str
+) -> None:
+    evaluating: dict[str, object] = {"patternProperties": {"^(a+)+$": {}}}
+    schema: dict[str, object] = {"$schema": DRAFTS[draft], "unevaluatedProperties": False, "type": "object"}
+    schema.update(evaluating if where == "top level" else {"allOf": [evaluating]})
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema), encoding="utf-8")  # key order kept: unevaluatedProperties first
+    output = json.dumps({HOSTILE_OUTPUT: 1})
+    started = time.process_time()
+    result = check("json_schema", output, schema=str(path))
+    assert not result.passed
+    assert result.message == _timed_out_message("json_schema", "^(a+)+$")
+    assert time.process_time() - started < 30 * LIMIT  # bounded, where re never returns
+    assert not check("not_json_schema", output, schema=str(path)).passed
+
+
+@pytest.mark.parametrize("draft", DRAFTS)
+def test_sound_patterns_under_unevaluated_properties_validate_as_jsonschema_does(tmp_path: Path, draft: str) -> None:
+    schema = {
+        "$schema": DRAFTS[draft],
+        "unevaluatedProperties": False,
+        "allOf": [{"patternProperties": {"^x_\\d+$": {"type": "integer"}}}],
+        "properties": {"name": {"type": "string"}},
+    }
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    assert check("json_schema", json.dumps({"name": "a", "x_1": 1, "x_22": 2}), schema=str(path)).passed
+    result = check("json_schema", json.dumps({"name": "a", "x_1": 1, "x_b": 2, "y": 3}), schema=str(path))
+    assert not result.passed
+    assert "Unevaluated properties are not allowed ('x_b', 'y' were unexpected)" in result.message
+    jsonschema_class = Draft202012Validator if draft == "2020-12" else Draft201909Validator
+    assert [e.message for e in jsonschema_class(schema).iter_errors({"name": "a", "x_1": 1, "x_b": 2, "y": 3})] == [
+        "Unevaluated properties are not allowed ('x_b', 'y' were unexpected)"
+    ]  # jsonschema itself, outside the check, still uses re and says the same
+
+
+@pytest.mark.parametrize("validator_class", [Draft202012Validator, Draft201909Validator], ids=["2020-12", "2019-09"])
+def test_the_unevaluated_properties_keyword_of_this_jsonschema_is_routed(validator_class: type) -> None:
+    """Fails (rather than a test hanging) if a jsonschema release moves its pattern matching."""
+    keyword = validator_class.VALIDATORS["unevaluatedProperties"]  # type: ignore[attr-defined]
+    assert patterns.unevaluated_patterns_bounded(keyword)
+    assert patterns.with_bounded_patterns(validator_class).VALIDATORS["unevaluatedProperties"] is not keyword
