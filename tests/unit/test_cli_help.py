@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,6 +60,18 @@ def test_every_help_text_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     for argv in command_lines(build_parser()):
         line = " ".join(("llmeval", *argv))
         assert help_text(argv) == recorded[line], f"{line} --help changed"
+
+
+def test_python_m_runs_the_same_command() -> None:
+    """``python -m pytest_llmeval.cli`` (the review browser tests start the app so) is ``llmeval``."""
+    golden = json.loads(GOLDEN.read_text("utf-8"))
+    if golden["python"] != python_minor():
+        pytest.skip(f"help texts recorded on Python {golden['python']}; argparse lays them out differently here")
+    env = {**os.environ, "COLUMNS": COLUMNS}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_llmeval.cli", "--help"], capture_output=True, text=True, env=env, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, golden["help"]["llmeval"])
 
 
 def test_help_walk_reaches_nested_actions() -> None:
