@@ -31,7 +31,7 @@ from typing import Any
 import pydantic
 
 from pytest_llmeval.case_building import build_case
-from pytest_llmeval.case_expectations import build_expectation as _expectation  # noqa: F401 (counterfactual.py, tests)
+from pytest_llmeval.case_expectations import build_expectation as _expectation  # noqa: F401 (counterfactual/assertion.py, tests)
 from pytest_llmeval.case_reading import CaseError, line_of, lone_surrogate_at, read_jsonl, read_yaml
 from pytest_llmeval.case_schema import (
     RESERVED_TAGS,
