@@ -341,6 +341,7 @@ def test_warns(llm):
         assert out.count("UserWarning: a user note") == 1, out
         assert out.count(f"UserWarning: the output {base[0]!r}") == 1, out  # the base turn's alone
         assert out.count(f"UserWarning: the output {adapted[0]!r}") == 1, out
+        assert "\nwarning: " not in out  # the plugin's own warning lines: none from a test's warnings
 
 
 def test_each_side_of_the_log_says_where_its_outputs_came_from(
