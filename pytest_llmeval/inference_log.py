@@ -13,7 +13,8 @@ One line per generation, in the order the tests made them::
      "num_tokens": 7, "finish_reason": "stop", "latency_s": 0.041, "source": "generated"}
 
 ``source`` is ``generated`` (made by the model in this run) or ``cache`` (served from the generation
-cache, with the latency it took when it was made).
+cache, with the latency it took when it was made). Under ``--llm-compare-base`` each line also has
+``side``: ``adapter`` in the model under test's log, ``base`` in the base model's run's own log.
 
 A judge's call, made by a check of the test, is a line with ``"kind": "judge"`` (``engine.judge_call_entry``):
 ``judge`` (which weights judge), ``messages`` and ``reply_prefix`` (or ``prompt``), and ``output``:

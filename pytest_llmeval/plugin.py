@@ -41,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_llmeval.harness.fitted_report import TerminalFitting
 
         config.pluginmanager.register(TerminalFitting(config), "llmeval-terminal-fitting")
+    if state.base is not None:  # --llm-compare-base: a warning raised in both turns is reported once
+        from pytest_llmeval.harness.base_pass import BaseTurnWarnings
+
+        config.pluginmanager.register(BaseTurnWarnings(state.base), "llmeval-base-turn-warnings")
     if config.pluginmanager.hasplugin("xdist") and not state.is_worker:
         from pytest_llmeval.harness.xdist_bridge import XdistController
 

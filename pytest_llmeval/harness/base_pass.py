@@ -9,36 +9,42 @@ Each test that uses the model runs twice, in the process that runs it (serially 
 worker): first against the base model, unlogged (pytest's ``runtestprotocol(..., log=False)``, as
 rerun plugins do), then as usual against the model under test. So pytest's outcomes, ``-x``, the
 gate and the baseline are about the model under test alone; the base model's records go to a second
-run in the history, linked to the first (``model.base_run`` / ``model.adapter_run``), and the two
-runs are compared case by case by ``paired_comparison`` (the implementation behind ``llmeval
+run in the history, linked to the first (``model.base_run`` / ``model.adapter_run``), with its own
+inference log (each line says ``"side": "base"``; the model under test's say ``"adapter"``), and the
+two runs are compared case by case by ``paired_comparison`` (the implementation behind ``llmeval
 compare``): what the adapter fixed, what it broke ("forgetting"), and the metric differences with
-their intervals, in the terminal, the Markdown summary and the dashboard.
+their intervals, in the terminal, the Markdown summary and the dashboard. A warning the test raises
+in both turns is reported once (``BaseTurnWarnings``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
 
 from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.harness.results import ResultBook
 from pytest_llmeval.records import CaseRecord, RunRecord
 
 if TYPE_CHECKING:
-    import pytest
+    from collections.abc import Generator
 
     from pytest_llmeval.engine import ModelUnderTest
     from pytest_llmeval.harness.session import LLMEvalSession
     from pytest_llmeval.paired_comparison import PairedComparison
     from pytest_llmeval.settings import Settings
 
-__all__ = ["BasePass", "TurnTakingModel", "check_compare_base", "run_base_first"]
+__all__ = ["BasePass", "BaseTurnWarnings", "TurnTakingModel", "check_compare_base", "run_base_first"]
 
 WORKER_OUTPUT_KEY = "llmeval_base_records"
+WORKER_INFERENCES_KEY = "llmeval_base_inferences"
 
 
 def check_compare_base(settings: Settings) -> None:
@@ -82,6 +88,8 @@ class BasePass:
     results: ResultBook = field(default_factory=ResultBook)
     run: RunRecord | None = None  # the controller's, after the last test
     paired: PairedComparison | None = None  # base (A) against the model under test (B)
+    # the running test's base turn's warnings, held until its usual run has raised its own
+    turn_warnings: list[warnings.WarningMessage] = field(default_factory=list)
 
     @classmethod
     def start(cls, config: pytest.Config, state: LLMEvalSession) -> BasePass:
@@ -147,12 +155,14 @@ class BasePass:
         """On a worker at the end: its base-model records, for the controller."""
         output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
         output[WORKER_OUTPUT_KEY] = [record.to_dict() for record in self.results.records.values()]
+        output[WORKER_INFERENCES_KEY] = self.results.inferences
 
     def receive(self, output: dict[str, Any]) -> None:
         """On the controller: a finished worker's base-model records."""
         for data in output.get(WORKER_OUTPUT_KEY, []):
             record = CaseRecord.from_dict(data)
             self.results.records[record.node_id] = record
+        self.results.inferences.extend(output.get(WORKER_INFERENCES_KEY, []))
 
     # -- the end of the run (controller) ------------------------------------------------------------
     def finish_run(self, state: LLMEvalSession) -> None:
@@ -188,23 +198,35 @@ class BasePass:
         run.model["base_run"] = self.run.run_id
         self.paired = compare_with_base(self.run, run, confidence=settings.confidence, resamples=settings.resamples)
 
-    def record(self, state: LLMEvalSession) -> str | None:
+    def record(self, state: LLMEvalSession) -> list[str]:
         """Record the base model's run in the history, before the model under test's run (so the
-        model under test's run is the history's latest, the base model's the one before it). Returns
-        the note that says so; a failure is a warning."""
+        model under test's run is the history's latest, the base model's the one before it), and
+        write its inference log in its own run's folder. Returns the notes that say so; a failure
+        is a warning."""
+        from pytest_llmeval.inference_log import inference_log_path, write_inference_log
+        from pytest_llmeval.paths import shown_path
         from pytest_llmeval.store import RunStore, StoreError
 
         if self.run is None or state.run is None or state.history_path is None:
-            return None
+            return []
         try:
             RunStore(state.history_path).record_run(self.run)
         except (StoreError, OSError) as exc:
             state.warnings.append(f"the base model's run was not recorded: {exc}")
-            return None
-        return (
+            return []
+        notes = [
             f"base model's run {self.run.run_id[:12]} recorded; compare again with: "
             f"llmeval compare {self.run.run_id[:12]} {state.run.run_id[:12]}"
-        )
+        ]
+        log_path = inference_log_path(state.history_path, self.run.run_id)
+        try:
+            written = write_inference_log(log_path, self.results.inferences)
+        except OSError as exc:
+            state.warnings.append(f"the base model's inference log was not written: {exc}")
+        else:
+            outputs = "output" if written == 1 else "outputs"
+            notes.append(f"base model's inference log: {written} {outputs} in {shown_path(log_path, state.cwd)}")
+        return notes
 
 
 def run_base_first(item: pytest.Item, nextitem: pytest.Item | None) -> None:
@@ -225,9 +247,11 @@ def run_base_first(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     # what the base model's turn adds to the item (JUnit properties; captured output and log sections)
     # is taken back, so the usual run's report shows its own only
     properties, sections = list(item.user_properties), list(item._report_sections)
-    with state.base.turn():
+    # its warnings are held back: BaseTurnWarnings shows those the usual run does not raise again
+    with state.base.turn(), warnings.catch_warnings(record=True) as caught:
         # "next" is the test's parent: its own fixtures are torn down, wider ones stay for its usual run
         reports = runtestprotocol(item, nextitem=item.parent, log=False)  # type: ignore[arg-type]
+    state.base.turn_warnings = caught
     item.user_properties[:] = properties
     item._report_sections[:] = sections
     if RUNNING_KEY in item.stash:
@@ -236,7 +260,41 @@ def run_base_first(item: pytest.Item, nextitem: pytest.Item | None) -> None:
         item.output, item.counterfactual = None, None
     unused = GroupBook()  # the base model's groups are not judged: the run under test's are
     for report in reports:
-        state.base.results.add(report, unused, keep_inferences=False)
+        state.base.results.add(report, unused, keep_inferences=True)  # the base model's inference log
+
+
+def _warning_key(warning: warnings.WarningMessage) -> tuple[str, type[Warning], str, int]:
+    return str(warning.message), warning.category, warning.filename, warning.lineno
+
+
+class BaseTurnWarnings:
+    """Registered under ``--llm-compare-base``: a test that raises a warning raises it in both turns,
+    and pytest (whose warning capture encloses a test's whole protocol, both turns) would count it
+    twice. Around each test's protocol, inside pytest's capture: the usual run's warnings are held
+    too, then shown, followed by those of the base turn (``run_base_first`` holds them) that the
+    usual run did not raise, so each is reported once."""
+
+    def __init__(self, base: BasePass) -> None:
+        self.base = base
+
+    # no tryfirst: pytest's own tryfirst wrapper (its warning capture) must enclose this one
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        self.base.turn_warnings = []
+        usual_run: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as usual_run:
+                return (yield)
+        finally:
+            base_turn, self.base.turn_warnings = self.base.turn_warnings, []
+            raised = {_warning_key(w) for w in usual_run}
+            for warning in [*usual_run, *(w for w in base_turn if _warning_key(w) not in raised)]:
+                # into pytest's capture as they are: their filters were applied when they were raised
+                warnings.showwarning(
+                    warning.message, warning.category, warning.filename, warning.lineno, warning.file, warning.line
+                )
 
 
 class TurnTakingModel:

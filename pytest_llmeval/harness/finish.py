@@ -60,7 +60,7 @@ def _record_and_accept(state: LLMEvalSession) -> None:
 
     assert state.run is not None and state.history_path is not None and state.baseline_path is not None
     # --llm-compare-base: the base model's run first, so this run is the history's latest
-    base_note = state.base.record(state) if state.base is not None else None
+    base_notes = state.base.record(state) if state.base is not None else []
     try:
         RunStore(state.history_path).record_run(state.run)
         history = shown_path(state.history_path, state.cwd)  # as typed from where pytest ran
@@ -68,8 +68,7 @@ def _record_and_accept(state: LLMEvalSession) -> None:
     except (StoreError, OSError) as exc:
         state.warnings.append(f"the run was not recorded: {exc}")
     else:
-        if base_note is not None:
-            state.notes.append(base_note)
+        state.notes.extend(base_notes)
         log_path = inference_log_path(state.history_path, state.run.run_id)
         try:
             written = write_inference_log(log_path, state.results.inferences)

@@ -153,7 +153,8 @@ def _inference_entries(
     item: pytest.Item, phase: str, test: running_test.RunningTest, state: LLMEvalSession
 ) -> list[dict[str, object]]:
     """This phase's new generations as inference log lines, then the judge's calls of the phase
-    (``"kind": "judge"``: its prompt and reply, or its score tokens' probabilities and mass)."""
+    (``"kind": "judge"``: its prompt and reply, or its score tokens' probabilities and mass).
+    Under ``--llm-compare-base`` each line says whose turn made it: ``"side": "base"`` or ``"adapter"``."""
     fresh = test.take_unlogged_generations()
     judge_calls = state.judge_instance.take_calls() if state.judge_instance is not None else []
     if not fresh and not judge_calls:
@@ -161,6 +162,11 @@ def _inference_entries(
     from pytest_llmeval.inference_log import inference_entry
 
     model = state.model
+    side: dict[str, str] = {}  # --llm-compare-base: which of the two models made the line
+    if state.base is not None:
+        side = {"side": "base" if state.base.active else "adapter"}
+        if state.base.active:
+            model = state.base.model  # the two models ask the same requests: each knows its own cached ones
     entries = [
         inference_entry(
             item.nodeid,
@@ -169,10 +175,12 @@ def _inference_entries(
             index=index,
             source="cache" if model is not None and model.served_from_cache(generation) else "generated",
         )
+        | side
         for index, generation in fresh
     ]
     entries += [
-        {"node_id": item.nodeid, "phase": phase, "index": index, **call} for index, call in enumerate(judge_calls)
+        {"node_id": item.nodeid, "phase": phase, "index": index, **call, **side}
+        for index, call in enumerate(judge_calls)
     ]
     return entries
 

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_llmeval.backends import load_backend
 from pytest_llmeval.engine import ModelUnderTest
+from pytest_llmeval.inference_log import inference_log_path, read_inference_log
 from pytest_llmeval.settings import Settings
 from pytest_llmeval.store import RunStore
 
@@ -102,6 +103,15 @@ def model_runs(history: Path) -> tuple[Any, Any]:
     return adapter_run, base_run
 
 
+def log_of(history: Path, run: Any) -> list[dict[str, Any]]:
+    return read_inference_log(inference_log_path(history, run.run_id))
+
+
+def generations(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What an inference log says was asked and answered, without timings and cache provenance."""
+    return sorted((e["node_id"], e["phase"], e["index"], e["prompt"], e["output"]) for e in entries)
+
+
 def test_base_and_adapter_in_one_session_equal_separate_runs(
     pytester: pytest.Pytester, tiny_gpt2: Path, tiny_gpt2_lora: Path, both_outputs: tuple[list[str], list[str]]
 ) -> None:
@@ -127,6 +137,15 @@ def test_base_and_adapter_in_one_session_equal_separate_runs(
     assert base_run.model["adapter_run"] == adapter_run.run_id
     assert base_run.model["adapter"] is None and base_run.model["adapter_disabled"] == str(tiny_gpt2_lora)
     assert base_run.model["model_id"] == RunStore(plain_history).load_run("latest").model["model_id"]
+    # each run has its inference log, every line saying whose turn made it; each equals the log of
+    # the same model run alone (the base model's: without the test that uses no model)
+    adapter_log, base_log = log_of(both_history, adapter_run), log_of(both_history, base_run)
+    assert {e["side"] for e in adapter_log} == {"adapter"} and {e["side"] for e in base_log} == {"base"}
+    assert generations(adapter_log) == generations(log_of(alone_history, RunStore(alone_history).load_run("latest")))
+    plain_log = log_of(plain_history, RunStore(plain_history).load_run("latest"))
+    assert "side" not in plain_log[0]  # a session without --llm-compare-base writes no side
+    assert generations(base_log) == generations(plain_log)
+    assert {e["output"] for e in base_log} == {c.output for c in base_run.cases}
     # one load; 5 distinct requests, each generated for both models
     both.stdout.fnmatch_lines(
         [
@@ -145,6 +164,8 @@ def test_base_and_adapter_in_one_session_equal_separate_runs(
             "*fixed*test_python.py::test_marker_fixed*failed*passed",
             f"base model's run {base_run.run_id[:12]} recorded; compare again with: "
             f"llmeval compare {base_run.run_id[:12]} {adapter_run.run_id[:12]}",
+            f"base model's inference log: 6 outputs in*{base_run.run_id}*inferences.jsonl",
+            f"inference log: 6 outputs in*{adapter_run.run_id}*inferences.jsonl",
         ]
     )
 
@@ -164,6 +185,10 @@ def test_compare_base_under_xdist_records_what_a_serial_session_does(
 
     for serial_run, parallel_run in zip(model_runs(serial_history), model_runs(parallel_history), strict=True):
         assert comparable(parallel_run) == comparable(serial_run)
+        # the workers send the base model's log lines to the controller too
+        serial_log, parallel_log = log_of(serial_history, serial_run), log_of(parallel_history, parallel_run)
+        assert generations(parallel_log) == generations(serial_log)
+        assert [e["side"] for e in parallel_log] == [e["side"] for e in serial_log]
     parallel.stdout.fnmatch_lines(
         ["  adapter vs base model, 6 cases: 2 fixed, 2 broke (forgetting), 1 both pass, 1 both fail"]
     )
@@ -287,3 +312,50 @@ def test_the_cache_keeps_the_two_models_apart(
     alone.stdout.fnmatch_lines(["outputs: 0 generated in 0.00 s, 5 from the cache; *"])
     base_outputs = {c.node_id: c.output for c in warm[1].cases}
     assert {n: o for n, (_, o) in cases_of(history).items() if n in base_outputs} == base_outputs
+
+
+def test_a_warning_raised_in_both_turns_is_reported_once(
+    pytester: pytest.Pytester, tiny_gpt2: Path, tiny_gpt2_lora: Path, both_outputs: tuple[list[str], list[str]]
+) -> None:
+    """pytest's warning capture encloses both turns of a test: a warning the test raises against each
+    model was counted twice ("4 warnings" here before). Now once; one raised by a turn alone is kept."""
+    base, adapted = both_outputs
+    pytester.makepyfile(
+        test_w=f"""
+import warnings
+
+def test_warns(llm):
+    text = llm.generate({PROMPTS[0]!r}, max_new_tokens={NEW_TOKENS}).text
+    warnings.warn("an old api", DeprecationWarning)  # pytest shows every DeprecationWarning
+    warnings.warn("a user note", UserWarning)
+    warnings.warn(f"the output {{text!r}}", UserWarning)  # each model's own
+"""
+    )
+    model = (f"--llm-model={tiny_gpt2}", f"--llm-adapter={tiny_gpt2_lora}", "--llm-compare-base")
+    args = (*model, "-W", "default::UserWarning")  # as Python shows them (this suite turns them into errors)
+    for extra in ([], ["-n", "2", "-p", "xdist"]):
+        result, _ = run_session(pytester, "warned", *args, *extra)
+        result.assert_outcomes(passed=1, warnings=4)
+        out = result.stdout.str()
+        assert out.count("DeprecationWarning: an old api") == 1, out
+        assert out.count("UserWarning: a user note") == 1, out
+        assert out.count(f"UserWarning: the output {base[0]!r}") == 1, out  # the base turn's alone
+        assert out.count(f"UserWarning: the output {adapted[0]!r}") == 1, out
+        assert "\nwarning: " not in out  # the plugin's own warning lines: none from a test's warnings
+
+
+def test_each_side_of_the_log_says_where_its_outputs_came_from(
+    pytester: pytest.Pytester, tiny_gpt2: Path, tiny_gpt2_lora: Path, both_outputs: tuple[list[str], list[str]]
+) -> None:
+    """The two models ask the same requests: after a run of the base folder alone, the base model's
+    lines are served from the cache and the adapter's generated, each known by its own model."""
+    write_suite(pytester, *both_outputs)
+    history = pytester.path / "history.db"
+    args = ["-p", "no:cacheprovider", f"--llm-history={history}", f"--llm-model={tiny_gpt2}"]
+    pytester.runpytest(*args).assert_outcomes(passed=4, failed=3)  # the base model's outputs cached
+    pytester.runpytest(*args, f"--llm-adapter={tiny_gpt2_lora}", "--llm-compare-base").assert_outcomes(
+        passed=4, failed=3
+    )
+    adapter_run, base_run = model_runs(history)
+    assert {(e["side"], e["source"]) for e in log_of(history, base_run)} == {("base", "cache")}
+    assert {(e["side"], e["source"]) for e in log_of(history, adapter_run)} == {("adapter", "generated")}

@@ -147,17 +147,24 @@ def test_the_history_keeps_the_pair_and_the_dashboard_shows_it_not_as_a_run(
 ) -> None:
     from pytest_llmeval.cli import main
     from pytest_llmeval.dashboard import dashboard_from_history
+    from pytest_llmeval.inference_log import inference_log_path, read_inference_log
     from pytest_llmeval.store import RunStore
 
     state, base = compared(tmp_path)
     assert state.run is not None and base.run is not None
     state.history_path = tmp_path / "history.db"
-    note = base.record(state)  # the base model's run first, as the session does
+    notes = base.record(state)  # the base model's run first, as the session does
     RunStore(state.history_path).record_run(state.run)
-    assert note == (
+    assert notes[0] == (
         f"base model's run {base.run.run_id[:12]} recorded; compare again with: "
         f"llmeval compare {base.run.run_id[:12]} {state.run.run_id[:12]}"
     )
+    # and its inference log, in its own run's folder (no test generated here: empty)
+    log = inference_log_path(state.history_path, base.run.run_id)
+    assert notes[1].startswith("base model's inference log: 0 outputs in ") and notes[1].endswith(
+        f"{base.run.run_id}/inferences.jsonl"
+    )
+    assert read_inference_log(log) == []
     store = RunStore(state.history_path)
     # same start time: the model under test's run is the latest, its base model's the one before
     assert store.resolve("latest") == state.run.run_id and store.resolve("previous") == base.run.run_id
