@@ -14,9 +14,9 @@ import re
 import unicodedata
 from importlib import resources
 
-from pytest_llmeval.checks._text import TandemRepeat, longest_repeated_substring, tandem_repeat
+from pytest_llmeval.checks._text import TandemRepeat, clip, longest_repeated_substring, tandem_repeat
 from pytest_llmeval.checks.base import Tokenizer
-from pytest_llmeval.checks.letter_pairs import text_language, word_plausibility
+from pytest_llmeval.checks.letter_pairs import MAX_FOREIGN_LETTERS, text_language, word_plausibility
 
 _MAX_UNIT_WORDS = 12  # longest loop unit looked for, in words
 MIN_WORDS_FOR_RATIOS = 8  # below this, shares of words are noise ("positive" is one word)
@@ -25,7 +25,6 @@ _MIN_REPEATED_CHARS = 40  # a repeated substring shorter than this is a phrase, 
 # calibration or development parts under 8 words has two, shuffled ones mostly do.
 _MIN_WORDS_FOR_IMPLAUSIBLE = 3
 MIN_WORDS_FOR_SURPRISE = 15  # the mean letter-pair score of a few words is noise
-_MAX_FOREIGN_LETTERS = 0.02  # share of letters unknown to the best-fitting table (see letter_signals)
 _IMPLAUSIBLE_WORD_FLOOR = -4.0  # mean log-probability per letter below which a word is implausible
 SAMPLE_CHARS = 20_000  # characters read by signals that need not read all of a long output
 WORDS = re.compile(r"[^\W\d_]+")
@@ -157,26 +156,38 @@ _ASCII_SYMBOL_INSIDE = re.compile(r"[^\W\d_][#%&@$*^~+<>|\\{}]+(?=[^\W\d_])")
 _MARKUP = re.compile(r"<[^<>\s]{1,40}>|\{[^{}\s]{1,40}\}")  # "<name>", "<b>", "{user}" placeholders
 _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _MIN_ASCII_SYMBOL_HITS = 2
-_NOT_PROSE_TOKEN = re.compile(r"[/.:_()\[\]`'\"=]|&\w+;|^[-#@$<]|^[A-Z&]+$")
+# Paths and LaTeX ("C:\\Users", "\\frac{a}{b}") are not prose either.
+_NOT_PROSE_TOKEN = re.compile(r"[/.:_()\[\]`'\"=\\]|&\w+;|^[-#@$<]|^[A-Z&]+$")
 
 
 # printf-style placeholders of program messages and code: "%s", "%d", "%1$s", "%.250s", "%-10s".
-_PLACEHOLDER = re.compile(r"%(?:\d+\$)?[-+ 0#]*\d*(?:\.\d+)?(?:l{0,2}|h|z|j|t|L)[sdiouxXeEfFgGcpnm%]")
+_PLACEHOLDER = re.compile(r"(?<![^\W\d_])%(?:\d+\$)?[-+ 0#]*\d*(?:\.\d+)?(?:l{0,2}|h|z|j|t|L)[sdiouxXeEfFgGcpnm%]")
 
 
 def ascii_symbol_share(text: str) -> tuple[float, str]:
-    """ASCII symbols between letters per letter of text, and one token holding one (0 under 2: one
-    "cioty|wc" is a typo; no clean text of the calibration or development parts has two)."""
+    """Tokens with ASCII symbols in place of letters per letter of text, and one such token (0 under
+    2: one "cioty|wc" is a typo; no clean text of the calibration or development parts has two).
+
+    A token counts when a symbol between letters is one prose never puts inside a word (``# % @ $ ^
+    +``) or when it holds two kinds of symbols: a single kind between words is a separator or markup
+    ("yes|no|maybe", "rock&roll", "Mitarbeiter*innen", "周一~周五", "**重要**的")."""
     hits = [
         t
         for t in _MARKUP.sub(" ", _PLACEHOLDER.sub(" ", text)).split()
-        if (_CJK_CHAR.search(t) or not _NOT_PROSE_TOKEN.search(t))  # CJK runs without spaces
-        for _ in _ASCII_SYMBOL_INSIDE.finditer(t)
+        if (_CJK_CHAR.search(t) or not _NOT_PROSE_TOKEN.search(t)) and _symbols_in_place_of_letters(t)
     ]
     if len(hits) < _MIN_ASCII_SYMBOL_HITS:
         return 0.0, ""
     letters = sum(1 for c in text if c.isalpha()) or 1
-    return len(hits) / letters, hits[0]
+    return len(hits) / letters, clip(hits[0], 40)
+
+
+_RARE_INSIDE_WORDS = frozenset("#%@$^+")
+
+
+def _symbols_in_place_of_letters(token: str) -> bool:
+    symbols = {c for match in _ASCII_SYMBOL_INSIDE.finditer(token) for c in match.group()[1:]}
+    return bool(symbols & _RARE_INSIDE_WORDS) or len(symbols) >= 2
 
 
 # Sentence punctuation of any script, or a line break: prose has one every few words.
@@ -231,27 +242,33 @@ def mojibake_share(text: str) -> tuple[float, str]:
     return (len(pairs) / letters if len(pairs) >= 2 else 0.0), (pairs[0] if pairs else "")
 
 
+def in_language_without_table(text: str) -> bool:
+    """Over 2% of the text's scorable letters are rare in every letter table of their script."""
+    scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
+    return scored is not None and scored.foreign_letters > MAX_FOREIGN_LETTERS
+
+
 def letter_signals(text: str) -> tuple[float | None, float | None, str, str]:
     """``implausible_words`` and ``letter_surprise`` (see letter_pairs), a note, and why they were not
     measured ("" when they were). Not measured when the text has too few scorable words, when most of
     its letters are of a script without tables (the Latin words in Japanese or Chinese text are names
-    and identifiers: "chfn", "pg_class"), or when over 2% of its letters are ones the best-fitting
-    table (almost) never has: Kazakh "ң", "ұ" read as Russian, Kurdish "ê" as Sardinian. Such a text is
-    in a language without a table, whose every word looks implausible to its neighbours' tables."""
+    and identifiers: "chfn", "pg_class"), or when no table of its script has over 98% of its letters
+    (Kazakh "ә ң ұ", Kurdish "ê î û ç ş" together). Such a text is in a language without a table,
+    whose every word looks implausible to its neighbours' tables."""
     scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
     if scored is None or scored.words < _MIN_WORDS_FOR_IMPLAUSIBLE:
         return None, None, "", f"fewer than {_MIN_WORDS_FOR_IMPLAUSIBLE} words of an alphabetic script"
     letters = sum(1 for c in text if c.isalpha())
     if scored.letters < 0.5 * letters:
         return None, None, "", "most letters are of a script without letter tables"
-    if scored.foreign_letters > _MAX_FOREIGN_LETTERS:
+    if scored.foreign_letters > MAX_FOREIGN_LETTERS:
         return (
             None,
             None,
             "",
             (
-                f"{scored.foreign_letters:.0%} of the letters ({scored.foreign_examples}) are ones the "
-                f"best-fitting table ({scored.language}) lacks: a language without a table"
+                f"{scored.foreign_letters:.0%} of the letters ({scored.foreign_examples}) are rare in "
+                f"every letter table (best fit: {scored.language}): a language without a table"
             ),
         )
     note = (
@@ -342,11 +359,11 @@ def content_word_run(text: str) -> float | None:
 
     Every language's writers put an article, preposition, pronoun or auxiliary every few words, or a
     comma; vocabulary pieces in random order ("Michigan mx intensive Policies Alabama rotates") go on
-    for a dozen words without one. None when the text reads as no language with a table (CJK, or
-    under 5 scorable words)."""
+    for a dozen words without one. None when the text reads as no language with a table (CJK, under 5
+    scorable words, or letters no table has: see ``letter_signals``)."""
     language = text_language(text)
-    if language is None:
-        return None
+    if language is None or in_language_without_table(text):
+        return None  # a Kazakh or Kurdish text has no frequent word of its neighbours' lists
     tables = _frequent_words()
     frequent = tables.get(language, frozenset()) | tables.get("en", frozenset())
     longest = run = 0

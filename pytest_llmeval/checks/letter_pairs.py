@@ -19,11 +19,19 @@ import json
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["WordPlausibility", "letter_words", "ranked_languages", "text_language", "word_plausibility"]
+__all__ = [
+    "MAX_FOREIGN_LETTERS",
+    "WordPlausibility",
+    "letter_words",
+    "ranked_languages",
+    "text_language",
+    "word_plausibility",
+]
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _ALPHABETIC_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
@@ -32,6 +40,9 @@ _LANGUAGE_SAMPLE = 400  # words used to choose the language
 _MAX_WORD_LETTERS = 40
 _MAX_WORDS = 5000  # words scored at most (outputs can be 100k characters)
 _FOREIGN_LETTER_FREQUENCY = 1e-4  # rarer than 1 letter in 10,000 of the language's words
+# Over this share of letters foreign to every table of its script, a text is in a language without a
+# table (Kazakh "ә ң ұ", Kurdish "ê î û ç ş" together): its letter signals are not measured.
+MAX_FOREIGN_LETTERS = 0.02
 
 
 @functools.lru_cache(maxsize=8192)
@@ -214,6 +225,7 @@ class WordPlausibility:
     foreign_examples: str = ""
 
 
+@functools.lru_cache(maxsize=64)  # letter_signals and content_word_run read the same text
 def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
     """Score ``text``'s words; ``None`` when it has no scorable words. A word scoring under ``floor``
     (mean log-probability per letter pair) is implausible.
@@ -234,6 +246,12 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
         if not candidates:
             continue
         language = _best_language(group[:_LANGUAGE_SAMPLE], candidates)
+        if _foreign_share(group, language) > MAX_FOREIGN_LETTERS:
+            # Shuffled Russian may fit Tajik's letter pairs best, yet use "ц", "щ", "ы", which Tajik
+            # lacks: read it in the best-fitting language that has its letters, if any has.
+            covering = [lang for lang in candidates if _foreign_share(group, lang) <= MAX_FOREIGN_LETTERS]
+            if covering:
+                language = _best_language(group[:_LANGUAGE_SAMPLE], covering)
         languages.append((len(group), language))
         table = _tables()[language]
         scores.extend((w, table.word_score(w)) for w in group)
@@ -286,6 +304,13 @@ def ranked_languages(words: tuple[str, ...]) -> tuple[str, ...]:
         for lang, table in tables.items()
     }
     return tuple(sorted(scores, key=scores.__getitem__, reverse=True))
+
+
+def _foreign_share(words: list[str], language: str) -> float:
+    """Share of the letters of ``words`` that ``language``'s table (almost) never has."""
+    table = _tables()[language]
+    letters = Counter(c for w in words for c in w)
+    return sum(n for c, n in letters.items() if table.is_foreign(c)) / max(1, sum(letters.values()))
 
 
 def _best_language(sample: list[str], candidates: list[str]) -> str:

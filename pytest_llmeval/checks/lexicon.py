@@ -21,6 +21,7 @@ import functools
 import gzip
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmeval.checks.letter_pairs import letter_words, ranked_languages
@@ -32,8 +33,10 @@ __all__ = ["MIN_CJK_PAIRS", "anagram_share", "unknown_cjk_pair_share"]
 _COMMON_FREQUENCY = 1e-6
 _MIN_ANAGRAM_LETTERS = 4  # three-letter words have few orderings, and most are words of some list
 _MIN_ANAGRAM_WORDS = 3  # words of 4+ letters needed before a share means anything
-_LANGUAGES_READ = 3  # a word counts as known in any of the three best-fitting listed languages, or English
 _MIN_ANAGRAMS_OF_UNKNOWN = 0.5
+# Under 10 long words, two anagrams may be two tool names ("lspci", "iostat"): three are needed.
+_SHORT_TEXT_WORDS = 10
+_APOSTROPHE = re.compile(r"(?<=[^\W\d_])['’](?=[^\W\d_])")
 # Under 16 pairs one particle between two words moves the share by a tenth ("東京は日本の首都です。"
 # has 5 of 9 pairs across words).
 MIN_CJK_PAIRS = 16
@@ -55,8 +58,10 @@ _SERBIAN_LATIN = str.maketrans(
         )
     )
 )
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{2,}")
-_KANA = re.compile(r"[\u3040-\u30ff]")
+# Runs of kana and CJK ideographs; the middle dot "・" (U+30FB) separates names ("安娜・卡列尼娜"),
+# so it ends a run.
+_CJK_RUN = re.compile(r"[\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+_KANA_LETTER = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,14 +71,39 @@ def _listed_languages() -> frozenset[str]:
     return frozenset(available_languages(wordlist="best"))
 
 
-@functools.lru_cache(maxsize=16)
-def _word_list(language: str) -> tuple[Mapping[str, float], frozenset[str]]:
-    """(word -> frequency, sorted-letter keys of the common words) of one language."""
-    from wordfreq import get_frequency_dict
+@dataclass(frozen=True)
+class _WordList:
+    words: frozenset[str]  # every word of the list
+    common_keys: frozenset[str]  # sorted letters of the words of frequency 1e-6 and more
+    words_by_frequency: tuple[tuple[str, ...], ...]  # the list itself, most frequent first
 
-    frequencies = get_frequency_dict(language, wordlist="best")
-    keys = frozenset("".join(sorted(word)) for word, frequency in frequencies.items() if frequency >= _COMMON_FREQUENCY)
-    return frequencies, keys
+
+# Read straight from wordfreq's files, not through get_frequency_dict, which caches every list it
+# ever loaded (50-130 MB each); a few lists are kept here, the large ones evicted first.
+@functools.lru_cache(maxsize=3)
+def _large_list(language: str) -> _WordList:
+    return _read_list(language, "best")
+
+
+@functools.lru_cache(maxsize=12)
+def _small_list(language: str) -> _WordList:
+    return _read_list(language, "small")
+
+
+def _read_list(language: str, size: str) -> _WordList:
+    from wordfreq import available_languages, cB_to_freq, read_cBpack
+
+    buckets = read_cBpack(available_languages(wordlist=size)[language])  # bucket i: frequency -i centibels
+    return _WordList(
+        frozenset(word for bucket in buckets for word in bucket),
+        frozenset(
+            "".join(sorted(word))
+            for centibels, bucket in enumerate(buckets)
+            if cB_to_freq(-centibels) >= _COMMON_FREQUENCY
+            for word in bucket
+        ),
+        tuple(tuple(bucket) for bucket in buckets),
+    )
 
 
 def _normalised(word: str, language: str) -> str:
@@ -91,7 +121,8 @@ def anagram_share(text: str) -> tuple[float | None, tuple[str, ...]]:
     list or has under 3 such words. 0.0 with fewer than 2 distinct anagrams (one is a typo: "teh"),
     or when anagrams are not most of the unknown words: text in a language without a list is mostly
     unknown words, a few of them anagrams by chance; shuffled text's unknown words mostly are."""
-    words = letter_words(text, for_scoring=True)[:_MAX_WORDS]
+    # Elisions split at the apostrophe: "l'amic" is "l" and "amic", not "lamic" (an anagram of "malic").
+    words = letter_words(_APOSTROPHE.sub(" ", text), for_scoring=True)[:_MAX_WORDS]
     long_words = [w for w in words if len(w) >= _MIN_ANAGRAM_LETTERS]
     if len(long_words) < _MIN_ANAGRAM_WORDS:
         return None, ()
@@ -101,20 +132,34 @@ def anagram_share(text: str) -> tuple[float | None, tuple[str, ...]]:
         # Basque, Esperanto, Welsh...: their own words are in no list, and read against a
         # neighbour's list one in ten of their texts has anagrams enough to fail.
         return None, ()
-    languages = list(dict.fromkeys([*[lang for lang in ranking if lang in listed][:_LANGUAGES_READ], "en"]))
-    unknown = [w for w in long_words if not _is_known(w, languages)]
-    anagrams = [w for w in unknown if _is_anagram(w, languages)]
-    if len(set(anagrams)) < 2 or len(anagrams) <= _MIN_ANAGRAMS_OF_UNKNOWN * len(unknown):
-        return 0.0, tuple(anagrams)
-    return len(anagrams) / len(long_words), tuple(dict.fromkeys(anagrams))[:3]
+    # The best-fitting language's whole list; the next two listed languages' and English's common
+    # words (a misread language, technical English): enough to know a word, at a tenth the memory.
+    others = [
+        lang for lang in dict.fromkeys([*[x for x in ranking[1:] if x in listed][:2], "en"]) if lang != ranking[0]
+    ]
+    languages = [ranking[0], *others]
+    lists = [_large_list(ranking[0]), *(_small_list(lang) for lang in others)]
+    unknown = [w for w in long_words if not _is_known(w, languages, lists)]
+    anagrams = [w for w in unknown if _is_anagram(w, languages, lists)]
+    distinct = tuple(dict.fromkeys(anagrams))
+    if (
+        len(distinct) < 2
+        or len(anagrams) <= _MIN_ANAGRAMS_OF_UNKNOWN * len(unknown)
+        or (len(long_words) < _SHORT_TEXT_WORDS and len(distinct) < 3)
+    ):
+        return 0.0, distinct[:3]
+    return len(anagrams) / len(long_words), distinct[:3]
 
 
-def _is_known(word: str, languages: Sequence[str]) -> bool:
-    return any(_word_list(lang)[0].get(_normalised(word, lang), 0.0) > 0.0 for lang in languages)
+def _is_known(word: str, languages: Sequence[str], lists: Sequence[_WordList]) -> bool:
+    return any(_normalised(word, lang) in found.words for lang, found in zip(languages, lists, strict=True))
 
 
-def _is_anagram(word: str, languages: Sequence[str]) -> bool:
-    return any("".join(sorted(_normalised(word, lang))) in _word_list(lang)[1] for lang in languages)
+def _is_anagram(word: str, languages: Sequence[str], lists: Sequence[_WordList]) -> bool:
+    return any(
+        "".join(sorted(_normalised(word, lang))) in found.common_keys
+        for lang, found in zip(languages, lists, strict=True)
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,26 +178,36 @@ def _simplified_chinese() -> Mapping[int, Any]:
 
 @functools.lru_cache(maxsize=2)
 def _cjk_pairs(language: str) -> frozenset[str]:
-    frequencies, _ = _word_list(language)
+    from wordfreq import cB_to_freq
+
     return frozenset(
         word[i : i + 2]
-        for word, frequency in frequencies.items()
-        if frequency >= _CJK_PAIR_FREQUENCY
+        for centibels, bucket in enumerate(_large_list(language).words_by_frequency)
+        if cB_to_freq(-centibels) >= _CJK_PAIR_FREQUENCY
+        for word in bucket
         for i in range(len(word) - 1)
     )
 
 
 def unknown_cjk_pair_share(text: str) -> tuple[float | None, str, str]:
     """Share of adjacent Chinese/Japanese characters (inside runs of them) that no word of the
-    language's list holds, the first such pair, and the language ("ja" when the text has kana, else
-    "zh", Traditional characters read as Simplified); ``None`` under 16 pairs."""
+    language's list holds, the first such pair, and the language; ``None`` under 16 pairs.
+
+    Text without kana is read as Chinese (Traditional characters as Simplified). Text with kana is
+    read both ways and the lower share wins: Chinese quotes Japanese titles and names ("マリオ",
+    "千と千尋の神隠し") and Japanese quotes Chinese poems, while shuffled text is unknown both ways."""
     runs = _CJK_RUN.findall(text)
     pairs = [run[i : i + 2] for run in runs for i in range(len(run) - 1)]
-    language = "ja" if _KANA.search(text) else "zh"
+    languages = ("ja", "zh") if _KANA_LETTER.search(text) else ("zh",)
     if len(pairs) < MIN_CJK_PAIRS:
-        return None, "", language
+        return None, "", languages[0]
+    readings = [_unknown_pairs(pairs, language) + (language,) for language in languages]
+    return min(readings, key=lambda reading: reading[0])
+
+
+def _unknown_pairs(pairs: list[str], language: str) -> tuple[float, str]:
     if language == "zh":
         pairs = [pair.translate(_simplified_chinese()) for pair in pairs]
     known = _cjk_pairs(language)
     unknown = [pair for pair in pairs if pair not in known]
-    return len(unknown) / len(pairs), (unknown[0] if unknown else ""), language
+    return len(unknown) / len(pairs), (unknown[0] if unknown else "")

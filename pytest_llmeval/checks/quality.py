@@ -125,7 +125,7 @@ def garble_signals(text: str, tokenizer: Tokenizer | None = None) -> GarbleSigna
         notes["glued_punctuation"] = f"e.g. {glued_token!r}"
     content_run = content_word_run(text)
     if content_run is None:
-        skipped["content_run"] = "the text reads as no language with a frequent-word list"
+        skipped["content_run"] = "the text reads as no language with a frequent-word list (or its letters fit no table)"
     fragmentation_value = None
     tokenizer = tokenizer or active_tokenizer()
     if tokenizer is None:
