@@ -73,3 +73,19 @@ def test_a_request_two_workers_both_generate_is_counted_as_a_repeat(counting: py
     result.stdout.fnmatch_lines(
         ["outputs: 2 generated (1 distinct; 1 repeated on another worker) in * s, 0 from the cache; *"]
     )
+
+
+def test_under_worksteal_the_count_says_what_was_generated_again(counting: pytest.Pytester) -> None:
+    # A test stolen from a worker that had already prepared it is generated again by the thief.
+    counting.makepyfile(test_planned=PLANNED)
+    args = ("--llm-model=py:bot:answer", "-n", "2", "-p", "xdist", "--dist", "worksteal", "-p", "no:cacheprovider")
+    result = counting.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=16)
+    made = calls(counting)
+    assert len({prompt for _, prompt in made}) == 16
+    line = next(line for line in result.stdout.lines if line.startswith("outputs: "))
+    repeated = len(made) - 16
+    expected = f"outputs: {len(made)} generated" + (
+        f" (16 distinct; {repeated} repeated on another worker)" if repeated else ""
+    )
+    assert line.startswith(expected + " in "), (line, expected)
