@@ -304,6 +304,10 @@ class ModelUnderTest:
     def is_ready(self, request: GenerationRequest) -> bool:
         return self.resolve(request) in self._ready
 
+    def generated_requests(self) -> list[GenerationRequest]:
+        """The reproducible requests whose outputs this process generated (not read from the cache)."""
+        return [r for r in self._ready if r not in self._from_cache]
+
     def served_from_cache(self, generation: Generation) -> bool:
         """Whether ``generation`` came from the persistent cache rather than from the model."""
         return generation.request in self._from_cache

@@ -149,6 +149,7 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
             from pytest_llmeval.counterfactual import case_variant_requests
 
             state.plan.extend(case_variant_requests(item.case))  # generated in the same batches
+        state.plan_end[item.nodeid] = len(state.plan)
     from pytest_llmeval.backends.registry import backend_for
 
     check_plan = backend_for(state.settings.model or "").check_plan
@@ -158,7 +159,12 @@ def prepare_outputs(session: pytest.Session, state: LLMEvalSession) -> None:
     # cannot load ends the session before any test runs.
     if unplanned:
         _ = model.backend
-    if state.is_worker or not state.plan:
+    if state.is_worker:
+        from pytest_llmeval.harness.xdist_bridge import scheduled_tests_reader
+
+        state.scheduled_tests = scheduled_tests_reader(session)  # its prefetch windows: its own tests
+        return
+    if not state.plan:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     show = reporter is not None and reporter.isatty and session.config.get_verbosity() >= 0

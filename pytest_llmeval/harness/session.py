@@ -23,6 +23,8 @@ from pytest_llmeval.paths import FINGERPRINT_MEMO_FILE, default_baseline, defaul
 from pytest_llmeval.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from pytest_llmeval.backends.base import Backend, GenerationRequest
     from pytest_llmeval.cache import CachedOutputs, CacheEntry, GenerationCache
     from pytest_llmeval.engine import ModelJudge, ModelUnderTest
@@ -62,12 +64,16 @@ class LLMEvalSession:
     fingerprint_memo: FileHashMemo | None = None
     worker_cache_entries: list[CacheEntry] = field(default_factory=list)
     worker_stats: list[dict[str, float]] = field(default_factory=list)
+    worker_generated: list[list[str]] = field(default_factory=list)  # keys of what each worker generated
     # the device and dtype a worker loaded the model with (the controller itself never loads it)
     worker_model: dict[str, str | None] | None = None
     cache_written: int = 0
     # statically known requests of the selected tests, in run order
     plan: list[GenerationRequest] = field(default_factory=list)
     plan_index: dict[str, int] = field(default_factory=dict)
+    plan_end: dict[str, int] = field(default_factory=dict)  # where each test's planned requests end
+    # on an xdist worker: the tests handed to this worker and not started yet (xdist_bridge)
+    scheduled_tests: Callable[[], list[str]] | None = None
     # what the reports said (on the controller, whichever process ran the test)
     results: ResultBook = field(default_factory=ResultBook)
     groups: GroupBook = field(default_factory=GroupBook)
@@ -235,8 +241,8 @@ class LLMEvalSession:
         return size if isinstance(size, int) else AUTO_BATCH_LIMIT
 
     def prepare(self, node_id: str, request: GenerationRequest) -> ModelUnderTest:
-        """Under xdist, make this test's output ready together with the next planned ones (xdist
-        hands a worker consecutive tests, so those are most likely its own): batched, not one by one."""
+        """Under xdist, make this test's output ready together with those of the next tests handed to
+        this worker: batched, not one by one, and never another worker's."""
         return self.prepare_all(node_id, [request])
 
     def prepare_all(self, node_id: str, requests: list[GenerationRequest]) -> ModelUnderTest:
@@ -245,15 +251,27 @@ class LLMEvalSession:
         window = [r for r in requests if not model.is_ready(r)]
         if not self.is_worker or not window:
             return model
-        position = self.plan_index.get(node_id)
-        if position is not None:
-            for upcoming in self.plan[position + len(requests) :]:
-                if len(window) >= self._window_limit():
-                    break
-                if not model.is_ready(upcoming):
-                    window.append(upcoming)
+        for upcoming in self._upcoming_requests(node_id, len(requests)):
+            if len(window) >= self._window_limit():
+                break
+            if not model.is_ready(upcoming):
+                window.append(upcoming)
         model.prefetch(window)
         return model
+
+    def _upcoming_requests(self, node_id: str, own: int) -> Iterable[GenerationRequest]:
+        """The planned requests that follow this test's on this worker: those of the tests xdist has
+        handed it, in their order (other workers' tests are theirs to generate). Where xdist's queue
+        cannot be read, the plan's next requests, which another worker may generate too."""
+        if self.scheduled_tests is None:
+            position = self.plan_index.get(node_id)
+            return [] if position is None else self.plan[position + own :]
+        return (
+            request
+            for upcoming in self.scheduled_tests()
+            if upcoming in self.plan_index
+            for request in self.plan[self.plan_index[upcoming] : self.plan_end[upcoming]]
+        )
 
     def stats(self) -> dict[str, float]:
         """This process's generation counts and times (empty when the model was never needed)."""
@@ -281,6 +299,11 @@ class LLMEvalSession:
         for stats in [self.stats(), *self.worker_stats]:
             for key, value in stats.items():
                 total[key] = total.get(key, 0) + value
+        if total and self.worker_generated:
+            from pytest_llmeval.harness.xdist_bridge import repeated_generations
+
+            # identical requests two workers both generated (e.g. the same llm.generate in two tests)
+            total["repeated"] = repeated_generations(self.worker_generated)
         return total
 
     def close(self) -> None:

@@ -156,7 +156,11 @@ def _model_lines(reporter: pytest.TerminalReporter, state: LLMEvalSession, stats
     else:
         line = _shown_source(describe_configured_model(settings), settings.model, state)
     _line(reporter, f"model: {line}")
-    served = f"outputs: {int(stats['generated'])} generated in {stats['seconds']:.2f} s"
+    served = f"outputs: {int(stats['generated'])} generated"
+    if stats.get("repeated"):  # under xdist, without a store the workers share
+        distinct = int(stats["generated"] - stats["repeated"])
+        served += f" ({distinct} distinct; {int(stats['repeated'])} repeated on another worker)"
+    served += f" in {stats['seconds']:.2f} s"
     served += f", {int(stats['cached'])} from the cache"
     if stats["loads"]:
         served += f"; model loaded in {stats['load_seconds']:.2f} s"

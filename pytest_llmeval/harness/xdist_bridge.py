@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmeval.harness.groups import GroupSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pytest
 
     from pytest_llmeval.cache import CacheEntry
     from pytest_llmeval.harness.session import LLMEvalSession
 
-__all__ = ["XdistController", "send_to_controller"]
+__all__ = ["XdistController", "generated_keys", "repeated_generations", "scheduled_tests_reader", "send_to_controller"]
 
 
 def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: list[CacheEntry]) -> None:
@@ -24,6 +26,7 @@ def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: li
     output["llmeval_cache"] = [list(e) for e in pending]
     output["llmeval_stats"] = state.stats()
     output["llmeval_groups"] = [spec.to_dict() for spec in state.groups.selected.values()]
+    output["llmeval_generated"] = generated_keys(state)
     if state.base is not None:
         state.base.send(config)
     if state.model is not None and state.model.loaded:
@@ -33,6 +36,51 @@ def send_to_controller(config: pytest.Config, state: LLMEvalSession, pending: li
         # the summary's model line as a serial run prints it, since the controller never loads the model
         summary = loaded_model_line(described, state)
         output["llmeval_model"] = {"device": described.device, "dtype": described.dtype, "summary": summary}
+
+
+def generated_keys(state: LLMEvalSession) -> list[str]:
+    """A key for each reproducible output this worker generated (the base model's apart), so the
+    controller can tell how many of the workers' generations repeated another worker's."""
+    from pytest_llmeval.cache import cache_key
+
+    keys: list[str] = []
+    for label, model in (("model", state.model), ("base", state.base.model if state.base is not None else None)):
+        if model is not None:
+            keys += [cache_key(label, request) for request in model.generated_requests()]
+    return keys
+
+
+def repeated_generations(per_worker: list[list[str]]) -> int:
+    """How many of the workers' generations were of an output another worker had generated too."""
+    return sum(len(keys) for keys in per_worker) - len({key for keys in per_worker for key in keys})
+
+
+def scheduled_tests_reader(session: pytest.Session) -> Callable[[], list[str]] | None:
+    """On an xdist worker: a function that names, in run order, the tests the controller has handed
+    this worker and it has not started yet (the next one included). A worker prefetches only those,
+    so no two workers generate the same planned output. None when xdist's worker state cannot be
+    read (xdist keeps it in its WorkerInteractor, whose queue is not a public API)."""
+    interactor = next(
+        (p for p in session.config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"), None
+    )
+    queue = getattr(interactor, "torun", None)
+    if queue is None or not (hasattr(queue, "lock") or hasattr(queue, "mutex")):
+        return None
+    items = session.items
+
+    def queued_indices() -> list[object]:
+        if hasattr(queue, "lock"):  # xdist >= 3.6: TestQueue, a deque under a lock
+            with queue.lock() as pending:
+                return list(pending)
+        with queue.mutex:  # older xdist: a queue.Queue
+            return list(queue.queue)
+
+    def scheduled() -> list[str]:
+        # run_one_test takes the next test off the queue before it runs the current one
+        indices = [getattr(interactor, "nextitem_index", None), *queued_indices()]
+        return [items[i].nodeid for i in indices if isinstance(i, int) and 0 <= i < len(items)]
+
+    return scheduled
 
 
 class XdistController:
@@ -57,6 +105,7 @@ class XdistController:
         self.state.worker_cache_entries.extend(tuple(e) for e in output.get("llmeval_cache", []))
         if output.get("llmeval_stats"):
             self.state.worker_stats.append(output["llmeval_stats"])
+        self.state.worker_generated.append(list(output.get("llmeval_generated", [])))
         for spec in output.get("llmeval_groups", []):
             self.state.groups.select(GroupSpec.from_dict(spec))
         if self.state.base is not None:

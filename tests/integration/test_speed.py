@@ -154,8 +154,9 @@ def test_under_xdist_workers_batch_their_own_tests_and_only_the_controller_write
     result.assert_outcomes(passed=20)
     assert outputs(suite) == serial
     sizes = [int(line.split()[1]) for line in batches(suite)]
-    # Each worker generates in windows, not one test at a time.
-    assert sum(sizes) >= 20 and len(sizes) <= 6, sizes
+    # Each worker generates only the tests xdist handed it (none twice), in windows of those, not
+    # one test at a time (xdist hands a worker two to four of 20 tests at once).
+    assert sum(sizes) == 20 and len(sizes) <= 12, sizes
     result.stdout.fnmatch_lines(["cache: * new outputs saved to *"])
     warm = suite.runpytest_subprocess(model, "-n", "2", "-p", "xdist")
     warm.assert_outcomes(passed=20)
