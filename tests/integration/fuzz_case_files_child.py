@@ -20,7 +20,7 @@ from typing import Any
 
 SESSION_SECONDS = 20  # one session on a handful of tiny files takes well under a second
 
-BOT = '''
+BOT = """
 import hashlib
 
 OUTPUTS = [
@@ -39,13 +39,35 @@ def answer(prompt, **params):
     text = prompt if isinstance(prompt, str) else repr(prompt)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
     return OUTPUTS[digest[0] % len(OUTPUTS)]
-'''
+"""
 
 CHECK_NAMES = [
-    "contains", "contains_all", "contains_any", "ends_with", "equals", "grounded", "is_json",
-    "json_schema", "length", "no_bias_terms", "no_hallucinations", "no_pii", "no_refusal",
-    "no_repetition", "not_garbled", "one_of", "pydantic", "refusal", "regex", "rouge_l", "bleu",
-    "starts_with", "not_contains", "contain_any", "judge", "perplexity",
+    "contains",
+    "contains_all",
+    "contains_any",
+    "ends_with",
+    "equals",
+    "grounded",
+    "is_json",
+    "json_schema",
+    "length",
+    "no_bias_terms",
+    "no_hallucinations",
+    "no_pii",
+    "no_refusal",
+    "no_repetition",
+    "not_garbled",
+    "one_of",
+    "pydantic",
+    "refusal",
+    "regex",
+    "rouge_l",
+    "bleu",
+    "starts_with",
+    "not_contains",
+    "contain_any",
+    "judge",
+    "perplexity",
 ]
 
 ALIAS_BOMB = "\n".join(
@@ -102,7 +124,18 @@ def strategies() -> Any:
     structured = st.fixed_dictionaries(
         {"cases": st.one_of(st.lists(case, min_size=1, max_size=4), values)},
         optional={
-            "defaults": st.one_of(st.fixed_dictionaries({}, optional={"tags": values, "prompt_template": hostile_text, "tolerance": values, "temperature": numbers}), values),
+            "defaults": st.one_of(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "tags": values,
+                        "prompt_template": hostile_text,
+                        "tolerance": values,
+                        "temperature": numbers,
+                    },
+                ),
+                values,
+            ),
             "pass_rate": numbers,
             "tag_pass_rates": st.one_of(st.dictionaries(hostile_text, numbers, max_size=2), values),
             "classification": values,
@@ -134,8 +167,16 @@ def strategies() -> Any:
     # Cases that load, so outputs are generated and checked too (hostile outputs, hostile arguments)
     plain = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20)
     valid_case = st.fixed_dictionaries(
-        {"prompt": plain, "expect": st.dictionaries(st.sampled_from(["contains", "not_contains", "equals", "regex", "starts_with"]), plain, max_size=2)},
-        optional={"id": st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True), "tags": st.lists(st.from_regex(r"[a-z_]{1,6}", fullmatch=True), max_size=2)},
+        {
+            "prompt": plain,
+            "expect": st.dictionaries(
+                st.sampled_from(["contains", "not_contains", "equals", "regex", "starts_with"]), plain, max_size=2
+            ),
+        },
+        optional={
+            "id": st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True),
+            "tags": st.lists(st.from_regex(r"[a-z_]{1,6}", fullmatch=True), max_size=2),
+        },
     )
     loading = st.lists(valid_case, min_size=1, max_size=3).map(lambda cases: {"cases": cases})
     one_file = st.one_of(
@@ -171,7 +212,10 @@ def main() -> int:
     counter = iter(range(10**9))
 
     @settings(
-        max_examples=max_examples, deadline=None, database=None, derandomize=True,
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
     @given(strategies())
@@ -188,9 +232,19 @@ def main() -> int:
         signal.alarm(SESSION_SECONDS)
         try:
             code = pytest.main(
-                [str(folder), "--llm-model=py:bot:answer", "-q", "-p", "no:cacheprovider",
-                 f"--rootdir={folder}", "-c", str(workdir / "pytest.ini"), "--llm-cache=off",
-                 "-W", "ignore::pytest.PytestAssertRewriteWarning"],
+                [
+                    str(folder),
+                    "--llm-model=py:bot:answer",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    f"--rootdir={folder}",
+                    "-c",
+                    str(workdir / "pytest.ini"),
+                    "--llm-cache=off",
+                    "-W",
+                    "ignore::pytest.PytestAssertRewriteWarning",
+                ],
                 plugins=[reports],
             )
         finally:

@@ -50,18 +50,28 @@ class Answer:
 Script = Callable[["FakeOpenAIServer", Received], Answer]
 
 
-def completion(text: str, *, finish_reason: str = "stop", tokens: int | None = None, logprobs: Any = None) -> dict[str, Any]:
+def completion(
+    text: str, *, finish_reason: str = "stop", tokens: int | None = None, logprobs: Any = None
+) -> dict[str, Any]:
     """A chat-completion answer as an OpenAI-compatible server writes it."""
     choice: dict[str, Any] = {
-        "index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason,
+        "index": 0,
+        "message": {"role": "assistant", "content": text},
+        "finish_reason": finish_reason,
     }
     if logprobs is not None:
         choice["logprobs"] = logprobs
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fake",
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake",
         "choices": [choice],
-        "usage": {"prompt_tokens": 5, "completion_tokens": tokens if tokens is not None else len(text.split()),
-                  "total_tokens": 5},
+        "usage": {
+            "prompt_tokens": 5,
+            "completion_tokens": tokens if tokens is not None else len(text.split()),
+            "total_tokens": 5,
+        },
     }
 
 
@@ -72,8 +82,12 @@ def echo_script(server: FakeOpenAIServer, request: Received) -> Answer:
     if request.path.endswith("/chat/completions"):
         return Answer(body=completion("echo: " + request.body["messages"][-1]["content"]))
     if request.path.endswith("/completions"):
-        return Answer(body={"choices": [{"index": 0, "text": "echo: " + request.body["prompt"],
-                                         "finish_reason": "length"}], "usage": {"completion_tokens": 3}})
+        return Answer(
+            body={
+                "choices": [{"index": 0, "text": "echo: " + request.body["prompt"], "finish_reason": "length"}],
+                "usage": {"completion_tokens": 3},
+            }
+        )
     return Answer(status=404, body={"error": {"message": f"no route {request.path}"}})
 
 
@@ -190,15 +204,27 @@ class TransformersServe:
         executable = Path(sys.executable).with_name("transformers")
         env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         command = [
-            str(executable), "serve", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
-            "--device", "cpu", "--log-level", "warning", *self.extra_args,
+            str(executable),
+            "serve",
+            str(self.model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            "--log-level",
+            "warning",
+            *self.extra_args,
         ]
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"transformers serve exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as reply:
                     if reply.status == 200:
@@ -206,7 +232,9 @@ class TransformersServe:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"transformers serve did not answer /health within {timeout_s:g} s:\n{self.log.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"transformers serve did not answer /health within {timeout_s:g} s:\n{self.log.read_text()[-3000:]}"
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -90,11 +90,15 @@ def test_selection_works_on_cases(suite: pytest.Pytester, args: list[str], selec
 
 def test_last_failed_reruns_only_failed_cases(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(bot=BOT)
-    write(pytester, "qa.eval.yaml", """
+    write(
+        pytester,
+        "qa.eval.yaml",
+        """
         cases:
           - {id: good, prompt: hack, expect: {refusal: true}}
           - {id: bad, prompt: hack, expect: {contains: Paris}}
-    """)
+    """,
+    )
     pytester.runpytest("--llm-model=py:bot:answer").assert_outcomes(passed=1, failed=1)
     result = pytester.runpytest("--llm-model=py:bot:answer", "--lf", "-v")
     result.assert_outcomes(failed=1)
@@ -103,7 +107,10 @@ def test_last_failed_reruns_only_failed_cases(pytester: pytest.Pytester) -> None
 
 
 def test_failure_report_shows_prompt_output_and_each_failed_check(suite: pytest.Pytester) -> None:
-    write(suite, "qa.eval.yaml", """
+    write(
+        suite,
+        "qa.eval.yaml",
+        """
         cases:
           - id: spain
             prompt: "Q: capital of Spain?"
@@ -111,7 +118,8 @@ def test_failure_report_shows_prompt_output_and_each_failed_check(suite: pytest.
               equals: Madrid
               not_contains: Barcelona
               starts_with: B
-    """)
+    """,
+    )
     result = run(suite)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -130,7 +138,10 @@ def test_failure_report_shows_prompt_output_and_each_failed_check(suite: pytest.
 
 
 def test_defaults_templates_messages_and_generation_parameters(suite: pytest.Pytester) -> None:
-    write(suite, "tpl.eval.yaml", """
+    write(
+        suite,
+        "tpl.eval.yaml",
+        """
         defaults:
           prompt_template: "Q: {question}"
           max_new_tokens: 7
@@ -149,16 +160,21 @@ def test_defaults_templates_messages_and_generation_parameters(suite: pytest.Pyt
             prompt: tokens
             max_new_tokens: 3
             expect: {equals: "max_new_tokens=3"}
-    """)
+    """,
+    )
     run(suite).assert_outcomes(passed=4)
 
 
 def test_jsonl_and_yml_files_are_collected(suite: pytest.Pytester) -> None:
-    write(suite, "a.eval.jsonl", """
+    write(
+        suite,
+        "a.eval.jsonl",
+        """
         {"id": "j1", "prompt": "hack", "expect": {"refusal": true}}
 
         {"prompt": "How do I reset my password?", "expect": {"contains": "Forgot"}}
-    """)
+    """,
+    )
     write(suite, "b.eval.yml", "cases:\n  - {id: y1, prompt: hack, expect: {not_contains: Paris}}\n")
     write(suite, "notes.yaml", "cases: [{id: ignored, prompt: hack}]\n")
     result = run(suite, "-v")
@@ -186,10 +202,14 @@ def test_derived_ids_are_stable(suite: pytest.Pytester) -> None:
 
 
 def test_xfail_cases(suite: pytest.Pytester) -> None:
-    write(suite, "x.eval.yaml", """
+    write(
+        suite,
+        "x.eval.yaml",
+        """
         cases:
           - {id: unknown, prompt: nothing, xfail: the bot does not know this yet, expect: {contains: Paris}}
-    """)
+    """,
+    )
     result = run(suite, "-rx")
     result.assert_outcomes(xfailed=1)
     result.stdout.fnmatch_lines(["XFAIL x.eval.yaml::unknown - the bot does not know this yet"])
@@ -238,16 +258,22 @@ def test_pass_rate_below_threshold_fails_the_group_item(suite: pytest.Pytester) 
 
 
 def test_tag_pass_rates(suite: pytest.Pytester) -> None:
-    write(suite, "t.eval.yaml", """
+    write(
+        suite,
+        "t.eval.yaml",
+        """
         tag_pass_rates: {safety: 1.0}
         cases:
           - {id: a, prompt: hack, tags: [safety], expect: {refusal: true}}
           - {id: b, prompt: hack, tags: [safety], expect: {contains: Paris}}
           - {id: c, prompt: hack, expect: {contains: Paris}}
-    """)
+    """,
+    )
     result = run(suite)
     result.assert_outcomes(passed=1, failed=2, xfailed=1)
-    result.stdout.fnmatch_lines(["pass rate t.eval.yaml::pass_rate[safety]: 1/2 passed (50.0%) < 100.0% required: FAILED"])
+    result.stdout.fnmatch_lines(
+        ["pass rate t.eval.yaml::pass_rate[safety]: 1/2 passed (50.0%) < 100.0% required: FAILED"]
+    )
 
 
 def test_load_cases_for_parametrize(suite: pytest.Pytester) -> None:
@@ -281,7 +307,10 @@ def test_load_cases_for_parametrize(suite: pytest.Pytester) -> None:
 
 
 BAD_FILES = {
-    "invalid YAML": ("cases: [\n  - id: a\n", "bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'"),
+    "invalid YAML": (
+        "cases: [\n  - id: a\n",
+        "bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'",
+    ),
     "unclosed flow mapping": (
         "cases:\n  - id: a\n    expect: {contains: Forgot Password\n  - id: b\n",
         "bad.eval.yaml:3: not valid YAML: expected ',' or '}', but got ':' (line 4, column 7), "
@@ -295,7 +324,10 @@ BAD_FILES = {
     ),
     "not a mapping": ("- a\n- b\n", "bad.eval.yaml:1: a case file must be a mapping with a `cases:` list"),
     "no cases": ("defaults: {}\n", "bad.eval.yaml:1: the file has no cases"),
-    "unknown top-level key": ("case:\n  - {prompt: x}\ncases: [{prompt: x}]\n", "bad.eval.yaml:1: unknown field 'case'"),
+    "unknown top-level key": (
+        "case:\n  - {prompt: x}\ncases: [{prompt: x}]\n",
+        "bad.eval.yaml:1: unknown field 'case'",
+    ),
     "duplicate YAML key": (
         "cases:\n  - id: a\n    prompt: x\n    prompt: y\n",
         "bad.eval.yaml:4: not valid YAML: duplicate key 'prompt' (first at line 3)",
@@ -366,11 +398,15 @@ def test_bad_input_is_an_error_naming_file_line_and_field(suite: pytest.Pytester
 
 
 def test_bad_jsonl_line_names_its_line_and_keeps_the_others(suite: pytest.Pytester) -> None:
-    write(suite, "a.eval.jsonl", """
+    write(
+        suite,
+        "a.eval.jsonl",
+        """
         {"id": "j1", "prompt": "hack", "expect": {"refusal": true}}
         {"id": "j2", "prompt": "x", "expect": {"contains":
         {"id": "j3", "prompt": "hack", "expect": {"nope": 1}}
-    """)
+    """,
+    )
     result = run(suite)
     result.assert_outcomes(passed=1, errors=2)
     result.stdout.fnmatch_lines(

@@ -21,20 +21,41 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from pytest_llmeval.dashboard_html import render_dashboard_html
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HOSTILE_OUTPUT = 'Refunds take <b>5 days</b></script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+HOSTILE_OUTPUT = (
+    'Refunds take <b>5 days</b></script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+)
 
 
 def _case(node_id: str, outcome: str, **extra: Any) -> dict[str, Any]:
     case = {
-        "node_id": node_id, "file": node_id.split("::")[0], "mode": "success_mode", "tags": [],
-        "outcome": outcome, "failed": outcome in ("failed", "error", "xfailed"), "regressed": False,
-        "change": "unchanged", "message": None, "duration_s": 0.12, "prompt": f"prompt of {node_id}",
-        "output": f"output of {node_id}", "baseline_output": f"output of {node_id}", "baseline_outcome": outcome,
-        "baseline_output_is_excerpt": False, "diff": None, "checks": [], "metrics": [], "generations": 1,
+        "node_id": node_id,
+        "file": node_id.split("::")[0],
+        "mode": "success_mode",
+        "tags": [],
+        "outcome": outcome,
+        "failed": outcome in ("failed", "error", "xfailed"),
+        "regressed": False,
+        "change": "unchanged",
+        "message": None,
+        "duration_s": 0.12,
+        "prompt": f"prompt of {node_id}",
+        "output": f"output of {node_id}",
+        "baseline_output": f"output of {node_id}",
+        "baseline_outcome": outcome,
+        "baseline_output_is_excerpt": False,
+        "diff": None,
+        "checks": [],
+        "metrics": [],
+        "generations": 1,
     }
     case.update(extra)
     return case
@@ -44,12 +65,22 @@ def _run_id(n: int) -> str:
     return hashlib.md5(f"run {n}".encode()).hexdigest()
 
 
-def _run(n: int, pass_rate: float | None, success: float | None, failure: float | None, metrics: dict[str, float]) -> dict[str, Any]:
+def _run(
+    n: int, pass_rate: float | None, success: float | None, failure: float | None, metrics: dict[str, float]
+) -> dict[str, Any]:
     return {
-        "run_id": _run_id(n), "short_id": _run_id(n)[:12], "started_at": f"2026-11-2{n} 16:59:01",
-        "model_source": "./checkpoints/run-7", "git_commit": _run_id(n) + "0a1b2c3d", "complete": True,
-        "total": 8, "passed": 4, "failed": 3, "pass_rate": pass_rate,
-        "mode_pass_rates": {"success_mode": success, "failure_mode": failure}, "metrics": metrics,
+        "run_id": _run_id(n),
+        "short_id": _run_id(n)[:12],
+        "started_at": f"2026-11-2{n} 16:59:01",
+        "model_source": "./checkpoints/run-7",
+        "git_commit": _run_id(n) + "0a1b2c3d",
+        "complete": True,
+        "total": 8,
+        "passed": 4,
+        "failed": 3,
+        "pass_rate": pass_rate,
+        "mode_pass_rates": {"success_mode": success, "failure_mode": failure},
+        "metrics": metrics,
     }
 
 
@@ -59,50 +90,141 @@ def dashboard_data() -> dict[str, Any]:
     baseline = "Click Forgot Password on the sign-in page and follow the reset link."
     output = "Click Help on the sign-in page and ask support."
     cases = [
-        _case("evals/support.eval.yaml::reset-password", "failed", tags=["account"], regressed=True, change="regressed",
-              message="contains_any: none of ['Forgot Password', 'reset link'] in the output",
-              prompt="How do I reset my password?", output=output, baseline_output=baseline, baseline_outcome="passed",
-              diff={"before": [["equal", "Click "], ["delete", "Forgot Password"], ["equal", " on the sign-in page and "],
-                               ["delete", "follow the reset link"], ["equal", "."]],
-                    "after": [["equal", "Click "], ["insert", "Help"], ["equal", " on the sign-in page and "],
-                              ["insert", "ask support"], ["equal", "."]]},
-              checks=[{"name": "contains_any", "passed": False, "score": None, "message": "none of 2 phrases found"},
-                      {"name": "not_garbled", "passed": True, "score": 0.98, "message": "reads as text"}],
-              metrics=[{"name": "rouge_l", "value": 0.31, "before": 0.62, "higher_is_better": True, "dropped": True}]),
-        _case("evals/support.eval.yaml::refund-policy", "failed", tags=["billing"], change="still failing",
-              message="contains: '14 days' not in the output", output=HOSTILE_OUTPUT, baseline_output=None,
-              baseline_outcome="failed"),
-        _case("tests/test_safety.py::test_refuses_card_number", "passed", mode="failure_mode", tags=["safety", "billing"],
-              regressed=True, change="metric drop",
-              metrics=[{"name": "judge_score", "value": 0.5, "before": 0.9, "higher_is_better": True, "dropped": True}]),
-        _case("tests/test_safety.py::test_no_pii", "xfailed", mode="failure_mode", tags=["safety"],
-              message="known: leaks an e-mail address"),
-        _case("evals/support.eval.yaml::change-email", "passed", tags=["account"], change="fixed", baseline_outcome="failed"),
-        _case("evals/support.eval.yaml::export-json", "passed", change="new", baseline_output=None, baseline_outcome=None),
-        _case("tests/test_heldout.py::test_perplexity", "passed", mode=None, prompt=None, output=None, baseline_output=None,
-              metrics=[{"name": "perplexity", "value": 12.5, "before": 12.9, "higher_is_better": False, "dropped": False}]),
-        _case("tests/test_structured_output.py::test_user_json", "skipped", tags=["account"], change=None,
-              message="needs --llm-json-mode", output=None),
+        _case(
+            "evals/support.eval.yaml::reset-password",
+            "failed",
+            tags=["account"],
+            regressed=True,
+            change="regressed",
+            message="contains_any: none of ['Forgot Password', 'reset link'] in the output",
+            prompt="How do I reset my password?",
+            output=output,
+            baseline_output=baseline,
+            baseline_outcome="passed",
+            diff={
+                "before": [
+                    ["equal", "Click "],
+                    ["delete", "Forgot Password"],
+                    ["equal", " on the sign-in page and "],
+                    ["delete", "follow the reset link"],
+                    ["equal", "."],
+                ],
+                "after": [
+                    ["equal", "Click "],
+                    ["insert", "Help"],
+                    ["equal", " on the sign-in page and "],
+                    ["insert", "ask support"],
+                    ["equal", "."],
+                ],
+            },
+            checks=[
+                {"name": "contains_any", "passed": False, "score": None, "message": "none of 2 phrases found"},
+                {"name": "not_garbled", "passed": True, "score": 0.98, "message": "reads as text"},
+            ],
+            metrics=[{"name": "rouge_l", "value": 0.31, "before": 0.62, "higher_is_better": True, "dropped": True}],
+        ),
+        _case(
+            "evals/support.eval.yaml::refund-policy",
+            "failed",
+            tags=["billing"],
+            change="still failing",
+            message="contains: '14 days' not in the output",
+            output=HOSTILE_OUTPUT,
+            baseline_output=None,
+            baseline_outcome="failed",
+        ),
+        _case(
+            "tests/test_safety.py::test_refuses_card_number",
+            "passed",
+            mode="failure_mode",
+            tags=["safety", "billing"],
+            regressed=True,
+            change="metric drop",
+            metrics=[{"name": "judge_score", "value": 0.5, "before": 0.9, "higher_is_better": True, "dropped": True}],
+        ),
+        _case(
+            "tests/test_safety.py::test_no_pii",
+            "xfailed",
+            mode="failure_mode",
+            tags=["safety"],
+            message="known: leaks an e-mail address",
+        ),
+        _case(
+            "evals/support.eval.yaml::change-email",
+            "passed",
+            tags=["account"],
+            change="fixed",
+            baseline_outcome="failed",
+        ),
+        _case(
+            "evals/support.eval.yaml::export-json", "passed", change="new", baseline_output=None, baseline_outcome=None
+        ),
+        _case(
+            "tests/test_heldout.py::test_perplexity",
+            "passed",
+            mode=None,
+            prompt=None,
+            output=None,
+            baseline_output=None,
+            metrics=[
+                {"name": "perplexity", "value": 12.5, "before": 12.9, "higher_is_better": False, "dropped": False}
+            ],
+        ),
+        _case(
+            "tests/test_structured_output.py::test_user_json",
+            "skipped",
+            tags=["account"],
+            change=None,
+            message="needs --llm-json-mode",
+            output=None,
+        ),
     ]
     return {
         "format": 1,
         "generated_at": "2026-11-23 17:00:00",
         "history": ".llmeval/history.db",
         "latest": {
-            "run_id": _run_id(3), "short_id": _run_id(3)[:12], "started_at": "2026-11-23 16:59:01", "duration_s": 12.3,
+            "run_id": _run_id(3),
+            "short_id": _run_id(3)[:12],
+            "started_at": "2026-11-23 16:59:01",
+            "duration_s": 12.3,
             "model": {"source": "./checkpoints/run-7", "backend": "hf", "dtype": "float32", "device": "cpu"},
-            "settings": {"max_new_tokens": 64, "temperature": 0.0}, "git_commit": _run_id(3) + "0a1b2c3d", "complete": True,
-            "counts": {"passed": 4, "failed": 2, "xfailed": 1, "skipped": 1}, "total": 8, "pass_rate": 4 / 7,
+            "settings": {"max_new_tokens": 64, "temperature": 0.0},
+            "git_commit": _run_id(3) + "0a1b2c3d",
+            "complete": True,
+            "counts": {"passed": 4, "failed": 2, "xfailed": 1, "skipped": 1},
+            "total": 8,
+            "pass_rate": 4 / 7,
         },
         "reference": {"kind": "baseline", "label": "llmeval-baseline.json (run 3f2a)"},
-        "comparison_counts": {"regressions": 1, "fixes": 1, "new": 1, "still_failing": 1, "metric_drops": 1, "not_run": 0},
+        "comparison_counts": {
+            "regressions": 1,
+            "fixes": 1,
+            "new": 1,
+            "still_failing": 1,
+            "metric_drops": 1,
+            "not_run": 0,
+        },
         "breakdowns": {
-            "mode": [{"name": "failure_mode", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5},
-                     {"name": "success_mode", "total": 5, "passed": 2, "failed": 2, "skipped": 1, "pass_rate": 0.5}],
-            "file": [{"name": "evals/support.eval.yaml", "total": 4, "passed": 2, "failed": 2, "skipped": 0, "pass_rate": 0.5},
-                     {"name": "tests/test_safety.py", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5}],
-            "tag": [{"name": "account", "total": 3, "passed": 1, "failed": 1, "skipped": 1, "pass_rate": 0.5},
-                    {"name": "billing", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5}],
+            "mode": [
+                {"name": "failure_mode", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5},
+                {"name": "success_mode", "total": 5, "passed": 2, "failed": 2, "skipped": 1, "pass_rate": 0.5},
+            ],
+            "file": [
+                {
+                    "name": "evals/support.eval.yaml",
+                    "total": 4,
+                    "passed": 2,
+                    "failed": 2,
+                    "skipped": 0,
+                    "pass_rate": 0.5,
+                },
+                {"name": "tests/test_safety.py", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5},
+            ],
+            "tag": [
+                {"name": "account", "total": 3, "passed": 1, "failed": 1, "skipped": 1, "pass_rate": 0.5},
+                {"name": "billing", "total": 2, "passed": 1, "failed": 1, "skipped": 0, "pass_rate": 0.5},
+            ],
         },
         "runs": [
             _run(1, 0.5, 0.4, 0.75, {"rouge_l": 0.52}),
@@ -143,7 +265,9 @@ class Opened:
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.goto(url)
-        self.page.wait_for_function("document.body.dataset.ready === 'true' || document.body.dataset.error !== undefined")
+        self.page.wait_for_function(
+            "document.body.dataset.ready === 'true' || document.body.dataset.error !== undefined"
+        )
         assert self.page.evaluate("document.body.dataset.error") is None, self.errors
         assert self.page.evaluate("document.body.dataset.ready") == "true"
 
@@ -152,7 +276,9 @@ class Opened:
             self.errors.append(f"console {message.type}: {message.text}")
 
     def visible_rows(self) -> list[str]:
-        ids = self.page.eval_on_selector_all("#cases-table tr.case-row:not([hidden])", "rows => rows.map(r => r.dataset.nodeId)")
+        ids = self.page.eval_on_selector_all(
+            "#cases-table tr.case-row:not([hidden])", "rows => rows.map(r => r.dataset.nodeId)"
+        )
         return [str(node_id) for node_id in ids]
 
     def count(self) -> tuple[int, int]:
@@ -185,7 +311,9 @@ def test_report_draws_from_the_file_alone(opened: Opened, dashboard_data: dict[s
     for mode in dashboard_data["breakdowns"]["mode"]:
         assert page.locator(f"#llmeval-tiles .tile[data-tile='mode:{mode['name']}']").count() == 1
     for kind in ("file", "tag"):
-        names = page.eval_on_selector_all(f"#llmeval-breakdown-{kind} .bar-row", "rows => rows.map(r => r.dataset.name)")
+        names = page.eval_on_selector_all(
+            f"#llmeval-breakdown-{kind} .bar-row", "rows => rows.map(r => r.dataset.name)"
+        )
         assert names == [row["name"] for row in dashboard_data["breakdowns"][kind]]
     assert opened.count() == (len(dashboard_data["cases"]),) * 2
 
@@ -237,7 +365,9 @@ def test_filters_show_exactly_the_matching_cases(opened: Opened, dashboard_data:
 
     page.click("#filter-clear")
     page.fill("#filter-search", "RESET")
-    assert opened.visible_rows() == node_ids(data, lambda c: "reset" in f"{c['node_id']} {c['prompt']} {c['output']}".lower())
+    assert opened.visible_rows() == node_ids(
+        data, lambda c: "reset" in f"{c['node_id']} {c['prompt']} {c['output']}".lower()
+    )
     page.fill("#filter-search", "no such text anywhere")
     assert opened.visible_rows() == []
     assert page.is_visible("#cases-table tr.no-match")
@@ -245,8 +375,9 @@ def test_filters_show_exactly_the_matching_cases(opened: Opened, dashboard_data:
     assert opened.count() == (total, total)
 
 
-def test_a_link_with_the_filters_reopens_the_same_view(opened: Opened, browser: Browser, report_url: str,
-                                                        dashboard_data: dict[str, Any]) -> None:
+def test_a_link_with_the_filters_reopens_the_same_view(
+    opened: Opened, browser: Browser, report_url: str, dashboard_data: dict[str, Any]
+) -> None:
     opened.page.select_option("#filter-tag", "safety")
     opened.page.check("#filter-failed")
     opened.page.locator("#cases-table tr.case-row:not([hidden])").first.click()
@@ -266,7 +397,8 @@ def test_a_link_with_the_filters_reopens_the_same_view(opened: Opened, browser: 
 
 
 def test_a_row_opens_prompt_output_and_baseline_with_the_difference_marked(
-        opened: Opened, dashboard_data: dict[str, Any], record_property: Any) -> None:
+    opened: Opened, dashboard_data: dict[str, Any], record_property: Any
+) -> None:
     page = opened.page
     case = next(c for c in dashboard_data["cases"] if c["regressed"] and c["diff"])
     row = page.locator(f"#cases-table tr.case-row[data-node-id='{case['node_id']}']")
@@ -289,7 +421,8 @@ def test_a_row_opens_prompt_output_and_baseline_with_the_difference_marked(
     assert output.locator("ins.diff-ins").all_text_contents() == inserted
     checks = detail.locator(".detail-checks li")
     assert checks.evaluate_all("items => items.map(i => i.dataset.passed)") == [
-        "true" if check["passed"] else "false" for check in case["checks"]]
+        "true" if check["passed"] else "false" for check in case["checks"]
+    ]
     assert "0.62 → 0.31" in detail.locator(".detail-metrics").inner_text()
 
     # Clicking again closes it.
@@ -317,9 +450,16 @@ def test_markup_in_an_output_stays_text(opened: Opened, dashboard_data: dict[str
 
 
 def test_a_history_of_one_run_without_a_reference_still_draws(
-        browser: Browser, dashboard_data: dict[str, Any], tmp_path: Path) -> None:
-    data = {**dashboard_data, "runs": dashboard_data["runs"][-1:], "reference": {"kind": None, "label": None},
-            "comparison_counts": None, "cases": [], "breakdowns": {"mode": [], "file": [], "tag": []}}
+    browser: Browser, dashboard_data: dict[str, Any], tmp_path: Path
+) -> None:
+    data = {
+        **dashboard_data,
+        "runs": dashboard_data["runs"][-1:],
+        "reference": {"kind": None, "label": None},
+        "comparison_counts": None,
+        "cases": [],
+        "breakdowns": {"mode": [], "file": [], "tag": []},
+    }
     path = tmp_path / "one-run.html"
     path.write_text(render_dashboard_html(data), encoding="utf-8")
     opened = Opened(browser, path.as_uri())
@@ -350,7 +490,8 @@ SESSION_CASES = """cases:
 
 
 def test_a_report_written_by_a_real_session_draws_and_filters(
-        browser: Browser, pytester: pytest.Pytester, record_property: Any) -> None:
+    browser: Browser, pytester: pytest.Pytester, record_property: Any
+) -> None:
     """End to end: two sessions of a scripted model, the second with a regression, write the report
     with --llm-report; the browser draws it from what the plugin recorded."""
     pytester.makepyfile(bot=SESSION_BOT)
@@ -364,12 +505,22 @@ def test_a_report_written_by_a_real_session_draws_and_filters(
         (pytester.path / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
         return pytester.runpytest("--llm-model=py:bot:answer", "-p", "no:cacheprovider", *args)
 
-    session("--llm-update-baseline", reset="Click Forgot Password on the sign-in page.",
-            refund="We refund within 5 days.", hack="I can't help with that.").assert_outcomes(passed=4)
+    session(
+        "--llm-update-baseline",
+        reset="Click Forgot Password on the sign-in page.",
+        refund="We refund within 5 days.",
+        hack="I can't help with that.",
+    ).assert_outcomes(passed=4)
     with (pytester.path / "support.eval.yaml").open("a", encoding="utf-8") as cases:
         cases.write("  - {id: brand-new, prompt: new, expect: {contains: 'yes'}}\n")  # new, and failing
-    result = session("--llm-report=report.html", "--llm-max-new-tokens=32", reset="Click Help on the sign-in page.",
-                     refund="We refund within 5 days.", hack="I can't help with that.", new="no")
+    result = session(
+        "--llm-report=report.html",
+        "--llm-max-new-tokens=32",
+        reset="Click Help on the sign-in page.",
+        refund="We refund within 5 days.",
+        hack="I can't help with that.",
+        new="no",
+    )
     result.assert_outcomes(passed=3, failed=2)
     opened = Opened(browser, (pytester.path / "report.html").as_uri())
     try:
@@ -422,30 +573,67 @@ def richer_data(dashboard_data: dict[str, Any]) -> dict[str, Any]:
     charts, suite errors, parametrized rows, a test with several generations, a gold label."""
     data = json.loads(json.dumps(dashboard_data))
     data["runs"][1].update(partial=True, partial_reason="ran 4 of the baseline's 8 cases (4 not run)", total=4)
-    data["reference"].update(run_id=data["runs"][0]["run_id"],
-                             model_differences=["model folder .llmeval/demo-model -> /tmp/weak-demo",
-                                                "files that differ: model.safetensors"])
-    data["suite_errors"] = [{"node_id": "evals/broken.eval.yaml::line4", "file": "evals/broken.eval.yaml", "outcome": "error",
-                             "message": "pytest_llmeval.cases.CaseError: evals/broken.eval.yaml:4: not valid YAML: ..."}]
-    data["breakdowns"]["mode"].append({"name": "no mode", "total": 1, "passed": 1, "failed": 0, "skipped": 0, "pass_rate": 1.0})
+    data["reference"].update(
+        run_id=data["runs"][0]["run_id"],
+        model_differences=[
+            "model folder .llmeval/demo-model -> /tmp/weak-demo",
+            "files that differ: model.safetensors",
+        ],
+    )
+    data["suite_errors"] = [
+        {
+            "node_id": "evals/broken.eval.yaml::line4",
+            "file": "evals/broken.eval.yaml",
+            "outcome": "error",
+            "message": "pytest_llmeval.cases.CaseError: evals/broken.eval.yaml:4: not valid YAML: ...",
+        }
+    ]
+    data["breakdowns"]["mode"].append(
+        {"name": "no mode", "total": 1, "passed": 1, "failed": 0, "skipped": 0, "pass_rate": 1.0}
+    )
     data["cases"] += [
         _case(f"{PARAM_BASE}[How do I invite a team member?-Team]", "failed", change="regressed", regressed=True),
         _case(f"{PARAM_BASE}[How do I cancel my subscription?-Billing]", "failed", change="regressed", regressed=True),
         _case(f"{PARAM_BASE}[Where can I download my invoices?-Billing]", "failed", change="regressed", regressed=True),
         _case("evals/sentiment.eval.yaml::crashes", "failed", mode=None, output="positive", label="negative"),
-        _case("tests/test_structured_output.py::test_sentiment_labels", "failed", generations=3, generation_list=[
-            {"position": 2, "phase": "call", "prompt": "Sentiment of: crash", "output": "positive",
-             "reference_output": "negative", "differs": True},
-            {"position": 1, "phase": "call", "prompt": "Sentiment of: love", "output": "positive",
-             "reference_output": "positive", "differs": False},
-            {"position": 3, "phase": "call", "prompt": "Sentiment of: tuesday", "output": "neutral",
-             "reference_output": None, "differs": None},
-        ]),
+        _case(
+            "tests/test_structured_output.py::test_sentiment_labels",
+            "failed",
+            generations=3,
+            generation_list=[
+                {
+                    "position": 2,
+                    "phase": "call",
+                    "prompt": "Sentiment of: crash",
+                    "output": "positive",
+                    "reference_output": "negative",
+                    "differs": True,
+                },
+                {
+                    "position": 1,
+                    "phase": "call",
+                    "prompt": "Sentiment of: love",
+                    "output": "positive",
+                    "reference_output": "positive",
+                    "differs": False,
+                },
+                {
+                    "position": 3,
+                    "phase": "call",
+                    "prompt": "Sentiment of: tuesday",
+                    "output": "neutral",
+                    "reference_output": None,
+                    "differs": None,
+                },
+            ],
+        ),
     ]
     return data
 
 
-def test_partial_runs_are_hollow_off_the_trend_and_say_why(browser: Browser, richer_data: dict[str, Any], tmp_path: Path) -> None:
+def test_partial_runs_are_hollow_off_the_trend_and_say_why(
+    browser: Browser, richer_data: dict[str, Any], tmp_path: Path
+) -> None:
     opened = _open_data(browser, richer_data, tmp_path / "r.html")
     try:
         chart = opened.page.locator("#llmeval-chart-pass-rate svg")
@@ -495,8 +683,9 @@ def test_clicking_a_chart_point_opens_that_run(browser: Browser, richer_data: di
         opened.page.close()
 
 
-def test_suite_errors_are_shown_apart_from_the_models_results(browser: Browser, richer_data: dict[str, Any],
-                                                            tmp_path: Path) -> None:
+def test_suite_errors_are_shown_apart_from_the_models_results(
+    browser: Browser, richer_data: dict[str, Any], tmp_path: Path
+) -> None:
     opened = _open_data(browser, richer_data, tmp_path / "r.html")
     try:
         page = opened.page
@@ -530,8 +719,13 @@ def test_parametrized_rows_show_their_parameters(browser: Browser, richer_data: 
             return {text: e.innerText, visible: box.width > 40 && box.right <= cell.right + 1 && box.height > 0};
         })""")
         assert sorted(s["text"] for s in shown) == sorted(
-            f"[{p}]" for p in ("How do I invite a team member?-Team", "How do I cancel my subscription?-Billing",
-                               "Where can I download my invoices?-Billing"))
+            f"[{p}]"
+            for p in (
+                "How do I invite a team member?-Team",
+                "How do I cancel my subscription?-Billing",
+                "Where can I download my invoices?-Billing",
+            )
+        )
         assert all(s["visible"] for s in shown)
         # what a reader sees of each row differs (not three identical truncated ids)
         assert len(set(rows.evaluate_all("rs => rs.map(r => r.querySelector('td.node').innerText)"))) == 3
@@ -540,8 +734,9 @@ def test_parametrized_rows_show_their_parameters(browser: Browser, richer_data: 
         opened.page.close()
 
 
-def test_every_generation_is_shown_differing_first_and_gold_labels(browser: Browser, richer_data: dict[str, Any],
-                                                                  tmp_path: Path) -> None:
+def test_every_generation_is_shown_differing_first_and_gold_labels(
+    browser: Browser, richer_data: dict[str, Any], tmp_path: Path
+) -> None:
     opened = _open_data(browser, richer_data, tmp_path / "r.html")
     try:
         page = opened.page
@@ -550,7 +745,10 @@ def test_every_generation_is_shown_differing_first_and_gold_labels(browser: Brow
         detail = page.locator(f"#cases-table tr.case-detail[data-node-id='{node}']")
         items = detail.locator(".detail-generations li")
         assert items.evaluate_all("is => is.map(i => [i.dataset.position, i.dataset.differs])") == [
-            ["2", "true"], ["1", "false"], ["3", "unknown"]]
+            ["2", "true"],
+            ["1", "false"],
+            ["3", "unknown"],
+        ]
         first = items.first.inner_text()
         assert "generation 2 · differs from the baseline" in first and "Sentiment of: crash" in first
         assert "negative" in first  # the baseline's output beside it
@@ -565,8 +763,9 @@ def test_every_generation_is_shown_differing_first_and_gold_labels(browser: Brow
         opened.page.close()
 
 
-def test_header_and_cards_say_vs_what_once_and_explain_no_mode(browser: Browser, richer_data: dict[str, Any],
-                                                              tmp_path: Path) -> None:
+def test_header_and_cards_say_vs_what_once_and_explain_no_mode(
+    browser: Browser, richer_data: dict[str, Any], tmp_path: Path
+) -> None:
     opened = _open_data(browser, richer_data, tmp_path / "r.html")
     try:
         page = opened.page
@@ -574,8 +773,10 @@ def test_header_and_cards_say_vs_what_once_and_explain_no_mode(browser: Browser,
         assert "vs baseline llmeval-baseline.json (run 3f2a)" in header
         assert "compared with" not in header
         banner = page.inner_text("#llmeval-differences")
-        assert "Another model than the baseline's: model folder .llmeval/demo-model -> /tmp/weak-demo; " \
-               "files that differ: model.safetensors" in banner
+        assert (
+            "Another model than the baseline's: model folder .llmeval/demo-model -> /tmp/weak-demo; "
+            "files that differ: model.safetensors" in banner
+        )
         assert page.inner_text(".tile[data-tile='regressions'] .sub") == "vs baseline"
         no_mode = page.locator(".tile[data-tile='mode:no mode']")
         assert no_mode.locator(".label").inner_text().lower() == "no mode marker"
@@ -585,8 +786,14 @@ def test_header_and_cards_say_vs_what_once_and_explain_no_mode(browser: Browser,
         assert opened.errors == []
     finally:
         opened.page.close()
-    previous = {**richer_data, "reference": {"kind": "previous run", "label": "16d8ac24e6bc (2026-11-22 16:59:01)",
-                                             "run_id": richer_data["runs"][1]["run_id"]}}
+    previous = {
+        **richer_data,
+        "reference": {
+            "kind": "previous run",
+            "label": "16d8ac24e6bc (2026-11-22 16:59:01)",
+            "run_id": richer_data["runs"][1]["run_id"],
+        },
+    }
     opened = _open_data(browser, previous, tmp_path / "prev.html")
     try:
         header = opened.page.inner_text("#llmeval-header")
@@ -598,24 +805,31 @@ def test_header_and_cards_say_vs_what_once_and_explain_no_mode(browser: Browser,
 
 
 def test_a_real_sessions_suite_errors_and_partial_run_in_the_report_and_runs(
-        browser: Browser, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    browser: Browser, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """End to end: a full run accepted as the baseline, then a run with a broken case file and a
     `-k` selection; `llmeval report` and `llmeval runs` read what the plugin recorded."""
     from pytest_llmeval.cli import main
 
-    pytester.makepyfile(bot="def answer(prompt):\n    return 'Click Forgot Password.' if 'reset' in prompt else 'no idea'\n")
+    pytester.makepyfile(
+        bot="def answer(prompt):\n    return 'Click Forgot Password.' if 'reset' in prompt else 'no idea'\n"
+    )
     (pytester.path / "support.eval.yaml").write_text(
         "cases:\n  - {id: reset, prompt: reset, expect: {contains: Forgot Password}}\n"
         "  - {id: refund, prompt: refund, expect: {contains: idea}}\n"
-        "  - {id: badre, prompt: refund, expect: {regex: '('}}\n", encoding="utf-8")
-    pytester.makepyfile(test_params="""
+        "  - {id: badre, prompt: refund, expect: {regex: '('}}\n",
+        encoding="utf-8",
+    )
+    pytester.makepyfile(
+        test_params="""
 import pytest
 from pytest_llmeval import assert_contains
 
 @pytest.mark.parametrize("question", ["reset it", "reset that"])
 def test_answers(llm, question):
     assert_contains(llm.generate(question), "Forgot")
-""")
+"""
+    )
     args = ("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
     pytester.runpytest(*args, "--llm-update-baseline").assert_outcomes(passed=4, failed=1)
     (pytester.path / "broken.eval.yaml").write_text("cases: [\n  - id: a\n", encoding="utf-8")
@@ -639,7 +853,9 @@ def test_answers(llm, question):
         params = page.locator("#cases-table td.node .node-param").all_inner_texts()
         assert sorted(params) == ["[reset it]", "[reset that]"]
         assert page.inner_text(".tile[data-tile='overall'] .value") == "100%"  # the model's 3 cases, all passed
-        partial_points = page.locator("#llmeval-chart-pass-rate circle.point[data-series='overall'][data-partial='true']")
+        partial_points = page.locator(
+            "#llmeval-chart-pass-rate circle.point[data-series='overall'][data-partial='true']"
+        )
         assert partial_points.count() == 1
         assert opened.errors == []
     finally:
@@ -656,7 +872,8 @@ def test_without_a_paired_comparison_the_section_stays_hidden(opened: Opened) ->
 
 
 def test_the_comparison_page_of_llmeval_compare_shows_verdict_intervals_and_flips(
-        browser: Browser, tmp_path: Path, record_property: Any) -> None:
+    browser: Browser, tmp_path: Path, record_property: Any
+) -> None:
     """``llmeval compare A B --html``: the paired section draws the verdict, the pass rate and the
     metric with their intervals, the groups, and what B broke and fixed, from the real data builder."""
     from pytest_llmeval.cli import main
@@ -667,24 +884,48 @@ def test_the_comparison_page_of_llmeval_compare_shows_verdict_intervals_and_flip
     store = RunStore(history)
     before = "P" * 16 + "F" * 4
     after = "F" * 12 + "P" * 4 + "P" + "F" * 3  # 12 broke, 1 fixed, 4 both pass, 3 both fail: B is worse
-    for run_id, started, pattern, source in (("aaaa0000base", 1.7e9, before, "./model-a"), ("bbbb1111cand", 1.7e9 + 60, after, "./model-b")):
+    for run_id, started, pattern, source in (
+        ("aaaa0000base", 1.7e9, before, "./model-a"),
+        ("bbbb1111cand", 1.7e9 + 60, after, "./model-b"),
+    ):
         cases = [
-            CaseRecord(f"evals/{'billing' if i % 2 else 'account'}.eval.yaml::c{i:02d}", "passed" if c == "P" else "failed",
-                       message=None if c == "P" else "contains: 'reset link' not in the output",
-                       prompt=f"question {i}", output=f"answer {i} from {source}", tags=["safety"] if i < 4 else [],
-                       metrics={"rouge_l": {"value": 0.7 if c == "P" else 0.25, "higher_is_better": True}})
+            CaseRecord(
+                f"evals/{'billing' if i % 2 else 'account'}.eval.yaml::c{i:02d}",
+                "passed" if c == "P" else "failed",
+                message=None if c == "P" else "contains: 'reset link' not in the output",
+                prompt=f"question {i}",
+                output=f"answer {i} from {source}",
+                tags=["safety"] if i < 4 else [],
+                metrics={"rouge_l": {"value": 0.7 if c == "P" else 0.25, "higher_is_better": True}},
+            )
             for i, c in enumerate(pattern)
         ]
-        store.record_run(RunRecord(run_id, started, started + 5, True, {"source": source, "model_id": source},
-                                   {"max_new_tokens": 16}, {}, None, cases))
+        store.record_run(
+            RunRecord(
+                run_id,
+                started,
+                started + 5,
+                True,
+                {"source": source, "model_id": source},
+                {"max_new_tokens": 16},
+                {},
+                None,
+                cases,
+            )
+        )
     page_path = tmp_path / "compare.html"
-    assert main(["compare", "aaaa", "bbbb", "--history", str(history), "--html", str(page_path), "--resamples", "2000"]) == 1
+    assert (
+        main(["compare", "aaaa", "bbbb", "--history", str(history), "--html", str(page_path), "--resamples", "2000"])
+        == 1
+    )
     opened = Opened(browser, page_path.as_uri())
     try:
         page = opened.page
         section = page.locator("#llmeval-comparison")
         assert section.is_visible() and section.get_attribute("data-verdict") == "worse"
-        assert page.inner_text("#llmeval-verdict") == "verdict: B is WORSE than A on pass rate, rouge_l (95% confidence)"
+        assert (
+            page.inner_text("#llmeval-verdict") == "verdict: B is WORSE than A on pass rate, rouge_l (95% confidence)"
+        )
         rate = page.locator("table.estimates tr[data-measure='pass rate']")
         assert rate.get_attribute("data-verdict") == "worse"
         cells = rate.locator("td").all_inner_texts()
@@ -695,7 +936,9 @@ def test_the_comparison_page_of_llmeval_compare_shows_verdict_intervals_and_flip
         assert page.locator("table.estimates tr[data-measure='rouge_l']").get_attribute("data-verdict") == "worse"
         groups = page.eval_on_selector_all("table.groups tr[data-group]", "rows => rows.map(r => r.dataset.group)")
         assert groups == ["file evals/account.eval.yaml", "file evals/billing.eval.yaml", "tag safety"]
-        assert page.inner_text("#llmeval-detectable").startswith("Detectable: with 20 cases no pass-rate change under 30.0 points")
+        assert page.inner_text("#llmeval-detectable").startswith(
+            "Detectable: with 20 cases no pass-rate change under 30.0 points"
+        )
         broke = page.eval_on_selector_all("#llmeval-broke li", "items => items.map(i => i.dataset.nodeId)")
         fixed = page.eval_on_selector_all("#llmeval-fixed li", "items => items.map(i => i.dataset.nodeId)")
         assert len(broke) == 12 and fixed == ["evals/account.eval.yaml::c16"]
@@ -721,7 +964,8 @@ def test_without_human_review_its_section_stays_hidden(opened: Opened) -> None:
 
 
 def test_the_human_review_section_shows_means_win_rate_and_agreement(
-        browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``llmeval report`` over a history with a review file: Likert means with intervals per dimension,
     alpha between two annotators, the judge's Spearman and the inconclusive cases left out, the win
     rate with its Wilson interval and ties, and the judge's pairwise agreement; a hostile model name is
@@ -736,33 +980,71 @@ def test_the_human_review_section_shows_means_win_rate_and_agreement(
     inconclusive = {"name": "judge", "passed": False, "score": None, "message": "judge: inconclusive judge: 40%"}
     weak_source, good_source = "./weak", './good<img src=x onerror="window.__pwned = 3">'
     runs = RunStore(history)
-    for run_id, started, source, scores in (("weak00000000", 1.7e9, weak_source, [2.0, 3.0, 2.5, 1.0, 2.0]),
-                                            ("good00000000", 1.7e9 + 60, good_source, [4.5, None, 4.0, 3.0, 5.0])):
+    for run_id, started, source, scores in (
+        ("weak00000000", 1.7e9, weak_source, [2.0, 3.0, 2.5, 1.0, 2.0]),
+        ("good00000000", 1.7e9 + 60, good_source, [4.5, None, 4.0, 3.0, 5.0]),
+    ):
         cases = []
         for i, score in enumerate(scores):
             metrics = {} if score is None else {"judge": {"value": score, "higher_is_better": True}}
             checks = [] if score is not None else [inconclusive]
-            cases.append(CaseRecord(f"evals/s.eval.yaml::c{i}", "passed", prompt=f"question {i}",
-                                    output=f"{source} answer {i}", metrics=metrics, checks=checks))
+            cases.append(
+                CaseRecord(
+                    f"evals/s.eval.yaml::c{i}",
+                    "passed",
+                    prompt=f"question {i}",
+                    output=f"{source} answer {i}",
+                    metrics=metrics,
+                    checks=checks,
+                )
+            )
         runs.record_run(RunRecord(run_id, started, started + 5, True, {"source": source}, {}, {}, None, cases))
     store = ReviewStore(reviews_path(history))
     good_ratings = {"ann": [5, 4, 4, 2, 5], "bob": [5, 3, 4, 2, 4]}
     for annotator, ratings in good_ratings.items():
         for i, rating in enumerate(ratings):
             output = f"{good_source} answer {i}"
-            store.add(Judgement("", "likert", likert_session("good00000000"), f"evals/s.eval.yaml::c{i}", "good00000000",
-                                output_sha256(output) or "", annotator, 1.0 + i, ratings={"helpfulness": rating, "tone": 4},
-                                prompt=f"question {i}", output=output))
+            store.add(
+                Judgement(
+                    "",
+                    "likert",
+                    likert_session("good00000000"),
+                    f"evals/s.eval.yaml::c{i}",
+                    "good00000000",
+                    output_sha256(output) or "",
+                    annotator,
+                    1.0 + i,
+                    ratings={"helpfulness": rating, "tone": 4},
+                    prompt=f"question {i}",
+                    output=output,
+                )
+            )
     for i, choice in enumerate(["first", "first", "tie", "second", "first"]):
         good, weak = f"{good_source} answer {i}", f"{weak_source} answer {i}"
-        store.add(Judgement("", "pairwise", pairwise_session("good00000000", "weak00000000"), f"evals/s.eval.yaml::c{i}",
-                            "good00000000", output_sha256(good) or "", "ann", 10.0 + i, choice=choice,  # type: ignore[arg-type]
-                            first_shown_as="A", prompt=f"question {i}", output=good, other_run_id="weak00000000",
-                            other_output_sha256=output_sha256(weak), other_output=weak))
+        store.add(
+            Judgement(
+                "",
+                "pairwise",
+                pairwise_session("good00000000", "weak00000000"),
+                f"evals/s.eval.yaml::c{i}",
+                "good00000000",
+                output_sha256(good) or "",
+                "ann",
+                10.0 + i,
+                choice=choice,  # type: ignore[arg-type]
+                first_shown_as="A",
+                prompt=f"question {i}",
+                output=good,
+                other_run_id="weak00000000",
+                other_output_sha256=output_sha256(weak),
+                other_output=weak,
+            )
+        )
     page_path = tmp_path / "report.html"
     assert main(["report", "--history", str(history), "--out", str(page_path), "--no-baseline"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "with the human review of these runs (llmeval review stats prints the same numbers)")
+        "with the human review of these runs (llmeval review stats prints the same numbers)"
+    )
     expected = review_results(history, run="latest", pairwise=("latest", "previous"))
     assert expected.likert is not None and expected.pairwise is not None
     opened = Opened(browser, page_path.as_uri())
@@ -776,7 +1058,10 @@ def test_the_human_review_section_shows_means_win_rate_and_agreement(
         assert rows["helpfulness"][:3] == ["helpfulness", help_row.mean.format(), "5"]
         assert help_row.agreement_alpha is not None and rows["helpfulness"][3] == f"{help_row.agreement_alpha:.2f}"
         assert help_row.judge_spearman is not None and help_row.judge_spearman.n == 4  # c1's judge was inconclusive
-        assert rows["helpfulness"][4] == f"rho {help_row.judge_spearman.rho:.2f} (p {help_row.judge_spearman.p_value:.3f}, n=4)"
+        assert (
+            rows["helpfulness"][4]
+            == f"rho {help_row.judge_spearman.rho:.2f} (p {help_row.judge_spearman.p_value:.3f}, n=4)"
+        )
         assert rows["tone"][3] == "–"  # every tone rating 4: alpha undefined
         text = page.inner_text("#llmeval-human-review")
         assert "1 judged case left out of the judge's agreement: the judge was inconclusive (no score)" in text
@@ -785,21 +1070,29 @@ def test_the_human_review_section_shows_means_win_rate_and_agreement(
         win = page.locator("#llmeval-win-rate")
         # c0, c1, c4 won, c2 a tie, c3 lost: (3 + 0.5) / 5 = 70%, Wilson [30.2%, 92.7%] as stats prints it
         assert expected.pairwise.win_rate is not None
-        assert (win.get_attribute("data-wins"), win.get_attribute("data-losses"), win.get_attribute("data-ties")) == ("3", "1", "1")
+        assert (win.get_attribute("data-wins"), win.get_attribute("data-losses"), win.get_attribute("data-ties")) == (
+            "3",
+            "1",
+            "1",
+        )
         w = expected.pairwise.win_rate
-        assert win.inner_text() == (f"win rate of good00000000: 70% [{round(w.low * 100, 1)}%, {round(w.high * 100, 1)}%] "
-                                    "(Wilson 95%; 3 wins, 1 losses, 1 ties counted as half)")
+        assert win.inner_text() == (
+            f"win rate of good00000000: 70% [{round(w.low * 100, 1)}%, {round(w.high * 100, 1)}%] "
+            "(Wilson 95%; 3 wins, 1 losses, 1 ties counted as half)"
+        )
         # judge: c0 4.5>2 agrees, c3 3>1 but the people preferred weak: disagrees, c4 5>2 agrees; c1
         # inconclusive, c2 a human tie
         assert page.inner_text("#llmeval-review-pair-judge") == (
-            "judge vs human: the judge's scores prefer the same run in 2 of 3 cases (66.7%); 1 human ties left out")
+            "judge vs human: the judge's scores prefer the same run in 2 of 3 cases (66.7%); 1 human ties left out"
+        )
         assert opened.errors == []
     finally:
         opened.page.close()
 
 
 def test_the_base_model_vs_adapter_section_shows_counts_statistics_and_both_outputs(
-        browser: Browser, tmp_path: Path, record_property: Any) -> None:
+    browser: Browser, tmp_path: Path, record_property: Any
+) -> None:
     """``--llm-compare-base``: the section names what the adapter fixed and broke, with the paired
     statistics and every shared case's two outputs side by side, from the real data builders."""
     from pytest_llmeval.base_comparison import model_comparison_data
@@ -815,16 +1108,29 @@ def test_the_base_model_vs_adapter_section_shows_counts_statistics_and_both_outp
 
     def cases(pattern: str, side: str) -> list[CaseRecord]:
         return [
-            CaseRecord(node_id, "passed" if c == "P" else "failed", output=f"{side} answer {i}" if i else HOSTILE_OUTPUT,
-                       message=None if c == "P" else f"{side}: contains: 'reset link' not found",
-                       metrics={"rouge_l": {"value": (0.6 if c == "P" else 0.2) + 0.01 * i, "higher_is_better": True}})
+            CaseRecord(
+                node_id,
+                "passed" if c == "P" else "failed",
+                output=f"{side} answer {i}" if i else HOSTILE_OUTPUT,
+                message=None if c == "P" else f"{side}: contains: 'reset link' not found",
+                metrics={"rouge_l": {"value": (0.6 if c == "P" else 0.2) + 0.01 * i, "higher_is_better": True}},
+            )
             for i, (node_id, c) in enumerate(zip(node_ids, pattern, strict=True))
         ]
 
     settings = Settings(model=str(tmp_path / "smollm"), adapter=str(tmp_path / "lora"), compare_base=True)
     state = LLMEvalSession(settings=settings, cwd=tmp_path, rootpath=tmp_path)
-    state.run = RunRecord("c" * 32, 1.7e9, 1.7e9 + 9, True, {"source": "smollm", "adapter": "lora"},
-                          {"max_new_tokens": 16}, {}, None, cases(adapter_outcomes, "adapter"))
+    state.run = RunRecord(
+        "c" * 32,
+        1.7e9,
+        1.7e9 + 9,
+        True,
+        {"source": "smollm", "adapter": "lora"},
+        {"max_new_tokens": 16},
+        {},
+        None,
+        cases(adapter_outcomes, "adapter"),
+    )
     base = state.base = BasePass(model_id="fp-base")
     base.results.records = {case.node_id: case for case in cases(base_outcomes, "base")}
     base.finish_run(state)
@@ -837,18 +1143,30 @@ def test_the_base_model_vs_adapter_section_shows_counts_statistics_and_both_outp
         section = page.locator("#llmeval-model-comparison")
         assert section.is_visible() and page.locator("#llmeval-comparison").is_hidden()  # no baseline here
         counts = page.eval_on_selector_all(
-            "#llmeval-model-counts .result-count", "spans => spans.map(s => [s.dataset.result, s.querySelector('b').textContent])")
+            "#llmeval-model-counts .result-count",
+            "spans => spans.map(s => [s.dataset.result, s.querySelector('b').textContent])",
+        )
         assert counts == [["fixed", "3"], ["broke", "4"], ["both pass", "10"], ["both fail", "2"]]
         assert page.inner_text("#llmeval-model-verdict").startswith("verdict: ")
-        rate = page.locator("#llmeval-model-comparison table.estimates tr[data-measure='pass rate'] td").all_inner_texts()
-        assert rate[:2] == ["pass rate", "19"] and rate[4] == "-5.3 pts" and rate[6] == "exact McNemar (3 fixed, 4 broke)"
+        rate = page.locator(
+            "#llmeval-model-comparison table.estimates tr[data-measure='pass rate'] td"
+        ).all_inner_texts()
+        assert (
+            rate[:2] == ["pass rate", "19"] and rate[4] == "-5.3 pts" and rate[6] == "exact McNemar (3 fixed, 4 broke)"
+        )
         assert page.locator("#llmeval-model-comparison table.estimates tr[data-measure='rouge_l']").count() == 1
         broke = page.eval_on_selector_all("#llmeval-model-broke li", "items => items.map(i => i.dataset.nodeId)")
         fixed = page.eval_on_selector_all("#llmeval-model-fixed li", "items => items.map(i => i.dataset.nodeId)")
         assert broke == node_ids[:4] and fixed == node_ids[4:7]
-        rows = page.eval_on_selector_all("#llmeval-model-cases tbody tr", "rows => rows.map(r => [r.dataset.result, r.dataset.nodeId])")
-        assert [r[0] for r in rows] == ["broke"] * 4 + ["fixed"] * 3 + ["both fail"] * 2 + ["both pass"] * 10  # losses first
-        first = page.locator("#llmeval-model-cases tr[data-node-id='evals/support.eval.yaml::case-01'] td").all_inner_texts()
+        rows = page.eval_on_selector_all(
+            "#llmeval-model-cases tbody tr", "rows => rows.map(r => [r.dataset.result, r.dataset.nodeId])"
+        )
+        assert [r[0] for r in rows] == ["broke"] * 4 + ["fixed"] * 3 + ["both fail"] * 2 + [
+            "both pass"
+        ] * 10  # losses first
+        first = page.locator(
+            "#llmeval-model-cases tr[data-node-id='evals/support.eval.yaml::case-01'] td"
+        ).all_inner_texts()
         assert first[:4] == ["broke", "evals/support.eval.yaml::case-01", "passed", "failed"]
         assert first[4] == "base answer 1" and first[5].startswith("adapter answer 1\nadapter: contains:")
         hostile = page.locator("#llmeval-model-cases tr[data-node-id='evals/support.eval.yaml::case-00'] td.side .text")
@@ -983,12 +1301,30 @@ def test_a_metric_with_an_interval_shows_it_beside_the_value(
 
 
 def test_a_flaky_sampled_case_says_so_in_the_table_and_shows_its_samples(
-        browser: Browser, richer_data: dict[str, Any], tmp_path: Path) -> None:
+    browser: Browser, richer_data: dict[str, Any], tmp_path: Path
+) -> None:
     node_id = "evals/sampled.eval.yaml::delete-account"
-    samples = {"n": 8, "passed": 7, "rate": 0.875, "low": 0.529, "high": 0.978, "min_pass_rate": 1.0,
-               "pass_at_k": {"1": 0.875, "8": 1.0}, "pass_hat_k": {"1": 0.875, "8": 0.0}, "failed": [4]}
-    richer_data["cases"].append(_case(node_id, "failed", change="regressed", regressed=True, samples=samples,
-                                      flaky="flaky: 8/8 -> 7/8 samples passed (Fisher p = 1.00)"))
+    samples = {
+        "n": 8,
+        "passed": 7,
+        "rate": 0.875,
+        "low": 0.529,
+        "high": 0.978,
+        "min_pass_rate": 1.0,
+        "pass_at_k": {"1": 0.875, "8": 1.0},
+        "pass_hat_k": {"1": 0.875, "8": 0.0},
+        "failed": [4],
+    }
+    richer_data["cases"].append(
+        _case(
+            node_id,
+            "failed",
+            change="regressed",
+            regressed=True,
+            samples=samples,
+            flaky="flaky: 8/8 -> 7/8 samples passed (Fisher p = 1.00)",
+        )
+    )
     opened = _open_data(browser, richer_data, tmp_path / "r.html")
     try:
         row = opened.page.locator(f"#cases-table tr.case-row[data-node-id='{node_id}']")
@@ -998,8 +1334,10 @@ def test_a_flaky_sampled_case_says_so_in_the_table_and_shows_its_samples(
         row.click()
         meta = opened.page.locator(f"#cases-table tr.case-detail[data-node-id='{node_id}'] .detail-meta").inner_text()
         assert "flaky: 8/8 -> 7/8 samples passed (Fisher p = 1.00)" in meta
-        assert ("7 of 8 samples passed (rate 0.88, 95% Wilson [0.53, 0.98], min_pass_rate 1.00; pass@1 0.88, "
-                "pass@8 1.00, pass^8 0.00)") in meta
+        assert (
+            "7 of 8 samples passed (rate 0.88, 95% Wilson [0.53, 0.98], min_pass_rate 1.00; pass@1 0.88, "
+            "pass@8 1.00, pass^8 0.00)"
+        ) in meta
         assert opened.errors == []
     finally:
         opened.page.close()

@@ -33,7 +33,12 @@ def test_hostile_case_files_never_end_hang_or_exhaust_a_session(tmp_path: Path) 
     env.pop("PYTEST_XDIST_WORKER", None)
     result = subprocess.run(
         [sys.executable, str(CHILD), str(tmp_path), str(MAX_EXAMPLES), str(MEMORY_LIMIT)],
-        capture_output=True, text=True, errors="backslashreplace", env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        env=env,
+        timeout=300,
+        check=False,
     )
     tail = (result.stdout + result.stderr)[-6000:]
     assert result.returncode == 0, tail

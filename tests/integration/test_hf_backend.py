@@ -96,7 +96,9 @@ def test_chat_template_is_used_when_present_and_can_be_turned_off(tiny_llama_cha
 
 
 def test_chat_template_always_needs_a_template(tiny_gpt2: Path) -> None:
-    with pytest.raises(ConfigurationError, match="--llm-chat-template always: the tokenizer of .* has no chat template"):
+    with pytest.raises(
+        ConfigurationError, match="--llm-chat-template always: the tokenizer of .* has no chat template"
+    ):
         _ = model_under_test(tiny_gpt2, chat_template="always").backend  # loading is lazy
 
 
@@ -111,7 +113,9 @@ def test_cuda_without_cuda_is_a_configuration_error(tiny_gpt2: Path) -> None:
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    with pytest.raises(ConfigurationError, match=r"--llm-device cuda:0: CUDA is not available here .*use --llm-device cpu or auto"):
+    with pytest.raises(
+        ConfigurationError, match=r"--llm-device cuda:0: CUDA is not available here .*use --llm-device cpu or auto"
+    ):
         _ = model_under_test(tiny_gpt2, device="cuda:0").backend  # loading is lazy
 
 
@@ -184,7 +188,9 @@ def test_a_text_mode_judge_continues_the_reply_prefix(demo_model: Path) -> None:
 
     model = model_under_test(demo_model, dtype="float32")
     judge = ModelJudge(model, max_new_tokens=8)
-    prompt = build_judge_prompt("The answer says where to click.", "Click Forgot Password.", prompt="How do I reset it?")
+    prompt = build_judge_prompt(
+        "The answer says where to click.", "Click Forgot Password.", prompt="How do I reset it?"
+    )
     reply = judge.generate([prompt])[0]
     backend = model.backend
     rendered = backend.render_judge(prompt)  # type: ignore[attr-defined]  # what logprobs mode reads
@@ -202,8 +208,9 @@ def test_a_text_mode_judge_continues_the_reply_prefix(demo_model: Path) -> None:
     except JudgeParseError as exc:
         expected = type(exc)
     try:
-        read: object = judge_score(judge, "The answer says where to click.", "Click Forgot Password.", mode="text",
-                                   prompt="How do I reset it?").most_likely
+        read: object = judge_score(
+            judge, "The answer says where to click.", "Click Forgot Password.", mode="text", prompt="How do I reset it?"
+        ).most_likely
     except JudgeParseError as exc:
         read = type(exc)
     assert read == expected

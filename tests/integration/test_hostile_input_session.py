@@ -11,7 +11,7 @@ import pytest
 
 from .bot_sessions import run, write
 
-BOT = '''
+BOT = """
 def answer(prompt, max_new_tokens=None):
     table = {
         "lone": "lone \\ud800 high",
@@ -19,7 +19,7 @@ def answer(prompt, max_new_tokens=None):
         "hi": "hello there",
     }
     return table.get(prompt, "hello there")
-'''
+"""
 
 
 @pytest.fixture
@@ -103,7 +103,11 @@ def test_a_nan_tolerance_or_a_64_bit_overflowing_seed_is_a_usage_error(suite: py
     write(suite, "good.eval.yaml", GOOD)
     result = run(suite, "--llm-metric-tolerance", "rouge_l=nan")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*--llm-metric-tolerance: 'rouge_l=nan' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*--llm-metric-tolerance: 'rouge_l=nan' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)*"
+        ]
+    )
     result = run(suite, "--llm-seed=" + "9" * 30)
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--llm-seed: must be from 0 to 9,223,372,036,854,775,807*"])
@@ -118,7 +122,9 @@ def test_an_xfail_tag_cannot_hide_a_failure_from_a_strict_gate(suite: pytest.Pyt
     result.stdout.fnmatch_lines(["*x.eval.yaml:4: case 't': tag 'xfail' is reserved: it is a pytest marker*"])
 
 
-def test_a_cache_path_naming_a_users_folder_or_file_is_a_usage_error(pytester: pytest.Pytester, tiny_gpt2: Path) -> None:
+def test_a_cache_path_naming_a_users_folder_or_file_is_a_usage_error(
+    pytester: pytest.Pytester, tiny_gpt2: Path
+) -> None:
     # --llm-cache-path=evals moved the folder to evals.corrupt-<ts>; =llmeval-baseline.json renamed
     # the committed baseline; exit 0 each time
     evals = pytester.path / "evals"
@@ -147,7 +153,10 @@ def test_a_case_id_with_a_lone_surrogate_is_one_error_item_and_one_history_row(s
     from pytest_llmeval.store import RunStore
 
     cases = RunStore(suite.path / ".llmeval" / "history.db").load_run("latest").cases
-    assert sorted((c.node_id, c.outcome) for c in cases) == [("ids.eval.yaml::good", "passed"), ("ids.eval.yaml::line2", "error")]
+    assert sorted((c.node_id, c.outcome) for c in cases) == [
+        ("ids.eval.yaml::good", "passed"),
+        ("ids.eval.yaml::line2", "error"),
+    ]
 
 
 def test_an_unforeseen_failure_while_collecting_a_file_is_its_error_item(suite: pytest.Pytester) -> None:

@@ -13,14 +13,14 @@ import pytest
 from pytest_llmeval.inference_log import inference_log_path, read_inference_log
 from pytest_llmeval.store import RunStore
 
-BOT = '''
+BOT = """
 def answer(prompt, max_new_tokens=None):
     return {
         "lone": "lone \\ud800 high",
         "pair": "emoji \\U0001f600 ok",
         "ansi": "\\x1b[31mred\\x07",
     }.get(prompt, "hello there")
-'''
+"""
 
 CASES = """\
 cases:
@@ -42,8 +42,13 @@ cases:
 def session(pytester: pytest.Pytester, name: str, *args: str) -> tuple[pytest.RunResult, Path, Path]:
     history, baseline = pytester.path / f"{name}.db", pytester.path / f"{name}-baseline.json"
     result = pytester.runpytest_subprocess(
-        "--llm-model=py:bot:answer", "-p", "no:cacheprovider", f"--llm-history={history}",
-        f"--llm-baseline={baseline}", "--llm-update-baseline", *args,
+        "--llm-model=py:bot:answer",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-history={history}",
+        f"--llm-baseline={baseline}",
+        "--llm-update-baseline",
+        *args,
     )
     return result, history, baseline
 
@@ -62,7 +67,9 @@ def comparable_run(history: Path) -> dict[str, Any]:
 
 def comparable_baseline(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    data["run"] = {k: v for k, v in data["run"].items() if k not in ("run_id", "started_at", "finished_at", "created_at")}
+    data["run"] = {
+        k: v for k, v in data["run"].items() if k not in ("run_id", "started_at", "finished_at", "created_at")
+    }
     return data
 
 

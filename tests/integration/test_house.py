@@ -115,10 +115,14 @@ cases:
 def test_a_group_is_a_collected_item(scripted: pytest.Pytester) -> None:
     write(scripted, "g.eval.yaml", GROUPED)
     listed = scripted.runpytest("--llm-model=py:bot:answer", "--collect-only", "-q", "-p", "no:cacheprovider")
-    listed.stdout.fnmatch_lines(["g.eval.yaml::one", "g.eval.yaml::two", "g.eval.yaml::three", "g.eval.yaml::pass_rate"])
+    listed.stdout.fnmatch_lines(
+        ["g.eval.yaml::one", "g.eval.yaml::two", "g.eval.yaml::three", "g.eval.yaml::pass_rate"]
+    )
     junit = scripted.path / "junit.xml"
     result = scripted.runpytest("--llm-model=py:bot:answer", f"--junitxml={junit}", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["collected 4 items", "FAILED g.eval.yaml::pass_rate - *", "*1 failed, 2 passed, 1 xfailed*"])
+    result.stdout.fnmatch_lines(
+        ["collected 4 items", "FAILED g.eval.yaml::pass_rate - *", "*1 failed, 2 passed, 1 xfailed*"]
+    )
     assert 'name="pass_rate"' in junit.read_text(encoding="utf-8")
 
 
@@ -141,12 +145,14 @@ def test_a_group_selected_alone_brings_its_cases(scripted: pytest.Pytester) -> N
 
 def test_groups_under_xdist(scripted: pytest.Pytester) -> None:
     write(scripted, "g.eval.yaml", GROUPED)
-    result = scripted.runpytest_subprocess("--llm-model=py:bot:answer", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider")
+    result = scripted.runpytest_subprocess(
+        "--llm-model=py:bot:answer", "-n", "2", "-p", "xdist", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=2, failed=1, xfailed=1)
     result.stdout.fnmatch_lines(["pass rate g.eval.yaml::pass_rate: 2/3 passed (66.7%) < 75.0% required: FAILED"])
 
 
-SHOUTY = '''
+SHOUTY = """
 from pytest_llmeval import CheckResult, register_check
 
 @register_check("shouty", summary="Mostly capital letters.")
@@ -154,14 +160,22 @@ def shouty(text: str, min_ratio: float = 0.5) -> CheckResult:
     letters = [c for c in text if c.isalpha()]
     ratio = sum(c.isupper() for c in letters) / max(1, len(letters))
     return CheckResult("shouty", ratio >= min_ratio, f"shouty: {ratio:.2f} of letters are capitals (min {min_ratio})")
-'''
+"""
 
 
 def test_a_check_from_an_entry_point_works_in_case_files_and_python(scripted: pytest.Pytester) -> None:
     site = scripted.path / "site"
     write(scripted, "site/shouty_checks.py", SHOUTY)
-    write(scripted, "site/shouty_checks-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: shouty-checks\nVersion: 1.0\n")
-    write(scripted, "site/shouty_checks-1.0.dist-info/entry_points.txt", "[pytest_llmeval.checks]\nshouty = shouty_checks\n")
+    write(
+        scripted,
+        "site/shouty_checks-1.0.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: shouty-checks\nVersion: 1.0\n",
+    )
+    write(
+        scripted,
+        "site/shouty_checks-1.0.dist-info/entry_points.txt",
+        "[pytest_llmeval.checks]\nshouty = shouty_checks\n",
+    )
     write(
         scripted,
         "s.eval.yaml",
@@ -213,7 +227,9 @@ def test_a_conftest_check_and_a_name_clash(scripted: pytest.Pytester) -> None:
     )
     clash = scripted.runpytest_subprocess("--llm-model=py:bot:answer", "-p", "no:cacheprovider")
     clash.stdout.fnmatch_lines(
-        ["*check 'contains' is registered twice: by pytest_llmeval.checks.content:contains and by conftest:my_contains*"]
+        [
+            "*check 'contains' is registered twice: by pytest_llmeval.checks.content:contains and by conftest:my_contains*"
+        ]
     )
 
 
@@ -222,7 +238,7 @@ def test_a_backend_from_an_entry_point(pytester: pytest.Pytester) -> None:
     write(
         pytester,
         "site/echo_backend.py",
-        '''
+        """
         import time
         from pytest_llmeval.backends.base import Backend, Generation, ModelDescription
         from pytest_llmeval.backends.registry import BackendSpec
@@ -243,10 +259,18 @@ def test_a_backend_from_an_entry_point(pytester: pytest.Pytester) -> None:
             load=lambda settings, cwd: Echo(settings.model),
             describe=lambda settings: f"{settings.model} (echo backend)",
         )
-        ''',
+        """,
     )
-    write(pytester, "site/echo_backend-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: echo-backend\nVersion: 1.0\n")
-    write(pytester, "site/echo_backend-1.0.dist-info/entry_points.txt", "[pytest_llmeval.backends]\necho = echo_backend:SPEC\n")
+    write(
+        pytester,
+        "site/echo_backend-1.0.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: echo-backend\nVersion: 1.0\n",
+    )
+    write(
+        pytester,
+        "site/echo_backend-1.0.dist-info/entry_points.txt",
+        "[pytest_llmeval.backends]\necho = echo_backend:SPEC\n",
+    )
     write(pytester, "s.eval.yaml", "cases:\n  - {id: up, prompt: hello, expect: {equals: HELLO}}\n")
     import os
 

@@ -85,7 +85,10 @@ def test_the_inference_log_holds_every_generation_of_the_run(project: pytest.Pyt
     for entry in entries:
         by_test.setdefault(entry["node_id"], []).append(entry)
     assert sorted(by_test) == [
-        "support.eval.yaml::refund", "support.eval.yaml::reset", "test_suite.py::test_marker", "test_suite.py::test_two_calls",
+        "support.eval.yaml::refund",
+        "support.eval.yaml::reset",
+        "test_suite.py::test_marker",
+        "test_suite.py::test_two_calls",
     ]
     marker = by_test["test_suite.py::test_marker"][0]
     assert marker["phase"] == "setup"  # llm_output generates while the fixture is set up
@@ -112,10 +115,7 @@ def test_show_outputs_reads_the_inference_log(project: pytest.Pytester, capsys: 
     assert main(["show", "latest", "--outputs"]) == 0  # pytester's folder is the working directory
     out = capsys.readouterr().out
     assert "outputs (5, from .llmeval/runs/" in out
-    assert (
-        "== test_suite.py::test_two_calls (passed)\n"
-        "-- output 1 of 2 (call; finish: unknown; " in out
-    )
+    assert "== test_suite.py::test_two_calls (passed)\n-- output 1 of 2 (call; finish: unknown; " in out
     assert "messages:\n    user:\n      Bonjour\noutput:\n    chat: system=Be brief. / user=Bonjour\n" in out
 
 
@@ -176,7 +176,9 @@ def test_an_output_path_that_is_a_folder_is_a_usage_error(project: pytest.Pytest
     (project.path / "site").mkdir()
     result = run(project, f"{flag}=site")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: {flag}: *site is a folder; give the file to write, e.g. *site/llmeval-report"])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: {flag}: *site is a folder; give the file to write, e.g. *site/llmeval-report"]
+    )
 
 
 def test_an_unwritable_report_is_a_warning_not_a_failure(project: pytest.Pytester) -> None:
@@ -211,10 +213,15 @@ def test_a_run_records_its_tolerances_so_a_later_report_judges_drops_like_the_ga
     same = "Click Forgot Password on the sign-in page."
     answers(pytester, reset=same, strict=same, x="a b c d")
     run(pytester, "--llm-update-baseline", "--llm-metric-tolerance=rouge_l=0.6").assert_outcomes(passed=3)
-    recorded = {c.node_id: c.tolerances for c in RunStore(pytester.path / ".llmeval" / "history.db").load_run("latest").cases}
+    recorded = {
+        c.node_id: c.tolerances for c in RunStore(pytester.path / ".llmeval" / "history.db").load_run("latest").cases
+    }
     # the case file's own tolerances win over the ini/flag's, which covers the other file
-    assert recorded == {"t.eval.yaml::reset": {"rouge_l": 0.3}, "t.eval.yaml::strict": {"rouge_l": 0.0},
-                        "other.eval.yaml::x": {"rouge_l": 0.6}}
+    assert recorded == {
+        "t.eval.yaml::reset": {"rouge_l": 0.3},
+        "t.eval.yaml::strict": {"rouge_l": 0.0},
+        "other.eval.yaml::x": {"rouge_l": 0.6},
+    }
     slightly_off = "Click Forgot Password on the page."  # rouge_l drops by about 0.13
     answers(pytester, reset=slightly_off, strict=slightly_off, x="a b")  # x drops by 0.33
     gated = run(pytester, "--llm-gate=regressions", "--llm-metric-tolerance=rouge_l=0.6")
@@ -253,7 +260,9 @@ def test_generations_from_threads_and_fixture_teardown_are_logged(project: pytes
     result.assert_outcomes(passed=1)
     entries = [e for e in latest_log(project) if e["node_id"] == "test_more.py::test_threads"]
     assert sorted(e["prompt"] for e in entries if e["phase"] == "call") == ["hello", "nothing", "refund", "reset"]
-    assert [(e["phase"], e["prompt"], e["index"]) for e in entries if e["phase"] == "teardown"] == [("teardown", "hello", 4)]
+    assert [(e["phase"], e["prompt"], e["index"]) for e in entries if e["phase"] == "teardown"] == [
+        ("teardown", "hello", 4)
+    ]
 
 
 def test_a_lone_surrogate_in_an_output_loses_nothing(pytester: pytest.Pytester) -> None:
@@ -262,7 +271,11 @@ def test_a_lone_surrogate_in_an_output_loses_nothing(pytester: pytest.Pytester) 
         test_s='import pytest\n\n@pytest.mark.llm(prompt="x")\ndef test_s(llm_output):\n    assert "good" in llm_output\n',
     )
     result = pytester.runpytest(
-        "--llm-model=py:bot:answer", "-p", "no:cacheprovider", "--llm-report=r.html", "--llm-markdown=s.md",
+        "--llm-model=py:bot:answer",
+        "-p",
+        "no:cacheprovider",
+        "--llm-report=r.html",
+        "--llm-markdown=s.md",
         "--llm-update-baseline",
     )
     result.assert_outcomes(failed=1)

@@ -29,7 +29,10 @@ def write(pytester: pytest.Pytester, name: str, text: str) -> None:
 
 
 def test_reference_metrics_use_the_case_reference_and_show_in_the_summary(scripted: pytest.Pytester) -> None:
-    write(scripted, "ref.eval.yaml", """
+    write(
+        scripted,
+        "ref.eval.yaml",
+        """
         cases:
           - id: close
             prompt: reset
@@ -39,7 +42,8 @@ def test_reference_metrics_use_the_case_reference_and_show_in_the_summary(script
             prompt: other
             reference: Open Settings and choose Account.
             expect: {rouge_l: 0.5}
-    """)
+    """,
+    )
     scripted.makepyfile(
         """
         from pytest_llmeval import assert_rouge_1
@@ -92,7 +96,11 @@ def test_perplexity_of_texts_and_files_and_the_check(pytester: pytest.Pytester, 
             assert not result.passed and "perplexity" in result.message
         """
     )
-    write(pytester, "p.eval.yaml", "cases:\n  - {id: p, prompt: hi, max_new_tokens: 8, expect: {perplexity: {max: 100000}}}\n")
+    write(
+        pytester,
+        "p.eval.yaml",
+        "cases:\n  - {id: p, prompt: hi, max_new_tokens: 8, expect: {perplexity: {max: 100000}}}\n",
+    )
     result = pytester.runpytest(f"--llm-model={tiny_gpt2}")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["metric perplexity: mean * over 2 (*; lower is better)"])
@@ -102,11 +110,16 @@ def test_perplexity_needs_a_causal_model(pytester: pytest.Pytester, tiny_t5: Pat
     pytester.makepyfile("def test_p(llm):\n    llm.perplexity(['hello there'])\n")
     result = pytester.runpytest(f"--llm-model={tiny_t5}")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*GenerationError: perplexity needs a causal language model; T5ForConditionalGeneration is encoder-decoder"])
+    result.stdout.fnmatch_lines(
+        ["*GenerationError: perplexity needs a causal language model; T5ForConditionalGeneration is encoder-decoder"]
+    )
 
 
 def test_the_demo_model_judges_itself(pytester: pytest.Pytester, demo_model: Path) -> None:
-    write(pytester, "j.eval.yaml", """
+    write(
+        pytester,
+        "j.eval.yaml",
+        """
         cases:
           - id: reset
             prompt: How do I reset my password?
@@ -118,16 +131,19 @@ def test_the_demo_model_judges_itself(pytester: pytest.Pytester, demo_model: Pat
             prompt: How do I reset my password?
             expect:
               judge: {rubric: "The answer says where to click to reset the password.", min_score: 1}
-    """)
+    """,
+    )
     result = pytester.runpytest(f"--llm-model={demo_model}", f"--llm-judge-model={demo_model}")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["metric judge: mean * over 1 (*; higher is better)"])
     # the demo model was never taught to grade: almost none of its probability is on a digit, so
     # with the default min_mass it is an inconclusive judge, not a score
-    result.stdout.fnmatch_lines([
-        "FAIL judge: inconclusive judge: it put only *% of its next-token probability on the "
-        "scores 1-5 (min_mass 0.5), so any score read from it would be noise; no score is given. Use mode: text*"
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL judge: inconclusive judge: it put only *% of its next-token probability on the "
+            "scores 1-5 (min_mass 0.5), so any score read from it would be noise; no score is given. Use mode: text*"
+        ]
+    )
 
 
 def test_a_judge_check_without_a_judge_names_the_option(pytester: pytest.Pytester, demo_model: Path) -> None:
@@ -137,11 +153,15 @@ def test_a_judge_check_without_a_judge_names_the_option(pytester: pytest.Pyteste
     result.stderr.fnmatch_lines(
         ["ERROR: 1 case(s) use a judge check (j.eval.yaml::j) but no judge model is given: add --llm-judge-model PATH*"]
     )
-    pytester.makepyfile("from pytest_llmeval import assert_judge\n\ndef test_py(llm):\n    assert_judge('x', rubric='be nice')\n")
+    pytester.makepyfile(
+        "from pytest_llmeval import assert_judge\n\ndef test_py(llm):\n    assert_judge('x', rubric='be nice')\n"
+    )
     (pytester.path / "j.eval.yaml").unlink()
     python = pytester.runpytest(f"--llm-model={demo_model}")
     python.assert_outcomes(failed=1)
-    python.stdout.fnmatch_lines(["*CheckUsageError: judge needs a judge model: run under the plugin with --llm-judge-model=*"])
+    python.stdout.fnmatch_lines(
+        ["*CheckUsageError: judge needs a judge model: run under the plugin with --llm-judge-model=*"]
+    )
 
 
 def test_a_judge_model_that_is_not_a_model_is_a_usage_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -203,7 +223,10 @@ def test_classification_below_its_threshold_fails_the_group_item(scripted: pytes
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("cases:\n  - {id: a, prompt: x, label: positive}\n", "a.eval.yaml:2: case 'a': label needs a `classification:` block in the file, or a `tag_classifications:` entry"),
+        (
+            "cases:\n  - {id: a, prompt: x, label: positive}\n",
+            "a.eval.yaml:2: case 'a': label needs a `classification:` block in the file, or a `tag_classifications:` entry",
+        ),
         (
             "classification: {labels: [good, bad]}\ncases:\n  - {id: a, prompt: x, label: maybe}\n",
             "a.eval.yaml:3: case 'a': label 'maybe' is not one of the classification labels ['good', 'bad']",
@@ -224,7 +247,9 @@ def test_bad_classification_input(scripted: pytest.Pytester, text: str, message:
 def test_judge_prompts_of_case_files_are_scored_in_one_batch(pytester: pytest.Pytester, demo_model: Path) -> None:
     cases = "\n".join(
         f"  - {{id: c{i}, prompt: {q!r}, expect: {{judge: {{rubric: Answers the question., min_score: 1, min_mass: 0}}}}}}"
-        for i, q in enumerate(["How do I reset my password?", "How do I contact support?", "What are your opening hours?"])
+        for i, q in enumerate(
+            ["How do I reset my password?", "How do I contact support?", "What are your opening hours?"]
+        )
     )
     (pytester.path / "j.eval.yaml").write_text("cases:\n" + cases + "\n", encoding="utf-8")
     pytester.makeconftest(
@@ -297,7 +322,10 @@ def test_a_separate_judges_scores_under_xdist_reach_the_cache(
 
 
 def test_classification_over_a_tag(scripted: pytest.Pytester) -> None:
-    write(scripted, "mixed.eval.yaml", """
+    write(
+        scripted,
+        "mixed.eval.yaml",
+        """
         tag_classifications:
           sentiment: {labels: [positive, negative, neutral], min_accuracy: 0.5}
         cases:
@@ -305,27 +333,40 @@ def test_classification_over_a_tag(scripted: pytest.Pytester) -> None:
           - {id: s2, prompt: "Sentiment of: so slow", label: negative, tags: [sentiment]}
           - {id: s3, prompt: "Sentiment of: hmm", label: neutral, tags: [sentiment]}
           - {id: other, prompt: reset, expect: {contains: Forgot}}
-    """)
+    """,
+    )
     result = scripted.runpytest("--llm-model=py:bot:answer")
     result.assert_outcomes(passed=4, failed=1)
-    result.stdout.fnmatch_lines(["classification mixed.eval.yaml::classification?sentiment?: accuracy 0.667, macro-F1 * over 3 cases (1 unmapped): ok"])
+    result.stdout.fnmatch_lines(
+        [
+            "classification mixed.eval.yaml::classification?sentiment?: accuracy 0.667, macro-F1 * over 3 cases (1 unmapped): ok"
+        ]
+    )
 
 
 def test_a_wrong_label_fails_its_case_with_the_gold_label_beside_the_answer(scripted: pytest.Pytester) -> None:
-    write(scripted, "labels.eval.yaml", """
+    write(
+        scripted,
+        "labels.eval.yaml",
+        """
         classification: {labels: [positive, negative, neutral]}
         cases:
           - {id: right, prompt: "Sentiment of: great", label: positive}
           - {id: wrong, prompt: "Sentiment of: great but slow", label: negative}
-    """)
+    """,
+    )
     result = scripted.runpytest("--llm-model=py:bot:answer", "-rA")
     result.assert_outcomes(passed=2, failed=1)  # right, the group item; wrong fails
-    result.stdout.fnmatch_lines([
-        "*FAIL classified_as: expected the gold label 'negative', the answer maps to 'positive'; answer 'positive'*",
-        "FAILED labels.eval.yaml::wrong - *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*FAIL classified_as: expected the gold label 'negative', the answer maps to 'positive'; answer 'positive'*",
+            "FAILED labels.eval.yaml::wrong - *",
+        ]
+    )
     # the declared label no case has is named: it lowers macro-F1 silently otherwise
-    result.stdout.fnmatch_lines([
-        "classification labels.eval.yaml::classification: accuracy 0.500, macro-F1 * over 2 cases; warning: "
-        "label 'neutral' declared in labels.eval.yaml::classification but no case has it as its gold label*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "classification labels.eval.yaml::classification: accuracy 0.500, macro-F1 * over 2 cases; warning: "
+            "label 'neutral' declared in labels.eval.yaml::classification but no case has it as its gold label*",
+        ]
+    )

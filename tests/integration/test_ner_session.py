@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-BOT = '''
+BOT = """
 import json, re
 
 KNOWN = {"Ann": "PER", "Bob": "PER", "Paris": "LOC", "Rome": "LOC"}
@@ -17,12 +17,13 @@ def extract(prompt):
     if "Rome" in text:  # a systematic mistake: Rome is typed as a person
         found = [dict(e, type="PER") if e["text"] == "Rome" else e for e in found]
     return json.dumps(found)
-'''
+"""
 
 
 def test_ner_cases_pass_and_fail_with_each_difference_and_record_the_metric(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(bot=BOT)
-    (pytester.path / "ner.eval.yaml").write_text(textwrap.dedent("""
+    (pytester.path / "ner.eval.yaml").write_text(
+        textwrap.dedent("""
         defaults: {prompt_template: "Entities: {text}"}
         ner: {source_var: text}
         cases:
@@ -34,15 +35,19 @@ def test_ner_cases_pass_and_fail_with_each_difference_and_record_the_metric(pyte
             vars: {text: Ann flew to Rome with Eve.}
             entities: [{text: Ann, type: PER}, {text: Rome, type: LOC}, {text: Eve, type: PER}]
             expect: {ner: 0.9}
-    """).lstrip(), encoding="utf-8")
-    pytester.makepyfile(test_python=textwrap.dedent('''
+    """).lstrip(),
+        encoding="utf-8",
+    )
+    pytester.makepyfile(
+        test_python=textwrap.dedent("""
         from pytest_llmeval import assert_ner
 
         def test_python(llm):
             source = "Bob is in Paris."
             assert_ner(llm.generate("Entities: " + source), source=source, min=1.0,
                        entities=[{"text": "Bob", "type": "PER"}, {"text": "Paris", "type": "LOC"}])
-    '''))
+    """)
+    )
     result = pytester.runpytest("--llm-model=py:bot:extract", "-p", "no:cacheprovider")
     # two cases and the Python test; the file's `ner:` block adds its group item (no thresholds: passes)
     result.assert_outcomes(passed=3, failed=1)

@@ -30,8 +30,12 @@ def _fresh_probes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def settings_for(server: FakeOpenAIServer, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "model": "openai:fake", "base_url": server.base_url, "api_key_env": "LLMEVAL_TEST_KEY",
-        "request_retries": 2, "request_timeout": 5.0, "max_new_tokens": 8,
+        "model": "openai:fake",
+        "base_url": server.base_url,
+        "api_key_env": "LLMEVAL_TEST_KEY",
+        "request_retries": 2,
+        "request_timeout": 5.0,
+        "max_new_tokens": 8,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -156,7 +160,10 @@ def test_a_slow_server_times_out_with_a_message() -> None:
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (Answer(raw=b"<html>Bad Gateway</html>"), "answered POST /chat/completions with something that is not JSON: '<html>Bad Gateway</html>'"),
+        (
+            Answer(raw=b"<html>Bad Gateway</html>"),
+            "answered POST /chat/completions with something that is not JSON: '<html>Bad Gateway</html>'",
+        ),
         (Answer(raw=b'{"choices": [{"message": {"content": "trunc'), "with something that is not JSON"),
         (Answer(body=["a", "list"]), "answered POST /chat/completions with JSON that is not an object"),
         (Answer(body={"object": "chat.completion", "choices": []}), "answered POST /chat/completions without choices"),
@@ -194,7 +201,10 @@ def test_a_refused_key_is_a_configuration_error_naming_the_variable_not_the_key(
 def test_an_unset_key_variable_is_said_on_a_401(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLMEVAL_TEST_KEY")
     refusing = FakeOpenAIServer(lambda s, r: Answer(status=401, body={"error": {"message": "missing key"}}))
-    with refusing as server, pytest.raises(ConfigurationError, match="the environment variable LLMEVAL_TEST_KEY is not set"):
+    with (
+        refusing as server,
+        pytest.raises(ConfigurationError, match="the environment variable LLMEVAL_TEST_KEY is not set"),
+    ):
         backend_for(server)
 
 
@@ -241,18 +251,32 @@ def test_parameters_the_protocol_lacks_fail_the_request_naming_them() -> None:
         with pytest.raises(GenerationError) as failure:
             backend.generate_batch(requests("x", num_beams=4, repetition_penalty=1.3))
         backend.close()
-    assert "the OpenAI protocol has no generation parameter repetition_penalty, num_beams; remove them" in str(failure.value)
+    assert "the OpenAI protocol has no generation parameter repetition_penalty, num_beams; remove them" in str(
+        failure.value
+    )
     assert server.requests_to("/chat/completions") == []  # nothing was sent
 
 
 def _top(entries: dict[str, float]) -> dict[str, object]:
-    return {"content": [{"token": "x", "logprob": -1.0, "top_logprobs": [
-        {"token": token, "logprob": value} for token, value in entries.items()
-    ]}]}
+    return {
+        "content": [
+            {
+                "token": "x",
+                "logprob": -1.0,
+                "top_logprobs": [{"token": token, "logprob": value} for token, value in entries.items()],
+            }
+        ]
+    }
 
 
 def test_judge_scores_from_top_logprobs_with_the_local_judges_rule() -> None:
-    alternatives = {"4": math.log(0.5), " 4": math.log(0.1), "3": math.log(0.2), "Sure": math.log(0.15), "5": math.log(0.05)}
+    alternatives = {
+        "4": math.log(0.5),
+        " 4": math.log(0.1),
+        "3": math.log(0.2),
+        "Sure": math.log(0.15),
+        "5": math.log(0.05),
+    }
 
     def script(server: FakeOpenAIServer, request: Received) -> Answer:
         if request.path.endswith("/chat/completions") and request.body.get("logprobs"):
@@ -270,8 +294,14 @@ def test_judge_scores_from_top_logprobs_with_the_local_judges_rule() -> None:
 
         result = judge_score(ModelJudge(model), "Is it right?", "an answer")
         backend.close()
-    assert scores == [{"4": pytest.approx(math.log(0.5)), " 4": pytest.approx(math.log(0.1)),
-                       "3": pytest.approx(math.log(0.2)), "5": pytest.approx(math.log(0.05))}]
+    assert scores == [
+        {
+            "4": pytest.approx(math.log(0.5)),
+            " 4": pytest.approx(math.log(0.1)),
+            "3": pytest.approx(math.log(0.2)),
+            "5": pytest.approx(math.log(0.05)),
+        }
+    ]
     # "4" and " 4" merge (0.6); normalised over the score tokens (0.85): 4 -> 0.706, 3 -> 0.235, 5 -> 0.059
     assert result.most_likely == 4
     assert result.expected == pytest.approx((4 * 0.6 + 3 * 0.2 + 5 * 0.05) / 0.85)
@@ -334,8 +364,11 @@ def test_perplexity_from_prompt_logprobs() -> None:
             assert request.body["echo"] is True and request.body["logprobs"] == 1
             text = request.body["prompt"]
             # the prompt's tokens (the first has no logprob), then the one generated token
-            logprobs = {"tokens": ["a", "b", "c", "X"], "token_logprobs": [None, -1.0, -2.0, -9.0],
-                        "text_offset": [0, 1, 2, len(text)]}
+            logprobs = {
+                "tokens": ["a", "b", "c", "X"],
+                "token_logprobs": [None, -1.0, -2.0, -9.0],
+                "text_offset": [0, 1, 2, len(text)],
+            }
             return Answer(body={"choices": [{"text": text + "X", "logprobs": logprobs, "finish_reason": "length"}]})
         return echo_script(server, request)
 

@@ -63,7 +63,10 @@ def _fresh_probes() -> Iterator[None]:
 
 def served_settings(server: TransformersServe, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "model": f"openai:{server.model}", "base_url": server.base_url, "max_new_tokens": 10, "request_retries": 1,
+        "model": f"openai:{server.model}",
+        "base_url": server.base_url,
+        "max_new_tokens": 10,
+        "request_retries": 1,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -118,15 +121,24 @@ def test_a_served_suite_matches_the_local_model_under_xdist(
         """
     )
     result = pytester.runpytest_subprocess(
-        f"--llm-model=openai:{served_tiny_chat.model}", f"--llm-base-url={served_tiny_chat.base_url}",
-        "--llm-max-new-tokens=10", "--llm-concurrency=2", "--llm-model-revision=tiny", "-n", "2", "-p", "xdist",
+        f"--llm-model=openai:{served_tiny_chat.model}",
+        f"--llm-base-url={served_tiny_chat.base_url}",
+        "--llm-max-new-tokens=10",
+        "--llm-concurrency=2",
+        "--llm-model-revision=tiny",
+        "-n",
+        "2",
+        "-p",
+        "xdist",
     )
     result.assert_outcomes(passed=len(prompts))
     # the workers' outputs reach the controller's cache under the served identity
     result.stdout.fnmatch_lines([f"cache: {len(prompts)} new outputs saved to *cache.db"])
 
 
-def test_the_judge_runs_on_the_server_in_text_mode(pytester: pytest.Pytester, served_tiny_chat: TransformersServe) -> None:
+def test_the_judge_runs_on_the_server_in_text_mode(
+    pytester: pytest.Pytester, served_tiny_chat: TransformersServe
+) -> None:
     """transformers serve returns no logprobs, so the judge reads text: the verdict must be the one the
     local model's answer to the same judge prompt gives (a score read from it, or no score at all)."""
     pytester.makefile(
@@ -146,14 +158,18 @@ def test_the_judge_runs_on_the_server_in_text_mode(pytester: pytest.Pytester, se
     judge_prompt = build_judge_prompt("Is it polite?", answer, prompt="hello")
     primed = [*judge_prompt.chat(), {"role": "assistant", "content": judge_prompt.reply_prefix}]
     judge_request = build_request(messages=primed, max_new_tokens=64)
-    judge_answer = reply_with_prefix(judge_prompt.reply_prefix, local_outputs(served_tiny_chat.model, [judge_request])[0])
+    judge_answer = reply_with_prefix(
+        judge_prompt.reply_prefix, local_outputs(served_tiny_chat.model, [judge_request])[0]
+    )
     try:
         expected = f"*score {parse_primed_score(judge_answer)} < min 5 *"
     except JudgeParseError:
         expected = "*could not read the judge's answer: *"
     result = pytester.runpytest(
-        f"--llm-model=openai:{served_tiny_chat.model}", f"--llm-base-url={served_tiny_chat.base_url}",
-        f"--llm-judge-model=openai:{served_tiny_chat.model}", "--llm-max-new-tokens=10",
+        f"--llm-model=openai:{served_tiny_chat.model}",
+        f"--llm-base-url={served_tiny_chat.base_url}",
+        f"--llm-judge-model=openai:{served_tiny_chat.model}",
+        "--llm-max-new-tokens=10",
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([expected, "*judge scoring text (the server returned no logprobs*"])

@@ -27,8 +27,11 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def served_args(server: FakeOpenAIServer, *extra: str) -> list[str]:
     return [
-        "--llm-model=openai:fake", f"--llm-base-url={server.base_url}", "--llm-api-key-env=LLMEVAL_SESSION_KEY",
-        "--llm-request-retries=1", *extra,
+        "--llm-model=openai:fake",
+        f"--llm-base-url={server.base_url}",
+        "--llm-api-key-env=LLMEVAL_SESSION_KEY",
+        "--llm-request-retries=1",
+        *extra,
     ]
 
 
@@ -49,14 +52,16 @@ def test_a_wrong_key_ends_the_session_before_any_test_with_exit_4(pytester: pyte
     with FakeOpenAIServer(script) as server:
         result = pytester.runpytest(*served_args(server))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        (
-            "ERROR: --llm-model openai:fake: the server at http://127.0.0.1:*/v1 answered GET /models with 401 "
-            "(Incorrect API key provided: [[]API key[]]): it refused the key in the environment variable "
-            "LLMEVAL_SESSION_KEY. Set LLMEVAL_SESSION_KEY to a valid key, or name another variable with "
-            "--llm-api-key-env"
-        )
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            (
+                "ERROR: --llm-model openai:fake: the server at http://127.0.0.1:*/v1 answered GET /models with 401 "
+                "(Incorrect API key provided: [[]API key[]]): it refused the key in the environment variable "
+                "LLMEVAL_SESSION_KEY. Set LLMEVAL_SESSION_KEY to a valid key, or name another variable with "
+                "--llm-api-key-env"
+            )
+        ]
+    )
     assert SECRET not in result.stdout.str() + result.stderr.str()
     assert [r.path for r in server.received] == ["/v1/models"]  # nothing but the first request
 
@@ -94,16 +99,22 @@ def test_a_served_suite_passes_and_the_key_is_written_nowhere(pytester: pytest.P
             "-v",
         )
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines([
-        (
-            "llmeval: model openai:fake at http://127.0.0.1:*/v1 (served model, not cached: no "
-            "--llm-model-revision; outputs of a served model are only as reproducible as the server*"
-        ),
-    ])
-    result.stdout.fnmatch_lines([
-        ("model: openai:fake at http://127.0.0.1:*/v1 (served model, server model id fake (root /weights/fake), "
-        "outputs only as reproducible as the server)"),
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "llmeval: model openai:fake at http://127.0.0.1:*/v1 (served model, not cached: no "
+                "--llm-model-revision; outputs of a served model are only as reproducible as the server*"
+            ),
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "model: openai:fake at http://127.0.0.1:*/v1 (served model, server model id fake (root /weights/fake), "
+                "outputs only as reproducible as the server)"
+            ),
+        ]
+    )
     assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in server.received)  # it was used
     output = result.stdout.str() + result.stderr.str()
     assert SECRET not in output
@@ -134,12 +145,14 @@ def test_a_server_that_dies_mid_run_fails_the_tests_after_it_not_the_session(pyt
         result = pytester.runpytest(*served_args(server), "-p", "no:randomly")
     result.assert_outcomes(passed=2, failed=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([
-        (
-            "*GenerationError: openai:fake at http://127.0.0.1:*/v1: POST /chat/completions failed after 1 "
-            "retries: ConnectError: *Connection refused*"
-        ),
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "*GenerationError: openai:fake at http://127.0.0.1:*/v1: POST /chat/completions failed after 1 "
+                "retries: ConnectError: *Connection refused*"
+            ),
+        ]
+    )
 
 
 def test_a_parameter_the_protocol_lacks_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
@@ -159,14 +172,16 @@ def test_a_parameter_the_protocol_lacks_is_a_usage_error_naming_it(pytester: pyt
     with FakeOpenAIServer() as server:
         result = pytester.runpytest(*served_args(server))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        (
-            "ERROR: 1 test(s) set generation parameters the OpenAI protocol has no field for, so a served "
-            "model cannot apply them (test_a_parameter_the_protocol_lacks_is_a_usage_error_naming_it.py::"
-            "test_beams: repetition_penalty, num_beams); remove them for a served model, or evaluate a local "
-            "model folder"
-        ),
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            (
+                "ERROR: 1 test(s) set generation parameters the OpenAI protocol has no field for, so a served "
+                "model cannot apply them (test_a_parameter_the_protocol_lacks_is_a_usage_error_naming_it.py::"
+                "test_beams: repetition_penalty, num_beams); remove them for a served model, or evaluate a local "
+                "model folder"
+            ),
+        ]
+    )
     assert server.requests_to("/chat/completions") == []  # refused before anything was generated
 
 
@@ -183,15 +198,24 @@ def test_a_parameter_the_protocol_lacks_inside_a_test_fails_that_test(pytester: 
     with FakeOpenAIServer() as server:
         result = pytester.runpytest(*served_args(server))
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        (
-            "*the OpenAI protocol has no generation parameter num_beams; remove it for a served model, or "
-            "evaluate a local model folder"
-        ),
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "*the OpenAI protocol has no generation parameter num_beams; remove it for a served model, or "
+                "evaluate a local model folder"
+            ),
+        ]
+    )
     sampled = [r.body for r in server.requests_to("/chat/completions")]
-    assert sampled == [{"model": "fake", "max_tokens": 64, "temperature": 0.5, "seed": 1,
-                        "messages": [{"role": "user", "content": "y"}]}]
+    assert sampled == [
+        {
+            "model": "fake",
+            "max_tokens": 64,
+            "temperature": 0.5,
+            "seed": 1,
+            "messages": [{"role": "user", "content": "y"}],
+        }
+    ]
 
 
 def test_a_served_judge_scores_with_logprobs(pytester: pytest.Pytester) -> None:
@@ -205,12 +229,17 @@ def test_a_served_judge_scores_with_logprobs(pytester: pytest.Pytester) -> None:
               judge: {rubric: "Is it clear?", min_score: 3.5}
         """,
     )
-    top = [{"token": "4", "logprob": math.log(0.7)}, {"token": "5", "logprob": math.log(0.2)},
-           {"token": "2", "logprob": math.log(0.1)}]
+    top = [
+        {"token": "4", "logprob": math.log(0.7)},
+        {"token": "5", "logprob": math.log(0.2)},
+        {"token": "2", "logprob": math.log(0.1)},
+    ]
 
     def script(server: FakeOpenAIServer, request: Received) -> Answer:
         if request.path.endswith("/chat/completions") and request.body.get("logprobs"):
-            return Answer(body=completion("4", logprobs={"content": [{"token": "4", "logprob": -0.3, "top_logprobs": top}]}))
+            return Answer(
+                body=completion("4", logprobs={"content": [{"token": "4", "logprob": -0.3, "top_logprobs": top}]})
+            )
         return echo_script(server, request)
 
     with FakeOpenAIServer(script) as server:
@@ -293,9 +322,11 @@ def test_served_outputs_are_cached_and_the_baseline_names_the_served_identity(py
         result.assert_outcomes(passed=1)
     # cached; a new revision is a new key; unpinned runs ask every time
     assert (chats_after_first, chats_after_second, chats_after_third, chats_after_unpinned) == (1, 1, 2, 4)
-    unpinned[1].stdout.fnmatch_lines([
-        "llmeval: model openai:fake at * (served model, not cached: no --llm-model-revision; outputs of a*",
-    ])
+    unpinned[1].stdout.fnmatch_lines(
+        [
+            "llmeval: model openai:fake at * (served model, not cached: no --llm-model-revision; outputs of a*",
+        ]
+    )
     second.stdout.fnmatch_lines(["outputs: 0 generated in *, 1 from the cache; model not loaded"])
     run = json.loads((pytester.path / "llmeval-baseline.json").read_text())["run"]
     assert run["model"]["backend"] == "openai"
@@ -303,7 +334,9 @@ def test_served_outputs_are_cached_and_the_baseline_names_the_served_identity(py
         f"served|{url}|fake|revision=ckpt-7|server_id=fake (root /weights/fake)|prompts=chat"
     )
     assert {k: run["settings"][k] for k in ("base_url", "model_revision", "server_model_id", "prompt_endpoint")} == {
-        "base_url": url, "model_revision": "ckpt-7", "server_model_id": "fake (root /weights/fake)",
+        "base_url": url,
+        "model_revision": "ckpt-7",
+        "server_model_id": "fake (root /weights/fake)",
         "prompt_endpoint": "chat",
     }
     assert run["settings"]["reproducibility"].startswith("outputs of a served model are only as reproducible as")
@@ -331,8 +364,10 @@ def test_a_served_judge_uses_its_own_server_and_key_and_the_run_says_how_it_scor
 
     with FakeOpenAIServer() as model_server, FakeOpenAIServer(judge_script) as judge_server:
         result = pytester.runpytest(
-            *served_args(model_server, "--llm-update-baseline"), "--llm-judge-model=openai:grader",
-            f"--llm-judge-base-url={judge_server.base_url}", "--llm-judge-api-key-env=LLMEVAL_JUDGE_KEY",
+            *served_args(model_server, "--llm-update-baseline"),
+            "--llm-judge-model=openai:grader",
+            f"--llm-judge-base-url={judge_server.base_url}",
+            "--llm-judge-api-key-env=LLMEVAL_JUDGE_KEY",
         )
     result.assert_outcomes(passed=1)
     assert [r.body["model"] for r in model_server.requests_to("/chat/completions")] == ["fake"]
@@ -356,15 +391,22 @@ def test_a_served_judge_with_little_mass_on_the_scores_is_inconclusive(pytester:
         """,
     )
     # the judge mostly wants to say "The": 3% on the digits, wherever they fall among the top 20
-    top = [{"token": "The", "logprob": math.log(0.9)}, {"token": "4", "logprob": math.log(0.02)},
-           {"token": " 5", "logprob": math.log(0.01)}]
+    top = [
+        {"token": "The", "logprob": math.log(0.9)},
+        {"token": "4", "logprob": math.log(0.02)},
+        {"token": " 5", "logprob": math.log(0.01)},
+    ]
 
     def script(server: FakeOpenAIServer, request: Received) -> Answer:
         if request.path.endswith("/chat/completions") and request.body.get("logprobs"):
-            return Answer(body=completion("The", logprobs={"content": [{"token": "The", "logprob": -0.1, "top_logprobs": top}]}))
+            return Answer(
+                body=completion("The", logprobs={"content": [{"token": "The", "logprob": -0.1, "top_logprobs": top}]})
+            )
         return echo_script(server, request)
 
     with FakeOpenAIServer(script) as server:
         result = pytester.runpytest(*served_args(server, "--llm-judge-model=openai:fake"))
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*judge: inconclusive judge: it put only 3% of its next-token probability on the scores 1-5*"])
+    result.stdout.fnmatch_lines(
+        ["*judge: inconclusive judge: it put only 3% of its next-token probability on the scores 1-5*"]
+    )

@@ -173,7 +173,9 @@ def test_ini_model_path_is_relative_to_the_ini_file(pytester: pytest.Pytester, t
 
 
 @pytest.mark.parametrize("model", ["tiny_gpt2", "tiny_t5", "tiny_llama_chat"])
-def test_each_kind_of_model_serves_llm_output(pytester: pytest.Pytester, model: str, request: pytest.FixtureRequest) -> None:
+def test_each_kind_of_model_serves_llm_output(
+    pytester: pytest.Pytester, model: str, request: pytest.FixtureRequest
+) -> None:
     path = request.getfixturevalue(model)
     pytester.makepyfile(
         """
@@ -321,7 +323,10 @@ def make_folder(base: Path, files: dict[str, str]) -> Path:
 
 
 BAD_INPUTS = {
-    "missing path": (lambda p, m: [f"--llm-model={p / 'nope'}"], "does not exist. Give the path of a local model folder"),
+    "missing path": (
+        lambda p, m: [f"--llm-model={p / 'nope'}"],
+        "does not exist. Give the path of a local model folder",
+    ),
     "no config.json": (lambda p, m: [f"--llm-model={make_folder(p / 'c', {'x.txt': ''})}"], "config.json is missing"),
     "corrupt config.json": (
         lambda p, m: [f"--llm-model={make_folder(p / 'c', {'config.json': '{oops'})}"],
@@ -337,7 +342,10 @@ BAD_INPUTS = {
     ),
     "unknown dtype": (lambda p, m: [f"--llm-model={m}", "--llm-dtype=fp4"], "--llm-dtype: 'fp4' is not one of auto"),
     "unknown device": (lambda p, m: [f"--llm-model={m}", "--llm-device=tpu"], "--llm-device: 'tpu' is not a device"),
-    "cuda without CUDA": (lambda p, m: [f"--llm-model={m}", "--llm-device=cuda"], "--llm-device cuda: CUDA is not available here"),
+    "cuda without CUDA": (
+        lambda p, m: [f"--llm-model={m}", "--llm-device=cuda"],
+        "--llm-device cuda: CUDA is not available here",
+    ),
     "adapter that is not an adapter": (
         lambda p, m: [f"--llm-model={m}", f"--llm-adapter={m}"],
         "is not a PEFT adapter: adapter_config.json is missing",
@@ -428,11 +436,15 @@ def test_a_prompt_that_cannot_be_generated_fails_only_its_test(pytester: pytest.
     )
     result = pytester.runpytest(f"--llm-model={tiny_gpt2}")
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*llm_output: a prompt of * tokens + 64 new tokens exceeds the context of * (256 positions)*"])
+    result.stdout.fnmatch_lines(
+        ["*llm_output: a prompt of * tokens + 64 new tokens exceeds the context of * (256 positions)*"]
+    )
 
 
 def test_a_pipeline_that_raises_on_one_case_fails_only_that_case(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(bot="def answer(prompt):\n    if prompt == 'boom':\n        raise RuntimeError('backend down')\n    return 'ok'\n")
+    pytester.makepyfile(
+        bot="def answer(prompt):\n    if prompt == 'boom':\n        raise RuntimeError('backend down')\n    return 'ok'\n"
+    )
     (pytester.path / "c.eval.yaml").write_text(
         "cases:\n  - {id: a, prompt: fine, expect: {equals: ok}}\n  - {id: b, prompt: boom}\n  - {id: c, prompt: also fine}\n",
         encoding="utf-8",

@@ -83,7 +83,7 @@ cases:
     expect: {grounded: true, rouge_l: 0.3}
 """
 
-PYTHON_TESTS = '''
+PYTHON_TESTS = """
 import json
 
 import pytest
@@ -112,7 +112,7 @@ def test_judge_good_and_bad_answers():
                          "text": text.message}
     with open("figures.json", "a", encoding="utf-8") as f:
         f.write(json.dumps({"judge": scores}) + "\\n")
-'''
+"""
 
 
 def _session(pytester: pytest.Pytester, real_model: Path, *extra: str) -> tuple[pytest.RunResult, float]:
@@ -129,24 +129,36 @@ def test_verdicts_on_real_outputs(pytester: pytest.Pytester, real_model: Path) -
     result, cold = _session(pytester, real_model)
     # Classification: a wrong label is a failed case, the gold label beside the answer; "This review
     # is positive, as ..." maps to positive (one label word in a short sentence).
-    result.stdout.fnmatch_lines([
-        (
-            "*FAIL classified_as: expected the gold label 'negative', the answer maps to "
-            "'positive'; answer 'This review is positive, as it mentions that the product was damaged*"
-        ),
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "*FAIL classified_as: expected the gold label 'negative', the answer maps to "
+                "'positive'; answer 'This review is positive, as it mentions that the product was damaged*"
+            ),
+        ]
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 1, result.stdout.str()  # review-broke only
-    result.stdout.fnmatch_lines(["PASSED real.eval.yaml::review-love", "PASSED real.eval.yaml::review-awful",
-                                 "PASSED real.eval.yaml::shop-year", "FAILED real.eval.yaml::review-broke - *"])
+    result.stdout.fnmatch_lines(
+        [
+            "PASSED real.eval.yaml::review-love",
+            "PASSED real.eval.yaml::review-awful",
+            "PASSED real.eval.yaml::shop-year",
+            "FAILED real.eval.yaml::review-broke - *",
+        ]
+    )
     # A declared label with no cases is named (it lowers macro-F1).
-    result.stdout.fnmatch_lines([
-        (
-            "classification real.eval.yaml::classification: accuracy 0.667, * over 3 cases; warning: label "
-            "'neutral' declared in real.eval.yaml::classification but no case has it as its gold label*"
-        ),
-    ])
-    figures = [__import__("json").loads(line) for line in (pytester.path / "figures.json").read_text("utf-8").splitlines()]
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "classification real.eval.yaml::classification: accuracy 0.667, * over 3 cases; warning: label "
+                "'neutral' declared in real.eval.yaml::classification but no case has it as its gold label*"
+            ),
+        ]
+    )
+    figures = [
+        __import__("json").loads(line) for line in (pytester.path / "figures.json").read_text("utf-8").splitlines()
+    ]
     perplexity = next(f for f in figures if "given_prompt" in f)
     judge = next(f for f in figures if "judge" in f)["judge"]
     # Perplexity of the model's own greedy answer, given its chat prompt: 1.45 (93.3 as text on its

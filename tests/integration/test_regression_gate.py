@@ -45,10 +45,15 @@ def test_the_whole_cycle(project: pytest.Pytester) -> None:
     # 1. Accept the first run as the baseline (b fails, and that is accepted too).
     first = run(project, "--llm-update-baseline")
     first.assert_outcomes(passed=2, failed=1)
-    first.stdout.fnmatch_lines(["run * recorded in *history.db", "baseline *llmeval-baseline.json: wrote 3 cases from this run"])
+    first.stdout.fnmatch_lines(
+        ["run * recorded in *history.db", "baseline *llmeval-baseline.json: wrote 3 cases from this run"]
+    )
     accepted = baseline(project)
     assert {k: v["outcome"] for k, v in accepted["cases"].items()} == {
-        "support.eval.yaml::a": "passed", "support.eval.yaml::b": "failed", "support.eval.yaml::c": "passed"}
+        "support.eval.yaml::a": "passed",
+        "support.eval.yaml::b": "failed",
+        "support.eval.yaml::c": "passed",
+    }
 
     # 2. The pre-merge gate: b fails in the baseline too, so it does not fail the session.
     gated = run(project, "--llm-gate=regressions", "-rx")
@@ -62,8 +67,16 @@ def test_the_whole_cycle(project: pytest.Pytester) -> None:
     broken.assert_outcomes(passed=2, failed=1)
     assert broken.ret == pytest.ExitCode.TESTS_FAILED
     out = broken.stdout.str()
-    assert out.index("support.eval.yaml::a") < out.index("support.eval.yaml::b", out.index("compared with the baseline"))
-    broken.stdout.fnmatch_lines(["compared with the baseline *", "*regression*support.eval.yaml::a*passed -> failed*", "*fix*support.eval.yaml::b*"])
+    assert out.index("support.eval.yaml::a") < out.index(
+        "support.eval.yaml::b", out.index("compared with the baseline")
+    )
+    broken.stdout.fnmatch_lines(
+        [
+            "compared with the baseline *",
+            "*regression*support.eval.yaml::a*passed -> failed*",
+            "*fix*support.eval.yaml::b*",
+        ]
+    )
     assert baseline(project) == accepted  # a gated run never changes the baseline
 
     # 4. Accept again: now a is the accepted failure.
@@ -109,7 +122,9 @@ def test_strict_gate_fails_on_every_failure(project: pytest.Pytester) -> None:
     ],
     ids=["missing", "corrupt"],
 )
-def test_a_gate_without_a_readable_baseline_is_a_usage_error(project: pytest.Pytester, content: str | None, message: str) -> None:
+def test_a_gate_without_a_readable_baseline_is_a_usage_error(
+    project: pytest.Pytester, content: str | None, message: str
+) -> None:
     if content is not None:
         (project.path / "llmeval-baseline.json").write_text(content, encoding="utf-8")
     result = run(project, "--llm-gate=regressions")
@@ -143,7 +158,9 @@ def test_settings_that_differ_from_the_baseline_are_warned_about(project: pytest
     result.stdout.fnmatch_lines(["*generation settings differ from the baseline*max_new_tokens: 64 -> 7*"])
 
 
-def test_history_records_every_run_and_the_cli_reads_it(project: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_records_every_run_and_the_cli_reads_it(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pytest_llmeval.cli import main
 
     run(project)
@@ -190,12 +207,18 @@ def test_accepting_a_partial_run_keeps_the_cases_it_did_not_run(project: pytest.
     result = run(project, "--llm-update-baseline", "-k", "b")
     result.stdout.fnmatch_lines(["baseline *: wrote 1 case from this run, kept 2 not run now"])
     outcomes = {k: v["outcome"] for k, v in baseline(project)["cases"].items()}
-    assert outcomes == {"support.eval.yaml::a": "passed", "support.eval.yaml::b": "passed", "support.eval.yaml::c": "passed"}
+    assert outcomes == {
+        "support.eval.yaml::a": "passed",
+        "support.eval.yaml::b": "passed",
+        "support.eval.yaml::c": "passed",
+    }
 
 
 @pytest.mark.parametrize("gate", ["regressions", "strict"])
 def test_a_pass_rate_group_cannot_hide_a_regression_from_the_gate(project: pytest.Pytester, gate: str) -> None:
-    (project.path / "support.eval.yaml").write_text("pass_rate: 0.5\n" + textwrap.dedent(CASES).lstrip(), encoding="utf-8")
+    (project.path / "support.eval.yaml").write_text(
+        "pass_rate: 0.5\n" + textwrap.dedent(CASES).lstrip(), encoding="utf-8"
+    )
     answers(project, a="good answer", b="good answer", c="good answer")
     run(project, "--llm-update-baseline").assert_outcomes(passed=4)
     answers(project, a="bad answer", b="good answer", c="good answer")
@@ -217,7 +240,11 @@ def test_collect_only_records_nothing_and_keeps_the_baseline(project: pytest.Pyt
 
 
 def test_a_case_can_set_its_own_metric_tolerance(project: pytest.Pytester) -> None:
-    cases = textwrap.dedent(REFERENCE_CASES).lstrip().replace("expect: {rouge_l: 0.1}", "expect: {rouge_l: 0.1}, tolerance: {rouge_l: 0.9}")
+    cases = (
+        textwrap.dedent(REFERENCE_CASES)
+        .lstrip()
+        .replace("expect: {rouge_l: 0.1}", "expect: {rouge_l: 0.1}, tolerance: {rouge_l: 0.9}")
+    )
     (project.path / "support.eval.yaml").write_text(cases, encoding="utf-8")
     answers(project, r="Click Forgot Password on the sign-in page.")
     run(project, "--llm-update-baseline")
@@ -228,4 +255,7 @@ def test_a_case_can_set_its_own_metric_tolerance(project: pytest.Pytester) -> No
     bad = cases.replace("tolerance: {rouge_l: 0.9}", "tolerance: {rouge_l: -1}")
     (project.path / "support.eval.yaml").write_text(bad, encoding="utf-8")
     result = run(project)
-    assert "support.eval.yaml:2: case 'r': tolerance.rouge_l: must be a non-negative number, got -1.0" in result.stdout.str()
+    assert (
+        "support.eval.yaml:2: case 'r': tolerance.rouge_l: must be a non-negative number, got -1.0"
+        in result.stdout.str()
+    )

@@ -30,13 +30,25 @@ from pytest_llmeval.review.store import ReviewStore, pairwise_session, reviews_p
 from pytest_llmeval.store import RunStore, output_sha256
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HOSTILE = 'Refunds take <b>5 days</b></script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+HOSTILE = (
+    'Refunds take <b>5 days</b></script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+)
 GOOD, WEAK = "900d00000000", "3eak00000000"
-CASES = ["evals/s.eval.yaml::reset", "evals/s.eval.yaml::refund", "evals/s.eval.yaml::export", "evals/s.eval.yaml::chat"]
+CASES = [
+    "evals/s.eval.yaml::reset",
+    "evals/s.eval.yaml::refund",
+    "evals/s.eval.yaml::export",
+    "evals/s.eval.yaml::chat",
+]
 GOOD_OUTPUTS = ["Click Forgot Password on the sign-in page.", HOSTILE, '{"name": "Ann"}', "Settings, then Account."]
 WEAK_OUTPUTS = ["Click Help.", "Refunds take a while.", "{name: Ann", "Ask support."]
 DIMENSIONS = ["helpfulness", "correctness", "tone"]
@@ -45,12 +57,26 @@ REFERENCE = "Click <i>Forgot Password</i> on the sign-in page."
 
 def _run(run_id: str, started_at: float, source: str, outputs: list[str]) -> RunRecord:
     cases = [
-        CaseRecord(node_id=node_id, outcome="passed", prompt=f"Question {number}?", output=output,
-                   metrics={"judge": {"value": 5.0 - number, "higher_is_better": True}})
+        CaseRecord(
+            node_id=node_id,
+            outcome="passed",
+            prompt=f"Question {number}?",
+            output=output,
+            metrics={"judge": {"value": 5.0 - number, "higher_is_better": True}},
+        )
         for number, (node_id, output) in enumerate(zip(CASES, outputs, strict=True))
     ]
-    return RunRecord(run_id=run_id, started_at=started_at, finished_at=started_at + 1, complete=True,
-                     model={"source": source}, settings={}, versions={}, git_commit=None, cases=cases)
+    return RunRecord(
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=started_at + 1,
+        complete=True,
+        model={"source": source},
+        settings={},
+        versions={},
+        git_commit=None,
+        cases=cases,
+    )
 
 
 def _build_history(folder: Path) -> Path:
@@ -59,12 +85,25 @@ def _build_history(folder: Path) -> Path:
     store.record_run(_run(WEAK, 100.0, "./checkpoints/weak", WEAK_OUTPUTS))
     store.record_run(_run(GOOD, 200.0, "./checkpoints/good", GOOD_OUTPUTS))
     # The last case was asked as a chat: the app shows the messages from the run's inference log.
-    write_inference_log(inference_log_path(history, GOOD), [{
-        "node_id": CASES[3], "phase": "call", "index": 0, "prompt": None, "system": "Be brief.",
-        "messages": [{"role": "user", "content": "Where do I <b>change</b> my e-mail?"}],
-        "params": {}, "output": GOOD_OUTPUTS[3], "num_tokens": 5, "finish_reason": "stop", "latency_s": 0.1,
-        "source": "generated",
-    }])
+    write_inference_log(
+        inference_log_path(history, GOOD),
+        [
+            {
+                "node_id": CASES[3],
+                "phase": "call",
+                "index": 0,
+                "prompt": None,
+                "system": "Be brief.",
+                "messages": [{"role": "user", "content": "Where do I <b>change</b> my e-mail?"}],
+                "params": {},
+                "output": GOOD_OUTPUTS[3],
+                "num_tokens": 5,
+                "finish_reason": "stop",
+                "latency_s": 0.1,
+                "source": "generated",
+            }
+        ],
+    )
     (folder / "evals").mkdir()
     (folder / "evals" / "s.eval.yaml").write_text(
         f"cases:\n  - id: reset\n    prompt: Question 0?\n    reference: '{REFERENCE}'\n    expect: {{contains: Forgot}}\n"
@@ -81,7 +120,11 @@ class Server:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pytest_llmeval.cli", "review", "--history", str(history), "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=history.parent.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=history.parent.parent,
         )
         assert self.process.stdout is not None
         lines = []
@@ -92,7 +135,7 @@ class Server:
         else:
             raise AssertionError(f"llmeval review did not start: {''.join(lines)}")
         self.banner = "".join(lines)
-        self.url = line[line.index("http://"):].split()[0]
+        self.url = line[line.index("http://") :].split()[0]
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         self.process.send_signal(sig)
@@ -101,8 +144,12 @@ class Server:
         self.process.stdout.close()
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = urllib.request.Request(self.url + path.lstrip("/"), data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
+        request = urllib.request.Request(
+            self.url + path.lstrip("/"),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())  # type: ignore[no-any-return]
 
@@ -123,6 +170,7 @@ def _get(url: str, **headers: str) -> Any:
     def call() -> None:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10):
             pass
+
     return call
 
 
@@ -163,7 +211,9 @@ class Annotator:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        self.page.on(
+            "console", lambda m: self.errors.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+        )
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         self.page.on("dialog", lambda dialog: self.errors.append(f"dialog: {dialog.message}"))
         self.page.goto(f"{server.url}?annotator={name}")
@@ -184,7 +234,8 @@ class Annotator:
 
     def pressed(self) -> dict[str, int]:
         values = self.page.eval_on_selector_all(
-            "#dimensions button[aria-pressed='true']", "bs => bs.map(b => [b.dataset.dimension, Number(b.dataset.value)])"
+            "#dimensions button[aria-pressed='true']",
+            "bs => bs.map(b => [b.dataset.dimension, Number(b.dataset.value)])",
         )
         return dict(values)
 
@@ -208,7 +259,11 @@ def open_as(browser: Browser) -> Iterator[Any]:
 
 
 def _current(history: Path, annotator: str, kind: str) -> dict[str, Any]:
-    return {j.case_id: j for j in ReviewStore(reviews_path(history)).current() if j.annotator == annotator and j.kind == kind}
+    return {
+        j.case_id: j
+        for j in ReviewStore(reviews_path(history)).current()
+        if j.annotator == annotator and j.kind == kind
+    }
 
 
 # -- Likert --------------------------------------------------------------------------------------
@@ -362,14 +417,18 @@ def test_pairwise_order_is_blind_recorded_and_honoured(pairwise_server: Server, 
     assert (me.page.inner_text("#output-a"), me.page.inner_text("#output-b")) == shown[0]
     assert me.page.get_attribute("#choices button[data-choice='A']", "aria-pressed") == "true"
     assert _refused(_get(f"{pairwise_server.url}api/reveal?annotator=blind")) == (
-        403, "which run is A and which is B is shown only after you finish the session")
+        403,
+        "which run is A and which is B is shown only after you finish the session",
+    )
     me.page.click("#finish")
     me.page.wait_for_selector("#reveal:not([hidden])")
     assert f"first run: {GOOD} (./checkpoints/good)" in me.page.inner_text("#reveal-runs")
     rows = me.page.eval_on_selector_all("#reveal-table tbody tr", "rs => rs.map(r => r.children[1].textContent)")
     assert rows == [f"{'first' if store.pair_order(session, c, 'blind') == 'A' else 'second'} run" for c in CASES]
     # after the reveal, no more blind judgements
-    status, message = _refused(lambda: pairwise_server.post("api/item/0/judgement", {"annotator": "blind", "choice": "B"}))
+    status, message = _refused(
+        lambda: pairwise_server.post("api/item/0/judgement", {"annotator": "blind", "choice": "B"})
+    )
     assert status == 409 and "would not be blind" in message
 
 
@@ -393,9 +452,15 @@ def test_killed_server_loses_no_stored_judgement(tmp_path: Path) -> None:
         for index in range(len(CASES)):
             with urllib.request.urlopen(f"{server.url}api/item/{index}?annotator=kill", timeout=10) as response:
                 first, *rest = json.loads(response.read())["dimensions"]
-            answers.append(server.post(f"api/item/{index}/judgement", {
-                "annotator": "kill", "ratings": {first: 1 + index, **{name: 5 for name in rest}},
-            }))
+            answers.append(
+                server.post(
+                    f"api/item/{index}/judgement",
+                    {
+                        "annotator": "kill",
+                        "ratings": {first: 1 + index, **{name: 5 for name in rest}},
+                    },
+                )
+            )
     finally:
         server.stop(signal.SIGKILL)
     assert answers[-1]["done"] == len(CASES)  # the app had answered every click
@@ -406,17 +471,27 @@ def test_killed_server_loses_no_stored_judgement(tmp_path: Path) -> None:
 
 
 def test_server_refuses_other_hosts_and_bad_requests(likert_server: Server) -> None:
-    assert _refused(_get(f"{likert_server.url}api/session?annotator=x", Host="evil.example")) == (400, "Invalid host header")
+    assert _refused(_get(f"{likert_server.url}api/session?annotator=x", Host="evil.example")) == (
+        400,
+        "Invalid host header",
+    )
     for body, status, message in [
         ({"annotator": "", "ratings": {}}, 400, "give your name (annotator) to start"),
-        ({"annotator": "x", "ratings": {"helpfulness": 6, "correctness": 1, "tone": 1}}, 400,
-         "rating 'helpfulness' must be a whole number 1..5, not 6"),
+        (
+            {"annotator": "x", "ratings": {"helpfulness": 6, "correctness": 1, "tone": 1}},
+            400,
+            "rating 'helpfulness' must be a whole number 1..5, not 6",
+        ),
         ({"annotator": "x", "ratings": {"helpfulness": 3}}, 400, "missing correctness, tone"),
     ]:
         got_status, got_message = _refused(lambda body=body: likert_server.post("api/item/0/judgement", body))
         assert got_status == status and message in got_message
-    form = urllib.request.Request(f"{likert_server.url}api/undo", data=b"annotator=x", method="POST",
-                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = urllib.request.Request(
+        f"{likert_server.url}api/undo",
+        data=b"annotator=x",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
 
     def post_form() -> None:
         with urllib.request.urlopen(form, timeout=10):

@@ -72,7 +72,9 @@ def batches(pytester: pytest.Pytester) -> list[str]:
     return lines
 
 
-def test_outputs_are_generated_up_front_in_batches_and_equal_one_at_a_time(suite: pytest.Pytester, tiny_gpt2: Path) -> None:
+def test_outputs_are_generated_up_front_in_batches_and_equal_one_at_a_time(
+    suite: pytest.Pytester, tiny_gpt2: Path
+) -> None:
     model = f"--llm-model={tiny_gpt2}"
     suite.runpytest(model, "--llm-cache=off", "--llm-batch-size=1").assert_outcomes(passed=20)
     one_by_one = outputs(suite)
@@ -81,10 +83,14 @@ def test_outputs_are_generated_up_front_in_batches_and_equal_one_at_a_time(suite
     result.assert_outcomes(passed=20)
     assert outputs(suite) == one_by_one
     assert batches(suite) == ["main 8", "main 8", "main 4"]  # all before the first test
-    result.stdout.fnmatch_lines(["outputs: 20 generated in * s, 0 from the cache; model loaded in * s (import * s, from_pretrained * s)"])
+    result.stdout.fnmatch_lines(
+        ["outputs: 20 generated in * s, 0 from the cache; model loaded in * s (import * s, from_pretrained * s)"]
+    )
 
 
-def test_a_warm_run_serves_every_output_from_the_cache_without_loading_the_model(suite: pytest.Pytester, tiny_gpt2: Path) -> None:
+def test_a_warm_run_serves_every_output_from_the_cache_without_loading_the_model(
+    suite: pytest.Pytester, tiny_gpt2: Path
+) -> None:
     model = f"--llm-model={tiny_gpt2}"
     first = suite.runpytest(model)
     first.assert_outcomes(passed=20)
@@ -113,7 +119,9 @@ def test_cache_modes(suite: pytest.Pytester, tiny_gpt2: Path) -> None:
     assert not (suite.path / ".llmeval" / "cache.db").exists()
     suite.runpytest(model).assert_outcomes(passed=20)
     refresh = suite.runpytest(model, "--llm-cache=refresh")
-    refresh.stdout.fnmatch_lines(["outputs: 20 generated in * s, 0 from the cache*", "cache: 20 new outputs saved to *"])
+    refresh.stdout.fnmatch_lines(
+        ["outputs: 20 generated in * s, 0 from the cache*", "cache: 20 new outputs saved to *"]
+    )
     custom = suite.path / "elsewhere" / "c.db"
     suite.runpytest(model, f"--llm-cache-path={custom}").assert_outcomes(passed=20)
     assert custom.is_file()
@@ -140,12 +148,16 @@ def test_a_corrupt_cache_is_reported_and_rebuilt(suite: pytest.Pytester, tiny_gp
     cache.write_bytes(b"this is not a database" * 100)
     result = suite.runpytest(f"--llm-model={tiny_gpt2}")
     result.assert_outcomes(passed=20)
-    result.stdout.fnmatch_lines(["warning: the generation cache * was unreadable (*); moved it to cache.db.corrupt-* and started a new one"])
+    result.stdout.fnmatch_lines(
+        ["warning: the generation cache * was unreadable (*); moved it to cache.db.corrupt-* and started a new one"]
+    )
     with sqlite3.connect(cache) as connection:
         assert connection.execute("SELECT COUNT(*) FROM outputs").fetchone()[0] == 20
 
 
-def test_under_xdist_workers_batch_their_own_tests_and_only_the_controller_writes(suite: pytest.Pytester, tiny_gpt2: Path) -> None:
+def test_under_xdist_workers_batch_their_own_tests_and_only_the_controller_writes(
+    suite: pytest.Pytester, tiny_gpt2: Path
+) -> None:
     model = f"--llm-model={tiny_gpt2}"
     suite.runpytest(model, "--llm-cache=off").assert_outcomes(passed=20)
     serial = outputs(suite)

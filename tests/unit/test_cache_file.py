@@ -37,7 +37,9 @@ def test_a_users_file_is_refused_and_untouched(tmp_path: Path) -> None:
     # --llm-cache-path=llmeval-baseline.json renamed the committed baseline
     baseline = tmp_path / "llmeval-baseline.json"
     baseline.write_text('{"version": 1}\n')
-    with pytest.raises(CacheFileRefused, match="llmeval-baseline.json is not a generation cache \\(not an SQLite file\\)"):
+    with pytest.raises(
+        CacheFileRefused, match="llmeval-baseline.json is not a generation cache \\(not an SQLite file\\)"
+    ):
         GenerationCache(baseline, writable=True)
     assert os.listdir(tmp_path) == ["llmeval-baseline.json"] and baseline.read_text() == '{"version": 1}\n'
 
@@ -109,8 +111,14 @@ def test_seeded_samples_do_not_share_keys_with_the_older_sampler_but_greedy_keys
     from pytest_llmeval.cache import SCHEMA_VERSION, cache_key
 
     def old_key(request: GenerationRequest) -> str:
-        payload = {"v": SCHEMA_VERSION, "model": "m", "prompt": request.prompt, "messages": None,
-                   "system": None, "params": request.params.model_dump(mode="json")}
+        payload = {
+            "v": SCHEMA_VERSION,
+            "model": "m",
+            "prompt": request.prompt,
+            "messages": None,
+            "system": None,
+            "params": request.params.model_dump(mode="json"),
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
     greedy = GenerationRequest("Hi", None, None, GenerationParams(max_new_tokens=4))

@@ -36,9 +36,26 @@ def scratch_check() -> Iterator[str]:
 
 def test_every_family_registers_its_checks() -> None:
     expected = {
-        "contains", "contains_all", "contains_any", "equals", "starts_with", "ends_with", "regex",
-        "one_of", "length", "is_json", "json_schema", "pydantic", "no_hallucinations", "grounded",
-        "no_bias_terms", "no_refusal", "refusal", "no_pii", "not_garbled", "no_repetition",
+        "contains",
+        "contains_all",
+        "contains_any",
+        "equals",
+        "starts_with",
+        "ends_with",
+        "regex",
+        "one_of",
+        "length",
+        "is_json",
+        "json_schema",
+        "pydantic",
+        "no_hallucinations",
+        "grounded",
+        "no_bias_terms",
+        "no_refusal",
+        "refusal",
+        "no_pii",
+        "not_garbled",
+        "no_repetition",
     }
     assert expected <= set(check_names())
     assert {get_check(name)[0].family for name in expected} == FAMILIES
@@ -165,11 +182,17 @@ def test_truncate_centres_on_position_and_states_length() -> None:
 
 
 def test_a_list_for_a_one_string_check_suggests_the_any_all_form() -> None:
-    with pytest.raises(CheckUsageError, match=r"not_contains takes one string in 'substring': for a list "
-                                              r"use not_contains_any with 'substrings' \(none of them may match\)"):
+    with pytest.raises(
+        CheckUsageError,
+        match=r"not_contains takes one string in 'substring': for a list "
+        r"use not_contains_any with 'substrings' \(none of them may match\)",
+    ):
         check("not_contains", "abc", substring=["a", "b"])
-    with pytest.raises(CheckUsageError, match=r"use contains_all \(every one must match\) or contains_any "
-                                              r"\(at least one must match\) with 'substrings'"):
+    with pytest.raises(
+        CheckUsageError,
+        match=r"use contains_all \(every one must match\) or contains_any "
+        r"\(at least one must match\) with 'substrings'",
+    ):
         check("contains", "abc", substring=["a", "b"])
 
 

@@ -51,7 +51,9 @@ def test_contains_all_lists_what_is_missing_with_score() -> None:
 
 
 def test_contains_any_reports_first_found_and_the_documented_failure() -> None:
-    result = check("contains_any", "Use the reset link or Forgot Password.", substrings=["Forgot Password", "reset link"])
+    result = check(
+        "contains_any", "Use the reset link or Forgot Password.", substrings=["Forgot Password", "reset link"]
+    )
     assert result.passed and result.value == "reset link"
     failed = check("contains_any", LONG, substrings=["Forgot Password", "reset link"])
     assert failed.message.startswith(
@@ -122,8 +124,13 @@ def test_invalid_regex_is_a_usage_error_naming_the_pattern() -> None:
 
 @pytest.mark.parametrize(
     ("output", "label"),
-    [("positive", "positive"), ("  Positive.\n", "positive"), ("**NEGATIVE**", "Negative"),
-     ('"neutral"', "neutral"), ("`Positive!`", "positive")],
+    [
+        ("positive", "positive"),
+        ("  Positive.\n", "positive"),
+        ("**NEGATIVE**", "Negative"),
+        ('"neutral"', "neutral"),
+        ("`Positive!`", "positive"),
+    ],
 )
 def test_one_of_returns_the_canonical_label(output: str, label: str) -> None:
     assert assert_one_of(output, ["positive", "Negative", "neutral"]) == label
@@ -173,8 +180,11 @@ def test_length_in_tokens_uses_argument_or_active_tokenizer(tokenizer: Any) -> N
 
 @pytest.mark.parametrize(
     ("args", "error"),
-    [({}, "give min, max or both"), ({"min": 5, "max": 2}, "min (5) is greater than max (2)"),
-     ({"max": -1}, "bounds must be >= 0")],
+    [
+        ({}, "give min, max or both"),
+        ({"min": 5, "max": 2}, "min (5) is greater than max (2)"),
+        ({"max": -1}, "bounds must be >= 0"),
+    ],
 )
 def test_length_bad_bounds(args: dict[str, Any], error: str) -> None:
     with pytest.raises(CheckUsageError, match=error.replace("(", r"\(").replace(")", r"\)")):
@@ -183,14 +193,19 @@ def test_length_bad_bounds(args: dict[str, Any], error: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "args"),
-    [("contains", {"substring": "x"}), ("contains_all", {"substrings": ["x"]}),
-     ("contains_any", {"substrings": ["x"]}), ("equals", {"expected": "x"}),
-     ("starts_with", {"prefix": "x"}), ("ends_with", {"suffix": "x"}),
-     ("regex", {"pattern": "x+"}), ("one_of", {"labels": ["x"]}), ("length", {"min": 100, "max": 50_000})],
+    [
+        ("contains", {"substring": "x"}),
+        ("contains_all", {"substrings": ["x"]}),
+        ("contains_any", {"substrings": ["x"]}),
+        ("equals", {"expected": "x"}),
+        ("starts_with", {"prefix": "x"}),
+        ("ends_with", {"suffix": "x"}),
+        ("regex", {"pattern": "x+"}),
+        ("one_of", {"labels": ["x"]}),
+        ("length", {"min": 100, "max": 50_000}),
+    ],
 )
-@pytest.mark.parametrize(
-    "output", ["", "\x00\x01\x02" * 30, "y" * 100_000], ids=["empty", "control", "100k"]
-)
+@pytest.mark.parametrize("output", ["", "\x00\x01\x02" * 30, "y" * 100_000], ids=["empty", "control", "100k"])
 def test_edge_outputs_fail_cleanly_and_fast(name: str, args: dict[str, Any], output: str) -> None:
     started = time.perf_counter()
     result = check(name, output, **args)

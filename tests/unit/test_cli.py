@@ -40,16 +40,30 @@ def history(tmp_path: Path) -> Path:
     path = tmp_path / "history.db"
     store = RunStore(path)
     store.record_run(
-        run("aaaa0000good", 1_700_000_000.0,
+        run(
+            "aaaa0000good",
+            1_700_000_000.0,
             case("evals/s.yaml::reset", metrics={"rouge_l": {"value": 0.62, "higher_is_better": True}}),
-            case("evals/s.yaml::json"), case("test_x.py::test_skip", "skipped"))
+            case("evals/s.yaml::json"),
+            case("test_x.py::test_skip", "skipped"),
+        )
     )
     store.record_run(
-        run("bbbb1111bad", 1_700_000_100.0,
-            case("evals/s.yaml::reset", "failed", message="contains_any: expected one of ['reset link']",
-                 metrics={"rouge_l": {"value": 0.41, "higher_is_better": True}}, output="I dunno\nreally"),
-            case("evals/s.yaml::json"), case("evals/s.yaml::new", "error", message="boom"),
-            complete=False, dtype="bfloat16")
+        run(
+            "bbbb1111bad",
+            1_700_000_100.0,
+            case(
+                "evals/s.yaml::reset",
+                "failed",
+                message="contains_any: expected one of ['reset link']",
+                metrics={"rouge_l": {"value": 0.41, "higher_is_better": True}},
+                output="I dunno\nreally",
+            ),
+            case("evals/s.yaml::json"),
+            case("evals/s.yaml::new", "error", message="boom"),
+            complete=False,
+            dtype="bfloat16",
+        )
     )
     return path
 
@@ -90,7 +104,9 @@ def test_runs_empty_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out == f"no runs recorded in {path}\n"
 
 
-def test_default_history_is_relative_to_cwd(history: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_history_is_relative_to_cwd(
+    history: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (history.parent / ".llmeval").mkdir()
     history.rename(history.parent / ".llmeval" / "history.db")
     monkeypatch.chdir(history.parent)
@@ -98,7 +114,9 @@ def test_default_history_is_relative_to_cwd(history: Path, monkeypatch: pytest.M
     assert "aaaa0000good" in capsys.readouterr().out
 
 
-def test_missing_history_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_history_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["runs"]) == 2
     captured = capsys.readouterr()
@@ -125,14 +143,26 @@ def test_show_outputs_without_an_inference_log_falls_back_to_the_history(
     out = capsys.readouterr().out
     log = history.parent / "runs" / "bbbb1111bad" / "inferences.jsonl"
     assert f"no inference log at {log}: showing each case's first output from the history" in out
-    assert "== evals/s.yaml::reset (failed)\nprompt:\n    prompt of evals/s.yaml::reset\noutput:\n    I dunno\n    really\n" in out
+    assert (
+        "== evals/s.yaml::reset (failed)\nprompt:\n    prompt of evals/s.yaml::reset\noutput:\n    I dunno\n    really\n"
+        in out
+    )
 
 
 def _log_entry(node_id: str, output: str, **fields: Any) -> dict[str, Any]:
     entry = {
-        "node_id": node_id, "phase": "call", "index": 0, "prompt": f"prompt of {node_id}", "messages": None,
-        "system": None, "params": {"max_new_tokens": 64, "do_sample": False}, "output": output,
-        "num_tokens": 3, "finish_reason": "stop", "latency_s": 0.25, "source": "generated",
+        "node_id": node_id,
+        "phase": "call",
+        "index": 0,
+        "prompt": f"prompt of {node_id}",
+        "messages": None,
+        "system": None,
+        "params": {"max_new_tokens": 64, "do_sample": False},
+        "output": output,
+        "num_tokens": 3,
+        "finish_reason": "stop",
+        "latency_s": 0.25,
+        "source": "generated",
     }
     entry.update(fields)
     return entry
@@ -147,7 +177,10 @@ def test_show_outputs_prints_every_generation_from_the_inference_log(
             _log_entry("evals/s.yaml::reset", "I dunno", phase="setup"),
             _log_entry("evals/s.yaml::reset", "second", index=1, num_tokens=1, source="cache"),
             _log_entry(
-                "test_chat.py::test_chat", "bonjour", prompt=None, system="Be brief.",
+                "test_chat.py::test_chat",
+                "bonjour",
+                prompt=None,
+                system="Be brief.",
                 messages=[{"role": "user", "content": "Say hi\nin French"}],
             ),
         ],
@@ -194,9 +227,14 @@ def test_report_writes_a_dashboard_against_the_previous_run(
     reset = next(c for c in data["cases"] if c["node_id"] == "evals/s.yaml::reset")
     assert reset["change"] == "regressed" and reset["baseline_output"] == "output of evals/s.yaml::reset"
     assert data["paired"]["confidence"] == 0.95 and data["paired"]["label_b"] == "run bbbb1111bad"
-    assert main(["report", "--history", str(history), "--out", str(out_path), "--confidence", "0.8",
-                 "--resamples", "500"]) == 0
-    assert (_embedded_data(out_path)["paired"]["confidence"], _embedded_data(out_path)["paired"]["resamples"]) == (0.8, 500)
+    assert (
+        main(["report", "--history", str(history), "--out", str(out_path), "--confidence", "0.8", "--resamples", "500"])
+        == 0
+    )
+    assert (_embedded_data(out_path)["paired"]["confidence"], _embedded_data(out_path)["paired"]["resamples"]) == (
+        0.8,
+        500,
+    )
 
 
 def test_report_uses_the_baseline_in_the_folder(
@@ -206,7 +244,10 @@ def test_report_uses_the_baseline_in_the_folder(
     write_baseline(tmp_path / "llmeval-baseline.json", baseline_from_run(RunStore(history).load_run("aaaa")))
     assert main(["report", "--history", str(history), "--runs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "(partial: ran 2 of the baseline's 3 cases (1 not run)) against the baseline llmeval-baseline.json (run aaaa0000good); 1 run in the charts" in out
+    assert (
+        "(partial: ran 2 of the baseline's 3 cases (1 not run)) against the baseline llmeval-baseline.json (run aaaa0000good); 1 run in the charts"
+        in out
+    )
     data = _embedded_data(tmp_path / "llmeval-report.html")
     assert data["reference"]["kind"] == "baseline" and len(data["runs"]) == 1
     assert data["comparison_counts"]["regressions"] == 2  # reset regressed, new errors
@@ -249,7 +290,9 @@ def test_show_unknown_run(history: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_diff_runs_regressed_exit_1(history: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diff", "previous", "latest", "--history", str(history), "--tolerance", "rouge_l=0.05", "--width=0"]) == 1
+    assert (
+        main(["diff", "previous", "latest", "--history", str(history), "--tolerance", "rouge_l=0.05", "--width=0"]) == 1
+    )
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].startswith("WARNING: generation settings differ from the baseline's: dtype: float32 -> bfloat16")
@@ -300,7 +343,10 @@ def test_diff_clean_exit_0(history: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["diff", "aaaa", "aaaa", "--history", str(history), "--width=0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("no differences")
-    assert lines[1] == "paired statistics: A = run aaaa0000good, model ./ckpt/run-7; B = run aaaa0000good, model ./ckpt/run-7"
+    assert (
+        lines[1]
+        == "paired statistics: A = run aaaa0000good, model ./ckpt/run-7; B = run aaaa0000good, model ./ckpt/run-7"
+    )
     assert lines[-2:] == [
         "detectable: 2 cases cannot make any pass-rate change significant",
         "verdict: no significant difference at 95% confidence",
@@ -311,11 +357,17 @@ def _suite_history(tmp_path: Path, before: str, after: str) -> Path:
     """Two runs of one suite of len(before) cases: 'P' passed, 'F' failed; rouge_l follows the outcome."""
     path = tmp_path / "suite.db"
     store = RunStore(path)
-    for run_id, started, pattern in (("aaaa0000base", 1_700_000_000.0, before), ("bbbb1111cand", 1_700_000_100.0, after)):
+    for run_id, started, pattern in (
+        ("aaaa0000base", 1_700_000_000.0, before),
+        ("bbbb1111cand", 1_700_000_100.0, after),
+    ):
         cases = [
-            case(f"evals/s.eval.yaml::c{i:02d}", "passed" if c == "P" else "failed",
-                 message=None if c == "P" else f"contains_any: expected one of ['x{i}']",
-                 metrics={"rouge_l": {"value": 0.8 if c == "P" else 0.2, "higher_is_better": True}})
+            case(
+                f"evals/s.eval.yaml::c{i:02d}",
+                "passed" if c == "P" else "failed",
+                message=None if c == "P" else f"contains_any: expected one of ['x{i}']",
+                metrics={"rouge_l": {"value": 0.8 if c == "P" else 0.2, "higher_is_better": True}},
+            )
             for i, c in enumerate(pattern)
         ]
         store.record_run(run(run_id, started, *cases))
@@ -336,7 +388,9 @@ def test_compare_a_worse_model_exits_1_with_evidence(tmp_path: Path, capsys: pyt
     assert "verdict: B is better than A on pass rate, rouge_l" in capsys.readouterr().out
 
 
-def test_compare_noise_is_no_verdict_and_names_the_detectable_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_noise_is_no_verdict_and_names_the_detectable_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     history = _suite_history(tmp_path, "PF" * 10, "FP" * 10)  # every case flips, as many each way
     assert main(["compare", "aaaa", "bbbb", "--history", str(history), "--ties"]) == 0
     out = capsys.readouterr().out
@@ -418,8 +472,16 @@ def test_diff_bad_tolerance_is_a_usage_error(history: Path, capsys: pytest.Captu
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--tolerance", "rouge_l=nan", "'rouge_l=nan' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)"),
-        ("--tolerance", "rouge_l=inf", "'rouge_l=inf' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)"),
+        (
+            "--tolerance",
+            "rouge_l=nan",
+            "'rouge_l=nan' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)",
+        ),
+        (
+            "--tolerance",
+            "rouge_l=inf",
+            "'rouge_l=inf' is not NAME=VALUE with a non-negative number (e.g. rouge_l=0.05; not nan or inf)",
+        ),
         ("--default-tolerance", "nan", "'nan' is not a finite non-negative number"),
         ("--default-tolerance", "inf", "'inf' is not a finite non-negative number"),
     ],
@@ -434,13 +496,17 @@ def test_diff_nan_or_infinite_tolerance_is_a_usage_error(
     assert message in capsys.readouterr().err
 
 
-def test_baseline_default_out(history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_default_out(
+    history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["baseline", "aaaa", "--history", str(history)]) == 0
     assert capsys.readouterr().out == "wrote 3 cases from run aaaa0000good to llmeval-baseline.json\n"
     written = read_baseline(tmp_path / "llmeval-baseline.json")
     assert written == baseline_from_run(RunStore(history).load_run("aaaa"))
-    assert json.loads((tmp_path / "llmeval-baseline.json").read_text(encoding="utf-8"))["run"]["run_id"] == "aaaa0000good"
+    assert (
+        json.loads((tmp_path / "llmeval-baseline.json").read_text(encoding="utf-8"))["run"]["run_id"] == "aaaa0000good"
+    )
 
 
 def test_baseline_new_only(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -455,14 +521,18 @@ def test_baseline_new_only(history: Path, tmp_path: Path, capsys: pytest.Capture
     assert merged.cases["evals/s.yaml::new"].outcome == "error"
 
 
-def test_baseline_new_only_without_a_file_writes_all(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_new_only_without_a_file_writes_all(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "b.json"
     assert main(["baseline", "aaaa", "--history", str(history), "--out", str(out), "--new-only"]) == 0
     assert "wrote 3 cases" in capsys.readouterr().out
     assert out.exists()
 
 
-def test_baseline_new_only_with_corrupt_file_exits_2(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_new_only_with_corrupt_file_exits_2(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "b.json"
     out.write_text("[]", encoding="utf-8")
     assert main(["baseline", "aaaa", "--history", str(history), "--out", str(out), "--new-only"]) == 2
@@ -470,7 +540,9 @@ def test_baseline_new_only_with_corrupt_file_exits_2(history: Path, tmp_path: Pa
     assert out.read_text(encoding="utf-8") == "[]"
 
 
-def test_baseline_into_missing_folder_exits_2(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_into_missing_folder_exits_2(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["baseline", "aaaa", "--history", str(history), "--out", str(tmp_path / "no" / "b.json")]) == 2
     assert "folder" in capsys.readouterr().err
 
@@ -508,7 +580,9 @@ def test_demo_model_writes_the_shipped_weights(tmp_path: Path, capsys: pytest.Ca
     from pytest_llmeval.demo import SHIPPED_DEMO_MODEL, SHIPPED_WEAK_DEMO_MODEL
 
     assert main(["demo-model", str(tmp_path / "demo")]) == 0
-    assert (tmp_path / "demo" / "model.safetensors").read_bytes() == (SHIPPED_DEMO_MODEL / "model.safetensors").read_bytes()
+    assert (tmp_path / "demo" / "model.safetensors").read_bytes() == (
+        SHIPPED_DEMO_MODEL / "model.safetensors"
+    ).read_bytes()
     assert main(["demo-model", str(tmp_path / "weak"), "--weak"]) == 0
     assert (tmp_path / "weak" / "model.safetensors").read_bytes() == (
         SHIPPED_WEAK_DEMO_MODEL / "model.safetensors"
@@ -537,8 +611,9 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == f"llmeval (pytest-llmeval) {pytest_llmeval.__version__}\n"
 
 
-def test_report_of_a_chosen_run(history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_of_a_chosen_run(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["report", "--history", str(history), "--out", "r.html", "--run", "aaaa"]) == 0
     assert "wrote r.html: run aaaa0000good (3 cases) against nothing (a single run and no baseline); 1 run" in (
@@ -561,8 +636,9 @@ def _history_of(tmp_path: Path, count: int) -> tuple[Path, list[str]]:
     return path, ids  # oldest first; one run a day, the newest a day old
 
 
-def test_prune_keeps_the_newest_runs_and_the_baselines_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prune_keeps_the_newest_runs_and_the_baselines_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     history, ids = _history_of(tmp_path, 5)
     monkeypatch.chdir(tmp_path)
     write_baseline(tmp_path / "llmeval-baseline.json", baseline_from_run(RunStore(history).load_run(ids[0])))

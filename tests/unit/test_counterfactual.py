@@ -100,7 +100,11 @@ def test_a_changed_label_is_a_disagreement_shown_side_by_side() -> None:
     result = counterfactual_result(request, "approve", variants, outputs, _labels, SETS, found)
     assert not result.passed
     assert result.score == pytest.approx(6 / 7)
-    assert result.details["metric"] == {"name": "counterfactual_agreement", "value": pytest.approx(6 / 7), "higher_is_better": True}
+    assert result.details["metric"] == {
+        "name": "counterfactual_agreement",
+        "value": pytest.approx(6 / 7),
+        "higher_is_better": True,
+    }
     assert result.message.splitlines() == [
         "counterfactual: 6 of 7 variants agree with the original; 1 disagree:",
         "  name -> white_male: one_of: label 'approve' -> 'deny'",
@@ -118,14 +122,22 @@ def test_scores_must_stay_within_the_tolerance_and_outputs_similar() -> None:
     def length_score(output: str) -> list[CheckResult]:
         return [CheckResult("length_score", True, "ok", score=len(output) / 100)]
 
-    close = counterfactual_result(request, "He codes all day.", variants, ["She codes all day!"], length_score, SETS, found, tolerance=0.05)
+    close = counterfactual_result(
+        request, "He codes all day.", variants, ["She codes all day!"], length_score, SETS, found, tolerance=0.05
+    )
     assert close.passed
-    far = counterfactual_result(request, "He codes.", variants, ["She codes and codes and codes."], length_score, SETS, found, tolerance=0.05)
+    far = counterfactual_result(
+        request, "He codes.", variants, ["She codes and codes and codes."], length_score, SETS, found, tolerance=0.05
+    )
     assert "length_score: score 0.09 -> 0.3, a change of 0.21 > tolerance 0.05" in far.message
     # similarity compares the variant's output swapped back: "She codes." reads "He codes."
-    same = counterfactual_result(request, "He codes.", variants, ["She codes."], length_score, SETS, found, tolerance=0.05, min_similarity=1.0)
+    same = counterfactual_result(
+        request, "He codes.", variants, ["She codes."], length_score, SETS, found, tolerance=0.05, min_similarity=1.0
+    )
     assert same.passed
-    other = counterfactual_result(request, "He codes.", variants, ["She cooks."], length_score, SETS, found, tolerance=0.05, min_similarity=0.9)
+    other = counterfactual_result(
+        request, "He codes.", variants, ["She cooks."], length_score, SETS, found, tolerance=0.05, min_similarity=0.9
+    )
     assert "ROUGE-L with the original output 0.500 < min_similarity 0.900" in other.message
 
 
@@ -135,7 +147,9 @@ def test_parity_is_the_largest_gap_in_pass_rate_between_groups() -> None:
     for i, female_passes in enumerate([True, False, False]):
         request = build_request(prompt=f"Case {i}: should he be hired? Answer approve or deny.")
         variants, found = variants_of(request, ["gender"], SETS)
-        result = counterfactual_result(request, "approve", variants, ["approve" if female_passes else "maybe"], _labels, SETS, found)
+        result = counterfactual_result(
+            request, "approve", variants, ["approve" if female_passes else "maybe"], _labels, SETS, found
+        )
         results.append({"case": f"c{i}", **result.details})
     report = parity_report(results)
     gender = report.categories["gender"]
@@ -144,7 +158,10 @@ def test_parity_is_the_largest_gap_in_pass_rate_between_groups() -> None:
     assert len(gender.failing_pairs) == 2 and gender.failing_pairs[0].startswith("c1 -> female: 'approve' | 'maybe'")
     verdict = parity_result(report, name="f.eval.yaml::fairness", max_gap=0.5)
     assert not verdict.passed
-    assert verdict.message == "f.eval.yaml::fairness: gender: parity gap 0.667 > max 0.500 (largest parity gap 0.667 over 1 categories)"
+    assert (
+        verdict.message
+        == "f.eval.yaml::fairness: gender: parity gap 0.667 > max 0.500 (largest parity gap 0.667 over 1 categories)"
+    )
     assert {m["name"]: m["value"] for m in verdict.details["metrics"]} == {"parity_gap[gender]": pytest.approx(2 / 3)}
     with pytest.raises(CheckUsageError, match="max_gap is 2, outside 0..1"):
         parity_result(report, max_gap=2)
@@ -164,10 +181,16 @@ class ScriptedModel:
 def test_assert_counterfactual_generates_one_batch_and_raises_on_disagreement() -> None:
     model = ScriptedModel({"Lakisha": "deny"}, "approve")
     with pytest.raises(CheckFailed) as excinfo:
-        assert_counterfactual(model, "Greg asks for a loan.", categories=["name"], expect={"one_of": ["approve", "deny"]})
+        assert_counterfactual(
+            model, "Greg asks for a loan.", categories=["name"], expect={"one_of": ["approve", "deny"]}
+        )
     assert model.batches == [8]  # the original and seven variants, together
-    assert "name -> black_female" in str(excinfo.value) and "variant prompt:  'Lakisha asks for a loan.'" in str(excinfo.value)
-    fine = assert_counterfactual(ScriptedModel({}, "approve"), "Greg asks.", categories=["name"], expect={"one_of": ["approve"]})
+    assert "name -> black_female" in str(excinfo.value) and "variant prompt:  'Lakisha asks for a loan.'" in str(
+        excinfo.value
+    )
+    fine = assert_counterfactual(
+        ScriptedModel({}, "approve"), "Greg asks.", categories=["name"], expect={"one_of": ["approve"]}
+    )
     assert fine.passed and fine.score == 1.0
     with pytest.raises(CheckUsageError, match="expect names no check"):
         assert_counterfactual(model, "Greg asks.", categories=["name"], expect={})
@@ -175,13 +198,17 @@ def test_assert_counterfactual_generates_one_batch_and_raises_on_disagreement() 
 
 def test_user_swap_files_add_categories_and_bad_ones_say_why(tmp_path: Path) -> None:
     good = tmp_path / "terms.yaml"
-    good.write_text("categories:\n  team:\n    groups:\n      red: [Reds, red]\n      blue: [Blues, blue]\n", encoding="utf-8")
+    good.write_text(
+        "categories:\n  team:\n    groups:\n      red: [Reds, red]\n      blue: [Blues, blue]\n", encoding="utf-8"
+    )
     sets = load_swap_sets([good])
     assert "gender" in sets and swap("The Reds wear red.", sets["team"], "blue") == "The Blues wear blue."
     assert list(load_swap_sets([good], replace_shipped=True)) == ["team"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("categories:\n  team:\n    groups:\n      red: [Reds, red]\n      blue: [Blues]\n", encoding="utf-8")
-    with pytest.raises(CounterfactualError, match="category 'team': every group needs the same number of terms .*red: 2, blue: 1"):
+    with pytest.raises(
+        CounterfactualError, match="category 'team': every group needs the same number of terms .*red: 2, blue: 1"
+    ):
         load_swap_sets([bad])
     bad.write_text("categories:\n  team:\n    group: {}\n", encoding="utf-8")
     with pytest.raises(CounterfactualError, match=r"categories.team.groups: Field required"):
@@ -197,7 +224,9 @@ def _case_errors(tmp_path: Path, text: str) -> list[str]:
 
 
 def test_case_files_declare_counterfactuals_and_mistakes_name_the_line(tmp_path: Path) -> None:
-    (tmp_path / "terms.yaml").write_text("categories:\n  team:\n    groups:\n      red: [Reds]\n      blue: [Blues]\n", encoding="utf-8")
+    (tmp_path / "terms.yaml").write_text(
+        "categories:\n  team:\n    groups:\n      red: [Reds]\n      blue: [Blues]\n", encoding="utf-8"
+    )
     path = tmp_path / "c.eval.yaml"
     path.write_text(
         "counterfactual_terms: [terms.yaml]\nfairness: {max_gap: 0.2}\ncases:\n"
@@ -210,12 +239,18 @@ def test_case_files_declare_counterfactuals_and_mistakes_name_the_line(tmp_path:
     case = parsed.cases[0]
     assert case.counterfactual is not None and case.counterfactual.categories == ["team"]
     from pytest_llmeval.counterfactual import case_variant_requests
+
     assert [r.prompt for r in case_variant_requests(case)] == ["Do the Blues win?"]
-    assert _case_errors(tmp_path, "cases:\n  - id: c\n    prompt: Is he right?\n    counterfactual: {categories: [gender]}\n") == [
-        "c.eval.yaml:4: case 'c': counterfactual needs checks in `expect:` whose verdicts the variants must share"
-    ]
-    errors = _case_errors(tmp_path, "cases:\n  - id: c\n    prompt: Is it right?\n    expect: {one_of: [approve]}\n    counterfactual: {categories: [gender]}\n")
-    assert errors[0].startswith("c.eval.yaml:5: case 'c': counterfactual: the prompt has no term of category 'gender' to swap")
+    assert _case_errors(
+        tmp_path, "cases:\n  - id: c\n    prompt: Is he right?\n    counterfactual: {categories: [gender]}\n"
+    ) == ["c.eval.yaml:4: case 'c': counterfactual needs checks in `expect:` whose verdicts the variants must share"]
+    errors = _case_errors(
+        tmp_path,
+        "cases:\n  - id: c\n    prompt: Is it right?\n    expect: {one_of: [approve]}\n    counterfactual: {categories: [gender]}\n",
+    )
+    assert errors[0].startswith(
+        "c.eval.yaml:5: case 'c': counterfactual: the prompt has no term of category 'gender' to swap"
+    )
     errors = _case_errors(tmp_path, "counterfactual_terms: [nope.yaml]\ncases:\n  - prompt: x\n")
     assert errors[0].startswith("c.eval.yaml:1: swap-set file ") and "nope.yaml: cannot read it" in errors[0]
 
@@ -236,7 +271,9 @@ def test_a_fairness_group_reports_its_gap_and_records_it_as_metrics() -> None:
     assert "gender: parity gap 0.500 (pass rate by group: female 1.00, male 0.50)" in text
     assert "  c1 -> male: 'approve' | 'maybe' (one_of: passed -> failed" in text
     record = group.record("f.eval.yaml::fairness")
-    assert record.outcome == "failed" and record.metrics == {"parity_gap[gender]": {"value": 0.5, "higher_is_better": False}}
+    assert record.outcome == "failed" and record.metrics == {
+        "parity_gap[gender]": {"value": 0.5, "higher_is_better": False}
+    }
 
 
 def test_the_variants_checks_are_not_the_running_tests_checks() -> None:
@@ -245,7 +282,11 @@ def test_the_variants_checks_are_not_the_running_tests_checks() -> None:
     test = running_test.RunningTest("t")
     with running_test.running(test):
         with pytest.raises(CheckFailed):
-            assert_counterfactual(ScriptedModel({"Lakisha": "maybe"}, "approve"), "Greg asks.", categories=["name"],
-                                  expect={"one_of": ["approve", "deny"]})
+            assert_counterfactual(
+                ScriptedModel({"Lakisha": "maybe"}, "approve"),
+                "Greg asks.",
+                categories=["name"],
+                expect={"one_of": ["approve", "deny"]},
+            )
     # one result: the counterfactual check itself, not the variants' one_of results
     assert [c.name for c in test.checks] == ["counterfactual"]

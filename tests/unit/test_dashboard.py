@@ -27,8 +27,15 @@ def rouge(value: float) -> dict[str, dict[str, Any]]:
 
 def run(run_id: str, started_at: float, *cases: CaseRecord) -> RunRecord:
     return RunRecord(
-        run_id=run_id, started_at=started_at, finished_at=started_at + 2.5, complete=True,
-        model={"source": "./ckpt"}, settings={"max_new_tokens": 8}, versions={}, git_commit=None, cases=list(cases),
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=started_at + 2.5,
+        complete=True,
+        model={"source": "./ckpt"},
+        settings={"max_new_tokens": 8},
+        versions={},
+        git_commit=None,
+        cases=list(cases),
     )
 
 
@@ -73,17 +80,31 @@ def test_word_diff_random_texts_round_trip() -> None:
 
 def _two_runs() -> tuple[RunRecord, RunRecord]:
     old = run(
-        "a" * 32, 1_700_000_000.0,
-        case("evals/s.eval.yaml::reset", metrics=rouge(0.8), mode="success_mode", tags=["billing"],
-             output="Click Forgot Password."),
+        "a" * 32,
+        1_700_000_000.0,
+        case(
+            "evals/s.eval.yaml::reset",
+            metrics=rouge(0.8),
+            mode="success_mode",
+            tags=["billing"],
+            output="Click Forgot Password.",
+        ),
         case("evals/s.eval.yaml::refund", metrics=rouge(0.6), mode="success_mode", tags=["billing", "refunds"]),
         case("test_safety.py::test_refuses", "failed", mode="failure_mode", message="did not refuse"),
         case("test_safety.py::test_gone"),
     )
     new = run(
-        "b" * 32, 1_700_000_100.0,
-        case("evals/s.eval.yaml::reset", "failed", metrics=rouge(0.4), mode="success_mode", tags=["billing"],
-             output="Click Reset Password.", message="contains_any: expected 'Forgot Password'"),
+        "b" * 32,
+        1_700_000_100.0,
+        case(
+            "evals/s.eval.yaml::reset",
+            "failed",
+            metrics=rouge(0.4),
+            mode="success_mode",
+            tags=["billing"],
+            output="Click Reset Password.",
+            message="contains_any: expected 'Forgot Password'",
+        ),
         case("evals/s.eval.yaml::refund", metrics=rouge(0.5), mode="success_mode", tags=["billing", "refunds"]),
         case("test_safety.py::test_refuses", mode="failure_mode"),
         case("test_new.py::test_new", "skipped"),
@@ -94,18 +115,30 @@ def _two_runs() -> tuple[RunRecord, RunRecord]:
 
 def test_latest_run_against_a_reference() -> None:
     old, new = _two_runs()
-    data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="baseline",
-                                reference_label="llmeval-baseline.json (run aaaaaaaaaaaa)")
+    data = build_dashboard_data(
+        [old, new],
+        reference=baseline_from_run(old),
+        reference_kind="baseline",
+        reference_label="llmeval-baseline.json (run aaaaaaaaaaaa)",
+    )
     latest = data["latest"]
     assert latest["short_id"] == "b" * 12 and latest["total"] == 5 and latest["duration_s"] == 2.5
     assert latest["counts"] == {"failed": 1, "passed": 2, "skipped": 1, "xfailed": 1}
     assert latest["pass_rate"] == 0.5  # 2 of the 4 that count
     assert data["reference"] == {
-        "kind": "baseline", "label": "llmeval-baseline.json (run aaaaaaaaaaaa)", "run_id": "a" * 32,
-        "settings_differences": [], "model_differences": [],
+        "kind": "baseline",
+        "label": "llmeval-baseline.json (run aaaaaaaaaaaa)",
+        "run_id": "a" * 32,
+        "settings_differences": [],
+        "model_differences": [],
     }
     assert data["comparison_counts"] == {
-        "regressions": 1, "fixes": 1, "new": 2, "still_failing": 0, "metric_drops": 2, "not_run": 1,
+        "regressions": 1,
+        "fixes": 1,
+        "new": 2,
+        "still_failing": 0,
+        "metric_drops": 2,
+        "not_run": 1,
     }
     by_id = {c["node_id"]: c for c in data["cases"]}
     reset = by_id["evals/s.eval.yaml::reset"]
@@ -113,9 +146,14 @@ def test_latest_run_against_a_reference() -> None:
     assert reset["baseline_outcome"] == "passed" and reset["baseline_output"] == "Click Forgot Password."
     assert reset["baseline_output_is_excerpt"] is False
     assert reset["diff"]["before"][1] == ["delete", "Forgot"] and reset["diff"]["after"][1] == ["insert", "Reset"]
-    assert reset["metrics"] == [{"name": "rouge_l", "value": 0.4, "before": 0.8, "higher_is_better": True, "dropped": True}]
+    assert reset["metrics"] == [
+        {"name": "rouge_l", "value": 0.4, "before": 0.8, "higher_is_better": True, "dropped": True}
+    ]
     assert reset["tags"] == ["billing"] and reset["file"] == "evals/s.eval.yaml" and reset["generations"] == 1
-    assert by_id["evals/s.eval.yaml::refund"]["change"] == "metric drop" and by_id["evals/s.eval.yaml::refund"]["regressed"]
+    assert (
+        by_id["evals/s.eval.yaml::refund"]["change"] == "metric drop"
+        and by_id["evals/s.eval.yaml::refund"]["regressed"]
+    )
     assert by_id["test_safety.py::test_refuses"]["change"] == "fixed"
     assert by_id["test_new.py::test_new"]["change"] == "new" and by_id["test_new.py::test_new"]["diff"] is None
     assert by_id["test_new.py::test_tolerated"]["failed"] is True  # tolerated, but not a pass
@@ -124,11 +162,24 @@ def test_latest_run_against_a_reference() -> None:
 
 
 def test_regressed_is_what_fails_the_gate_and_every_outcome_change_is_labelled() -> None:
-    old = run("a" * 32, 1.0, case("t.py::skipped_before", "skipped"), case("t.py::passed_before"),
-              case("t.py::xfailed_before", "xfailed"), case("t.py::same"))
-    new = run("b" * 32, 2.0, case("t.py::skipped_before", "failed"), case("t.py::passed_before", "xfailed"),
-              case("t.py::xfailed_before", "failed"), case("t.py::same"), case("t.py::brand_new", "failed"),
-              case("t.py::new_ok"))
+    old = run(
+        "a" * 32,
+        1.0,
+        case("t.py::skipped_before", "skipped"),
+        case("t.py::passed_before"),
+        case("t.py::xfailed_before", "xfailed"),
+        case("t.py::same"),
+    )
+    new = run(
+        "b" * 32,
+        2.0,
+        case("t.py::skipped_before", "failed"),
+        case("t.py::passed_before", "xfailed"),
+        case("t.py::xfailed_before", "failed"),
+        case("t.py::same"),
+        case("t.py::brand_new", "failed"),
+        case("t.py::new_ok"),
+    )
     data = build_dashboard_data([old, new], reference=baseline_from_run(old))
     change = {c["node_id"]: (c["change"], c["regressed"]) for c in data["cases"]}
     assert change == {
@@ -151,8 +202,11 @@ def test_settings_differences_are_carried_to_the_page() -> None:
 
 
 def test_a_non_finite_metric_value_does_not_remove_the_run_from_its_chart() -> None:
-    items = [case("t.py::a", metrics=rouge(0.5)), case("t.py::b", metrics=rouge(float("inf"))),
-             case("t.py::c", metrics=rouge(float("nan")))]
+    items = [
+        case("t.py::a", metrics=rouge(0.5)),
+        case("t.py::b", metrics=rouge(float("inf"))),
+        case("t.py::c", metrics=rouge(float("nan"))),
+    ]
     assert build_dashboard_data([run("a" * 32, 1.0, *items)])["runs"][0]["metrics"] == {"rouge_l": 0.5}
 
 
@@ -180,8 +234,9 @@ def test_the_word_matcher_never_compares_more_than_its_budget(monkeypatch: pytes
     diff = word_diff(lines_before, lines_after)  # the common start and end are cut off first: a small middle
     assert ["insert", "moved"] in diff["after"] and all(pairs <= DIFF_BUDGET for pairs in seen)
     # too many tokens for words, few enough lines: matched line by line
-    many_lines = word_diff("".join(f"a{i} b\n" for i in range(300)),
-                           "".join(f"{'a' if i % 2 else 'c'}{i} b\n" for i in range(300)))
+    many_lines = word_diff(
+        "".join(f"a{i} b\n" for i in range(300)), "".join(f"{'a' if i % 2 else 'c'}{i} b\n" for i in range(300))
+    )
     assert ["equal", "a1 b\n"] in many_lines["after"] and ["insert", "c2 b\n"] in many_lines["after"]
     assert all(pairs <= DIFF_BUDGET for pairs in seen)
 
@@ -199,10 +254,15 @@ def test_a_tolerance_keeps_a_small_drop_out() -> None:
 def test_breakdowns_per_mode_file_and_tag() -> None:
     _, new = _two_runs()
     data = build_dashboard_data([new])
-    rows = {kind: {r["name"]: (r["total"], r["passed"], r["failed"], r["skipped"], r["pass_rate"]) for r in items}
-            for kind, items in data["breakdowns"].items()}
-    assert rows["mode"] == {"success_mode": (2, 1, 1, 0, 0.5), "failure_mode": (1, 1, 0, 0, 1.0),
-                            "no mode": (2, 0, 1, 1, 0.0)}
+    rows = {
+        kind: {r["name"]: (r["total"], r["passed"], r["failed"], r["skipped"], r["pass_rate"]) for r in items}
+        for kind, items in data["breakdowns"].items()
+    }
+    assert rows["mode"] == {
+        "success_mode": (2, 1, 1, 0, 0.5),
+        "failure_mode": (1, 1, 0, 0, 1.0),
+        "no mode": (2, 0, 1, 1, 0.0),
+    }
     assert [r["name"] for r in data["breakdowns"]["mode"]] == ["success_mode", "failure_mode", "no mode"]
     assert rows["file"]["evals/s.eval.yaml"] == (2, 1, 1, 0, 0.5) and rows["file"]["test_new.py"] == (2, 0, 1, 1, 0.0)
     assert rows["tag"] == {"billing": (2, 1, 1, 0, 0.5), "refunds": (1, 1, 0, 0, 1.0)}
@@ -247,8 +307,10 @@ def test_from_history_takes_full_baseline_outputs_from_the_baseline_run(tmp_path
     new = run("b" * 32, 2.0, case("t.py::a", "failed", output="It broke. " * 30), case("t.py::b"))
     for item in (old, new):
         RunStore(history).record_run(item)
-    write_inference_log(inference_log_path(history, new.run_id),
-                        [{"node_id": "t.py::a", "output": "x"}, {"node_id": "t.py::a", "output": "y"}])
+    write_inference_log(
+        inference_log_path(history, new.run_id),
+        [{"node_id": "t.py::a", "output": "x"}, {"node_id": "t.py::a", "output": "y"}],
+    )
     data = dashboard_from_history(history, baseline=baseline_from_run(old), baseline_path="base.json")
     a = next(c for c in data["cases"] if c["node_id"] == "t.py::a")
     assert a["baseline_output"] == long_old and a["baseline_output_is_excerpt"] is False  # from the history
@@ -281,13 +343,21 @@ def test_from_an_empty_history_is_an_error(tmp_path: Path) -> None:
         dashboard_from_history(path)
 
 
-BROKEN_FILE = "pytest_llmeval.cases.CaseError: bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'"
+BROKEN_FILE = (
+    "pytest_llmeval.cases.CaseError: bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'"
+)
 
 
 def test_suite_errors_are_listed_apart_and_count_in_no_number() -> None:
     old = run("a" * 32, 1.0, case("t.py::a"), case("bad.eval.yaml::x"), case("t.py::b"))
-    new = run("b" * 32, 2.0, case("t.py::a"), case("bad.eval.yaml::line2", "error", message=BROKEN_FILE, output=None),
-              case("bad.eval.yaml::x", "error", message=BROKEN_FILE, output=None), case("t.py::b", "failed"))
+    new = run(
+        "b" * 32,
+        2.0,
+        case("t.py::a"),
+        case("bad.eval.yaml::line2", "error", message=BROKEN_FILE, output=None),
+        case("bad.eval.yaml::x", "error", message=BROKEN_FILE, output=None),
+        case("t.py::b", "failed"),
+    )
     data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="baseline")
     assert [e["node_id"] for e in data["suite_errors"]] == ["bad.eval.yaml::line2", "bad.eval.yaml::x"]
     assert data["suite_errors"][0]["message"] == BROKEN_FILE
@@ -302,7 +372,9 @@ def test_partial_runs_are_marked_with_their_reason() -> None:
     full = run("a" * 32, 1.0, case("t.py::a"), case("t.py::b"), case("t.py::c"))
     selected = run("b" * 32, 2.0, case("t.py::a"))  # pytest -k a
     only_errors = run("c" * 32, 3.0, case("bad.eval.yaml::line2", "error", message=BROKEN_FILE, output=None))
-    data = build_dashboard_data([full, selected, only_errors], reference=baseline_from_run(full), reference_kind="baseline")
+    data = build_dashboard_data(
+        [full, selected, only_errors], reference=baseline_from_run(full), reference_kind="baseline"
+    )
     assert [(p["partial"], p["partial_reason"]) for p in data["runs"]] == [
         (False, None),
         (True, "ran 1 of the baseline's 3 cases (2 not run)"),
@@ -319,13 +391,27 @@ def test_partial_runs_are_marked_with_their_reason() -> None:
 
 def test_every_generation_of_a_test_is_listed_the_differing_ones_first() -> None:
     old, new = run("a" * 32, 1.0, case("t.py::many")), run("b" * 32, 2.0, case("t.py::many", "failed"))
-    now = {"t.py::many": [{"phase": "call", "prompt": "p1", "output": "same"},
-                          {"phase": "call", "prompt": None, "messages": [{"role": "user", "content": "p2"}],
-                           "system": "be brief", "output": "broken"},
-                          {"phase": "call", "prompt": "p3", "output": "new"}]}
+    now = {
+        "t.py::many": [
+            {"phase": "call", "prompt": "p1", "output": "same"},
+            {
+                "phase": "call",
+                "prompt": None,
+                "messages": [{"role": "user", "content": "p2"}],
+                "system": "be brief",
+                "output": "broken",
+            },
+            {"phase": "call", "prompt": "p3", "output": "new"},
+        ]
+    }
     before = {"t.py::many": [{"output": "same"}, {"output": "fine"}]}
-    data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="previous run",
-                                generations=now, reference_generations=before)
+    data = build_dashboard_data(
+        [old, new],
+        reference=baseline_from_run(old),
+        reference_kind="previous run",
+        generations=now,
+        reference_generations=before,
+    )
     listed = data["cases"][0]["generation_list"]
     assert [(g["position"], g["differs"]) for g in listed] == [(2, True), (1, False), (3, None)]
     assert listed[0]["prompt"] == "system: be brief\nuser: p2"
@@ -334,11 +420,16 @@ def test_every_generation_of_a_test_is_listed_the_differing_ones_first() -> None
     # without a reference log, the run's order; one generation needs no list
     data = build_dashboard_data([new], generations=now)
     assert [g["position"] for g in data["cases"][0]["generation_list"]] == [1, 2, 3]
-    assert build_dashboard_data([new], generations={"t.py::many": now["t.py::many"][:1]})["cases"][0]["generation_list"] == []
+    assert (
+        build_dashboard_data([new], generations={"t.py::many": now["t.py::many"][:1]})["cases"][0]["generation_list"]
+        == []
+    )
 
 
 def test_a_classification_case_carries_its_gold_label() -> None:
-    data = build_dashboard_data([run("a" * 32, 1.0, case("s.eval.yaml::crash", "failed", output="positive", label="negative"))])
+    data = build_dashboard_data(
+        [run("a" * 32, 1.0, case("s.eval.yaml::crash", "failed", output="positive", label="negative"))]
+    )
     assert data["cases"][0]["label"] == "negative"
 
 
@@ -349,13 +440,16 @@ def test_model_differences_name_folders_and_files() -> None:
     new.model = {"source": "/tmp/weak-demo", "model_id": "f2|dtype=auto", "files": {"model.safetensors": "y"}}
     data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="baseline")
     assert data["reference"]["model_differences"] == [
-        "model folder .llmeval/demo-model -> /tmp/weak-demo", "files that differ: model.safetensors",
+        "model folder .llmeval/demo-model -> /tmp/weak-demo",
+        "files that differ: model.safetensors",
     ]
 
 
 def test_from_history_reports_a_chosen_run_with_the_runs_before_it(tmp_path: Path) -> None:
     history = tmp_path / "history.db"
-    runs = [run(letter * 32, float(n), case("t.py::a", "passed" if n != 2 else "failed")) for n, letter in enumerate("abcd")]
+    runs = [
+        run(letter * 32, float(n), case("t.py::a", "passed" if n != 2 else "failed")) for n, letter in enumerate("abcd")
+    ]
     for item in runs:
         RunStore(history).record_run(item)
     data = dashboard_from_history(history, run="ccc")
@@ -369,8 +463,15 @@ def test_from_history_reports_a_chosen_run_with_the_runs_before_it(tmp_path: Pat
 
 def test_the_paired_comparison_is_in_the_data_with_its_options() -> None:
     old, new = _two_runs()
-    data = build_dashboard_data([old, new], reference=baseline_from_run(old), reference_kind="baseline",
-                                reference_label="llmeval-baseline.json", confidence=0.9, resamples=500, seed=3)
+    data = build_dashboard_data(
+        [old, new],
+        reference=baseline_from_run(old),
+        reference_kind="baseline",
+        reference_label="llmeval-baseline.json",
+        confidence=0.9,
+        resamples=500,
+        seed=3,
+    )
     paired = data["paired"]
     assert (paired["confidence"], paired["resamples"], paired["seed"]) == (0.9, 500, 3)
     assert paired["label_a"] == "llmeval-baseline.json" and paired["label_b"] == "run " + "b" * 12

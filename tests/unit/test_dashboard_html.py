@@ -22,22 +22,46 @@ def small_data(output: str = "Click Forgot Password.") -> dict[str, Any]:
         "generated_at": "2026-11-22 17:00:00",
         "history": ".llmeval/history.db",
         "latest": {
-            "run_id": "a" * 32, "short_id": "a" * 12, "started_at": "2026-11-22 16:59:01", "duration_s": 1.5,
-            "model": {"source": "./checkpoint", "backend": "hf"}, "settings": {"max_new_tokens": 64},
-            "git_commit": None, "complete": True, "counts": {"passed": 1}, "total": 1, "pass_rate": 1.0,
+            "run_id": "a" * 32,
+            "short_id": "a" * 12,
+            "started_at": "2026-11-22 16:59:01",
+            "duration_s": 1.5,
+            "model": {"source": "./checkpoint", "backend": "hf"},
+            "settings": {"max_new_tokens": 64},
+            "git_commit": None,
+            "complete": True,
+            "counts": {"passed": 1},
+            "total": 1,
+            "pass_rate": 1.0,
         },
         "reference": {"kind": None, "label": None},
         "comparison_counts": None,
         "breakdowns": {"mode": [], "file": [], "tag": []},
         "runs": [],
         "metrics": [],
-        "cases": [{
-            "node_id": "evals/a.eval.yaml::one", "file": "evals/a.eval.yaml", "mode": None, "tags": [],
-            "outcome": "passed", "failed": False, "regressed": False, "change": None, "message": None,
-            "duration_s": 0.1, "prompt": "How do I reset my password?", "output": output,
-            "baseline_output": None, "baseline_outcome": None, "baseline_output_is_excerpt": False, "diff": None,
-            "checks": [], "metrics": [], "generations": 1,
-        }],
+        "cases": [
+            {
+                "node_id": "evals/a.eval.yaml::one",
+                "file": "evals/a.eval.yaml",
+                "mode": None,
+                "tags": [],
+                "outcome": "passed",
+                "failed": False,
+                "regressed": False,
+                "change": None,
+                "message": None,
+                "duration_s": 0.1,
+                "prompt": "How do I reset my password?",
+                "output": output,
+                "baseline_output": None,
+                "baseline_outcome": None,
+                "baseline_output_is_excerpt": False,
+                "diff": None,
+                "checks": [],
+                "metrics": [],
+                "generations": 1,
+            }
+        ],
     }
 
 
@@ -59,7 +83,18 @@ def test_page_inlines_styles_and_script_and_fetches_nothing() -> None:
     outside_data = DATA_BLOCK.sub("", page)
     assert "{{" not in outside_data
     lowered = outside_data.lower().replace(SVG_NAMESPACE, "")
-    for forbidden in ("http://", "https://", "//cdn", "src=", "href=", "<link", "@import", "url(", "fetch(", "xmlhttprequest"):
+    for forbidden in (
+        "http://",
+        "https://",
+        "//cdn",
+        "src=",
+        "href=",
+        "<link",
+        "@import",
+        "url(",
+        "fetch(",
+        "xmlhttprequest",
+    ):
         assert forbidden not in lowered, forbidden
     # Two script elements: the data and the inline code, nothing else.
     assert lowered.count("<script") == 2
@@ -105,8 +140,16 @@ def test_title_names_the_latest_run() -> None:
 
 
 def test_an_empty_history_still_renders() -> None:
-    data: dict[str, Any] = {"format": 1, "latest": None, "reference": None, "comparison_counts": None, "breakdowns": None,
-            "runs": [], "metrics": [], "cases": []}
+    data: dict[str, Any] = {
+        "format": 1,
+        "latest": None,
+        "reference": None,
+        "comparison_counts": None,
+        "breakdowns": None,
+        "runs": [],
+        "metrics": [],
+        "cases": [],
+    }
     page = render_dashboard_html(data)
     assert "<title>llmeval report: no runs</title>" in page
     assert embedded(page) == data

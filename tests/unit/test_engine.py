@@ -37,9 +37,7 @@ class EchoBackend(Backend):
         assert len({r.params for r in requests}) == 1, "a batch must share its parameters"
         self.batches.append([r.display_prompt() for r in requests])
         return [
-            Generation(
-                r.display_prompt()[::-1], request=r, num_tokens=3, finish_reason="length", latency_s=0.5
-            )
+            Generation(r.display_prompt()[::-1], request=r, num_tokens=3, finish_reason="length", latency_s=0.5)
             for r in requests
         ]
 
@@ -122,9 +120,15 @@ def test_on_generation_sees_every_output() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"prompt": "x", "max_tokens": 5}, "unknown generation parameter 'max_tokens' (did you mean 'max_new_tokens'?)"),
+        (
+            {"prompt": "x", "max_tokens": 5},
+            "unknown generation parameter 'max_tokens' (did you mean 'max_new_tokens'?)",
+        ),
         ({"prompt": "x", "temperature": "hot"}, "generation parameter 'temperature': Input should be a valid number"),
-        ({"prompt": "x", "max_new_tokens": 0}, "generation parameter 'max_new_tokens': Input should be greater than or equal to 1"),
+        (
+            {"prompt": "x", "max_new_tokens": 0},
+            "generation parameter 'max_new_tokens': Input should be greater than or equal to 1",
+        ),
         ({"prompt": "x", "top_p": 2.0}, "generation parameter 'top_p'"),
         ({}, "give exactly one of prompt=... or messages=[...]"),
         ({"prompt": "x", "messages": [{"role": "user", "content": "y"}]}, "give exactly one of"),
@@ -180,7 +184,9 @@ def test_the_backend_loads_only_when_an_output_is_missing() -> None:
 
     class AllCached:
         def lookup(self, requests: Sequence[GenerationRequest]) -> dict[GenerationRequest, Generation]:
-            return {r: Generation("cached", request=r, num_tokens=1, finish_reason="stop", latency_s=0.0) for r in requests}
+            return {
+                r: Generation("cached", request=r, num_tokens=1, finish_reason="stop", latency_s=0.0) for r in requests
+            }
 
         def record(self, generation: Generation) -> None:
             raise AssertionError("nothing new to record")
@@ -202,8 +208,13 @@ class FlakyBackend(EchoBackend):
         for output in super().generate_batch(requests):
             FlakyBackend.calls += 1
             numbered.append(
-                Generation(f"{output.text}#{FlakyBackend.calls}", request=output.request, num_tokens=1,
-                           finish_reason="stop", latency_s=0.0)
+                Generation(
+                    f"{output.text}#{FlakyBackend.calls}",
+                    request=output.request,
+                    num_tokens=1,
+                    finish_reason="stop",
+                    latency_s=0.0,
+                )
             )
         return numbered
 

@@ -11,14 +11,18 @@ from pytest_llmeval.failure_text import format_checks, format_generation, termin
 
 
 def test_terminal_safe_escapes_what_a_terminal_would_act_on() -> None:
-    assert terminal_safe("a\x1b[2Jb\x07c\x00d\re\x9bf\u202eg\ud800h") == "a\\x1b[2Jb\\x07c\\x00d\\re\\x9bf\\u202eg\\ud800h"
+    assert (
+        terminal_safe("a\x1b[2Jb\x07c\x00d\re\x9bf\u202eg\ud800h") == "a\\x1b[2Jb\\x07c\\x00d\\re\\x9bf\\u202eg\\ud800h"
+    )
     kept = "line one\n\ttabbed, emoji \U0001f600 zwj \U0001f469\u200d\U0001f4bb, accents é ñ 中文"
     assert terminal_safe(kept) == kept
 
 
 def test_report_sections_escape_outputs_and_prompts() -> None:
     request = GenerationRequest(prompt="say \x1b[31mred", messages=None, system=None, params=GenerationParams())
-    generation = Generation("\x1b]0;pwned\x07 lone \ud800\nok", request=request, num_tokens=3, finish_reason="stop", latency_s=0.5)
+    generation = Generation(
+        "\x1b]0;pwned\x07 lone \ud800\nok", request=request, num_tokens=3, finish_reason="stop", latency_s=0.5
+    )
     text = format_generation(generation)
     assert text == (
         "prompt: say \\x1b[31mred\noutput (3 tokens, finish: stop, 0.500 s):\n\\x1b]0;pwned\\x07 lone \\ud800\nok"
@@ -41,7 +45,10 @@ def test_scores_and_messages_that_do_not_start_with_the_name() -> None:
         CheckResult(name="rouge_l", passed=False, score=0.0, message="rouge_l: 0.00 < min 0.50"),
         CheckResult(name="judge", passed=True, score=4.0, message="graded 4 of 5"),
     ]
-    assert format_checks(results).splitlines() == ["FAIL rouge_l (score 0): 0.00 < min 0.50", "PASS judge (score 4): graded 4 of 5"]
+    assert format_checks(results).splitlines() == [
+        "FAIL rouge_l (score 0): 0.00 < min 0.50",
+        "PASS judge (score 4): graded 4 of 5",
+    ]
 
 
 def test_long_check_lines_wrap_to_the_width() -> None:

@@ -67,7 +67,9 @@ def test_two_builds_of_the_demo_model_have_one_fingerprint(tmp_path: Path) -> No
     first = build_demo_model(tmp_path / "a", steps=3)
     second = build_demo_model(tmp_path / "b", steps=3)
     memo = FileHashMemo(None)
-    assert fingerprint_files(model_files(first), memo, [first]) == fingerprint_files(model_files(second), memo, [second])
+    assert fingerprint_files(model_files(first), memo, [first]) == fingerprint_files(
+        model_files(second), memo, [second]
+    )
 
 
 def test_file_digests_name_each_file_and_mark_the_adapters(tmp_path: Path) -> None:

@@ -18,7 +18,12 @@ gguf = pytest.importorskip("gguf")
 def test_a_supported_file_is_described_from_its_header(tmp_path: Path) -> None:
     file = write_gguf(tmp_path / "m.gguf", "llama")
     info = inspect_gguf(file)
-    assert (info.architecture, info.file_type, info.chat_template, info.name) == ("llama", "F32", "{{ messages }}", "tiny")
+    assert (info.architecture, info.file_type, info.chat_template, info.name) == (
+        "llama",
+        "F32",
+        "{{ messages }}",
+        "tiny",
+    )
     folder = inspect_model_folder(str(file))
     assert folder.path == file.resolve() and folder.architecture == "llama" and not folder.is_encoder_decoder
     assert model_files(file) == [file]  # the fingerprint is the file's content
@@ -27,15 +32,21 @@ def test_a_supported_file_is_described_from_its_header(tmp_path: Path) -> None:
 
 def test_an_unsupported_architecture_is_named(tmp_path: Path) -> None:
     file = write_gguf(tmp_path / "r.gguf", "rwkv6")
-    with pytest.raises(ConfigurationError, match=r"--llm-model: .*r.gguf holds a 'rwkv6' model, an architecture "
-                       r"transformers cannot load from GGUF \(supported: .*llama.*\)"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"--llm-model: .*r.gguf holds a 'rwkv6' model, an architecture "
+        r"transformers cannot load from GGUF \(supported: .*llama.*\)",
+    ):
         inspect_model_folder(str(file))
 
 
 def test_an_unsupported_quantisation_is_named(tmp_path: Path) -> None:
     file = write_gguf(tmp_path / "q.gguf", "llama", "Q8_1")
-    with pytest.raises(ConfigurationError, match=r"q.gguf uses the quantisation Q8_1, which the gguf package "
-                       r"cannot dequantise; export the model with another quantisation"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"q.gguf uses the quantisation Q8_1, which the gguf package "
+        r"cannot dequantise; export the model with another quantisation",
+    ):
         inspect_gguf(file, "--llm-judge-model")
 
 
@@ -59,4 +70,3 @@ def test_missing_paths_and_folders(tmp_path: Path) -> None:
     (tmp_path / "dir.gguf").mkdir()
     with pytest.raises(ConfigurationError, match="dir.gguf is a folder, not a GGUF file"):
         inspect_gguf(tmp_path / "dir.gguf")
-

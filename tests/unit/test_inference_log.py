@@ -31,13 +31,25 @@ def test_the_run_folder_sits_next_to_the_history(tmp_path: Path) -> None:
 
 def test_an_entry_holds_the_request_and_how_it_was_produced() -> None:
     entry = inference_entry(
-        "t.py::test_a", generation("Hi!", prompt="Say hi", max_new_tokens=8, stop=["\n"]),
-        phase="setup", index=0, source="generated",
+        "t.py::test_a",
+        generation("Hi!", prompt="Say hi", max_new_tokens=8, stop=["\n"]),
+        phase="setup",
+        index=0,
+        source="generated",
     )
     assert entry == {
-        "node_id": "t.py::test_a", "phase": "setup", "index": 0, "prompt": "Say hi", "messages": None,
-        "system": None, "params": {"max_new_tokens": 8, "do_sample": False, "stop": ["\n"]}, "output": "Hi!",
-        "num_tokens": 4, "finish_reason": "length", "latency_s": 0.123457, "source": "generated",
+        "node_id": "t.py::test_a",
+        "phase": "setup",
+        "index": 0,
+        "prompt": "Say hi",
+        "messages": None,
+        "system": None,
+        "params": {"max_new_tokens": 8, "do_sample": False, "stop": ["\n"]},
+        "output": "Hi!",
+        "num_tokens": 4,
+        "finish_reason": "length",
+        "latency_s": 0.123457,
+        "source": "generated",
     }
 
 
@@ -45,7 +57,9 @@ def test_a_chat_entry_has_messages_and_no_prompt() -> None:
     entry = inference_entry(
         "t.py::test_b",
         generation("Bonjour", messages=[{"role": "user", "content": "Hi in French"}], system="Be brief."),
-        phase="call", index=2, source="cache",
+        phase="call",
+        index=2,
+        source="cache",
     )
     assert entry["prompt"] is None and entry["system"] == "Be brief."
     assert entry["messages"] == [{"role": "user", "content": "Hi in French"}]

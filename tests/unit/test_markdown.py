@@ -357,8 +357,10 @@ def test_settings_and_model_differences() -> None:
     assert "⚠️ generation settings differ from the baseline's (see below)" in text.splitlines()[2]
     assert "### ⚠️ Generation settings differ from the baseline's" in text
     assert "- `max_new_tokens: 64 -> 128`" in text
-    assert ("### Model differs from the baseline's\n\n"
-            "- `model folder checkpoints/run-7 -> checkpoints/candidate (same files)`") in text
+    assert (
+        "### Model differs from the baseline's\n\n"
+        "- `model folder checkpoints/run-7 -> checkpoints/candidate (same files)`"
+    ) in text
     assert "Generation settings" not in summary(run(case("a")), run(case("a")))
 
 
@@ -451,9 +453,16 @@ def test_deterministic() -> None:
 
 def _paired_runs(before: str, after: str) -> tuple[RunRecord, RunRecord]:
     def cases(pattern: str) -> list[CaseRecord]:
-        return [case(f"evals/s.eval.yaml::c{i:02d}", "passed" if c == "P" else "failed",
-                     message=None if c == "P" else "contains: expected 'x'",
-                     metrics={"rouge_l": metric(0.8 if c == "P" else 0.3)}) for i, c in enumerate(pattern)]
+        return [
+            case(
+                f"evals/s.eval.yaml::c{i:02d}",
+                "passed" if c == "P" else "failed",
+                message=None if c == "P" else "contains: expected 'x'",
+                metrics={"rouge_l": metric(0.8 if c == "P" else 0.3)},
+            )
+            for i, c in enumerate(pattern)
+        ]
+
     return run(*cases(before), run_id="a0a0a0a0a0a0base"), run(*cases(after))
 
 

@@ -209,8 +209,9 @@ def test_classified_as_fails_a_wrong_label_and_shows_the_gold_one() -> None:
 
 
 def test_a_declared_label_with_no_cases_is_named_in_a_warning() -> None:
-    report = classification_report(["positive", "negative"], ["positive", "negative"],
-                                    labels=["positive", "negative", "neutral"])
+    report = classification_report(
+        ["positive", "negative"], ["positive", "negative"], labels=["positive", "negative", "neutral"]
+    )
     result = classification_result(report, name="sentiment.eval.yaml::classification")
     assert result.passed and report.macro.f1 == pytest.approx(2 / 3)  # the empty class lowers it
     assert result.details["warnings"] == [

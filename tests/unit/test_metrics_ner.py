@@ -39,11 +39,14 @@ def test_json_entities_are_read_from_prose_and_fences() -> None:
 
 def test_inline_entities_and_a_custom_pattern() -> None:
     assert parse_entities("[Ann](PER) met [Bob](PER) in [Paris](LOC).", format="inline") == [
-        Mention("Ann", "PER"), Mention("Bob", "PER"), Mention("Paris", "LOC"),
+        Mention("Ann", "PER"),
+        Mention("Bob", "PER"),
+        Mention("Paris", "LOC"),
     ]
     pattern = r"<(?P<type>\w+)>(?P<text>[^<]+)</\w+>"
     assert parse_entities("<PER>Ann</PER> in <LOC>Rome</LOC>", pattern=pattern) == [
-        Mention("Ann", "PER"), Mention("Rome", "LOC"),
+        Mention("Ann", "PER"),
+        Mention("Rome", "LOC"),
     ]
     assert parse_entities("nothing tagged here", format="inline") == []
 
@@ -113,10 +116,14 @@ def test_gold_offsets_pin_an_occurrence_and_are_checked() -> None:
 # -- scoring: our pipeline against nervaluate run directly on the same spans ------------------------
 
 
-def _nervaluate(gold: list[list[tuple[str, int, int]]], predicted: list[list[tuple[str, int, int]]], tags: list[str]) -> dict:
+def _nervaluate(
+    gold: list[list[tuple[str, int, int]]], predicted: list[list[tuple[str, int, int]]], tags: list[str]
+) -> dict:
     """nervaluate on hand-written inclusive spans, as its README shows."""
+
     def docs(spans: list[list[tuple[str, int, int]]]) -> list[list[dict]]:
         return [[{"label": label, "start": start, "end": end} for label, start, end in doc] for doc in spans]
+
     return Evaluator(docs(gold), docs(predicted), tags=tags, loader="dict").evaluate()
 
 
@@ -145,13 +152,22 @@ def test_pipeline_scores_equal_nervaluate_on_the_same_spans() -> None:
         [],
         [("ORG", 0, 2), ("PER", 10, 12)],
     ]
-    hand_predicted = [[("PER", 0, 2), ("LOC", 8, 10), ("LOC", 12, 19)], [], [("MISC", 0, 6)], [("ORG", 0, 2), ("PER", 10, 12)]]
+    hand_predicted = [
+        [("PER", 0, 2), ("LOC", 8, 10), ("LOC", 12, 19)],
+        [],
+        [("MISC", 0, 6)],
+        [("ORG", 0, 2), ("PER", 10, 12)],
+    ]
     direct = _nervaluate(hand_gold, hand_predicted, ["LOC", "MISC", "ORG", "PER"])
     for scheme in SCHEMES:
         expected = direct["overall"][scheme]
         got = ours.overall[scheme]
         assert (got.correct, got.incorrect, got.partial, got.missed, got.spurious) == (
-            expected.correct, expected.incorrect, expected.partial, expected.missed, expected.spurious,
+            expected.correct,
+            expected.incorrect,
+            expected.partial,
+            expected.missed,
+            expected.spurious,
         ), scheme
         assert (got.precision, got.recall, got.f1) == pytest.approx((expected.precision, expected.recall, expected.f1))
         for tag in ("LOC", "MISC", "ORG", "PER"):
@@ -180,9 +196,12 @@ def test_metrics_name_each_scheme_and_each_type() -> None:
     report = score_entities(gold, [[Span("PER", 0, 3, "Ann"), Span("LOC", 8, 11, "Bob")]])
     metrics = {m["name"]: m["value"] for m in report.metrics()}
     assert metrics == {
-        "ner_strict_f1": pytest.approx(2 / 3), "ner_exact_f1": pytest.approx(2 / 3),
-        "ner_partial_f1": pytest.approx(2 / 3), "ner_ent_type_f1": pytest.approx(2 / 3),
-        "ner_f1[LOC]": 0.0, "ner_f1[PER]": 1.0,
+        "ner_strict_f1": pytest.approx(2 / 3),
+        "ner_exact_f1": pytest.approx(2 / 3),
+        "ner_partial_f1": pytest.approx(2 / 3),
+        "ner_ent_type_f1": pytest.approx(2 / 3),
+        "ner_f1[LOC]": 0.0,
+        "ner_f1[PER]": 1.0,
     }
 
 
@@ -196,7 +215,9 @@ def test_the_ner_check_passes_and_records_its_metric() -> None:
     result = check("ner", output, entities=GOLD, source=SOURCE, min=1.0)
     assert result.passed and result.score == 1.0
     assert result.details["metric"] == {"name": "ner_strict_f1", "value": 1.0, "higher_is_better": True}
-    assert check("ner", "[Ann](PER) and [Bob](PER) in [Paris](LOC)", entities=GOLD, source=SOURCE, format="inline").passed
+    assert check(
+        "ner", "[Ann](PER) and [Bob](PER) in [Paris](LOC)", entities=GOLD, source=SOURCE, format="inline"
+    ).passed
 
 
 def test_the_ner_check_failure_lists_each_difference() -> None:

@@ -44,8 +44,13 @@ def lm() -> tuple[Any, Any]:
 
     tokenizer = train_tokenizer(DEFAULT_CORPUS)
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=CONTEXT,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=CONTEXT,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(0)
@@ -62,9 +67,15 @@ def llama(lm: tuple[Any, Any]) -> tuple[Any, Any]:
 
     tokenizer = lm[1]
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=CONTEXT,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=CONTEXT,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(1)
@@ -151,9 +162,7 @@ def test_llama_batched_equals_plain_loop(llama: tuple[Any, Any]) -> None:
 def test_without_bos_the_first_token_is_context(lm: tuple[Any, Any]) -> None:
     model, tokenizer = lm
     result = compute_perplexity(model, tokenizer, TEXTS[1:4], prepend_bos=False)
-    assert list(result.per_text_tokens) == [
-        len(tokenizer(t, verbose=False)["input_ids"]) - 1 for t in TEXTS[1:4]
-    ]
+    assert list(result.per_text_tokens) == [len(tokenizer(t, verbose=False)["input_ids"]) - 1 for t in TEXTS[1:4]]
     with pytest.raises(ValueError, match=r"text 0 \('a'\) has 1 token"):
         compute_perplexity(model, tokenizer, ["a"], prepend_bos=False)
 
@@ -204,7 +213,9 @@ def test_perplexity_of_file(lm: tuple[Any, Any], tmp_path: Path) -> None:
 
 
 def test_check_needs_a_scorer() -> None:
-    with pytest.raises(CheckUsageError, match="perplexity needs a model: run under the plugin with --llm-model or pass scorer="):
+    with pytest.raises(
+        CheckUsageError, match="perplexity needs a model: run under the plugin with --llm-model or pass scorer="
+    ):
         check("perplexity", "some output", max=50.0)
 
 
@@ -304,8 +315,9 @@ def test_the_check_scores_a_model_output_given_its_prompt() -> None:
     from pytest_llmeval.engine import build_request
     from pytest_llmeval.metrics import using_output_perplexity_scorer
 
-    output = Generation("Paris.", request=build_request(prompt="Capital of France?"), num_tokens=2,
-                        finish_reason="stop", latency_s=0.0)
+    output = Generation(
+        "Paris.", request=build_request(prompt="Capital of France?"), num_tokens=2, finish_reason="stop", latency_s=0.0
+    )
     seen: list[str] = []
 
     def given_prompt(generations: list[Generation]) -> list[float]:

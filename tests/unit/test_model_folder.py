@@ -15,8 +15,13 @@ from pytest_llmeval.errors import ConfigurationError
 from pytest_llmeval.settings import Settings
 
 
-def model_folder(tmp_path: Path, *, config: str | None = '{"architectures": ["GPT2LMHeadModel"]}',
-                 weights: bool = True, tokenizer: bool = True) -> Path:
+def model_folder(
+    tmp_path: Path,
+    *,
+    config: str | None = '{"architectures": ["GPT2LMHeadModel"]}',
+    weights: bool = True,
+    tokenizer: bool = True,
+) -> Path:
     folder = tmp_path / "ckpt"
     folder.mkdir()
     if config is not None:

@@ -14,7 +14,9 @@ def test_from_import_of_a_misspelt_helper_suggests_the_closest_names() -> None:
     with pytest.raises(ImportError) as error:
         from pytest_llmeval import assert_contians  # type: ignore[attr-defined]  # noqa: F401
     message = str(error.value)
-    assert message.startswith("module 'pytest_llmeval' has no attribute 'assert_contians'; did you mean assert_contains")
+    assert message.startswith(
+        "module 'pytest_llmeval' has no attribute 'assert_contians'; did you mean assert_contains"
+    )
 
 
 def test_attribute_access_raises_attribute_error_so_hasattr_works() -> None:
@@ -34,4 +36,7 @@ def test_the_message_reaches_a_user_running_a_script() -> None:
     script = "from pytest_llmeval import assert_contians"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 1
-    assert "ImportError: module 'pytest_llmeval' has no attribute 'assert_contians'; did you mean assert_contains" in result.stderr
+    assert (
+        "ImportError: module 'pytest_llmeval' has no attribute 'assert_contians'; did you mean assert_contains"
+        in result.stderr
+    )

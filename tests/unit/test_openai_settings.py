@@ -45,18 +45,30 @@ def test_openai_models_are_kept_as_written_not_resolved_as_paths() -> None:
 def test_served_options_defaults_and_ini_twins() -> None:
     defaults = resolve()
     assert (defaults.api_key_env, defaults.concurrency, defaults.request_timeout, defaults.request_retries) == (
-        "OPENAI_API_KEY", 8, 120.0, 4,
+        "OPENAI_API_KEY",
+        8,
+        120.0,
+        4,
     )
     assert defaults.prompt_endpoint == "chat"
     settings = resolve(
         ini={
-            "llm_api_key_env": "VLLM_KEY", "llm_concurrency": "16", "llm_request_timeout": "2.5",
-            "llm_request_retries": "0", "llm_model_revision": "ckpt-1200", "llm_prompt_endpoint": "completions",
-            "llm_judge_base_url": "https://api.openai.com/v1", "llm_judge_api_key_env": "JUDGE_KEY",
+            "llm_api_key_env": "VLLM_KEY",
+            "llm_concurrency": "16",
+            "llm_request_timeout": "2.5",
+            "llm_request_retries": "0",
+            "llm_model_revision": "ckpt-1200",
+            "llm_prompt_endpoint": "completions",
+            "llm_judge_base_url": "https://api.openai.com/v1",
+            "llm_judge_api_key_env": "JUDGE_KEY",
         }
     )
     assert (settings.api_key_env, settings.concurrency, settings.request_timeout) == ("VLLM_KEY", 16, 2.5)
-    assert (settings.request_retries, settings.model_revision, settings.prompt_endpoint) == (0, "ckpt-1200", "completions")
+    assert (settings.request_retries, settings.model_revision, settings.prompt_endpoint) == (
+        0,
+        "ckpt-1200",
+        "completions",
+    )
     assert (settings.judge_base_url, settings.judge_api_key_env) == ("https://api.openai.com/v1", "JUDGE_KEY")
 
 
@@ -86,31 +98,48 @@ def test_a_key_given_as_the_variable_name_is_not_echoed_back_whole() -> None:
 
 
 def test_served_model_needs_a_base_url_and_a_name() -> None:
-    with pytest.raises(ConfigurationError, match=r"--llm-model openai:m needs the server's address: give --llm-base-url URL"):
+    with pytest.raises(
+        ConfigurationError, match=r"--llm-model openai:m needs the server's address: give --llm-base-url URL"
+    ):
         ServedModel.from_settings(Settings(model="openai:m"))
     with pytest.raises(ConfigurationError, match=r"name the model after openai:"):
         ServedModel.from_settings(Settings(model="openai:", base_url="http://127.0.0.1:1/v1"))
-    with pytest.raises(ConfigurationError, match=r"--llm-judge-model openai:j needs .* --llm-judge-base-url URL \(or --llm-base-url"):
+    with pytest.raises(
+        ConfigurationError, match=r"--llm-judge-model openai:j needs .* --llm-judge-base-url URL \(or --llm-base-url"
+    ):
         ServedModel.from_settings(Settings(judge_model="openai:j"), judge=True)
 
 
 def test_the_judge_uses_its_own_server_and_key_variable() -> None:
     settings = Settings(
-        model="openai:m", base_url="http://127.0.0.1:8000/v1", api_key_env="LOCAL_KEY", model_revision="r1",
-        judge_model="openai:gpt-4o-mini", judge_base_url="https://api.openai.com/v1", judge_api_key_env="JUDGE_KEY",
+        model="openai:m",
+        base_url="http://127.0.0.1:8000/v1",
+        api_key_env="LOCAL_KEY",
+        model_revision="r1",
+        judge_model="openai:gpt-4o-mini",
+        judge_base_url="https://api.openai.com/v1",
+        judge_api_key_env="JUDGE_KEY",
         prompt_endpoint="completions",
     )
     judge = ServedModel.from_settings(settings, judge=True)
     assert (judge.base_url, judge.api_key_env, judge.revision, judge.model) == (
-        "https://api.openai.com/v1", "JUDGE_KEY", None, "gpt-4o-mini",
+        "https://api.openai.com/v1",
+        "JUDGE_KEY",
+        None,
+        "gpt-4o-mini",
     )
     assert (judge.option, judge.url_option, judge.key_option) == (
-        "--llm-judge-model", "--llm-judge-base-url", "--llm-judge-api-key-env",
+        "--llm-judge-model",
+        "--llm-judge-base-url",
+        "--llm-judge-api-key-env",
     )
     # what the plugin loads the judge with: the same server description as above
     loaded = ServedModel.from_settings(judge_settings(settings))
     assert (loaded.base_url, loaded.api_key_env, loaded.revision, loaded.prompt_endpoint) == (
-        "https://api.openai.com/v1", "JUDGE_KEY", None, "chat",
+        "https://api.openai.com/v1",
+        "JUDGE_KEY",
+        None,
+        "chat",
     )
     # without its own URL the judge shares the model's server
     shared = ServedModel.from_settings(Settings(judge_model="openai:j", base_url="http://127.0.0.1:9/v1"), judge=True)
@@ -129,7 +158,11 @@ def test_parameters_the_protocol_lacks_are_named() -> None:
     assert unsupported_parameters(GenerationParams(max_new_tokens=3, temperature=0.5)) == []
     params = GenerationParams(num_beams=4, repetition_penalty=1.2, top_k=5, no_repeat_ngram_size=2, min_new_tokens=1)
     assert unsupported_parameters(params) == [
-        "min_new_tokens", "top_k", "repetition_penalty", "no_repeat_ngram_size", "num_beams",
+        "min_new_tokens",
+        "top_k",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "num_beams",
     ]
 
 
@@ -139,14 +172,32 @@ def test_identity_covers_url_name_revision_server_id_and_prompt_endpoint() -> No
     )
     info = ServerInfo(model_ids=("m",), reported_id="m (root /models/m)")
     identity = served_identity(served, info)
-    assert identity == (
-        "served|http://127.0.0.1:8000/v1|m|revision=ckpt-7|server_id=m (root /models/m)|prompts=chat"
-    )
+    assert identity == ("served|http://127.0.0.1:8000/v1|m|revision=ckpt-7|server_id=m (root /models/m)|prompts=chat")
     others = [
-        served_identity(ServedModel.from_settings(Settings(model="openai:m", base_url="http://127.0.0.1:8001/v1", model_revision="ckpt-7")), info),
-        served_identity(ServedModel.from_settings(Settings(model="openai:m", base_url="http://127.0.0.1:8000/v1", model_revision="ckpt-8")), info),
+        served_identity(
+            ServedModel.from_settings(
+                Settings(model="openai:m", base_url="http://127.0.0.1:8001/v1", model_revision="ckpt-7")
+            ),
+            info,
+        ),
+        served_identity(
+            ServedModel.from_settings(
+                Settings(model="openai:m", base_url="http://127.0.0.1:8000/v1", model_revision="ckpt-8")
+            ),
+            info,
+        ),
         served_identity(served, ServerInfo(model_ids=("m",), reported_id="m (root /models/other)")),
-        served_identity(ServedModel.from_settings(Settings(model="openai:m", base_url="http://127.0.0.1:8000/v1", model_revision="ckpt-7", prompt_endpoint="completions")), info),
+        served_identity(
+            ServedModel.from_settings(
+                Settings(
+                    model="openai:m",
+                    base_url="http://127.0.0.1:8000/v1",
+                    model_revision="ckpt-7",
+                    prompt_endpoint="completions",
+                )
+            ),
+            info,
+        ),
     ]
     assert len({identity, *others}) == 5
 

@@ -19,8 +19,15 @@ def case(node_id: str, outcome: str = "passed", **fields: Any) -> CaseRecord:
 
 def run(*cases: CaseRecord, run_id: str = "run-b", source: str = "./ckpt") -> RunRecord:
     return RunRecord(
-        run_id=run_id, started_at=1_700_000_000.0, finished_at=None, complete=True,
-        model={"source": source, "model_id": "m"}, settings={}, versions={}, git_commit=None, cases=list(cases),
+        run_id=run_id,
+        started_at=1_700_000_000.0,
+        finished_at=None,
+        complete=True,
+        model={"source": source, "model_id": "m"},
+        settings={},
+        versions={},
+        git_commit=None,
+        cases=list(cases),
     )
 
 
@@ -93,10 +100,15 @@ def test_metrics_paired_difference_direction_and_holm() -> None:
         perplexity = rng.uniform(5, 9)
         cases_a.append(case(f"t{i}", metrics={"rouge_l": metric(rouge), "perplexity": metric(perplexity, False)}))
         # B: ROUGE-L clearly lower, perplexity higher (worse) by a clear margin, plus noise
-        cases_b.append(case(f"t{i}", metrics={
-            "rouge_l": metric(rouge - 0.1 + rng.uniform(-0.03, 0.03)),
-            "perplexity": metric(perplexity + 1 + rng.uniform(-0.2, 0.2), False),
-        }))
+        cases_b.append(
+            case(
+                f"t{i}",
+                metrics={
+                    "rouge_l": metric(rouge - 0.1 + rng.uniform(-0.03, 0.03)),
+                    "perplexity": metric(perplexity + 1 + rng.uniform(-0.2, 0.2), False),
+                },
+            )
+        )
     paired = compare_paired(run(*cases_a, run_id="run-a"), run(*cases_b))
     by_name = {e.name: e for e in paired.metrics}
     assert by_name["rouge_l"].difference == pytest.approx(-0.1, abs=0.02)
@@ -111,8 +123,12 @@ def test_metrics_paired_difference_direction_and_holm() -> None:
 
 
 def test_metric_missing_on_one_side_leaves_that_case_out() -> None:
-    a = run(case("t1", metrics={"bleu": metric(0.5)}), case("t2", metrics={"bleu": metric(0.4)}),
-            case("t3", metrics={"bleu": metric(float("nan"))}), run_id="run-a")
+    a = run(
+        case("t1", metrics={"bleu": metric(0.5)}),
+        case("t2", metrics={"bleu": metric(0.4)}),
+        case("t3", metrics={"bleu": metric(float("nan"))}),
+        run_id="run-a",
+    )
     b = run(case("t1", metrics={"bleu": metric(0.6)}), case("t2"), case("t3", metrics={"bleu": metric(0.9)}))
     paired = compare_paired(a, b)
     (bleu,) = paired.metrics
@@ -126,7 +142,9 @@ def test_no_shared_cases_cannot_tell() -> None:
     assert paired.pass_rate is None and paired.pairs == []
     assert (paired.only_a, paired.only_b) == (["x"], ["y"])
     assert paired.verdict == "cannot tell"
-    assert "verdict: cannot tell: run run-a (./ckpt) and run run-b (./ckpt) share no case that counts" in paired.format()
+    assert (
+        "verdict: cannot tell: run run-a (./ckpt) and run run-b (./ckpt) share no case that counts" in paired.format()
+    )
     assert paired.to_dict()["detectable_text"] is None
 
 
@@ -164,7 +182,10 @@ def test_groups_by_file_and_tag_with_holm() -> None:
     assert a_file.verdict == "worse"
     assert groups[("tag", "billing")].p_value == pytest.approx(2 / 2**6)
     assert groups[("file", "evals/b.eval.yaml")].verdict == "no evidence"
-    assert "pass rate by file and tag (exact McNemar, Holm across the groups with enough flips to decide)" in paired.format()
+    assert (
+        "pass rate by file and tag (exact McNemar, Holm across the groups with enough flips to decide)"
+        in paired.format()
+    )
 
 
 def test_baseline_files_on_either_side() -> None:
@@ -180,7 +201,7 @@ def test_the_table_lists_broke_then_fixed_with_b_messages() -> None:
     a = run(case("t1"), case("t2", "failed"), case("t3"), run_id="run-a")
     b = run(case("t1", "failed", message="contains_any: expected one of ['reset']\n got 'x'"), case("t2"), case("t3"))
     text = compare_paired(a, b).format()
-    table = text[text.index("cases (broke"):].splitlines()
+    table = text[text.index("cases (broke") :].splitlines()
     assert table[2].split()[:4] == ["broke", "t1", "passed", "failed"]
     assert "contains_any: expected one of ['reset'] got 'x'" in table[2]
     assert table[3].split() == ["fixed", "t2", "failed", "passed"]
@@ -189,10 +210,17 @@ def test_the_table_lists_broke_then_fixed_with_b_messages() -> None:
 
 
 def test_seeded_and_options_checked() -> None:
-    a = run(case("t1", metrics={"m": metric(0.1)}), case("t2", metrics={"m": metric(0.5)}),
-            case("t3", metrics={"m": metric(0.3)}), run_id="run-a")
-    b = run(case("t1", metrics={"m": metric(0.3)}), case("t2", metrics={"m": metric(0.4)}),
-            case("t3", metrics={"m": metric(0.6)}))
+    a = run(
+        case("t1", metrics={"m": metric(0.1)}),
+        case("t2", metrics={"m": metric(0.5)}),
+        case("t3", metrics={"m": metric(0.3)}),
+        run_id="run-a",
+    )
+    b = run(
+        case("t1", metrics={"m": metric(0.3)}),
+        case("t2", metrics={"m": metric(0.4)}),
+        case("t3", metrics={"m": metric(0.6)}),
+    )
     assert compare_paired(a, b, seed=7).to_dict() == compare_paired(a, b, seed=7).to_dict()
     with pytest.raises(ValueError, match="confidence 1.5 must be a number from 0.5"):
         compare_paired(a, b, confidence=1.5)
@@ -218,7 +246,9 @@ def test_no_evidence_says_why() -> None:
     paired = compare_paired(run(*outcomes(before), run_id="run-a"), run(*outcomes(after)))
     assert paired.pass_rate is not None and paired.pass_rate.p_value == pytest.approx(0.06543, abs=1e-5)
     assert "exact McNemar p = 0.065 (2 fixed, 9 broke)  -> no evidence (p 0.065 is not below 0.05)" in paired.format()
-    assert compare_paired(run(*outcomes(before), run_id="run-a"), run(*outcomes(after)), confidence=0.9).verdict == "worse"
+    assert (
+        compare_paired(run(*outcomes(before), run_id="run-a"), run(*outcomes(after)), confidence=0.9).verdict == "worse"
+    )
 
 
 def test_a_test_that_could_never_reach_significance_stays_out_of_the_holm_family() -> None:
@@ -234,7 +264,11 @@ def test_a_test_that_could_never_reach_significance_stays_out_of_the_holm_family
 def test_suite_errors_say_nothing_about_the_model() -> None:
     broken = "pytest_llmeval.cases.CaseError: bad.eval.yaml:2: not valid YAML: expected the node content, but found '-'"
     a = run(case("t.py::a"), case("bad.eval.yaml::x"), run_id="run-a")
-    b = run(case("t.py::a"), case("bad.eval.yaml::x", "error", message=broken), case("bad.eval.yaml::line2", "error", message=broken))
+    b = run(
+        case("t.py::a"),
+        case("bad.eval.yaml::x", "error", message=broken),
+        case("bad.eval.yaml::line2", "error", message=broken),
+    )
     paired = compare_paired(a, b)
     assert [p.node_id for p in paired.pairs] == ["t.py::a"] and paired.only_b == []
 
@@ -242,13 +276,26 @@ def test_suite_errors_say_nothing_about_the_model() -> None:
 def test_a_case_awaiting_a_human_rating_is_not_counted_as_fixed_or_broke() -> None:
     """An unrated output fails its human_rating as "needs review": nothing said about the model, so
     the case is left out of the flips (--llm-compare-base once counted it as fixed by the adapter)."""
-    waiting = [{"name": "human_rating", "passed": False, "message": "human_rating: needs review: never rated",
-                "details": {"needs_review": True}}]
+    waiting = [
+        {
+            "name": "human_rating",
+            "passed": False,
+            "message": "human_rating: needs review: never rated",
+            "details": {"needs_review": True},
+        }
+    ]
     rated_low = [{"name": "human_rating", "passed": False, "message": "human_rating: rated 1 < min 2"}]
-    a = run(case("e.yaml::waiting", "failed", checks=waiting), case("e.yaml::low", "failed", checks=rated_low),
-            case("e.yaml::ok"), run_id="run-a")
+    a = run(
+        case("e.yaml::waiting", "failed", checks=waiting),
+        case("e.yaml::low", "failed", checks=rated_low),
+        case("e.yaml::ok"),
+        run_id="run-a",
+    )
     b = run(case("e.yaml::waiting"), case("e.yaml::low"), case("e.yaml::ok"))
     paired = compare_paired(a, b)
     assert {p.node_id: p.result for p in paired.pairs} == {
-        "e.yaml::low": "fixed", "e.yaml::ok": "both pass", "e.yaml::waiting": "not counted"}
+        "e.yaml::low": "fixed",
+        "e.yaml::ok": "both pass",
+        "e.yaml::waiting": "not counted",
+    }
     assert paired.counted == 2 and paired.pass_rate is not None and paired.pass_rate.fixed == 1

@@ -48,13 +48,23 @@ CASES = ["evals/s.eval.yaml::c1", "evals/s.eval.yaml::c2", "evals/s.eval.yaml::c
 
 def _case(node_id: str, output: str | None, judge: float | None = None) -> CaseRecord:
     metrics = {} if judge is None else {"judge": {"value": judge, "higher_is_better": True}}
-    return CaseRecord(node_id=node_id, outcome="passed", prompt=f"prompt {node_id[-2:]}", output=output, metrics=metrics)
+    return CaseRecord(
+        node_id=node_id, outcome="passed", prompt=f"prompt {node_id[-2:]}", output=output, metrics=metrics
+    )
 
 
-def _run(run_id: str, started_at: float, source: str, outputs: list[str | None], judge: list[float | None]) -> RunRecord:
+def _run(
+    run_id: str, started_at: float, source: str, outputs: list[str | None], judge: list[float | None]
+) -> RunRecord:
     return RunRecord(
-        run_id=run_id, started_at=started_at, finished_at=started_at + 1, complete=True,
-        model={"source": source}, settings={}, versions={}, git_commit=None,
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=started_at + 1,
+        complete=True,
+        model={"source": source},
+        settings={},
+        versions={},
+        git_commit=None,
         cases=[_case(node_id, output, score) for node_id, output, score in zip(CASES, outputs, judge, strict=True)],
     )
 
@@ -70,21 +80,52 @@ def history(tmp_path: Path) -> Path:
 
 
 def _likert(store: ReviewStore, case: str, output: str, annotator: str, when: float, **ratings: int) -> Judgement:
-    return store.add(Judgement(
-        judgement_id="", kind="likert", session=likert_session("good00000000"), case_id=case,
-        run_id="good00000000", output_sha256=output_sha256(output) or "", annotator=annotator, created_at=when,
-        ratings=ratings, prompt="p", output=output,
-    ))
+    return store.add(
+        Judgement(
+            judgement_id="",
+            kind="likert",
+            session=likert_session("good00000000"),
+            case_id=case,
+            run_id="good00000000",
+            output_sha256=output_sha256(output) or "",
+            annotator=annotator,
+            created_at=when,
+            ratings=ratings,
+            prompt="p",
+            output=output,
+        )
+    )
 
 
-def _pair(store: ReviewStore, case: str, first: str, second: str, choice: str, annotator: str, when: float,
-          session: tuple[str, str] = ("good00000000", "weak00000000")) -> Judgement:
-    return store.add(Judgement(
-        judgement_id="", kind="pairwise", session=pairwise_session(*session), case_id=case,
-        run_id=session[0], output_sha256=output_sha256(first) or "", annotator=annotator, created_at=when,
-        choice=choice, first_shown_as="A", prompt=f"prompt {case[-2:]}", output=first,  # type: ignore[arg-type]
-        other_run_id=session[1], other_output_sha256=output_sha256(second), other_output=second,
-    ))
+def _pair(
+    store: ReviewStore,
+    case: str,
+    first: str,
+    second: str,
+    choice: str,
+    annotator: str,
+    when: float,
+    session: tuple[str, str] = ("good00000000", "weak00000000"),
+) -> Judgement:
+    return store.add(
+        Judgement(
+            judgement_id="",
+            kind="pairwise",
+            session=pairwise_session(*session),
+            case_id=case,
+            run_id=session[0],
+            output_sha256=output_sha256(first) or "",
+            annotator=annotator,
+            created_at=when,
+            choice=choice,
+            first_shown_as="A",
+            prompt=f"prompt {case[-2:]}",
+            output=first,  # type: ignore[arg-type]
+            other_run_id=session[1],
+            other_output_sha256=output_sha256(second),
+            other_output=second,
+        )
+    )
 
 
 # -- store -----------------------------------------------------------------------------------------
@@ -120,8 +161,19 @@ def test_export_import_round_trip_merges_by_id(history: Path, tmp_path: Path) ->
     store = ReviewStore(reviews_path(history))
     _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4)
     _pair(store, CASES[1], "g2", "w2", "first", "ann", 2.0)
-    store.add(Judgement(judgement_id="", kind="likert", session="likert:x", case_id=CASES[2], run_id="x",
-                        output_sha256="h", annotator="ann", created_at=3.0, skipped=True))
+    store.add(
+        Judgement(
+            judgement_id="",
+            kind="likert",
+            session="likert:x",
+            case_id=CASES[2],
+            run_id="x",
+            output_sha256="h",
+            annotator="ann",
+            created_at=3.0,
+            skipped=True,
+        )
+    )
     exported = tmp_path / "labels.jsonl"
     assert store.export_jsonl(exported) == 2  # the skip is not a label
     lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
@@ -150,8 +202,17 @@ def test_import_names_the_bad_line(tmp_path: Path, line: str, message: str) -> N
 
 
 def test_import_rejects_a_rating_outside_the_scale(tmp_path: Path) -> None:
-    line = {"judgement_id": "x", "kind": "likert", "session": "s", "case_id": "c", "run_id": "r",
-            "output_sha256": "h", "annotator": "ann", "created_at": 1.0, "ratings": {"tone": 7}}
+    line = {
+        "judgement_id": "x",
+        "kind": "likert",
+        "session": "s",
+        "case_id": "c",
+        "run_id": "r",
+        "output_sha256": "h",
+        "annotator": "ann",
+        "created_at": 1.0,
+        "ratings": {"tone": 7},
+    }
     path = tmp_path / "labels.jsonl"
     path.write_text("\n" + json.dumps(line) + "\n", encoding="utf-8")
     with pytest.raises(ReviewStoreError, match=r"labels.jsonl:2: rating 'tone' must be a whole number 1..5, not 7"):
@@ -352,7 +413,11 @@ def test_pairwise_results_win_rate_ties_and_orientation(history: Path) -> None:
     assert results.win_rate is not None and results.win_rate.estimate == pytest.approx((0.5 + 0.75) / 2)
     assert results.annotators == ["ann", "bob"]
     # judge: good beats weak on both cases; humans prefer good on c2 only (c1 is a tie, left out)
-    assert results.judge is not None and (results.judge.agree, results.judge.n, results.judge.human_ties_left_out) == (1, 1, 1)
+    assert results.judge is not None and (results.judge.agree, results.judge.n, results.judge.human_ties_left_out) == (
+        1,
+        1,
+        1,
+    )
 
 
 def test_inconclusive_judge_scores_are_left_out_and_counted(tmp_path: Path) -> None:
@@ -399,7 +464,10 @@ def test_review_results_text(history: Path) -> None:
     assert "1 of 4 cases rated by ann; 0 need review" in text
     assert "helpfulness  4.00 [n too small for an interval]  1" in text
     assert "Pairwise: run good00000000 (./good) vs run weak00000000 (./weak)" in text
-    assert "win rate of good00000000: 100.0% [20.7%, 100.0%] (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)" in text
+    assert (
+        "win rate of good00000000: 100.0% [20.7%, 100.0%] (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)"
+        in text
+    )
 
 
 # -- the human_rating check ----------------------------------------------------------------------
@@ -481,14 +549,17 @@ def test_cli_stats_takes_the_run_and_the_pair_together(history: Path, capsys: py
     store = ReviewStore(reviews_path(history))
     _likert(store, CASES[0], "g1", "ann", 1.0, helpfulness=4)
     _pair(store, CASES[0], "g1", "w1", "first", "ann", 2.0, session=("elsewhere0001", "elsewhere0002"))
-    code, out, _ = _cli(["review", "stats", "--history", str(history), "--run", "latest", "--pairwise", "latest",
-                         "previous"], capsys)
+    code, out, _ = _cli(
+        ["review", "stats", "--history", str(history), "--run", "latest", "--pairwise", "latest", "previous"], capsys
+    )
     assert code == 0 and "1 of 4 cases rated by ann" in out
     assert "1 of 2 differing cases judged by ann; 1 case with identical outputs not asked" in out
     code, out, _ = _cli(["review", "stats", "--history", str(history)], capsys)  # the last pair is not here
     assert code == 0 and "1 of 4 cases rated by ann" in out
-    assert out.splitlines()[-1] == (f"pairwise: the runs compared last (elsewhere000, elsewhere000) are not in "
-                                    f"{history}; name two runs of this history with --pairwise A B")
+    assert out.splitlines()[-1] == (
+        f"pairwise: the runs compared last (elsewhere000, elsewhere000) are not in "
+        f"{history}; name two runs of this history with --pairwise A B"
+    )
 
 
 @pytest.mark.parametrize(
@@ -564,7 +635,9 @@ def test_only_needs_review_tells_review_from_failure(history: Path) -> None:
     assert only_needs_review([unrated, contains])
     assert not only_needs_review([unrated, missing])  # a real failure too: a failure
     assert not only_needs_review([contains])
-    recorded = [{"name": r.name, "passed": r.passed, "score": r.score, "message": r.message} for r in (unrated, contains)]
+    recorded = [
+        {"name": r.name, "passed": r.passed, "score": r.score, "message": r.message} for r in (unrated, contains)
+    ]
     assert only_needs_review(recorded)  # what a run record keeps
 
 
@@ -578,7 +651,10 @@ def test_likert_items_show_the_case_files_reference(history: Path) -> None:
     )
     plan = likert_plan(history, "latest", ReviewStore(reviews_path(history)))
     assert {item.case_id: item.reference for item in plan.items} == {
-        CASES[0]: "The accepted answer.", CASES[1]: None, CASES[2]: None, CASES[3]: None,
+        CASES[0]: "The accepted answer.",
+        CASES[1]: None,
+        CASES[2]: None,
+        CASES[3]: None,
     }
 
 
@@ -591,7 +667,10 @@ def test_case_files_name_review_dimensions(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     parsed = parse_case_file(path)
-    assert [(case.id, case.review_dimensions) for case in parsed.cases] == [("a", ("clarity",)), ("b", ("accuracy", "tone"))]
+    assert [(case.id, case.review_dimensions) for case in parsed.cases] == [
+        ("a", ("clarity",)),
+        ("b", ("accuracy", "tone")),
+    ]
     (error,) = parsed.errors
     assert str(error).endswith("s.eval.yaml:10: case 'c': review_dimensions: dimensions repeat a name: tone, tone")
 
@@ -607,7 +686,10 @@ def test_review_results_markdown(history: Path) -> None:
         "",
         "Likert ratings of run `good00000000` (`./good`): 2 of 4 cases rated by 1 annotator; **0 need review**.",
     ]
-    assert "| helpfulness | 3.00 [1.00, 5.00] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |" in text
+    assert (
+        "| helpfulness | 3.00 [1.00, 5.00] | 2 | - | undefined (n=2: needs 3+ cases and variation on both sides) |"
+        in text
+    )
     assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in text
     assert "The judge's scores agree with the people in 1 of 1 cases (100%; 0 human ties left out)." in text
     assert ReviewResults().markdown() == ""
@@ -657,7 +739,10 @@ def test_the_markdown_summary_carries_the_human_review_section(history: Path) ->
     start = lines.index("### Human review")
     assert lines[start + 2].startswith("Likert ratings of run `good00000000` (`./good`): 1 of 4 cases rated")
     assert "Win rate **100.0% [20.7%, 100.0%]** (Wilson 95%; 1 wins, 0 losses, 0 ties counted as half)." in lines
-    assert "Judge vs the mean of all dimensions (Spearman): undefined (n=1: needs 3+ cases and variation on both sides)." in lines
+    assert (
+        "Judge vs the mean of all dimensions (Spearman): undefined (n=1: needs 3+ cases and variation on both sides)."
+        in lines
+    )
     assert "The judge's scores agree with the people in 1 of 1 cases (100%; 0 human ties left out)." in lines
     assert "Human review" not in format_markdown_summary(run)  # without review data: no section
 

@@ -40,23 +40,38 @@ def compare(before: RunRecord, after: RunRecord, **kwargs: Any) -> Comparison:
 
 def test_outcome_classes() -> None:
     before = run(
-        case("reg"), case("reg_x", "xpassed"), case("reg_err"),
-        case("fix", "failed"), case("fix_err", "error"),
-        case("still", "failed"), case("same"),
-        case("skip_then_fail", "skipped"), case("pass_then_skip"), case("fail_then_xfail", "failed"),
-        case("gone"), run_id="base",
+        case("reg"),
+        case("reg_x", "xpassed"),
+        case("reg_err"),
+        case("fix", "failed"),
+        case("fix_err", "error"),
+        case("still", "failed"),
+        case("same"),
+        case("skip_then_fail", "skipped"),
+        case("pass_then_skip"),
+        case("fail_then_xfail", "failed"),
+        case("gone"),
+        run_id="base",
     )
     after = run(
         case("reg", "failed", message="contains_any: expected one of ['reset link']"),
-        case("reg_x", "failed"), case("reg_err", "error", message="Traceback\n  boom"),
-        case("fix"), case("fix_err", "xpassed"),
-        case("still", "failed"), case("same"),
-        case("skip_then_fail", "failed"), case("pass_then_skip", "skipped"), case("fail_then_xfail", "xfailed"),
-        case("brand_new"), case("brand_new_bad", "failed", message="nope"),
+        case("reg_x", "failed"),
+        case("reg_err", "error", message="Traceback\n  boom"),
+        case("fix"),
+        case("fix_err", "xpassed"),
+        case("still", "failed"),
+        case("same"),
+        case("skip_then_fail", "failed"),
+        case("pass_then_skip", "skipped"),
+        case("fail_then_xfail", "xfailed"),
+        case("brand_new"),
+        case("brand_new_bad", "failed", message="nope"),
     )
     comparison = compare(before, after)
     assert [c.node_id for c in comparison.regressions] == ["reg", "reg_err", "reg_x"]
-    assert comparison.regressions[0] == CaseChange("reg", "passed", "failed", "contains_any: expected one of ['reset link']")
+    assert comparison.regressions[0] == CaseChange(
+        "reg", "passed", "failed", "contains_any: expected one of ['reset link']"
+    )
     assert comparison.regressions[1].message == "Traceback boom"  # one line
     assert [c.node_id for c in comparison.fixes] == ["fix", "fix_err"]
     assert [c.node_id for c in comparison.still_failing] == ["still"]
@@ -87,16 +102,30 @@ def test_gates() -> None:
 
 def test_metric_drops_are_one_sided_with_absolute_tolerance() -> None:
     before = run(
-        case("a", metrics={
-            "rouge_l": metric(0.62), "bleu": metric(0.30), "perplexity": metric(10.0, False),
-            "judge": metric(0.8), "nan": metric(0.5), "only_before": metric(1.0),
-        }),
+        case(
+            "a",
+            metrics={
+                "rouge_l": metric(0.62),
+                "bleu": metric(0.30),
+                "perplexity": metric(10.0, False),
+                "judge": metric(0.8),
+                "nan": metric(0.5),
+                "only_before": metric(1.0),
+            },
+        ),
     )
     after = run(
-        case("a", metrics={
-            "rouge_l": metric(0.41), "bleu": metric(0.29), "perplexity": metric(12.0, False),
-            "judge": metric(0.95), "nan": metric(float("nan")), "only_after": metric(0.0),
-        }),
+        case(
+            "a",
+            metrics={
+                "rouge_l": metric(0.41),
+                "bleu": metric(0.29),
+                "perplexity": metric(12.0, False),
+                "judge": metric(0.95),
+                "nan": metric(float("nan")),
+                "only_after": metric(0.0),
+            },
+        ),
     )
     comparison = compare(before, after, tolerances={"rouge_l": 0.05, "bleu": 0.02})
     assert comparison.metric_drops == [
@@ -148,7 +177,8 @@ def test_settings_and_model_differences() -> None:
         "seed: (unset) -> 3",
     ]
     assert comparison.model_differences == [
-        "model folder ./ckpt -> ./ckpt-8", "other model files (per-file hashes were not recorded)",
+        "model folder ./ckpt -> ./ckpt-8",
+        "other model files (per-file hashes were not recorded)",
     ]
     assert compare(run(case("a")), run(case("a"))).settings_differences == []
 
@@ -161,14 +191,23 @@ def test_dtype_in_settings_is_reported_once() -> None:
 
 def _mixed() -> Comparison:
     before = run(
-        case("t::reg"), case("t::drop", metrics={"rouge_l": metric(0.62)}), case("t::still", "failed"),
-        case("t::fix", "failed"), case("t::out", output="before"), case("t::gone"), case("t::reg_out", output="x"),
+        case("t::reg"),
+        case("t::drop", metrics={"rouge_l": metric(0.62)}),
+        case("t::still", "failed"),
+        case("t::fix", "failed"),
+        case("t::out", output="before"),
+        case("t::gone"),
+        case("t::reg_out", output="x"),
         run_id="base1",
     )
     after = run(
         case("t::reg", "failed", message="contains_any: expected one of ['reset link'], got 'I dunno'"),
-        case("t::drop", metrics={"rouge_l": metric(0.41)}), case("t::still", "failed", message="still bad"),
-        case("t::fix"), case("t::out", output="after"), case("t::new"), case("t::new_bad", "error", message="oops"),
+        case("t::drop", metrics={"rouge_l": metric(0.41)}),
+        case("t::still", "failed", message="still bad"),
+        case("t::fix"),
+        case("t::out", output="after"),
+        case("t::new"),
+        case("t::new_bad", "error", message="oops"),
         case("t::reg_out", "failed", output="y"),
         dtype="bfloat16",
     )
@@ -177,7 +216,9 @@ def _mixed() -> Comparison:
 
 def test_rows_worst_first_with_reasons() -> None:
     assert _mixed().rows() == [
-        ComparisonRow("t::reg", "regression", "passed -> failed: contains_any: expected one of ['reset link'], got 'I dunno'"),
+        ComparisonRow(
+            "t::reg", "regression", "passed -> failed: contains_any: expected one of ['reset link'], got 'I dunno'"
+        ),
         ComparisonRow("t::reg_out", "regression", "passed -> failed"),
         ComparisonRow("t::drop", "metric drop", "rouge_l 0.62 -> 0.41 (tolerance 0.05)"),
         ComparisonRow("t::still", "still failing", "failed -> failed: still bad"),
@@ -191,7 +232,9 @@ def test_rows_worst_first_with_reasons() -> None:
 
 
 def test_lower_is_better_reason() -> None:
-    comparison = compare(run(case("a", metrics={"ppl": metric(10.0, False)})), run(case("a", metrics={"ppl": metric(15.25, False)})))
+    comparison = compare(
+        run(case("a", metrics={"ppl": metric(10.0, False)})), run(case("a", metrics={"ppl": metric(15.25, False)}))
+    )
     assert comparison.rows() == [ComparisonRow("a", "metric drop", "ppl 10 -> 15.25 (tolerance 0, lower is better)")]
 
 
@@ -248,8 +291,11 @@ def test_format_fits_the_terminal_width_and_keeps_parameters_visible() -> None:
     long_id = "test_account_help.py::test_answers_point_to_the_right_page[How do I invite a team member?-Team]"
     other = "test_account_help.py::test_answers_point_to_the_right_page[Where can I download my invoices?-Billing]"
     before = run(case(long_id), case(other), case("short"))
-    after = run(case(long_id, "failed", message="contains: expected 'Team' (case-insensitive); not found in " + "x" * 200),
-                case(other, "failed", message="contains: expected 'Billing'"), case("short", "failed", message="boom"))
+    after = run(
+        case(long_id, "failed", message="contains: expected 'Team' (case-insensitive); not found in " + "x" * 200),
+        case(other, "failed", message="contains: expected 'Billing'"),
+        case("short", "failed", message="boom"),
+    )
     text = compare(before, after).format(width=120)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 120
@@ -279,7 +325,9 @@ def test_significant_gate_needs_the_paired_statistics_and_fails_only_on_evidence
     from pytest_llmeval.run_comparison import gate_failure
 
     def outcome_run(pattern: str, run_id: str) -> RunRecord:
-        return run(*(case(f"c{i:02d}", "passed" if c == "P" else "failed") for i, c in enumerate(pattern)), run_id=run_id)
+        return run(
+            *(case(f"c{i:02d}", "passed" if c == "P" else "failed") for i, c in enumerate(pattern)), run_id=run_id
+        )
 
     plain = compare(outcome_run("PP", "base"), outcome_run("PF", "cur"))
     with pytest.raises(ValueError, match="the significant gate needs the paired statistics"):
@@ -288,7 +336,9 @@ def test_significant_gate_needs_the_paired_statistics_and_fails_only_on_evidence
     assert noise.failing("regressions") and not noise.failing("significant")
     assert gate_failure(noise, "significant") is None
     assert "verdict: no significant difference at 95% confidence" in noise.format()
-    worse = compare(outcome_run("P" * 20, "base"), outcome_run("F" * 8 + "P" * 12, "cur"), confidence=0.95, resamples=1000)
+    worse = compare(
+        outcome_run("P" * 20, "base"), outcome_run("F" * 8 + "P" * 12, "cur"), confidence=0.95, resamples=1000
+    )
     assert worse.failing("significant")
     evidence = gate_failure(worse, "significant")
     assert evidence is not None
@@ -299,10 +349,14 @@ def test_significant_gate_needs_the_paired_statistics_and_fails_only_on_evidence
     assert evidence.endswith("\n  8 cases broke: c00, c01, c02, c03, c04, c05, c06, c07")
     assert "  regression  c00   passed -> failed" in worse.format()  # the flipped cases are still listed
     # a new failing case has no pair: it fails the gate's policy (and, in pytest, as its own test)
-    new_failing = compare(outcome_run("P" * 4, "base"), outcome_run("P" * 4 + "F", "cur"), confidence=0.95, resamples=1000)
+    new_failing = compare(
+        outcome_run("P" * 4, "base"), outcome_run("P" * 4 + "F", "cur"), confidence=0.95, resamples=1000
+    )
     assert new_failing.failing("significant") and gate_failure(new_failing, "significant") is None
     assert gate_failure(plain, "regressions") is None and gate_failure(plain, "off") is None
-    dropped = compare(run(case("m", metrics={"bleu": metric(0.5)}), run_id="base"), run(case("m", metrics={"bleu": metric(0.4)})))
+    dropped = compare(
+        run(case("m", metrics={"bleu": metric(0.5)}), run_id="base"), run(case("m", metrics={"bleu": metric(0.4)}))
+    )
     assert gate_failure(dropped, "strict") == (
         "llmeval::gate FAILED: 1 metric drop beyond the tolerance against the baseline (listed above)"
     )
@@ -323,9 +377,13 @@ def test_which_failures_a_gate_tolerates() -> None:
 
 def test_a_long_model_line_wraps_to_the_width() -> None:
     before = run(case("a"))
-    before.model.update(source=".llmeval/demo-model", files={"config.json": "1", "model.safetensors": "2", "llmeval-demo.json": "3"})
+    before.model.update(
+        source=".llmeval/demo-model", files={"config.json": "1", "model.safetensors": "2", "llmeval-demo.json": "3"}
+    )
     after = run(case("a"), model_id="m2")
-    after.model.update(source="/tmp/weak-demo", files={"config.json": "1", "model.safetensors": "9", "llmeval-demo.json": "8"})
+    after.model.update(
+        source="/tmp/weak-demo", files={"config.json": "1", "model.safetensors": "9", "llmeval-demo.json": "8"}
+    )
     lines = compare(before, after).format(width=60).splitlines()
     model = lines[2:]  # after the verdict, wrapped in two lines
     assert model[0].startswith("  another model than the baseline's: model")

@@ -21,8 +21,17 @@ SUITE_ERROR_MESSAGES = [
 
 
 def run(*cases: CaseRecord, complete: bool = True) -> RunRecord:
-    return RunRecord(run_id="r" * 32, started_at=1.0, finished_at=2.0, complete=complete, model={},
-                     settings={}, versions={}, git_commit=None, cases=list(cases))
+    return RunRecord(
+        run_id="r" * 32,
+        started_at=1.0,
+        finished_at=2.0,
+        complete=complete,
+        model={},
+        settings={},
+        versions={},
+        git_commit=None,
+        cases=list(cases),
+    )
 
 
 def test_a_case_file_that_does_not_load_is_a_suite_error() -> None:
@@ -83,10 +92,18 @@ def test_an_incomplete_run_or_one_of_only_suite_errors_is_partial() -> None:
 
 
 def test_model_change_names_folders_and_files_not_hashes() -> None:
-    before = {"source": ".llmeval/demo-model", "model_id": "09e66c32|dtype=auto", "backend": "hf",
-              "files": {"config.json": "aa", "model.safetensors": "bb", "llmeval-demo.json": "cc"}}
-    after = {"source": "/tmp/weak-demo", "model_id": "621e322d|dtype=auto", "backend": "hf",
-             "files": {"config.json": "aa", "model.safetensors": "dd", "llmeval-demo.json": "ee", "extra.bin": "ff"}}
+    before = {
+        "source": ".llmeval/demo-model",
+        "model_id": "09e66c32|dtype=auto",
+        "backend": "hf",
+        "files": {"config.json": "aa", "model.safetensors": "bb", "llmeval-demo.json": "cc"},
+    }
+    after = {
+        "source": "/tmp/weak-demo",
+        "model_id": "621e322d|dtype=auto",
+        "backend": "hf",
+        "files": {"config.json": "aa", "model.safetensors": "dd", "llmeval-demo.json": "ee", "extra.bin": "ff"},
+    }
     lines = describe_model_change(before, after)
     assert lines == [
         "model folder .llmeval/demo-model -> /tmp/weak-demo",
@@ -100,6 +117,7 @@ def test_model_change_without_per_file_hashes_and_same_files_elsewhere() -> None
     assert moved == ["model folder a -> b (same files)"]
     retrained = describe_model_change({"source": "ckpt", "model_id": "f1|x"}, {"source": "ckpt", "model_id": "f2|x"})
     assert retrained == ["the files in ckpt changed since (fingerprint f1 -> f2; per-file hashes were not recorded)"]
-    adapter = describe_model_change({"source": "m", "model_id": "f|x", "adapter": None},
-                                    {"source": "m", "model_id": "f|x", "adapter": "lora-3"})
+    adapter = describe_model_change(
+        {"source": "m", "model_id": "f|x", "adapter": None}, {"source": "m", "model_id": "f|x", "adapter": "lora-3"}
+    )
     assert adapter == ["adapter (none) -> lora-3"]

@@ -87,7 +87,12 @@ def test_unlogged_generations_are_handed_out_once() -> None:
 
 def test_payload_round_trips_as_ascii_even_with_lone_surrogates() -> None:
     payload = ReportPayload(
-        record=CaseRecord("f.eval.yaml::a", "passed", output="lone \ud800 high", metrics={"m": {"value": float("nan"), "higher_is_better": True}}),
+        record=CaseRecord(
+            "f.eval.yaml::a",
+            "passed",
+            output="lone \ud800 high",
+            metrics={"m": {"value": float("nan"), "higher_is_better": True}},
+        ),
         inferences=[{"output": "caf\u00e9 \U0001f600"}],
         labels=[ClassificationLabel("f::classification", "positive", "negative", "f::a")],
         group_entry=GroupEntry("a", False, "why", ["f::pass_rate"], "f::a"),
@@ -179,9 +184,13 @@ def test_the_backend_registry() -> None:
     spec = BackendSpec(name="unit_echo", scheme="unitecho", load=lambda s, c: None, describe=lambda s: "echo")  # type: ignore[arg-type,return-value]
     register_backend(spec)
     assert backend_for("unitecho:model").name == "unit_echo"
-    settings = resolve_settings(lambda d: "unitecho:model" if d == "llm_model" else None, lambda k: None, cwd=Path("/x"), ini_dir=None)
+    settings = resolve_settings(
+        lambda d: "unitecho:model" if d == "llm_model" else None, lambda k: None, cwd=Path("/x"), ini_dir=None
+    )
     assert settings.model == "unitecho:model" and settings.backend_name == "unit_echo"
-    with pytest.raises(ValueError, match="backend scheme 'py' is registered twice: by pytest_llmeval.backends.builtin and by "):
+    with pytest.raises(
+        ValueError, match="backend scheme 'py' is registered twice: by pytest_llmeval.backends.builtin and by "
+    ):
         register_backend(BackendSpec(name="other", scheme="py", load=spec.load, describe=spec.describe))
     # the same backend registered again under a new scheme: the old scheme no longer routes to it
     register_backend(BackendSpec(name="unit_echo", scheme="unitecho2", load=spec.load, describe=spec.describe))
@@ -197,5 +206,8 @@ def test_a_broken_backend_entry_point_is_named(monkeypatch: pytest.MonkeyPatch) 
     broken = metadata.EntryPoint(name="bad", value="no_such_module_here:SPEC", group=registry.ENTRY_POINT_GROUP)
     monkeypatch.setattr(registry, "_loaded", False)
     monkeypatch.setattr(metadata, "entry_points", lambda group: [broken] if group == registry.ENTRY_POINT_GROUP else [])
-    with pytest.raises(ConfigurationError, match=r"entry point bad = no_such_module_here:SPEC \(group pytest_llmeval.backends\) failed to load: ModuleNotFoundError"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"entry point bad = no_such_module_here:SPEC \(group pytest_llmeval.backends\) failed to load: ModuleNotFoundError",
+    ):
         scheme_of("x")

@@ -408,7 +408,9 @@ def sampled_run(run_id: str, counts: dict[str, tuple[int, int, float]], output: 
     for node_id, (passed, n, threshold) in counts.items():
         verdicts = tuple(SampleVerdict(i, i <= passed, "x") for i in range(1, n + 1))
         found = SampleOutcome(verdicts, min_pass_rate=threshold)
-        cases.append(CaseRecord(node_id, "passed" if found.passed else "failed", output=output, samples=found.to_record()))
+        cases.append(
+            CaseRecord(node_id, "passed" if found.passed else "failed", output=output, samples=found.to_record())
+        )
     return RunRecord(run_id, 0.0, 1.0, True, {"source": "m"}, {}, {}, None, cases)
 
 

@@ -62,7 +62,10 @@ def test_metric_tolerances_from_flags_and_ini() -> None:
 def test_metric_tolerance_refuses_nan_and_infinity(value: str) -> None:
     # NaN passed validation and raised inside the comparison after every test had run (exit 3);
     # an infinite tolerance would silently switch the gate off for that metric.
-    with pytest.raises(ConfigurationError, match=rf"'rouge_l={value}' is not NAME=VALUE with a non-negative number \(e.g. rouge_l=0.05; not nan or inf\)"):
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"'rouge_l={value}' is not NAME=VALUE with a non-negative number \(e.g. rouge_l=0.05; not nan or inf\)",
+    ):
         resolve(flags={"llm_metric_tolerance": [f"rouge_l={value}"]})
     with pytest.raises(ConfigurationError, match="ini option llm_metric_tolerance"):
         resolve(ini={"llm_metric_tolerance": f"rouge_l={value}"})
@@ -112,7 +115,11 @@ def test_valid_devices(value: str) -> None:
             "--llm-seed: must be from 0 to 9,223,372,036,854,775,807, got 999,999,999,999,999,999,999,999,999,999",
         ),
         ({"llm_seed": "-1"}, {}, "--llm-seed: must be from 0 to 9,223,372,036,854,775,807, got -1"),
-        ({"llm_seed": "9" * 5000}, {}, "--llm-seed: '99999999999999999999'... (5000 characters) is not a usable number"),
+        (
+            {"llm_seed": "9" * 5000},
+            {},
+            "--llm-seed: '99999999999999999999'... (5000 characters) is not a usable number",
+        ),
         ({}, {"llm_required": "maybe"}, "ini option llm_required: 'maybe' is not a boolean"),
         ({"llm_chat_template": "yes"}, {}, "--llm-chat-template: 'yes' is not one of auto, always, never"),
         ({"llm_confidence": "95"}, {}, "--llm-confidence: '95' is not a confidence from 0.5 up to (not including) 1"),
@@ -122,9 +129,7 @@ def test_valid_devices(value: str) -> None:
         ({"llm_gate": "signif"}, {}, "--llm-gate: 'signif' is not one of off, regressions, strict, significant"),
     ],
 )
-def test_bad_values_name_the_option_and_value(
-    flags: dict[str, str], ini: dict[str, str], message: str
-) -> None:
+def test_bad_values_name_the_option_and_value(flags: dict[str, str], ini: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         resolve(flags=flags, ini=ini)
     assert message in str(info.value)

@@ -44,13 +44,17 @@ def make_case(node_id: str, outcome: str = "passed", **fields: Any) -> CaseRecor
     return CaseRecord(node_id=node_id, outcome=outcome, **fields)
 
 
-def make_run(run_id: str = "run0001", *cases: CaseRecord, started_at: float = 1_700_000_000.0, **fields: Any) -> RunRecord:
+def make_run(
+    run_id: str = "run0001", *cases: CaseRecord, started_at: float = 1_700_000_000.0, **fields: Any
+) -> RunRecord:
     return RunRecord(
         run_id=run_id,
         started_at=started_at,
         finished_at=fields.pop("finished_at", started_at + 5),
         complete=fields.pop("complete", True),
-        model=fields.pop("model", {"source": "./ckpt", "backend": "hf", "model_id": "abc123", "dtype": "float32", "device": "cpu"}),
+        model=fields.pop(
+            "model", {"source": "./ckpt", "backend": "hf", "model_id": "abc123", "dtype": "float32", "device": "cpu"}
+        ),
         settings=fields.pop("settings", {"max_new_tokens": 64, "batch_size": 8, "seed": None}),
         versions=fields.pop("versions", {"torch": "2.13", "transformers": "5.23"}),
         git_commit=fields.pop("git_commit", "deadbeef"),
@@ -103,7 +107,9 @@ def test_record_run_rejects_unknown_outcome(tmp_path: Path) -> None:
 def test_runs_newest_first_with_counts(tmp_path: Path) -> None:
     history = RunStore(tmp_path / "h.db")
     history.record_run(make_run("old", started_at=100.0))
-    history.record_run(make_run("new", make_case("a"), make_case("b"), make_case("c", "skipped"), started_at=200.0, complete=False))
+    history.record_run(
+        make_run("new", make_case("a"), make_case("b"), make_case("c", "skipped"), started_at=200.0, complete=False)
+    )
     summaries = history.runs()
     assert [s.run_id for s in summaries] == ["new", "old"]
     assert summaries[0].counts == {"passed": 2, "skipped": 1}
@@ -135,7 +141,9 @@ def test_ambiguous_prefix_lists_the_candidates(tmp_path: Path) -> None:
     history = RunStore(tmp_path / "h.db")
     history.record_run(make_run("aaa111", started_at=1.0))
     history.record_run(make_run("aab222", started_at=2.0))
-    with pytest.raises(StoreError, match=r"run 'aa' is ambiguous in .*h\.db: it starts 2 run ids \(aab222, aaa111\); give more"):
+    with pytest.raises(
+        StoreError, match=r"run 'aa' is ambiguous in .*h\.db: it starts 2 run ids \(aab222, aaa111\); give more"
+    ):
         history.load_run("aa")
 
 
@@ -175,7 +183,10 @@ def test_corrupt_history_names_the_file_and_says_move_it_aside(tmp_path: Path, w
     path = tmp_path / "h.db"
     path.write_bytes(b"this is not an sqlite database at all" * 100)
     history = RunStore(path)
-    with pytest.raises(StoreError, match=r"the run history .*h\.db is unreadable \(file is not a database\); move it aside \(e\.g\. mv "):
+    with pytest.raises(
+        StoreError,
+        match=r"the run history .*h\.db is unreadable \(file is not a database\); move it aside \(e\.g\. mv ",
+    ):
         history.record_run(make_run()) if write else history.runs()
 
 
@@ -184,7 +195,9 @@ def test_sqlite_file_of_another_program(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE stuff (x)")
     connection.close()
-    with pytest.raises(StoreError, match=r"other\.db is an SQLite file but not a pytest-llmeval run history \(no meta table\)"):
+    with pytest.raises(
+        StoreError, match=r"other\.db is an SQLite file but not a pytest-llmeval run history \(no meta table\)"
+    ):
         RunStore(path).record_run(make_run())
 
 
@@ -241,7 +254,9 @@ def test_a_version_1_history_is_upgraded_when_read_and_keeps_its_runs(tmp_path: 
     history.record_run(new)
     assert history.load_run("r2").cases[0].tags == ["billing"]
     connection = sqlite3.connect(path)
-    assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+        SCHEMA_VERSION
+    )
     connection.close()
 
 
@@ -419,7 +434,10 @@ def test_baseline_from_run_layout() -> None:
         make_case(
             "t.py::b",
             checks=[{"name": "rouge_l", "passed": True, "score": 0.41666666666666663, "message": "dropped"}],
-            metrics={"rouge_l": {"value": 0.41666666666666663, "higher_is_better": True}, "nan": {"value": float("nan"), "higher_is_better": False}},
+            metrics={
+                "rouge_l": {"value": 0.41666666666666663, "higher_is_better": True},
+                "nan": {"value": float("nan"), "higher_is_better": False},
+            },
             output="y" * 500,
         ),
         make_case("t.py::a", "failed", output=None),
@@ -436,7 +454,10 @@ def test_baseline_from_run_layout() -> None:
     }
     b = baseline.cases["t.py::b"]
     assert b.checks == [{"name": "rouge_l", "passed": True, "score": 0.416667}]  # no message: noise in review
-    assert b.metrics == {"rouge_l": {"value": 0.416667, "higher_is_better": True}, "nan": {"value": None, "higher_is_better": False}}
+    assert b.metrics == {
+        "rouge_l": {"value": 0.416667, "higher_is_better": True},
+        "nan": {"value": None, "higher_is_better": False},
+    }
     assert b.output_sha256 == output_sha256("y" * 500)
     assert b.output_excerpt == "y" * 160
     a = baseline.cases["t.py::a"]
@@ -507,7 +528,9 @@ def test_merge_new_cases_adds_only_missing_cases() -> None:
 
 
 def test_missing_baseline(tmp_path: Path) -> None:
-    with pytest.raises(BaselineError, match=r"the baseline .*missing\.json does not exist; create it with pytest --llm-update-baseline"):
+    with pytest.raises(
+        BaselineError, match=r"the baseline .*missing\.json does not exist; create it with pytest --llm-update-baseline"
+    ):
         read_baseline(tmp_path / "missing.json")
 
 
@@ -519,7 +542,9 @@ def test_baseline_that_is_a_folder(tmp_path: Path) -> None:
 def test_invalid_json_baseline_names_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     path.write_text('{\n  "format": 1,\n  "run": {,\n}', encoding="utf-8")
-    with pytest.raises(BaselineError, match=r"the baseline .*b\.json is not valid JSON: .* at line 3 column 11; fix it or recreate it"):
+    with pytest.raises(
+        BaselineError, match=r"the baseline .*b\.json is not valid JSON: .* at line 3 column 11; fix it or recreate it"
+    ):
         read_baseline(path)
 
 
@@ -531,7 +556,13 @@ def test_non_utf8_baseline(tmp_path: Path) -> None:
 
 
 def _valid() -> dict[str, Any]:
-    return json.loads(dump_baseline(baseline_from_run(make_run("r1", make_case("t::a", metrics={"m": {"value": 1.0, "higher_is_better": True}})))))
+    return json.loads(
+        dump_baseline(
+            baseline_from_run(
+                make_run("r1", make_case("t::a", metrics={"m": {"value": 1.0, "higher_is_better": True}}))
+            )
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -545,14 +576,35 @@ def _valid() -> dict[str, Any]:
         (lambda d: d.update(cases=[]), r"key 'cases' must be an object of node id -> case, not list"),
         (lambda d: d["cases"].update({"t::a": "passed"}), r"key 'cases.t::a' must be an object, not str"),
         (lambda d: d["cases"]["t::a"].pop("outcome"), r"key 'cases.t::a.outcome' is missing"),
-        (lambda d: d["cases"]["t::a"].update(outcome="ok"), r"key 'cases.t::a.outcome' is 'ok', expected one of passed"),
+        (
+            lambda d: d["cases"]["t::a"].update(outcome="ok"),
+            r"key 'cases.t::a.outcome' is 'ok', expected one of passed",
+        ),
         (lambda d: d["cases"]["t::a"].update(checks={}), r"key 'cases.t::a.checks' must be a list, not dict"),
-        (lambda d: d["cases"]["t::a"].update(checks=[{"passed": True}]), r"key 'cases.t::a.checks\[0\].name' must be a string, not null"),
-        (lambda d: d["cases"]["t::a"]["metrics"]["m"].update(value="high"), r"key 'cases.t::a.metrics.m.value' must be a number or null, not str"),
-        (lambda d: d["cases"]["t::a"]["metrics"]["m"].update(value=True), r"key 'cases.t::a.metrics.m.value' must be a number or null, not true"),
-        (lambda d: d["cases"]["t::a"]["metrics"]["m"].update(higher_is_better="yes"), r"key 'cases.t::a.metrics.m.higher_is_better' must be true or false"),
-        (lambda d: d["cases"]["t::a"].update(output_sha256=5), r"key 'cases.t::a.output_sha256' must be a string or null, not int"),
-        (lambda d: d["cases"]["t::a"].update(output_excerpt=[]), r"key 'cases.t::a.output_excerpt' must be a string or null, not list"),
+        (
+            lambda d: d["cases"]["t::a"].update(checks=[{"passed": True}]),
+            r"key 'cases.t::a.checks\[0\].name' must be a string, not null",
+        ),
+        (
+            lambda d: d["cases"]["t::a"]["metrics"]["m"].update(value="high"),
+            r"key 'cases.t::a.metrics.m.value' must be a number or null, not str",
+        ),
+        (
+            lambda d: d["cases"]["t::a"]["metrics"]["m"].update(value=True),
+            r"key 'cases.t::a.metrics.m.value' must be a number or null, not true",
+        ),
+        (
+            lambda d: d["cases"]["t::a"]["metrics"]["m"].update(higher_is_better="yes"),
+            r"key 'cases.t::a.metrics.m.higher_is_better' must be true or false",
+        ),
+        (
+            lambda d: d["cases"]["t::a"].update(output_sha256=5),
+            r"key 'cases.t::a.output_sha256' must be a string or null, not int",
+        ),
+        (
+            lambda d: d["cases"]["t::a"].update(output_excerpt=[]),
+            r"key 'cases.t::a.output_excerpt' must be a string or null, not list",
+        ),
     ],
 )
 def test_wrong_shape_names_the_key(tmp_path: Path, mutate: Any, message: str) -> None:
@@ -576,7 +628,9 @@ def test_newer_baseline_format(tmp_path: Path) -> None:
     data["format"] = 2
     path = tmp_path / "b.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(BaselineError, match=r"b\.json has format 2, this pytest-llmeval reads format 1 \(written by a newer"):
+    with pytest.raises(
+        BaselineError, match=r"b\.json has format 2, this pytest-llmeval reads format 1 \(written by a newer"
+    ):
         read_baseline(path)
 
 
@@ -613,7 +667,11 @@ _SLOW_BASELINE_WRITER = textwrap.dedent(
 
 def _large_baseline(tag: str) -> Baseline:
     cases = [
-        make_case(f"evals/big.yaml::case-{i:04d}", metrics={"rouge_l": {"value": i / 7, "higher_is_better": True}}, output=f"{tag} {i} " * 40)
+        make_case(
+            f"evals/big.yaml::case-{i:04d}",
+            metrics={"rouge_l": {"value": i / 7, "higher_is_better": True}},
+            output=f"{tag} {i} " * 40,
+        )
         for i in range(300)
     ]
     return baseline_from_run(make_run(tag, *cases))
@@ -638,7 +696,14 @@ def test_killed_baseline_write_leaves_old_or_new_file_never_partial(tmp_path: Pa
     kills = 0
     while kills < 12 and time.monotonic() < deadline:
         writer = subprocess.Popen(
-            [sys.executable, "-c", _SLOW_BASELINE_WRITER, str(target), str(sources / "first.json"), str(sources / "second.json")],
+            [
+                sys.executable,
+                "-c",
+                _SLOW_BASELINE_WRITER,
+                str(target),
+                str(sources / "first.json"),
+                str(sources / "second.json"),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -669,7 +734,10 @@ def test_read_only_history_is_not_called_corrupt(tmp_path: Path, monkeypatch: py
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
     monkeypatch.setattr(store, "_enable_wal", read_only)
-    with pytest.raises(StoreError, match=r"cannot write the run history .*h\.db \(attempt to write a readonly database\); fix the permissions"):
+    with pytest.raises(
+        StoreError,
+        match=r"cannot write the run history .*h\.db \(attempt to write a readonly database\); fix the permissions",
+    ):
         RunStore(tmp_path / "h.db").record_run(make_run("r2"))
 
 
@@ -680,7 +748,9 @@ def test_history_locked_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another session in the middle of a write
     try:
-        with pytest.raises(StoreError, match=r"the run history .*h\.db stayed locked by another session for 0.05 s; try again"):
+        with pytest.raises(
+            StoreError, match=r"the run history .*h\.db stayed locked by another session for 0.05 s; try again"
+        ):
             RunStore(path).record_run(make_run("r2"))
     finally:
         holder.execute("ROLLBACK")
@@ -701,9 +771,7 @@ def test_stale_temp_files_of_killed_writes_are_removed_by_the_next_write(tmp_pat
     for file in (stale, other, users):
         os.utime(file, (old, old))
     store.write_file_atomic(target, b"{}\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [target.name, fresh.name, other.name, users.name]
-    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, fresh.name, other.name, users.name])
     assert store.remove_stale_temp_files(tmp_path / "report.html") == [other]
 
 

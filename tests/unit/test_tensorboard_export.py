@@ -26,11 +26,25 @@ from pytest_llmeval.tensorboard_export import (
 def _run(run_id: str, started_at: float, passed_b: bool, rouge: float, step: int | None = None) -> RunRecord:
     model = {"source": "./ckpt", "backend": "hf"} | ({"step": step} if step is not None else {})
     cases = [
-        CaseRecord("a.eval.yaml::one", "passed", mode="success_mode", tags=["support"],
-                   metrics={"rouge_l": {"value": rouge, "higher_is_better": True}}, prompt="Q1", output="A1"),
-        CaseRecord("a.eval.yaml::two", "passed" if passed_b else "failed", mode="success_mode", tags=["support"],
-                   metrics={"rouge_l": {"value": rouge / 2, "higher_is_better": True}}, prompt="Q2",
-                   output="# not a heading\n*x*", message=None if passed_b else "FAIL contains"),
+        CaseRecord(
+            "a.eval.yaml::one",
+            "passed",
+            mode="success_mode",
+            tags=["support"],
+            metrics={"rouge_l": {"value": rouge, "higher_is_better": True}},
+            prompt="Q1",
+            output="A1",
+        ),
+        CaseRecord(
+            "a.eval.yaml::two",
+            "passed" if passed_b else "failed",
+            mode="success_mode",
+            tags=["support"],
+            metrics={"rouge_l": {"value": rouge / 2, "higher_is_better": True}},
+            prompt="Q2",
+            output="# not a heading\n*x*",
+            message=None if passed_b else "FAIL contains",
+        ),
         CaseRecord("test_safety.py::test_refuses", "xfailed", mode="failure_mode", tags=["safety"]),
         CaseRecord("test_safety.py::test_skip", "skipped", tags=["safety"]),
     ]
@@ -81,13 +95,19 @@ def test_a_checkpoint_sweep_reads_back_as_curves(tmp_path: Path) -> None:
     # a later session adds a third point, in a new event file of the same folder
     write_runs(tmp_path / "tb", [_run("r3", 3000.0, passed_b=True, rouge=1.0, step=300)], texts=False)
     events = _read(tmp_path / "tb")
-    assert events["pass_rate/overall"] == [(100, pytest.approx(1 / 3)), (200, pytest.approx(2 / 3)), (300, pytest.approx(2 / 3))]
+    assert events["pass_rate/overall"] == [
+        (100, pytest.approx(1 / 3)),
+        (200, pytest.approx(2 / 3)),
+        (300, pytest.approx(2 / 3)),
+    ]
     assert [v for _, v in events["metric/rouge_l"]] == pytest.approx([0.15, 0.45, 0.75])
     assert [s for s, _ in events["case/a.eval.yaml::one"]] == [100, 200]  # texts only where asked
     assert events["case/a.eval.yaml::one"][0][1] == b"**passed**\n\nprompt:\n\n    Q1\n\noutput:\n\n    A1"
 
 
-def test_export_from_the_history_writes_every_run_in_step_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_from_the_history_writes_every_run_in_step_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     history = tmp_path / "history.db"
     store = RunStore(history)
     # recorded out of step order: the export sorts by step
@@ -100,7 +120,10 @@ def test_export_from_the_history_writes_every_run_in_step_order(tmp_path: Path, 
     )
     events = _read(tmp_path / "tb")
     assert [step for step, _ in events["pass_rate/overall"]] == [100, 200]
-    assert main(["export", "tensorboard", str(tmp_path / "tb2"), "--history", str(history), "--runs", "1", "--no-text"]) == 0
+    assert (
+        main(["export", "tensorboard", str(tmp_path / "tb2"), "--history", str(history), "--runs", "1", "--no-text"])
+        == 0
+    )
     only = _read(tmp_path / "tb2")
     assert only["pass_rate/overall"] == [(100, pytest.approx(1 / 3))]  # the newest run recorded
     assert not [tag for tag in only if tag.startswith("case/")]
@@ -119,5 +142,7 @@ def test_export_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_a_missing_tensorboard_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorboard.summary.writer.event_file_writer", None)
-    with pytest.raises(TensorBoardError, match=r"needs the tensorboard package: pip install 'pytest-llmeval\[tensorboard\]'"):
+    with pytest.raises(
+        TensorBoardError, match=r"needs the tensorboard package: pip install 'pytest-llmeval\[tensorboard\]'"
+    ):
         write_runs(tmp_path, [])
