@@ -168,26 +168,27 @@ def ascii_symbol_share(text: str) -> tuple[float, str]:
     """Tokens with ASCII symbols in place of letters per letter of text, and one such token (0 under
     2: one "cioty|wc" is a typo; no clean text of the calibration or development parts has two).
 
-    A token counts when a symbol between letters is one prose never puts inside a word (``# % @ $ ^
-    +``) or when it holds two kinds of symbols: a single kind between words is a separator or markup
-    ("yes|no|maybe", "rock&roll", "Mitarbeiter*innen", "周一~周五", "**重要**的")."""
-    hits = [
-        t
+    A single kind of symbol between words is a separator or markup ("yes|no|maybe", "rock&roll",
+    "Mitarbeiter*innen", "周一~周五", "**重要**的"), so such tokens count only in a text where some
+    token has a symbol prose never puts inside a word (``# % @ $ ^ +``) or two kinds of symbols."""
+    kinds = [
+        (t, _symbols_between_letters(t))
         for t in _MARKUP.sub(" ", _PLACEHOLDER.sub(" ", text)).split()
-        if (_CJK_CHAR.search(t) or not _NOT_PROSE_TOKEN.search(t)) and _symbols_in_place_of_letters(t)
+        if _CJK_CHAR.search(t) or not _NOT_PROSE_TOKEN.search(t)  # CJK runs without spaces
     ]
-    if len(hits) < _MIN_ASCII_SYMBOL_HITS:
+    hits = [(t, symbols) for t, symbols in kinds if symbols]
+    strong = [t for t, symbols in hits if symbols & _RARE_INSIDE_WORDS or len(symbols) >= 2]
+    if not strong or len(hits) < _MIN_ASCII_SYMBOL_HITS:
         return 0.0, ""
     letters = sum(1 for c in text if c.isalpha()) or 1
-    return len(hits) / letters, clip(hits[0], 40)
+    return len(hits) / letters, clip(strong[0], 40)
 
 
 _RARE_INSIDE_WORDS = frozenset("#%@$^+")
 
 
-def _symbols_in_place_of_letters(token: str) -> bool:
-    symbols = {c for match in _ASCII_SYMBOL_INSIDE.finditer(token) for c in match.group()[1:]}
-    return bool(symbols & _RARE_INSIDE_WORDS) or len(symbols) >= 2
+def _symbols_between_letters(token: str) -> set[str]:
+    return {c for match in _ASCII_SYMBOL_INSIDE.finditer(token) for c in match.group()[1:]}
 
 
 # Sentence punctuation of any script, or a line break: prose has one every few words.

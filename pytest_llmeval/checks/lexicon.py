@@ -80,7 +80,7 @@ class _WordList:
 
 # Read straight from wordfreq's files, not through get_frequency_dict, which caches every list it
 # ever loaded (50-130 MB each); a few lists are kept here, the large ones evicted first.
-@functools.lru_cache(maxsize=3)
+@functools.lru_cache(maxsize=4)
 def _large_list(language: str) -> _WordList:
     return _read_list(language, "best")
 
