@@ -244,7 +244,7 @@ def mojibake_share(text: str) -> tuple[float, str]:
 
 
 def in_language_without_table(text: str) -> bool:
-    """Over 2% of the text's scorable letters are rare in every letter table of their script."""
+    """Over 2% of the text's scorable letters are ones its best-fitting letter table lacks."""
     scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
     return scored is not None and scored.foreign_letters > MAX_FOREIGN_LETTERS
 
@@ -253,9 +253,11 @@ def letter_signals(text: str) -> tuple[float | None, float | None, str, str]:
     """``implausible_words`` and ``letter_surprise`` (see letter_pairs), a note, and why they were not
     measured ("" when they were). Not measured when the text has too few scorable words, when most of
     its letters are of a script without tables (the Latin words in Japanese or Chinese text are names
-    and identifiers: "chfn", "pg_class"), or when no table of its script has over 98% of its letters
-    (Kazakh "ә ң ұ", Kurdish "ê î û ç ş" together). Such a text is in a language without a table,
-    whose every word looks implausible to its neighbours' tables."""
+    and identifiers: "chfn", "pg_class"), or when over 2% of its letters are ones the best-fitting
+    table (almost) never has (Kazakh "ә ң ұ" read as Russian, Kurdish "ê" as Sardinian): such a text
+    is in a language without a table, whose every word looks implausible to its neighbours' tables.
+    (Shuffled text of a language with a table can fit another table best this way: ``anagram_words``
+    reads it in a language that has its letters.)"""
     scored = word_plausibility(text, _IMPLAUSIBLE_WORD_FLOOR)
     if scored is None or scored.words < _MIN_WORDS_FOR_IMPLAUSIBLE:
         return None, None, "", f"fewer than {_MIN_WORDS_FOR_IMPLAUSIBLE} words of an alphabetic script"
@@ -268,8 +270,8 @@ def letter_signals(text: str) -> tuple[float | None, float | None, str, str]:
             None,
             "",
             (
-                f"{scored.foreign_letters:.0%} of the letters ({scored.foreign_examples}) are rare in "
-                f"every letter table (best fit: {scored.language}): a language without a table"
+                f"{scored.foreign_letters:.0%} of the letters ({scored.foreign_examples}) are ones the "
+                f"best-fitting letter table ({scored.language}) lacks: a language without a table"
             ),
         )
     note = (

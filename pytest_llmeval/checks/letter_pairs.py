@@ -26,6 +26,7 @@ from importlib import resources
 
 __all__ = [
     "MAX_FOREIGN_LETTERS",
+    "covering_languages",
     "WordPlausibility",
     "letter_words",
     "ranked_languages",
@@ -246,12 +247,6 @@ def word_plausibility(text: str, floor: float) -> WordPlausibility | None:
         if not candidates:
             continue
         language = _best_language(group[:_LANGUAGE_SAMPLE], candidates)
-        if _foreign_share(group, language) > MAX_FOREIGN_LETTERS:
-            # Shuffled Russian may fit Tajik's letter pairs best, yet use "ц", "щ", "ы", which Tajik
-            # lacks: read it in the best-fitting language that has its letters, if any has.
-            covering = [lang for lang in candidates if _foreign_share(group, lang) <= MAX_FOREIGN_LETTERS]
-            if covering:
-                language = _best_language(group[:_LANGUAGE_SAMPLE], covering)
         languages.append((len(group), language))
         table = _tables()[language]
         scores.extend((w, table.word_score(w)) for w in group)
@@ -288,6 +283,16 @@ def text_language(text: str) -> str | None:
     if len(words) < 5 or sum(map(len, words)) < 0.5 * sum(1 for c in text if c.isalpha()):
         return None  # few words, or mostly a script without tables (Latin names in Korean text)
     return ranked_languages(tuple(words))[0]  # the same ranking the word-list signals read (cached)
+
+
+def covering_languages(words: tuple[str, ...]) -> tuple[str, ...]:
+    """``ranked_languages`` without the languages whose tables (almost) never have over 2% of the
+    words' letters: shuffled Russian fits Tajik's letter pairs best, yet uses "ц щ ы", which Tajik
+    lacks; it is Russian. Empty when no table has the letters (Kazakh "ә ң ұ")."""
+    sample = list(words[:_LANGUAGE_SAMPLE])
+    return tuple(
+        lang for lang in ranked_languages(tuple(sample)) if _foreign_share(sample, lang) <= MAX_FOREIGN_LETTERS
+    )
 
 
 @functools.lru_cache(maxsize=256)
