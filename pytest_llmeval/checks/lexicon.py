@@ -6,13 +6,15 @@ signals need that:
 - ``anagram_share``: words that are no word of the text's language, yet whose letters rearrange into a
   common word of it ("qiuck", "bnrow", "ewten"). Letters shuffled inside words make exactly these;
   names, identifiers and rare words are not in the list either, but are almost never anagrams of a
-  common word. Only texts whose best-fitting letter table is a language ``wordfreq`` lists are read.
+  common word. Only texts whose best-fitting letter table (among those that have the text's
+  letters) is a language ``wordfreq`` lists are read.
 - ``unknown_cjk_pair_share``: adjacent Chinese or Japanese characters that no listed word contains
   (``unknown_chinese_pairs`` and ``unknown_japanese_pairs`` in ``not_garbled``). Clean text is made
   of words, so about half its neighbouring characters or more sit inside one; characters in shuffled
   order rarely do.
 
-The lists are loaded on first use, one language at a time (a few tenths of a second each).
+The lists are read from wordfreq's files on first use, one language at a time (a few tenths of a
+second each), and a few are kept: wordfreq's own loader keeps every list it reads (50-130 MB each).
 """
 
 from __future__ import annotations
