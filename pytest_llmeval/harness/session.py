@@ -8,6 +8,7 @@ controller alone writes shared files.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,14 +264,20 @@ class LLMEvalSession:
         """The planned requests that follow this test's on this worker: those of the tests xdist has
         handed it, in their order (other workers' tests are theirs to generate). Where xdist's queue
         cannot be read, the plan's next requests, which another worker may generate too."""
+        position = self.plan_index.get(node_id)
         if self.scheduled_tests is None:
-            position = self.plan_index.get(node_id)
             return [] if position is None else self.plan[position + own :]
-        return (
-            request
-            for upcoming in self.scheduled_tests()
-            if upcoming in self.plan_index
-            for request in self.plan[self.plan_index[upcoming] : self.plan_end[upcoming]]
+        # This test's own remaining planned requests (a case's counterfactual variants), then those
+        # of the tests queued on this worker.
+        rest = [] if position is None else self.plan[position + own : self.plan_end.get(node_id, position + own)]
+        return itertools.chain(
+            rest,
+            (
+                request
+                for upcoming in self.scheduled_tests()
+                if upcoming in self.plan_index and upcoming != node_id
+                for request in self.plan[self.plan_index[upcoming] : self.plan_end[upcoming]]
+            ),
         )
 
     def stats(self) -> dict[str, float]:

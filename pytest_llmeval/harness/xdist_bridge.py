@@ -63,12 +63,15 @@ def scheduled_tests_reader(session: pytest.Session) -> Callable[[], list[str]] |
     interactor = next(
         (p for p in session.config.pluginmanager.get_plugins() if type(p).__name__ == "WorkerInteractor"), None
     )
-    queue = getattr(interactor, "torun", None)
-    if queue is None or not (hasattr(queue, "lock") or hasattr(queue, "mutex")):
+    if not _readable_queue(getattr(interactor, "torun", None)):
         return None
     items = session.items
 
     def queued_indices() -> list[object]:
+        # Read afresh each time: xdist 3.5's work stealing replaces the queue object.
+        queue: Any = getattr(interactor, "torun", None)
+        if queue is None or not _readable_queue(queue):
+            return []
         if hasattr(queue, "lock"):  # xdist >= 3.6: TestQueue, a deque under a lock
             with queue.lock() as pending:
                 return list(pending)
@@ -77,10 +80,17 @@ def scheduled_tests_reader(session: pytest.Session) -> Callable[[], list[str]] |
 
     def scheduled() -> list[str]:
         # run_one_test takes the next test off the queue before it runs the current one
-        indices = [getattr(interactor, "nextitem_index", None), *queued_indices()]
+        try:
+            indices = [getattr(interactor, "nextitem_index", None), *queued_indices()]
+        except Exception:  # a queue of another shape in a future xdist: prefetch less, never fail a test
+            return []
         return [items[i].nodeid for i in indices if isinstance(i, int) and 0 <= i < len(items)]
 
     return scheduled
+
+
+def _readable_queue(queue: object) -> bool:
+    return queue is not None and (hasattr(queue, "lock") or hasattr(queue, "mutex"))
 
 
 class XdistController:
