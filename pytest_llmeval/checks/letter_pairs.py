@@ -302,12 +302,7 @@ def ranked_languages(words: tuple[str, ...]) -> tuple[str, ...]:
     sample = list(words[:_LANGUAGE_SAMPLE])
     if not sample:
         return ()
-    tables = _tables()
-    weights = [len(w) + 1 for w in sample]
-    scores = {
-        lang: sum(table.word_score(w) * n for w, n in zip(sample, weights, strict=True))
-        for lang, table in tables.items()
-    }
+    scores = {lang: _fit(sample, lang) for lang in _tables()}
     return tuple(sorted(scores, key=scores.__getitem__, reverse=True))
 
 
@@ -318,9 +313,11 @@ def _foreign_share(words: list[str], language: str) -> float:
     return sum(n for c, n in letters.items() if table.is_foreign(c)) / max(1, sum(letters.values()))
 
 
+def _fit(sample: list[str], language: str) -> float:
+    """Log-probability of ``sample``'s letters under ``language``'s table (higher fits better)."""
+    table = _tables()[language]
+    return sum(table.word_score(w) * (len(w) + 1) for w in sample)
+
+
 def _best_language(sample: list[str], candidates: list[str]) -> str:
-    tables = _tables()
-    weights = [len(w) + 1 for w in sample]
-    return max(
-        candidates, key=lambda lang: sum(tables[lang].word_score(w) * n for w, n in zip(sample, weights, strict=True))
-    )
+    return max(candidates, key=lambda lang: _fit(sample, lang))

@@ -47,7 +47,6 @@ MIN_CJK_PAIRS = 16
 # messages failed (1 in 224 with these).
 _CJK_PAIR_FREQUENCY = 1e-7
 _MAX_WORDS = 2000  # words read at most (outputs can be 100k characters); the share settles long before
-_LANGUAGE_SAMPLE = 400
 # wordfreq's codes for languages its lists name differently from the letter tables.
 _LIST_CODE = {"nn": "nb", "hr": "sh", "bs": "sh", "sr": "sh"}
 # The Serbo-Croatian list is written in Latin letters; Serbian Cyrillic maps one to one onto it.
@@ -131,7 +130,7 @@ def anagram_share(text: str) -> tuple[float | None, tuple[str, ...]]:
     listed = _listed_languages()
     # Languages whose tables have the text's letters, best-fitting first: shuffled Russian fits
     # Tajik's pairs best but is read as Russian; a Kazakh text has no such language.
-    ranking = [_LIST_CODE.get(lang, lang) for lang in covering_languages(tuple(words[:_LANGUAGE_SAMPLE]))]
+    ranking = [_LIST_CODE.get(lang, lang) for lang in covering_languages(tuple(words))]
     if not ranking or ranking[0] not in listed:
         # Basque, Esperanto, Welsh...: their own words are in no list, and read against a
         # neighbour's list one in ten of their texts has anagrams enough to fail.
